@@ -1,0 +1,151 @@
+/**
+ * Thin activities: look up the runtime, heartbeat while waiting, and turn failures into typed
+ * ApplicationFailures. Each is idempotent, so Temporal may retry any of them.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import path from 'node:path';
+import { buildConfigmeta, type Topology } from '../api/index.ts';
+import type { Logger } from 'pino';
+import { preparePackage } from '../runtimes/config-package.ts';
+import { RuntimeError } from '../runtimes/errors.ts';
+import { CONFIGMETA_PATH, type MemberSpec, type MemberTarget, type Runtime, type ScriptRequest } from '../runtimes/runtime.ts';
+
+/** Per-member failures of a batch activity; members not named succeeded. */
+export interface BatchResult {
+  failed: Record<string, string>;
+}
+
+export interface ScriptOutcome {
+  exitCode: number | null;
+  timedOut: boolean;
+  attempts: number;
+  startedAt: string;
+  finishedAt: string;
+  stdoutTail: string;
+  stderrTail: string;
+  recorded: boolean;
+}
+
+export interface ActivityDeps {
+  runtime: Runtime;
+  home: string;
+  logger: Logger;
+  /** How long awaitReady waits before it calls a member not ready. */
+  readyTimeoutSeconds?: number;
+  /** How many members one batch activity touches at once. */
+  batchParallelism?: number;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const { runtime } = deps;
+  const parallel = deps.batchParallelism ?? 16;
+  const log = (fields: Record<string, unknown>, message: string) => {
+    const info = Context.current().info;
+    deps.logger.info({ workflowId: info.workflowExecution?.workflowId, runId: info.workflowExecution?.runId, activity: info.activityType, attempt: info.attempt, ...fields }, message);
+  };
+
+  return {
+    async ensureMembers({ members }: { members: MemberSpec[] }): Promise<BatchResult> {
+      const result = await eachMember(members, parallel, (m) => runtime.ensureMember(m));
+      log({ members: members.length, failed: Object.keys(result.failed).length }, 'members ensured');
+      return result;
+    },
+
+    async awaitReady({ members }: { members: MemberTarget[] }): Promise<BatchResult> {
+      const deadline = Date.now() + (deps.readyTimeoutSeconds ?? 300) * 1000;
+      const pending = new Map(members.map((m) => [m.name, m]));
+      const reasons: Record<string, string> = {};
+      const ctx = Context.current();
+      while (pending.size > 0 && Date.now() < deadline) {
+        for (const member of [...pending.values()]) {
+          const readiness = await runtime.readiness(member);
+          if (readiness.ready) pending.delete(member.name);
+          else if (readiness.reason) reasons[member.name] = readiness.reason;
+        }
+        ctx.heartbeat({ waiting: [...pending.keys()] });
+        if (pending.size > 0) await ctx.sleep(250);
+      }
+      const failed = Object.fromEntries([...pending.keys()].map((name) => [name, `not ready: ${reasons[name] ?? 'timed out waiting'}`]));
+      return { failed };
+    },
+
+    async writeConfigmeta({ topology, members }: { topology: Topology; members: MemberTarget[] }): Promise<BatchResult> {
+      return eachMember(members, parallel, (m) =>
+        runtime.writeFiles(m, [{ path: CONFIGMETA_PATH, content: `${JSON.stringify(buildConfigmeta(topology, m.name), null, 2)}\n`, mode: 0o600 }]),
+      );
+    },
+
+    async installPackage({ packageURL, members }: { packageURL: string; members: MemberTarget[] }): Promise<BatchResult> {
+      let tgzPath: string;
+      try {
+        tgzPath = (await preparePackage(packageURL, path.join(deps.home, 'packages'))).tgzPath;
+      } catch (error) {
+        throw toFailure(error);
+      }
+      return eachMember(members, parallel, (m) => runtime.installPackage(m, tgzPath));
+    },
+
+    async runScript({ member, request }: { member: MemberTarget; request: ScriptRequest }): Promise<ScriptOutcome> {
+      const ctx = Context.current();
+      const startedAt = new Date().toISOString();
+      let result;
+      try {
+        result = await runtime.runScript(member, request, { signal: ctx.cancellationSignal, heartbeat: (d) => ctx.heartbeat(d) });
+      } catch (error) {
+        throw toFailure(error);
+      }
+      const outcome: ScriptOutcome = { ...result, attempts: ctx.info.attempt, startedAt, finishedAt: new Date().toISOString() };
+      log({ member: member.name, event: request.event, exitCode: result.exitCode, timedOut: result.timedOut, recorded: result.recorded }, 'script finished');
+      if (result.exitCode === 0) return outcome;
+      const why = result.timedOut ? `timed out after ${request.timeoutSeconds}s` : `exited with ${result.exitCode ?? 'a signal'}`;
+      // Retryable: Temporal's retry policy bounds the attempts; the details carry the output tails.
+      throw ApplicationFailure.create({ type: result.timedOut ? 'ScriptTimeout' : 'ScriptFailed', message: `${request.event} on ${member.name} ${why}`, details: [outcome] });
+    },
+
+    async removeMembers({ members }: { members: MemberTarget[] }): Promise<void> {
+      const result = await eachMember(members, parallel, (m) => runtime.removeMember(m));
+      const failures = Object.entries(result.failed);
+      // Removal must finish, so a failure here is retried by Temporal rather than recorded.
+      if (failures.length > 0) throw ApplicationFailure.create({ type: 'RuntimeFailure', message: failures.map(([n, e]) => `${n}: ${e}`).join('; ') });
+    },
+
+    /** Every member the runtime still has for the cluster goes, known to the workflow or not. */
+    async teardownCluster({ namespace, cluster, members }: { namespace: string; cluster: string; members: MemberTarget[] }): Promise<number> {
+      const known = new Set(members.map((m) => m.name));
+      const leftovers = (await runtime.listMembers(namespace, cluster)).filter((name) => !known.has(name));
+      const all = [...members, ...leftovers.map((name) => ({ namespace, cluster, name, role: '', ordinal: -1, fqdn: '' }))];
+      const result = await eachMember(all, parallel, (m) => runtime.removeMember(m));
+      const failures = Object.entries(result.failed);
+      if (failures.length > 0) throw ApplicationFailure.create({ type: 'RuntimeFailure', message: failures.map(([n, e]) => `${n}: ${e}`).join('; ') });
+      log({ removed: all.length }, 'cluster torn down');
+      return all.length;
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+
+async function eachMember<M extends { name: string }>(members: M[], parallel: number, work: (m: M) => Promise<void>): Promise<BatchResult> {
+  const failed: Record<string, string> = {};
+  const queue = [...members];
+  const lanes = Array.from({ length: Math.min(parallel, queue.length) }, async () => {
+    for (let m = queue.shift(); m; m = queue.shift()) {
+      try {
+        await work(m);
+      } catch (error) {
+        // A permanent failure is this member's; anything else retries the whole (idempotent) batch.
+        if (error instanceof RuntimeError && error.permanent) failed[m.name] = error.message;
+        else throw toFailure(error);
+      }
+    }
+  });
+  await Promise.all(lanes);
+  return { failed };
+}
+
+function toFailure(error: unknown): ApplicationFailure {
+  if (error instanceof ApplicationFailure) return error;
+  if (error instanceof RuntimeError) return ApplicationFailure.create({ type: error.type, message: error.message, nonRetryable: error.permanent });
+  const message = error instanceof Error ? error.message : String(error);
+  return ApplicationFailure.create({ type: 'RuntimeFailure', message });
+}

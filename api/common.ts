@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+/** The group and version of kdflow's own kinds (also the CRD group). */
+export const API_GROUP = 'kdflow.dev';
+export const API_VERSION = `${API_GROUP}/v1beta1`;
+
+/** The lifecycle events a startscript receives, in KubeDirector's words. */
+export const EVENTS = ['configure', 'addnodes', 'delnodes'] as const;
+export const EventName = z.enum(EVENTS);
+export type EventName = z.infer<typeof EventName>;
+
+// RFC 1123 label: what Kubernetes accepts as a Pod, Service or namespace name.
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const dnsLabel = (what: string) =>
+  z
+    .string()
+    .min(1, `${what} must not be empty`)
+    .max(63, `${what} must be at most 63 characters`)
+    .regex(DNS_LABEL, `${what} must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)`);
+
+/** Role ids may hold '_' as KubeDirector's do (vanilla_centos); member names map it to '-'. */
+export const RoleId = z
+  .string()
+  .min(1, 'role id must not be empty')
+  .max(40, 'role id must be at most 40 characters')
+  .regex(/^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$/, "role id must be lowercase letters, digits, '-' or '_', starting and ending with a letter or digit");
+
+// A Kubernetes resource quantity such as 500m, 2, 4Gi or 1e3.
+export const Quantity = z
+  .union([z.string(), z.number()])
+  .transform(String)
+  .pipe(z.string().regex(/^(\d+(\.\d+)?|\.\d+)(e\d+|[KMGTPE]i|[mkMGTPE])?$/, 'must be a Kubernetes quantity such as 500m, 2 or 4Gi'));
+
+export const Resources = z.strictObject({
+  requests: z.record(z.string(), Quantity).optional(),
+  limits: z.record(z.string(), Quantity).optional(),
+});
+export type Resources = z.infer<typeof Resources>;
+
+export const Metadata = z.object({
+  name: dnsLabel('metadata.name'),
+  namespace: dnsLabel('metadata.namespace').optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+export type Metadata = z.infer<typeof Metadata>;

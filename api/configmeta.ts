@@ -1,0 +1,79 @@
+/**
+ * /etc/guestconfig/configmeta.json, in KubeDirector's layout so that existing startscripts (and
+ * helpers such as `ccli --get node.role_id`) read it unchanged.
+ */
+import type { KdAppSpec } from './app.ts';
+
+export interface TopologyMember {
+  name: string;
+  fqdn: string;
+  ordinal: number;
+}
+
+export interface Topology {
+  namespace: string;
+  cluster: string;
+  /** A stable id for the cluster (the workflow id). */
+  clusterId: string;
+  app: Pick<KdAppSpec, 'distroID' | 'version' | 'services' | 'config' | 'label'>;
+  roles: { id: string; members: TopologyMember[] }[];
+}
+
+export function buildConfigmeta(topology: Topology, memberName: string): Record<string, unknown> {
+  const self = topology.roles.flatMap((r) => r.members.map((m) => ({ role: r.id, ...m }))).find((m) => m.name === memberName);
+  if (!self) throw new Error(`member ${memberName} is not in the topology of ${topology.cluster}`);
+  const domain = `${topology.cluster}.${topology.namespace}.svc.cluster.local`;
+  const roleServices = new Map((topology.app.config?.roleServices ?? []).map((rs) => [rs.roleID, rs.serviceIDs]));
+  const roles: Record<string, unknown> = {};
+  for (const role of topology.roles) {
+    const services: Record<string, unknown> = {};
+    for (const serviceId of roleServices.get(role.id) ?? []) {
+      const service = topology.app.services?.find((s) => s.id === serviceId);
+      if (!service) continue;
+      const endpoint = service.endpoint;
+      services[serviceId] = {
+        id: serviceId,
+        name: service.label.name,
+        qualifiers: [],
+        global_id: `1_${role.id}_${serviceId}`,
+        hostnames: role.members.map((m) => m.fqdn),
+        fqdns: role.members.map((m) => m.fqdn),
+        exported_service: '',
+        endpoints: endpoint ? role.members.map((m) => `${endpoint.urlScheme ?? 'http'}://${m.fqdn}:${endpoint.port}${endpoint.path ?? ''}`) : [],
+      };
+    }
+    roles[role.id] = {
+      node_ids: role.members.map((m) => String(m.ordinal)),
+      hostnames: role.members.map((m) => m.fqdn),
+      fqdns: role.members.map((m) => m.fqdn),
+      fqdn_mappings: Object.fromEntries(role.members.map((m) => [m.fqdn, String(m.ordinal)])),
+      services,
+    };
+  }
+  return {
+    version: '7',
+    services: {},
+    nodegroups: {
+      '1': {
+        distro_id: topology.app.distroID,
+        catalog_entry_version: topology.app.version,
+        config_metadata: {},
+        roles,
+      },
+    },
+    distros: { [topology.app.distroID]: { '1': { roles: topology.roles.map((r) => r.id) } } },
+    cluster: { name: topology.cluster, id: topology.clusterId, isolated: false, config_metadata: {} },
+    node: {
+      role_id: self.role,
+      nodegroup_id: '1',
+      id: String(self.ordinal),
+      hostname: self.fqdn,
+      fqdn: self.fqdn,
+      domain,
+      distro_id: topology.app.distroID,
+      depends_on: {},
+      block_device_paths: [],
+    },
+    connections: {},
+  };
+}

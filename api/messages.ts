@@ -1,0 +1,43 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { KdAppSpec } from './app.ts';
+import type { KdClusterSpec } from './cluster.ts';
+import type { ClusterStatus, HistoryEntry } from './status.ts';
+
+/** What starts a cluster workflow: where it lives, the app snapshot it keeps, and the first spec. */
+export interface ClusterInput {
+  namespace: string;
+  name: string;
+  appName: string;
+  app: KdAppSpec;
+  spec: KdClusterSpec;
+}
+
+export interface ResizeRequest {
+  /** Role id to the new member count. */
+  roles: Record<string, number>;
+}
+
+export interface SpecChange {
+  spec: KdClusterSpec;
+}
+
+export interface RetryRequest {
+  /** One member, or every member with a failed event when absent. */
+  member?: string;
+}
+
+export interface Accepted {
+  generation: number;
+}
+
+// Signals are fire-and-forget (the shim uses them); updates answer with the generation or a rejection (the CLI uses them).
+export const resizeSignal = defineSignal<[ResizeRequest]>('resize');
+export const specChangeSignal = defineSignal<[SpecChange]>('specChange');
+export const deleteSignal = defineSignal<[]>('delete');
+export const retrySignal = defineSignal<[RetryRequest]>('retry');
+
+export const resizeUpdate = defineUpdate<Accepted, [ResizeRequest]>('resizeCluster');
+export const specChangeUpdate = defineUpdate<Accepted, [SpecChange]>('changeSpec');
+
+export const statusQuery = defineQuery<ClusterStatus>('status');
+export const historyQuery = defineQuery<HistoryEntry[]>('history');

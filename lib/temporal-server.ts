@@ -1,0 +1,132 @@
+/**
+ * The Temporal CLI, built from source (no binary download works here) and cached by version outside
+ * the repo, and its dev server on 127.0.0.1 with SQLite persistence.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, openSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTE_KEYS } from '../api/search-attributes.ts';
+
+export const TEMPORAL_CLI_VERSION = 'v1.5.1';
+
+export function toolCache(tool: string, version: string): string {
+  const base = process.env.KDFLOW_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'kdflow');
+  return path.join(base, `${tool}-${version}`);
+}
+
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(dir, name);
+    if (dir && existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** KDFLOW_TEMPORAL_BIN, then the version cache, then `temporal` on PATH, else build it. */
+export function ensureTemporalCli(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): string {
+  const fromEnv = process.env.KDFLOW_TEMPORAL_BIN;
+  if (fromEnv) {
+    if (!existsSync(fromEnv)) throw new Error(`KDFLOW_TEMPORAL_BIN=${fromEnv} does not exist`);
+    return fromEnv;
+  }
+  const cached = path.join(toolCache('temporal', TEMPORAL_CLI_VERSION), 'bin', 'temporal');
+  if (existsSync(cached)) return cached;
+  const found = onPath('temporal');
+  if (found) return found;
+  if (!onPath('go')) throw new Error('the Temporal CLI is not built yet and Go is not installed: install Go 1.24+ or set KDFLOW_TEMPORAL_BIN');
+  log(`[kdflow] building the Temporal CLI ${TEMPORAL_CLI_VERSION} from source into ${path.dirname(cached)} (first time only; takes several minutes)…`);
+  mkdirSync(path.dirname(cached), { recursive: true });
+  // -v prints each package as it compiles: the progress a user sees during the long first build.
+  const result = spawnSync('go', ['install', '-v', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, GOBIN: path.dirname(cached), CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
+  });
+  if (result.status !== 0 || !existsSync(cached)) throw new Error(`building the Temporal CLI failed (go install exited ${result.status})`);
+  log(`[kdflow] built ${cached}`);
+  return cached;
+}
+
+export interface DevServerOptions {
+  port?: number;
+  uiPort?: number;
+  dbFile: string;
+  logFile: string;
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl: string;
+  /** True when an already running server was reused. */
+  reused: boolean;
+  stop(): Promise<void>;
+}
+
+async function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function answersAsTemporal(address: string): Promise<boolean> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: 3000 });
+    try {
+      await connection.workflowService.getSystemInfo({});
+      return true;
+    } finally {
+      await connection.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** Start `temporal server start-dev`, or reuse a Temporal already answering on the port. */
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const port = options.port ?? 7233;
+  const uiPort = options.uiPort ?? 8233;
+  const address = `127.0.0.1:${port}`;
+  const uiUrl = `http://127.0.0.1:${uiPort}`;
+  if (await portOpen(port)) {
+    if (await answersAsTemporal(address)) return { address, uiUrl, reused: true, stop: async () => {} };
+    throw new Error(`port ${port} is taken by something that is not a Temporal server; stop it or set TEMPORAL_ADDRESS to another port`);
+  }
+  const bin = ensureTemporalCli();
+  mkdirSync(path.dirname(options.dbFile), { recursive: true });
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--db-filename', options.dbFile, '--log-level', 'warn'];
+  for (const key of SEARCH_ATTRIBUTE_KEYS) args.push('--search-attribute', `${key.name}=${key.type === 'INT' ? 'Int' : 'Keyword'}`);
+  const log = openSync(options.logFile, 'a');
+  const child = spawn(bin, args, { stdio: ['ignore', log, log], detached: false });
+  let exited: number | null | undefined;
+  child.once('exit', (code) => {
+    exited = code;
+  });
+  const deadline = Date.now() + 60_000;
+  while (!(await answersAsTemporal(address))) {
+    if (exited !== undefined) throw new Error(`the Temporal dev server exited with ${exited}; see ${options.logFile}`);
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`the Temporal dev server did not answer on ${address} within 60s; see ${options.logFile}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    address,
+    uiUrl,
+    reused: false,
+    stop: async () => {
+      if (exited !== undefined) return;
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await gone;
+    },
+  };
+}

@@ -1,0 +1,14 @@
+/** Failures a runtime can name. Activities turn them into ApplicationFailures of the same type. */
+export type RuntimeErrorType = 'PackageInvalid' | 'PackageUnavailable' | 'MemberNotReady' | 'ScriptMissing' | 'RuntimeFailure';
+
+export class RuntimeError extends Error {
+  override readonly name = 'RuntimeError';
+  readonly type: RuntimeErrorType;
+  /** Retrying cannot help (a bad package stays bad). */
+  readonly permanent: boolean;
+  constructor(type: RuntimeErrorType, message: string, permanent = false) {
+    super(message);
+    this.type = type;
+    this.permanent = permanent;
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * The local runtime: a member is a directory (its volume) with a keep-alive process (its "container"),
+ * and scripts run as real processes. It is the app author's fast loop, and what `npm start` uses.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { chmod, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RuntimeError } from './errors.ts';
+import { unpackPackage } from './config-package.ts';
+import { CONFIGMETA_PATH, GUESTCONFIG_DIR, OUTPUT_TAIL_BYTES, type GuestFile, type MemberSpec, type MemberTarget, type Readiness, type RunControl, type Runtime, type ScriptRequest, type ScriptResult } from './runtime.ts';
+
+const RUNNER = fileURLToPath(new URL('./local-run.sh', import.meta.url));
+const KILL_GRACE_MS = 3_000;
+const POLL_MS = 100;
+
+export class LocalRuntime implements Runtime {
+  readonly kind = 'local';
+  private readonly home: string;
+  constructor(home: string) {
+    this.home = home;
+  }
+
+  /** $KDFLOW_HOME/members/<namespace>/<cluster>/<member>/ */
+  memberRoot(member: Pick<MemberTarget, 'namespace' | 'cluster' | 'name'>): string {
+    return path.join(this.home, 'members', member.namespace, member.cluster, member.name);
+  }
+
+  private guestPath(member: MemberTarget, guest: string): string {
+    const root = this.memberRoot(member);
+    const resolved = path.join(root, guest);
+    if (!resolved.startsWith(root + path.sep)) throw new RuntimeError('RuntimeFailure', `path ${guest} leaves the member directory`, true);
+    return resolved;
+  }
+
+  async ensureMember(member: MemberSpec): Promise<void> {
+    const root = this.memberRoot(member);
+    await mkdir(path.join(root, GUESTCONFIG_DIR), { recursive: true });
+    await mkdir(path.join(root, path.dirname(CONFIGMETA_PATH)), { recursive: true, mode: 0o700 });
+    await chmod(path.join(root, path.dirname(CONFIGMETA_PATH)), 0o700);
+    for (const dir of member.persistDirs) await mkdir(this.guestPath(member, dir), { recursive: true });
+    await mkdir(path.join(root, '.kdflow'), { recursive: true });
+    if (!(await this.keepAliveAlive(member))) await this.startKeepAlive(member);
+  }
+
+  async readiness(member: MemberTarget): Promise<Readiness> {
+    const root = this.memberRoot(member);
+    if (!(await isDir(root))) return { ready: false, reason: `member directory ${root} is missing` };
+    if (!(await this.keepAliveAlive(member))) return { ready: false, reason: 'keep-alive process is not running' };
+    return { ready: true };
+  }
+
+  async writeFiles(member: MemberTarget, files: GuestFile[]): Promise<void> {
+    for (const file of files) {
+      const target = this.guestPath(member, file.path);
+      await mkdir(path.dirname(target), { recursive: true });
+      const tmp = `${target}.tmp`;
+      await writeFile(tmp, file.content, { mode: file.mode });
+      await chmod(tmp, file.mode);
+      await rename(tmp, target);
+    }
+  }
+
+  async installPackage(member: MemberTarget, tgzPath: string): Promise<void> {
+    await unpackPackage(tgzPath, this.guestPath(member, GUESTCONFIG_DIR));
+  }
+
+  async runScript(member: MemberTarget, request: ScriptRequest, control: RunControl): Promise<ScriptResult> {
+    const guestconfig = this.guestPath(member, GUESTCONFIG_DIR);
+    const files = outputFiles(guestconfig, request.event);
+    const recorded = await readStatus(files.status);
+    if (recorded?.runId === request.runId && recorded.exitCode === 0) return { ...(await tails(files)), exitCode: 0, timedOut: false, recorded: true };
+
+    // A worker that died mid-run left the runner going: wait for it rather than start a second run.
+    const running = await readRunning(files.pid);
+    if (running?.runId === request.runId && isAlive(running.pid)) return this.awaitRunner(running.pid, request, files, control);
+
+    const script = await findStartscript(guestconfig);
+    const root = this.memberRoot(member);
+    const child = spawn(RUNNER, [files.status, request.runId, files.stdout, files.stderr, script, ...request.argv], {
+      cwd: root,
+      detached: true,
+      stdio: 'ignore',
+      env: scriptEnv(root, guestconfig, request),
+    });
+    const spawned = await new Promise<number>((resolve, reject) => {
+      child.once('spawn', () => resolve(child.pid as number));
+      child.once('error', (error) => reject(new RuntimeError('RuntimeFailure', `could not start ${script}: ${error.message}`)));
+    });
+    child.unref();
+    await writeFile(files.pid, `${request.runId}=${spawned}\n`);
+    return this.awaitRunner(spawned, request, files, control);
+  }
+
+  private async awaitRunner(pid: number, request: ScriptRequest, files: OutputFiles, control: RunControl): Promise<ScriptResult> {
+    const deadline = Date.now() + request.timeoutSeconds * 1000;
+    let timedOut = false;
+    for (;;) {
+      const status = await readStatus(files.status);
+      if (status?.runId === request.runId) return { ...(await tails(files)), exitCode: status.exitCode, timedOut: false, recorded: false };
+      if (!isAlive(pid)) {
+        // Killed before it could record (a timeout below, or a kill from outside).
+        return { ...(await tails(files)), exitCode: null, timedOut, recorded: false };
+      }
+      if (control.signal.aborted || Date.now() > deadline) {
+        timedOut = !control.signal.aborted;
+        await killGroup(pid);
+        await writeFile(files.status, `${request.runId}=${timedOut ? 124 : 130}\n`);
+        if (control.signal.aborted) throw new RuntimeError('RuntimeFailure', `${request.event} on ${path.basename(path.dirname(path.dirname(files.status)))} was cancelled`);
+        return { ...(await tails(files)), exitCode: null, timedOut: true, recorded: false };
+      }
+      control.heartbeat({ pid });
+      await sleep(POLL_MS);
+    }
+  }
+
+  async removeMember(member: MemberTarget): Promise<void> {
+    const root = this.memberRoot(member);
+    const keepAlive = await readPid(path.join(root, '.kdflow', 'keepalive.pid'));
+    if (keepAlive && (await isKeepAliveOf(keepAlive, member))) await killGroup(keepAlive);
+    for (const event of ['configure', 'addnodes', 'delnodes'] as const) {
+      const running = await readRunning(outputFiles(path.join(root, GUESTCONFIG_DIR), event).pid);
+      if (running && isAlive(running.pid)) await killGroup(running.pid);
+    }
+    await rm(root, { recursive: true, force: true });
+  }
+
+  async listMembers(namespace: string, cluster: string): Promise<string[]> {
+    const entries = await readdir(path.join(this.home, 'members', namespace, cluster), { withFileTypes: true }).catch(() => []);
+    return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+  }
+
+  private keepAliveTag(member: MemberTarget): string {
+    return `kdflow-keepalive:${member.namespace}/${member.cluster}/${member.name}`;
+  }
+
+  private async keepAliveAlive(member: MemberTarget): Promise<boolean> {
+    const pid = await readPid(path.join(this.memberRoot(member), '.kdflow', 'keepalive.pid'));
+    return pid !== undefined && (await isKeepAliveOf(pid, member));
+  }
+
+  private async startKeepAlive(member: MemberTarget): Promise<void> {
+    // argv0 tags the process, so a recycled pid is never mistaken for the member's.
+    const child = spawn('sleep', ['infinity'], { argv0: this.keepAliveTag(member), detached: true, stdio: 'ignore', cwd: this.memberRoot(member) });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    child.unref();
+    await writeFile(path.join(this.memberRoot(member), '.kdflow', 'keepalive.pid'), `${child.pid}\n`);
+  }
+}
+
+async function isKeepAliveOf(pid: number, member: MemberTarget): Promise<boolean> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmdline.split('\0')[0] === `kdflow-keepalive:${member.namespace}/${member.cluster}/${member.name}`;
+}
+
+interface OutputFiles {
+  stdout: string;
+  stderr: string;
+  status: string;
+  pid: string;
+}
+
+function outputFiles(guestconfig: string, event: string): OutputFiles {
+  return {
+    stdout: path.join(guestconfig, `${event}.stdout`),
+    stderr: path.join(guestconfig, `${event}.stderr`),
+    status: path.join(guestconfig, `${event}.status`),
+    pid: path.join(guestconfig, '..', '..', '.kdflow', `${event}.running`),
+  };
+}
+
+/** Scripts get a clean environment: the worker's own variables (tokens, API keys) never leak in. */
+function scriptEnv(root: string, guestconfig: string, request: ScriptRequest): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    HOME: root,
+    LANG: 'C.UTF-8',
+    KDFLOW_MEMBER_ROOT: root,
+    CONFIGMETA: path.join(root, CONFIGMETA_PATH),
+    GUESTCONFIG_DIR: guestconfig,
+    KDFLOW_RUN_ID: request.runId,
+  };
+  for (const { name, value } of request.env) env[name] = value;
+  return env;
+}
+
+async function findStartscript(guestconfig: string): Promise<string> {
+  const entries = await readdir(guestconfig, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (!entry.isDirectory()) continue;
+    const candidate = path.join(guestconfig, entry.name, 'startscript');
+    const info = await stat(candidate).catch(() => undefined);
+    if (info?.isFile()) {
+      if ((info.mode & 0o111) === 0) throw new RuntimeError('ScriptMissing', `${GUESTCONFIG_DIR}/${entry.name}/startscript is not executable`, true);
+      return candidate;
+    }
+  }
+  throw new RuntimeError('ScriptMissing', `no ${GUESTCONFIG_DIR}/*/startscript in the member (was the config package installed?)`, true);
+}
+
+async function readStatus(file: string): Promise<{ runId: string; exitCode: number } | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  const match = text && /^(.*)=(-?\d+)\s*$/.exec(text);
+  return match ? { runId: match[1] as string, exitCode: Number(match[2]) } : undefined;
+}
+
+async function readRunning(file: string): Promise<{ runId: string; pid: number } | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  const match = text && /^(.*)=(\d+)\s*$/.exec(text);
+  return match ? { runId: match[1] as string, pid: Number(match[2]) } : undefined;
+}
+
+async function readPid(file: string): Promise<number | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  const pid = Number(text?.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // An exited child that nobody reaped yet still answers kill(0).
+  const stat = (() => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return '';
+    }
+  })();
+  return !/^\d+ \(.*\) Z/.test(stat);
+}
+
+async function killGroup(pid: number): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // Already gone.
+    }
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + KILL_GRACE_MS;
+  while (isAlive(pid) && Date.now() < deadline) await sleep(50);
+  signal('SIGKILL');
+}
+
+async function tails(files: OutputFiles): Promise<{ stdoutTail: string; stderrTail: string }> {
+  return { stdoutTail: await tail(files.stdout), stderrTail: await tail(files.stderr) };
+}
+
+async function tail(file: string): Promise<string> {
+  const handle = await open(file, 'r').catch(() => undefined);
+  if (!handle) return '';
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, OUTPUT_TAIL_BYTES);
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, size - length);
+    return buffer.toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+async function isDir(p: string): Promise<boolean> {
+  return stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,77 @@
+/**
+ * Where members live. The local runtime makes directories and processes; the Kubernetes runtime
+ * makes Pods, PVCs and Services. Activities see only this interface, so a third runtime (plain
+ * SSH hosts, say) is a new file.
+ */
+import type { ClusterRole, EffectiveRole, EnvVar } from '../api/index.ts';
+
+export interface MemberTarget {
+  namespace: string;
+  cluster: string;
+  name: string;
+  role: string;
+  ordinal: number;
+  fqdn: string;
+}
+
+/** Everything needed to create a member, fixed at creation time. */
+export interface MemberSpec extends MemberTarget {
+  image: EffectiveRole['image'];
+  persistDirs: EffectiveRole['persistDirs'];
+  /** The cluster's settings for the role: resources, storage, env, labels, service type. */
+  settings?: ClusterRole;
+}
+
+export interface Readiness {
+  ready: boolean;
+  /** Why not, such as "Unschedulable: 0/1 nodes are available" or "keep-alive process exited". */
+  reason?: string;
+}
+
+export interface GuestFile {
+  /** An absolute path inside the member, such as /etc/guestconfig/configmeta.json. */
+  path: string;
+  content: string | Uint8Array;
+  mode: number;
+}
+
+export interface ScriptRequest {
+  runId: string;
+  event: 'configure' | 'addnodes' | 'delnodes';
+  argv: string[];
+  env: EnvVar[];
+  timeoutSeconds: number;
+}
+
+export interface ScriptResult {
+  exitCode: number | null;
+  timedOut: boolean;
+  stdoutTail: string;
+  stderrTail: string;
+  /** True when the result was read from an earlier run with the same run id. */
+  recorded: boolean;
+}
+
+export interface RunControl {
+  signal: AbortSignal;
+  heartbeat: (detail?: unknown) => void;
+}
+
+export interface Runtime {
+  readonly kind: string;
+  /** Create if absent. A member whose process died is started again. */
+  ensureMember(member: MemberSpec): Promise<void>;
+  readiness(member: MemberTarget): Promise<Readiness>;
+  writeFiles(member: MemberTarget, files: GuestFile[]): Promise<void>;
+  /** Unpack a verified config package (.tgz) into /opt/guestconfig. */
+  installPackage(member: MemberTarget, tgzPath: string): Promise<void>;
+  runScript(member: MemberTarget, request: ScriptRequest, control: RunControl): Promise<ScriptResult>;
+  /** Delete if present, volume included. */
+  removeMember(member: MemberTarget): Promise<void>;
+  /** Names of the members that exist for a cluster, so teardown also finds ones created by a cancelled step. */
+  listMembers(namespace: string, cluster: string): Promise<string[]>;
+}
+
+export const GUESTCONFIG_DIR = '/opt/guestconfig';
+export const CONFIGMETA_PATH = '/etc/guestconfig/configmeta.json';
+export const OUTPUT_TAIL_BYTES = 4096;

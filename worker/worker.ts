@@ -1,0 +1,31 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { TASK_QUEUE } from '../api/index.ts';
+import { createActivities } from '../activities/index.ts';
+import type { Runtime } from '../runtimes/runtime.ts';
+
+export interface KdflowWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  runtime: Runtime;
+  home: string;
+  logger: Logger;
+  taskQueue?: string;
+  tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxCachedWorkflows'>>;
+}
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+/** The one place a kdflow worker is assembled: used by `npm start`, the worker bin and the tests alike. */
+export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
+    workflowsPath: WORKFLOWS_PATH,
+    activities: createActivities({ runtime: options.runtime, home: options.home, logger: options.logger }),
+    maxConcurrentActivityTaskExecutions: options.tuning?.maxConcurrentActivityTaskExecutions ?? 200,
+    ...(options.tuning?.maxCachedWorkflows ? { maxCachedWorkflows: options.tuning.maxCachedWorkflows } : {}),
+  });
+}

@@ -1,0 +1,181 @@
+/**
+ * One cluster, one long-lived workflow. It takes changes (signals and updates), plans the lifecycle
+ * with the pure planner, and runs it one operation at a time:
+ *   create → every member is created, made ready, given configmeta and --configure;
+ *   grow   → new members are configured, then the members before them get --addnodes;
+ *   shrink → survivors get --delnodes, then configmeta is rewritten, then the leavers go;
+ *   delete → whatever runs is cancelled and every member is torn down.
+ */
+import * as wf from '@temporalio/workflow';
+import {
+  changeIssues,
+  clusterIssues,
+  clusterWorkflowId,
+  deleteSignal,
+  formatIssues,
+  historyQuery,
+  KdClusterSpec,
+  resizeSignal,
+  resizeUpdate,
+  retrySignal,
+  specChangeSignal,
+  specChangeUpdate,
+  statusQuery,
+  zodIssues,
+  type Accepted,
+  type ClusterInput,
+  type ClusterStatus,
+  type HistoryEntry,
+  type Rejection,
+  type ResizeRequest,
+} from '../api/index.ts';
+import type { Desired, Member, Step } from './model.ts';
+import { applyOutcome, nextStep, requestRetry } from './plan.ts';
+import { buildStatus } from './status.ts';
+import { removal, runStep, target } from './steps.ts';
+
+/** Everything the workflow knows, as plain JSON, so continue-as-new carries it whole. */
+export interface ClusterState {
+  desired: Desired;
+  members: Member[];
+  observedGeneration: number;
+  seq: number;
+  history: HistoryEntry[];
+  retries: (string | null)[];
+  lastRejection?: Rejection;
+  lastError?: string;
+}
+
+export interface ClusterOptions {
+  /** Continue-as-new after this many history events even if the server does not suggest it yet. */
+  maxHistoryEvents?: number;
+}
+
+const HISTORY_KEPT = 500;
+const MAX_STEPS_PER_OPERATION = 10_000;
+
+export async function clusterWorkflow(input: ClusterInput, carried?: ClusterState, options: ClusterOptions = {}): Promise<ClusterStatus> {
+  const state: ClusterState = carried ?? {
+    desired: { namespace: input.namespace, name: input.name, app: input.app, spec: input.spec, generation: 1 },
+    members: [],
+    observedGeneration: 0,
+    seq: 0,
+    history: [],
+    retries: [],
+  };
+  let deleting = false;
+  let deleted = false;
+  let step: Step | undefined;
+  let operation: wf.CancellationScope | undefined;
+  const clusterId = clusterWorkflowId(input.namespace, input.name);
+
+  const status = (): ClusterStatus =>
+    buildStatus({ ...state, busy: operation !== undefined, deleting, deleted, step, lastRejection: state.lastRejection, lastError: state.lastError });
+
+  // --- changes: validated with the same code as the CLI, coalesced to the newest spec ---
+  const reject = (reason: string): never => {
+    // Workflow time: deterministic on replay.
+    state.lastRejection = { reason, at: new Date().toISOString() };
+    throw wf.ApplicationFailure.create({ type: 'InvalidChange', message: reason, nonRetryable: true });
+  };
+  const validated = (raw: unknown): KdClusterSpec => {
+    if (deleting) return reject('the cluster is being deleted');
+    const parsed = KdClusterSpec.safeParse(raw);
+    if (!parsed.success) return reject(formatIssues(zodIssues(parsed.error, ['spec'])));
+    const issues = [...changeIssues(state.desired.spec, parsed.data, state.desired.app), ...clusterIssues(input.name, parsed.data, state.desired.app)];
+    if (issues.length > 0) return reject(formatIssues(issues));
+    return parsed.data;
+  };
+  const accept = (spec: KdClusterSpec): Accepted => {
+    state.desired = { ...state.desired, spec, generation: state.desired.generation + 1 };
+    return { generation: state.desired.generation };
+  };
+  const resized = ({ roles }: ResizeRequest): KdClusterSpec => {
+    const spec: KdClusterSpec = JSON.parse(JSON.stringify(state.desired.spec));
+    for (const [id, members] of Object.entries(roles ?? {})) {
+      const role = spec.roles.find((r) => r.id === id);
+      if (role) role.members = members;
+      else spec.roles.push({ id, members });
+    }
+    return spec;
+  };
+  // A rejected signal is recorded in status; it must not fail the workflow.
+  const quietly = (fn: () => void) => {
+    try {
+      fn();
+    } catch (error) {
+      if (!(error instanceof wf.ApplicationFailure)) throw error;
+    }
+  };
+
+  wf.setHandler(resizeSignal, (request) => quietly(() => accept(validated(resized(request)))));
+  wf.setHandler(specChangeSignal, ({ spec }) => quietly(() => accept(validated(spec))));
+  // No update validators: a rejection is recorded in status, and only handlers (in history) may change state.
+  wf.setHandler(resizeUpdate, (request) => accept(validated(resized(request))));
+  wf.setHandler(specChangeUpdate, ({ spec }) => accept(validated(spec)));
+  wf.setHandler(retrySignal, ({ member }) => void state.retries.push(member ?? null));
+  wf.setHandler(deleteSignal, () => {
+    deleting = true;
+    operation?.cancel();
+  });
+  wf.setHandler(statusQuery, status);
+  wf.setHandler(historyQuery, () => state.history);
+
+  // --- the lifecycle: one operation at a time, each planned step by step ---
+  const runOperation = async (desired: Desired) => {
+    for (let count = 0; ; count++) {
+      step = nextStep(desired, state.members);
+      if (!step) break;
+      if (count >= MAX_STEPS_PER_OPERATION) {
+        state.lastError = `operation for generation ${desired.generation} did not converge`;
+        break;
+      }
+      state.seq += 1;
+      if (step.kind === 'removeMembers') state.members = markDeleting(state.members, step.members);
+      const outcome = await runStep(step, { desired, members: state.members, seq: state.seq, clusterId });
+      state.members = applyOutcome(desired, state.members, step, outcome);
+      for (const [member, run] of Object.entries(outcome.runs)) state.history = [...state.history, { member, ...run }].slice(-HISTORY_KEPT);
+    }
+    step = undefined;
+  };
+
+  const hasWork = () => state.desired.generation > state.observedGeneration || state.retries.length > 0 || nextStep(state.desired, state.members) !== undefined;
+  const historyTooLong = () => wf.workflowInfo().continueAsNewSuggested || (options.maxHistoryEvents !== undefined && wf.workflowInfo().historyLength > options.maxHistoryEvents);
+
+  while (!deleting) {
+    await wf.condition(() => deleting || hasWork() || historyTooLong());
+    if (deleting) break;
+    if (!hasWork()) {
+      // Idle and the history is long: start a fresh run with the same state.
+      await wf.condition(wf.allHandlersFinished);
+      return wf.continueAsNew<typeof clusterWorkflow>(input, state, options);
+    }
+    for (const member of state.retries.splice(0)) state.members = requestRetry(state.members, member ?? undefined);
+    const desired = state.desired;
+    operation = new wf.CancellationScope();
+    try {
+      await operation.run(() => runOperation(desired));
+      state.observedGeneration = desired.generation;
+    } catch (error) {
+      if (!wf.isCancellation(error)) throw error;
+    } finally {
+      operation = undefined;
+      step = undefined;
+    }
+  }
+
+  // --- delete: nothing may interrupt teardown ---
+  await wf.CancellationScope.nonCancellable(async () => {
+    state.members = markDeleting(state.members, state.members.map((m) => m.name));
+    await removal.teardownCluster({ namespace: input.namespace, cluster: input.name, members: state.members.map((m) => target(state.desired, m)) });
+  });
+  state.members = [];
+  deleted = true;
+  await wf.condition(wf.allHandlersFinished);
+  return status();
+}
+
+function markDeleting(members: Member[], names: string[]): Member[] {
+  const leaving = new Set(names);
+  return members.map((m) => (leaving.has(m.name) ? { ...m, state: 'deleting' } : m));
+}

@@ -1,0 +1,2 @@
+// The worker bundles this file: every workflow type kdflow registers.
+export { clusterWorkflow } from './cluster.ts';

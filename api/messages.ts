@@ -39,5 +39,14 @@ export const retrySignal = defineSignal<[RetryRequest]>('retry');
 export const resizeUpdate = defineUpdate<Accepted, [ResizeRequest]>('resizeCluster');
 export const specChangeUpdate = defineUpdate<Accepted, [SpecChange]>('changeSpec');
 
+/** The app snapshot and spec the cluster runs, so a client validates a change with the same rules. */
+export interface ClusterSpecView {
+  appName: string;
+  app: KdAppSpec;
+  spec: KdClusterSpec;
+  generation: number;
+}
+
 export const statusQuery = defineQuery<ClusterStatus>('status');
+export const specQuery = defineQuery<ClusterSpecView>('spec');
 export const historyQuery = defineQuery<HistoryEntry[]>('history');

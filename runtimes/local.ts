@@ -126,6 +126,10 @@ export class LocalRuntime implements Runtime {
     await rm(root, { recursive: true, force: true });
   }
 
+  async readGuestFile(member: MemberTarget, guestPath: string): Promise<string | undefined> {
+    return readFile(this.guestPath(member, guestPath), 'utf8').catch(() => undefined);
+  }
+
   async listMembers(namespace: string, cluster: string): Promise<string[]> {
     const entries = await readdir(path.join(this.home, 'members', namespace, cluster), { withFileTypes: true }).catch(() => []);
     return entries.filter((e) => e.isDirectory()).map((e) => e.name);

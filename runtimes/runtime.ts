@@ -68,6 +68,8 @@ export interface Runtime {
   runScript(member: MemberTarget, request: ScriptRequest, control: RunControl): Promise<ScriptResult>;
   /** Delete if present, volume included. */
   removeMember(member: MemberTarget): Promise<void>;
+  /** A file inside the member, such as /opt/guestconfig/configure.stdout; undefined when absent. */
+  readGuestFile(member: MemberTarget, guestPath: string): Promise<string | undefined>;
   /** Names of the members that exist for a cluster, so teardown also finds ones created by a cancelled step. */
   listMembers(namespace: string, cluster: string): Promise<string[]>;
 }

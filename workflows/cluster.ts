@@ -20,6 +20,7 @@ import {
   retrySignal,
   specChangeSignal,
   specChangeUpdate,
+  specQuery,
   statusQuery,
   zodIssues,
   type Accepted,
@@ -120,6 +121,7 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
   });
   wf.setHandler(statusQuery, status);
   wf.setHandler(historyQuery, () => state.history);
+  wf.setHandler(specQuery, () => ({ appName: input.appName, app: state.desired.app, spec: state.desired.spec, generation: state.desired.generation }));
 
   // --- the lifecycle: one operation at a time, each planned step by step ---
   const runOperation = async (desired: Desired) => {

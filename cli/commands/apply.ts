@@ -1,0 +1,78 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { TASK_QUEUE, ValidationError, changeIssues, clusterIssues, clusterWorkflowId, specChangeUpdate, specQuery, statusQuery, type KdCluster, type ClusterInput } from '../../api/index.ts';
+import type { Manifest } from '../../api/manifest.ts';
+import { describeStep } from '../../workflows/status.ts';
+import { plan } from '../../workflows/plan.ts';
+import { membersFromStatus } from '../observed.ts';
+import type { CliContext } from '../context.ts';
+import { readManifests } from '../files.ts';
+
+/** Apps first, so a file holding an app and its cluster applies in one go. */
+const appsFirst = (ms: Manifest[]) => [...ms.filter((m) => m.kind === 'KdApp'), ...ms.filter((m) => m.kind === 'KdCluster')];
+
+export async function applyCommand(ctx: CliContext, _args: string[], flags: { file?: string }): Promise<void> {
+  for (const m of appsFirst(await readManifests(flags.file))) {
+    if (m.kind === 'KdApp') {
+      await ctx.catalog.put(m.value.metadata.namespace ?? ctx.namespace, m.value);
+      ctx.out(`app/${m.value.metadata.name} applied`);
+    } else {
+      const generation = await applyCluster(ctx, m.value);
+      ctx.out(`cluster/${m.value.metadata.name} ${generation === 1 ? 'created' : `changed (generation ${generation})`}`);
+    }
+  }
+}
+
+async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<number> {
+  const namespace = cluster.metadata.namespace ?? ctx.namespace;
+  const name = cluster.metadata.name;
+  const app = await ctx.catalog.get(namespace, cluster.spec.app);
+  const issues = clusterIssues(name, cluster.spec, app.spec);
+  if (issues.length > 0) throw new ValidationError(issues.map((i) => ({ ...i, path: `spec.${i.path}` })), name);
+  const client = await ctx.temporal();
+  const input: ClusterInput = { namespace, name, appName: app.metadata.name, app: app.spec, spec: cluster.spec };
+  try {
+    await client.workflow.start('clusterWorkflow', {
+      taskQueue: TASK_QUEUE,
+      workflowId: clusterWorkflowId(namespace, name),
+      args: [input],
+      staticSummary: `${app.metadata.name}/${namespace}/${name}`,
+    });
+    return 1;
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
+  // A live cluster: validate the change against the app snapshot it runs, then send it.
+  const handle = client.workflow.getHandle(clusterWorkflowId(namespace, name));
+  const view = await handle.query(specQuery);
+  const changeProblems = [...changeIssues(view.spec, cluster.spec, view.app), ...clusterIssues(name, cluster.spec, view.app)];
+  if (changeProblems.length > 0) throw new ValidationError(changeProblems.map((i) => ({ ...i, path: `spec.${i.path}` })), name);
+  const { generation } = await handle.executeUpdate(specChangeUpdate, { args: [{ spec: cluster.spec }] });
+  return generation;
+}
+
+export async function planCommand(ctx: CliContext, _args: string[], flags: { file?: string }): Promise<void> {
+  for (const m of await readManifests(flags.file)) {
+    if (m.kind !== 'KdCluster') continue;
+    const namespace = m.value.metadata.namespace ?? ctx.namespace;
+    const name = m.value.metadata.name;
+    let app = (await ctx.catalog.get(namespace, m.value.spec.app).catch(() => undefined))?.spec;
+    let members = membersFromStatus(undefined);
+    let generation = 1;
+    const client = await ctx.temporal();
+    const handle = client.workflow.getHandle(clusterWorkflowId(namespace, name));
+    const view = await handle.query(specQuery).catch(() => undefined);
+    if (view) {
+      app = view.app;
+      generation = view.generation + 1;
+      const issues = changeIssues(view.spec, m.value.spec, view.app);
+      if (issues.length > 0) throw new ValidationError(issues.map((i) => ({ ...i, path: `spec.${i.path}` })), name);
+      members = membersFromStatus(await handle.query(statusQuery));
+    }
+    if (!app) throw new ValidationError([{ path: 'spec.app', message: `unknown app "${m.value.spec.app}"` }], name);
+    const issues = clusterIssues(name, m.value.spec, app);
+    if (issues.length > 0) throw new ValidationError(issues.map((i) => ({ ...i, path: `spec.${i.path}` })), name);
+    const steps = plan({ namespace, name, app, spec: m.value.spec, generation }, members);
+    ctx.out(`cluster/${name}: ${steps.length === 0 ? 'no change' : `${steps.length} step(s), assuming every script succeeds`}`);
+    steps.forEach((step, i) => ctx.out(`  ${String(i + 1).padStart(3)}. ${step.kind === 'runEvent' ? `${step.argv.join(' ')} on ${step.targets.join(',')}` : describeStep(step)}`));
+  }
+}

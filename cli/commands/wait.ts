@@ -1,0 +1,45 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { clusterWorkflowId, statusQuery } from '../../api/index.ts';
+import type { CliContext } from '../context.ts';
+import { UsageError, WaitError } from '../errors.ts';
+import { memberCounts } from '../render.ts';
+
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text);
+  if (!match) throw new UsageError(`--timeout must be a duration such as 120s or 5m, got "${text}"`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Number(match[1]) * unit;
+}
+
+export async function waitCommand(ctx: CliContext, [name]: string[], flags: { for?: string; timeout?: string }): Promise<void> {
+  if (!name || (flags.for !== 'configured' && flags.for !== 'deleted')) throw new UsageError('usage: kdflow wait NAME --for configured|deleted [--timeout 120s]');
+  const deadline = Date.now() + parseDuration(flags.timeout ?? '120s');
+  const client = await ctx.temporal();
+  const handle = client.workflow.getHandle(clusterWorkflowId(ctx.namespace, name));
+  const tty = process.stderr.isTTY;
+  for (;;) {
+    if (flags.for === 'deleted') {
+      const description = await handle.describe().catch((error) => {
+        if (error instanceof WorkflowNotFoundError) return undefined;
+        throw error;
+      });
+      if (!description || description.status.name !== 'RUNNING') break;
+    } else {
+      const status = await (await ctx.cluster(name)).query(statusQuery);
+      const settled = status.observedGeneration >= status.generation;
+      if (settled && status.phase === 'configured') break;
+      if (settled && status.phase === 'config error') {
+        const failed = status.roles.flatMap((r) => r.members).filter((m) => m.state === 'config error');
+        throw new WaitError(`cluster/${name} settled with ${failed.length} member(s) in config error: ${failed.map((m) => `${m.name} (${(m.lastError ?? '').split('\n')[0]})`).join(', ')}; see kdflow logs ${name} MEMBER, then kdflow retry ${name}`);
+      }
+      if (tty) {
+        const c = memberCounts(status);
+        process.stderr.write(`\r${status.phase}: ${c.ready}/${c.total} ready, ${c.configured}/${c.total} configured   `);
+      }
+    }
+    if (Date.now() > deadline) throw new WaitError(`timed out waiting for cluster/${name} to be ${flags.for}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  if (tty) process.stderr.write('\n');
+  ctx.out(`cluster/${name} ${flags.for}`);
+}

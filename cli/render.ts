@@ -1,0 +1,40 @@
+import { stringify } from 'yaml';
+import type { ClusterStatus } from '../api/index.ts';
+
+export function renderTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  return [header, ...rows].map((r) => r.map((cell, i) => (cell ?? '').padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+export type OutputFormat = 'table' | 'json' | 'yaml';
+
+export function renderData(data: unknown, format: 'json' | 'yaml'): string {
+  return format === 'json' ? JSON.stringify(data, null, 2) : stringify(data).trimEnd();
+}
+
+export function memberCounts(s: ClusterStatus): { ready: number; configured: number; total: number } {
+  const members = s.roles.flatMap((r) => r.members);
+  return { ready: members.filter((m) => m.ready).length, configured: members.filter((m) => m.state === 'configured').length, total: members.length };
+}
+
+export function renderClusters(statuses: ClusterStatus[]): string {
+  return renderTable(
+    ['NAME', 'APP', 'PHASE', 'MEMBERS', 'GENERATION'],
+    statuses.map((s) => {
+      const c = memberCounts(s);
+      return [s.name, s.app, s.phase, `${c.configured}/${c.total}`, `${s.observedGeneration}/${s.generation}`];
+    }),
+  );
+}
+
+export function renderMembers(s: ClusterStatus): string {
+  const rows = s.roles.flatMap((r) =>
+    r.members.map((m) => {
+      const last = m.events.at(-1);
+      return [m.name, r.id, m.state, last ? `${last.event}=${last.exitCode ?? 'none'}` : '', (m.lastError ?? '').split('\n')[0] ?? ''];
+    }),
+  );
+  const header = `cluster ${s.namespace}/${s.name} (app ${s.app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}`;
+  const rejection = s.lastRejection ? `\nlast rejected change: ${s.lastRejection.reason}` : '';
+  return `${header}${rejection}\n${renderTable(['MEMBER', 'ROLE', 'STATE', 'LAST EVENT', 'ERROR'], rows)}`;
+}

@@ -1,0 +1,84 @@
+/**
+ * The main job: the Temporal dev server (built from source on first run), a kdflow worker on the
+ * local runtime, the example catalog, and a demo cluster, then the Web UI URL and what to try next.
+ * `--once` exits after the demo cluster is configured (and deleted), for smoke tests.
+ */
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { pino } from 'pino';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { clusterWorkflowId } from '../api/index.ts';
+import { main as kdflow } from '../cli/main.ts';
+import { kdflowHome, temporalAddress, temporalNamespace } from '../lib/config.ts';
+import { REDACT_PATHS } from '../lib/logger.ts';
+import { startDevServer } from '../lib/temporal-server.ts';
+import { LocalRuntime } from '../runtimes/local.ts';
+import { createKdflowWorker } from '../worker/worker.ts';
+
+const once = process.argv.includes('--once');
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const home = kdflowHome();
+mkdirSync(home, { recursive: true });
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const port = Number(temporalAddress().split(':').at(-1));
+const uiPort = Number(process.env.KDFLOW_UI_PORT ?? 8233);
+
+// The terminal is for the story; the worker's JSON log goes to a file.
+const logFile = path.join(home, 'worker.log');
+const logger = pino({ name: 'kdflow', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, pino.destination({ dest: logFile, sync: false }));
+Runtime.install({ logger: new DefaultLogger('WARN') });
+say(`[kdflow] home: ${home} (worker log: ${logFile})`);
+const server = await startDevServer({ port, uiPort, dbFile: path.join(home, 'temporal.db'), logFile: path.join(home, 'temporal.log') });
+say(`[kdflow] Temporal dev server ${server.reused ? 'already running' : 'started'} on ${server.address} (SQLite ${path.join(home, 'temporal.db')})`);
+
+const connection = await NativeConnection.connect({ address: server.address });
+const worker = await createKdflowWorker({ connection, namespace: temporalNamespace(), runtime: new LocalRuntime(home), home, logger });
+const running = worker.run();
+say('[kdflow] worker running on the local runtime');
+
+const cli = async (...args: string[]) => {
+  const code = await kdflow(args, (line) => say(`  ${line}`));
+  if (code !== 0) throw new Error(`kdflow ${args.join(' ')} exited ${code}`);
+};
+const examples = path.join(repo, 'crds', 'examples');
+try {
+  say('[kdflow] applying the example catalog and the demo cluster');
+  await cli('app', 'apply', '-f', path.join(examples, 'centos', 'app.yaml'));
+  await cli('app', 'apply', '-f', path.join(examples, 'spark', 'app.yaml'));
+  await cli('apply', '-f', path.join(examples, 'spark', 'cluster.yaml'));
+  await cli('wait', 'analytics', '--for', 'configured', '--timeout', '120s');
+  await cli('get', 'analytics');
+  const workflowId = clusterWorkflowId('default', 'analytics');
+  say(`
+[kdflow] the demo cluster "analytics" (app spark: 1 controller, 2 workers) is configured.
+  Web UI:   ${server.uiUrl}/namespaces/${temporalNamespace()}/workflows/${encodeURIComponent(workflowId)}
+  Members:  ${path.join(home, 'members', 'default', 'analytics')}
+
+Try, in another terminal (KDFLOW_HOME=${home}):
+  npx kdflow resize analytics worker=4 && npx kdflow wait analytics --for configured
+  npx kdflow history analytics
+  npx kdflow logs analytics analytics-controller-0 --event addnodes
+  npx kdflow plan -f crds/examples/spark/cluster.yaml
+  npx kdflow apply -f crds/examples/centos/cluster.yaml
+  npx kdflow delete analytics
+`);
+  if (once) {
+    await cli('delete', 'analytics');
+    await cli('wait', 'analytics', '--for', 'deleted', '--timeout', '120s');
+  } else {
+    say('[kdflow] running; Ctrl-C stops the worker and the dev server (clusters and their history persist).');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+  }
+} catch (error) {
+  process.stderr.write(`kdflow: ${(error as Error).message}\n`);
+  process.exitCode = 1;
+} finally {
+  worker.shutdown();
+  await running;
+  await connection.close();
+  await server.stop();
+}

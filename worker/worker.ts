@@ -26,6 +26,8 @@ export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<
     workflowsPath: WORKFLOWS_PATH,
     activities: createActivities({ runtime: options.runtime, home: options.home, logger: options.logger }),
     maxConcurrentActivityTaskExecutions: options.tuning?.maxConcurrentActivityTaskExecutions ?? 200,
+    // Cancellation reaches an activity only with a heartbeat; a short throttle makes delete stop scripts promptly.
+    maxHeartbeatThrottleInterval: '2 seconds',
     ...(options.tuning?.maxCachedWorkflows ? { maxCachedWorkflows: options.tuning.maxCachedWorkflows } : {}),
   });
 }

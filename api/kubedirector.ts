@@ -36,6 +36,7 @@ function metadataOf(doc: Json): Json {
   if (meta.name !== undefined) out.name = meta.name;
   if (meta.namespace !== undefined) out.namespace = meta.namespace;
   if (meta.labels !== undefined) out.labels = meta.labels;
+  if (meta.annotations !== undefined) out.annotations = meta.annotations;
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteSignal, resizeSignal, resizeUpdate, retrySignal, statusQuery } from '../../api/index.ts';
-import { eventsLog, memberStates, settled, startCluster, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
+import { eventsLog, memberStates, recordHistory, settled, startCluster, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
 import { startHarness, type Harness } from '../support/temporal.ts';
 
 let h: Harness;
@@ -71,6 +71,7 @@ describe('events, failures and changes while busy', () => {
     expect(await eventsLog(h, 'flaky', 'flaky-worker-2')).toEqual(['--configure']);
     await handle.signal(deleteSignal);
     await handle.result();
+    await recordHistory(h, handle, 'retry');
   });
 
   it('kills a hanging script at scriptTimeoutSeconds and leaves the member in config error', async () => {
@@ -105,6 +106,7 @@ describe('events, failures and changes while busy', () => {
     expect((await handle.query(statusQuery)).lastRejection?.reason).toContain('controller needs exactly 1 member (cardinality "1"), got 2');
     await handle.signal(deleteSignal);
     await handle.result();
+    await recordHistory(h, handle, 'coalesce');
   });
 
   it('deletes during a create: the operation is cancelled and every member is torn down', async () => {
@@ -115,5 +117,6 @@ describe('events, failures and changes while busy', () => {
     const final = await handle.result();
     expect(final.phase).toBe('deleted');
     expect(await h.runtime.listMembers('default', 'early')).toEqual([]);
+    await recordHistory(h, handle, 'delete-during-create');
   });
 });

@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteSignal, resizeUpdate } from '../../api/index.ts';
-import { eventsLog, memberStates, settled, startCluster, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
+import { eventsLog, memberStates, recordHistory, settled, startCluster, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
 import { startHarness, type Harness } from '../support/temporal.ts';
 
 let h: Harness;
@@ -58,5 +58,6 @@ describe('cluster lifecycle on the local runtime', () => {
     const final = await handle.result();
     expect(final.phase).toBe('deleted');
     expect(await h.runtime.listMembers('default', 'life')).toEqual([]);
+    await recordHistory(h, handle, 'lifecycle');
   });
 });

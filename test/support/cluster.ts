@@ -1,4 +1,6 @@
 import type { WorkflowHandle } from '@temporalio/client';
+import { spawnSync } from 'node:child_process';
+import { ensureTemporalCli } from '../../lib/temporal-server.ts';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KdAppSpec, KdClusterSpec, clusterWorkflowId, statusQuery, type ClusterInput, type ClusterStatus, type KdAppSpecInput } from '../../api/index.ts';
@@ -65,4 +67,16 @@ export async function eventsLog(h: Harness, cluster: string, member: string, nam
 
 export function memberStates(s: ClusterStatus): Record<string, string> {
   return Object.fromEntries(s.roles.flatMap((r) => r.members.map((m) => [m.name, m.state])));
+}
+
+export const REPLAY_DIR = path.join(import.meta.dirname, '..', 'replay', 'histories');
+
+/** KDFLOW_RECORD_HISTORY=1 refreshes the replay fixtures from a real run (test/replay replays them). */
+export async function recordHistory(h: Harness, handle: WorkflowHandle, name: string): Promise<void> {
+  if (!process.env.KDFLOW_RECORD_HISTORY) return;
+  await mkdir(REPLAY_DIR, { recursive: true });
+  // The Temporal CLI's JSON is the format historyFromJSON reads back.
+  const shown = spawnSync(ensureTemporalCli(), ['workflow', 'show', '--workflow-id', handle.workflowId, '--address', h.env.address, '--output', 'json'], { encoding: 'utf8' });
+  if (shown.status !== 0) throw new Error(`temporal workflow show failed: ${shown.stderr}`);
+  await writeFile(path.join(REPLAY_DIR, `${name}.json`), shown.stdout);
 }

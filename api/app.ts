@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { API_VERSION, EventName, Metadata, Resources, RoleId, dnsLabel } from './common.ts';
+import { API_VERSION, EventName, Metadata, Quantity, RoleId, dnsLabel } from './common.ts';
 import { parseCardinality } from './cardinality.ts';
 
 /** `null` says "this role has no config package", as in KubeDirector. */
@@ -25,7 +25,8 @@ export const AppRole = z.strictObject({
   configPackage: ConfigPackage.optional(),
   persistDirs: z.array(PersistDir).optional(),
   eventList: z.array(EventName).optional(),
-  minResources: Resources.optional(),
+  // A flat resource list, as in KubeDirector: { cpu: "2", memory: "4Gi" }.
+  minResources: z.record(z.string(), Quantity).optional(),
   minStorage: z.strictObject({ size: z.string(), ephemeralModeSupported: z.boolean().optional() }).optional(),
 });
 export type AppRole = z.infer<typeof AppRole>;

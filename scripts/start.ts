@@ -64,6 +64,8 @@ Try, in another terminal (KDFLOW_HOME=${home}):
   npx kdflow delete analytics
 `);
   if (once) {
+    const ui = await fetch(server.uiUrl).catch((error: Error) => ({ status: error.message }));
+    say(`[kdflow] Web UI answered HTTP ${ui.status}`);
     await cli('delete', 'analytics');
     await cli('wait', 'analytics', '--for', 'deleted', '--timeout', '120s');
   } else {

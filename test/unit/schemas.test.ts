@@ -33,7 +33,7 @@ function appSpec(): Json {
     defaultEventList: ['configure', 'addnodes', 'delnodes'],
     systemdRequired: true,
     roles: [
-      { id: 'controller', cardinality: '1', minResources: { requests: { cpu: '500m', memory: '2Gi' } } },
+      { id: 'controller', cardinality: '1', minResources: { cpu: '500m', memory: '2Gi' } },
       { id: 'worker', cardinality: '2+', persistDirs: ['/data'] },
       { id: 'jupyter_nb', cardinality: '0+', imageRepoTag: 'docker.io/bluedata/jupyter:7', configPackage: null, eventList: ['configure'] },
     ],
@@ -196,8 +196,8 @@ describe('KdApp', () => {
     { name: 'a 63-character metadata.name', mutate: (m) => void (m.metadata.name = `a${'-'.repeat(61)}z`) },
     {
       name: 'numeric minResources, converted to quantity strings',
-      mutate: (m) => void (m.spec.roles[0].minResources = { requests: { cpu: 2, memory: '1.5Gi' }, limits: { cpu: 0.5 } }),
-      check: (app) => expect(app.spec.roles[0].minResources).toEqual({ requests: { cpu: '2', memory: '1.5Gi' }, limits: { cpu: '0.5' } }),
+      mutate: (m) => void (m.spec.roles[0].minResources = { cpu: 2, memory: '1.5Gi', 'nvidia.com/gpu': 1 }),
+      check: (app) => expect(app.spec.roles[0].minResources).toEqual({ cpu: '2', memory: '1.5Gi', 'nvidia.com/gpu': '1' }),
     },
     { name: 'an empty eventList (the role wants no events)', mutate: (m) => void (m.spec.roles[1].eventList = []) },
     { name: 'a persist dir "/" ', mutate: (m) => void (m.spec.roles[1].persistDirs = ['/']) },
@@ -260,7 +260,7 @@ describe('KdApp', () => {
       message: /^role "worker" has no imageRepoTag and the app has no defaultImageRepoTag$/,
     },
     { name: 'an empty configPackage.packageURL', mutate: (m) => void (m.spec.roles[0].configPackage = { packageURL: '' }), path: 'spec.roles[0].configPackage.packageURL', message: /packageURL must not be empty/ },
-    { name: 'a bad minResources quantity', mutate: (m) => void (m.spec.roles[0].minResources.requests.cpu = 'lots'), path: 'spec.roles[0].minResources.requests.cpu', message: /Kubernetes quantity/ },
+    { name: 'a bad minResources quantity', mutate: (m) => void (m.spec.roles[0].minResources.cpu = 'lots'), path: 'spec.roles[0].minResources.cpu', message: /Kubernetes quantity/ },
     { name: 'service port 70000', mutate: (m) => void (m.spec.services[1].endpoint.port = 70_000), path: 'spec.services[1].endpoint.port', message: /<=65535/ },
     { name: 'service port 0', mutate: (m) => void (m.spec.services[0].endpoint.port = 0), path: 'spec.services[0].endpoint.port', message: />=1/ },
     { name: 'a fractional service port', mutate: (m) => void (m.spec.services[0].endpoint.port = 22.5), path: 'spec.services[0].endpoint.port', message: /expected int/ },
@@ -933,9 +933,7 @@ spec:
     expect(manifest?.dropped).toEqual(['spec.roles[0].storage.volumeMode']);
   });
 
-  // BUG (api/kubedirector.ts, metadataOf): metadata.annotations, which KdApp/KdCluster metadata accept, is
-  // neither copied nor listed in `dropped`, though the module promises that nothing is lost silently.
-  it.fails.each(['KubeDirectorApp', 'KubeDirectorCluster'])('keeps metadata.annotations of a %s or lists them as dropped', (kind) => {
+  it.each(['KubeDirectorApp', 'KubeDirectorCluster'])('keeps metadata.annotations of a %s or lists them as dropped', (kind) => {
     const spec = kind === 'KubeDirectorApp' ? appSpec() : { app: 'spark', roles: [{ id: 'worker', members: 2 }] };
     const kd = { apiVersion: 'kubedirector.hpe.com/v1beta1', kind, metadata: { name: 'spark', annotations: { owner: 'data-team' } }, spec };
     const [manifest] = parseManifests(JSON.stringify(kd), 'kd.json');

@@ -53,7 +53,7 @@ export interface MemberRef {
 
 /** What the planner asks for next. `mark*` steps only change state; the others run activities. */
 export type Step =
-  | { kind: 'createMembers'; role: string; members: MemberRef[] }
+  | { kind: 'createMembers'; batch: number; members: MemberRef[] }
   | { kind: 'awaitReady'; members: string[] }
   | { kind: 'writeConfigmeta'; members: string[]; topology: string }
   | { kind: 'installPackage'; role: string; packageURL: string; members: string[] }

@@ -38,8 +38,19 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
   const topology = topologyKey(members);
   const ofRole = (role: string) => members.filter((m) => m.role === role);
   const waitingForReady = members.some((m) => m.state === 'creating' && !m.ready);
+  // Leavers are handled in their role's turn: survivors hear --delnodes before configmeta drops them.
+  const shrinking = members.some((m) => !isLive(m));
+  // A member in config error is left as it is until `kdflow retry`.
+  const staleMembers = () => members.filter((m) => isLive(m) && m.ready && m.state !== 'config error' && m.configmeta !== topology);
 
-  for (const { id: role } of desired.app.roles) {
+  // Launch: every role's members are created as one batch, so one configmeta describes them all
+  // before any script runs, and they learn of each other from it rather than from --addnodes.
+  if (members.length === 0) {
+    const everyone = desired.app.roles.flatMap(({ id }) => Array.from({ length: counts.get(id) ?? 0 }, (_, ordinal) => ({ name: memberName(desired.name, id, ordinal), role: id, ordinal })));
+    if (everyone.length > 0) return { kind: 'createMembers', batch: desired.generation * BATCHES_PER_GENERATION, members: everyone };
+  }
+
+  for (const [roleIndex, { id: role }] of desired.app.roles.entries()) {
     const want = counts.get(role) ?? 0;
     const mine = ofRole(role);
 
@@ -54,7 +65,7 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
         const fqdns = unannounced.map((m) => m.fqdn);
         return { kind: 'runEvent', event: 'delnodes', role, argv: notifyArgv('delnodes', role, fqdns), targets, about: unannounced.map((m) => m.name) };
       }
-      const stale = members.filter((m) => isLive(m) && m.ready && m.configmeta !== topology);
+      const stale = staleMembers();
       if (stale.length > 0) return { kind: 'writeConfigmeta', members: stale.map((m) => m.name), topology };
       return { kind: 'removeMembers', role, members: leavers.map((m) => m.name) };
     }
@@ -66,14 +77,16 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
     }
     const uncreated = mine.filter((m) => m.state === 'creating' && !m.created);
     if (missing.length > 0 || uncreated.length > 0) {
-      return { kind: 'createMembers', role, members: [...uncreated.map(({ name, ordinal }) => ({ name, role, ordinal })), ...missing] };
+      // Each role's growth is its own batch, so a later role's new members are announced to this one's.
+      const batch = desired.generation * BATCHES_PER_GENERATION + 1 + roleIndex;
+      return { kind: 'createMembers', batch, members: [...uncreated.map(({ name, ordinal }) => ({ name, role, ordinal })), ...missing] };
     }
-    const unready = mine.filter((m) => m.state === 'creating' && !m.ready);
+    const unready = members.filter((m) => m.state === 'creating' && m.created && !m.ready);
     if (unready.length > 0) return { kind: 'awaitReady', members: unready.map((m) => m.name) };
 
     // Configmeta is written once every member is ready, so it describes all of them at once.
-    const stale = members.filter((m) => isLive(m) && m.ready && m.configmeta !== topology);
-    if (stale.length > 0 && !waitingForReady) return { kind: 'writeConfigmeta', members: stale.map((m) => m.name), topology };
+    const stale = staleMembers();
+    if (stale.length > 0 && !waitingForReady && !shrinking) return { kind: 'writeConfigmeta', members: stale.map((m) => m.name), topology };
 
     const creating = mine.filter((m) => m.state === 'creating');
     // Scripts read configmeta, so they wait until it describes the current members.
@@ -111,6 +124,8 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
 }
 
 const MAX_EVENTS_PER_MEMBER = 20;
+/** Batch numbers: generation × this, plus 0 for a launch or 1 + the role's index for a role's growth. */
+const BATCHES_PER_GENERATION = 1000;
 
 /** Fold a step's outcome into the members. Pure; `plan` uses it with success assumed. */
 export function applyOutcome(desired: Desired, members: Member[], step: Step, outcome: StepOutcome): Member[] {
@@ -128,7 +143,7 @@ export function applyOutcome(desired: Desired, members: Member[], step: Step, ou
       const fresh = step.members
         .filter((ref) => !members.some((m) => m.name === ref.name))
         .map((ref) => {
-          const member = newMember(desired, ref.role, ref.ordinal);
+          const member = { ...newMember(desired, ref.role, ref.ordinal), batch: step.batch };
           return createdMember(member, outcome.failed[member.name]);
         });
       return sortMembers(desired, [...updated, ...fresh]);
@@ -226,7 +241,8 @@ export function requestRetry(members: Member[], only?: string): Member[] {
   return members.map((m) => {
     if (only !== undefined && m.name !== only) return m;
     if (m.state === 'config error') {
-      return { ...m, state: 'creating', created: false, ready: false, configmeta: '', packageInstalled: false, announced: false, lastError: undefined };
+      // Re-created from scratch: its fresh --configure and configmeta supersede any notify it missed.
+      return { ...m, state: 'creating', created: false, ready: false, configmeta: '', packageInstalled: false, announced: false, failedNotifies: [], retryNotifies: [], lastError: undefined };
     }
     if (m.failedNotifies.length > 0) return { ...m, retryNotifies: [...m.retryNotifies, ...m.failedNotifies], failedNotifies: [], lastError: undefined };
     return m;
@@ -238,8 +254,8 @@ export function plan(desired: Desired, members: Member[], limit = 10_000): Step[
   const steps: Step[] = [];
   let current = members;
   for (let step = nextStep(desired, current); step; step = nextStep(desired, current)) {
+    if (steps.length === limit) throw new Error(`plan did not converge after ${limit} steps`);
     steps.push(step);
-    if (steps.length >= limit) throw new Error(`plan did not converge after ${limit} steps`);
     current = applyOutcome(desired, current, step, succeeded);
   }
   return steps;

@@ -64,14 +64,15 @@ export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome
 
   switch (step.kind) {
     case 'createMembers': {
-      const role = effectiveRole(desired.app, step.role);
-      const settings = desired.spec.roles.find((r) => r.id === step.role);
-      const specs: MemberSpec[] = step.members.map((m) => ({
-        ...target(desired, { ...m, fqdn: memberFqdn(m.name, desired.name, desired.namespace) }),
-        image: role?.image ?? '',
-        persistDirs: role?.persistDirs ?? [],
-        settings,
-      }));
+      const specs: MemberSpec[] = step.members.map((m) => {
+        const role = effectiveRole(desired.app, m.role);
+        return {
+          ...target(desired, { ...m, fqdn: memberFqdn(m.name, desired.name, desired.namespace) }),
+          image: role?.image ?? '',
+          persistDirs: role?.persistDirs ?? [],
+          settings: desired.spec.roles.find((r) => r.id === m.role),
+        };
+      });
       return batchStep(step.members.map((m) => m.name), () => batch.ensureMembers({ members: specs }));
     }
     case 'awaitReady':

@@ -78,6 +78,8 @@ export class LocalRuntime implements Runtime {
 
     const script = await findStartscript(guestconfig);
     const root = this.memberRoot(member);
+    // A failed earlier attempt of this run id left its status: it must not pass for this attempt's.
+    await rm(files.status, { force: true });
     const child = spawn(RUNNER, [files.status, request.runId, files.stdout, files.stderr, script, ...request.argv], {
       cwd: root,
       detached: true,
@@ -100,8 +102,10 @@ export class LocalRuntime implements Runtime {
       const status = await readStatus(files.status);
       if (status?.runId === request.runId) return { ...(await tails(files)), exitCode: status.exitCode, timedOut: false, recorded: false };
       if (!isAlive(pid)) {
-        // Killed before it could record (a timeout below, or a kill from outside).
-        return { ...(await tails(files)), exitCode: null, timedOut, recorded: false };
+        // It may have recorded its exit just before it exited; otherwise it was killed from outside.
+        const last = await readStatus(files.status);
+        const exitCode = last?.runId === request.runId ? last.exitCode : null;
+        return { ...(await tails(files)), exitCode, timedOut, recorded: false };
       }
       if (control.signal.aborted || Date.now() > deadline) {
         timedOut = !control.signal.aborted;

@@ -71,7 +71,8 @@ async function portOpen(port: number): Promise<boolean> {
       socket.destroy();
       resolve(true);
     });
-    socket.once('error', () => resolve(false));
+    // `on`, not `once`: a reset after connect must not become an uncaught error.
+    socket.on('error', () => resolve(false));
   });
 }
 

@@ -44,6 +44,12 @@ export function createActivities(deps: ActivityDeps) {
     deps.logger.info({ workflowId: info.workflowExecution?.workflowId, runId: info.workflowExecution?.runId, activity: info.activityType, attempt: info.attempt, ...fields }, message);
   };
 
+  // Removal must finish, so a failure is retried by Temporal rather than recorded on the member.
+  const removeAll = async (members: MemberTarget[]) => {
+    const failures = Object.entries((await eachMember(members, parallel, (m) => runtime.removeMember(m))).failed);
+    if (failures.length > 0) throw ApplicationFailure.create({ type: 'RuntimeFailure', message: failures.map(([n, e]) => `${n}: ${e}`).join('; ') });
+  };
+
   return {
     async ensureMembers({ members }: { members: MemberSpec[] }): Promise<BatchResult> {
       const result = await eachMember(members, parallel, (m) => runtime.ensureMember(m));
@@ -103,10 +109,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async removeMembers({ members }: { members: MemberTarget[] }): Promise<void> {
-      const result = await eachMember(members, parallel, (m) => runtime.removeMember(m));
-      const failures = Object.entries(result.failed);
-      // Removal must finish, so a failure here is retried by Temporal rather than recorded.
-      if (failures.length > 0) throw ApplicationFailure.create({ type: 'RuntimeFailure', message: failures.map(([n, e]) => `${n}: ${e}`).join('; ') });
+      await removeAll(members);
     },
 
     /** Every member the runtime still has for the cluster goes, known to the workflow or not. */
@@ -114,9 +117,7 @@ export function createActivities(deps: ActivityDeps) {
       const known = new Set(members.map((m) => m.name));
       const leftovers = (await runtime.listMembers(namespace, cluster)).filter((name) => !known.has(name));
       const all = [...members, ...leftovers.map((name) => ({ namespace, cluster, name, role: '', ordinal: -1, fqdn: '' }))];
-      const result = await eachMember(all, parallel, (m) => runtime.removeMember(m));
-      const failures = Object.entries(result.failed);
-      if (failures.length > 0) throw ApplicationFailure.create({ type: 'RuntimeFailure', message: failures.map(([n, e]) => `${n}: ${e}`).join('; ') });
+      await removeAll(all);
       log({ removed: all.length }, 'cluster torn down');
       return all.length;
     },

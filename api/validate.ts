@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { KdAppSpec } from './app.ts';
 import { cardinalityViolation, parseCardinality } from './cardinality.ts';
-import { MAX_MEMBERS, type KdClusterSpec } from './cluster.ts';
+import { KdClusterSpec, MAX_MEMBERS } from './cluster.ts';
 import { memberName } from './names.ts';
 
 export interface FieldIssue {
@@ -98,4 +98,24 @@ export function stableJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v,
   );
+}
+
+/** A resize is a spec change: the listed roles get new member counts, roles not yet listed are added. */
+export function resizedSpec(spec: KdClusterSpec, roles: Record<string, number>): KdClusterSpec {
+  const next = { ...spec, roles: spec.roles.map((r) => (r.id in roles ? { ...r, members: roles[r.id] } : r)) };
+  for (const [id, members] of Object.entries(roles)) if (!spec.roles.some((r) => r.id === id)) next.roles.push({ id, members });
+  return next;
+}
+
+/** Every rule a change to a live cluster must pass: the schema, immutability, and the app's rules. */
+export function checkChange(clusterName: string, current: KdClusterSpec, next: unknown, app: KdAppSpec): { spec: KdClusterSpec; issues: [] } | { issues: FieldIssue[] } {
+  const parsed = KdClusterSpec.safeParse(next);
+  if (!parsed.success) return { issues: zodIssues(parsed.error, ['spec']) };
+  const issues = [...changeIssues(current, parsed.data, app), ...clusterIssues(clusterName, parsed.data, app)].map((i) => ({ ...i, path: `spec.${i.path}` }));
+  return issues.length > 0 ? { issues } : { spec: parsed.data, issues: [] };
+}
+
+/** The app-level rules for a new cluster, with paths from the manifest's top. */
+export function newClusterIssues(clusterName: string, spec: KdClusterSpec, app: KdAppSpec): FieldIssue[] {
+  return clusterIssues(clusterName, spec, app).map((i) => ({ ...i, path: `spec.${i.path}` }));
 }

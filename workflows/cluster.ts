@@ -8,13 +8,12 @@
  */
 import * as wf from '@temporalio/workflow';
 import {
-  changeIssues,
-  clusterIssues,
+  checkChange,
   clusterWorkflowId,
   deleteSignal,
   formatIssues,
   historyQuery,
-  KdClusterSpec,
+  resizedSpec,
   resizeSignal,
   resizeUpdate,
   retrySignal,
@@ -22,11 +21,11 @@ import {
   specChangeUpdate,
   specQuery,
   statusQuery,
-  zodIssues,
   type Accepted,
   type ClusterInput,
   type ClusterStatus,
   type HistoryEntry,
+  type KdClusterSpec,
   type Rejection,
   type ResizeRequest,
 } from '../api/index.ts';
@@ -81,25 +80,14 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
   };
   const validated = (raw: unknown): KdClusterSpec => {
     if (deleting) return reject('the cluster is being deleted');
-    const parsed = KdClusterSpec.safeParse(raw);
-    if (!parsed.success) return reject(formatIssues(zodIssues(parsed.error, ['spec'])));
-    const issues = [...changeIssues(state.desired.spec, parsed.data, state.desired.app), ...clusterIssues(input.name, parsed.data, state.desired.app)];
-    if (issues.length > 0) return reject(formatIssues(issues));
-    return parsed.data;
+    const checked = checkChange(input.name, state.desired.spec, raw, state.desired.app);
+    return 'spec' in checked ? checked.spec : reject(formatIssues(checked.issues));
   };
   const accept = (spec: KdClusterSpec): Accepted => {
     state.desired = { ...state.desired, spec, generation: state.desired.generation + 1 };
     return { generation: state.desired.generation };
   };
-  const resized = ({ roles }: ResizeRequest): KdClusterSpec => {
-    const spec: KdClusterSpec = JSON.parse(JSON.stringify(state.desired.spec));
-    for (const [id, members] of Object.entries(roles ?? {})) {
-      const role = spec.roles.find((r) => r.id === id);
-      if (role) role.members = members;
-      else spec.roles.push({ id, members });
-    }
-    return spec;
-  };
+  const resized = ({ roles }: ResizeRequest): KdClusterSpec => resizedSpec(state.desired.spec, roles ?? {});
   // A rejected signal is recorded in status; it must not fail the workflow.
   const quietly = (fn: () => void) => {
     try {

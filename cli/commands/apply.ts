@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { TASK_QUEUE, ValidationError, changeIssues, clusterIssues, clusterWorkflowId, specChangeUpdate, specQuery, statusQuery, type KdCluster, type ClusterInput } from '../../api/index.ts';
+import { TASK_QUEUE, ValidationError, checkChange, clusterWorkflowId, newClusterIssues, specChangeUpdate, specQuery, statusQuery, type KdCluster, type ClusterInput } from '../../api/index.ts';
 import type { Manifest } from '../../api/manifest.ts';
 import { describeStep } from '../../workflows/status.ts';
 import { plan } from '../../workflows/plan.ts';
@@ -26,8 +26,8 @@ async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<number
   const namespace = cluster.metadata.namespace ?? ctx.namespace;
   const name = cluster.metadata.name;
   const app = await ctx.catalog.get(namespace, cluster.spec.app);
-  const issues = clusterIssues(name, cluster.spec, app.spec);
-  if (issues.length > 0) throw new ValidationError(issues.map((i) => ({ ...i, path: `spec.${i.path}` })), name);
+  const issues = newClusterIssues(name, cluster.spec, app.spec);
+  if (issues.length > 0) throw new ValidationError(issues, name);
   const client = await ctx.temporal();
   const input: ClusterInput = { namespace, name, appName: app.metadata.name, app: app.spec, spec: cluster.spec };
   try {
@@ -44,8 +44,8 @@ async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<number
   // A live cluster: validate the change against the app snapshot it runs, then send it.
   const handle = client.workflow.getHandle(clusterWorkflowId(namespace, name));
   const view = await handle.query(specQuery);
-  const changeProblems = [...changeIssues(view.spec, cluster.spec, view.app), ...clusterIssues(name, cluster.spec, view.app)];
-  if (changeProblems.length > 0) throw new ValidationError(changeProblems.map((i) => ({ ...i, path: `spec.${i.path}` })), name);
+  const change = checkChange(name, view.spec, cluster.spec, view.app);
+  if (change.issues.length > 0) throw new ValidationError(change.issues, name);
   const { generation } = await handle.executeUpdate(specChangeUpdate, { args: [{ spec: cluster.spec }] });
   return generation;
 }
@@ -64,13 +64,13 @@ export async function planCommand(ctx: CliContext, _args: string[], flags: { fil
     if (view) {
       app = view.app;
       generation = view.generation + 1;
-      const issues = changeIssues(view.spec, m.value.spec, view.app);
-      if (issues.length > 0) throw new ValidationError(issues.map((i) => ({ ...i, path: `spec.${i.path}` })), name);
+      const change = checkChange(name, view.spec, m.value.spec, view.app);
+      if (change.issues.length > 0) throw new ValidationError(change.issues, name);
       members = membersFromStatus(await handle.query(statusQuery));
     }
     if (!app) throw new ValidationError([{ path: 'spec.app', message: `unknown app "${m.value.spec.app}"` }], name);
-    const issues = clusterIssues(name, m.value.spec, app);
-    if (issues.length > 0) throw new ValidationError(issues.map((i) => ({ ...i, path: `spec.${i.path}` })), name);
+    const issues = newClusterIssues(name, m.value.spec, app);
+    if (issues.length > 0) throw new ValidationError(issues, name);
     const steps = plan({ namespace, name, app, spec: m.value.spec, generation }, members);
     ctx.out(`cluster/${name}: ${steps.length === 0 ? 'no change' : `${steps.length} step(s), assuming every script succeeds`}`);
     steps.forEach((step, i) => ctx.out(`  ${String(i + 1).padStart(3)}. ${step.kind === 'runEvent' ? `${step.argv.join(' ')} on ${step.targets.join(',')}` : describeStep(step)}`));

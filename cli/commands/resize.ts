@@ -1,4 +1,4 @@
-import { ValidationError, clusterIssues, resizeUpdate, specQuery, type FieldIssue } from '../../api/index.ts';
+import { ValidationError, checkChange, resizeUpdate, resizedSpec, specQuery } from '../../api/index.ts';
 import type { CliContext } from '../context.ts';
 import { UsageError } from '../errors.ts';
 
@@ -19,15 +19,7 @@ export async function resizeCommand(ctx: CliContext, [name, ...pairs]: string[])
   const handle = await ctx.cluster(name);
   const view = await handle.query(specQuery);
   // The same rules the workflow applies, checked before anything is sent.
-  const spec = { ...view.spec, roles: view.spec.roles.map((r) => ({ ...r })) };
-  const issues: FieldIssue[] = [];
-  for (const [id, members] of Object.entries(roles)) {
-    if (members < 0) issues.push({ path: id, message: `member count must not be negative, got ${members}` });
-    const role = spec.roles.find((r) => r.id === id);
-    if (role) role.members = members;
-    else spec.roles.push({ id, members });
-  }
-  issues.push(...clusterIssues(name, spec, view.app));
+  const { issues } = checkChange(name, view.spec, resizedSpec(view.spec, roles), view.app);
   if (issues.length > 0) throw new ValidationError(issues, `resize ${name}`);
   const { generation } = await handle.executeUpdate(resizeUpdate, { args: [{ roles }] });
   ctx.out(`cluster/${name} resized (generation ${generation})`);

@@ -1,15 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.ts';
-import { startHarness, type Harness } from '../support/temporal.ts';
+import { useHarness } from '../support/temporal.ts';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
+const h = useHarness();
+beforeAll(() => {
   process.env.TEMPORAL_ADDRESS = h.env.address;
   process.env.KDFLOW_HOME = h.home;
-});
-afterAll(async () => {
-  await h?.teardown();
 });
 
 /** The CLI's own entry point against a real dev server and worker; returns the exit code and stdout lines. */

@@ -1,17 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deleteSignal, resizeUpdate } from '../../api/index.ts';
 import { eventsLog, memberStates, recordHistory, settled, startCluster, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
-import { startHarness, type Harness } from '../support/temporal.ts';
+import { useHarness } from '../support/temporal.ts';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h?.teardown();
-});
+const h = useHarness();
 
 const fqdn = (member: string, cluster: string) => `${member}.${cluster}.default.svc.cluster.local`;
 

@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deleteSignal, resizeUpdate, statusQuery } from '../../api/index.ts';
 import { memberStates, settled, startCluster, testApp, waitForStatus } from '../support/cluster.ts';
-import { startHarness, type Harness } from '../support/temporal.ts';
+import { useHarness } from '../support/temporal.ts';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h?.teardown();
-});
+const h = useHarness();
 
 describe('a long-lived cluster', () => {
   it('continues as new with its state, keeping each run\'s history bounded over many resizes', async () => {

@@ -4,6 +4,7 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../api/index.ts';
 import { ensureTemporalCli } from '../../lib/temporal-server.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
@@ -57,4 +58,21 @@ export async function startHarness(): Promise<Harness> {
   };
   await harness.startWorker();
   return harness;
+}
+
+/** One harness per test file: started before its tests, torn down after them. */
+export function useHarness(): Harness {
+  let harness: Harness | undefined;
+  beforeAll(async () => {
+    harness = await startHarness();
+  });
+  afterAll(async () => {
+    await harness?.teardown();
+  });
+  return new Proxy({} as Harness, {
+    get: (_target, key) => {
+      if (!harness) throw new Error('the test harness is used before beforeAll started it');
+      return Reflect.get(harness, key);
+    },
+  });
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RuntimeError } from './errors.ts';
 import { unpackPackage } from './config-package.ts';
+import { guestMountPrefix } from './guest-mounts.ts';
 import { CONFIGMETA_PATH, GUESTCONFIG_DIR, OUTPUT_TAIL_BYTES, type GuestFile, type MemberSpec, type MemberTarget, type Readiness, type RunControl, type Runtime, type ScriptRequest, type ScriptResult } from './runtime.ts';
 
 const RUNNER = fileURLToPath(new URL('./local-run.sh', import.meta.url));
@@ -80,7 +81,8 @@ export class LocalRuntime implements Runtime {
     const root = this.memberRoot(member);
     // A failed earlier attempt of this run id left its status: it must not pass for this attempt's.
     await rm(files.status, { force: true });
-    const child = spawn(RUNNER, [files.status, request.runId, files.stdout, files.stderr, script, ...request.argv], {
+    const mounts = guestMountPrefix(guestconfig, path.join(root, path.dirname(CONFIGMETA_PATH)));
+    const child = spawn(RUNNER, [files.status, request.runId, files.stdout, files.stderr, ...mounts, script, ...request.argv], {
       cwd: root,
       detached: true,
       stdio: 'ignore',

@@ -58,20 +58,15 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async awaitReady({ members }: { members: MemberTarget[] }): Promise<BatchResult> {
-      const deadline = Date.now() + (deps.readyTimeoutSeconds ?? 300) * 1000;
-      const pending = new Map(members.map((m) => [m.name, m]));
-      const reasons: Record<string, string> = {};
       const ctx = Context.current();
-      while (pending.size > 0 && Date.now() < deadline) {
-        for (const member of [...pending.values()]) {
-          const readiness = await runtime.readiness(member);
-          if (readiness.ready) pending.delete(member.name);
-          else if (readiness.reason) reasons[member.name] = readiness.reason;
-        }
-        ctx.heartbeat({ waiting: [...pending.keys()] });
-        if (pending.size > 0) await ctx.sleep(250);
+      const wait = { deadline: Date.now() + (deps.readyTimeoutSeconds ?? 300) * 1000, signal: ctx.cancellationSignal, heartbeat: (d?: unknown) => ctx.heartbeat(d) };
+      let readiness: Awaited<ReturnType<Runtime['awaitReady']>>;
+      try {
+        readiness = await runtime.awaitReady(members, wait);
+      } catch (error) {
+        throw toFailure(error);
       }
-      const failed = Object.fromEntries([...pending.keys()].map((name) => [name, `not ready: ${reasons[name] ?? 'timed out waiting'}`]));
+      const failed = Object.fromEntries(members.flatMap((m) => (readiness[m.name]?.ready ? [] : [[m.name, `not ready: ${readiness[m.name]?.reason ?? 'timed out waiting'}`]])));
       return { failed };
     },
 
@@ -118,6 +113,11 @@ export function createActivities(deps: ActivityDeps) {
       const leftovers = (await runtime.listMembers(namespace, cluster)).filter((name) => !known.has(name));
       const all = [...members, ...leftovers.map((name) => ({ namespace, cluster, name, role: '', ordinal: -1, fqdn: '' }))];
       await removeAll(all);
+      try {
+        await runtime.removeCluster(namespace, cluster);
+      } catch (error) {
+        throw toFailure(error);
+      }
       log({ removed: all.length }, 'cluster torn down');
       return all.length;
     },

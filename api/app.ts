@@ -116,6 +116,19 @@ export const KdApp = z.strictObject({
 });
 export type KdApp = z.infer<typeof KdApp>;
 
+/** A service endpoint a role's members expose, as the app declares it. */
+export interface RoleService {
+  id: string;
+  port: number;
+  urlScheme?: string;
+}
+
+/** The app's services with an endpoint that `config.roleServices` gives this role. */
+export function roleServices(app: KdAppSpec, roleId: string): RoleService[] {
+  const ids = new Set((app.config?.roleServices ?? []).filter((rs) => rs.roleID === roleId).flatMap((rs) => rs.serviceIDs));
+  return (app.services ?? []).flatMap((s) => (ids.has(s.id) && s.endpoint ? [{ id: s.id, port: s.endpoint.port, ...(s.endpoint.urlScheme ? { urlScheme: s.endpoint.urlScheme } : {}) }] : []));
+}
+
 /** The settings of one role after the app's defaults are applied. */
 export interface EffectiveRole {
   id: AppRole['id'];

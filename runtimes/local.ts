@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { RuntimeError } from './errors.ts';
 import { unpackPackage } from './config-package.ts';
 import { guestMountPrefix } from './guest-mounts.ts';
-import { CONFIGMETA_PATH, GUESTCONFIG_DIR, OUTPUT_TAIL_BYTES, type GuestFile, type MemberSpec, type MemberTarget, type Readiness, type RunControl, type Runtime, type ScriptRequest, type ScriptResult } from './runtime.ts';
+import { CONFIGMETA_PATH, GUESTCONFIG_DIR, OUTPUT_TAIL_BYTES, type GuestFile, type MemberSpec, type MemberTarget, type Readiness, type ReadyWait, type RunControl, type Runtime, type ScriptRequest, type ScriptResult } from './runtime.ts';
 
 const RUNNER = fileURLToPath(new URL('./local-run.sh', import.meta.url));
 const KILL_GRACE_MS = 3_000;
@@ -45,7 +45,28 @@ export class LocalRuntime implements Runtime {
     if (!(await this.keepAliveAlive(member))) await this.startKeepAlive(member);
   }
 
-  async readiness(member: MemberTarget): Promise<Readiness> {
+  /** A directory and a process have no events to watch, so this checks a few times a second. */
+  async awaitReady(members: MemberTarget[], wait: ReadyWait): Promise<Record<string, Readiness>> {
+    const result: Record<string, Readiness> = {};
+    let pending = [...members];
+    for (;;) {
+      const next: MemberTarget[] = [];
+      for (const member of pending) {
+        result[member.name] = await this.readiness(member);
+        if (!result[member.name]?.ready) next.push(member);
+      }
+      pending = next;
+      wait.heartbeat({ waiting: pending.map((m) => m.name) });
+      if (pending.length === 0 || Date.now() >= wait.deadline || wait.signal.aborted) return result;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  async removeCluster(namespace: string, cluster: string): Promise<void> {
+    await rm(path.join(this.home, 'members', namespace, cluster), { recursive: true, force: true });
+  }
+
+  private async readiness(member: MemberTarget): Promise<Readiness> {
     const root = this.memberRoot(member);
     if (!(await isDir(root))) return { ready: false, reason: `member directory ${root} is missing` };
     if (!(await this.keepAliveAlive(member))) return { ready: false, reason: 'keep-alive process is not running' };

@@ -3,7 +3,7 @@
  * makes Pods, PVCs and Services. Activities see only this interface, so a third runtime (plain
  * SSH hosts, say) is a new file.
  */
-import type { ClusterRole, EffectiveRole, EnvVar } from '../api/index.ts';
+import type { ClusterRole, EffectiveRole, EnvVar, RoleService } from '../api/index.ts';
 
 export interface MemberTarget {
   namespace: string;
@@ -20,6 +20,8 @@ export interface MemberSpec extends MemberTarget {
   persistDirs: EffectiveRole['persistDirs'];
   /** The cluster's settings for the role: resources, storage, env, labels, service type. */
   settings?: ClusterRole;
+  /** The app's service endpoints this role exposes (KubeDirector's roleServices). */
+  services?: RoleService[];
 }
 
 export interface Readiness {
@@ -52,6 +54,13 @@ export interface ScriptResult {
   recorded: boolean;
 }
 
+/** How long, and under which cancellation, a runtime may wait for members to become ready. */
+export interface ReadyWait {
+  deadline: number;
+  signal: AbortSignal;
+  heartbeat: (detail?: unknown) => void;
+}
+
 export interface RunControl {
   signal: AbortSignal;
   heartbeat: (detail?: unknown) => void;
@@ -61,7 +70,8 @@ export interface Runtime {
   readonly kind: string;
   /** Create if absent. A member whose process died is started again. */
   ensureMember(member: MemberSpec): Promise<void>;
-  readiness(member: MemberTarget): Promise<Readiness>;
+  /** Waits until every member is ready, the deadline passes or a failure is certain; one entry per member. */
+  awaitReady(members: MemberTarget[], wait: ReadyWait): Promise<Record<string, Readiness>>;
   writeFiles(member: MemberTarget, files: GuestFile[]): Promise<void>;
   /** Unpack a verified config package (.tgz) into /opt/guestconfig. */
   installPackage(member: MemberTarget, tgzPath: string): Promise<void>;
@@ -72,6 +82,8 @@ export interface Runtime {
   readGuestFile(member: MemberTarget, guestPath: string): Promise<string | undefined>;
   /** Names of the members that exist for a cluster, so teardown also finds ones created by a cancelled step. */
   listMembers(namespace: string, cluster: string): Promise<string[]>;
+  /** Cluster-wide leftovers (the headless Service, the cluster directory), once every member is gone. */
+  removeCluster(namespace: string, cluster: string): Promise<void>;
 }
 
 export const GUESTCONFIG_DIR = '/opt/guestconfig';

@@ -4,7 +4,7 @@
  */
 import { ActivityCancellationType, ActivityFailure, ApplicationFailure, isCancellation, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities, ScriptOutcome } from '../activities/index.ts';
-import { effectiveRole, memberFqdn, type KdAppSpec, type ScriptRun, type Topology } from '../api/index.ts';
+import { effectiveRole, memberFqdn, roleServices, type KdAppSpec, type ScriptRun, type Topology } from '../api/index.ts';
 import { isLiveMember } from './status.ts';
 import type { Desired, Member, Step, StepOutcome } from './model.ts';
 import type { MemberSpec, MemberTarget } from '../runtimes/runtime.ts';
@@ -71,6 +71,7 @@ export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome
           image: role?.image ?? '',
           persistDirs: role?.persistDirs ?? [],
           settings: desired.spec.roles.find((r) => r.id === m.role),
+          services: roleServices(desired.app, m.role),
         };
       });
       return batchStep(step.members.map((m) => m.name), () => batch.ensureMembers({ members: specs }));

@@ -9,6 +9,7 @@
 import * as wf from '@temporalio/workflow';
 import {
   checkChange,
+  clusterSearchAttributes,
   clusterWorkflowId,
   deleteSignal,
   formatIssues,
@@ -31,8 +32,8 @@ import {
 } from '../api/index.ts';
 import type { Desired, Member, Step } from './model.ts';
 import { applyOutcome, nextStep, requestRetry } from './plan.ts';
-import { buildStatus } from './status.ts';
-import { removal, runStep, target } from './steps.ts';
+import { buildStatus, currentDetails, isLiveMember } from './status.ts';
+import { removal, runStep, target, teardownSummary } from './steps.ts';
 
 /** Everything the workflow knows, as plain JSON, so continue-as-new carries it whole. */
 export interface ClusterState {
@@ -72,6 +73,15 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
   const status = (): ClusterStatus =>
     buildStatus({ ...state, busy: operation !== undefined, deleting, deleted, step, lastRejection: state.lastRejection, lastError: state.lastError });
 
+  // --- what the Web UI shows: current details always, search attributes upserted only when they change ---
+  const publish = () => {
+    const now = status();
+    wf.setCurrentDetails(currentDetails(now));
+    const current = wf.workflowInfo().typedSearchAttributes;
+    const changed = clusterSearchAttributes(input, now.phase, state.members.filter(isLiveMember).length).filter((pair) => current.get(pair.key) !== pair.value);
+    if (changed.length > 0) wf.upsertSearchAttributes(changed);
+  };
+
   // --- changes: validated with the same code as the CLI, coalesced to the newest spec ---
   const reject = (reason: string): never => {
     // Workflow time: deterministic on replay.
@@ -110,6 +120,9 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
   wf.setHandler(statusQuery, status);
   wf.setHandler(historyQuery, () => state.history);
   wf.setHandler(specQuery, () => ({ appName: input.appName, app: state.desired.app, spec: state.desired.spec, generation: state.desired.generation }));
+  // A new run after continue-as-new shows where it stands at once. A fresh cluster has its attributes from
+  // the start call and publishes when its first operation begins, a moment later.
+  if (carried) publish();
 
   // --- the lifecycle: one operation at a time, each planned step by step ---
   const runOperation = async (desired: Desired) => {
@@ -122,6 +135,7 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
       }
       state.seq += 1;
       if (step.kind === 'removeMembers') state.members = markDeleting(state.members, step.members);
+      publish();
       const outcome = await runStep(step, { desired, members: state.members, seq: state.seq, clusterId });
       state.members = applyOutcome(desired, state.members, step, outcome);
       for (const [member, run] of Object.entries(outcome.runs)) state.history = [...state.history, { member, ...run }].slice(-HISTORY_KEPT);
@@ -143,6 +157,7 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
     for (const member of state.retries.splice(0)) state.members = requestRetry(state.members, member ?? undefined);
     const desired = state.desired;
     operation = new wf.CancellationScope();
+    publish();
     try {
       await operation.run(() => runOperation(desired));
       state.observedGeneration = desired.generation;
@@ -151,16 +166,21 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
     } finally {
       operation = undefined;
       step = undefined;
+      publish();
     }
   }
 
   // --- delete: nothing may interrupt teardown ---
   await wf.CancellationScope.nonCancellable(async () => {
     state.members = markDeleting(state.members, state.members.map((m) => m.name));
-    await removal.teardownCluster({ namespace: input.namespace, cluster: input.name, members: state.members.map((m) => target(state.desired, m)) });
+    publish();
+    await removal.teardownCluster.executeWithOptions({ summary: teardownSummary(input.name, state.members.length) }, [
+      { namespace: input.namespace, cluster: input.name, members: state.members.map((m) => target(state.desired, m)) },
+    ]);
   });
   state.members = [];
   deleted = true;
+  publish();
   await wf.condition(wf.allHandlersFinished);
   return status();
 }

@@ -68,3 +68,33 @@ export function buildStatus(s: StatusInput): ClusterStatus {
 function memberStatus(m: Member): MemberStatus {
   return { name: m.name, role: m.role, ordinal: m.ordinal, fqdn: m.fqdn, state: m.state, ready: m.ready, events: m.events, ...(m.lastError ? { lastError: m.lastError } : {}) };
 }
+
+const DETAIL_ROWS = 100;
+
+/** A Markdown cell: one line, no column breaks. */
+const cell = (text: string) => text.replace(/\s+/g, ' ').replace(/\|/g, '\\|').slice(0, 120);
+
+/**
+ * The workflow's "current details" in the Web UI: phase, operation and a table of members and their
+ * states, kept current by the workflow. Markdown, as the UI renders it.
+ */
+export function currentDetails(s: ClusterStatus): string {
+  const members = s.roles.flatMap((r) => r.members);
+  const lines = [
+    `**${s.namespace}/${s.name}** (app ${s.app}): **${s.phase}**, generation ${s.observedGeneration}/${s.generation}, ${members.length} member(s)`,
+    '',
+  ];
+  if (s.operation) lines.push(`Running: ${cell(s.operation)}`, '');
+  if (s.lastError) lines.push(`Last error: ${cell(s.lastError)}`, '');
+  if (s.lastRejection) lines.push(`Last rejected change: ${cell(s.lastRejection.reason)}`, '');
+  if (members.length > 0) {
+    lines.push('| member | role | state | last event |', '|---|---|---|---|');
+    for (const m of members.slice(0, DETAIL_ROWS)) {
+      const last = m.events.at(-1);
+      const event = last ? `${last.event} ${last.exitCode === 0 ? 'ok' : `failed (exit ${last.exitCode ?? 'none'})`}` : '';
+      lines.push(`| ${cell(m.name)} | ${cell(m.role)} | ${m.state}${m.lastError ? ` — ${cell(m.lastError)}` : ''} | ${event} |`);
+    }
+    if (members.length > DETAIL_ROWS) lines.push(`| … ${members.length - DETAIL_ROWS} more | | | |`);
+  }
+  return lines.join('\n');
+}

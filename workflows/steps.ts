@@ -71,21 +71,25 @@ export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome
           image: role?.image ?? '',
           persistDirs: role?.persistDirs ?? [],
           settings: desired.spec.roles.find((r) => r.id === m.role),
-          services: roleServices(desired.app, m.role),
         };
       });
-      return batchStep(step.members.map((m) => m.name), () => batch.ensureMembers({ members: specs }));
+      const names = step.members.map((m) => m.name);
+      return batchStep(names, () => batch.ensureMembers.executeWithOptions({ summary: `create ${listed(names)}` }, [{ members: specs }]));
     }
     case 'awaitReady':
-      return batchStep(step.members, () => batch.awaitReady({ members: targets(step.members) }));
+      return batchStep(step.members, () => batch.awaitReady.executeWithOptions({ summary: `wait until ready: ${listed(step.members)}` }, [{ members: targets(step.members) }]));
     case 'writeConfigmeta':
-      return batchStep(step.members, () => batch.writeConfigmeta({ topology: topologyOf(ctx), members: targets(step.members) }));
+      return batchStep(step.members, () =>
+        batch.writeConfigmeta.executeWithOptions({ summary: `write configmeta.json to ${listed(step.members)}` }, [{ topology: topologyOf(ctx), members: targets(step.members) }]),
+      );
     case 'installPackage':
-      return batchStep(step.members, () => batch.installPackage({ packageURL: step.packageURL, members: targets(step.members) }));
+      return batchStep(step.members, () =>
+        batch.installPackage.executeWithOptions({ summary: `install ${packageName(step.packageURL)} into ${listed(step.members)}` }, [{ packageURL: step.packageURL, members: targets(step.members) }]),
+      );
     case 'runEvent':
       return runEvent(step, ctx, targets(step.targets));
     case 'removeMembers':
-      await removal.removeMembers({ members: targets(step.members) });
+      await removal.removeMembers.executeWithOptions({ summary: `remove ${listed(step.members)}` }, [{ members: targets(step.members) }]);
       return { failed: {}, runs: {} };
     case 'markConfigured':
     case 'markAnnounced':
@@ -116,7 +120,7 @@ async function runEvent(step: Extract<Step, { kind: 'runEvent' }>, ctx: StepCont
     const request = { runId, event: step.event, argv: step.argv, env, timeoutSeconds: desired.app.scriptTimeoutSeconds };
     let result: ScriptOutcome;
     try {
-      result = await scripts.runScript({ member, request });
+      result = await scripts.runScript.executeWithOptions({ summary: scriptSummary(step, member.name, desired.name) }, [{ member, request }]);
     } catch (error) {
       if (isCancellation(error)) throw error;
       const details = scriptDetails(error);
@@ -132,6 +136,34 @@ async function runEvent(step: Extract<Step, { kind: 'runEvent' }>, ctx: StepCont
   });
   await Promise.all(lanes);
   return outcome;
+}
+
+// --- activity summaries: one line each, shown beside the activity in the Web UI's history ---
+
+const SUMMARY_NAMES = 4;
+
+/** `a, b, c, d +3 more`: member lists stay one short line however big the cluster is. */
+export function listed(names: string[]): string {
+  const shown = names.slice(0, SUMMARY_NAMES).join(', ');
+  return names.length > SUMMARY_NAMES ? `${shown} +${names.length - SUMMARY_NAMES} more` : shown;
+}
+
+/** `configure analytics-worker-2`, `addnodes on analytics-controller-0 (+worker-3,worker-4)`, `delnodes on … (-worker-3)`. */
+export function scriptSummary(step: Extract<Step, { kind: 'runEvent' }>, member: string, cluster: string): string {
+  if (step.event === 'configure') return `configure ${member}`;
+  const short = (name: string) => (name.startsWith(`${cluster}-`) ? name.slice(cluster.length + 1) : name);
+  const about = step.about.map(short);
+  const shown = about.slice(0, SUMMARY_NAMES).join(',') + (about.length > SUMMARY_NAMES ? `,+${about.length - SUMMARY_NAMES} more` : '');
+  const sign = step.event === 'delnodes' ? '-' : '+';
+  return `${step.event} on ${member}${about.length > 0 ? ` (${sign}${shown})` : ''}${step.retry ? ' (retry)' : ''}`;
+}
+
+export function teardownSummary(cluster: string, members: number): string {
+  return `tear down ${cluster} (${members} known member${members === 1 ? '' : 's'})`;
+}
+
+function packageName(url: string): string {
+  return url.replace(/\/+$/, '').split('/').at(-1) || url;
 }
 
 function scriptRun(runId: string, step: Extract<Step, { kind: 'runEvent' }>, result: ScriptOutcome | undefined, error?: string): ScriptRun {

@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { TASK_QUEUE, ValidationError, checkChange, clusterWorkflowId, newClusterIssues, specChangeUpdate, specQuery, statusQuery, type KdCluster, type ClusterInput } from '../../api/index.ts';
+import { TASK_QUEUE, ValidationError, checkChange, clusterStartOptions, clusterWorkflowId, newClusterIssues, specChangeUpdate, specQuery, statusQuery, type KdCluster, type ClusterInput } from '../../api/index.ts';
 import type { Manifest } from '../../api/manifest.ts';
 import { describeStep } from '../../workflows/status.ts';
 import { plan } from '../../workflows/plan.ts';
@@ -31,12 +31,7 @@ async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<number
   const client = await ctx.temporal();
   const input: ClusterInput = { namespace, name, appName: app.metadata.name, app: app.spec, spec: cluster.spec };
   try {
-    await client.workflow.start('clusterWorkflow', {
-      taskQueue: TASK_QUEUE,
-      workflowId: clusterWorkflowId(namespace, name),
-      args: [input],
-      staticSummary: `${app.metadata.name}/${namespace}/${name}`,
-    });
+    await client.workflow.start('clusterWorkflow', { taskQueue: TASK_QUEUE, args: [input], ...clusterStartOptions(input) });
     return 1;
   } catch (error) {
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;

@@ -3,8 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { ensureTemporalCli } from '../../lib/temporal-server.ts';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { KdAppSpec, KdClusterSpec, clusterWorkflowId, statusQuery, type ClusterInput, type ClusterStatus, type KdAppSpecInput } from '../../api/index.ts';
+import { KdAppSpec, KdClusterSpec, clusterStartOptions, statusQuery, type ClusterInput, type ClusterStatus, type KdAppSpecInput } from '../../api/index.ts';
 import type { ClusterOptions, clusterWorkflow } from '../../workflows/cluster.ts';
+import type { Runtime } from '../../runtimes/runtime.ts';
 import type { Harness } from './temporal.ts';
 
 /** A startscript that records every argv it gets; `behaviour` is bash run before it exits. */
@@ -39,10 +40,10 @@ export function testApp(packageURL: string, overrides: Partial<KdAppSpecInput> =
   });
 }
 
-export async function startCluster(h: Harness, name: string, app: KdAppSpec, roles: Record<string, number>, namespace = 'default', options: ClusterOptions = {}): Promise<WorkflowHandle<typeof clusterWorkflow>> {
+export async function startCluster(h: Harness<Runtime>, name: string, app: KdAppSpec, roles: Record<string, number>, namespace = 'default', options: ClusterOptions = {}): Promise<WorkflowHandle<typeof clusterWorkflow>> {
   const spec = KdClusterSpec.parse({ app: 'testapp', roles: Object.entries(roles).map(([id, members]) => ({ id, members })) });
   const input: ClusterInput = { namespace, name, appName: 'testapp', app, spec };
-  return h.env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', { taskQueue: h.taskQueue, workflowId: clusterWorkflowId(namespace, name), args: [input, undefined, options] });
+  return h.env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', { taskQueue: h.taskQueue, args: [input, undefined, options], ...clusterStartOptions(input) });
 }
 
 /** Poll the status query until the predicate holds; the timeout is a hang guard, not an assertion on speed. */

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { KdAppSpec, KdClusterSpec, clusterStartOptions, type ClusterInput, type ClusterStatus } from '../../api/index.ts';
+import { currentDetails } from '../../workflows/status.ts';
+import { listed, scriptSummary, teardownSummary } from '../../workflows/steps.ts';
+
+const app = KdAppSpec.parse({
+  label: { name: 'spark' },
+  distroID: 'x/spark',
+  version: '1',
+  defaultImageRepoTag: 'spark:1',
+  defaultConfigPackage: { packageURL: 'file:///pkg.tgz' },
+  roles: [{ id: 'controller', cardinality: '1' }, { id: 'worker', cardinality: '0+' }, { id: 'jupyter', cardinality: '0+' }],
+});
+const input: ClusterInput = { namespace: 'default', name: 'analytics', appName: 'spark', app, spec: KdClusterSpec.parse({ app: 'spark', roles: [{ id: 'controller', members: 1 }, { id: 'worker', members: 2 }, { id: 'jupyter', members: 1 }] }) };
+
+describe('what the Web UI shows', () => {
+  it('starts a cluster with its summary and search attributes', () => {
+    const options = clusterStartOptions(input);
+    expect(options.workflowId).toBe('kdcluster:default/analytics');
+    expect(options.staticSummary).toBe('spark/default/analytics — 3 roles');
+    expect(Object.fromEntries(options.typedSearchAttributes.map((p) => [p.key.name, p.value]))).toEqual({ KdCluster: 'analytics', KdNamespace: 'default', KdApp: 'spark', KdPhase: 'creating', KdMembers: 0 });
+  });
+
+  it('summarises activities in one short line', () => {
+    const step = { kind: 'runEvent' as const, role: 'worker', targets: [], argv: [] };
+    expect(scriptSummary({ ...step, event: 'configure', about: [] }, 'analytics-worker-2', 'analytics')).toBe('configure analytics-worker-2');
+    expect(scriptSummary({ ...step, event: 'addnodes', about: ['analytics-worker-3', 'analytics-worker-4'] }, 'analytics-controller-0', 'analytics')).toBe('addnodes on analytics-controller-0 (+worker-3,worker-4)');
+    expect(scriptSummary({ ...step, event: 'delnodes', about: ['analytics-worker-3'] }, 'analytics-worker-0', 'analytics')).toBe('delnodes on analytics-worker-0 (-worker-3)');
+    expect(scriptSummary({ ...step, event: 'addnodes', about: [], retry: true }, 'analytics-worker-0', 'analytics')).toBe('addnodes on analytics-worker-0 (retry)');
+    expect(listed(['a', 'b', 'c', 'd', 'e', 'f'])).toBe('a, b, c, d +2 more');
+    expect(teardownSummary('analytics', 1)).toBe('tear down analytics (1 known member)');
+  });
+
+  it('renders the members as a Markdown table that no member value can break', () => {
+    const status: ClusterStatus = {
+      name: 'analytics', namespace: 'default', app: 'spark', phase: 'updating', generation: 2, observedGeneration: 1, operation: 'configure on analytics-worker-2',
+      roles: [{ id: 'worker', desired: 1, members: [{ name: 'analytics-worker-0', role: 'worker', ordinal: 0, fqdn: 'f', state: 'config error', ready: true, lastError: 'exit 3 | oops\nline two', events: [] }] }],
+    };
+    const text = currentDetails(status);
+    expect(text).toContain('**default/analytics** (app spark): **updating**, generation 1/2, 1 member(s)');
+    expect(text).toContain('Running: configure on analytics-worker-2');
+    expect(text.split('\n').at(-1)).toBe('| analytics-worker-0 | worker | config error — exit 3 \\| oops line two |  |');
+  });
+});

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, readdir, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RuntimeError } from './errors.ts';
@@ -25,7 +25,12 @@ export class LocalRuntime implements Runtime {
 
   /** $KDFLOW_HOME/members/<namespace>/<cluster>/<member>/ */
   memberRoot(member: Pick<MemberTarget, 'namespace' | 'cluster' | 'name'>): string {
-    return path.join(this.home, 'members', member.namespace, member.cluster, member.name);
+    return path.join(this.clusterDir(member.namespace, member.cluster), safeSegment('member name', member.name));
+  }
+
+  /** Names become paths here, so each must be a DNS label: "..", "/" or "" never reach path.join (nor rm). */
+  private clusterDir(namespace: string, cluster: string): string {
+    return path.join(this.home, 'members', safeSegment('namespace', namespace), safeSegment('cluster name', cluster));
   }
 
   private guestPath(member: MemberTarget, guest: string): string {
@@ -37,6 +42,8 @@ export class LocalRuntime implements Runtime {
 
   async ensureMember(member: MemberSpec): Promise<void> {
     const root = this.memberRoot(member);
+    // Only the user running kdflow may read a member: script output may hold secrets.
+    await mkdir(root, { recursive: true, mode: 0o700 });
     await mkdir(path.join(root, GUESTCONFIG_DIR), { recursive: true });
     await mkdir(path.join(root, path.dirname(CONFIGMETA_PATH)), { recursive: true, mode: 0o700 });
     await chmod(path.join(root, path.dirname(CONFIGMETA_PATH)), 0o700);
@@ -63,7 +70,7 @@ export class LocalRuntime implements Runtime {
   }
 
   async removeCluster(namespace: string, cluster: string): Promise<void> {
-    await rm(path.join(this.home, 'members', namespace, cluster), { recursive: true, force: true });
+    await rm(this.clusterDir(namespace, cluster), { recursive: true, force: true });
   }
 
   private async readiness(member: MemberTarget): Promise<Readiness> {
@@ -97,6 +104,13 @@ export class LocalRuntime implements Runtime {
     // A worker that died mid-run left the runner going: wait for it rather than start a second run.
     const running = await readRunning(files.pid);
     if (running?.runId === request.runId && isAlive(running.pid)) return this.awaitRunner(running.pid, request, files, control);
+
+    // A worker killed between spawning the runner and writing `.running` left a runner nobody knows of.
+    const orphan = (await processesWhere((argv) => isRunnerOf(argv, (status, runId) => status === files.status && runId === request.runId)))[0];
+    if (orphan !== undefined) {
+      await writeFile(files.pid, `${request.runId}=${orphan}\n`);
+      return this.awaitRunner(orphan, request, files, control);
+    }
 
     const script = await findStartscript(guestconfig);
     const root = this.memberRoot(member);
@@ -144,12 +158,10 @@ export class LocalRuntime implements Runtime {
 
   async removeMember(member: MemberTarget): Promise<void> {
     const root = this.memberRoot(member);
-    const keepAlive = await readPid(path.join(root, '.kdflow', 'keepalive.pid'));
-    if (keepAlive && (await isKeepAliveOf(keepAlive, member))) await killGroup(keepAlive);
-    for (const event of ['configure', 'addnodes', 'delnodes'] as const) {
-      const running = await readRunning(outputFiles(path.join(root, GUESTCONFIG_DIR), event).pid);
-      if (running && isAlive(running.pid)) await killGroup(running.pid);
-    }
+    // By tag, not only by pid file: a worker killed mid-ensure may have left a keep-alive without one.
+    for (const pid of await this.keepAlivesOf(member)) await killGroup(pid);
+    // Every runner whose status file is in this member, recorded in `.running` or not.
+    for (const pid of await processesWhere((argv) => isRunnerOf(argv, (status) => status.startsWith(`${root}${path.sep}`)))) await killGroup(pid);
     await rm(root, { recursive: true, force: true });
   }
 
@@ -158,7 +170,7 @@ export class LocalRuntime implements Runtime {
   }
 
   async listMembers(namespace: string, cluster: string): Promise<string[]> {
-    const entries = await readdir(path.join(this.home, 'members', namespace, cluster), { withFileTypes: true }).catch(() => []);
+    const entries = await readdir(this.clusterDir(namespace, cluster), { withFileTypes: true }).catch(() => []);
     return entries.filter((e) => e.isDirectory()).map((e) => e.name);
   }
 
@@ -171,7 +183,22 @@ export class LocalRuntime implements Runtime {
     return pid !== undefined && (await isKeepAliveOf(pid, member));
   }
 
+  /** Keep-alive processes of this member: its tag, and its directory as cwd (another KDFLOW_HOME may use the same names). */
+  private async keepAlivesOf(member: MemberTarget): Promise<number[]> {
+    const root = this.memberRoot(member);
+    const tagged = await processesWhere((argv) => argv[0] === this.keepAliveTag(member));
+    const mine: number[] = [];
+    for (const pid of tagged) if ((await readlink(`/proc/${pid}/cwd`).catch(() => '')).replace(/ \(deleted\)$/, '') === root) mine.push(pid);
+    return mine;
+  }
+
   private async startKeepAlive(member: MemberTarget): Promise<void> {
+    // Adopt one a killed worker started but never recorded, so a member never gets two.
+    const adopted = (await this.keepAlivesOf(member))[0];
+    if (adopted !== undefined) {
+      await writeFile(path.join(this.memberRoot(member), '.kdflow', 'keepalive.pid'), `${adopted}\n`);
+      return;
+    }
     // argv0 tags the process, so a recycled pid is never mistaken for the member's.
     const child = spawn('sleep', ['infinity'], { argv0: this.keepAliveTag(member), detached: true, stdio: 'ignore', cwd: this.memberRoot(member) });
     await new Promise<void>((resolve, reject) => {
@@ -181,6 +208,30 @@ export class LocalRuntime implements Runtime {
     child.unref();
     await writeFile(path.join(this.memberRoot(member), '.kdflow', 'keepalive.pid'), `${child.pid}\n`);
   }
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function safeSegment(what: string, value: string): string {
+  if (!DNS_LABEL.test(value)) throw new RuntimeError('RuntimeFailure', `${what} ${JSON.stringify(value)} is not a DNS-1123 label`, true);
+  return value;
+}
+
+/** Pids of live processes whose argv matches, read from /proc (the local runtime is Linux-only). */
+async function processesWhere(match: (argv: string[]) => boolean): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline && match(cmdline.split('\0')) && isAlive(Number(entry))) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** local-run.sh is started as `sh RUNNER STATUS RUN_ID …`. */
+function isRunnerOf(argv: string[], match: (statusFile: string, runId: string) => boolean): boolean {
+  const at = argv.indexOf(RUNNER);
+  return at >= 0 && match(argv[at + 1] ?? '', argv[at + 2] ?? '');
 }
 
 async function isKeepAliveOf(pid: number, member: MemberTarget): Promise<boolean> {

@@ -1,0 +1,100 @@
+/**
+ * The two places where a worker killed at exactly the wrong moment could leave a twin behind: between
+ * spawning a script runner and recording it, and between starting a keep-alive and recording it.
+ * Random kills rarely land in a window this narrow, so each is staged here.
+ */
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { preparePackage } from '../../runtimes/config-package.ts';
+import { LocalRuntime } from '../../runtimes/local.ts';
+import type { MemberSpec } from '../../runtimes/runtime.ts';
+
+const RUNNER = fileURLToPath(new URL('../../runtimes/local-run.sh', import.meta.url));
+const control = { signal: new AbortController().signal, heartbeat: () => {} };
+let home: string;
+let runtime: LocalRuntime;
+
+const member = (name: string): MemberSpec => ({ namespace: 'win', cluster: 'c', name, role: 'r', ordinal: 0, fqdn: `${name}.c.win.svc.cluster.local`, image: 'local', persistDirs: [] });
+
+/** Processes with this argv0 whose cwd is in this test's home (other test files may use the same names). */
+async function tagged(tag: string): Promise<number> {
+  let n = 0;
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const argv0 = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0')[0];
+    const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '');
+    if (argv0 === tag && cwd.startsWith(home)) n += 1;
+  }
+  return n;
+}
+
+beforeAll(async () => {
+  home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-win-'));
+  runtime = new LocalRuntime(home);
+});
+afterAll(async () => {
+  for (const name of ['c-runner-0', 'c-keep-0']) await runtime.removeMember(member(name));
+});
+
+describe('a worker killed inside a crash window', () => {
+  it('after spawning a runner but before recording it: the retry waits for that runner instead of starting a twin', async () => {
+    const m = member('c-runner-0');
+    await runtime.ensureMember(m);
+    const pkgDir = path.join(home, 'pkg', 'appconfig');
+    await mkdir(pkgDir, { recursive: true });
+    const ledger = path.join(home, 'ledger');
+    await writeFile(path.join(pkgDir, 'startscript'), `#!/bin/sh\nsleep 1\necho "$KDFLOW_RUN_ID" >> ${ledger}\n`);
+    await chmod(path.join(pkgDir, 'startscript'), 0o755);
+    await runtime.installPackage(m, (await preparePackage(pkgDir, path.join(home, 'cache'))).tgzPath);
+    const guest = path.join(runtime.memberRoot(m), 'opt', 'guestconfig');
+    const runId = 'win/c/g1/s1/c-runner-0/configure';
+    // What the dead worker did: the runner is started, `.kdflow/configure.running` is never written.
+    const orphan = spawn(RUNNER, [path.join(guest, 'configure.status'), runId, path.join(guest, 'configure.stdout'), path.join(guest, 'configure.stderr'), path.join(guest, 'appconfig', 'startscript'), '--configure'], {
+      detached: true,
+      stdio: 'ignore',
+      env: { PATH: process.env.PATH, KDFLOW_RUN_ID: runId },
+    });
+    orphan.unref();
+    await new Promise((resolve) => orphan.once('spawn', resolve));
+    const result = await runtime.runScript(m, { runId, event: 'configure', argv: ['--configure'], env: [], timeoutSeconds: 30 }, control);
+    expect(result.exitCode).toBe(0);
+    // A twin would have started a little later, so give it time to finish before counting.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await readFile(ledger, 'utf8')).trim().split('\n')).toEqual([runId]);
+  });
+
+  it('after starting a keep-alive but before recording it: the next ensure adopts it, and removal ends it', async () => {
+    const m = member('c-keep-0');
+    const tag = `kdflow-keepalive:win/c/c-keep-0`;
+    await mkdir(runtime.memberRoot(m), { recursive: true });
+    const stray = spawn('sleep', ['infinity'], { argv0: tag, detached: true, stdio: 'ignore', cwd: runtime.memberRoot(m) });
+    stray.unref();
+    await new Promise((resolve) => stray.once('spawn', resolve));
+    await runtime.ensureMember(m);
+    await runtime.ensureMember(m);
+    expect(await tagged(tag)).toBe(1);
+    await runtime.removeMember(m);
+    expect(await tagged(tag)).toBe(0);
+  });
+
+  it('never turns a name that is not a DNS label into a path', async () => {
+    const sentinel = path.join(home, 'members', 'sentinel');
+    await mkdir(sentinel, { recursive: true });
+    for (const [namespace, cluster, name] of [
+      ['..', '..', 'x'],
+      ['win', '..', 'sentinel'],
+      ['win', 'c', '../../sentinel'],
+      ['win', 'c', ''],
+      ['win', 'C', 'x'],
+    ] as const) {
+      expect(() => runtime.memberRoot({ namespace, cluster, name })).toThrow(/is not a DNS-1123 label/);
+    }
+    await expect(runtime.removeCluster('..', 'members')).rejects.toThrow(/is not a DNS-1123 label/);
+    await expect(runtime.removeMember({ ...member('x'), cluster: '..', name: 'members' })).rejects.toThrow(/is not a DNS-1123 label/);
+    expect((await readdir(path.join(home, 'members'))).includes('sentinel')).toBe(true);
+  });
+});

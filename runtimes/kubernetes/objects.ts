@@ -1,0 +1,110 @@
+/**
+ * The Kubernetes objects of a member, as pure functions of its spec: one Pod per member (ADR 0007),
+ * a PVC when its role has storage, a Service per role endpoint, and one headless Service per cluster
+ * that gives members their FQDNs and owns everything else, so nothing is orphaned.
+ */
+import type { V1OwnerReference, V1PersistentVolumeClaim, V1Pod, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { MemberSpec, MemberTarget } from '../runtime.ts';
+
+export const LABELS = { cluster: 'kdflow.dev/cluster', role: 'kdflow.dev/role', member: 'kdflow.dev/member', managedBy: 'app.kubernetes.io/managed-by' } as const;
+export const CONTAINER = 'app';
+const DATA_VOLUME = 'data';
+
+export function memberLabels(member: Pick<MemberTarget, 'cluster' | 'role' | 'name'>): Record<string, string> {
+  return { [LABELS.managedBy]: 'kdflow', [LABELS.cluster]: member.cluster, [LABELS.role]: member.role, [LABELS.member]: member.name };
+}
+
+export function clusterSelector(cluster: string): string {
+  return `${LABELS.cluster}=${cluster}`;
+}
+
+export const pvcName = (member: string) => `${member}-data`;
+export const memberServiceName = (member: string, serviceId: string) => `${member}-${serviceId}`;
+
+/** The owner every member object points at: the cluster's headless Service. */
+export function ownerRef(anchor: V1Service): V1OwnerReference {
+  return { apiVersion: 'v1', kind: 'Service', name: anchor.metadata?.name ?? '', uid: anchor.metadata?.uid ?? '', blockOwnerDeletion: true };
+}
+
+export function headlessService(namespace: string, cluster: string): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: cluster, namespace, labels: { [LABELS.managedBy]: 'kdflow', [LABELS.cluster]: cluster } },
+    spec: {
+      clusterIP: 'None',
+      selector: { [LABELS.cluster]: cluster },
+      // Scripts resolve each other's FQDNs before every member is Ready: configure runs on a ready
+      // member, but addnodes names members that may still be starting.
+      publishNotReadyAddresses: true,
+    },
+  };
+}
+
+/** Each persist dir is a subPath of the member's one volume, as KubeDirector mounts them. */
+function persistMounts(persistDirs: string[]): V1VolumeMount[] {
+  return persistDirs.map((dir) => ({ name: DATA_VOLUME, mountPath: dir, subPath: dir.replace(/^\/+/, '').replace(/\//g, '_') }));
+}
+
+export function memberPod(member: MemberSpec, owner: V1OwnerReference): V1Pod {
+  const settings = member.settings;
+  const volumes: V1Volume[] = settings?.storage ? [{ name: DATA_VOLUME, persistentVolumeClaim: { claimName: pvcName(member.name) } }] : [];
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: member.name,
+      namespace: member.namespace,
+      labels: { ...(settings?.podLabels ?? {}), ...memberLabels(member) },
+      ownerReferences: [owner],
+    },
+    spec: {
+      hostname: member.name,
+      subdomain: member.cluster,
+      // The workflow owns a member's life: a dead pod is replaced by `kdflow retry`, never silently.
+      restartPolicy: 'Always',
+      automountServiceAccountToken: false,
+      containers: [
+        {
+          name: CONTAINER,
+          image: member.image,
+          imagePullPolicy: 'IfNotPresent',
+          env: (settings?.env ?? []).map(({ name, value }) => ({ name, value })),
+          ...(settings?.resources ? { resources: { ...(settings.resources.requests ? { requests: settings.resources.requests } : {}), ...(settings.resources.limits ? { limits: settings.resources.limits } : {}) } } : {}),
+          ports: (member.services ?? []).map((s) => ({ name: s.id.slice(0, 15), containerPort: s.port })),
+          volumeMounts: settings?.storage ? persistMounts(member.persistDirs) : [],
+        },
+      ],
+      volumes,
+    },
+  };
+}
+
+export function memberPvc(member: MemberSpec, owner: V1OwnerReference): V1PersistentVolumeClaim | undefined {
+  const storage = member.settings?.storage;
+  if (!storage) return undefined;
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: pvcName(member.name), namespace: member.namespace, labels: memberLabels(member), ownerReferences: [owner] },
+    spec: {
+      accessModes: ['ReadWriteOnce'],
+      resources: { requests: { storage: storage.size } },
+      ...(storage.storageClass ? { storageClassName: storage.storageClass } : {}),
+    },
+  };
+}
+
+/** One Service per endpoint of the member's role, of the cluster's serviceType; owned by the pod. */
+export function memberServices(member: MemberSpec, podOwner: V1OwnerReference): V1Service[] {
+  return (member.services ?? []).map((service) => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: memberServiceName(member.name, service.id), namespace: member.namespace, labels: memberLabels(member), ownerReferences: [podOwner] },
+    spec: {
+      type: member.settings?.serviceType ?? 'ClusterIP',
+      selector: { [LABELS.member]: member.name },
+      ports: [{ name: service.id.slice(0, 15), port: service.port, targetPort: service.port }],
+    },
+  }));
+}

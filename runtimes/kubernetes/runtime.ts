@@ -1,0 +1,220 @@
+/**
+ * The Kubernetes runtime: a member is a Pod (plus its PVC and Services), created and removed by the
+ * workflow's activities; config and scripts go in through exec. Talks to the cluster from the usual
+ * kubeconfig (KUBECONFIG, ~/.kube/config, or in-cluster).
+ */
+import { CoreV1Api, KubeConfig, type V1OwnerReference, type V1Service } from '@kubernetes/client-node';
+import { readFile } from 'node:fs/promises';
+import { RuntimeError } from '../errors.ts';
+import { OUTPUT_TAIL_BYTES, GUESTCONFIG_DIR, type GuestFile, type MemberSpec, type MemberTarget, type Readiness, type ReadyWait, type RunControl, type Runtime, type ScriptRequest, type ScriptResult } from '../runtime.ts';
+import { execInPod, type ExecResult } from './exec.ts';
+import { inPodCommand, type InPodProgram } from './in-pod.ts';
+import { LABELS, clusterSelector, headlessService, memberPod, memberPvc, memberServiceName, memberServices, ownerRef, pvcName } from './objects.ts';
+import { watchReadiness } from './readiness.ts';
+
+export interface KubernetesRuntimeOptions {
+  /** How long Unschedulable, image-pull or crash-loop problems last before a member is failed. */
+  problemGraceSeconds?: number;
+  /** How long removeMember waits for a pod to be gone before leaving it terminating. */
+  removalWaitSeconds?: number;
+}
+
+/** In-pod `timeout` exits 124 on expiry, 137 when it had to SIGKILL. */
+const TIMEOUT_CODES = new Set([124, 137]);
+const TIMEOUT_GRACE_MS = 30_000;
+
+export class KubernetesRuntime implements Runtime {
+  readonly kind = 'kubernetes';
+  private readonly kc: KubeConfig;
+  private readonly core: CoreV1Api;
+  private readonly options: Required<KubernetesRuntimeOptions>;
+
+  constructor(kc?: KubeConfig, options: KubernetesRuntimeOptions = {}) {
+    this.kc = kc ?? defaultKubeConfig();
+    this.core = this.kc.makeApiClient(CoreV1Api);
+    this.options = {
+      problemGraceSeconds: options.problemGraceSeconds ?? Number(process.env.KDFLOW_K8S_PROBLEM_GRACE_SECONDS ?? 60),
+      removalWaitSeconds: options.removalWaitSeconds ?? 20,
+    };
+  }
+
+  async ensureMember(member: MemberSpec): Promise<void> {
+    const anchor = await this.ensureAnchor(member.namespace, member.cluster);
+    const owner = ownerRef(anchor);
+    const pvc = memberPvc(member, owner);
+    if (pvc) await createIfAbsent(`PVC ${pvc.metadata?.name}`, () => this.core.createNamespacedPersistentVolumeClaim({ namespace: member.namespace, body: pvc }));
+    const existing = await readIfPresent(() => this.core.readNamespacedPod({ namespace: member.namespace, name: member.name }));
+    if (existing?.metadata?.deletionTimestamp) throw new RuntimeError('MemberNotReady', `pod ${member.name} is still terminating; it is created again once it is gone`);
+    const pod = existing ?? (await createIfAbsent(`pod ${member.name}`, () => this.core.createNamespacedPod({ namespace: member.namespace, body: memberPod(member, owner) })));
+    const podRef: V1OwnerReference = { apiVersion: 'v1', kind: 'Pod', name: member.name, uid: pod?.metadata?.uid ?? (await this.core.readNamespacedPod({ namespace: member.namespace, name: member.name })).metadata?.uid ?? '' };
+    for (const service of memberServices(member, podRef)) {
+      await createIfAbsent(`service ${service.metadata?.name}`, () => this.core.createNamespacedService({ namespace: member.namespace, body: service }));
+    }
+  }
+
+  /** The cluster's headless Service: it gives members their FQDNs and owns their objects. */
+  private async ensureAnchor(namespace: string, cluster: string): Promise<V1Service> {
+    const created = await createIfAbsent(`service ${cluster}`, () => this.core.createNamespacedService({ namespace, body: headlessService(namespace, cluster) }));
+    return created ?? (await this.core.readNamespacedService({ namespace, name: cluster }));
+  }
+
+  async awaitReady(members: MemberTarget[], wait: ReadyWait): Promise<Record<string, Readiness>> {
+    const groups = new Map<string, MemberTarget[]>();
+    for (const m of members) groups.set(`${m.namespace}/${m.cluster}`, [...(groups.get(`${m.namespace}/${m.cluster}`) ?? []), m]);
+    const results = await Promise.all([...groups.values()].map((group) => apiCall('watching pods', () => watchReadiness(this.kc, this.core, group, wait, { problemGraceMs: this.options.problemGraceSeconds * 1000 }))));
+    return Object.assign({}, ...results);
+  }
+
+  async writeFiles(member: MemberTarget, files: GuestFile[]): Promise<void> {
+    for (const file of files) {
+      const content = typeof file.content === 'string' ? Buffer.from(file.content) : file.content;
+      // Private files live in private directories (configmeta: 0600 in 0700).
+      const dirMode = (file.mode & 0o077) === 0 ? '700' : '755';
+      await this.inPod(member, 'writeFile', [file.path, file.mode.toString(8), dirMode, content.length], content);
+    }
+  }
+
+  async installPackage(member: MemberTarget, tgzPath: string): Promise<void> {
+    const bytes = await readFile(tgzPath);
+    await this.inPod(member, 'installPackage', [bytes.length], bytes);
+  }
+
+  async runScript(member: MemberTarget, request: ScriptRequest, control: RunControl): Promise<ScriptResult> {
+    const start = await this.inPod(member, 'runStart', [request.event, request.runId, request.timeoutSeconds, ...request.argv], undefined, { allowFailure: true });
+    if (start.exitCode === 3) throw new RuntimeError('ScriptMissing', `${member.name}: ${start.stderr.trim()}`, true);
+    if (start.exitCode !== 0) throw new RuntimeError('RuntimeFailure', `${member.name}: could not start ${request.event}: ${start.stderr.trim() || start.message}`);
+    const recorded = start.stdout.trim() === 'recorded';
+    const exitCode = recorded ? 0 : await this.awaitRun(member, request, control);
+    const [stdoutTail, stderrTail] = await Promise.all(['stdout', 'stderr'].map((s) => this.readTail(member, `${GUESTCONFIG_DIR}/${request.event}.${s}`)));
+    return { exitCode, timedOut: exitCode !== null && TIMEOUT_CODES.has(exitCode), stdoutTail: stdoutTail ?? '', stderrTail: stderrTail ?? '', recorded };
+  }
+
+  /** Re-attaches until the run records its exit: a dropped exec stream is not the end of the run. */
+  private async awaitRun(member: MemberTarget, request: ScriptRequest, control: RunControl): Promise<number | null> {
+    const deadline = Date.now() + request.timeoutSeconds * 1000 + TIMEOUT_GRACE_MS;
+    const beat = setInterval(() => control.heartbeat({ member: member.name, event: request.event }), 5000);
+    try {
+      while (!control.signal.aborted && Date.now() < deadline) {
+        const waited = await this.inPod(member, 'runWait', [request.event, request.runId], undefined, { allowFailure: true, signal: control.signal });
+        const last = waited.stdout.replace(/\.+/g, '').trim();
+        if (last.startsWith('exit=')) return Number(last.slice(5));
+        if (last === 'vanished') return null;
+      }
+      const code = control.signal.aborted ? 130 : 124;
+      await this.inPod(member, 'runKill', [request.event, request.runId, code], undefined, { allowFailure: true });
+      if (control.signal.aborted) throw new RuntimeError('RuntimeFailure', `${request.event} on ${member.name} was cancelled`);
+      return code;
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  private async readTail(member: MemberTarget, guestPath: string): Promise<string | undefined> {
+    const result = await this.inPod(member, 'readTail', [guestPath, OUTPUT_TAIL_BYTES], undefined, { allowFailure: true });
+    return result.exitCode === 0 ? result.stdout : undefined;
+  }
+
+  async readGuestFile(member: MemberTarget, guestPath: string): Promise<string | undefined> {
+    const pod = await readIfPresent(() => this.core.readNamespacedPod({ namespace: member.namespace, name: member.name }));
+    if (!pod) return undefined;
+    const result = await this.inPod(member, 'readTail', [guestPath, 64 * 1024 * 1024], undefined, { allowFailure: true });
+    return result.exitCode === 0 ? result.stdout : undefined;
+  }
+
+  async removeMember(member: MemberTarget): Promise<void> {
+    const { namespace, name } = member;
+    const pod = await readIfPresent(() => this.core.readNamespacedPod({ namespace, name }));
+    if (pod && !pod.metadata?.deletionTimestamp) {
+      await this.inPod(member, 'cleanup', [], undefined, { allowFailure: true }).catch(() => undefined);
+      await deleteIfPresent(() => this.core.deleteNamespacedPod({ namespace, name }));
+    }
+    const services = await apiCall('listing services', () => this.core.listNamespacedService({ namespace, labelSelector: `${LABELS.member}=${name}` }));
+    for (const s of services.items) await deleteIfPresent(() => this.core.deleteNamespacedService({ namespace, name: s.metadata?.name ?? memberServiceName(name, '') }));
+    await deleteIfPresent(() => this.core.deleteNamespacedPersistentVolumeClaim({ namespace, name: pvcName(name) }));
+    // A member name is reused by a later grow, so wait (briefly) for the pod to be really gone.
+    const until = Date.now() + this.options.removalWaitSeconds * 1000;
+    while (Date.now() < until && (await readIfPresent(() => this.core.readNamespacedPod({ namespace, name })))) await new Promise((r) => setTimeout(r, 250));
+  }
+
+  async listMembers(namespace: string, cluster: string): Promise<string[]> {
+    const selector = clusterSelector(cluster);
+    const [pods, pvcs] = await Promise.all([
+      apiCall('listing pods', () => this.core.listNamespacedPod({ namespace, labelSelector: selector })),
+      apiCall('listing PVCs', () => this.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector: selector })),
+    ]);
+    const names = [...pods.items, ...pvcs.items].map((o) => o.metadata?.labels?.[LABELS.member]).filter((n): n is string => Boolean(n));
+    return [...new Set(names)];
+  }
+
+  async removeCluster(namespace: string, cluster: string): Promise<void> {
+    await deleteIfPresent(() => this.core.deleteNamespacedService({ namespace, name: cluster }));
+  }
+
+  private async inPod(member: MemberTarget, program: InPodProgram, args: (string | number)[], stdin?: Uint8Array, options: { allowFailure?: boolean; signal?: AbortSignal } = {}): Promise<ExecResult> {
+    const result = await execInPod(this.kc, member.namespace, member.name, inPodCommand(program, `${member.namespace}/${member.name}`, args), stdin, options.signal);
+    if (result.exitCode !== 0 && !options.allowFailure) {
+      throw new RuntimeError('RuntimeFailure', `${program} in ${member.name} failed (exit ${result.exitCode ?? 'unknown'}): ${(result.stderr.trim() || result.message) ?? ''}`.trim(), result.exitCode !== null);
+    }
+    return result;
+  }
+}
+
+export function defaultKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  return kc;
+}
+
+function statusCode(error: unknown): number | undefined {
+  return error && typeof error === 'object' && 'code' in error && typeof (error as { code: unknown }).code === 'number' ? (error as { code: number }).code : undefined;
+}
+
+function apiMessage(error: unknown): string {
+  const body = error && typeof error === 'object' && 'body' in error ? (error as { body: unknown }).body : undefined;
+  try {
+    const parsed = typeof body === 'string' ? (JSON.parse(body) as { message?: string }) : (body as { message?: string } | undefined);
+    if (parsed?.message) return parsed.message;
+  } catch {
+    // Not JSON: fall back to the error's own text.
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** API failures as RuntimeErrors: invalid and forbidden requests cannot succeed on retry. */
+async function apiCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof RuntimeError) throw error;
+    const code = statusCode(error);
+    const permanent = code === 400 || code === 403 || code === 422;
+    throw new RuntimeError('RuntimeFailure', `${what}: ${code ? `HTTP ${code}: ` : ''}${apiMessage(error)}`, permanent);
+  }
+}
+
+async function createIfAbsent<T>(what: string, create: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await create();
+  } catch (error) {
+    if (statusCode(error) === 409) return undefined;
+    return apiCall(`creating ${what}`, () => Promise.reject(error));
+  }
+}
+
+async function readIfPresent<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (statusCode(error) === 404) return undefined;
+    return apiCall('reading', () => Promise.reject(error));
+  }
+}
+
+async function deleteIfPresent(remove: () => Promise<unknown>): Promise<void> {
+  try {
+    await remove();
+  } catch (error) {
+    if (statusCode(error) === 404) return;
+    await apiCall('deleting', () => Promise.reject(error));
+  }
+}

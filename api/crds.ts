@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { KdAppSpec } from './app.ts';
 import { KdClusterSpec } from './cluster.ts';
 import { API_GROUP } from './common.ts';
-import { ClusterStatus } from './status.ts';
+import { KdClusterCrStatus } from './cr-status.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -64,7 +64,7 @@ export function kdflowCrds(): Schema[] {
   return [
     crd('KdApp', 'kdapps', 'kda', KdAppSpec),
     crd('KdCluster', 'kdclusters', 'kdc', KdClusterSpec, {
-      status: jsonSchema(ClusterStatus.partial().extend({ state: z.string().optional(), membersReady: z.string().optional() }), 'output'),
+      status: jsonSchema(KdClusterCrStatus, 'output'),
       version: {
         subresources: { status: {} },
         additionalPrinterColumns: [

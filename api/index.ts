@@ -8,3 +8,4 @@ export * from './validate.ts';
 export * from './messages.ts';
 export * from './configmeta.ts';
 export * from './search-attributes.ts';
+export * from './cr-status.ts';

@@ -71,6 +71,7 @@ export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome
           image: role?.image ?? '',
           persistDirs: role?.persistDirs ?? [],
           settings: desired.spec.roles.find((r) => r.id === m.role),
+          services: roleServices(desired.app, m.role),
         };
       });
       const names = step.members.map((m) => m.name);

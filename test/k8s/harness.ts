@@ -141,7 +141,7 @@ export async function startKubeHarness(log: (line: string) => void = (l) => proc
     run('kube-controller-manager', bins.kubeControllerManager, [
       '--kubeconfig', kubeconfig, '--leader-elect=false', '--bind-address', '127.0.0.1', `--secure-port=${cmPort}`,
       '--service-account-private-key-file', certs.saKey, '--root-ca-file', certs.caCert, '--use-service-account-credentials=false',
-      '--controllers', '*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-route', '--v', '1',
+      '--controllers', '*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route', '--v', '1',
     ]);
     run('kube-scheduler', bins.kubeScheduler, ['--kubeconfig', kubeconfig, '--leader-elect=false', '--bind-address', '127.0.0.1', `--secure-port=${schedPort}`, '--v', '1']);
     const kwokYaml = path.join(dir, 'kwok.yaml');
@@ -163,7 +163,12 @@ export async function startKubeHarness(log: (line: string) => void = (l) => proc
     });
     binder = startVolumeBinder(kc, path.join(dir, 'volumes'));
     log('[k8s] waiting for the kwok node to be Ready and the default service account…');
-    await until('node Ready', 120_000, async () => ((await core.readNode({ name: NODE_NAME })).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined), children, logs);
+    // Ready, and the node lifecycle controller has lifted the not-ready taint, so pods can schedule.
+    await until('node Ready and untainted', 120_000, async () => {
+      const node = await core.readNode({ name: NODE_NAME });
+      const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      return ready && !(node.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/')) ? true : undefined;
+    }, children, logs);
     await until('default service account', 60_000, async () => ((await core.readNamespacedServiceAccount({ namespace: 'default', name: 'default' })).metadata ? true : undefined), children, logs);
     log(`[k8s] ready: KUBECONFIG=${kubeconfig}`);
     return { kubeconfig, kc, podRoot, dir, stop };

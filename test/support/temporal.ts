@@ -8,13 +8,14 @@ import { afterAll, beforeAll } from 'vitest';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../api/index.ts';
 import { ensureTemporalCli } from '../../lib/temporal-server.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
+import type { Runtime } from '../../runtimes/runtime.ts';
 import { createKdflowWorker } from '../../worker/worker.ts';
 
 /** A real dev server (the CLI built from source), a real worker, the local runtime in a temp home. */
-export interface Harness {
+export interface Harness<R extends Runtime = LocalRuntime> {
   env: TestWorkflowEnvironment;
   home: string;
-  runtime: LocalRuntime;
+  runtime: R;
   worker: Worker;
   running: Promise<void>;
   taskQueue: string;
@@ -23,7 +24,8 @@ export interface Harness {
   teardown(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
+/** `makeRuntime` swaps the local runtime for another (the Kubernetes suite passes its own). */
+export async function startHarness<R extends Runtime = LocalRuntime>(makeRuntime?: (home: string) => R): Promise<Harness<R>> {
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: ensureTemporalCli() },
@@ -33,10 +35,10 @@ export async function startHarness(): Promise<Harness> {
     },
   });
   const home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-test-'));
-  const runtime = new LocalRuntime(home);
+  const runtime = makeRuntime ? makeRuntime(home) : (new LocalRuntime(home) as unknown as R);
   const logger = pino({ level: process.env.KDFLOW_TEST_LOG ?? 'silent' });
   const taskQueue = 'kdflow';
-  const harness: Harness = {
+  const harness: Harness<R> = {
     env,
     home,
     runtime,

@@ -1,0 +1,211 @@
+/**
+ * The Kubernetes runtime on a real control plane (test/k8s/harness.ts): a real API server, scheduler,
+ * controller manager and kwok node, a real Temporal dev server and worker. The worker talks to the
+ * API as the least-privilege ServiceAccount from crds/deploy/worker-rbac.yaml.
+ */
+import { execFileSync } from 'node:child_process';
+import { CoreV1Api, KubeConfig, Watch, type V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KdClusterSpec, clusterStartOptions, deleteSignal, resizeUpdate, type ClusterInput, type ClusterStatus, type KdAppSpec } from '../../api/index.ts';
+import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
+import type { MemberTarget } from '../../runtimes/runtime.ts';
+import type { clusterWorkflow } from '../../workflows/cluster.ts';
+import { memberStates, settled, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
+import { startHarness, type Harness } from '../support/temporal.ts';
+import { startKubeHarness, type KubeHarness } from './harness.ts';
+
+const NS = 'kdtest';
+const fqdn = (member: string, cluster: string) => `${member}.${cluster}.${NS}.svc.cluster.local`;
+
+let kube: KubeHarness;
+let h: Harness<KubernetesRuntime>;
+let core: CoreV1Api;
+let stopWatch: AbortController | undefined;
+/** When each pod was first seen going (deletionTimestamp set, or gone), by the API's own events. */
+const goingAt = new Map<string, number>();
+
+function kubectl(args: string[]): string {
+  return execFileSync('kubectl', ['--kubeconfig', kube.kubeconfig, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** A kubeconfig that authenticates as the worker's ServiceAccount, so RBAC is what a deployment gets. */
+function workerKubeConfig(): KubeConfig {
+  const token = kubectl(['create', 'token', 'kdflow-worker', '-n', 'kdflow-system']).trim();
+  const cluster = kube.kc.getCurrentCluster();
+  if (!cluster) throw new Error('the harness kubeconfig has no cluster');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: 'kdflow-worker', token }],
+    contexts: [{ name: 'worker', cluster: cluster.name, user: 'kdflow-worker' }],
+    currentContext: 'worker',
+  });
+  return kc;
+}
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function startKubeCluster(name: string, app: KdAppSpec, roles: object[]) {
+  const spec = KdClusterSpec.parse({ app: 'testapp', roles });
+  const input: ClusterInput = { namespace: NS, name, appName: 'testapp', app, spec };
+  return h.env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', { taskQueue: h.taskQueue, args: [input], ...clusterStartOptions(input) });
+}
+
+const target = (cluster: string, name: string): MemberTarget => ({ namespace: NS, cluster, name, role: '', ordinal: 0, fqdn: '' });
+
+async function podEvents(cluster: string, member: string): Promise<string[]> {
+  const text = (await h.runtime.readGuestFile(target(cluster, member), '/opt/guestconfig/events.log')) ?? '';
+  return text.split('\n').filter(Boolean);
+}
+
+const names = (items: { metadata?: { name?: string } }[]) => items.map((i) => i.metadata?.name ?? '').sort();
+
+const skip = process.env.KDFLOW_SKIP_K8S === '1';
+
+beforeAll(async () => {
+  if (skip) return;
+  kube = await startKubeHarness();
+  core = kube.kc.makeApiClient(CoreV1Api);
+  kubectl(['apply', '-f', 'crds/deploy/worker-rbac.yaml']);
+  kubectl(['create', 'namespace', NS]);
+  await eventually('the default service account in the test namespace', async () => (await core.readNamespacedServiceAccount({ namespace: NS, name: 'default' })).metadata);
+  stopWatch = await new Watch(kube.kc).watch(`/api/v1/namespaces/${NS}/pods`, {}, (type, pod: V1Pod) => {
+    const name = pod.metadata?.name ?? '';
+    if ((type === 'DELETED' || pod.metadata?.deletionTimestamp) && !goingAt.has(name)) goingAt.set(name, Date.now());
+  }, () => {});
+  const runtimeKc = workerKubeConfig();
+  h = await startHarness(() => new KubernetesRuntime(runtimeKc, { problemGraceSeconds: 2 }));
+}, 900_000);
+
+afterAll(async () => {
+  stopWatch?.abort();
+  await h?.teardown();
+  await kube?.stop();
+});
+
+describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
+  it('creates, grows, shrinks and deletes a two-role cluster: objects, files, argv and order', async () => {
+    const app = testApp(await writePackage(h.home), {
+      roles: [
+        { id: 'controller', cardinality: '1', eventList: ['configure', 'addnodes', 'delnodes'] },
+        { id: 'worker', cardinality: '0+', persistDirs: ['/data'], eventList: ['configure'] },
+      ],
+      services: [{ id: 'web', label: { name: 'web ui' }, endpoint: { port: 8080, urlScheme: 'http' } }],
+      config: { roleServices: [{ roleID: 'controller', serviceIDs: ['web'] }] },
+    });
+    const handle = await startKubeCluster('kc', app, [
+      { id: 'controller', members: 1, serviceType: 'NodePort', podLabels: { team: 'data' } },
+      { id: 'worker', members: 2, storage: { size: '1Gi' }, env: [{ name: 'ROLE_NOTE', value: 'worker' }] },
+    ]);
+    let status = await waitForStatus(handle, settled(1));
+    expect(memberStates(status)).toEqual({ 'kc-controller-0': 'configured', 'kc-worker-0': 'configured', 'kc-worker-1': 'configured' });
+
+    // The objects, through the API.
+    const anchor = await core.readNamespacedService({ namespace: NS, name: 'kc' });
+    expect(anchor.spec?.clusterIP).toBe('None');
+    const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: 'kdflow.dev/cluster=kc' });
+    expect(names(pods.items)).toEqual(['kc-controller-0', 'kc-worker-0', 'kc-worker-1']);
+    for (const pod of pods.items) {
+      expect(pod.spec?.hostname).toBe(pod.metadata?.name);
+      expect(pod.spec?.subdomain).toBe('kc');
+      expect(pod.metadata?.labels?.['kdflow.dev/member']).toBe(pod.metadata?.name);
+      expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Service', name: 'kc', uid: anchor.metadata?.uid });
+    }
+    const controllerPod = pods.items.find((p) => p.metadata?.name === 'kc-controller-0');
+    expect(controllerPod?.metadata?.labels).toMatchObject({ team: 'data', 'kdflow.dev/role': 'controller' });
+    const workerPod = pods.items.find((p) => p.metadata?.name === 'kc-worker-0');
+    expect(workerPod?.spec?.containers[0]?.env).toEqual([{ name: 'ROLE_NOTE', value: 'worker' }]);
+    expect(workerPod?.spec?.containers[0]?.volumeMounts).toEqual([{ name: 'data', mountPath: '/data', subPath: 'data' }]);
+    const pvcs = await eventually('both worker PVCs bound', async () => {
+      const list = await core.listNamespacedPersistentVolumeClaim({ namespace: NS, labelSelector: 'kdflow.dev/cluster=kc' });
+      return list.items.length === 2 && list.items.every((p) => p.status?.phase === 'Bound') ? list : undefined;
+    });
+    expect(names(pvcs.items)).toEqual(['kc-worker-0-data', 'kc-worker-1-data']);
+    const web = await core.readNamespacedService({ namespace: NS, name: 'kc-controller-0-web' });
+    expect(web.spec?.type).toBe('NodePort');
+    expect(web.spec?.ports?.[0]?.port).toBe(8080);
+    expect(web.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Pod', name: 'kc-controller-0' });
+
+    // The files in each pod, read back through exec.
+    const meta = JSON.parse((await h.runtime.readGuestFile(target('kc', 'kc-worker-1'), '/etc/guestconfig/configmeta.json')) ?? '{}');
+    expect(meta.node).toMatchObject({ role_id: 'worker', id: '1', fqdn: fqdn('kc-worker-1', 'kc') });
+    expect(meta.nodegroups['1'].roles.worker.fqdns).toEqual([fqdn('kc-worker-0', 'kc'), fqdn('kc-worker-1', 'kc')]);
+    for (const m of ['kc-controller-0', 'kc-worker-0', 'kc-worker-1']) expect(await podEvents('kc', m)).toEqual(['--configure']);
+    expect(await h.runtime.readGuestFile(target('kc', 'kc-worker-0'), '/opt/guestconfig/configure.stdout')).toBe('ran --configure\n');
+    expect(await h.runtime.readGuestFile(target('kc', 'kc-worker-0'), '/opt/guestconfig/configure.status')).toMatch(/\/kc-worker-0\/configure=0\n$/);
+
+    // Grow worker 2 → 3: the new member configures, the controller hears --addnodes about it.
+    await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 3 } }] });
+    status = await waitForStatus(handle, settled(2));
+    const added = `--addnodes --nodegroup 1 --role worker --fqdns ${fqdn('kc-worker-2', 'kc')}`;
+    expect(await podEvents('kc', 'kc-controller-0')).toEqual(['--configure', added]);
+    expect(await podEvents('kc', 'kc-worker-2')).toEqual(['--configure']);
+    expect(await podEvents('kc', 'kc-worker-0')).toEqual(['--configure']);
+
+    // Shrink worker 3 → 1: --delnodes on the controller finishes before either leaving pod starts to go.
+    await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 1 } }] });
+    status = await waitForStatus(handle, settled(3));
+    const removed = `--delnodes --nodegroup 1 --role worker --fqdns ${fqdn('kc-worker-1', 'kc')},${fqdn('kc-worker-2', 'kc')}`;
+    expect(await podEvents('kc', 'kc-controller-0')).toEqual(['--configure', added, removed]);
+    const controller = status.roles.flatMap((r) => r.members).find((m) => m.name === 'kc-controller-0');
+    const delnodes = controller?.events.find((e) => e.event === 'delnodes');
+    expect(delnodes?.exitCode).toBe(0);
+    const delnodesDone = Date.parse(delnodes?.finishedAt ?? '');
+    for (const leaver of ['kc-worker-1', 'kc-worker-2']) {
+      expect(goingAt.get(leaver), `${leaver} deletion seen`).toBeDefined();
+      expect(goingAt.get(leaver) as number).toBeGreaterThanOrEqual(delnodesDone);
+    }
+    await eventually('leavers and their PVCs gone', async () => {
+      const [p, v] = await Promise.all([
+        core.listNamespacedPod({ namespace: NS, labelSelector: 'kdflow.dev/cluster=kc' }),
+        core.listNamespacedPersistentVolumeClaim({ namespace: NS, labelSelector: 'kdflow.dev/cluster=kc' }),
+      ]);
+      return names(p.items).join() === 'kc-controller-0,kc-worker-0' && names(v.items).join() === 'kc-worker-0-data' ? true : undefined;
+    });
+
+    // Delete: every object of the cluster goes, the headless Service last.
+    await handle.signal(deleteSignal);
+    expect((await handle.result()).phase).toBe('deleted');
+    await eventually('no objects of the cluster left', async () => {
+      const [p, v, s] = await Promise.all([
+        core.listNamespacedPod({ namespace: NS, labelSelector: 'kdflow.dev/cluster=kc' }),
+        core.listNamespacedPersistentVolumeClaim({ namespace: NS, labelSelector: 'kdflow.dev/cluster=kc' }),
+        core.listNamespacedService({ namespace: NS, labelSelector: 'kdflow.dev/cluster=kc' }),
+      ]);
+      return p.items.length + v.items.length + s.items.length === 0 ? true : undefined;
+    });
+  });
+
+  it('reports a failing script as config error with its exit code and output', async () => {
+    const app = testApp(await writePackage(`${h.home}/failing`, 'exit 3'));
+    const handle = await startKubeCluster('kf', app, [{ id: 'controller', members: 1 }]);
+    const status: ClusterStatus = await waitForStatus(handle, settled(1));
+    expect(status.phase).toBe('config error');
+    const member = status.roles[0]?.members[0];
+    expect(member?.state).toBe('config error');
+    expect(member?.events[0]).toMatchObject({ event: 'configure', exitCode: 3, attempts: 2 });
+    expect(member?.events[0]?.stdoutTail).toContain('ran --configure');
+    await handle.signal(deleteSignal);
+    await handle.result();
+  });
+
+  it('reports an Unschedulable member in its status instead of waiting silently', async () => {
+    const app = testApp(await writePackage(`${h.home}/unsched`));
+    const handle = await startKubeCluster('ku', app, [{ id: 'controller', members: 1, resources: { requests: { cpu: '64' } } }]);
+    const status = await waitForStatus(handle, settled(1));
+    const member = status.roles[0]?.members[0];
+    expect(member?.state).toBe('config error');
+    expect(member?.lastError).toMatch(/Unschedulable: .*Insufficient cpu/);
+    await handle.signal(deleteSignal);
+    await handle.result();
+    await eventually('the unschedulable pod removed', async () => ((await core.listNamespacedPod({ namespace: NS, labelSelector: 'kdflow.dev/cluster=ku' })).items.length === 0 ? true : undefined));
+  });
+});

@@ -1,7 +1,8 @@
 import type { z } from 'zod';
-import type { KdAppSpec } from './app.ts';
+import { KdAppSpec } from './app.ts';
 import { cardinalityViolation, parseCardinality } from './cardinality.ts';
 import { KdClusterSpec, MAX_MEMBERS } from './cluster.ts';
+import { dnsLabel } from './common.ts';
 import { memberName } from './names.ts';
 
 export interface FieldIssue {
@@ -118,4 +119,26 @@ export function checkChange(clusterName: string, current: KdClusterSpec, next: u
 /** The app-level rules for a new cluster, with paths from the manifest's top. */
 export function newClusterIssues(clusterName: string, spec: KdClusterSpec, app: KdAppSpec): FieldIssue[] {
   return clusterIssues(clusterName, spec, app).map((i) => ({ ...i, path: `spec.${i.path}` }));
+}
+
+/**
+ * Every rule a new cluster workflow's input must pass. The CLI and the shim check before they start
+ * one; the workflow checks again, because anyone with access to Temporal can start it by hand.
+ */
+export function clusterInputIssues(input: unknown): FieldIssue[] {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return [{ path: '', message: 'the cluster input must be an object with namespace, name, appName, app and spec' }];
+  const raw = input as Record<string, unknown>;
+  const issues: FieldIssue[] = [];
+  for (const field of ['namespace', 'name', 'appName'] as const) {
+    const checked = dnsLabel(field).safeParse(raw[field]);
+    if (!checked.success) issues.push(...zodIssues(checked.error, [field]));
+  }
+  const app = KdAppSpec.safeParse(raw.app);
+  if (!app.success) issues.push(...zodIssues(app.error, ['app']));
+  const spec = KdClusterSpec.safeParse(raw.spec);
+  if (!spec.success) issues.push(...zodIssues(spec.error, ['spec']));
+  if (issues.length === 0 && app.success && spec.success) {
+    issues.push(...clusterIssues(raw.name as string, spec.data, app.data, raw.appName as string).map((i) => ({ ...i, path: `spec.${i.path}` })));
+  }
+  return issues;
 }

@@ -9,6 +9,7 @@
 import * as wf from '@temporalio/workflow';
 import {
   checkChange,
+  clusterInputIssues,
   clusterSearchAttributes,
   clusterWorkflowId,
   deleteSignal,
@@ -56,6 +57,9 @@ const HISTORY_KEPT = 500;
 const MAX_STEPS_PER_OPERATION = 10_000;
 
 export async function clusterWorkflow(input: ClusterInput, carried?: ClusterState, options: ClusterOptions = {}): Promise<ClusterStatus> {
+  // Anyone with access to Temporal can start this by hand: refuse what the CLI would refuse.
+  const inputIssues = carried ? [] : clusterInputIssues(input);
+  if (inputIssues.length > 0) throw wf.ApplicationFailure.create({ type: 'InvalidCluster', message: formatIssues(inputIssues), nonRetryable: true });
   const state: ClusterState = carried ?? {
     desired: { namespace: input.namespace, name: input.name, app: input.app, spec: input.spec, generation: 1 },
     members: [],
@@ -97,7 +101,12 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
     state.desired = { ...state.desired, spec, generation: state.desired.generation + 1 };
     return { generation: state.desired.generation };
   };
-  const resized = ({ roles }: ResizeRequest): KdClusterSpec => resizedSpec(state.desired.spec, roles ?? {});
+  // Payloads are whatever a client sent: a malformed one is rejected, never thrown as a TypeError (which would wedge the workflow).
+  const resized = (request: ResizeRequest | undefined): KdClusterSpec => {
+    const roles: unknown = request?.roles ?? {};
+    if (typeof roles !== 'object' || roles === null || Array.isArray(roles)) return reject('roles: a resize needs { ROLE: N, … }');
+    return resizedSpec(state.desired.spec, roles as Record<string, number>);
+  };
   // A rejected signal is recorded in status; it must not fail the workflow.
   const quietly = (fn: () => void) => {
     try {
@@ -108,11 +117,13 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
   };
 
   wf.setHandler(resizeSignal, (request) => quietly(() => accept(validated(resized(request)))));
-  wf.setHandler(specChangeSignal, ({ spec }) => quietly(() => accept(validated(spec))));
+  wf.setHandler(specChangeSignal, (change) => quietly(() => accept(validated(change?.spec))));
   // No update validators: a rejection is recorded in status, and only handlers (in history) may change state.
   wf.setHandler(resizeUpdate, (request) => accept(validated(resized(request))));
-  wf.setHandler(specChangeUpdate, ({ spec }) => accept(validated(spec)));
-  wf.setHandler(retrySignal, ({ member }) => void state.retries.push(member ?? null));
+  wf.setHandler(specChangeUpdate, (change) => accept(validated(change?.spec)));
+  wf.setHandler(retrySignal, (request) => {
+    if (request?.member === undefined || typeof request.member === 'string') state.retries.push(request?.member ?? null);
+  });
   wf.setHandler(deleteSignal, () => {
     deleting = true;
     operation?.cancel();

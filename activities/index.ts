@@ -67,13 +67,16 @@ export function createActivities(deps: ActivityDeps) {
         throw toFailure(error);
       }
       const failed = Object.fromEntries(members.flatMap((m) => (readiness[m.name]?.ready ? [] : [[m.name, `not ready: ${readiness[m.name]?.reason ?? 'timed out waiting'}`]])));
+      log({ members: members.length, failed: Object.keys(failed).length }, 'members ready');
       return { failed };
     },
 
     async writeConfigmeta({ topology, members }: { topology: Topology; members: MemberTarget[] }): Promise<BatchResult> {
-      return eachMember(members, parallel, (m) =>
+      const result = await eachMember(members, parallel, (m) =>
         runtime.writeFiles(m, [{ path: CONFIGMETA_PATH, content: `${JSON.stringify(buildConfigmeta(topology, m.name), null, 2)}\n`, mode: 0o600 }]),
       );
+      log({ members: members.length, failed: Object.keys(result.failed).length }, 'configmeta written');
+      return result;
     },
 
     async installPackage({ packageURL, members }: { packageURL: string; members: MemberTarget[] }): Promise<BatchResult> {
@@ -83,7 +86,9 @@ export function createActivities(deps: ActivityDeps) {
       } catch (error) {
         throw toFailure(error);
       }
-      return eachMember(members, parallel, (m) => runtime.installPackage(m, tgzPath));
+      const result = await eachMember(members, parallel, (m) => runtime.installPackage(m, tgzPath));
+      log({ packageURL, members: members.length, failed: Object.keys(result.failed).length }, 'package installed');
+      return result;
     },
 
     async runScript({ member, request }: { member: MemberTarget; request: ScriptRequest }): Promise<ScriptOutcome> {
@@ -105,6 +110,7 @@ export function createActivities(deps: ActivityDeps) {
 
     async removeMembers({ members }: { members: MemberTarget[] }): Promise<void> {
       await removeAll(members);
+      log({ members: members.map((m) => m.name) }, 'members removed');
     },
 
     /** Every member the runtime still has for the cluster goes, known to the workflow or not. */

@@ -26,9 +26,9 @@ export function clusterSearchAttributes(cluster: ClusterIdentity, phase: Cluster
   ];
 }
 
-/** The one-line summary the Web UI lists a cluster workflow by, e.g. `spark/default/analytics — 3 roles`. */
+/** The one-line summary the Web UI shows for a cluster workflow: app/namespace/name and the app's role count, e.g. `spark/default/analytics — 3 roles`. */
 export function clusterSummary(input: ClusterInput): string {
-  const roles = input.spec.roles.length;
+  const roles = input.app.roles.length;
   return `${input.appName}/${input.namespace}/${input.name} — ${roles} role${roles === 1 ? '' : 's'}`;
 }
 

@@ -1,7 +1,7 @@
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { DEFAULT_NAMESPACE, clusterWorkflowId } from '../api/index.ts';
 import { AppCatalog } from '../lib/app-catalog.ts';
-import { kdflowHome, runtimeKind, temporalAddress, temporalNamespace } from '../lib/config.ts';
+import { kdflowHome, runtimeKind, temporalConnection, temporalNamespace } from '../lib/config.ts';
 import { createRuntime } from '../runtimes/index.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
 import type { clusterWorkflow } from '../workflows/cluster.ts';
@@ -23,9 +23,10 @@ export class CliContext {
 
   async temporal(): Promise<Client> {
     if (this.client) return this.client;
-    const address = temporalAddress();
+    const settings = temporalConnection();
+    const address = settings.address;
     try {
-      this.connection = await Connection.connect({ address, connectTimeout: 5_000 });
+      this.connection = await Connection.connect({ ...settings, connectTimeout: 5_000 });
     } catch (error) {
       throw new Error(`cannot reach Temporal at ${address} (${(error as Error).message}); start it with: npm start (or set TEMPORAL_ADDRESS)`);
     }

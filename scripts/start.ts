@@ -3,7 +3,7 @@
  * local runtime, the example catalog, and a demo cluster, then the Web UI URL and what to try next.
  * `--once` exits after the demo cluster is configured (and deleted), for smoke tests.
  */
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { pino } from 'pino';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { clusterWorkflowId } from '../api/index.ts';
 import { main as kdflow } from '../cli/main.ts';
 import { kdflowHome, temporalAddress, temporalNamespace } from '../lib/config.ts';
 import { REDACT_PATHS } from '../lib/logger.ts';
+import { installRuntime, metricsAddress } from '../lib/telemetry.ts';
 import { startDevServer } from '../lib/temporal-server.ts';
 import { LocalRuntime } from '../runtimes/local.ts';
 import { createKdflowWorker } from '../worker/worker.ts';
@@ -27,8 +28,9 @@ const uiPort = Number(process.env.KDFLOW_UI_PORT ?? 8233);
 // The terminal is for the story; the worker's JSON log goes to a file.
 const logFile = path.join(home, 'worker.log');
 const logger = pino({ name: 'kdflow', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, pino.destination({ dest: logFile, sync: false }));
-Runtime.install({ logger: new DefaultLogger('WARN') });
-say(`[kdflow] home: ${home} (worker log: ${logFile})`);
+const metrics = metricsAddress();
+installRuntime({ logger, sdkLogLevel: 'WARN', metricsAddress: metrics });
+say(`[kdflow] home: ${home} (worker log: ${logFile})${metrics ? `; worker metrics on http://${metrics}/metrics` : ''}`);
 const server = await startDevServer({ port, uiPort, dbFile: path.join(home, 'temporal.db'), logFile: path.join(home, 'temporal.log') });
 say(`[kdflow] Temporal dev server ${server.reused ? 'already running' : 'started'} on ${server.address} (SQLite ${path.join(home, 'temporal.db')})`);
 

@@ -81,7 +81,7 @@ const cell = (text: string) => text.replace(/\s+/g, ' ').replace(/\|/g, '\\|').s
 export function currentDetails(s: ClusterStatus): string {
   const members = s.roles.flatMap((r) => r.members);
   const lines = [
-    `**${s.namespace}/${s.name}** (app ${s.app}): **${s.phase}**, generation ${s.observedGeneration}/${s.generation}, ${members.length} member(s)`,
+    `**${s.namespace}/${s.name}** (app ${s.app}): **${s.phase}**, generation ${s.observedGeneration}${s.generation > s.observedGeneration ? ` (working on ${s.generation})` : ''}, ${members.length} member(s)`,
     '',
   ];
   if (s.operation) lines.push(`Running: ${cell(s.operation)}`, '');

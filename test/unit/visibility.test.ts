@@ -37,7 +37,7 @@ describe('what the Web UI shows', () => {
       roles: [{ id: 'worker', desired: 1, members: [{ name: 'analytics-worker-0', role: 'worker', ordinal: 0, fqdn: 'f', state: 'config error', ready: true, lastError: 'exit 3 | oops\nline two', events: [] }] }],
     };
     const text = currentDetails(status);
-    expect(text).toContain('**default/analytics** (app spark): **updating**, generation 1/2, 1 member(s)');
+    expect(text).toContain('**default/analytics** (app spark): **updating**, generation 1 (working on 2), 1 member(s)');
     expect(text).toContain('Running: configure on analytics-worker-2');
     expect(text.split('\n').at(-1)).toBe('| analytics-worker-0 | worker | config error — exit 3 \\| oops line two |  |');
   });

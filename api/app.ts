@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { API_VERSION, EventName, Metadata, Quantity, RoleId, dnsLabel } from './common.ts';
+import { API_VERSION, EventName, Metadata, Quantity, RoleId, dnsLabel, oversize } from './common.ts';
 import { parseCardinality } from './cardinality.ts';
 
 /** `null` says "this role has no config package", as in KubeDirector. */
@@ -104,6 +104,8 @@ export const KdAppSpec = z
     spec.config?.selectedRoles?.forEach((r, i) => {
       if (!roleIds.has(r)) ctx.addIssue({ code: 'custom', path: ['config', 'selectedRoles', i], message: `unknown role "${r}"` });
     });
+    const big = oversize(spec, 'the app spec');
+    if (big) ctx.addIssue({ code: 'custom', path: big.path, message: big.message });
   });
 export type KdAppSpec = z.infer<typeof KdAppSpec>;
 export type KdAppSpecInput = z.input<typeof KdAppSpec>;

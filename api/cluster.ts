@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { API_VERSION, Metadata, Resources, RoleId, dnsLabel } from './common.ts';
+import { API_VERSION, Metadata, Resources, RoleId, dnsLabel, oversize } from './common.ts';
 
 /** The total member cap KubeDirector enforces; kdflow keeps it. */
 export const MAX_MEMBERS = 1000;
@@ -45,6 +45,8 @@ export const KdClusterSpec = z
         names.add(env.name);
       });
     });
+    const big = oversize(spec, 'the cluster spec');
+    if (big) ctx.addIssue({ code: 'custom', path: big.path, message: big.message });
   });
 export type KdClusterSpec = z.infer<typeof KdClusterSpec>;
 

@@ -44,3 +44,26 @@ export const Metadata = z.object({
   annotations: z.record(z.string(), z.string()).optional(),
 });
 export type Metadata = z.infer<typeof Metadata>;
+
+/**
+ * A spec travels in Temporal payloads (a warning at 512 KiB, refused at 2 MiB) and lives in workflow
+ * state, so a huge one fails late and obscurely. 256 KiB is far more than any real app or cluster needs.
+ */
+export const MAX_SPEC_BYTES = 256 * 1024;
+
+/** The issue for a spec over MAX_SPEC_BYTES, placed at its largest string, the likely culprit. */
+export function oversize(value: unknown, what: string): { path: (string | number)[]; message: string } | undefined {
+  // Characters of the JSON, close to its bytes; no Buffer here, as the workflow sandbox has none.
+  const bytes = (JSON.stringify(value) ?? '').length;
+  if (bytes <= MAX_SPEC_BYTES) return undefined;
+  let largest: { path: (string | number)[]; size: number } = { path: [], size: -1 };
+  const walk = (v: unknown, at: (string | number)[]): void => {
+    if (typeof v === 'string') {
+      if (v.length > largest.size) largest = { path: at, size: v.length };
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...at, i]));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...at, k]);
+  };
+  walk(value, []);
+  const kib = (n: number) => Math.ceil(n / 1024);
+  return { path: largest.path, message: `${what} is ${kib(bytes)} KiB, more than the ${kib(MAX_SPEC_BYTES)} KiB allowed (this field holds ${kib(largest.size)} KiB)` };
+}

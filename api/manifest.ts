@@ -16,7 +16,13 @@ export function parseManifests(text: string, source: string): Manifest[] {
     if (doc.errors.length > 0) {
       throw new ValidationError([{ path: '', message: `not valid JSON or YAML: ${doc.errors[0]?.message.split('\n')[0]}` }], where);
     }
-    const raw: unknown = doc.toJS();
+    let raw: unknown;
+    try {
+      raw = doc.toJS();
+    } catch (error) {
+      // Such as the yaml library's guard against alias ("billion laughs") expansion.
+      throw new ValidationError([{ path: '', message: `not valid JSON or YAML: ${(error as Error).message}` }], where);
+    }
     if (raw === null || raw === undefined) return;
     out.push(toManifest(raw, where));
   });

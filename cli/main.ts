@@ -37,6 +37,8 @@ const COMMANDS: Record<string, (ctx: CliContext, args: string[], flags: Flags) =
   history: historyCommand,
   logs: logsCommand,
   retry: retryCommand,
+  // Runs until SIGTERM: the CRD shim (kubectl → workflows, status back onto the CRs).
+  shim: async () => (await import('../shim/main.ts')).runShim(),
 };
 
 const HELP = `kdflow — stateful app clusters on Temporal
@@ -52,12 +54,13 @@ const HELP = `kdflow — stateful app clusters on Temporal
   kdflow history NAME                   every script run: member, argv, exit code, time
   kdflow logs NAME MEMBER [--event configure|addnodes|delnodes]
   kdflow retry NAME [MEMBER]            run failed events again
+  kdflow shim                           run the CRD shim: KdApp/KdCluster objects drive the workflows (kubeconfig as usual)
 
   -n, --namespace NS   (default "default")
   env: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE, KDFLOW_HOME (~/.kdflow), KDFLOW_RUNTIME (local)`;
 
 /** Exit codes: 1 invalid input or failed change, 2 usage, 3 Temporal unreachable or other failure, 4 not found, 5 wait failed. */
-export async function main(argv: string[], out?: (line: string) => void): Promise<number> {
+export async function main(argv: string[], out?: (line: string) => void, err?: (line: string) => void): Promise<number> {
   let ctx: CliContext | undefined;
   try {
     const { values, positionals } = parseArgs({
@@ -84,14 +87,14 @@ export async function main(argv: string[], out?: (line: string) => void): Promis
     await run(ctx, args, values);
     return 0;
   } catch (error) {
-    return report(error);
+    return report(error, err);
   } finally {
     await ctx?.close();
   }
 }
 
-function report(error: unknown): number {
-  const line = (text: string) => process.stderr.write(`kdflow: ${text}\n`);
+function report(error: unknown, err: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): number {
+  const line = (text: string) => err(`kdflow: ${text}`);
   if (process.env.KDFLOW_DEBUG) logger.error({ err: error }, 'command failed');
   if (error instanceof ValidationError) {
     for (const text of error.message.split('\n')) line(text);

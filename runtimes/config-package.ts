@@ -86,6 +86,9 @@ export function verifyPackage(tgzPath: string, source: string): string {
   let unpacked = 0;
   const scriptDirs: string[] = [];
   const problems: string[] = [];
+  // A link to a directory inside the package passes on its own, and a later entry written through
+  // it (l1 -> .., l1/l2 -> .., l1/l2/x) would land outside: no entry may have a link as a parent.
+  const links = new Set<string>();
   try {
     tar.t({
       file: tgzPath,
@@ -99,7 +102,12 @@ export function verifyPackage(tgzPath: string, source: string): string {
         const name = entry.path.replace(/^\.\//, '');
         const problem = entryProblem(name, entry.type, entry.linkpath);
         if (problem) problems.push(`${entry.path}: ${problem}`);
-        const parts = name.split('/').filter(Boolean);
+        const parts = path.posix.normalize(name).split('/').filter((p) => p && p !== '.');
+        for (let i = 1; i < parts.length; i++) {
+          const parent = parts.slice(0, i).join('/');
+          if (links.has(parent)) problems.push(`${entry.path}: path goes through the symlink ${parent}`);
+        }
+        if (entry.type === 'SymbolicLink') links.add(parts.join('/'));
         if (parts.length === 2 && parts[1] === 'startscript' && entry.type === 'File') {
           if (((entry.mode ?? 0) & 0o111) === 0) problems.push(`${entry.path}: startscript is not executable (chmod +x it before packing)`);
           scriptDirs.push(parts[0] as string);

@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { preparePackage, unpackPackage } from '../../runtimes/config-package.ts';
 import { RuntimeError } from '../../runtimes/errors.ts';
+import { tgz } from '../../scripts/chaos/tarball.ts';
 
 /** Builds archives with the system tar, which (unlike ours) will write whatever it is told to. */
 async function archive(build: (dir: string) => Promise<string[]>, tarFlags: string[] = []): Promise<string> {
@@ -70,6 +71,23 @@ describe('config packages', () => {
     const error = await refusal(tgz);
     expect(error.permanent).toBe(true);
     expect(error.message).toMatch(message);
+  });
+
+  it('refuses entries written through a symlink that points inside the package (l1 -> .., l1/l2 -> ..)', async () => {
+    // Each link passes on its own; together they climb out. System tar will not write this, so the bytes are made by hand.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'kdflow-chain-'));
+    const file = path.join(dir, 'chain.tgz');
+    await writeFile(
+      file,
+      tgz([
+        { name: 'appconfig/', type: 'dir' },
+        { name: 'appconfig/startscript', type: 'file', mode: 0o755, content: '#!/bin/sh\n' },
+        { name: 'appconfig/l1', type: 'symlink', linkname: '..' },
+        { name: 'appconfig/l1/l2', type: 'symlink', linkname: '..' },
+        { name: 'appconfig/l1/l2/pwned', type: 'file', content: 'x' },
+      ]),
+    );
+    expect((await refusal(file)).message).toMatch(/appconfig\/l1\/l2: path goes through the symlink appconfig\/l1/);
   });
 
   it('refuses a hard link to a file outside', async () => {

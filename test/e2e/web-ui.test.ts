@@ -64,6 +64,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // Delete the cluster while the worker still runs, so no member process outlives the test.
+  if (worker && worker.exitCode === null) {
+    await cli('delete', 'analytics').catch(() => {});
+    await cli('wait', 'analytics', '--for', 'deleted', '--timeout', '120s').catch(() => {});
+  }
   if (worker && worker.exitCode === null) {
     const gone = new Promise((resolve) => worker.once('exit', resolve));
     worker.kill('SIGTERM');

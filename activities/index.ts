@@ -6,6 +6,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import path from 'node:path';
 import { buildConfigmeta, type Topology } from '../api/index.ts';
 import type { Logger } from 'pino';
+import { redact, secretValues } from '../lib/secrets.ts';
 import { preparePackage } from '../runtimes/config-package.ts';
 import { RuntimeError } from '../runtimes/errors.ts';
 import { CONFIGMETA_PATH, type MemberSpec, type MemberTarget, type Runtime, type ScriptRequest } from '../runtimes/runtime.ts';
@@ -100,7 +101,10 @@ export function createActivities(deps: ActivityDeps) {
       } catch (error) {
         throw toFailure(error);
       }
-      const outcome: ScriptOutcome = { ...result, attempts: ctx.info.attempt, startedAt, finishedAt: new Date().toISOString() };
+      // The tails go to status, history and the Web UI: secret env values a script echoed are taken out.
+      const secrets = secretValues(request.env);
+      const tails = { stdoutTail: redact(result.stdoutTail, secrets), stderrTail: redact(result.stderrTail, secrets) };
+      const outcome: ScriptOutcome = { ...result, ...tails, attempts: ctx.info.attempt, startedAt, finishedAt: new Date().toISOString() };
       log({ member: member.name, event: request.event, exitCode: result.exitCode, timedOut: result.timedOut, recorded: result.recorded }, 'script finished');
       if (result.exitCode === 0) return outcome;
       const why = result.timedOut ? `timed out after ${request.timeoutSeconds}s` : `exited with ${result.exitCode ?? 'a signal'}`;

@@ -61,7 +61,8 @@ export interface DevServer {
   uiUrl: string;
   /** True when an already running server was reused. */
   reused: boolean;
-  stop(): Promise<void>;
+  /** SIGTERM by default; SIGKILL simulates a crash (chaos tests). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 async function portOpen(port: number): Promise<boolean> {
@@ -123,10 +124,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     address,
     uiUrl,
     reused: false,
-    stop: async () => {
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
       if (exited !== undefined) return;
       const gone = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
+      child.kill(signal);
       await gone;
     },
   };

@@ -1,0 +1,112 @@
+/** The shape of reports/chaos.json, and the Markdown summary made from it. */
+
+export interface Summary {
+  count: number;
+  median: number;
+  p90: number;
+  max: number;
+  min: number;
+}
+
+export function summarize(values: number[]): Summary | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number;
+  const mid = sorted.length / 2;
+  const median = sorted.length % 2 === 1 ? (sorted[Math.floor(mid)] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return { count: sorted.length, median: Math.round(median), p90: Math.round(at(0.9)), max: Math.round(sorted.at(-1) as number), min: Math.round(sorted[0] as number) };
+}
+
+export interface TrialResult {
+  /** A short id of the trial, such as "grow#3" or "name with $(…)". */
+  id: string;
+  passed: boolean;
+  /** Why it failed: each broken invariant, one line each. */
+  problems: string[];
+  /** Milliseconds to converge, where the part measures it. */
+  convergenceMs?: number;
+  details?: Record<string, unknown>;
+}
+
+export interface PartReport {
+  name: string;
+  title: string;
+  trials: number;
+  passes: number;
+  durationMs: number;
+  /** Figures that say more than pass/fail: convergence summaries, counts. */
+  figures: Record<string, unknown>;
+  failures: { id: string; problems: string[] }[];
+  results: TrialResult[];
+}
+
+export interface ChaosReport {
+  tool: 'kdflow chaos';
+  seed: number;
+  profile: 'full' | 'quick';
+  startedAt: string;
+  durationMs: number;
+  machine: { cpus: number; node: string; platform: string };
+  totals: { trials: number; passes: number };
+  parts: PartReport[];
+}
+
+export function partReport(name: string, title: string, results: TrialResult[], durationMs: number, figures: Record<string, unknown> = {}): PartReport {
+  const times = results.flatMap((r) => (r.convergenceMs === undefined ? [] : [r.convergenceMs]));
+  const convergence = summarize(times);
+  return {
+    name,
+    title,
+    trials: results.length,
+    passes: results.filter((r) => r.passed).length,
+    durationMs: Math.round(durationMs),
+    figures: { ...(convergence ? { convergenceMs: convergence } : {}), ...figures },
+    failures: results.filter((r) => !r.passed).map((r) => ({ id: r.id, problems: r.problems })),
+    results,
+  };
+}
+
+/** One line per part for the terminal. */
+export function partLine(part: PartReport): string {
+  const c = part.figures.convergenceMs as Summary | undefined;
+  const conv = c ? `, converged in median ${seconds(c.median)} / max ${seconds(c.max)}` : '';
+  return `[chaos] ${part.name}: ${part.passes}/${part.trials} passed${conv} (${seconds(part.durationMs)})`;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+
+export function renderMarkdown(report: ChaosReport): string {
+  const lines = [
+    '# kdflow chaos report',
+    '',
+    `Seed ${report.seed}, profile ${report.profile}, started ${report.startedAt}, took ${seconds(report.durationMs)} on ${report.machine.cpus} CPU(s), Node ${report.machine.node}.`,
+    `Made by \`npm run chaos\` (scripts/chaos/); the figures are in \`reports/chaos.json\`.`,
+    '',
+    `**${report.totals.passes}/${report.totals.trials} trials passed.**`,
+    '',
+    '| part | trials | passes | convergence median | convergence p90 | convergence max | took |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const part of report.parts) {
+    const c = part.figures.convergenceMs as Summary | undefined;
+    lines.push(`| ${part.title} | ${part.trials} | ${part.passes} | ${c ? seconds(c.median) : '–'} | ${c ? seconds(c.p90) : '–'} | ${c ? seconds(c.max) : '–'} | ${seconds(part.durationMs)} |`);
+  }
+  for (const part of report.parts) {
+    lines.push('', `## ${part.title}`, '');
+    const notes = part.figures.notes as string[] | undefined;
+    for (const note of notes ?? []) lines.push(`- ${note}`);
+    const rest = Object.entries(part.figures).filter(([k]) => k !== 'notes' && k !== 'convergenceMs');
+    for (const [key, value] of rest) lines.push(`- ${key}: ${formatFigure(value)}`);
+    if (part.failures.length === 0) lines.push('- every trial passed');
+    for (const failure of part.failures) lines.push(`- **failed ${failure.id}**: ${failure.problems.slice(0, 3).join('; ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function formatFigure(value: unknown): string {
+  if (value && typeof value === 'object' && 'median' in value && 'max' in value) {
+    const s = value as Summary;
+    return `median ${s.median}, p90 ${s.p90}, max ${s.max} (n=${s.count})`;
+  }
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}

@@ -1,0 +1,201 @@
+/**
+ * A round: one cluster in each phase (create, grow, shrink, delete), each triggered so that one
+ * disruption (a worker kill, a server restart) lands at a seeded random fraction of that phase's
+ * expected duration. Every cluster of a round is one trial, checked against the real world.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { deleteSignal, memberFqdn, resizeUpdate, statusQuery, type ClusterStatus, type KdAppSpec } from '../../api/index.ts';
+import { checkConverged, checkGone, checkLedger, doneEvents, workflowHistory } from './checks.ts';
+import type { ChaosEnv } from './env.ts';
+import { NAMESPACE, clusterSpec, configured, readLedger, sleep, startCluster, waitClosed, waitForStatus, bounded, type ClusterHandle, type LedgerLine } from './fixtures.ts';
+import type { TrialResult } from './report.ts';
+import type { Rng } from './rng.ts';
+
+export const PHASES = ['create', 'grow', 'shrink', 'delete'] as const;
+export type Phase = (typeof PHASES)[number];
+
+// before: the counts a phase starts from; after: what it must converge to.
+const SHAPES: Record<Phase, { before?: Record<string, number>; after?: Record<string, number> }> = {
+  create: { after: { controller: 1, worker: 2 } },
+  grow: { before: { controller: 1, worker: 1 }, after: { controller: 1, worker: 3 } },
+  shrink: { before: { controller: 1, worker: 3 }, after: { controller: 1, worker: 1 } },
+  delete: { before: { controller: 1, worker: 2 } },
+};
+export const DEFAULT_ESTIMATE_MS: Record<Phase, number> = { create: 4000, grow: 4500, shrink: 3500, delete: 2500 };
+const CONVERGE_TIMEOUT_MS = 240_000;
+
+interface Live {
+  phase: Phase;
+  name: string;
+  ledger: string;
+  handle?: ClusterHandle;
+  /** Generation the phase must reach (create 1, grow and shrink 2). */
+  generation: number;
+  triggeredAt?: number;
+  convergedAt?: number;
+  status?: ClusterStatus;
+  landed?: string;
+  error?: string;
+}
+
+export interface RoundSetup {
+  env: ChaosEnv;
+  rng: Rng;
+  app: KdAppSpec;
+  /** Cluster names start with this, such as "crash". */
+  prefix: string;
+  estimate: Record<Phase, number>;
+}
+
+/**
+ * Runs one round. `disrupt` (absent for a baseline) is called at the chosen moment and returns a
+ * note on what it did; convergence is timed from that moment (or from each trigger without one).
+ */
+export async function runRound(setup: RoundSetup, round: string, disrupt?: () => Promise<string>): Promise<TrialResult[]> {
+  const { env, rng, app, estimate } = setup;
+  const lives: Live[] = PHASES.map((phase) => {
+    const name = `${setup.prefix}-${round}-${phase}`;
+    return { phase, name, ledger: path.join(env.dir, 'ledger', name), generation: phase === 'create' ? 1 : 2 };
+  });
+  const ledgerEnv = (l: Live) => [
+    { name: 'CHAOS_LEDGER', value: l.ledger },
+    { name: 'CHAOS_SLEEP', value: '1' },
+  ];
+  // Setup, not measured: the clusters that grow, shrink and delete start from.
+  await Promise.all(
+    lives.map(async (l) => {
+      await mkdir(l.ledger, { recursive: true });
+      const before = SHAPES[l.phase].before;
+      if (!before) return;
+      l.handle = await startCluster(env, l.name, app, clusterSpec(before, ledgerEnv(l)));
+      await waitForStatus(l.handle, configured(1), 120_000);
+    }),
+  );
+  // The delete trial deletes a cluster in the middle of a grow, so running scripts must be stopped too.
+  const del = lives.find((l) => l.phase === 'delete') as Live;
+  await del.handle?.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 4 } }] });
+  await waitForStatus(del.handle as ClusterHandle, (s) => (s.operation ?? '').startsWith('configure'), 30_000).catch(() => undefined);
+
+  // Each trigger is placed so the disruption lands at fraction u of that phase's expected duration.
+  const fractions = new Map(lives.map((l) => [l.phase, rng.between(0.05, 0.95)]));
+  const lead = (l: Live) => (fractions.get(l.phase) as number) * estimate[l.phase];
+  const disruptAt = Date.now() + Math.max(...lives.map(lead));
+  await Promise.all(
+    lives.map(async (l) => {
+      await sleep(disruptAt - lead(l) - Date.now());
+      l.triggeredAt = Date.now();
+      if (l.phase === 'create') l.handle = await startCluster(env, l.name, app, clusterSpec(SHAPES.create.after as Record<string, number>, ledgerEnv(l)));
+      else if (l.phase === 'grow') await l.handle?.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 3 } }] });
+      else if (l.phase === 'shrink') await l.handle?.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 1 } }] });
+      else await l.handle?.signal(deleteSignal);
+    }),
+  );
+  const convergence = Promise.all(lives.map((l) => awaitPhase(l)));
+  let disruptedAt: number | undefined;
+  if (disrupt) {
+    await sleep(disruptAt - Date.now());
+    // Where each phase was when the disruption hit (asked just before).
+    await Promise.all(lives.map(async (l) => (l.landed = await whereIs(l))));
+    disruptedAt = Date.now();
+    const note = await disrupt();
+    if (note) lives.forEach((l) => (l.landed = `${l.landed}; ${note}`));
+  }
+  await convergence;
+  const results: TrialResult[] = [];
+  for (const l of lives) {
+    // A phase that was already done when the disruption hit has no convergence time to report.
+    if (l.convergedAt !== undefined) l.convergedAt = l.convergedAt > (disruptedAt ?? 0) ? l.convergedAt - (disruptedAt ?? (l.triggeredAt as number)) : undefined;
+    results.push(await verify(env, l, round));
+  }
+  await cleanup(lives);
+  return results;
+}
+
+async function awaitPhase(l: Live): Promise<void> {
+  try {
+    if (l.phase === 'delete') await waitClosed(l.handle as ClusterHandle, CONVERGE_TIMEOUT_MS);
+    else l.status = await waitForStatus(l.handle as ClusterHandle, configured(l.generation), CONVERGE_TIMEOUT_MS);
+    l.convergedAt = Date.now();
+  } catch (error) {
+    l.error = (error as Error).message;
+  }
+}
+
+async function whereIs(l: Live): Promise<string> {
+  try {
+    if (l.phase === 'delete') return (await bounded(l.handle as ClusterHandle, 2000, () => (l.handle as ClusterHandle).describe())).status.name === 'RUNNING' ? 'mid-operation' : 'after the operation';
+    const s = await bounded(l.handle as ClusterHandle, 2000, () => (l.handle as ClusterHandle).query(statusQuery));
+    const busy = s.observedGeneration < l.generation || s.generation !== s.observedGeneration || s.phase !== 'configured';
+    return busy ? `mid-operation (${s.operation ?? s.phase})` : 'after the operation';
+  } catch {
+    return 'unknown (no answer)';
+  }
+}
+
+async function verify(env: ChaosEnv, l: Live, round: string): Promise<TrialResult> {
+  const problems: string[] = [];
+  if (l.error) problems.push(l.error);
+  const ledger = await readLedger(l.ledger);
+  if (l.phase === 'delete') {
+    if (!l.error) {
+      const final = await (l.handle as ClusterHandle).result().catch((e: Error) => ({ phase: `failed: ${e.message}` }));
+      if (final.phase !== 'deleted') problems.push(`delete ended as ${final.phase}`);
+    }
+    problems.push(...(await checkGone(env, l.name)));
+    problems.push(...checkLedger(ledger, undefined));
+  } else if (l.status) {
+    problems.push(...(await checkConverged(env, l.name, l.status, SHAPES[l.phase].after as Record<string, number>)));
+    problems.push(...checkLedger(ledger, await workflowHistory(l.handle as ClusterHandle)));
+    problems.push(...phaseEvents(l, ledger));
+  }
+  return { id: `${l.phase}@${round}`, passed: problems.length === 0, problems, ...(l.convergedAt !== undefined ? { convergenceMs: l.convergedAt } : {}), details: { landed: l.landed ?? 'no disruption' } };
+}
+
+/** The events each phase must have run, exactly once, with the right fqdns. */
+function phaseEvents(l: Live, ledger: LedgerLine[]): string[] {
+  const problems: string[] = [];
+  const fq = (ordinal: number) => memberFqdn(`${l.name}-worker-${ordinal}`, l.name, NAMESPACE);
+  const exactlyOnce = (member: string, option: string, fqdns?: string[]) => {
+    const lines = doneEvents(ledger, member, option);
+    if (lines.length !== 1) problems.push(`${member} ran ${option} ${lines.length} times, not once`);
+    else if (fqdns && !lines[0]?.argv.endsWith(`--fqdns ${fqdns.join(',')}`)) problems.push(`${member} got "${lines[0]?.argv}", expected fqdns ${fqdns.join(',')}`);
+  };
+  const controller = `${l.name}-controller-0`;
+  if (l.phase === 'create') for (const m of [controller, `${l.name}-worker-0`, `${l.name}-worker-1`]) exactlyOnce(m, '--configure');
+  if (l.phase === 'grow') {
+    for (const m of [`${l.name}-worker-1`, `${l.name}-worker-2`]) exactlyOnce(m, '--configure');
+    for (const m of [controller, `${l.name}-worker-0`]) exactlyOnce(m, '--addnodes', [fq(1), fq(2)]);
+  }
+  if (l.phase === 'shrink') for (const m of [controller, `${l.name}-worker-0`]) exactlyOnce(m, '--delnodes', [fq(1), fq(2)]);
+  return problems;
+}
+
+async function cleanup(lives: Live[]): Promise<void> {
+  await Promise.all(
+    lives.map(async (l) => {
+      if (!l.handle || l.phase === 'delete') return;
+      await l.handle.signal(deleteSignal).catch(() => {});
+      await waitClosed(l.handle, 120_000).catch(() => {});
+    }),
+  );
+}
+
+/** A no-disruption round: checks the setup works and measures each phase, which later rounds aim at. */
+export async function calibrate(setup: RoundSetup): Promise<{ estimate: Record<Phase, number>; results: TrialResult[] }> {
+  const results = await runRound(setup, 'base');
+  const estimate = { ...setup.estimate };
+  for (const r of results) if (r.passed && r.convergenceMs !== undefined) estimate[r.id.split('@')[0] as Phase] = r.convergenceMs;
+  return { estimate, results };
+}
+
+export function landedFigures(results: TrialResult[]): Record<string, unknown> {
+  const landed = results.map((r) => String(r.details?.landed ?? ''));
+  return {
+    trialsByPhase: Object.fromEntries(PHASES.map((p) => [p, results.filter((r) => r.id.startsWith(`${p}@`)).length])),
+    disruptionsLandedMidOperation: landed.filter((l) => l.startsWith('mid-operation')).length,
+  };
+}
+
+export const CHECKED =
+  'Checked per trial: status members = spec, member dirs on disk = spec, one keep-alive process per member and none for removed members, no script process left behind, no run id started or completed twice (ledger kept outside the member), every completed run recorded with exit 0 and every recorded success really ran, and each survivor got its addnodes/delnodes exactly once with the right fqdns.';

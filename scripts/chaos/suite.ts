@@ -1,0 +1,85 @@
+/**
+ * The chaos suite: every part against one environment, in a fixed order, with a seeded generator
+ * per part. `npm run chaos` runs the full profile; the tests run the quick one with the same code.
+ */
+import os from 'node:os';
+import { badInput } from './bad-input.ts';
+import { inProcessCli, processCli } from './cli-runner.ts';
+import { ChaosEnv } from './env.ts';
+import { hostilePackages } from './hostile-packages.ts';
+import { partLine, type ChaosReport, type PartReport } from './report.ts';
+import { Rng } from './rng.ts';
+import { scriptFaults } from './script-faults.ts';
+import { security } from './security.ts';
+import { serverRestart } from './server-restart.ts';
+import { signalFlood } from './signal-flood.ts';
+import { workerCrash } from './worker-crash.ts';
+
+export const PARTS = ['worker-crash', 'server-restart', 'signal-flood', 'script-faults', 'bad-input', 'hostile-packages', 'security'] as const;
+export type PartName = (typeof PARTS)[number];
+export type Profile = 'full' | 'quick';
+
+export interface ChaosOptions {
+  seed: number;
+  profile: Profile;
+  /** A subset of the parts, in suite order; all when absent. */
+  parts?: readonly PartName[];
+  log?: (line: string) => void;
+  /** Keep the temp directory (logs, member dirs) for a post-mortem. */
+  keep?: boolean;
+}
+
+export const DEFAULT_SEED = 20261123;
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const log = options.log ?? (() => {});
+  const quick = options.profile === 'quick';
+  const wanted = new Set(options.parts ?? PARTS);
+  const rng = new Rng(options.seed);
+  const started = Date.now();
+  const startedAt = new Date().toISOString();
+  const env = await ChaosEnv.start({ log, keep: options.keep ?? false });
+  log(`[chaos] ${options.profile} profile, seed ${options.seed}, Temporal on ${env.address} (SQLite ${env.dbFile}), worker pid ${env.workerPid}`);
+  const parts: PartReport[] = [];
+  let estimate: Parameters<typeof serverRestart>[2]['estimate'];
+  const runners: Record<PartName, () => Promise<PartReport>> = {
+    'worker-crash': async () => {
+      const part = await workerCrash(env, rng.fork('worker-crash'), { rounds: quick ? 1 : 13, baseline: !quick, doubleKillChance: quick ? 0 : 0.25 });
+      const baseline = part.figures.baselineMsWithoutKill;
+      if (baseline && typeof baseline === 'object') estimate = baseline as typeof estimate;
+      return part;
+    },
+    'server-restart': () => serverRestart(env, rng.fork('server-restart'), { rounds: quick ? 1 : 5, ...(estimate ? { estimate } : {}) }),
+    'signal-flood': () => signalFlood(env, rng.fork('signal-flood'), { trials: quick ? 1 : 5, signals: 100, maxWorkers: 8 }),
+    'script-faults': () => scriptFaults(env, quick ? 1 : 2),
+    'bad-input': () => {
+      const sample = rng.fork('bad-input');
+      return quick
+        ? badInput(env, { cli: inProcessCli(env), cliMode: 'in-process main()', processCli: { run: processCli(env), sample: [sample.int(0, 40), sample.int(41, 80)] }, concurrency: 1 })
+        : badInput(env, { cli: processCli(env), cliMode: 'process (node cli/main.ts apply -f FILE)', concurrency: 2 });
+    },
+    'hostile-packages': () => hostilePackages(env),
+    security: () => security(env, inProcessCli(env)),
+  };
+  try {
+    for (const name of PARTS) {
+      if (!wanted.has(name)) continue;
+      log(`[chaos] ${name}…`);
+      const part = await runners[name]();
+      log(partLine(part));
+      parts.push(part);
+    }
+  } finally {
+    await env.close();
+  }
+  return {
+    tool: 'kdflow chaos',
+    seed: options.seed,
+    profile: options.profile,
+    startedAt,
+    durationMs: Date.now() - started,
+    machine: { cpus: os.cpus().length, node: process.version, platform: `${os.platform()} ${os.release()}` },
+    totals: { trials: parts.reduce((n, p) => n + p.trials, 0), passes: parts.reduce((n, p) => n + p.passes, 0) },
+    parts,
+  };
+}

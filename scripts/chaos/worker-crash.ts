@@ -1,0 +1,65 @@
+/**
+ * Part 1: kill -9 the worker (its own process) at a seeded random point of a create, a grow, a
+ * shrink and a delete, start it again, and check each cluster converges with every member once and
+ * every script run once. A round may kill the worker a second time while it recovers.
+ */
+import path from 'node:path';
+import type { ChaosEnv } from './env.ts';
+import { LEDGER_SCRIPT, chaosApp, sleep, writeScriptPackage } from './fixtures.ts';
+import { partReport, type PartReport, type TrialResult } from './report.ts';
+import type { Rng } from './rng.ts';
+import { CHECKED, DEFAULT_ESTIMATE_MS, calibrate, landedFigures, runRound, type RoundSetup } from './rounds.ts';
+
+export interface CrashOptions {
+  /** Rounds with a kill; each round is one trial per phase. */
+  rounds: number;
+  /** Measure each phase once without a kill first (also the baseline figures). */
+  baseline: boolean;
+  /** Chance that a round kills the worker a second time while it recovers. */
+  doubleKillChance: number;
+}
+
+export async function workerCrash(env: ChaosEnv, rng: Rng, options: CrashOptions): Promise<PartReport> {
+  const started = Date.now();
+  const app = chaosApp(await writeScriptPackage(path.join(env.dir, 'crash-pkg'), LEDGER_SCRIPT));
+  const setup: RoundSetup = { env, rng, app, prefix: 'crash', estimate: { ...DEFAULT_ESTIMATE_MS } };
+  const results: TrialResult[] = [];
+  let baseline: Record<string, number> | undefined;
+  if (options.baseline) {
+    // Without a kill: must pass too (it is a trial), and its durations aim the kills of the later rounds.
+    const calibrated = await calibrate(setup);
+    baseline = calibrated.estimate;
+    setup.estimate = calibrated.estimate;
+    results.push(...calibrated.results.map((r) => ({ ...r, id: `baseline ${r.id}`, convergenceMs: undefined })));
+  }
+  const starts: number[] = [];
+  let kills = 0;
+  const kill = async () => {
+    await env.killWorker();
+    kills += 1;
+    starts.push(await env.startWorker());
+  };
+  for (let r = 0; r < options.rounds; r++) {
+    const round = await runRound(setup, `r${r}`, async () => {
+      await kill();
+      if (rng.next() >= options.doubleKillChance) return '';
+      await sleep(rng.between(0, 3000));
+      await kill();
+      return 'killed again while recovering';
+    });
+    for (const result of round) env.log(`[chaos] worker-crash ${result.id}: ${result.passed ? 'pass' : `FAIL ${result.problems.join('; ')}`} (${result.details?.landed}, ${result.convergenceMs ?? '-'}ms)`);
+    results.push(...round);
+  }
+  return partReport('worker-crash', 'Worker crash (kill -9 mid-operation)', results, Date.now() - started, {
+    ...landedFigures(results),
+    killTrials: results.filter((r) => !r.id.startsWith('baseline')).length,
+    kills,
+    baselineMsWithoutKill: baseline ?? 'not measured (quick profile)',
+    meanWorkerStartMs: starts.length > 0 ? Math.round(starts.reduce((a, b) => a + b, 0) / starts.length) : 0,
+    notes: [
+      'Convergence is timed from the kill to the cluster settled at its spec (for delete: the workflow closed).',
+      'A kill during an activity is noticed by the server only when the activity misses its 30 s heartbeat timeout, so most recoveries take about 30 s plus a worker start.',
+      CHECKED,
+    ],
+  });
+}

@@ -34,6 +34,8 @@ export const KdClusterCrStatus = z.object({
     .optional(),
   lastError: z.string().optional(),
   conditions: z.array(Condition).optional(),
+  /** finishedAt of the newest script run already told as an Event, so a restarted shim neither repeats nor skips. */
+  reportedThrough: z.string().optional(),
 });
 export type KdClusterCrStatus = z.infer<typeof KdClusterCrStatus>;
 

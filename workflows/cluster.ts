@@ -22,6 +22,7 @@ import {
   specChangeSignal,
   specChangeUpdate,
   specQuery,
+  stableJson,
   statusQuery,
   type Accepted,
   type ClusterInput,
@@ -98,6 +99,8 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
     return 'spec' in checked ? checked.spec : reject(formatIssues(checked.issues));
   };
   const accept = (spec: KdClusterSpec): Accepted => {
+    // As in Kubernetes, an unchanged spec is no new generation: a re-sent or replayed change is a no-op.
+    if (stableJson(spec) === stableJson(state.desired.spec)) return { generation: state.desired.generation };
     state.desired = { ...state.desired, spec, generation: state.desired.generation + 1 };
     return { generation: state.desired.generation };
   };

@@ -4,7 +4,7 @@
  * and Ready and whose exec runs commands on this host (each pod under its own root prefix).
  * Nothing here mocks the Kubernetes API.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -176,5 +176,40 @@ export async function startKubeHarness(log: (line: string) => void = (l) => proc
     process.env.KDFLOW_KEEP_K8S = '1';
     await stop();
     throw new Error(`${(error as Error).message} (harness files kept in ${dir})`);
+  }
+}
+
+/**
+ * Real kubectl against the harness, as its admin. Asynchronous on purpose: the worker and the shim
+ * share the test's process, and a synchronous `kubectl wait` would freeze them while it waits.
+ */
+export async function kubectl(kube: Pick<KubeHarness, 'kubeconfig'>, args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('kubectl', ['--kubeconfig', kube.kubeconfig, ...args], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`kubectl ${args.join(' ')} failed: ${stderr.trim() || error.message}`));
+      else resolve(stdout);
+    });
+    child.stdin?.end(input ?? '');
+  });
+}
+
+/** A kubeconfig that authenticates as a ServiceAccount (a TokenRequest token), so RBAC is what a deployment gets. */
+export async function serviceAccountKubeConfig(kube: Pick<KubeHarness, 'kubeconfig' | 'kc'>, namespace: string, name: string): Promise<KubeConfig> {
+  const token = (await kubectl(kube, ['create', 'token', name, '-n', namespace, '--duration', '2h'])).trim();
+  const cluster = kube.kc.getCurrentCluster();
+  if (!cluster) throw new Error('the harness kubeconfig has no cluster');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({ clusters: [cluster], users: [{ name, token }], contexts: [{ name, cluster: cluster.name, user: name }], currentContext: name });
+  return kc;
+}
+
+/** Polls until the probe answers (a hang guard for convergence, not a timing assertion). */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
   }
 }

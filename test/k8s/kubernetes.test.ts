@@ -3,8 +3,7 @@
  * controller manager and kwok node, a real Temporal dev server and worker. The worker talks to the
  * API as the least-privilege ServiceAccount from crds/deploy/worker-rbac.yaml.
  */
-import { execFileSync } from 'node:child_process';
-import { CoreV1Api, KubeConfig, Watch, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, Watch, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KdClusterSpec, clusterStartOptions, deleteSignal, resizeUpdate, type ClusterInput, type ClusterStatus, type KdAppSpec } from '../../api/index.ts';
 import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
@@ -12,7 +11,7 @@ import type { MemberTarget } from '../../runtimes/runtime.ts';
 import type { clusterWorkflow } from '../../workflows/cluster.ts';
 import { memberStates, settled, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
 import { startHarness, type Harness } from '../support/temporal.ts';
-import { startKubeHarness, type KubeHarness } from './harness.ts';
+import { eventually, kubectl, serviceAccountKubeConfig, startKubeHarness, type KubeHarness } from './harness.ts';
 
 const NS = 'kdtest';
 const fqdn = (member: string, cluster: string) => `${member}.${cluster}.${NS}.svc.cluster.local`;
@@ -23,35 +22,6 @@ let core: CoreV1Api;
 let stopWatch: AbortController | undefined;
 /** When each pod was first seen going (deletionTimestamp set, or gone), by the API's own events. */
 const goingAt = new Map<string, number>();
-
-function kubectl(args: string[]): string {
-  return execFileSync('kubectl', ['--kubeconfig', kube.kubeconfig, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/** A kubeconfig that authenticates as the worker's ServiceAccount, so RBAC is what a deployment gets. */
-function workerKubeConfig(): KubeConfig {
-  const token = kubectl(['create', 'token', 'kdflow-worker', '-n', 'kdflow-system']).trim();
-  const cluster = kube.kc.getCurrentCluster();
-  if (!cluster) throw new Error('the harness kubeconfig has no cluster');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: 'kdflow-worker', token }],
-    contexts: [{ name: 'worker', cluster: cluster.name, user: 'kdflow-worker' }],
-    currentContext: 'worker',
-  });
-  return kc;
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function startKubeCluster(name: string, app: KdAppSpec, roles: object[]) {
   const spec = KdClusterSpec.parse({ app: 'testapp', roles });
@@ -74,14 +44,14 @@ beforeAll(async () => {
   if (skip) return;
   kube = await startKubeHarness();
   core = kube.kc.makeApiClient(CoreV1Api);
-  kubectl(['apply', '-f', 'crds/deploy/worker-rbac.yaml']);
-  kubectl(['create', 'namespace', NS]);
+  await kubectl(kube, ['apply', '-f', 'crds/deploy/worker-rbac.yaml']);
+  await kubectl(kube, ['create', 'namespace', NS]);
   await eventually('the default service account in the test namespace', async () => (await core.readNamespacedServiceAccount({ namespace: NS, name: 'default' })).metadata);
   stopWatch = await new Watch(kube.kc).watch(`/api/v1/namespaces/${NS}/pods`, {}, (type, pod: V1Pod) => {
     const name = pod.metadata?.name ?? '';
     if ((type === 'DELETED' || pod.metadata?.deletionTimestamp) && !goingAt.has(name)) goingAt.set(name, Date.now());
   }, () => {});
-  const runtimeKc = workerKubeConfig();
+  const runtimeKc = await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-worker');
   h = await startHarness(() => new KubernetesRuntime(runtimeKc, { problemGraceSeconds: 2 }));
 }, 900_000);
 

@@ -1,0 +1,130 @@
+/**
+ * One KdCluster object → its workflow. A new generation of the CR is validated with the same code as
+ * the CLI and forwarded with update-with-start (one call creates the workflow or changes it);
+ * `status.observedGeneration` records which generation was handled, so repeated and replayed watch
+ * events are no-ops. Deletion waits, behind the finalizer, for the workflow's teardown.
+ */
+import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CustomObjectsApi } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import {
+  KdAppSpec,
+  KdClusterSpec,
+  TASK_QUEUE,
+  clusterStartOptions,
+  clusterWorkflowId,
+  deleteSignal,
+  formatIssues,
+  newClusterIssues,
+  specChangeUpdate,
+  withCondition,
+  zodIssues,
+  type ClusterInput,
+  type FieldIssue,
+  type KdClusterCrStatus,
+} from '../api/index.ts';
+import type { clusterWorkflow } from '../workflows/cluster.ts';
+import { recordEvent } from './events.ts';
+import { FINALIZER, KINDS, crApi, keyOf, type CrObject } from './resources.ts';
+
+export interface ForwardDeps {
+  client: Client;
+  core: CoreV1Api;
+  custom: CustomObjectsApi;
+  logger: Logger;
+  /** The KdApp objects the shim has seen, by namespace/name. */
+  apps: Map<string, CrObject>;
+  taskQueue?: string;
+}
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export async function patchClusterStatus(deps: ForwardDeps, cr: CrObject, status: Record<string, unknown>): Promise<void> {
+  await deps.custom.patchNamespacedCustomObjectStatus(
+    { ...crApi(KINDS.cluster.plural), namespace: cr.metadata.namespace ?? 'default', name: cr.metadata.name, body: { status } },
+    mergePatch,
+  );
+}
+
+async function patchFinalizers(deps: ForwardDeps, cr: CrObject, finalizers: string[]): Promise<CrObject> {
+  return (await deps.custom.patchNamespacedCustomObject(
+    { ...crApi(KINDS.cluster.plural), namespace: cr.metadata.namespace ?? 'default', name: cr.metadata.name, body: { metadata: { finalizers, resourceVersion: cr.metadata.resourceVersion } } },
+    mergePatch,
+  )) as CrObject;
+}
+
+/** The workflow input for this CR, or the field-named issues that keep it from being forwarded. */
+export function clusterInputOf(cr: CrObject, apps: Map<string, CrObject>): { input: ClusterInput } | { issues: FieldIssue[] } {
+  const namespace = cr.metadata.namespace ?? 'default';
+  const parsed = KdClusterSpec.safeParse(cr.spec);
+  if (!parsed.success) return { issues: zodIssues(parsed.error, ['spec']) };
+  const appCr = apps.get(`${namespace}/${parsed.data.app}`);
+  if (!appCr) return { issues: [{ path: 'spec.app', message: `unknown app "${parsed.data.app}": no KdApp of that name in namespace ${namespace}` }] };
+  const app = KdAppSpec.safeParse(appCr.spec);
+  if (!app.success) return { issues: [{ path: 'spec.app', message: `KdApp ${parsed.data.app} is invalid: ${formatIssues(zodIssues(app.error, ['spec']))}` }] };
+  const issues = newClusterIssues(cr.metadata.name, parsed.data, app.data);
+  if (issues.length > 0) return { issues };
+  return { input: { namespace, name: cr.metadata.name, appName: parsed.data.app, app: app.data, spec: parsed.data } };
+}
+
+export async function reconcileCluster(deps: ForwardDeps, observed: CrObject): Promise<void> {
+  let cr = observed;
+  if (cr.metadata.deletionTimestamp) return teardown(deps, cr);
+  const finalizers = cr.metadata.finalizers ?? [];
+  if (!finalizers.includes(FINALIZER)) cr = await patchFinalizers(deps, cr, [...finalizers, FINALIZER]);
+
+  const generation = cr.metadata.generation ?? 1;
+  const status = (cr.status ?? {}) as KdClusterCrStatus;
+  if (status.observedGeneration === generation) return;
+  const now = new Date().toISOString();
+  const refuse = async (reason: string, message: string) => {
+    const conditions = withCondition(status.conditions, { type: 'Valid', status: 'False', reason, message, observedGeneration: generation }, now);
+    await patchClusterStatus(deps, cr, { observedGeneration: generation, conditions, lastError: message });
+    await recordEvent(deps.core, deps.logger, cr, 'Warning', reason, message);
+    deps.logger.warn({ cluster: keyOf(cr), generation, reason, message }, 'change not forwarded');
+  };
+
+  const verdict = clusterInputOf(cr, deps.apps);
+  if ('issues' in verdict) return refuse('InvalidSpec', formatIssues(verdict.issues));
+  const { input } = verdict;
+  const workflowId = clusterWorkflowId(input.namespace, input.name);
+  let accepted: number;
+  try {
+    ({ generation: accepted } = await deps.client.workflow.executeUpdateWithStart(specChangeUpdate, {
+      args: [{ spec: input.spec }],
+      startWorkflowOperation: new WithStartWorkflowOperation<typeof clusterWorkflow>('clusterWorkflow', {
+        ...clusterStartOptions(input),
+        taskQueue: deps.taskQueue ?? TASK_QUEUE,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      }),
+    }));
+  } catch (error) {
+    // The workflow refuses what the CR's schema cannot express, such as a changed app.
+    if (error instanceof WorkflowUpdateFailedError) return refuse('ChangeRejected', error.cause?.message ?? error.message);
+    throw error;
+  }
+  const message = `generation ${generation} sent to workflow ${workflowId} (workflow generation ${accepted})`;
+  const conditions = withCondition(status.conditions, { type: 'Valid', status: 'True', reason: 'Forwarded', message, observedGeneration: generation }, now);
+  await patchClusterStatus(deps, cr, { observedGeneration: generation, workflowId, conditions, lastError: null });
+  await recordEvent(deps.core, deps.logger, cr, 'Normal', 'Forwarded', message);
+  deps.logger.info({ cluster: keyOf(cr), generation, workflowId, workflowGeneration: accepted }, 'change forwarded');
+}
+
+/** The finalizer holds the CR until the workflow has torn every member down. */
+async function teardown(deps: ForwardDeps, cr: CrObject): Promise<void> {
+  const finalizers = cr.metadata.finalizers ?? [];
+  if (!finalizers.includes(FINALIZER)) return;
+  const namespace = cr.metadata.namespace ?? 'default';
+  const handle = deps.client.workflow.getHandle(clusterWorkflowId(namespace, cr.metadata.name));
+  try {
+    await handle.signal(deleteSignal);
+    await recordEvent(deps.core, deps.logger, cr, 'Normal', 'Deleting', 'delete sent to the workflow; members are being torn down');
+    await handle.result();
+  } catch (error) {
+    // No workflow (never forwarded, or already gone): nothing to tear down.
+    if (!(error instanceof WorkflowNotFoundError)) deps.logger.warn({ err: error, cluster: keyOf(cr) }, 'workflow did not end cleanly; removing the finalizer anyway');
+  }
+  await patchFinalizers(deps, cr, finalizers.filter((f) => f !== FINALIZER));
+  deps.logger.info({ cluster: keyOf(cr) }, 'torn down; finalizer removed');
+}

@@ -1,0 +1,176 @@
+/**
+ * The CRD shim on the real harness, driven by real kubectl: apply, patch, an invalid patch, delete,
+ * and a leader hand-over between two shims. The shims and the worker run as their least-privilege
+ * ServiceAccounts from crds/deploy/.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clusterWorkflowId, type ClusterStatus } from '../../api/index.ts';
+import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
+import { Shim } from '../../shim/shim.ts';
+import { writePackage } from '../support/cluster.ts';
+import { startHarness, type Harness } from '../support/temporal.ts';
+import { eventually, kubectl, serviceAccountKubeConfig, startKubeHarness, type KubeHarness } from './harness.ts';
+
+const NS = 'kdshim';
+const skip = process.env.KDFLOW_SKIP_K8S === '1';
+let kube: KubeHarness;
+let h: Harness<KubernetesRuntime>;
+let core: CoreV1Api;
+const shims: Shim[] = [];
+const k = (...args: string[]) => kubectl(kube, args);
+
+async function startShim(identity: string): Promise<Shim> {
+  const kc = await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-shim');
+  const shim = new Shim({ kc, client: h.env.client, logger: pino({ level: process.env.KDFLOW_TEST_LOG ?? 'silent' }), identity, leaseNamespace: 'kdflow-system', taskQueue: h.taskQueue, statusEveryMs: 500 });
+  shim.start();
+  shims.push(shim);
+  return shim;
+}
+
+const processes: ChildProcess[] = [];
+/** The shim as its own process (`node shim/main.ts`), as the Deployment runs it, so it can be SIGKILLed. */
+async function startShimProcess(identity: string): Promise<ChildProcess> {
+  const kubeconfig = path.join(h.home, `${identity}.kubeconfig`);
+  await writeFile(kubeconfig, (await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-shim')).exportConfig(), { mode: 0o600 });
+  const child = spawn(process.execPath, ['shim/main.ts'], {
+    env: { ...process.env, KUBECONFIG: kubeconfig, TEMPORAL_ADDRESS: h.env.address, KDFLOW_SHIM_ID: identity, KDFLOW_SHIM_NAMESPACE: 'kdflow-system', KDFLOW_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  processes.push(child);
+  return child;
+}
+
+const member = (name: string) => ({ namespace: NS, cluster: 'sc', name, role: '', ordinal: 0, fqdn: '' });
+async function podEvents(name: string): Promise<string[]> {
+  return ((await h.runtime.readGuestFile(member(name), '/opt/guestconfig/events.log')) ?? '').split('\n').filter(Boolean);
+}
+const crStatus = async () => JSON.parse(await k('get', 'kdc', 'sc', '-n', NS, '-o', 'json')).status as Record<string, unknown> & { conditions?: { type: string; status: string; reason: string; message: string }[] };
+const fqdn = (m: string) => `${m}.sc.${NS}.svc.cluster.local`;
+
+beforeAll(async () => {
+  if (skip) return;
+  kube = await startKubeHarness();
+  core = kube.kc.makeApiClient(CoreV1Api);
+  await k('apply', '-f', 'crds/kdapps.kdflow.dev.yaml', '-f', 'crds/kdclusters.kdflow.dev.yaml');
+  await k('wait', '--for=condition=Established', 'crd/kdapps.kdflow.dev', 'crd/kdclusters.kdflow.dev', '--timeout=60s');
+  await k('apply', '-f', 'crds/deploy/worker-rbac.yaml', '-f', 'crds/deploy/shim-rbac.yaml');
+  await k('create', 'namespace', NS);
+  await eventually('the default service account', async () => (await core.readNamespacedServiceAccount({ namespace: NS, name: 'default' })).metadata);
+  const workerKc = await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-worker');
+  h = await startHarness(() => new KubernetesRuntime(workerKc, { problemGraceSeconds: 5 }));
+}, 900_000);
+
+afterAll(async () => {
+  for (const child of processes) child.kill('SIGTERM');
+  for (const shim of shims) await shim.stop();
+  await h?.teardown();
+  await kube?.stop();
+});
+
+describe.skipIf(skip)('the CRD shim with kubectl', () => {
+  it('the deployment manifests pass a server-side dry run', async () => {
+    const out = await k('apply', '--dry-run=server', '-f', 'crds/deploy/');
+    expect(out).toMatch(/deployment.apps\/kdflow-worker created \(server dry run\)/);
+    expect(out).toMatch(/deployment.apps\/kdflow-shim created \(server dry run\)/);
+  });
+
+  it('apply, patch (grow, shrink, invalid) and delete drive the workflow; status and events come back', async () => {
+    const shimA = await startShim('shim-a');
+    const shimB = await startShim('shim-b');
+    await eventually('one shim leads', async () => (shimA.isLeader() !== shimB.isLeader() ? true : undefined));
+
+    const pkg = await writePackage(path.join(h.home, 'shim-app'));
+    const manifest = path.join(h.home, 'sc.yaml');
+    await writeFile(
+      manifest,
+      `apiVersion: kdflow.dev/v1beta1
+kind: KdApp
+metadata: {name: spark, namespace: ${NS}}
+spec:
+  label: {name: Spark-like}
+  distroID: test/spark
+  version: "1"
+  defaultImageRepoTag: test/spark:1
+  defaultConfigPackage: {packageURL: "${pkg}"}
+  roles:
+    - {id: controller, cardinality: "1", eventList: [configure, addnodes, delnodes]}
+    - {id: worker, cardinality: "0+", eventList: [configure]}
+  scriptTimeoutSeconds: 60
+---
+apiVersion: kdflow.dev/v1beta1
+kind: KdCluster
+metadata: {name: sc, namespace: ${NS}}
+spec:
+  app: spark
+  roles:
+    - {id: controller, members: 1}
+    - {id: worker, members: 1}
+`,
+    );
+    await k('apply', '-f', manifest);
+    await k('wait', '--for=jsonpath={.status.state}=configured', 'kdc/sc', '-n', NS, '--timeout=120s');
+    expect(await k('get', 'kdc', 'sc', '-n', NS)).toMatch(/^sc\s+spark\s+configured\s+2\/2\s+/m);
+    const cr = JSON.parse(await k('get', 'kdc', 'sc', '-n', NS, '-o', 'json'));
+    expect(cr.metadata.finalizers).toContain('kdflow.dev/teardown');
+    expect(cr.status).toMatchObject({ observedGeneration: 1, workflowId: clusterWorkflowId(NS, 'sc'), membersReady: '2/2', roles: [{ id: 'controller', desired: 1 }, { id: 'worker', desired: 1 }] });
+    expect(await podEvents('sc-controller-0')).toEqual(['--configure']);
+
+    // Grow: kubectl patch → the new worker configures, the controller hears --addnodes.
+    await k('patch', 'kdc', 'sc', '-n', NS, '--type=json', '-p', '[{"op":"replace","path":"/spec/roles/1/members","value":3}]');
+    await k('wait', '--for=jsonpath={.status.membersReady}=4/4', 'kdc/sc', '-n', NS, '--timeout=120s');
+    await k('wait', '--for=jsonpath={.status.state}=configured', 'kdc/sc', '-n', NS, '--timeout=120s');
+    const added = `--addnodes --nodegroup 1 --role worker --fqdns ${fqdn('sc-worker-1')},${fqdn('sc-worker-2')}`;
+    expect(await podEvents('sc-controller-0')).toEqual(['--configure', added]);
+
+    // An invalid patch: a condition naming the field, and nothing changes.
+    await k('patch', 'kdc', 'sc', '-n', NS, '--type=json', '-p', '[{"op":"replace","path":"/spec/roles/0/members","value":2}]');
+    await k('wait', '--for=condition=Valid=False', 'kdc/sc', '-n', NS, '--timeout=60s');
+    const refused = await crStatus();
+    expect(refused.conditions?.find((c) => c.type === 'Valid')).toMatchObject({ reason: 'InvalidSpec' });
+    expect(refused.conditions?.find((c) => c.type === 'Valid')?.message).toContain('spec.roles[0].members');
+    expect(refused.observedGeneration).toBe(3);
+    expect(refused.workflowGeneration).toBe(2);
+    expect((await k('get', 'pods', '-n', NS, '-l', 'kdflow.dev/cluster=sc', '-o', 'name')).trim().split('\n')).toHaveLength(4);
+    expect(await k('describe', 'kdc', 'sc', '-n', NS)).toMatch(/Warning\s+InvalidSpec/);
+
+    // The leader hands over (a graceful stop releases the Lease): the other shim carries on.
+    const leader = shimA.isLeader() ? shimA : shimB;
+    const follower = leader === shimA ? shimB : shimA;
+    await leader.stop();
+    await eventually('the other shim leads', async () => (follower.isLeader() ? true : undefined));
+    await follower.stop();
+
+    // A shim process killed with SIGKILL right after a change, then a fresh one: it converges, and
+    // the change takes effect once. Shrink (undoing the invalid change too): --delnodes on the controller.
+    const first = await startShimProcess('shim-p1');
+    await eventually('shim-p1 holds the lease', async () => ((await k('get', 'lease', 'kdflow-shim', '-n', 'kdflow-system', '-o', 'jsonpath={.spec.holderIdentity}')) === 'shim-p1' ? true : undefined));
+    await k('patch', 'kdc', 'sc', '-n', NS, '--type=json', '-p', '[{"op":"replace","path":"/spec/roles/0/members","value":1},{"op":"replace","path":"/spec/roles/1/members","value":1}]');
+    first.kill('SIGKILL');
+    await startShimProcess('shim-p2');
+    await k('wait', '--for=condition=Valid=True', 'kdc/sc', '-n', NS, '--timeout=90s');
+    await k('wait', '--for=jsonpath={.status.membersReady}=2/2', 'kdc/sc', '-n', NS, '--timeout=120s');
+    const removed = `--delnodes --nodegroup 1 --role worker --fqdns ${fqdn('sc-worker-1')},${fqdn('sc-worker-2')}`;
+    expect(await podEvents('sc-controller-0')).toEqual(['--configure', added, removed]);
+    // Generations 1, 2 and 4 of the CR, each taken once: the workflow is at its third generation.
+    expect((await crStatus()).workflowGeneration).toBe(3);
+
+    // The story in `kubectl describe`: forwards, phases and every script run as Events.
+    await eventually('the lifecycle told as events', async () => {
+      const story = await k('describe', 'kdc', 'sc', '-n', NS);
+      const lines = [/Normal\s+Forwarded\s+\S+\s+kdflow-shim\s+generation 1 sent/, /ScriptSucceeded\s+\S+\s+kdflow-shim\s+configure on sc-controller-0: exit 0/, /ScriptSucceeded\s+\S+\s+kdflow-shim\s+addnodes on sc-controller-0/, /ScriptSucceeded\s+\S+\s+kdflow-shim\s+delnodes on sc-controller-0/, /Phase\s+\S+\s+kdflow-shim\s+creating → configured/];
+      if (process.env.KDFLOW_TEST_DEBUG) console.log(story);
+      return lines.every((line) => line.test(story)) ? true : undefined;
+    });
+
+    // kubectl delete waits for the finalizer, which waits for the workflow's teardown.
+    await k('delete', 'kdc', 'sc', '-n', NS, '--timeout=120s');
+    const final = (await h.env.client.workflow.getHandle(clusterWorkflowId(NS, 'sc')).result()) as ClusterStatus;
+    expect(final.phase).toBe('deleted');
+    expect((await k('get', 'pods,pvc,svc', '-n', NS, '-l', 'kdflow.dev/cluster=sc', '-o', 'name')).trim()).toBe('');
+  });
+});

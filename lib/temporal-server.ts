@@ -3,7 +3,7 @@
  * the repo, and its dev server on 127.0.0.1 with SQLite persistence.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -119,6 +119,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       throw new Error(`the Temporal dev server did not answer on ${address} within 60s; see ${options.logFile}`);
     }
     await new Promise((r) => setTimeout(r, 250));
+  }
+  // The file holds every workflow's history, role env values included: only its owner may read it.
+  for (const file of [options.dbFile, `${options.dbFile}-wal`, `${options.dbFile}-shm`, `${options.dbFile}-journal`]) {
+    if (existsSync(file)) chmodSync(file, 0o600);
   }
   return {
     address,

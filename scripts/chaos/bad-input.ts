@@ -9,11 +9,11 @@ import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError }
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { TASK_QUEUE, clusterWorkflowId, resizeSignal, retrySignal, specChangeSignal, specChangeUpdate, statusQuery, type ClusterStatus } from '../../api/index.ts';
+import { TASK_QUEUE, clusterWorkflowId, deleteSignal, resizeSignal, retrySignal, specChangeSignal, specChangeUpdate, statusQuery, type ClusterStatus } from '../../api/index.ts';
 import { BAD_PAYLOADS, GOOD_APP, TARGET, badSpecs, baseClusterSpec, type BadSpec } from './bad-specs.ts';
 import type { CliResult, CliRunner } from './cli-runner.ts';
 import type { ChaosEnv } from './env.ts';
-import { NAMESPACE, baseAppSpec, bounded, chaosApp, configured, memberNames, sleep, waitForStatus, type ClusterHandle } from './fixtures.ts';
+import { NAMESPACE, baseAppSpec, bounded, chaosApp, configured, memberNames, sleep, waitClosed, waitForStatus, type ClusterHandle } from './fixtures.ts';
 import { partReport, type PartReport, type TrialResult } from './report.ts';
 import type { clusterWorkflow } from '../../workflows/cluster.ts';
 
@@ -101,6 +101,8 @@ export async function badInput(env: ChaosEnv, options: BadInputOptions): Promise
   }
   const final = await bounded(target, 10_000, () => target.query(statusQuery));
   if (final.generation !== 1 || final.phase !== 'configured') results.push({ id: 'target unchanged at the end', passed: false, problems: [`target is ${final.phase} at generation ${final.generation}`] });
+  await target.signal(deleteSignal);
+  await waitClosed(target, 120_000);
   for (const r of results) if (!r.passed) env.log(`[chaos] bad-input ${r.id}: FAIL ${r.problems.join('; ')}`);
 
   const manifests = cases.filter((c) => c.kind !== 'file');

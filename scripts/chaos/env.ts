@@ -6,7 +6,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,12 +124,30 @@ export class ChaosEnv {
     this.workerLog?.end();
   }
 
+  /** Keep-alives and scripts of clusters a failed part left behind: every process whose cwd is in this home. */
+  async killMembers(): Promise<number> {
+    let killed = 0;
+    for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+      if (!/^\d+$/.test(pid)) continue;
+      const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '');
+      if (!cwd.startsWith(`${this.home}/`)) continue;
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+        killed += 1;
+      } catch {
+        // Gone already.
+      }
+    }
+    return killed;
+  }
+
   get workerPid(): number | undefined {
     return this.worker?.pid;
   }
 
   async close(): Promise<void> {
     await this.killWorker();
+    await this.killMembers();
     await this.connection?.close().catch(() => {});
     await this.stopServer('SIGTERM').catch(() => {});
     if (!this.keep) await rm(this.dir, { recursive: true, force: true }).catch(() => {});

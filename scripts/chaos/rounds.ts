@@ -5,7 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { deleteSignal, memberFqdn, resizeUpdate, statusQuery, type ClusterStatus, type KdAppSpec } from '../../api/index.ts';
+import { deleteSignal, memberFqdn, resizeUpdate, type ClusterStatus, type KdAppSpec } from '../../api/index.ts';
 import { checkConverged, checkGone, checkLedger, doneEvents, workflowHistory } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
 import { NAMESPACE, clusterSpec, configured, readLedger, sleep, startCluster, waitClosed, waitForStatus, bounded, type ClusterHandle, type LedgerLine } from './fixtures.ts';
@@ -105,7 +105,9 @@ export async function runRound(setup: RoundSetup, round: string, disrupt?: () =>
   const results: TrialResult[] = [];
   for (const l of lives) {
     // A phase that was already done when the disruption hit has no convergence time to report.
-    if (l.convergedAt !== undefined) l.convergedAt = l.convergedAt > (disruptedAt ?? 0) ? l.convergedAt - (disruptedAt ?? (l.triggeredAt as number)) : undefined;
+    const done = l.convergedAt === undefined || (disruptedAt !== undefined && (l.convergedAt <= disruptedAt || (l.landed ?? '').startsWith('after')));
+    if (disruptedAt !== undefined && l.convergedAt !== undefined && l.convergedAt <= disruptedAt) l.landed = `after the operation; ${l.landed}`;
+    l.convergedAt = done ? undefined : (l.convergedAt as number) - (disruptedAt ?? (l.triggeredAt as number));
     results.push(await verify(env, l, round));
   }
   await cleanup(lives);
@@ -122,12 +124,15 @@ async function awaitPhase(l: Live): Promise<void> {
   }
 }
 
+/** Where a phase stands, asked of the server (describe needs no worker, so asking does not delay the disruption). */
 async function whereIs(l: Live): Promise<string> {
+  const handle = l.handle as ClusterHandle;
   try {
-    if (l.phase === 'delete') return (await bounded(l.handle as ClusterHandle, 2000, () => (l.handle as ClusterHandle).describe())).status.name === 'RUNNING' ? 'mid-operation' : 'after the operation';
-    const s = await bounded(l.handle as ClusterHandle, 2000, () => (l.handle as ClusterHandle).query(statusQuery));
-    const busy = s.observedGeneration < l.generation || s.generation !== s.observedGeneration || s.phase !== 'configured';
-    return busy ? `mid-operation (${s.operation ?? s.phase})` : 'after the operation';
+    const description = await bounded(handle, 1000, () => handle.describe());
+    if (description.status.name !== 'RUNNING') return 'after the operation (closed)';
+    const running = (description.raw.pendingActivities ?? []).map((a) => a.activityType?.name ?? '?');
+    if (l.phase === 'delete') return `mid-operation (deleting${running.length > 0 ? `: ${running.join(',')}` : ''})`;
+    return running.length > 0 ? `mid-operation (${running.join(',')} running)` : 'no activity running';
   } catch {
     return 'unknown (no answer)';
   }
@@ -190,10 +195,12 @@ export async function calibrate(setup: RoundSetup): Promise<{ estimate: Record<P
 }
 
 export function landedFigures(results: TrialResult[]): Record<string, unknown> {
-  const landed = results.map((r) => String(r.details?.landed ?? ''));
+  const landed = results.filter((r) => !r.id.startsWith('baseline')).map((r) => String(r.details?.landed ?? ''));
+  const count = (prefix: string) => landed.filter((l) => l.startsWith(prefix)).length;
   return {
     trialsByPhase: Object.fromEntries(PHASES.map((p) => [p, results.filter((r) => r.id.startsWith(`${p}@`)).length])),
-    disruptionsLandedMidOperation: landed.filter((l) => l.startsWith('mid-operation')).length,
+    // Where each phase was when the disruption hit, as the server saw it a moment before.
+    disruptionLanded: { midActivity: count('mid-operation'), noActivityRunning: count('no activity running'), afterTheOperation: count('after the operation'), unknown: count('unknown') },
   };
 }
 

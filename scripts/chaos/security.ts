@@ -2,7 +2,8 @@
  * Part 7: security checks with a live cluster. Secret-looking role env values that a startscript
  * prints must not reach status, `kdflow get -o json`, `kdflow history` or the worker's log (while a
  * plain value still shows, so the check is not vacuous); env values that look like shell are inert;
- * member directories and configmeta have private modes; and the source builds no shell strings.
+ * member directories, configmeta and the dev server's database have private modes; and the source
+ * builds no shell strings.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
@@ -85,6 +86,8 @@ export async function security(env: ChaosEnv, cli: CliRunner): Promise<PartRepor
       ['/etc/guestconfig', path.join(root, 'etc/guestconfig'), 0o700],
       ['configmeta.json', path.join(root, 'etc/guestconfig/configmeta.json'), 0o600],
       ['members/<namespace>', path.join(env.home, 'members', NAMESPACE), 0o700],
+      // The dev server's SQLite file holds every history, env values included.
+      ['the Temporal dev server database', env.dbFile, 0o600],
     ];
     const seen: Record<string, string> = {};
     for (const [what, file, want] of modes) {

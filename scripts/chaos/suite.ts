@@ -41,6 +41,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const env = await ChaosEnv.start({ log, keep: options.keep ?? false });
   log(`[chaos] ${options.profile} profile, seed ${options.seed}, Temporal on ${env.address} (SQLite ${env.dbFile}), worker pid ${env.workerPid}`);
   const parts: PartReport[] = [];
+  // Ctrl-C: stop the server, the worker and every member process before going.
+  const interrupted = (signal: NodeJS.Signals) => void env.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   let estimate: Parameters<typeof serverRestart>[2]['estimate'];
   const runners: Record<PartName, () => Promise<PartReport>> = {
     'worker-crash': async () => {
@@ -70,6 +74,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       parts.push(part);
     }
   } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     await env.close();
   }
   return {

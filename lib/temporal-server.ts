@@ -54,6 +54,8 @@ export interface DevServerOptions {
   uiPort?: number;
   dbFile: string;
   logFile: string;
+  /** More `temporal server start-dev` arguments, after kdflow's own. */
+  extraArgs?: string[];
 }
 
 export interface DevServer {
@@ -105,6 +107,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   mkdirSync(path.dirname(options.dbFile), { recursive: true });
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--db-filename', options.dbFile, '--log-level', 'warn'];
   for (const key of SEARCH_ATTRIBUTE_KEYS) args.push('--search-attribute', `${key.name}=${key.type === 'INT' ? 'Int' : 'Keyword'}`);
+  args.push(...(options.extraArgs ?? []));
   const log = openSync(options.logFile, 'a');
   const child = spawn(bin, args, { stdio: ['ignore', log, log], detached: false });
   let exited: number | null | undefined;

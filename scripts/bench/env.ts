@@ -1,0 +1,158 @@
+/**
+ * The bench's own world: a dev server on free ports with its own SQLite file, a temp KDFLOW_HOME, an
+ * in-process worker on the local runtime, and a client. `close()` removes every member, keep-alive
+ * and script process under that home, then stops worker and server.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { freePort } from '../../lib/free-port.ts';
+import { startDevServer, type DevServer } from '../../lib/temporal-server.ts';
+import { LocalRuntime } from '../../runtimes/local.ts';
+import { createKdflowWorker, type KdflowWorkerOptions } from '../../worker/worker.ts';
+
+export interface BenchEnv {
+  home: string;
+  runtime: LocalRuntime;
+  client: Client;
+  taskQueue: string;
+  serverPid: number | undefined;
+  address: string;
+  /** Replace the worker (for a before/after comparison of worker settings). */
+  restartWorker(tuning?: KdflowWorkerOptions['tuning']): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The pid whose command line mentions `needle` (the server is found by its unique SQLite path). */
+export function findPid(needle: string): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) return Number(entry);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return undefined;
+}
+
+/** Processes whose working directory is under `dir`: the keep-alives and scripts of our members. */
+export function processesUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cwd = readlinkSync(`/proc/${entry}/cwd`);
+      if (cwd === dir || cwd.startsWith(dir + path.sep)) pids.push(Number(entry));
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return pids;
+}
+
+export async function startBenchEnv(log: (line: string) => void): Promise<BenchEnv> {
+  // The SDK's own state-change lines would drown the bench's output.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-bench-'));
+  const [port, uiPort] = [await freePort(), await freePort()];
+  const dbFile = path.join(home, 'temporal.db');
+  log(`dev server on 127.0.0.1:${port}, home ${home}`);
+  // KDFLOW_BENCH_SERVER_ARGS: more dev server arguments, to try a server setting (space-separated).
+  const extraArgs = process.env.KDFLOW_BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? [];
+  const server: DevServer = await startDevServer({ port, uiPort, dbFile, logFile: path.join(home, 'temporal.log'), extraArgs });
+  const serverPid = findPid(dbFile);
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, namespace: 'default' });
+  const native = await NativeConnection.connect({ address: server.address });
+  const runtime = new LocalRuntime(home);
+  const logger = pino({ level: process.env.KDFLOW_BENCH_LOG ?? 'silent' });
+  const taskQueue = 'kdflow-bench';
+  let worker: Worker | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const stopWorker = async () => {
+    worker?.shutdown();
+    await running;
+    worker = undefined;
+  };
+  const env: BenchEnv = {
+    home,
+    runtime,
+    client,
+    taskQueue,
+    serverPid,
+    address: server.address,
+    async restartWorker(tuning) {
+      await stopWorker();
+      worker = await createKdflowWorker({ connection: native, namespace: 'default', runtime, home, logger, taskQueue, ...(tuning ? { tuning } : {}) });
+      running = worker.run();
+    },
+    async close() {
+      killAll(processesUnder(path.join(home, 'members')));
+      await stopWorker().catch(() => {});
+      await native.close().catch(() => {});
+      await connection.close().catch(() => {});
+      await server.stop();
+      killAll(processesUnder(home));
+      await rm(home, { recursive: true, force: true });
+    },
+  };
+  await env.restartWorker();
+  return env;
+}
+
+function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+export interface Machine {
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  kernel: string;
+  node: string;
+  temporalCli: string;
+  temporalSdk: string;
+  loadAverageAtStart: number[];
+}
+
+export function machineInfo(temporalCli: string, sdk: string): Machine {
+  return {
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    temporalCli,
+    temporalSdk: sdk,
+    loadAverageAtStart: os.loadavg().map((l) => Math.round(l * 100) / 100),
+  };
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After "pid (comm) ": state is field 0, utime 11, stime 12 (proc(5) fields 14 and 15).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function statusMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return Math.round((kb / 1024) * 10) / 10;
+}
+
+export const rssMiB = (pid: number) => statusMiB(pid, 'VmRSS');
+/** The peak RSS (high-water mark) over the process's life. */
+export const peakRssMiB = (pid: number) => statusMiB(pid, 'VmHWM');

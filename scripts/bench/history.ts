@@ -1,0 +1,128 @@
+/**
+ * Reading timings out of a workflow history. Pure over the events, so it takes what
+ * `handle.fetchHistory()` returns or plain JSON of the same shape.
+ */
+
+interface Timestamp {
+  seconds?: number | string | { toNumber(): number } | null;
+  nanos?: number | null;
+}
+
+export interface HistoryEvent {
+  eventId?: number | string | { toNumber(): number } | null;
+  eventTime?: Timestamp | null;
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
+  activityTaskStartedEventAttributes?: { scheduledEventId?: unknown } | null;
+  activityTaskCompletedEventAttributes?: { scheduledEventId?: unknown } | null;
+  [key: string]: unknown;
+}
+
+const num = (v: unknown): number => (typeof v === 'object' && v !== null && 'toNumber' in v ? (v as { toNumber(): number }).toNumber() : Number(v ?? 0));
+
+export function eventMs(e: HistoryEvent): number {
+  return num(e.eventTime?.seconds) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
+}
+
+/** `workflowTaskCompleted`, `activityTaskStarted`…: the name of the attributes the event carries. */
+export function kindOf(e: HistoryEvent): string {
+  for (const [key, value] of Object.entries(e)) if (key.endsWith('EventAttributes') && value) return key.slice(0, -'EventAttributes'.length);
+  return 'unknown';
+}
+
+/** When the workflow last finished a task: for an idle cluster, the moment its status settled. */
+export function lastTaskCompletedMs(events: HistoryEvent[]): number {
+  const last = events.findLast((e) => kindOf(e) === 'workflowTaskCompleted');
+  if (!last) throw new Error('no completed workflow task in the history');
+  return eventMs(last);
+}
+
+/** Activity type of every scheduled event id, so starts and completions can be named. */
+function activityTypes(events: HistoryEvent[]): Map<number, string> {
+  const types = new Map<number, string>();
+  for (const e of events) if (e.activityTaskScheduledEventAttributes) types.set(num(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+  return types;
+}
+
+/** Completion time of the last activity of a type (such as awaitReady: the member is ready). */
+export function lastCompletionMs(events: HistoryEvent[], activityType: string): number | undefined {
+  const types = activityTypes(events);
+  const last = events.findLast((e) => e.activityTaskCompletedEventAttributes && types.get(num(e.activityTaskCompletedEventAttributes.scheduledEventId)) === activityType);
+  return last ? eventMs(last) : undefined;
+}
+
+/** For every signal: ms until the next activity started (undefined when none followed). */
+export function signalToActivityStartMs(events: HistoryEvent[]): number[] {
+  const out: number[] = [];
+  events.forEach((e, i) => {
+    if (kindOf(e) !== 'workflowExecutionSignaled') return;
+    const started = events.slice(i + 1).find((n) => kindOf(n) === 'activityTaskStarted');
+    if (started) out.push(eventMs(started) - eventMs(e));
+  });
+  return out;
+}
+
+export interface ActivityTiming {
+  type: string;
+  count: number;
+  /** Scheduled → started: time in the task queue. */
+  queuedMs: number;
+  /** Started → completed: time in the activity. */
+  runMs: number;
+}
+
+/** Summed per activity type, in order of first appearance. */
+export function activityTimings(events: HistoryEvent[]): ActivityTiming[] {
+  const types = activityTypes(events);
+  const byId = new Map(events.map((e) => [num(e.eventId), e]));
+  const started = new Map<number, number>();
+  const out = new Map<string, ActivityTiming>();
+  for (const e of events) {
+    if (e.activityTaskStartedEventAttributes) started.set(num(e.activityTaskStartedEventAttributes.scheduledEventId), eventMs(e));
+    if (!e.activityTaskCompletedEventAttributes) continue;
+    const id = num(e.activityTaskCompletedEventAttributes.scheduledEventId);
+    const type = types.get(id) ?? '?';
+    const scheduled = byId.get(id);
+    const start = started.get(id) ?? eventMs(e);
+    const timing = out.get(type) ?? { type, count: 0, queuedMs: 0, runMs: 0 };
+    timing.count += 1;
+    timing.queuedMs += scheduled ? start - eventMs(scheduled) : 0;
+    timing.runMs += eventMs(e) - start;
+    out.set(type, timing);
+  }
+  return [...out.values()];
+}
+
+/** How many events of each kind, for the history-cost point. */
+export function countKinds(events: HistoryEvent[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const e of events) counts[kindOf(e)] = (counts[kindOf(e)] ?? 0) + 1;
+  return counts;
+}
+
+export interface TaskTiming {
+  count: number;
+  /** Scheduled → started, summed. */
+  queuedMs: number;
+  /** Started → completed, summed. */
+  runMs: number;
+}
+
+/** Workflow tasks: how many, and how long they waited and ran in total. */
+export function workflowTaskTimings(events: HistoryEvent[]): TaskTiming {
+  const timing: TaskTiming = { count: 0, queuedMs: 0, runMs: 0 };
+  let scheduled: number | undefined;
+  let started: number | undefined;
+  for (const e of events) {
+    const kind = kindOf(e);
+    if (kind === 'workflowTaskScheduled') scheduled = eventMs(e);
+    else if (kind === 'workflowTaskStarted') {
+      started = eventMs(e);
+      if (scheduled !== undefined) timing.queuedMs += started - scheduled;
+    } else if (kind === 'workflowTaskCompleted' && started !== undefined) {
+      timing.count += 1;
+      timing.runMs += eventMs(e) - started;
+      scheduled = started = undefined;
+    }
+  }
+  return timing;
+}

@@ -1,0 +1,126 @@
+/**
+ * `npm run bench`: every benchmark point on a dev server of its own, the local runtime and an
+ * in-process worker; writes reports/bench.json, reports/bench.md and SVG plots. Nothing here asserts
+ * a time: the targets are read, not enforced.
+ *   --quick          tiny sizes, for a smoke run
+ *   --only p1,p3     a subset of points
+ *   --out DIR        where to write (default reports/)
+ *   --before FILE    an earlier bench.json to compare with (default: DIR/bench-before.json when present)
+ *   --clusters N     P5's cluster count (default 1000)
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { guestMountSupport, guestMountMode } from '../../runtimes/guest-mounts.ts';
+import { ensureTemporalCli } from '../../lib/temporal-server.ts';
+import { machineInfo, startBenchEnv, type BenchEnv } from './env.ts';
+import { overheadPoint } from './p1-overhead.ts';
+import { fanoutPoint } from './p2-fanout.ts';
+import { latencyPoint } from './p3-latency.ts';
+import { historyCostPoint, longRunPoint } from './p4-history.ts';
+import { scalePoint } from './p5-scale.ts';
+import { compareHotspots, headline, markdown, plots, type BenchReport, type Outcome } from './report.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, before: { type: 'string' }, clusters: { type: 'string' } } });
+const quick = values.quick ?? false;
+const only = values.only ? new Set(values.only.split(',')) : undefined;
+const outDir = path.resolve(values.out ?? path.join(ROOT, 'reports'));
+const wanted = (point: string) => !only || only.has(point);
+
+const sizes = quick
+  ? { p1: [1, 10].map((members) => ({ members, reps: 1 })), p2: 1, p3: 2, p4: [10], long: 20, p5: 20 }
+  : {
+      p1: [
+        { members: 1, reps: 3 },
+        { members: 10, reps: 3 },
+        { members: 50, reps: 3 },
+        { members: 100, reps: 3 },
+        { members: 200, reps: 2 },
+      ],
+      p2: 3,
+      p3: 5,
+      p4: [10, 100],
+      long: 500,
+      p5: 1000,
+    };
+if (values.clusters) sizes.p5 = Number(values.clusters);
+
+const started = performance.now();
+const log = (line: string) => process.stdout.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
+
+function git(...args: string[]): string {
+  return spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+}
+
+async function point<T>(name: string, run: () => Promise<T>): Promise<Outcome<T> | undefined> {
+  if (!wanted(name)) return undefined;
+  log(`${name} …`);
+  try {
+    return await run();
+  } catch (error) {
+    log(`${name} failed: ${error instanceof Error ? error.stack : String(error)}`);
+    return { error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+const temporal = ensureTemporalCli();
+const temporalVersion = spawnSync(temporal, ['--version'], { encoding: 'utf8' }).stdout.trim();
+const sdk = JSON.parse(readFileSync(path.join(ROOT, 'node_modules/@temporalio/worker/package.json'), 'utf8')).version as string;
+const machine = machineInfo(temporalVersion, sdk);
+const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
+const commit = `${git('rev-parse', '--short', 'HEAD')}${dirty ? '+uncommitted' : ''}`;
+log(`${machine.cores} × ${machine.cpuModel}, ${machine.memoryGiB} GiB; Node ${machine.node}; ${temporalVersion}; SDK ${sdk}; load ${machine.loadAverageAtStart.join(' ')}; ${commit}`);
+
+let env: BenchEnv | undefined;
+const stop = async (signal: string) => {
+  log(`${signal}: cleaning up`);
+  await env?.close().catch(() => {});
+  process.exit(130);
+};
+process.once('SIGINT', () => void stop('SIGINT'));
+process.once('SIGTERM', () => void stop('SIGTERM'));
+
+env = await startBenchEnv(log);
+const report: BenchReport = {
+  generatedAt: new Date().toISOString(),
+  commit,
+  machine,
+  conditions: { loadAverageAtEnd: [], sqlite: '', guestMounts: '', note: '' },
+  durationSeconds: 0,
+  headline: [],
+};
+try {
+  const e = env;
+  const mounts = guestMountMode() === 'off' ? 'off' : guestMountSupport().available ? 'on' : `off (${guestMountSupport().reason})`;
+  report.conditions.sqlite = 'the dev server\'s SQLite file in the bench\'s temp home on the local disk';
+  report.conditions.guestMounts = `guest mounts ${mounts}: every script run is local-run.sh${mounts === 'on' ? ' → unshare → guest-mount.sh' : ''} → startscript`;
+  report.p3 = await point('p3', () => latencyPoint(e, sizes.p3, log));
+  report.p1 = await point('p1', () => overheadPoint(e, sizes.p1, log));
+  report.p2 = await point('p2', () => fanoutPoint(e, sizes.p2, log));
+  report.p4 = await point('p4', async () => ({ costs: await historyCostPoint(e, sizes.p4, log), longRun: await longRunPoint(e, sizes.long, log) }));
+  report.p5 = await point('p5', () => scalePoint(e, sizes.p5, log));
+} finally {
+  log('cleaning up');
+  await env.close();
+}
+
+report.durationSeconds = Math.round((performance.now() - started) / 1000);
+report.conditions.loadAverageAtEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
+const busy = Math.max(...machine.loadAverageAtStart.slice(0, 1), ...report.conditions.loadAverageAtEnd.slice(0, 1)) > machine.cores * 0.5;
+report.conditions.note = busy
+  ? 'Other work was running on the machine (load average above half the cores): absolute times are inflated; ratios less so.'
+  : 'The machine was otherwise quiet.';
+report.headline = headline(report);
+const beforeFile = values.before ?? path.join(outDir, 'bench-before.json');
+if (existsSync(beforeFile) && !quick) report.hotspots = compareHotspots(JSON.parse(readFileSync(beforeFile, 'utf8')) as BenchReport, report);
+
+await mkdir(outDir, { recursive: true });
+await writeFile(path.join(outDir, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
+await writeFile(path.join(outDir, 'bench.md'), markdown(report));
+for (const [file, svg] of Object.entries(plots(report))) await writeFile(path.join(outDir, file), svg);
+process.stdout.write(`\n${markdown(report)}`);
+log(`wrote ${path.relative(process.cwd(), outDir) || '.'}/bench.json, bench.md and plots`);

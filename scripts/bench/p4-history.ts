@@ -1,0 +1,92 @@
+/**
+ * P4, history cost: events per member per lifecycle event (create N, grow N → 2N, shrink 2N → N,
+ * delete), and the length of each run of one cluster across many resizes (continue-as-new bounds it).
+ */
+import path from 'node:path';
+import { resizeUpdate } from '../../api/index.ts';
+import { ROLE, benchApp, deleteCluster, runChain, startCluster, waitSettled, writeScriptPackage } from './clusters.ts';
+import type { BenchEnv } from './env.ts';
+import { countKinds } from './history.ts';
+import { round } from './stats.ts';
+
+export interface PhaseCost {
+  phase: 'create' | 'grow' | 'shrink' | 'delete';
+  events: number;
+  /** Script runs (create: N configure; grow: N configure + N addnodes; shrink: N delnodes) or, for delete, members removed. */
+  memberEvents: number;
+  perMemberEvent: number;
+}
+
+export interface HistoryCostRow {
+  members: number;
+  phases: PhaseCost[];
+  /** Event kinds over the whole lifecycle, to see where the events go. */
+  kinds: Record<string, number>;
+}
+
+export interface LongRunResult {
+  resizes: number;
+  runs: number;
+  eventsPerRun: number[];
+  maxEventsPerRun: number;
+  totalEvents: number;
+  seconds: number;
+  note: string;
+}
+
+const chainLength = async (env: BenchEnv, workflowId: string) => (await runChain(env.client, workflowId)).reduce((sum, run) => sum + run.length, 0);
+
+export async function historyCostPoint(env: BenchEnv, sizes: number[], log: (line: string) => void): Promise<HistoryCostRow[]> {
+  const pkg = await writeScriptPackage(path.join(env.home, 'p4'));
+  const rows: HistoryCostRow[] = [];
+  for (const n of sizes) {
+    const handle = await startCluster(env, `p4-n${n}`, benchApp(pkg.url), n);
+    const marks: number[] = [];
+    await waitSettled(handle, 1);
+    marks.push(await chainLength(env, handle.workflowId));
+    await handle.executeUpdate(resizeUpdate, { args: [{ roles: { [ROLE]: 2 * n } }] });
+    await waitSettled(handle, 2);
+    marks.push(await chainLength(env, handle.workflowId));
+    await handle.executeUpdate(resizeUpdate, { args: [{ roles: { [ROLE]: n } }] });
+    await waitSettled(handle, 3);
+    marks.push(await chainLength(env, handle.workflowId));
+    await deleteCluster(handle);
+    const runs = await runChain(env.client, handle.workflowId);
+    marks.push(runs.reduce((sum, run) => sum + run.length, 0));
+    const phaseNames = ['create', 'grow', 'shrink', 'delete'] as const;
+    const memberEvents = [n, 2 * n, n, n];
+    const phases = phaseNames.map((phase, i) => {
+      const events = (marks[i] as number) - (i === 0 ? 0 : (marks[i - 1] as number));
+      return { phase, events, memberEvents: memberEvents[i] as number, perMemberEvent: round(events / (memberEvents[i] as number), 2) };
+    });
+    rows.push({ members: n, phases, kinds: countKinds(runs.flat()) });
+    log(`  P4 N=${n}: ${phases.map((p) => `${p.phase} ${p.perMemberEvent}`).join(', ')} events per member-event`);
+  }
+  return rows;
+}
+
+/** One cluster resized `resizes` times (1 ↔ 2 members, each resize settled before the next), with the server's own continue-as-new suggestion. */
+export async function longRunPoint(env: BenchEnv, resizes: number, log: (line: string) => void): Promise<LongRunResult> {
+  // No config package: members come and go without scripts, so the time goes to history, not processes.
+  const handle = await startCluster(env, 'p4-long', benchApp(null), 1);
+  await waitSettled(handle, 1, { pollMs: 10 });
+  const t0 = performance.now();
+  for (let i = 1; i <= resizes; i++) {
+    await handle.executeUpdate(resizeUpdate, { args: [{ roles: { [ROLE]: 1 + (i % 2) } }] });
+    await waitSettled(handle, i + 1, { pollMs: 10 });
+    if (i % 100 === 0) log(`  P4 long run: ${i}/${resizes} resizes`);
+  }
+  const seconds = round((performance.now() - t0) / 1000, 1);
+  const runs = await runChain(env.client, handle.workflowId);
+  await deleteCluster(handle);
+  const eventsPerRun = runs.map((r) => r.length);
+  return {
+    resizes,
+    runs: runs.length,
+    eventsPerRun,
+    maxEventsPerRun: Math.max(...eventsPerRun),
+    totalEvents: eventsPerRun.reduce((a, b) => a + b, 0),
+    seconds,
+    note: 'no maxHistoryEvents option: the run continues as new when the server suggests it (4,096 events by default), once the cluster is idle',
+  };
+}

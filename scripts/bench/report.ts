@@ -1,0 +1,177 @@
+/** The bench report: its shape, the headline figures against the targets, the plots and a Markdown summary. Pure. */
+import type { Machine } from './env.ts';
+import type { OverheadResult } from './p1-overhead.ts';
+import type { FanoutResult } from './p2-fanout.ts';
+import type { LatencyResult } from './p3-latency.ts';
+import type { HistoryCostRow, LongRunResult } from './p4-history.ts';
+import type { ScaleResult } from './p5-scale.ts';
+import { barChart, lineChart } from './svg.ts';
+
+export type Outcome<T> = T | { error: string };
+
+export interface BenchReport {
+  generatedAt: string;
+  commit: string;
+  machine: Machine;
+  conditions: { loadAverageAtEnd: number[]; sqlite: string; guestMounts: string; note: string };
+  durationSeconds: number;
+  p1?: Outcome<OverheadResult>;
+  p2?: Outcome<FanoutResult>;
+  p3?: Outcome<LatencyResult>;
+  p4?: Outcome<{ costs: HistoryCostRow[]; longRun: LongRunResult }>;
+  p5?: Outcome<ScaleResult>;
+  headline: Headline[];
+  hotspots?: { before: string; after: string; rows: { metric: string; unit: string; before: number | null; after: number | null }[] };
+}
+
+export interface Headline {
+  metric: string;
+  unit: string;
+  value: number | null;
+  target: string;
+  met: boolean | null;
+}
+
+const ok = <T>(o: Outcome<T> | undefined): T | undefined => (o && !('error' in (o as object)) ? (o as T) : undefined);
+
+export function headline(r: Pick<BenchReport, 'p1' | 'p2' | 'p3' | 'p4' | 'p5'>): Headline[] {
+  const p1 = ok(r.p1);
+  const p2 = ok(r.p2);
+  const p3 = ok(r.p3);
+  const p4 = ok(r.p4);
+  const p5 = ok(r.p5);
+  const row100 = p1?.rows.find((x) => x.members === 100);
+  const cost100 = p4?.costs.find((x) => x.members === 100);
+  const worstPerEvent = cost100 ? Math.max(...cost100.phases.filter((p) => p.phase !== 'delete').map((p) => p.perMemberEvent)) : undefined;
+  const h = (metric: string, unit: string, value: number | undefined, target: string, test?: (v: number) => boolean): Headline => ({
+    metric,
+    unit,
+    value: value ?? null,
+    target,
+    met: value === undefined || !test ? null : test(value),
+  });
+  return [
+    h('P1 overhead ratio, 100 members', '×', row100?.ratio.median, '≤ 1.3', (v) => v <= 1.3),
+    h('P1 overhead per member, 100 members', 'ms', row100?.overheadPerMemberMs.median, ''),
+    h('P2 fan-out ratio, 20 × 500 ms', '×', p2?.ratio.median, '≤ 0.1', (v) => v <= 0.1),
+    h('P3 ready → configured', 'ms', p3?.readyToConfiguredMs.median, '≤ 1000', (v) => v <= 1000),
+    h('P4 events per member-event, 100 members (worst phase)', 'events', worstPerEvent, '≤ 10', (v) => v <= 10),
+    h(`P4 longest run over ${p4?.longRun.resizes ?? 500} resizes`, 'events', p4?.longRun.maxEventsPerRun, 'bounded'),
+    h(`P5 worker RSS, ${p5?.clusters ?? 1000} clusters (peak)`, 'MiB', p5?.workerPeakRssMiB, '< 1024', (v) => v < 1024),
+    h('P5 idle server CPU', '% of a core', p5?.idle.serverCpuPercent, ''),
+    h('P5 resize storm signal → first activity, p50', 'ms', p5?.storm.signalToActivityStartMs.p50, ''),
+    h('P5 resize storm signal → first activity, p99', 'ms', p5?.storm.signalToActivityStartMs.p99, '≤ 2000', (v) => v <= 2000),
+    h('P5 resize storm, all converged', 's', p5?.storm.convergeSeconds, ''),
+  ];
+}
+
+export function compareHotspots(before: BenchReport, after: BenchReport): NonNullable<BenchReport['hotspots']> {
+  const byMetric = new Map(before.headline.map((x) => [x.metric, x]));
+  return {
+    before: before.commit,
+    after: after.commit,
+    rows: after.headline.map((x) => ({ metric: x.metric, unit: x.unit, before: byMetric.get(x.metric)?.value ?? null, after: x.value })),
+  };
+}
+
+export function plots(r: BenchReport): Record<string, string> {
+  const out: Record<string, string> = {};
+  const p1 = ok(r.p1);
+  if (p1) {
+    out['p1-overhead.svg'] = lineChart({
+      title: 'P1: apply → all members configured vs bare processes',
+      xLabel: 'members (no-op startscript, log scale)',
+      yLabel: 'wall time (ms)',
+      logX: true,
+      series: [
+        { name: 'kdflow', points: p1.rows.map((x) => ({ x: x.members, y: x.kdflowMs.median, min: x.kdflowMs.min, max: x.kdflowMs.max })) },
+        { name: 'bare Node loop', points: p1.rows.map((x) => ({ x: x.members, y: x.bareMs.median, min: x.bareMs.min, max: x.bareMs.max })) },
+      ],
+      note: `median of runs, whiskers min–max; maxParallel ${p1.maxParallel}`,
+    });
+  }
+  const p2 = ok(r.p2);
+  if (p2) {
+    out['p2-fanout.svg'] = barChart({
+      title: `P2: ${p2.members} members × ${p2.scriptMs} ms script`,
+      yLabel: 'apply → configured (ms)',
+      groups: [
+        { label: `maxParallel ${p2.members}`, bars: [{ name: 'wall', value: p2.parallelMs.median, min: p2.parallelMs.min, max: p2.parallelMs.max }] },
+        { label: 'maxParallel 1', bars: [{ name: 'wall', value: p2.serialMs.median, min: p2.serialMs.min, max: p2.serialMs.max }] },
+      ],
+      note: `ratio ${p2.ratio.median} (target ≤ 0.1)`,
+    });
+  }
+  const p4 = ok(r.p4);
+  if (p4) {
+    out['p4-history.svg'] = barChart({
+      title: 'P4: history events per member per lifecycle event',
+      yLabel: 'events',
+      groups: ['create', 'grow', 'shrink', 'delete'].map((phase) => ({
+        label: phase,
+        bars: p4.costs.map((c) => ({ name: `${c.members} members`, value: c.phases.find((p) => p.phase === phase)?.perMemberEvent ?? 0 })),
+      })),
+      reference: { value: 10, label: 'target 10' },
+      note: 'member-events: create N configure, grow N configure + N addnodes, shrink N delnodes; delete per member',
+    });
+    out['p4-long-run.svg'] = barChart({
+      title: `P4: events per run over ${p4.longRun.resizes} resizes (continue-as-new)`,
+      yLabel: 'history events',
+      groups: p4.longRun.eventsPerRun.map((n, i) => ({ label: `run ${i + 1}`, bars: [{ name: 'events', value: n }] })),
+      reference: { value: 4096, label: 'server suggests continue-as-new' },
+      note: `${p4.longRun.totalEvents} events in ${p4.longRun.runs} runs`,
+    });
+  }
+  const p5 = ok(r.p5);
+  if (p5) {
+    out['p5-scale.svg'] = barChart({
+      title: `P5: resize storm over ${p5.clusters} one-member clusters`,
+      yLabel: 'ms',
+      groups: [
+        { label: 'signal → activity p50', bars: [{ name: 'ms', value: p5.storm.signalToActivityStartMs.p50 }] },
+        { label: 'signal → activity p99', bars: [{ name: 'ms', value: p5.storm.signalToActivityStartMs.p99 }] },
+        { label: 'cluster settled p50', bars: [{ name: 'ms', value: p5.storm.perClusterSettleMs.p50 }] },
+        { label: 'cluster settled p99', bars: [{ name: 'ms', value: p5.storm.perClusterSettleMs.p99 }] },
+      ],
+      reference: { value: 2000, label: 'p99 target 2 s' },
+      note: `worker peak RSS ${p5.workerPeakRssMiB} MiB; idle: server ${p5.idle.serverCpuPercent}% CPU, worker ${p5.idle.workerCpuPercent}% CPU`,
+    });
+  }
+  const compared = r.hotspots?.rows.filter((x) => x.before !== null && x.after !== null && x.unit === 'ms') ?? [];
+  if (r.hotspots && compared.length > 0) {
+    const rows = compared;
+    out['hotspots.svg'] = barChart({
+      title: 'Hot spots: before and after (ms, lower is better)',
+      yLabel: 'ms',
+      groups: rows.map((x) => ({ label: x.metric.replace(/^P\d /, '').slice(0, 22), bars: [{ name: 'before', value: x.before as number }, { name: 'after', value: x.after as number }] })),
+      note: `before ${r.hotspots.before}, after ${r.hotspots.after}`,
+    });
+  }
+  return out;
+}
+
+const fmt = (v: number | null) => (v === null ? '—' : String(v));
+
+export function markdown(r: BenchReport): string {
+  const lines = [
+    `# kdflow bench (${r.generatedAt}, ${r.commit})`,
+    '',
+    `${r.machine.cores} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, ${r.machine.kernel}; Node ${r.machine.node}; Temporal CLI ${r.machine.temporalCli}, SDK ${r.machine.temporalSdk}.`,
+    `Load average at start ${r.machine.loadAverageAtStart.join(' ')}, at end ${r.conditions.loadAverageAtEnd.join(' ')}; ${r.durationSeconds} s in all. ${r.conditions.note}`,
+    '',
+    '| metric | value | target | met |',
+    '|---|---|---|---|',
+    ...r.headline.map((x) => `| ${x.metric} | ${fmt(x.value)} ${x.unit} | ${x.target || '—'} | ${x.met === null ? '—' : x.met ? 'yes' : 'no'} |`),
+  ];
+  const p1 = ok(r.p1);
+  if (p1) {
+    lines.push('', '| members | kdflow ms (min–max) | bare ms (min–max) | ratio | overhead ms/member |', '|---|---|---|---|---|');
+    for (const x of p1.rows) lines.push(`| ${x.members} | ${x.kdflowMs.median} (${x.kdflowMs.min}–${x.kdflowMs.max}) | ${x.bareMs.median} (${x.bareMs.min}–${x.bareMs.max}) | ${x.ratio.median} (${x.ratio.min}–${x.ratio.max}) | ${x.overheadPerMemberMs.median} |`);
+  }
+  if (r.hotspots) {
+    lines.push('', `Hot spots: before ${r.hotspots.before}, after ${r.hotspots.after}`, '', '| metric | before | after |', '|---|---|---|');
+    for (const x of r.hotspots.rows) lines.push(`| ${x.metric} | ${fmt(x.before)} ${x.unit} | ${fmt(x.after)} ${x.unit} |`);
+  }
+  for (const [name, o] of Object.entries({ p1: r.p1, p2: r.p2, p3: r.p3, p4: r.p4, p5: r.p5 })) if (o && 'error' in (o as object)) lines.push('', `${name} failed: ${(o as { error: string }).error}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -49,6 +49,15 @@ export function ensureTemporalCli(log: (line: string) => void = (l) => process.s
   return cached;
 }
 
+/**
+ * Dev server settings kdflow always passes (docs/adr/0012-benchmarks.md). SQLite in WAL mode with
+ * synchronous=NORMAL: a commit stops waiting for the fsyncs of a rollback journal, which on a busy
+ * disk had capped the server at a few dozen writes a second; a crash of the server loses nothing,
+ * a power cut at most the last commits. Eager activity dispatch: an activity goes to the worker that
+ * scheduled it in the reply to its workflow task, without a trip through the task queue.
+ */
+export const DEV_SERVER_TUNING = ['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal', '--dynamic-config-value', 'system.enableActivityEagerExecution=true'];
+
 export interface DevServerOptions {
   port?: number;
   uiPort?: number;
@@ -107,7 +116,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   mkdirSync(path.dirname(options.dbFile), { recursive: true });
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--db-filename', options.dbFile, '--log-level', 'warn'];
   for (const key of SEARCH_ATTRIBUTE_KEYS) args.push('--search-attribute', `${key.name}=${key.type === 'INT' ? 'Int' : 'Keyword'}`);
-  args.push(...(options.extraArgs ?? []));
+  args.push(...DEV_SERVER_TUNING, ...(options.extraArgs ?? []));
   const log = openSync(options.logFile, 'a');
   const child = spawn(bin, args, { stdio: ['ignore', log, log], detached: false });
   let exited: number | null | undefined;

@@ -123,16 +123,18 @@ export class LocalRuntime implements Runtime {
       stdio: 'ignore',
       env: scriptEnv(root, guestconfig, request),
     });
+    // Our own child: its exit ends the wait at once instead of at the next poll.
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const spawned = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid as number));
       child.once('error', (error) => reject(new RuntimeError('RuntimeFailure', `could not start ${script}: ${error.message}`)));
     });
     child.unref();
     await writeFile(files.pid, `${request.runId}=${spawned}\n`);
-    return this.awaitRunner(spawned, request, files, control);
+    return this.awaitRunner(spawned, request, files, control, exited);
   }
 
-  private async awaitRunner(pid: number, request: ScriptRequest, files: OutputFiles, control: RunControl): Promise<ScriptResult> {
+  private async awaitRunner(pid: number, request: ScriptRequest, files: OutputFiles, control: RunControl, exited?: Promise<void>): Promise<ScriptResult> {
     const deadline = Date.now() + request.timeoutSeconds * 1000;
     let timedOut = false;
     for (;;) {
@@ -152,7 +154,7 @@ export class LocalRuntime implements Runtime {
         return { ...(await tails(files)), exitCode: null, timedOut: true, recorded: false };
       }
       control.heartbeat({ pid });
-      await sleep(POLL_MS);
+      await (exited ? Promise.race([sleep(POLL_MS), exited]) : sleep(POLL_MS));
     }
   }
 
@@ -220,12 +222,40 @@ function safeSegment(what: string, value: string): string {
 /** Pids of live processes whose argv matches, read from /proc (the local runtime is Linux-only). */
 async function processesWhere(match: (argv: string[]) => boolean): Promise<number[]> {
   const pids: number[] = [];
-  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline && match(cmdline.split('\0')) && isAlive(Number(entry))) pids.push(Number(entry));
-  }
+  for (const [pid, argv] of await processTable()) if (match(argv) && isAlive(pid)) pids.push(pid);
   return pids;
+}
+
+/**
+ * Every process's argv, read after the call began. Callers that arrive while a read is under way
+ * share the next one, so many members at once (a thousand keep-alives make /proc long) cost a few
+ * reads instead of one each. Small synchronous reads: /proc never touches a disk, and the thread
+ * pool stays free for the member files.
+ */
+let nextTable: Promise<Map<number, string[]>> | undefined;
+let tableReading: Promise<unknown> = Promise.resolve();
+function processTable(): Promise<Map<number, string[]>> {
+  if (nextTable) return nextTable;
+  const table = tableReading.then(async () => {
+    nextTable = undefined;
+    const argvs = new Map<number, string[]>();
+    const entries = await readdir('/proc').catch(() => [] as string[]);
+    for (const [i, entry] of entries.entries()) {
+      if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+      if (i % 256 === 255) await new Promise((resolve) => setImmediate(resolve));
+      let cmdline = '';
+      try {
+        cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      } catch {
+        // Gone meanwhile.
+      }
+      if (cmdline) argvs.set(Number(entry), cmdline.split('\0'));
+    }
+    return argvs;
+  });
+  nextTable = table;
+  tableReading = table.catch(() => undefined);
+  return table;
 }
 
 /** local-run.sh is started as `sh RUNNER STATUS RUN_ID …`. */

@@ -16,6 +16,8 @@ export interface KdflowWorkerOptions {
 }
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** Shared by every workflow in the worker's V8 context instead of evaluated per workflow (workflows/preload.ts). */
+const PRELOAD_PATH = fileURLToPath(new URL('../workflows/preload.ts', import.meta.url));
 
 /** The one place a kdflow worker is assembled: used by `npm start`, the worker bin and the tests alike. */
 export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<Worker> {
@@ -24,6 +26,7 @@ export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<
     namespace: options.namespace,
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     workflowsPath: WORKFLOWS_PATH,
+    bundlerOptions: { preloadModules: [PRELOAD_PATH] },
     activities: createActivities({ runtime: options.runtime, home: options.home, logger: options.logger }),
     maxConcurrentActivityTaskExecutions: options.tuning?.maxConcurrentActivityTaskExecutions ?? 200,
     // Cancellation reaches an activity only with a heartbeat; a short throttle makes delete stop scripts promptly.

@@ -80,7 +80,7 @@ export function renderMarkdown(report: ChaosReport): string {
     '# kdflow chaos report',
     '',
     `Seed ${report.seed}, profile ${report.profile}, started ${report.startedAt}, took ${seconds(report.durationMs)} on ${report.machine.cpus} CPU(s), Node ${report.machine.node}.`,
-    `Made by \`npm run chaos\` (scripts/chaos/); the figures are in \`reports/chaos.json\`.`,
+    `Made by \`npm run chaos\` (scripts/chaos/); every trial is in \`reports/chaos.json\`. What the suite found and what was fixed: docs/security.md; how it works: docs/adr/0011-chaos-and-security.md.`,
     '',
     `**${report.totals.passes}/${report.totals.trials} trials passed.**`,
     '',
@@ -103,10 +103,15 @@ export function renderMarkdown(report: ChaosReport): string {
   return `${lines.join('\n')}\n`;
 }
 
+const isSummary = (v: unknown): v is Summary => Boolean(v && typeof v === 'object' && 'median' in v && 'max' in v);
+
 function formatFigure(value: unknown): string {
-  if (value && typeof value === 'object' && 'median' in value && 'max' in value) {
-    const s = value as Summary;
-    return `median ${s.median}, p90 ${s.p90}, max ${s.max} (n=${s.count})`;
+  if (isSummary(value)) return `median ${value.median}, p90 ${value.p90}, max ${value.max} (n=${value.count})`;
+  // { create: Summary, grow: Summary, … } reads better as one line per key.
+  if (value && typeof value === 'object' && !Array.isArray(value) && Object.values(value).every((v) => v === undefined || isSummary(v))) {
+    return Object.entries(value)
+      .map(([k, v]) => `${k}: ${v ? formatFigure(v) : 'none'}`)
+      .join('; ');
   }
   return typeof value === 'string' ? value : JSON.stringify(value);
 }

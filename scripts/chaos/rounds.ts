@@ -9,7 +9,7 @@ import { deleteSignal, memberFqdn, resizeUpdate, type ClusterStatus, type KdAppS
 import { checkConverged, checkGone, checkLedger, doneEvents, workflowHistory } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
 import { NAMESPACE, clusterSpec, configured, readLedger, sleep, startCluster, waitClosed, waitForStatus, bounded, type ClusterHandle, type LedgerLine } from './fixtures.ts';
-import type { TrialResult } from './report.ts';
+import { summarize, type TrialResult } from './report.ts';
 import type { Rng } from './rng.ts';
 
 export const PHASES = ['create', 'grow', 'shrink', 'delete'] as const;
@@ -106,7 +106,7 @@ export async function runRound(setup: RoundSetup, round: string, disrupt?: () =>
   for (const l of lives) {
     // A phase that was already done when the disruption hit has no convergence time to report.
     const done = l.convergedAt === undefined || (disruptedAt !== undefined && (l.convergedAt <= disruptedAt || (l.landed ?? '').startsWith('after')));
-    if (disruptedAt !== undefined && l.convergedAt !== undefined && l.convergedAt <= disruptedAt) l.landed = `after the operation; ${l.landed}`;
+    if (disruptedAt !== undefined && l.convergedAt !== undefined && l.convergedAt <= disruptedAt && !(l.landed ?? '').startsWith('after')) l.landed = `after the operation; ${l.landed}`;
     l.convergedAt = done ? undefined : (l.convergedAt as number) - (disruptedAt ?? (l.triggeredAt as number));
     results.push(await verify(env, l, round));
   }
@@ -199,6 +199,7 @@ export function landedFigures(results: TrialResult[]): Record<string, unknown> {
   const count = (prefix: string) => landed.filter((l) => l.startsWith(prefix)).length;
   return {
     trialsByPhase: Object.fromEntries(PHASES.map((p) => [p, results.filter((r) => r.id.startsWith(`${p}@`)).length])),
+    convergenceByPhaseMs: Object.fromEntries(PHASES.map((p) => [p, summarize(results.flatMap((r) => (r.id.startsWith(`${p}@`) && r.convergenceMs !== undefined ? [r.convergenceMs] : [])))])),
     // Where each phase was when the disruption hit, as the server saw it a moment before.
     disruptionLanded: { midActivity: count('mid-operation'), noActivityRunning: count('no activity running'), afterTheOperation: count('after the operation'), unknown: count('unknown') },
   };

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import type { ChaosEnv } from './env.ts';
 import { LEDGER_SCRIPT, chaosApp, sleep, writeScriptPackage } from './fixtures.ts';
-import { partReport, type PartReport, type TrialResult } from './report.ts';
+import { partReport, summarize, type PartReport, type TrialResult } from './report.ts';
 import type { Rng } from './rng.ts';
 import { CHECKED, DEFAULT_ESTIMATE_MS, landedFigures, runRound, type Phase, type RoundSetup } from './rounds.ts';
 
@@ -38,7 +38,15 @@ export async function serverRestart(env: ChaosEnv, rng: Rng, options: RestartOpt
   return partReport('server-restart', 'Temporal server stop/crash and restart mid-operation', results, Date.now() - started, {
     ...landedFigures(results),
     restarts: options.rounds,
+    convergenceBySignalMs: {
+      SIGKILL: summarize(results.flatMap((r) => (String(r.details?.landed).includes('server killed') && r.convergenceMs !== undefined ? [r.convergenceMs] : []))),
+      SIGTERM: summarize(results.flatMap((r) => (String(r.details?.landed).includes('server stopped') && r.convergenceMs !== undefined ? [r.convergenceMs] : []))),
+    },
     serverDowntimeMs: downtimes,
-    notes: ['The server runs on a SQLite file (startDevServer --db-filename) and is started again on the same file and port; the worker process is not restarted.', 'Convergence is timed from the moment the server went down.', CHECKED],
+    notes: [
+      'The server runs on a SQLite file (startDevServer --db-filename) and is started again on the same file and port; the worker process is not restarted. Rounds alternate SIGKILL (a crash) and SIGTERM (an orderly stop, which itself takes several seconds).',
+      'Convergence is timed from the moment the server went down. When the server is back before a running activity misses its 30 s heartbeat timeout, the activity simply carries on; otherwise it is retried and the recorded result is picked up.',
+      CHECKED,
+    ],
   });
 }

@@ -70,7 +70,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (!wanted.has(name)) continue;
       log(`[chaos] ${name}…`);
       const part = await runners[name]();
-      log(partLine(part));
+      const { notes: _notes, ...figures } = part.figures;
+      log(`${partLine(part)}\n  ${JSON.stringify(figures)}`);
       parts.push(part);
     }
   } finally {

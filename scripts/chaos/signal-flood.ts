@@ -7,7 +7,7 @@ import path from 'node:path';
 import { deleteSignal, historyQuery, resizeSignal, type ResizeRequest } from '../../api/index.ts';
 import { checkConverged, checkGone, checkLedger } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
-import { LEDGER_SCRIPT, chaosApp, clusterSpec, configured, readLedger, startCluster, waitClosed, waitForStatus, bounded, writeScriptPackage, type ClusterHandle } from './fixtures.ts';
+import { LEDGER_SCRIPT, bounded, chaosApp, clusterSpec, configured, readLedger, sleep, startCluster, waitClosed, waitForStatus, writeScriptPackage, type ClusterHandle } from './fixtures.ts';
 import { partReport, summarize, type PartReport, type TrialResult } from './report.ts';
 import type { Rng } from './rng.ts';
 
@@ -44,7 +44,9 @@ export async function signalFlood(env: ChaosEnv, rng: Rng, options: FloodOptions
     let convergenceMs: number | undefined;
     let last = -1;
     try {
-      const received = await signalledCounts(handle);
+      // Signals that arrive during a workflow task are buffered by the server and reach the history when that task completes.
+      let received = await signalledCounts(handle);
+      for (const deadline = Date.now() + 60_000; received.length < options.signals && Date.now() < deadline; received = await signalledCounts(handle)) await sleep(200);
       if (received.length !== options.signals) problems.push(`history holds ${received.length} resize signals, not ${options.signals}`);
       last = received.at(-1) ?? -1;
       // A resize to the count the cluster already wants may or may not be a new generation; both are right.
@@ -77,7 +79,7 @@ export async function signalFlood(env: ChaosEnv, rng: Rng, options: FloodOptions
     sendMs: summarize(sendMs),
     operationsPerFlood: operations,
     notes: [
-      'The signals are sent all at once; the server orders them, and "the last" is the last resize signal in the workflow history.',
+      'The signals are sent all at once; the server orders them, and "the last" is the last resize signal in the workflow history (read once the server has written the signals it buffers while a workflow task runs).',
       'sendMs is how long the server took to acknowledge all 100: it persists one workflow\'s signals one at a time, so on a loaded 2-core machine this is a few seconds, not under one.',
       'Convergence is timed from the last acknowledged signal to the cluster configured at its final generation with the last count (a resize to the count already wanted may be no new generation).',
       'operationsPerFlood counts the distinct generations that ran scripts: the workflow coalesces changes that arrive while it is busy.',

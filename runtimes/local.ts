@@ -2,7 +2,6 @@
  * The local runtime: a member is a directory (its volume) with a keep-alive process (its "container"),
  * and scripts run as real processes. It is the app author's fast loop, and what `npm start` uses.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chmod, mkdir, open, readFile, readdir, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { RuntimeError } from './errors.ts';
 import { unpackPackage } from './config-package.ts';
 import { guestMountPrefix } from './guest-mounts.ts';
+import { spawnDetached } from './spawner.ts';
 import { CONFIGMETA_PATH, GUESTCONFIG_DIR, OUTPUT_TAIL_BYTES, type GuestFile, type MemberSpec, type MemberTarget, type Readiness, type ReadyWait, type RunControl, type Runtime, type ScriptRequest, type ScriptResult } from './runtime.ts';
 
 const RUNNER = fileURLToPath(new URL('./local-run.sh', import.meta.url));
@@ -101,37 +101,34 @@ export class LocalRuntime implements Runtime {
     const recorded = await readStatus(files.status);
     if (recorded?.runId === request.runId && recorded.exitCode === 0) return { ...(await tails(files)), exitCode: 0, timedOut: false, recorded: true };
 
-    // A worker that died mid-run left the runner going: wait for it rather than start a second run.
     const running = await readRunning(files.pid);
-    if (running?.runId === request.runId && isAlive(running.pid)) return this.awaitRunner(running.pid, request, files, control);
-
-    // A worker killed between spawning the runner and writing `.running` left a runner nobody knows of.
-    const orphan = (await processesWhere((argv) => isRunnerOf(argv, (status, runId) => status === files.status && runId === request.runId)))[0];
-    if (orphan !== undefined) {
-      await writeFile(files.pid, `${request.runId}=${orphan}\n`);
-      return this.awaitRunner(orphan, request, files, control);
+    if (running?.runId === request.runId) {
+      // A worker that died mid-run left the runner going: wait for it rather than start a second run.
+      if (isAlive(running.pid)) return this.awaitRunner(running.pid, request, files, control);
+      // `.running` still says "about to start" (pid 0): a worker killed between spawning the runner and
+      // recording it left a runner nobody knows of. Only then is /proc searched (docs/adr/0012).
+      const orphan = (await processesWhere((argv) => isRunnerOf(argv, (status, runId) => status === files.status && runId === request.runId)))[0];
+      if (orphan !== undefined) {
+        await writeFile(files.pid, `${request.runId}=${orphan}\n`);
+        return this.awaitRunner(orphan, request, files, control);
+      }
     }
 
     const script = await findStartscript(guestconfig);
     const root = this.memberRoot(member);
+    // Recorded before the runner exists, so a crash before its pid is recorded is seen above.
+    await writeFile(files.pid, `${request.runId}=0\n`);
     // A failed earlier attempt of this run id left its status: it must not pass for this attempt's.
     await rm(files.status, { force: true });
     const mounts = guestMountPrefix(guestconfig, path.join(root, path.dirname(CONFIGMETA_PATH)));
-    const child = spawn(RUNNER, [files.status, request.runId, files.stdout, files.stderr, ...mounts, script, ...request.argv], {
-      cwd: root,
-      detached: true,
-      stdio: 'ignore',
-      env: scriptEnv(root, guestconfig, request),
-    });
-    // Our own child: its exit ends the wait at once instead of at the next poll.
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const spawned = await new Promise<number>((resolve, reject) => {
-      child.once('spawn', () => resolve(child.pid as number));
-      child.once('error', (error) => reject(new RuntimeError('RuntimeFailure', `could not start ${script}: ${error.message}`)));
-    });
-    child.unref();
-    await writeFile(files.pid, `${request.runId}=${spawned}\n`);
-    return this.awaitRunner(spawned, request, files, control, exited);
+    const runner = await spawnDetached({ command: RUNNER, args: [files.status, request.runId, files.stdout, files.stderr, ...mounts, script, ...request.argv], cwd: root, env: scriptEnv(root, guestconfig, request) }).catch(
+      (error: Error) => {
+        throw new RuntimeError('RuntimeFailure', `could not start ${script}: ${error.message}`);
+      },
+    );
+    await writeFile(files.pid, `${request.runId}=${runner.pid}\n`);
+    // Its exit ends the wait at once instead of at the next poll.
+    return this.awaitRunner(runner.pid, request, files, control, runner.exited);
   }
 
   private async awaitRunner(pid: number, request: ScriptRequest, files: OutputFiles, control: RunControl, exited?: Promise<void>): Promise<ScriptResult> {
@@ -195,20 +192,20 @@ export class LocalRuntime implements Runtime {
   }
 
   private async startKeepAlive(member: MemberTarget): Promise<void> {
-    // Adopt one a killed worker started but never recorded, so a member never gets two.
-    const adopted = (await this.keepAlivesOf(member))[0];
-    if (adopted !== undefined) {
-      await writeFile(path.join(this.memberRoot(member), '.kdflow', 'keepalive.pid'), `${adopted}\n`);
-      return;
+    const pidFile = path.join(this.memberRoot(member), '.kdflow', 'keepalive.pid');
+    // The pid file still says "about to start" (0): a killed worker may have started one and never
+    // recorded it. Adopt it, so a member never gets two. Only then is /proc searched (docs/adr/0012).
+    if ((await readFile(pidFile, 'utf8').catch(() => ''))?.trim() === '0') {
+      const adopted = (await this.keepAlivesOf(member))[0];
+      if (adopted !== undefined) {
+        await writeFile(pidFile, `${adopted}\n`);
+        return;
+      }
     }
+    await writeFile(pidFile, '0\n');
     // argv0 tags the process, so a recycled pid is never mistaken for the member's.
-    const child = spawn('sleep', ['infinity'], { argv0: this.keepAliveTag(member), detached: true, stdio: 'ignore', cwd: this.memberRoot(member) });
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', reject);
-    });
-    child.unref();
-    await writeFile(path.join(this.memberRoot(member), '.kdflow', 'keepalive.pid'), `${child.pid}\n`);
+    const keepAlive = await spawnDetached({ command: 'sleep', args: ['infinity'], argv0: this.keepAliveTag(member), cwd: this.memberRoot(member) });
+    await writeFile(pidFile, `${keepAlive.pid}\n`);
   }
 }
 
@@ -333,6 +330,8 @@ async function readPid(file: string): Promise<number | undefined> {
 }
 
 function isAlive(pid: number): boolean {
+  // 0 is "about to start", never a process (kill(0) would signal our own group).
+  if (!(pid > 0)) return false;
   try {
     process.kill(pid, 0);
   } catch {

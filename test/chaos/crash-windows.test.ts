@@ -52,7 +52,9 @@ describe('a worker killed inside a crash window', () => {
     await runtime.installPackage(m, (await preparePackage(pkgDir, path.join(home, 'cache'))).tgzPath);
     const guest = path.join(runtime.memberRoot(m), 'opt', 'guestconfig');
     const runId = 'win/c/g1/s1/c-runner-0/configure';
-    // What the dead worker did: the runner is started, `.kdflow/configure.running` is never written.
+    // What the dead worker did: `.kdflow/configure.running` says the run is about to start (pid 0),
+    // the runner is started, and its pid is never recorded.
+    await writeFile(path.join(runtime.memberRoot(m), '.kdflow', 'configure.running'), `${runId}=0\n`);
     const orphan = spawn(RUNNER, [path.join(guest, 'configure.status'), runId, path.join(guest, 'configure.stdout'), path.join(guest, 'configure.stderr'), path.join(guest, 'appconfig', 'startscript'), '--configure'], {
       detached: true,
       stdio: 'ignore',
@@ -70,7 +72,9 @@ describe('a worker killed inside a crash window', () => {
   it('after starting a keep-alive but before recording it: the next ensure adopts it, and removal ends it', async () => {
     const m = member('c-keep-0');
     const tag = `kdflow-keepalive:win/c/c-keep-0`;
-    await mkdir(runtime.memberRoot(m), { recursive: true });
+    // What the dead worker did: the pid file says a keep-alive is about to start (0), one is started, its pid never recorded.
+    await mkdir(path.join(runtime.memberRoot(m), '.kdflow'), { recursive: true });
+    await writeFile(path.join(runtime.memberRoot(m), '.kdflow', 'keepalive.pid'), '0\n');
     const stray = spawn('sleep', ['infinity'], { argv0: tag, detached: true, stdio: 'ignore', cwd: runtime.memberRoot(m) });
     stray.unref();
     await new Promise((resolve) => stray.once('spawn', resolve));

@@ -33,10 +33,16 @@ export function benchApp(packageURL: string | null, maxParallel = 16): KdAppSpec
   });
 }
 
-export async function startCluster(env: BenchEnv, name: string, app: KdAppSpec, members: number, options: ClusterOptions = {}): Promise<WorkflowHandle<typeof clusterWorkflow>> {
+/** Where a cluster runs: its namespace and the task queue of the worker (and so the runtime) that serves it. */
+export interface Placement {
+  namespace: string;
+  taskQueue: string;
+}
+
+export async function startCluster(env: BenchEnv, name: string, app: KdAppSpec, members: number, options: ClusterOptions = {}, at?: Placement): Promise<WorkflowHandle<typeof clusterWorkflow>> {
   const spec = KdClusterSpec.parse({ app: 'bench', roles: [{ id: ROLE, members }] });
-  const input: ClusterInput = { namespace: 'default', name, appName: 'bench', app, spec };
-  return env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', { taskQueue: env.taskQueue, args: [input, undefined, options], ...clusterStartOptions(input) });
+  const input: ClusterInput = { namespace: at?.namespace ?? 'default', name, appName: 'bench', app, spec };
+  return env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', { taskQueue: at?.taskQueue ?? env.taskQueue, args: [input, undefined, options], ...clusterStartOptions(input) });
 }
 
 export const isSettled = (generation: number) => (s: ClusterStatus) => s.observedGeneration >= generation && (s.phase === 'configured' || s.phase === 'config error');
@@ -64,17 +70,33 @@ export async function historyOf(handle: WorkflowHandle): Promise<HistoryEvent[]>
   return ((await handle.fetchHistory()).events ?? []) as HistoryEvent[];
 }
 
+export interface Run {
+  runId: string | undefined;
+  events: HistoryEvent[];
+}
+
 /** Every run of a workflow id, oldest first, found by following continue-as-new back from the latest. */
-export async function runChain(client: Client, workflowId: string): Promise<HistoryEvent[][]> {
-  const runs: HistoryEvent[][] = [];
+export async function runChain(client: Client, workflowId: string): Promise<Run[]> {
+  const runs: Run[] = [];
   let runId: string | undefined;
   for (;;) {
     const events = await historyOf(client.workflow.getHandle(workflowId, runId));
-    runs.unshift(events);
+    runs.unshift({ runId, events });
     const started = events[0]?.workflowExecutionStartedEventAttributes as { continuedExecutionRunId?: string | null } | undefined;
     if (!started?.continuedExecutionRunId) return runs;
     runId = started.continuedExecutionRunId;
   }
+}
+
+/** Events and bytes (as the server counts them) over a whole run chain. */
+export async function chainSize(client: Client, workflowId: string): Promise<{ events: number; bytes: number }> {
+  let events = 0;
+  let bytes = 0;
+  for (const run of await runChain(client, workflowId)) {
+    events += run.events.length;
+    bytes += (await client.workflow.getHandle(workflowId, run.runId).describe()).historySize ?? 0;
+  }
+  return { events, bytes };
 }
 
 /** Run `work` over the items with at most `limit` in flight; results in item order. */

@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { freePort } from '../../lib/free-port.ts';
 import { startDevServer, type DevServer } from '../../lib/temporal-server.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
+import type { Runtime as KdflowRuntime } from '../../runtimes/runtime.ts';
 import { createKdflowWorker, type KdflowWorkerOptions } from '../../worker/worker.ts';
 
 export interface BenchEnv {
@@ -24,6 +25,8 @@ export interface BenchEnv {
   address: string;
   /** Replace the worker (for a before/after comparison of worker settings). */
   restartWorker(tuning?: KdflowWorkerOptions['tuning']): Promise<void>;
+  /** Another worker on the same server, for another runtime on its own task queue; resolves to its stop. */
+  startWorker(runtime: KdflowRuntime, taskQueue: string): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -90,6 +93,14 @@ export async function startBenchEnv(log: (line: string) => void): Promise<BenchE
       await stopWorker();
       worker = await createKdflowWorker({ connection: native, namespace: 'default', runtime, home, logger, taskQueue, ...(tuning ? { tuning } : {}) });
       running = worker.run();
+    },
+    async startWorker(other, queue) {
+      const extra = await createKdflowWorker({ connection: native, namespace: 'default', runtime: other, home, logger, taskQueue: queue });
+      const done = extra.run();
+      return async () => {
+        extra.shutdown();
+        await done;
+      };
     },
     async close() {
       killAll(processesUnder(path.join(home, 'members')));

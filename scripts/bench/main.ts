@@ -5,11 +5,13 @@
  *   --quick          tiny sizes, for a smoke run
  *   --only p1,p3     a subset of points
  *   --out DIR        where to write (default reports/)
- *   --before FILE    an earlier bench.json to compare with (default: DIR/bench-before.json when present)
+ *   --before FILE    an earlier bench.json to compare with (the hot-spot table), and
+ *   --also FILE      another later run to take figures from for it (e.g. a smaller P5 to match the before run's)
  *   --clusters N     P5's cluster count (default 1000)
+ *   --resizes N      P4's long run (default 500)
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +27,7 @@ import { scalePoint } from './p5-scale.ts';
 import { compareHotspots, headline, markdown, plots, type BenchReport, type Outcome } from './report.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, before: { type: 'string' }, clusters: { type: 'string' } } });
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, before: { type: 'string' }, clusters: { type: 'string' }, resizes: { type: 'string' }, also: { type: 'string', multiple: true } } });
 const quick = values.quick ?? false;
 const only = values.only ? new Set(values.only.split(',')) : undefined;
 const outDir = path.resolve(values.out ?? path.join(ROOT, 'reports'));
@@ -48,6 +50,7 @@ const sizes = quick
       p5: 1000,
     };
 if (values.clusters) sizes.p5 = Number(values.clusters);
+if (values.resizes) sizes.long = Number(values.resizes);
 
 const started = performance.now();
 const log = (line: string) => process.stdout.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
@@ -115,8 +118,8 @@ report.conditions.note = busy
   ? 'Other work was running on the machine (load average above half the cores): absolute times are inflated; ratios less so.'
   : 'The machine was otherwise quiet.';
 report.headline = headline(report);
-const beforeFile = values.before ?? path.join(outDir, 'bench-before.json');
-if (existsSync(beforeFile) && !quick) report.hotspots = compareHotspots(JSON.parse(readFileSync(beforeFile, 'utf8')) as BenchReport, report);
+const readReport = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
+if (values.before) report.hotspots = compareHotspots(readReport(values.before), [report, ...(values.also ?? []).map(readReport)]);
 
 await mkdir(outDir, { recursive: true });
 await writeFile(path.join(outDir, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);

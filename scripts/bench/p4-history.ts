@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { resizeUpdate } from '../../api/index.ts';
-import { ROLE, benchApp, deleteCluster, runChain, startCluster, waitSettled, writeScriptPackage } from './clusters.ts';
+import { ROLE, benchApp, chainSize, deleteCluster, runChain, startCluster, waitSettled, writeScriptPackage } from './clusters.ts';
 import type { BenchEnv } from './env.ts';
 import { countKinds } from './history.ts';
 import { round } from './stats.ts';
@@ -12,6 +12,9 @@ import { round } from './stats.ts';
 export interface PhaseCost {
   phase: 'create' | 'grow' | 'shrink' | 'delete';
   events: number;
+  /** History bytes the phase added, and per member-event: notifies carry every new fqdn to every member. */
+  bytes: number;
+  bytesPerMemberEvent: number;
   /** Script runs (create: N configure; grow: N configure + N addnodes; shrink: N delnodes) or, for delete, members removed. */
   memberEvents: number;
   perMemberEvent: number;
@@ -34,32 +37,33 @@ export interface LongRunResult {
   note: string;
 }
 
-const chainLength = async (env: BenchEnv, workflowId: string) => (await runChain(env.client, workflowId)).reduce((sum, run) => sum + run.length, 0);
-
 export async function historyCostPoint(env: BenchEnv, sizes: number[], log: (line: string) => void): Promise<HistoryCostRow[]> {
   const pkg = await writeScriptPackage(path.join(env.home, 'p4'));
   const rows: HistoryCostRow[] = [];
   for (const n of sizes) {
     const handle = await startCluster(env, `p4-n${n}`, benchApp(pkg.url), n);
-    const marks: number[] = [];
+    const marks: { events: number; bytes: number }[] = [];
     await waitSettled(handle, 1);
-    marks.push(await chainLength(env, handle.workflowId));
+    marks.push(await chainSize(env.client, handle.workflowId));
     await handle.executeUpdate(resizeUpdate, { args: [{ roles: { [ROLE]: 2 * n } }] });
     await waitSettled(handle, 2);
-    marks.push(await chainLength(env, handle.workflowId));
+    marks.push(await chainSize(env.client, handle.workflowId));
     await handle.executeUpdate(resizeUpdate, { args: [{ roles: { [ROLE]: n } }] });
     await waitSettled(handle, 3);
-    marks.push(await chainLength(env, handle.workflowId));
+    marks.push(await chainSize(env.client, handle.workflowId));
     await deleteCluster(handle);
+    marks.push(await chainSize(env.client, handle.workflowId));
     const runs = await runChain(env.client, handle.workflowId);
-    marks.push(runs.reduce((sum, run) => sum + run.length, 0));
     const phaseNames = ['create', 'grow', 'shrink', 'delete'] as const;
     const memberEvents = [n, 2 * n, n, n];
     const phases = phaseNames.map((phase, i) => {
-      const events = (marks[i] as number) - (i === 0 ? 0 : (marks[i - 1] as number));
-      return { phase, events, memberEvents: memberEvents[i] as number, perMemberEvent: round(events / (memberEvents[i] as number), 2) };
+      const previous = i === 0 ? { events: 0, bytes: 0 } : (marks[i - 1] as { events: number; bytes: number });
+      const events = (marks[i] as { events: number }).events - previous.events;
+      const bytes = (marks[i] as { bytes: number }).bytes - previous.bytes;
+      const per = memberEvents[i] as number;
+      return { phase, events, bytes, memberEvents: per, perMemberEvent: round(events / per, 2), bytesPerMemberEvent: Math.round(bytes / per) };
     });
-    rows.push({ members: n, phases, kinds: countKinds(runs.flat()) });
+    rows.push({ members: n, phases, kinds: countKinds(runs.flatMap((r) => r.events)) });
     log(`  P4 N=${n}: ${phases.map((p) => `${p.phase} ${p.perMemberEvent}`).join(', ')} events per member-event`);
   }
   return rows;
@@ -79,7 +83,7 @@ export async function longRunPoint(env: BenchEnv, resizes: number, log: (line: s
   const seconds = round((performance.now() - t0) / 1000, 1);
   const runs = await runChain(env.client, handle.workflowId);
   await deleteCluster(handle);
-  const eventsPerRun = runs.map((r) => r.length);
+  const eventsPerRun = runs.map((r) => r.events.length);
   return {
     resizes,
     runs: runs.length,

@@ -11,10 +11,13 @@ import { ROLE, benchApp, historyOf, inPool, isSettled, startCluster, writeScript
 import { cpuSeconds, peakRssMiB, processesUnder, rssMiB, type BenchEnv } from './env.ts';
 import { kindOf, lastTaskCompletedMs, signalToActivityStartMs } from './history.ts';
 import { percentile, round } from './stats.ts';
+import { spawnerPid } from '../../runtimes/spawner.ts';
 
 export interface ScaleResult {
   clusters: number;
   createSeconds: number;
+  /** Clusters that settled in `config error` (a script's activity gave up), at creation and in the storm. */
+  failed: { create: string[]; storm: string[] };
   keepAliveProcesses: number;
   idle: { seconds: number; workerCpuPercent: number; serverCpuPercent: number; workerRssMiB: number; serverRssMiB: number };
   storm: {
@@ -26,6 +29,8 @@ export interface ScaleResult {
   };
   /** Peak RSS (VmHWM) of the worker process over the whole point, and the server's RSS after the storm. */
   workerPeakRssMiB: number;
+  /** The local runtime's spawner process (runtimes/spawner.ts), when it runs. */
+  spawnerRssMiB: number | null;
   serverRssAfterMiB: number;
   note: string;
 }
@@ -33,13 +38,17 @@ export interface ScaleResult {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Wait until every cluster settled at `generation`. A marker file (the script's status file) says
- * when a cluster is worth asking, so a thousand clusters are not queried over and over.
+ * Wait until every cluster settled at `generation`; returns the ones that settled in `config error`.
+ * A marker file (the script's status file) says when a cluster is worth asking, so a thousand
+ * clusters are not queried over and over; every few seconds the rest are asked anyway, in case a
+ * failure means the marker never comes.
  */
-async function waitAll(handles: WorkflowHandle[], generation: number, marker: (i: number) => string, log: (line: string) => void, timeoutMs = 240_000): Promise<void> {
+async function waitAll(handles: WorkflowHandle[], generation: number, marker: (i: number) => string, log: (line: string) => void, timeoutMs = 480_000): Promise<string[]> {
   let pending = handles.map((h, i) => ({ h, i }));
+  const failed: string[] = [];
   const deadline = Date.now() + timeoutMs;
   let lastLog = Date.now();
+  let lastSweep = Date.now();
   while (pending.length > 0) {
     if (Date.now() > deadline) {
       const stuck = await Promise.all(
@@ -51,16 +60,16 @@ async function waitAll(handles: WorkflowHandle[], generation: number, marker: (i
       );
       throw new Error(`${pending.length} clusters did not settle at generation ${generation}: ${JSON.stringify(stuck)}`);
     }
-    const ready = pending.filter(({ i }) => existsSync(marker(i)));
+    const sweep = Date.now() - lastSweep > 5_000;
+    if (sweep) lastSweep = Date.now();
+    const ask = sweep ? pending : pending.filter(({ i }) => existsSync(marker(i)));
     const settled = new Set<number>();
-    await inPool(ready, 16, async ({ h, i }) => {
+    await inPool(ask, 16, async ({ h, i }) => {
       // A worker busy with the storm may let a query time out: ask again next round.
       const status = await h.query(statusQuery).catch(() => undefined);
-      if (!status) return;
-      if (isSettled(generation)(status)) {
-        if (status.phase !== 'configured') throw new Error(`${h.workflowId} settled in ${status.phase}`);
-        settled.add(i);
-      }
+      if (!status || !isSettled(generation)(status)) return;
+      if (status.phase !== 'configured') failed.push(h.workflowId);
+      settled.add(i);
     });
     pending = pending.filter(({ i }) => !settled.has(i));
     if (Date.now() - lastLog > 10_000) {
@@ -69,6 +78,7 @@ async function waitAll(handles: WorkflowHandle[], generation: number, marker: (i
     }
     if (pending.length > 0) await sleep(250);
   }
+  return failed;
 }
 
 export async function scalePoint(env: BenchEnv, clusters: number, log: (line: string) => void, idleSeconds = 10): Promise<ScaleResult> {
@@ -80,7 +90,7 @@ export async function scalePoint(env: BenchEnv, clusters: number, log: (line: st
 
   const t0 = Date.now();
   const handles = await inPool(names, 32, (name) => startCluster(env, name, app, 1));
-  await waitAll(handles, 1, (i) => statusFile(i, 'configure'), log);
+  const createFailed = await waitAll(handles, 1, (i) => statusFile(i, 'configure'), log);
   const createSeconds = round((Date.now() - t0) / 1000, 1);
   log(`  P5: ${clusters} clusters configured in ${createSeconds} s`);
 
@@ -104,9 +114,10 @@ export async function scalePoint(env: BenchEnv, clusters: number, log: (line: st
   const stormCpu0 = { worker: cpuSeconds(process.pid), server: server ? cpuSeconds(server) : 0 };
   const stormStart = Date.now();
   await inPool(handles, 32, (h) => h.signal(resizeSignal, { roles: { [ROLE]: 2 } }));
-  await waitAll(handles, 2, (i) => statusFile(i, 'addnodes'), log);
+  const stormFailed = await waitAll(handles, 2, (i) => statusFile(i, 'addnodes'), log);
   log(`  P5: storm settled after ${round((Date.now() - stormStart) / 1000, 1)} s (client view)`);
   const stormCpu = { workerSeconds: round(cpuSeconds(process.pid) - stormCpu0.worker, 1), serverSeconds: round((server ? cpuSeconds(server) : 0) - stormCpu0.server, 1) };
+  const spawner = spawnerPid();
   const latencies: number[] = [];
   const settleMs: number[] = [];
   await inPool(handles, 16, async (h) => {
@@ -117,6 +128,7 @@ export async function scalePoint(env: BenchEnv, clusters: number, log: (line: st
   return {
     clusters,
     createSeconds,
+    failed: { create: createFailed, storm: stormFailed },
     keepAliveProcesses,
     idle,
     storm: {
@@ -126,6 +138,7 @@ export async function scalePoint(env: BenchEnv, clusters: number, log: (line: st
       cpu: stormCpu,
     },
     workerPeakRssMiB: peakRssMiB(process.pid),
+    spawnerRssMiB: spawner ? rssMiB(spawner) : null,
     serverRssAfterMiB: server ? rssMiB(server) : 0,
     note: 'the worker runs in the bench process, so its RSS and CPU include the bench driver and client (small next to the worker)',
   };

@@ -42,6 +42,7 @@ export function headline(r: Pick<BenchReport, 'p1' | 'p2' | 'p3' | 'p4' | 'p5'>)
   const p5 = ok(r.p5);
   const row100 = p1?.rows.find((x) => x.members === 100);
   const cost100 = p4?.costs.find((x) => x.members === 100);
+  const n = p5?.clusters ?? 1000;
   const worstPerEvent = cost100 ? Math.max(...cost100.phases.filter((p) => p.phase !== 'delete').map((p) => p.perMemberEvent)) : undefined;
   const h = (metric: string, unit: string, value: number | undefined, target: string, test?: (v: number) => boolean): Headline => ({
     metric,
@@ -54,23 +55,35 @@ export function headline(r: Pick<BenchReport, 'p1' | 'p2' | 'p3' | 'p4' | 'p5'>)
     h('P1 overhead ratio, 100 members', '×', row100?.ratio.median, '≤ 1.3', (v) => v <= 1.3),
     h('P1 overhead per member, 100 members', 'ms', row100?.overheadPerMemberMs.median, ''),
     h('P2 fan-out ratio, 20 × 500 ms', '×', p2?.ratio.median, '≤ 0.1', (v) => v <= 0.1),
-    h('P3 ready → configured', 'ms', p3?.readyToConfiguredMs.median, '≤ 1000', (v) => v <= 1000),
+    h('P3 ready → configured, local runtime', 'ms', p3?.readyToConfiguredMs.median, '≤ 1000', (v) => v <= 1000),
+    h('P3 ready → configured, Kubernetes runtime (harness)', 'ms', p3 && 'readyToConfiguredMs' in p3.kubernetes ? p3.kubernetes.readyToConfiguredMs.median : undefined, '≤ 1000', (v) => v <= 1000),
     h('P4 events per member-event, 100 members (worst phase)', 'events', worstPerEvent, '≤ 10', (v) => v <= 10),
+    h('P4 history bytes per member-event, 100 members (worst phase)', 'bytes', cost100 ? Math.max(...cost100.phases.filter((p) => p.phase !== 'delete').map((p) => p.bytesPerMemberEvent)) : undefined, ''),
     h(`P4 longest run over ${p4?.longRun.resizes ?? 500} resizes`, 'events', p4?.longRun.maxEventsPerRun, 'bounded'),
-    h(`P5 worker RSS, ${p5?.clusters ?? 1000} clusters (peak)`, 'MiB', p5?.workerPeakRssMiB, '< 1024', (v) => v < 1024),
-    h('P5 idle server CPU', '% of a core', p5?.idle.serverCpuPercent, ''),
-    h('P5 resize storm signal → first activity, p50', 'ms', p5?.storm.signalToActivityStartMs.p50, ''),
-    h('P5 resize storm signal → first activity, p99', 'ms', p5?.storm.signalToActivityStartMs.p99, '≤ 2000', (v) => v <= 2000),
-    h('P5 resize storm, all converged', 's', p5?.storm.convergeSeconds, ''),
+    h(`P5 ${n} clusters: created and configured`, 's', p5?.createSeconds, ''),
+    h(`P5 ${n} clusters: settled in config error`, 'clusters', p5?.failed ? p5.failed.create.length + p5.failed.storm.length : undefined, '0', (v) => v === 0),
+    h(`P5 ${n} clusters: worker RSS (peak)`, 'MiB', p5?.workerPeakRssMiB, '< 1024', (v) => v < 1024),
+    h(`P5 ${n} clusters: idle server CPU`, '% of a core', p5?.idle.serverCpuPercent, ''),
+    h(`P5 ${n} clusters: storm signal → first activity p50`, 'ms', p5?.storm.signalToActivityStartMs.p50, ''),
+    h(`P5 ${n} clusters: storm signal → first activity p99`, 'ms', p5?.storm.signalToActivityStartMs.p99, '≤ 2000', (v) => v <= 2000),
+    h(`P5 ${n} clusters: storm, all converged`, 's', p5?.storm.convergeSeconds, ''),
   ];
 }
 
-export function compareHotspots(before: BenchReport, after: BenchReport): NonNullable<BenchReport['hotspots']> {
-  const byMetric = new Map(before.headline.map((x) => [x.metric, x]));
+/**
+ * Before and after, metric by metric. Headlines are recomputed from each report's data, so the
+ * labels match; a P5 label names its cluster count, so only runs of the same size are compared.
+ * `afters` are searched in order (the full run first, then smaller runs made for the comparison).
+ */
+export function compareHotspots(before: BenchReport, afters: BenchReport[]): NonNullable<BenchReport['hotspots']> {
+  const afterHeadlines = afters.map((a) => headline(a));
   return {
     before: before.commit,
-    after: after.commit,
-    rows: after.headline.map((x) => ({ metric: x.metric, unit: x.unit, before: byMetric.get(x.metric)?.value ?? null, after: x.value })),
+    after: [...new Set(afters.map((a) => a.commit))].join(', '),
+    rows: headline(before).map((b) => {
+      const after = afterHeadlines.map((hs) => hs.find((h) => h.metric === b.metric && h.value !== null)).find(Boolean);
+      return { metric: b.metric, unit: b.unit, before: b.value, after: after?.value ?? null };
+    }),
   };
 }
 
@@ -168,10 +181,18 @@ export function markdown(r: BenchReport): string {
     lines.push('', '| members | kdflow ms (min–max) | bare ms (min–max) | ratio | overhead ms/member |', '|---|---|---|---|---|');
     for (const x of p1.rows) lines.push(`| ${x.members} | ${x.kdflowMs.median} (${x.kdflowMs.min}–${x.kdflowMs.max}) | ${x.bareMs.median} (${x.bareMs.min}–${x.bareMs.max}) | ${x.ratio.median} (${x.ratio.min}–${x.ratio.max}) | ${x.overheadPerMemberMs.median} |`);
   }
+  const p4 = ok(r.p4);
+  if (p4) {
+    lines.push('', '| members | phase | events | per member-event | bytes per member-event |', '|---|---|---|---|---|');
+    for (const c of p4.costs) for (const p of c.phases) lines.push(`| ${c.members} | ${p.phase} | ${p.events} | ${p.perMemberEvent} | ${p.bytesPerMemberEvent} |`);
+    lines.push('', `Long run: ${p4.longRun.resizes} resizes in ${p4.longRun.seconds} s, ${p4.longRun.runs} runs of ${p4.longRun.eventsPerRun.join(', ')} events.`);
+  }
   if (r.hotspots) {
     lines.push('', `Hot spots: before ${r.hotspots.before}, after ${r.hotspots.after}`, '', '| metric | before | after |', '|---|---|---|');
     for (const x of r.hotspots.rows) lines.push(`| ${x.metric} | ${fmt(x.before)} ${x.unit} | ${fmt(x.after)} ${x.unit} |`);
   }
+  const p3 = ok(r.p3);
+  if (p3 && 'note' in p3.kubernetes) lines.push('', `P3 on Kubernetes: ${p3.kubernetes.note}`);
   for (const [name, o] of Object.entries({ p1: r.p1, p2: r.p2, p3: r.p3, p4: r.p4, p5: r.p5 })) if (o && 'error' in (o as object)) lines.push('', `${name} failed: ${(o as { error: string }).error}`);
   return `${lines.join('\n')}\n`;
 }

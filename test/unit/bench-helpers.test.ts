@@ -131,7 +131,7 @@ describe('the bench report', () => {
     const fanout = after.headline.find((h) => h.metric.startsWith('P2'));
     expect(fanout).toMatchObject({ value: 0.06, met: true });
     expect(after.headline.find((h) => h.metric.startsWith('P3'))).toMatchObject({ value: null, met: null });
-    after.hotspots = compareHotspots(before, after);
+    after.hotspots = compareHotspots(before, [after]);
     expect(after.hotspots.rows.find((r) => r.metric.startsWith('P2'))).toMatchObject({ before: 0.2, after: 0.06 });
     expect(Object.keys(plots(after))).toEqual(['p2-fanout.svg']);
     const md = markdown(after);

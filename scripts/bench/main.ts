@@ -117,12 +117,18 @@ const busy = Math.max(...machine.loadAverageAtStart.slice(0, 1), ...report.condi
 report.conditions.note = busy
   ? 'Other work was running on the machine (load average above half the cores): absolute times are inflated; ratios less so.'
   : 'The machine was otherwise quiet.';
+await mkdir(outDir, { recursive: true });
+const save = () => writeFile(path.join(outDir, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
+// The measurements first: nothing computed from them may lose them.
+await save();
 report.headline = headline(report);
 const readReport = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
-if (values.before) report.hotspots = compareHotspots(readReport(values.before), [report, ...(values.also ?? []).map(readReport)]);
-
-await mkdir(outDir, { recursive: true });
-await writeFile(path.join(outDir, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
+try {
+  if (values.before) report.hotspots = compareHotspots(readReport(values.before), [report, ...(values.also ?? []).map(readReport)]);
+} catch (error) {
+  log(`no hot-spot comparison: ${(error as Error).message}`);
+}
+await save();
 await writeFile(path.join(outDir, 'bench.md'), markdown(report));
 for (const [file, svg] of Object.entries(plots(report))) await writeFile(path.join(outDir, file), svg);
 process.stdout.write(`\n${markdown(report)}`);

@@ -2,7 +2,7 @@
 import type { Machine } from './env.ts';
 import type { OverheadResult } from './p1-overhead.ts';
 import type { FanoutResult } from './p2-fanout.ts';
-import type { LatencyResult } from './p3-latency.ts';
+import type { LatencyResult, RuntimeLatency } from './p3-latency.ts';
 import type { HistoryCostRow, LongRunResult } from './p4-history.ts';
 import type { ScaleResult } from './p5-scale.ts';
 import { barChart, lineChart } from './svg.ts';
@@ -21,18 +21,22 @@ export interface BenchReport {
   p4?: Outcome<{ costs: HistoryCostRow[]; longRun: LongRunResult }>;
   p5?: Outcome<ScaleResult>;
   headline: Headline[];
-  hotspots?: { before: string; after: string; rows: { metric: string; unit: string; before: number | null; after: number | null }[] };
+  hotspots?: { before: string; after: string; rows: { metric: string; short: string; unit: string; before: number | null; after: number | null }[] };
 }
 
 export interface Headline {
   metric: string;
+  /** A few words for a chart label. */
+  short: string;
   unit: string;
   value: number | null;
   target: string;
   met: boolean | null;
 }
 
-const ok = <T>(o: Outcome<T> | undefined): T | undefined => (o && !('error' in (o as object)) ? (o as T) : undefined);
+const ok = <T>(o: Outcome<T> | undefined): T | undefined => (o && typeof o === 'object' && !('error' in o) ? (o as T) : undefined);
+/** P3 on Kubernetes when it ran (older reports hold a note, as text or object, instead). */
+const measured = (k: unknown) => (k && typeof k === 'object' && 'readyToConfiguredMs' in k ? (k as RuntimeLatency) : undefined);
 
 export function headline(r: Pick<BenchReport, 'p1' | 'p2' | 'p3' | 'p4' | 'p5'>): Headline[] {
   const p1 = ok(r.p1);
@@ -44,29 +48,30 @@ export function headline(r: Pick<BenchReport, 'p1' | 'p2' | 'p3' | 'p4' | 'p5'>)
   const cost100 = p4?.costs.find((x) => x.members === 100);
   const n = p5?.clusters ?? 1000;
   const worstPerEvent = cost100 ? Math.max(...cost100.phases.filter((p) => p.phase !== 'delete').map((p) => p.perMemberEvent)) : undefined;
-  const h = (metric: string, unit: string, value: number | undefined, target: string, test?: (v: number) => boolean): Headline => ({
+  const h = (metric: string, short: string, unit: string, value: number | undefined, target: string, test?: (v: number) => boolean): Headline => ({
     metric,
+    short,
     unit,
-    value: value ?? null,
+    value: value !== undefined && Number.isFinite(value) ? value : null,
     target,
     met: value === undefined || !test ? null : test(value),
   });
   return [
-    h('P1 overhead ratio, 100 members', '×', row100?.ratio.median, '≤ 1.3', (v) => v <= 1.3),
-    h('P1 overhead per member, 100 members', 'ms', row100?.overheadPerMemberMs.median, ''),
-    h('P2 fan-out ratio, 20 × 500 ms', '×', p2?.ratio.median, '≤ 0.1', (v) => v <= 0.1),
-    h('P3 ready → configured, local runtime', 'ms', p3?.readyToConfiguredMs.median, '≤ 1000', (v) => v <= 1000),
-    h('P3 ready → configured, Kubernetes runtime (harness)', 'ms', p3 && 'readyToConfiguredMs' in p3.kubernetes ? p3.kubernetes.readyToConfiguredMs.median : undefined, '≤ 1000', (v) => v <= 1000),
-    h('P4 events per member-event, 100 members (worst phase)', 'events', worstPerEvent, '≤ 10', (v) => v <= 10),
-    h('P4 history bytes per member-event, 100 members (worst phase)', 'bytes', cost100 ? Math.max(...cost100.phases.filter((p) => p.phase !== 'delete').map((p) => p.bytesPerMemberEvent)) : undefined, ''),
-    h(`P4 longest run over ${p4?.longRun.resizes ?? 500} resizes`, 'events', p4?.longRun.maxEventsPerRun, 'bounded'),
-    h(`P5 ${n} clusters: created and configured`, 's', p5?.createSeconds, ''),
-    h(`P5 ${n} clusters: settled in config error`, 'clusters', p5?.failed ? p5.failed.create.length + p5.failed.storm.length : undefined, '0', (v) => v === 0),
-    h(`P5 ${n} clusters: worker RSS (peak)`, 'MiB', p5?.workerPeakRssMiB, '< 1024', (v) => v < 1024),
-    h(`P5 ${n} clusters: idle server CPU`, '% of a core', p5?.idle.serverCpuPercent, ''),
-    h(`P5 ${n} clusters: storm signal → first activity p50`, 'ms', p5?.storm.signalToActivityStartMs.p50, ''),
-    h(`P5 ${n} clusters: storm signal → first activity p99`, 'ms', p5?.storm.signalToActivityStartMs.p99, '≤ 2000', (v) => v <= 2000),
-    h(`P5 ${n} clusters: storm, all converged`, 's', p5?.storm.convergeSeconds, ''),
+    h('P1 overhead ratio, 100 members', 'P1 ratio', '×', row100?.ratio.median, '≤ 1.3', (v) => v <= 1.3),
+    h('P1 overhead per member, 100 members', 'P1 ms/member', 'ms', row100?.overheadPerMemberMs.median, ''),
+    h('P2 fan-out ratio, 20 × 500 ms', 'P2 ratio', '×', p2?.ratio.median, '≤ 0.1', (v) => v <= 0.1),
+    h('P3 ready → configured, local runtime', 'P3 local', 'ms', p3?.readyToConfiguredMs.median, '≤ 1000', (v) => v <= 1000),
+    h('P3 ready → configured, Kubernetes runtime (harness)', 'P3 k8s', 'ms', measured(p3?.kubernetes)?.readyToConfiguredMs.median, '≤ 1000', (v) => v <= 1000),
+    h('P4 events per member-event, 100 members (worst phase)', 'P4 events', 'events', worstPerEvent, '≤ 10', (v) => v <= 10),
+    h('P4 history bytes per member-event, 100 members (worst phase)', 'P4 bytes', 'bytes', cost100 ? Math.max(...cost100.phases.filter((p) => p.phase !== 'delete').map((p) => p.bytesPerMemberEvent)) : undefined, ''),
+    h(`P4 longest run over ${p4?.longRun.resizes ?? 500} resizes`, 'P4 longest run', 'events', p4?.longRun.maxEventsPerRun, 'bounded'),
+    h(`P5 ${n} clusters: created and configured`, 'P5 create', 's', p5?.createSeconds, ''),
+    h(`P5 ${n} clusters: settled in config error`, 'P5 failed', 'clusters', p5?.failed ? p5.failed.create.length + p5.failed.storm.length : undefined, '0', (v) => v === 0),
+    h(`P5 ${n} clusters: worker RSS (peak)`, 'P5 RSS', 'MiB', p5?.workerPeakRssMiB, '< 1024', (v) => v < 1024),
+    h(`P5 ${n} clusters: idle server CPU`, 'P5 idle CPU', '% of a core', p5?.idle.serverCpuPercent, ''),
+    h(`P5 ${n} clusters: storm signal → first activity p50`, 'P5 signal p50', 'ms', p5?.storm.signalToActivityStartMs.p50, ''),
+    h(`P5 ${n} clusters: storm signal → first activity p99`, 'P5 signal p99', 'ms', p5?.storm.signalToActivityStartMs.p99, '≤ 2000', (v) => v <= 2000),
+    h(`P5 ${n} clusters: storm, all converged`, 'P5 converged', 's', p5?.storm.convergeSeconds, ''),
   ];
 }
 
@@ -80,9 +85,10 @@ export function compareHotspots(before: BenchReport, afters: BenchReport[]): Non
   return {
     before: before.commit,
     after: [...new Set(afters.map((a) => a.commit))].join(', '),
-    rows: headline(before).map((b) => {
+    rows: headline(before).flatMap((b) => {
       const after = afterHeadlines.map((hs) => hs.find((h) => h.metric === b.metric && h.value !== null)).find(Boolean);
-      return { metric: b.metric, unit: b.unit, before: b.value, after: after?.value ?? null };
+      // A metric no later run measured at the same size is not a comparison.
+      return after ? [{ metric: b.metric, short: b.short, unit: b.unit, before: b.value, after: after.value }] : [];
     }),
   };
 }
@@ -150,14 +156,16 @@ export function plots(r: BenchReport): Record<string, string> {
       note: `worker peak RSS ${p5.workerPeakRssMiB} MiB; idle: server ${p5.idle.serverCpuPercent}% CPU, worker ${p5.idle.workerCpuPercent}% CPU`,
     });
   }
-  const compared = r.hotspots?.rows.filter((x) => x.before !== null && x.after !== null && x.unit === 'ms') ?? [];
+  // Every metric on one scale: after as a share of before (time, memory, events: lower is better).
+  const compared = r.hotspots?.rows.filter((x) => x.before !== null && x.after !== null && x.before > 0) ?? [];
   if (r.hotspots && compared.length > 0) {
-    const rows = compared;
     out['hotspots.svg'] = barChart({
-      title: 'Hot spots: before and after (ms, lower is better)',
-      yLabel: 'ms',
-      groups: rows.map((x) => ({ label: x.metric.replace(/^P\d /, '').slice(0, 22), bars: [{ name: 'before', value: x.before as number }, { name: 'after', value: x.after as number }] })),
-      note: `before ${r.hotspots.before}, after ${r.hotspots.after}`,
+      title: 'Hot spots: after as % of before (lower is better)',
+      yLabel: '% of before',
+      groups: compared.map((x) => ({ label: x.short, bars: [{ name: 'after', value: Math.round(((x.after as number) / (x.before as number)) * 1000) / 10 }] })),
+      reference: { value: 100, label: 'before' },
+      slantLabels: true,
+      note: `before ${r.hotspots.before}, after ${r.hotspots.after}; P5 at the before run's size`,
     });
   }
   return out;
@@ -192,7 +200,7 @@ export function markdown(r: BenchReport): string {
     for (const x of r.hotspots.rows) lines.push(`| ${x.metric} | ${fmt(x.before)} ${x.unit} | ${fmt(x.after)} ${x.unit} |`);
   }
   const p3 = ok(r.p3);
-  if (p3 && 'note' in p3.kubernetes) lines.push('', `P3 on Kubernetes: ${p3.kubernetes.note}`);
+  if (p3 && !measured(p3.kubernetes)) lines.push('', `P3 on Kubernetes: ${(p3.kubernetes as { note?: string }).note ?? String(p3.kubernetes)}`);
   for (const [name, o] of Object.entries({ p1: r.p1, p2: r.p2, p3: r.p3, p4: r.p4, p5: r.p5 })) if (o && 'error' in (o as object)) lines.push('', `${name} failed: ${(o as { error: string }).error}`);
   return `${lines.join('\n')}\n`;
 }

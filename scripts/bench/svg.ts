@@ -38,6 +38,8 @@ export interface BarChart {
   groups: { label: string; bars: Bar[] }[];
   /** A dashed horizontal line, such as a target. */
   reference?: { value: number; label: string };
+  /** Slant the group labels, for many groups. */
+  slantLabels?: boolean;
   note?: string;
 }
 
@@ -109,8 +111,9 @@ export function lineChart(chart: LineChart): string {
   const xs = all.map((p) => p.x);
   const fx = (x: number) => (chart.logX ? Math.log10(Math.max(x, 1e-9)) : x);
   const [minX, maxX] = [Math.min(...xs.map(fx)), Math.max(...xs.map(fx))];
-  const plotW = WIDTH - PAD.left - PAD.right - 20;
-  const x = (v: number) => PAD.left + 10 + (maxX === minX ? plotW / 2 : ((fx(v) - minX) / (maxX - minX)) * plotW);
+  // Room on both sides, so the first and last points and their labels stay inside the frame.
+  const plotW = WIDTH - PAD.left - PAD.right - 40;
+  const x = (v: number) => PAD.left + 20 + (maxX === minX ? plotW / 2 : ((fx(v) - minX) / (maxX - minX)) * plotW);
   const { lines, y } = yAxis(maxY * 1.1);
   const body = [...lines];
   const bottom = HEIGHT - PAD.bottom;
@@ -148,7 +151,8 @@ export function barChart(chart: BarChart): string {
       body.push(text(x0 + barW / 2, y(b.value) - 3, formatTick(b.value), 'text-anchor="middle" font-size="9"'));
       if (b.min !== undefined && b.max !== undefined) body.push(line(x0 + barW / 2, y(b.min), x0 + barW / 2, y(b.max), 'stroke="#222"'));
     });
-    body.push(text(PAD.left + gi * groupW + groupW / 2, bottom + 14, g.label, 'text-anchor="middle"'));
+    const lx = PAD.left + gi * groupW + groupW / 2;
+    body.push(chart.slantLabels ? text(lx, bottom + 12, g.label, `text-anchor="end" transform="rotate(-25 ${r(lx)} ${r(bottom + 12)})"`) : text(lx, bottom + 14, g.label, 'text-anchor="middle"'));
   });
   if (chart.reference) {
     const ry = y(chart.reference.value);

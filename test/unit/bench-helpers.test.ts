@@ -133,7 +133,9 @@ describe('the bench report', () => {
     expect(after.headline.find((h) => h.metric.startsWith('P3'))).toMatchObject({ value: null, met: null });
     after.hotspots = compareHotspots(before, [after]);
     expect(after.hotspots.rows.find((r) => r.metric.startsWith('P2'))).toMatchObject({ before: 0.2, after: 0.06 });
-    expect(Object.keys(plots(after))).toEqual(['p2-fanout.svg']);
+    const svgs = plots(after);
+    expect(Object.keys(svgs)).toEqual(['p2-fanout.svg', 'hotspots.svg']);
+    expect(svgs['hotspots.svg']).toContain('P2 ratio after: 30');
     const md = markdown(after);
     expect(md).toContain('| P2 fan-out ratio, 20 × 500 ms | 0.06 × | ≤ 0.1 | yes |');
     expect(md).toContain('p3 failed: boom');

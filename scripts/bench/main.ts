@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark point on a dev server of its own, the local runtime and an
  * in-process worker; writes reports/bench.json, reports/bench.md and SVG plots. Nothing here asserts
  * a time: the targets are read, not enforced.
- *   --quick          tiny sizes, for a smoke run
+ *   --quick          tiny sizes, for a smoke run (written to reports/quick/)
  *   --only p1,p3     a subset of points
  *   --out DIR        where to write (default reports/)
  *   --before FILE    an earlier bench.json to compare with (the hot-spot table), and
@@ -30,7 +30,8 @@ const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, before: { type: 'string' }, clusters: { type: 'string' }, resizes: { type: 'string' }, also: { type: 'string', multiple: true } } });
 const quick = values.quick ?? false;
 const only = values.only ? new Set(values.only.split(',')) : undefined;
-const outDir = path.resolve(values.out ?? path.join(ROOT, 'reports'));
+// A smoke run never overwrites the committed report.
+const outDir = path.resolve(values.out ?? path.join(ROOT, 'reports', ...(quick ? ['quick'] : [])));
 const wanted = (point: string) => !only || only.has(point);
 
 const sizes = quick

@@ -50,3 +50,5 @@ export interface ClusterSpecView {
 export const statusQuery = defineQuery<ClusterStatus>('status');
 export const specQuery = defineQuery<ClusterSpecView>('spec');
 export const historyQuery = defineQuery<HistoryEntry[]>('history');
+/** A number that changes whenever the status would: a poller (the shim) asks this first and reads status only on change. */
+export const statusVersionQuery = defineQuery<number>('statusVersion');

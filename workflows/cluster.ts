@@ -24,6 +24,7 @@ import {
   specQuery,
   stableJson,
   statusQuery,
+  statusVersionQuery,
   type Accepted,
   type ClusterInput,
   type ClusterStatus,
@@ -47,6 +48,8 @@ export interface ClusterState {
   retries: (string | null)[];
   lastRejection?: Rejection;
   lastError?: string;
+  /** Bumped on every change status could show, carried across runs so a poller never sees it repeat. */
+  statusVersion?: number;
 }
 
 export interface ClusterOptions {
@@ -80,6 +83,7 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
 
   // --- what the Web UI shows: current details always, search attributes upserted only when they change ---
   const publish = () => {
+    state.statusVersion = (state.statusVersion ?? 0) + 1;
     const now = status();
     wf.setCurrentDetails(currentDetails(now));
     const current = wf.workflowInfo().typedSearchAttributes;
@@ -91,6 +95,7 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
   const reject = (reason: string): never => {
     // Workflow time: deterministic on replay.
     state.lastRejection = { reason, at: new Date().toISOString() };
+    state.statusVersion = (state.statusVersion ?? 0) + 1;
     throw wf.ApplicationFailure.create({ type: 'InvalidChange', message: reason, nonRetryable: true });
   };
   const validated = (raw: unknown): KdClusterSpec => {
@@ -102,6 +107,7 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
     // As in Kubernetes, an unchanged spec is no new generation: a re-sent or replayed change is a no-op.
     if (stableJson(spec) === stableJson(state.desired.spec)) return { generation: state.desired.generation };
     state.desired = { ...state.desired, spec, generation: state.desired.generation + 1 };
+    state.statusVersion = (state.statusVersion ?? 0) + 1;
     return { generation: state.desired.generation };
   };
   // Payloads are whatever a client sent: a malformed one is rejected, never thrown as a TypeError (which would wedge the workflow).
@@ -132,6 +138,7 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
     operation?.cancel();
   });
   wf.setHandler(statusQuery, status);
+  wf.setHandler(statusVersionQuery, () => state.statusVersion ?? 0);
   wf.setHandler(historyQuery, () => state.history);
   wf.setHandler(specQuery, () => ({ appName: input.appName, app: state.desired.app, spec: state.desired.spec, generation: state.desired.generation }));
   // A new run after continue-as-new shows where it stands at once. A fresh cluster has its attributes from

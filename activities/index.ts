@@ -4,7 +4,7 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import path from 'node:path';
-import { buildConfigmeta, type Topology } from '../api/index.ts';
+import { buildConfigmeta, scriptArgv, type ClusterRole, type EnvVar, type EventName, type NotifyAbout, type RoleService, type Topology } from '../api/index.ts';
 import type { Logger } from 'pino';
 import { redact, secretValues } from '../lib/secrets.ts';
 import { preparePackage } from '../runtimes/config-package.ts';
@@ -25,6 +25,35 @@ export interface ScriptOutcome {
   stdoutTail: string;
   stderrTail: string;
   recorded: boolean;
+}
+
+/** One role's launch settings, given once per launch whatever the number of members. */
+export interface LaunchRole {
+  id: string;
+  image: string;
+  persistDirs: string[];
+  settings?: ClusterRole;
+  services: RoleService[];
+  /** Absent: the role has no config package. */
+  packageURL?: string;
+}
+
+export interface LaunchInput {
+  namespace: string;
+  cluster: string;
+  roles: LaunchRole[];
+  members: { name: string; role: string; ordinal: number; fqdn: string }[];
+  /** What every launched member's configmeta describes. */
+  topology: Topology;
+}
+
+/** A script run as the workflow asks for it: the argv is formatted here, from `about`, never carried. */
+export interface ScriptInput {
+  runId: string;
+  event: EventName;
+  about?: NotifyAbout;
+  env: EnvVar[];
+  timeoutSeconds: number;
 }
 
 export interface ActivityDeps {
@@ -52,6 +81,54 @@ export function createActivities(deps: ActivityDeps) {
   };
 
   return {
+    /**
+     * A member's whole launch in one activity (create, wait until ready, configmeta, package), so a
+     * grow costs the workflow one round trip instead of four. Every stage is idempotent, so a
+     * retried attempt redoes what it must; a member that fails a stage for good is named, the others go on.
+     */
+    async launchMembers(input: LaunchInput): Promise<BatchResult> {
+      const ctx = Context.current();
+      const failed: Record<string, string> = Object.create(null) as Record<string, string>;
+      const roles = new Map(input.roles.map((r) => [r.id, r]));
+      const specs: MemberSpec[] = input.members.map((m) => {
+        const role = roles.get(m.role);
+        return { namespace: input.namespace, cluster: input.cluster, ...m, image: role?.image ?? '', persistDirs: role?.persistDirs ?? [], settings: role?.settings, services: role?.services ?? [] };
+      });
+      const stage = async (what: string, members: MemberSpec[], work: (m: MemberSpec) => Promise<void>) => {
+        ctx.heartbeat({ stage: what });
+        const result = await eachMember(members, parallel, work);
+        Object.assign(failed, result.failed);
+        return members.filter((m) => !(m.name in failed));
+      };
+      let going = await stage('create', specs, (m) => runtime.ensureMember(m));
+      if (going.length > 0) {
+        const wait = { deadline: Date.now() + (deps.readyTimeoutSeconds ?? 300) * 1000, signal: ctx.cancellationSignal, heartbeat: (d?: unknown) => ctx.heartbeat(d) };
+        let readiness: Awaited<ReturnType<Runtime['awaitReady']>>;
+        try {
+          readiness = await runtime.awaitReady(going, wait);
+        } catch (error) {
+          throw toFailure(error);
+        }
+        for (const m of going) if (!readiness[m.name]?.ready) failed[m.name] = `not ready: ${readiness[m.name]?.reason ?? 'timed out waiting'}`;
+        going = going.filter((m) => !(m.name in failed));
+      }
+      going = await stage('configmeta', going, (m) => runtime.writeFiles(m, [{ path: CONFIGMETA_PATH, content: `${JSON.stringify(buildConfigmeta(input.topology, m.name), null, 2)}\n`, mode: 0o600 }]));
+      for (const role of input.roles) {
+        const members = going.filter((m) => m.role === role.id);
+        if (!role.packageURL || members.length === 0) continue;
+        let tgzPath: string;
+        try {
+          ctx.heartbeat({ stage: 'package', role: role.id });
+          tgzPath = (await preparePackage(role.packageURL, path.join(deps.home, 'packages'))).tgzPath;
+        } catch (error) {
+          throw toFailure(error);
+        }
+        await stage('package', members, (m) => runtime.installPackage(m, tgzPath));
+      }
+      log({ members: input.members.length, failed: Object.keys(failed).length }, 'members launched');
+      return { failed };
+    },
+
     async ensureMembers({ members }: { members: MemberSpec[] }): Promise<BatchResult> {
       const result = await eachMember(members, parallel, (m) => runtime.ensureMember(m));
       log({ members: members.length, failed: Object.keys(result.failed).length }, 'members ensured');
@@ -92,8 +169,9 @@ export function createActivities(deps: ActivityDeps) {
       return result;
     },
 
-    async runScript({ member, request }: { member: MemberTarget; request: ScriptRequest }): Promise<ScriptOutcome> {
+    async runScript({ member, script }: { member: MemberTarget; script: ScriptInput }): Promise<ScriptOutcome> {
       const ctx = Context.current();
+      const request: ScriptRequest = { runId: script.runId, event: script.event, argv: scriptArgv(script.event, script.about, member.cluster, member.namespace), env: script.env, timeoutSeconds: script.timeoutSeconds };
       const startedAt = new Date().toISOString();
       let result;
       try {

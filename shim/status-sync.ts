@@ -5,7 +5,8 @@
  * `reportedThrough`), so a restarted or new leader neither repeats nor skips a step.
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { clusterWorkflowId, crStatusFrom, historyQuery, stableJson, statusQuery, type HistoryEntry, type KdClusterCrStatus } from '../api/index.ts';
+import { clusterWorkflowId, crStatusFrom, stableJson, type KdClusterCrStatus } from '../api/index.ts';
+import { fullStatus } from '../lib/cluster-status.ts';
 import { recordEvent, type EventType } from './events.ts';
 import { patchClusterStatus, type ForwardDeps } from './forward.ts';
 import { keyOf, type CrObject } from './resources.ts';
@@ -28,13 +29,14 @@ export class StatusSync {
     if (current.observedGeneration === undefined || !current.workflowId) return;
     const handle = this.deps.client.workflow.getHandle(clusterWorkflowId(cr.metadata.namespace ?? 'default', cr.metadata.name));
     let status;
-    let history: HistoryEntry[];
     try {
-      [status, history] = await Promise.all([handle.query(statusQuery), handle.query(historyQuery)]);
+      status = await fullStatus(handle);
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) return;
       throw error;
     }
+    // Each member's last run of each event: the script runs since the last report.
+    const history = status.roles.flatMap((r) => r.members.flatMap((m) => m.events.map((run) => ({ ...run, member: m.name }))));
     const fresh = history.filter((run) => !current.reportedThrough || run.finishedAt > current.reportedThrough).sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
     const next = crStatusFrom(status, current.workflowId);
     // A refusal of the newest generation stays the last error until a change is accepted.
@@ -53,7 +55,7 @@ export class StatusSync {
     for (const run of fresh) {
       const ok = run.exitCode === 0;
       const outcome = ok ? 'exit 0' : run.exitCode === null ? (run.error ?? 'no exit code') : `exit ${run.exitCode}`;
-      events.push([ok ? 'Normal' : 'Warning', ok ? 'ScriptSucceeded' : 'ScriptFailed', `${run.event} on ${run.member}: ${outcome}, attempt ${run.attempts} (${run.argv.join(' ')})`]);
+      events.push([ok ? 'Normal' : 'Warning', ok ? 'ScriptSucceeded' : 'ScriptFailed', `${run.event} on ${run.member}: ${outcome}, attempt ${run.attempts} (${run.about ?? run.event})`]);
     }
     for (const [type, reason, message] of events) await recordEvent(this.deps.core, this.deps.logger, cr, type, reason, message);
   }

@@ -41,9 +41,10 @@ describe('the status the shim writes', () => {
     generation: 3,
     observedGeneration: 3,
     roles: [
-      { id: 'controller', desired: 1, members: [{ name: 'sc-controller-0', role: 'controller', ordinal: 0, fqdn: 'f0', state: 'configured', ready: true, events: [] }] },
-      { id: 'worker', desired: 2, members: [{ name: 'sc-worker-0', role: 'worker', ordinal: 0, fqdn: 'f1', state: 'config error', ready: true, lastError: 'configure exited 3', events: [] }] },
+      { id: 'controller', desired: 1, total: 1, ready: 1, configured: 1, members: [{ name: 'sc-controller-0', role: 'controller', ordinal: 0, fqdn: 'f0', state: 'configured', ready: true, events: [] }] },
+      { id: 'worker', desired: 2, total: 1, ready: 1, configured: 0, members: [{ name: 'sc-worker-0', role: 'worker', ordinal: 0, fqdn: 'f1', state: 'config error', ready: true, lastError: 'configure exited 3', events: [] }] },
     ],
+    page: { offset: 0, limit: 100, total: 2 },
   };
   it('counts ready members against the desired ones and surfaces the last error', () => {
     expect(crStatusFrom(status, 'kdcluster:ns/sc')).toEqual({

@@ -37,16 +37,11 @@ import {
 } from '../api/index.ts';
 import { packMembers, unpackMembers, type PackedMembers } from './carry.ts';
 import type { Desired, Member, Step } from './model.ts';
-import { applyOutcome, isLive, nextStep, plan, requestRetry } from './plan.ts';
+import { isLive } from './plan.ts';
+import { PLANNER_VERSION, plannerFor } from './planners.ts';
 import { buildStatus, currentDetails, describeStep } from './status.ts';
 import { DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, removal, runStep, target } from './steps.ts';
 import { teardownSummary } from './summaries.ts';
-
-/**
- * Which planner a run uses. A run keeps its version for life; a new version takes over only at
- * continue-as-new, so a planner fix never changes the commands of a history being replayed (docs/adr/0014).
- */
-export const PLANNER_VERSION = 2;
 
 /** Everything the workflow knows. Plain JSON; O(1) per member. */
 interface ClusterState {
@@ -84,6 +79,8 @@ export async function clusterWorkflow(rawInput: ClusterInput, carried?: CarriedS
   if (!('input' in parsed)) throw wf.ApplicationFailure.create({ type: 'InvalidCluster', message: formatIssues(parsed.issues), nonRetryable: true });
   const input = parsed.input;
   const state: ClusterState = carried ? resume(input, carried) : fresh(input);
+  // This run's planner for life; the newest takes over at continue-as-new (docs/adr/0014).
+  const { nextStep, applyOutcome, plan, requestRetry } = plannerFor(state.plannerVersion);
   const heartbeatTimeoutSeconds = options.heartbeatTimeoutSeconds ?? DEFAULT_HEARTBEAT_TIMEOUT_SECONDS;
   let deleting = false;
   let deleted = false;

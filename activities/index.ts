@@ -3,11 +3,11 @@
  * ApplicationFailures. Each is idempotent, so Temporal may retry any of them.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import path from 'node:path';
 import { buildConfigmeta, type Topology } from '../api/index.ts';
 import type { Logger } from 'pino';
 import { redact, secretValues } from '../lib/secrets.ts';
-import { preparePackage } from '../runtimes/config-package.ts';
+import { preparePackage, type PrepareOptions } from '../runtimes/config-package.ts';
+import { packageCacheDir } from '../runtimes/package-cache.ts';
 import { RuntimeError } from '../runtimes/errors.ts';
 import { CONFIGMETA_PATH, type MemberSpec, type MemberTarget, type Runtime, type ScriptRequest } from '../runtimes/runtime.ts';
 
@@ -35,6 +35,8 @@ export interface ActivityDeps {
   readyTimeoutSeconds?: number;
   /** How many members one batch activity touches at once. */
   batchParallelism?: number;
+  /** Package fetch idle timeout, progress interval and size limits; the defaults suit production. */
+  packageOptions?: Pick<PrepareOptions, 'idleTimeoutMs' | 'progressIntervalMs' | 'limits'>;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -81,13 +83,16 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async installPackage({ packageURL, members }: { packageURL: string; members: MemberTarget[] }): Promise<BatchResult> {
+      const ctx = Context.current();
+      // A large or slow package takes longer than the heartbeat timeout: every byte fetched, packed or
+      // unpacked is reported, and the fetch gives up on its own idle timeout with a message saying why.
       let tgzPath: string;
       try {
-        tgzPath = (await preparePackage(packageURL, path.join(deps.home, 'packages'))).tgzPath;
+        tgzPath = (await preparePackage(packageURL, packageCacheDir(deps.home), { ...deps.packageOptions, onProgress: (p) => ctx.heartbeat(p), signal: ctx.cancellationSignal })).tgzPath;
       } catch (error) {
         throw toFailure(error);
       }
-      const result = await eachMember(members, parallel, (m) => runtime.installPackage(m, tgzPath));
+      const result = await eachMember(members, parallel, (m) => runtime.installPackage(m, tgzPath, (bytes, total) => ctx.heartbeat({ phase: 'unpack', member: m.name, bytes, total })));
       log({ packageURL, members: members.length, failed: Object.keys(result.failed).length }, 'package installed');
       return result;
     },

@@ -3,11 +3,11 @@
  * ApplicationFailures. Each is idempotent, so Temporal may retry any of them.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import path from 'node:path';
 import { buildConfigmeta, scriptArgv, type ClusterRole, type EnvVar, type EventName, type NotifyAbout, type RoleService, type Topology } from '../api/index.ts';
 import type { Logger } from 'pino';
 import { redact, secretValues } from '../lib/secrets.ts';
-import { preparePackage } from '../runtimes/config-package.ts';
+import { preparePackage, type PrepareOptions } from '../runtimes/config-package.ts';
+import { packageCacheDir } from '../runtimes/package-cache.ts';
 import { RuntimeError } from '../runtimes/errors.ts';
 import { CONFIGMETA_PATH, type MemberSpec, type MemberTarget, type Runtime, type ScriptRequest } from '../runtimes/runtime.ts';
 
@@ -64,6 +64,8 @@ export interface ActivityDeps {
   readyTimeoutSeconds?: number;
   /** How many members one batch activity touches at once. */
   batchParallelism?: number;
+  /** Package fetch idle timeout, progress interval and size limits; the defaults suit production. */
+  packageOptions?: Pick<PrepareOptions, 'idleTimeoutMs' | 'progressIntervalMs' | 'limits'>;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -72,6 +74,19 @@ export function createActivities(deps: ActivityDeps) {
   const log = (fields: Record<string, unknown>, message: string) => {
     const info = Context.current().info;
     deps.logger.info({ workflowId: info.workflowExecution?.workflowId, runId: info.workflowExecution?.runId, activity: info.activityType, attempt: info.attempt, ...fields }, message);
+  };
+
+  // A large or slow package takes longer than the heartbeat timeout: every byte fetched, packed or
+  // unpacked is reported, and the fetch gives up on its own idle timeout with a message saying why.
+  const installInto = async (packageURL: string, members: MemberTarget[]): Promise<BatchResult> => {
+    const ctx = Context.current();
+    let tgzPath: string;
+    try {
+      tgzPath = (await preparePackage(packageURL, packageCacheDir(deps.home), { ...deps.packageOptions, onProgress: (p) => ctx.heartbeat(p), signal: ctx.cancellationSignal })).tgzPath;
+    } catch (error) {
+      throw toFailure(error);
+    }
+    return eachMember(members, parallel, (m) => runtime.installPackage(m, tgzPath, (bytes, total) => ctx.heartbeat({ phase: 'unpack', member: m.name, bytes, total })));
   };
 
   // Removal must finish, so a failure is retried by Temporal rather than recorded on the member.
@@ -116,14 +131,7 @@ export function createActivities(deps: ActivityDeps) {
       for (const role of input.roles) {
         const members = going.filter((m) => m.role === role.id);
         if (!role.packageURL || members.length === 0) continue;
-        let tgzPath: string;
-        try {
-          ctx.heartbeat({ stage: 'package', role: role.id });
-          tgzPath = (await preparePackage(role.packageURL, path.join(deps.home, 'packages'))).tgzPath;
-        } catch (error) {
-          throw toFailure(error);
-        }
-        await stage('package', members, (m) => runtime.installPackage(m, tgzPath));
+        Object.assign(failed, (await installInto(role.packageURL, members)).failed);
       }
       log({ members: input.members.length, failed: Object.keys(failed).length }, 'members launched');
       return { failed };
@@ -158,13 +166,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async installPackage({ packageURL, members }: { packageURL: string; members: MemberTarget[] }): Promise<BatchResult> {
-      let tgzPath: string;
-      try {
-        tgzPath = (await preparePackage(packageURL, path.join(deps.home, 'packages'))).tgzPath;
-      } catch (error) {
-        throw toFailure(error);
-      }
-      const result = await eachMember(members, parallel, (m) => runtime.installPackage(m, tgzPath));
+      const result = await installInto(packageURL, members);
       log({ packageURL, members: members.length, failed: Object.keys(result.failed).length }, 'package installed');
       return result;
     },

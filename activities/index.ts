@@ -131,7 +131,15 @@ export function createActivities(deps: ActivityDeps) {
       for (const role of input.roles) {
         const members = going.filter((m) => m.role === role.id);
         if (!role.packageURL || members.length === 0) continue;
-        Object.assign(failed, (await installInto(role.packageURL, members)).failed);
+        try {
+          Object.assign(failed, (await installInto(role.packageURL, members)).failed);
+        } catch (error) {
+          // A package refused for good is its role's members' failure, not the other roles'; anything
+          // else retries the whole (idempotent) launch.
+          const failure = toFailure(error);
+          if (!failure.nonRetryable) throw failure;
+          for (const m of members) failed[m.name] = failure.message;
+        }
       }
       log({ members: input.members.length, failed: Object.keys(failed).length }, 'members launched');
       return { failed };
@@ -189,7 +197,9 @@ export function createActivities(deps: ActivityDeps) {
       if (result.exitCode === 0) return outcome;
       const why = result.timedOut ? `timed out after ${request.timeoutSeconds}s` : `exited with ${result.exitCode ?? 'a signal'}`;
       // Retryable: Temporal's retry policy bounds the attempts; the details carry the output tails.
-      throw ApplicationFailure.create({ type: result.timedOut ? 'ScriptTimeout' : 'ScriptFailed', message: `${request.event} on ${member.name} ${why}`, details: [outcome] });
+      // The message is what status keeps (one short line): the output's last line says the most.
+      const said = lastLine(tails.stderrTail) ?? lastLine(tails.stdoutTail);
+      throw ApplicationFailure.create({ type: result.timedOut ? 'ScriptTimeout' : 'ScriptFailed', message: `${request.event} on ${member.name} ${why}${said ? `: ${said}` : ''}`, details: [outcome] });
     },
 
     async removeMembers({ members }: { members: MemberTarget[] }): Promise<void> {
@@ -232,6 +242,11 @@ async function eachMember<M extends { name: string }>(members: M[], parallel: nu
   });
   await Promise.all(lanes);
   return { failed };
+}
+
+function lastLine(text: string): string | undefined {
+  const line = text.trimEnd().split('\n').at(-1)?.trim();
+  return line ? line.slice(0, 120) : undefined;
 }
 
 function toFailure(error: unknown): ApplicationFailure {

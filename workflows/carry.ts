@@ -4,7 +4,7 @@
  * role, topology key and error text given once in a dictionary; names and FQDNs are derived again.
  * Pure; the round trip is tested.
  */
-import { MemberState, memberName, type EventName, type OrdinalRange } from '../api/index.ts';
+import { MemberState, memberName, type EventName, type OrdinalRange } from '../api/contract.ts';
 import type { LastRun, Member, Notify, NotifyEvent } from './model.ts';
 
 const STATES = MemberState.options;

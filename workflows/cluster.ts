@@ -34,7 +34,7 @@ import {
   type Rejection,
   type ResizeRequest,
   type SpecChange,
-} from '../api/index.ts';
+} from '../api/contract.ts';
 import { packMembers, unpackMembers, type PackedMembers } from './carry.ts';
 import type { Desired, Member, Step } from './model.ts';
 import { isLive } from './plan.ts';

@@ -5,7 +5,7 @@
  * Every member holds O(1) facts (docs/adr/0013): no argv, no output, no list of other members. What
  * a notify was about is an ordinal range; a name or FQDN is derived from cluster, role and ordinal.
  */
-import type { EventName, KdAppSpec, KdClusterSpec, MemberState, NotifyAbout, OrdinalRange } from '../api/index.ts';
+import type { EventName, KdAppSpec, KdClusterSpec, MemberState, NotifyAbout, OrdinalRange } from '../api/contract.ts';
 
 export type NotifyEvent = Exclude<EventName, 'configure'>;
 

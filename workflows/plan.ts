@@ -4,7 +4,7 @@
  * a continue-as-new resumes from state alone. `plan` replays that loop assuming success, which is
  * what `kdflow plan` prints (the workflow answers it with its own state: the plan query).
  */
-import { desiredMembers, effectiveRole, memberName, mergeRanges, toRanges, type EventName } from '../api/index.ts';
+import { desiredMembers, effectiveRole, memberName, mergeRanges, toRanges, type EventName } from '../api/contract.ts';
 import { shortError, succeeded, type Desired, type LastRun, type Member, type MemberRef, type Notify, type NotifyEvent, type Step, type StepOutcome } from './model.ts';
 
 /** The one definition of a member that is not on its way out. */

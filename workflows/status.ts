@@ -13,7 +13,7 @@ import {
   type Rejection,
   type ScriptRun,
   type StatusRequest,
-} from '../api/index.ts';
+} from '../api/contract.ts';
 import type { Desired, Member, Step } from './model.ts';
 import { isLive } from './plan.ts';
 import { aboutText, listed } from './summaries.ts';

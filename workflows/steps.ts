@@ -5,7 +5,8 @@
  */
 import { ActivityCancellationType, ActivityFailure, ApplicationFailure, isCancellation, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities, LaunchRole, ScriptOutcome } from '../activities/index.ts';
-import { effectiveRole, memberFqdn, roleServices, scriptRunId, toRanges, type KdAppSpec, type Topology } from '../api/index.ts';
+import { effectiveRole, memberFqdn, roleServices, scriptRunId, toRanges, type KdAppSpec } from '../api/contract.ts';
+import type { Topology } from '../api/configmeta.ts';
 import { isLive } from './plan.ts';
 import { listed, scriptSummary } from './summaries.ts';
 import type { Desired, Member, MemberRef, RunRecord, Step, StepOutcome } from './model.ts';

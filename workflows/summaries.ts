@@ -1,5 +1,5 @@
 /** One-line texts for the Web UI (activity summaries, current operation): bounded whatever the cluster's size. Pure. */
-import { rangesText, type OrdinalRange } from '../api/index.ts';
+import { rangesText, type OrdinalRange } from '../api/contract.ts';
 import type { Step } from './model.ts';
 
 const SUMMARY_NAMES = 4;

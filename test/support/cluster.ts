@@ -52,7 +52,13 @@ export async function waitForStatus(handle: WorkflowHandle, predicate: (s: Clust
   const deadline = Date.now() + timeoutMs;
   let last: ClusterStatus | undefined;
   while (Date.now() < deadline) {
-    last = await handle.query(statusQuery);
+    try {
+      last = await handle.query(statusQuery);
+    } catch (error) {
+      // A busy worker may not answer a query within the server's deadline: ask again (the deadline above is the hang guard).
+      if (/query timed out|DEADLINE_EXCEEDED/.test(String((error as Error).cause ?? error))) continue;
+      throw error;
+    }
     if (predicate(last)) return last;
     await new Promise((r) => setTimeout(r, 100));
   }

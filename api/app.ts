@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { API_VERSION, EventName, Metadata, Quantity, RoleId, dnsLabel, matching, oversize } from './common.ts';
+import { API_VERSION, EventName, Metadata, Quantity, RoleId, dnsLabel, oversize } from './common.ts';
 import { parseCardinality } from './cardinality.ts';
 
 /** `null` says "this role has no config package", as in KubeDirector. */
@@ -11,7 +11,9 @@ export const ConfigPackage = z
   .nullable();
 export type ConfigPackage = z.infer<typeof ConfigPackage>;
 
-const PersistDir = matching(z.string(), /^\//, 'persist dir must be an absolute path')
+const PersistDir = z
+  .string()
+  .regex(/^\//, 'persist dir must be an absolute path')
   .refine((dir) => !dir.split('/').includes('..'), "persist dir must not contain '..'");
 
 export const Cardinality = z.string().refine((c) => parseCardinality(c) !== undefined, 'cardinality must be "N" or "N+" (for example "1", "2+", "0+")');

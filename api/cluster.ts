@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { API_VERSION, Metadata, Resources, RoleId, dnsLabel, matching, oversize } from './common.ts';
+import { API_VERSION, Metadata, Resources, RoleId, dnsLabel, oversize } from './common.ts';
 
 /** The total member cap KubeDirector enforces; kdflow keeps it. */
 export const MAX_MEMBERS = 1000;
 
 const EnvVar = z.strictObject({
-  name: matching(z.string(), /^[A-Za-z_][A-Za-z0-9_]*$/, 'env name must be a shell-style identifier (letters, digits, _)'),
+  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env name must be a shell-style identifier (letters, digits, _)'),
   value: z.string().max(32_768, 'env value must be at most 32 KiB'),
 });
 export type EnvVar = z.infer<typeof EnvVar>;
@@ -19,7 +19,7 @@ export const ClusterRole = z.strictObject({
   resources: Resources.optional(),
   storage: z
     .strictObject({
-      size: matching(z.string(), /^\d+(\.\d+)?([KMGTPE]i?)?$/, 'storage.size must be a quantity such as 10Gi'),
+      size: z.string().regex(/^\d+(\.\d+)?([KMGTPE]i?)?$/, 'storage.size must be a quantity such as 10Gi'),
       storageClass: z.string().min(1).optional(),
     })
     .optional(),

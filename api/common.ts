@@ -9,40 +9,27 @@ export const EVENTS = ['configure', 'addnodes', 'delnodes'] as const;
 export const EventName = z.enum(EVENTS);
 export type EventName = z.infer<typeof EventName>;
 
-/**
- * What `.regex(re, message)` checks, without the `re.lastIndex = 0` zod writes before every test: the
- * workflow's schemas are shared by every workflow and frozen by the SDK (workflows/preload.ts), and a
- * frozen RegExp refuses that write. The issue and the JSON Schema `pattern` are the ones `.regex` gives.
- */
-export function matching(schema: z.ZodString, re: RegExp, message: string): z.ZodString {
-  return schema
-    .check((ctx) => {
-      if (!re.test(ctx.value)) ctx.issues.push({ code: 'invalid_format', format: 'regex', pattern: re.source, input: ctx.value, message });
-    })
-    .meta({ pattern: re.source });
-}
-
 // RFC 1123 label: what Kubernetes accepts as a Pod, Service or namespace name.
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const dnsLabel = (what: string) =>
-  matching(
-    z.string().min(1, `${what} must not be empty`).max(63, `${what} must be at most 63 characters`),
-    DNS_LABEL,
-    `${what} must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)`,
-  );
+  z
+    .string()
+    .min(1, `${what} must not be empty`)
+    .max(63, `${what} must be at most 63 characters`)
+    .regex(DNS_LABEL, `${what} must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)`);
 
 /** Role ids may hold '_' as KubeDirector's do (vanilla_centos); member names map it to '-'. */
-export const RoleId = matching(
-  z.string().min(1, 'role id must not be empty').max(40, 'role id must be at most 40 characters'),
-  /^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$/,
-  "role id must be lowercase letters, digits, '-' or '_', starting and ending with a letter or digit",
-);
+export const RoleId = z
+  .string()
+  .min(1, 'role id must not be empty')
+  .max(40, 'role id must be at most 40 characters')
+  .regex(/^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$/, "role id must be lowercase letters, digits, '-' or '_', starting and ending with a letter or digit");
 
 // A Kubernetes resource quantity such as 500m, 2, 4Gi or 1e3.
 export const Quantity = z
   .union([z.string(), z.number()])
   .transform(String)
-  .pipe(matching(z.string(), /^(\d+(\.\d+)?|\.\d+)(e\d+|[KMGTPE]i|[mkMGTPE])?$/, 'must be a Kubernetes quantity such as 500m, 2 or 4Gi'));
+  .pipe(z.string().regex(/^(\d+(\.\d+)?|\.\d+)(e\d+|[KMGTPE]i|[mkMGTPE])?$/, 'must be a Kubernetes quantity such as 500m, 2 or 4Gi'));
 
 export const Resources = z.strictObject({
   requests: z.record(z.string(), Quantity).optional(),

@@ -1,5 +1,6 @@
 import { clusterWorkflowId, statusQuery, type ClusterStatus } from '../../api/index.ts';
 import type { CliContext } from '../context.ts';
+import { checkName } from '../names.ts';
 import { UsageError } from '../errors.ts';
 import { renderClusters, renderData, renderMembers, type OutputFormat } from '../render.ts';
 
@@ -7,6 +8,7 @@ export async function getCommand(ctx: CliContext, [name]: string[], flags: { out
   const format = (flags.output ?? 'table') as OutputFormat;
   if (!['table', 'json', 'yaml'].includes(format)) throw new UsageError(`-o must be table, json or yaml, got "${format}"`);
   if (name) {
+    checkName('cluster name', 'NAME', name);
     const status = await (await ctx.cluster(name)).query(statusQuery);
     ctx.out(format === 'table' ? renderMembers(status) : renderData(status, format));
     return;

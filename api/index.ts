@@ -10,3 +10,4 @@ export * from './configmeta.ts';
 export * from './search-attributes.ts';
 export * from './cr-status.ts';
 export * from './ranges.ts';
+export * from './member-names.ts';

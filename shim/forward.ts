@@ -23,6 +23,7 @@ import {
   type FieldIssue,
   type KdClusterCrStatus,
 } from '../api/index.ts';
+import { memberNameCollisionIssues } from '../lib/member-name-check.ts';
 import type { clusterWorkflow } from '../workflows/cluster.ts';
 import { recordEvent } from './events.ts';
 import { FINALIZER, KINDS, crApi, keyOf, type CrObject } from './resources.ts';
@@ -87,6 +88,8 @@ export async function reconcileCluster(deps: ForwardDeps, observed: CrObject): P
   const verdict = clusterInputOf(cr, deps.apps);
   if ('issues' in verdict) return refuse('InvalidSpec', formatIssues(verdict.issues));
   const { input } = verdict;
+  const collisions = await memberNameCollisionIssues(deps.client, input.namespace, input.name, input.app);
+  if (collisions.length > 0) return refuse('MemberNameCollision', formatIssues(collisions));
   const workflowId = clusterWorkflowId(input.namespace, input.name);
   let accepted: number;
   try {

@@ -2,6 +2,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { TASK_QUEUE, ValidationError, checkChange, clusterStartOptions, clusterWorkflowId, newClusterIssues, planQuery, specChangeUpdate, specQuery, type KdCluster, type ClusterInput } from '../../api/index.ts';
 import type { Manifest } from '../../api/manifest.ts';
+import { memberNameCollisionIssues } from '../../lib/member-name-check.ts';
 import { describeStep } from '../../workflows/status.ts';
 import { plan } from '../../workflows/plan.ts';
 import type { CliContext } from '../context.ts';
@@ -35,6 +36,8 @@ async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<Applie
   const issues = newClusterIssues(name, cluster.spec, app.spec);
   if (issues.length > 0) throw new ValidationError(issues, name);
   const client = await ctx.temporal();
+  const collisions = await memberNameCollisionIssues(client, namespace, name, app.spec);
+  if (collisions.length > 0) throw new ValidationError(collisions, name);
   const input: ClusterInput = { namespace, name, appName: app.metadata.name, app: app.spec, spec: cluster.spec };
   try {
     await client.workflow.start('clusterWorkflow', { taskQueue: TASK_QUEUE, args: [input], ...clusterStartOptions(input) });

@@ -1,0 +1,163 @@
+/**
+ * What the local runtime knows of processes, read from /proc (the local runtime is Linux-only), and
+ * how it ends them. Scripts and everything they start carry KDFLOW_MEMBER_ROOT and KDFLOW_RUN_ID in
+ * their environment (inherited by every descendant that does not clear it), which is how a run's
+ * tree and a member's processes are found again (docs/adr/0013-member-containment.md).
+ */
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import os from 'node:os';
+
+export interface ProcessInfo {
+  pid: number;
+  argv: string[];
+  /** Working directory, without the " (deleted)" the kernel appends once it is removed. */
+  cwd: string;
+  /** KDFLOW_MEMBER_ROOT and KDFLOW_RUN_ID from its environment, when present. */
+  memberRoot?: string;
+  runId?: string;
+  /** Its pid namespace, such as "pid:[4026532177]". */
+  pidNs: string;
+}
+
+/**
+ * Every process but this one, read after the call began. Callers that arrive while a read is under
+ * way share the next one, so many members at once (a thousand keep-alives make /proc long) cost a
+ * few reads instead of one each. Small synchronous reads: /proc never touches a disk, and the thread
+ * pool stays free for the member files.
+ */
+let nextTable: Promise<ProcessInfo[]> | undefined;
+let tableReading: Promise<unknown> = Promise.resolve();
+export function processTable(): Promise<ProcessInfo[]> {
+  if (nextTable) return nextTable;
+  const table = tableReading.then(async () => {
+    nextTable = undefined;
+    const infos: ProcessInfo[] = [];
+    const entries = await readdir('/proc').catch(() => [] as string[]);
+    for (const [i, entry] of entries.entries()) {
+      if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+      if (i % 256 === 255) await new Promise((resolve) => setImmediate(resolve));
+      const info = readProcess(Number(entry));
+      if (info) infos.push(info);
+    }
+    return infos;
+  });
+  nextTable = table;
+  tableReading = table.catch(() => undefined);
+  return table;
+}
+
+function readProcess(pid: number): ProcessInfo | undefined {
+  const read = (file: string) => {
+    try {
+      return readFileSync(`/proc/${pid}/${file}`, 'utf8');
+    } catch {
+      // Gone meanwhile, or not ours to read.
+      return '';
+    }
+  };
+  const link = (file: string) => {
+    try {
+      return readlinkSync(`/proc/${pid}/${file}`);
+    } catch {
+      return '';
+    }
+  };
+  const cmdline = read('cmdline');
+  if (!cmdline) return undefined;
+  const info: ProcessInfo = { pid, argv: cmdline.split('\0'), cwd: link('cwd').replace(/ \(deleted\)$/, ''), pidNs: link('ns/pid') };
+  for (const variable of read('environ').split('\0')) {
+    if (variable.startsWith('KDFLOW_MEMBER_ROOT=')) info.memberRoot = variable.slice('KDFLOW_MEMBER_ROOT='.length);
+    else if (variable.startsWith('KDFLOW_RUN_ID=')) info.runId = variable.slice('KDFLOW_RUN_ID='.length);
+  }
+  return info;
+}
+
+/** Pids of live processes that match. */
+export async function processesWhere(match: (info: ProcessInfo) => boolean): Promise<number[]> {
+  return (await processTable()).filter((info) => match(info) && isAlive(info.pid)).map((info) => info.pid);
+}
+
+export function isAlive(pid: number): boolean {
+  // 0 is "about to start", never a process (kill(0) would signal our own group).
+  if (!(pid > 0)) return false;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // An exited child that nobody reaped yet still answers kill(0).
+  return !/^\d+ \(.*\) Z/s.test(readOr(`/proc/${pid}/stat`, ''));
+}
+
+/** The children of a process (the kernel's list, for its main thread). */
+export function childrenOf(pid: number): number[] {
+  return readOr(`/proc/${pid}/task/${pid}/children`, '')
+    .split(' ')
+    .filter(Boolean)
+    .map(Number);
+}
+
+export function namespaceOf(pid: number, kind: 'pid' | 'pid_for_children' | 'user'): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/${kind}`);
+  } catch {
+    return undefined;
+  }
+}
+
+function readOr(file: string, fallback: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+export const KILL_GRACE_MS = 3_000;
+const MAX_KILL_ROUNDS = 50;
+
+function signal(target: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(target, sig);
+  } catch {
+    // Already gone.
+  }
+}
+
+/**
+ * Ends what `find` finds: SIGTERM (and to each one's process group, when `groups` is set), up to
+ * `graceMs` for them to go, then SIGKILL to whatever `find` still finds, again until it finds
+ * nothing: a process that forks while it is being ended does not leave a child behind. `killOnly`
+ * are not asked first (a pid namespace's init and its unshare do not act on SIGTERM), only killed.
+ */
+export async function endProcesses(find: () => Promise<number[]>, options: { graceMs?: number; groups?: number[]; killOnly?: number[] } = {}): Promise<void> {
+  const spared = new Set(options.killOnly ?? []);
+  const asked = (await find()).filter((pid) => !spared.has(pid));
+  const groups = (options.groups ?? []).filter((group) => group > 0);
+  for (const group of groups) signal(-group, 'SIGTERM');
+  for (const pid of asked) signal(pid, 'SIGTERM');
+  const deadline = Date.now() + (options.graceMs ?? KILL_GRACE_MS);
+  const watched = [...asked, ...groups];
+  while (watched.some(isAlive) && Date.now() < deadline) await sleep(20);
+  for (const group of groups) signal(-group, 'SIGKILL');
+  for (let round = 0; round < MAX_KILL_ROUNDS; round++) {
+    const left = await find();
+    if (left.length === 0) return;
+    for (const pid of left) signal(pid, 'SIGKILL');
+    await sleep(round < 5 ? 10 : 50);
+  }
+  const left = await find();
+  if (left.length > 0) throw new Error(`processes ${left.join(', ')} did not end after SIGKILL`);
+}
+
+// First name wins: SIGABRT before its alias SIGIOT, SIGIO before SIGPOLL.
+const SIGNAL_NAMES = new Map<number, string>();
+for (const [name, number] of Object.entries(os.constants.signals)) if (!SIGNAL_NAMES.has(number)) SIGNAL_NAMES.set(number, name);
+
+/** SIGKILL for 9, on this platform's numbering; SIG<n> for a number it has no name for. */
+export function signalName(number: number): string {
+  return SIGNAL_NAMES.get(number) ?? `SIG${number}`;
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -35,9 +35,10 @@ const server = await startDevServer({ port, uiPort, dbFile: path.join(home, 'tem
 say(`[kdflow] Temporal dev server ${server.reused ? 'already running' : 'started'} on ${server.address} (SQLite ${path.join(home, 'temporal.db')})`);
 
 const connection = await NativeConnection.connect({ address: server.address });
-const worker = await createKdflowWorker({ connection, namespace: temporalNamespace(), runtime: new LocalRuntime(home), home, logger });
+const runtime = new LocalRuntime(home);
+const worker = await createKdflowWorker({ connection, namespace: temporalNamespace(), runtime, home, logger });
 const running = worker.run();
-say('[kdflow] worker running on the local runtime');
+say(`[kdflow] worker running on the local runtime (containment: ${runtime.containment}, ${runtime.containmentReason})`);
 
 const cli = async (...args: string[]) => {
   const code = await kdflow(args, (line) => say(`  ${line}`));

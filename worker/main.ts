@@ -7,6 +7,7 @@ import { kdflowHome, runtimeKind, temporalConnection, temporalNamespace } from '
 import { logger } from '../lib/logger.ts';
 import { installRuntime, metricsAddress } from '../lib/telemetry.ts';
 import { createRuntime } from '../runtimes/index.ts';
+import { LocalRuntime } from '../runtimes/local.ts';
 import { createKdflowWorker } from './worker.ts';
 
 let address: string | undefined;
@@ -18,8 +19,11 @@ try {
   const connection = await NativeConnection.connect(settings);
   const home = kdflowHome();
   const namespace = temporalNamespace();
-  const worker = await createKdflowWorker({ connection, namespace, runtime: createRuntime(runtimeKind(), home), home, logger });
-  logger.info({ address, namespace, tls: Boolean(settings.tls), runtime: runtimeKind(), home, ...(metrics ? { metrics: `http://${metrics}/metrics` } : {}) }, 'kdflow worker running');
+  const runtime = createRuntime(runtimeKind(), home);
+  // Which containment the local runtime has on this machine (docs/adr/0013): a pid namespace per member, or tracked.
+  const containment = runtime instanceof LocalRuntime ? { containment: runtime.containment, containmentReason: runtime.containmentReason } : {};
+  const worker = await createKdflowWorker({ connection, namespace, runtime, home, logger });
+  logger.info({ address, namespace, tls: Boolean(settings.tls), runtime: runtimeKind(), ...containment, home, ...(metrics ? { metrics: `http://${metrics}/metrics` } : {}) }, 'kdflow worker running');
   await worker.run();
   await connection.close();
 } catch (error) {

@@ -12,6 +12,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { pino } from 'pino';
+import { createActivities } from '../../activities/index.ts';
 import { preparePackage } from '../../runtimes/config-package.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
 import { processesWhere } from '../../runtimes/processes.ts';
@@ -203,6 +207,46 @@ exit 0
     const probed = await runtime.probeMembers([live, member('c-probe-1')]);
     expect(probed[live.name]).toEqual({ ready: true });
     expect(probed['c-probe-1']).toMatchObject({ ready: false });
+  });
+});
+
+describe('the activities', () => {
+  let home: string;
+  let runtime: LocalRuntime;
+  let activities: ReturnType<typeof createActivities>;
+  const member = (name: string): MemberSpec => ({ namespace: 'cact', cluster: 'c', name, role: 'r', ordinal: 0, fqdn: `${name}.c.cact.svc.cluster.local`, image: 'local', persistDirs: [] });
+  beforeAll(async () => {
+    home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-contain-act-'));
+    runtime = new LocalRuntime(home);
+    activities = createActivities({ runtime, home, logger: pino({ level: 'silent' }) });
+  });
+  afterAll(async () => {
+    for (const name of await runtime.listMembers('cact', 'c')) await runtime.removeMember(member(name));
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('probeMembers names each dead member with why, and only those', async () => {
+    const [live, gone] = [member('c-a-0'), member('c-a-1')];
+    await runtime.ensureMember(live);
+    await runtime.ensureMember(gone);
+    await rm(runtime.memberRoot(gone), { recursive: true, force: true });
+    const { dead } = (await new MockActivityEnvironment().run(activities.probeMembers, { members: [live, gone, member('c-a-2')] })) as { dead: Record<string, string> };
+    expect(Object.keys(dead).sort()).toEqual(['c-a-1', 'c-a-2']);
+    expect(dead['c-a-1']).toMatch(/member directory .* is missing/);
+  });
+
+  it('runScript says which signal ended a script', async () => {
+    const m = member('c-a-3');
+    await runtime.ensureMember(m);
+    const dir = path.join(home, 'pkg', 'appconfig');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'startscript'), '#!/bin/sh\nkill -KILL $$\n');
+    await chmod(path.join(dir, 'startscript'), 0o755);
+    await runtime.installPackage(m, (await preparePackage(dir, path.join(home, 'cache'))).tgzPath);
+    const request: ScriptRequest = { runId: 'cact/c/configure', event: 'configure', argv: ['--configure'], env: [], timeoutSeconds: 30 };
+    const failure = await new MockActivityEnvironment().run(activities.runScript, { member: m, request }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect((failure as ApplicationFailure).message).toBe('configure on c-a-3 exited on SIGKILL');
   });
 });
 

@@ -237,7 +237,7 @@ export class LocalRuntime implements Runtime {
     const host = namespaceOf(process.pid, 'pid');
     const keepAlives = await this.keepAlivesOf(member);
     const namespaces = new Set(keepAlives.map((pid) => namespaceOf(pid, 'pid_for_children')).filter((ns) => ns !== undefined && ns !== host));
-    const isMine = (p: ProcessInfo) => p.memberRoot === root || this.isTaggedKeepAlive(p, member) || namespaces.has(p.pidNs) || isRunnerOf(p.argv, (status) => status.startsWith(inMember));
+    const isMine = (p: ProcessInfo) => p.memberRoot === root || this.isTaggedKeepAlive(p, member) || (namespaces.size > 0 && namespaces.has(p.pidNs)) || isRunnerOf(p.argv, (status) => status.startsWith(inMember));
     // The member's services get SIGTERM and a grace period, as in a container stop; its keep-alive and
     // the namespace's init (which ignore SIGTERM) go last, and with them whatever is left inside.
     const inits = keepAlives.flatMap((pid) => childrenOf(pid));

@@ -8,16 +8,35 @@ import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 
-export interface ProcessInfo {
-  pid: number;
-  argv: string[];
-  /** Working directory, without the " (deleted)" the kernel appends once it is removed. */
-  cwd: string;
+/** One process, as /proc shows it. Its cwd and pid namespace are read when first asked for. */
+export class ProcessInfo {
+  readonly pid: number;
+  readonly argv: string[];
   /** KDFLOW_MEMBER_ROOT and KDFLOW_RUN_ID from its environment, when present. */
-  memberRoot?: string;
-  runId?: string;
+  readonly memberRoot?: string;
+  readonly runId?: string;
+  private cwdRead?: string;
+  private pidNsRead?: string;
+  constructor(pid: number, argv: string[], environ: string) {
+    this.pid = pid;
+    this.argv = argv;
+    for (const variable of environ.split('\0')) {
+      if (variable.startsWith('KDFLOW_MEMBER_ROOT=')) this.memberRoot = variable.slice('KDFLOW_MEMBER_ROOT='.length);
+      else if (variable.startsWith('KDFLOW_RUN_ID=')) this.runId = variable.slice('KDFLOW_RUN_ID='.length);
+    }
+  }
+
+  /** Working directory, without the " (deleted)" the kernel appends once it is removed. */
+  get cwd(): string {
+    this.cwdRead ??= linkOr(`/proc/${this.pid}/cwd`, '').replace(/ \(deleted\)$/, '');
+    return this.cwdRead;
+  }
+
   /** Its pid namespace, such as "pid:[4026532177]". */
-  pidNs: string;
+  get pidNs(): string {
+    this.pidNsRead ??= linkOr(`/proc/${this.pid}/ns/pid`, '');
+    return this.pidNsRead;
+  }
 }
 
 /**
@@ -48,29 +67,9 @@ export function processTable(): Promise<ProcessInfo[]> {
 }
 
 function readProcess(pid: number): ProcessInfo | undefined {
-  const read = (file: string) => {
-    try {
-      return readFileSync(`/proc/${pid}/${file}`, 'utf8');
-    } catch {
-      // Gone meanwhile, or not ours to read.
-      return '';
-    }
-  };
-  const link = (file: string) => {
-    try {
-      return readlinkSync(`/proc/${pid}/${file}`);
-    } catch {
-      return '';
-    }
-  };
-  const cmdline = read('cmdline');
-  if (!cmdline) return undefined;
-  const info: ProcessInfo = { pid, argv: cmdline.split('\0'), cwd: link('cwd').replace(/ \(deleted\)$/, ''), pidNs: link('ns/pid') };
-  for (const variable of read('environ').split('\0')) {
-    if (variable.startsWith('KDFLOW_MEMBER_ROOT=')) info.memberRoot = variable.slice('KDFLOW_MEMBER_ROOT='.length);
-    else if (variable.startsWith('KDFLOW_RUN_ID=')) info.runId = variable.slice('KDFLOW_RUN_ID='.length);
-  }
-  return info;
+  // Gone meanwhile, or not ours to read: then empty.
+  const cmdline = readOr(`/proc/${pid}/cmdline`, '');
+  return cmdline ? new ProcessInfo(pid, cmdline.split('\0'), readOr(`/proc/${pid}/environ`, '')) : undefined;
 }
 
 /** Pids of live processes that match. */
@@ -103,6 +102,14 @@ export function namespaceOf(pid: number, kind: 'pid' | 'pid_for_children' | 'use
     return readlinkSync(`/proc/${pid}/ns/${kind}`);
   } catch {
     return undefined;
+  }
+}
+
+function linkOr(file: string, fallback: string): string {
+  try {
+    return readlinkSync(file);
+  } catch {
+    return fallback;
   }
 }
 

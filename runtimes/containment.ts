@@ -1,5 +1,5 @@
 /**
- * How the local runtime holds a member's processes together (docs/adr/0013-member-containment.md).
+ * How the local runtime holds a member's processes together (docs/adr/0015-member-process-containment.md).
  *
  * - `pid-namespace`: the member's keep-alive is `unshare --pid --fork --kill-child`, whose child is
  *   pid 1 of a namespace of the member's own; every script run enters it (`nsenter`). When the
@@ -54,11 +54,15 @@ export function keepAliveCommand(mode: ContainmentMode, lifetime = 'infinity'): 
   return { command: 'unshare', args: [...unshareArgs(), 'env', '--ignore-signal=CHLD', 'sleep', lifetime] };
 }
 
-/** The argv prefix that runs a command inside the member's namespace ([] when tracked). */
+/**
+ * The argv prefix that runs a command inside the member's pid namespace ([] when tracked), in a
+ * mount namespace of its own whose /proc shows that pid namespace: `ps`, `pidof` and `kill` in a
+ * script then agree on pids. The guest mounts (ADR 0006) go after it, in the same mount namespace.
+ */
 export function enterPrefix(mode: ContainmentMode, keepAlivePid: number): string[] {
   if (mode === 'tracked') return [];
   const user = asRoot() ? [] : [`--user=/proc/${keepAlivePid}/ns/user`, '--preserve-credentials'];
-  return ['nsenter', ...user, `--pid=/proc/${keepAlivePid}/ns/pid_for_children`, '--'];
+  return ['nsenter', ...user, `--pid=/proc/${keepAlivePid}/ns/pid_for_children`, '--', 'unshare', '--mount', '--propagation', 'private', '--mount-proc'];
 }
 
 /** The namespace's pid 1 exists: before that, the first process to enter would become pid 1 itself. */

@@ -2,7 +2,7 @@
 # Runs one startscript and records how it ended, even if the worker that started it dies: the status
 # file is what makes a retried activity return the earlier result instead of running twice (ADR 0003).
 # Perl, not sh: only a parent's wait status tells "exited 137" from "killed by SIGKILL", and a shell
-# folds both into $? = 137 (ADR 0013). perl-base is part of every Debian system.
+# folds both into $? = 137 (ADR 0015). perl-base is part of every Debian system.
 # Usage: local-run.pl STATUS_FILE RUN_ID STDOUT STDERR COMMAND [ARG...]   (no argument is ever evaluated)
 use strict;
 use warnings;

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { RuntimeError } from './errors.ts';
 import { unpackPackage } from './config-package.ts';
 import { containmentSetting, enterPrefix, keepAliveCommand, namespaceReady, resolveContainment, type Containment, type ContainmentMode, type ContainmentSetting } from './containment.ts';
-import { guestMountPrefix } from './guest-mounts.ts';
+import { guestMountArgs, guestMountPrefix } from './guest-mounts.ts';
 import { childrenOf, endProcesses, isAlive, namespaceOf, processesWhere, signalName, sleep, type ProcessInfo } from './processes.ts';
 import { spawnDetached } from './spawner.ts';
 import { CONFIGMETA_PATH, GUESTCONFIG_DIR, OUTPUT_TAIL_BYTES, type GuestFile, type MemberSpec, type MemberTarget, type Readiness, type ReadyWait, type RunControl, type Runtime, type ScriptRequest, type ScriptResult } from './runtime.ts';
@@ -36,7 +36,7 @@ export class LocalRuntime implements Runtime {
     this.requested = options.containment ?? process.env.KDFLOW_CONTAINMENT;
   }
 
-  /** How this runtime holds a member's processes together (docs/adr/0013): fixed at first use. */
+  /** How this runtime holds a member's processes together (docs/adr/0015): fixed at first use. */
   get containment(): ContainmentMode {
     return this.resolveContainment().mode;
   }
@@ -161,7 +161,7 @@ export class LocalRuntime implements Runtime {
       }
       // An earlier attempt of this run is over, but what it started may not be: the script of a runner
       // killed with its worker, a daemon of a failed attempt. It ends before this attempt starts, so
-      // two attempts never overlap (docs/adr/0013).
+      // two attempts never overlap (docs/adr/0015).
       await this.endRun(root, request.runId);
     }
 
@@ -172,11 +172,11 @@ export class LocalRuntime implements Runtime {
     await writeFile(files.pid, `${request.runId}=0\n`);
     // A failed earlier attempt of this run id left its status: it must not pass for this attempt's.
     await rm(files.status, { force: true });
-    const enter = enterPrefix(this.containment, keepAlive);
-    const mounts = guestMountPrefix(guestconfig, path.join(root, path.dirname(CONFIGMETA_PATH)));
+    const etcGuestconfig = path.join(root, path.dirname(CONFIGMETA_PATH));
+    const inMember = this.containment === 'pid-namespace' ? [...enterPrefix('pid-namespace', keepAlive), ...guestMountArgs(guestconfig, etcGuestconfig)] : guestMountPrefix(guestconfig, etcGuestconfig);
     const runner = await spawnDetached({
       command: RUNNER,
-      args: [files.status, request.runId, files.stdout, files.stderr, ...enter, ...mounts, script, ...request.argv],
+      args: [files.status, request.runId, files.stdout, files.stderr, ...inMember, script, ...request.argv],
       cwd: root,
       env: scriptEnv(root, guestconfig, request),
     }).catch((error: Error) => {

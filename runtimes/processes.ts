@@ -2,7 +2,7 @@
  * What the local runtime knows of processes, read from /proc (the local runtime is Linux-only), and
  * how it ends them. Scripts and everything they start carry KDFLOW_MEMBER_ROOT and KDFLOW_RUN_ID in
  * their environment (inherited by every descendant that does not clear it), which is how a run's
- * tree and a member's processes are found again (docs/adr/0013-member-containment.md).
+ * tree and a member's processes are found again (docs/adr/0015-member-process-containment.md).
  */
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';

@@ -20,7 +20,7 @@ try {
   const home = kdflowHome();
   const namespace = temporalNamespace();
   const runtime = createRuntime(runtimeKind(), home);
-  // Which containment the local runtime has on this machine (docs/adr/0013): a pid namespace per member, or tracked.
+  // Which containment the local runtime has on this machine (docs/adr/0015): a pid namespace per member, or tracked.
   const containment = runtime instanceof LocalRuntime ? { containment: runtime.containment, containmentReason: runtime.containmentReason } : {};
   const worker = await createKdflowWorker({ connection, namespace, runtime, home, logger });
   logger.info({ address, namespace, tls: Boolean(settings.tls), runtime: runtimeKind(), ...containment, home, ...(metrics ? { metrics: `http://${metrics}/metrics` } : {}) }, 'kdflow worker running');

@@ -3,7 +3,7 @@
  * services. One role's configure starts daemons every way a script can (`&`, `nohup` after `cd /`,
  * `setsid` after `cd /`, and with a pid namespace also `env -i setsid`, which no tag can follow);
  * another role hangs after starting a `setsid` child, so each attempt times out. No attempt may leave
- * its child behind, and after delete no process of the cluster may survive (docs/adr/0013).
+ * its child behind, and after delete no process of the cluster may survive (docs/adr/0015).
  */
 import { randomInt } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';

@@ -3,7 +3,7 @@
  * directory removed (rm -rf), a third is left alone. probeMembers must name the two with their
  * reasons and the third as alive; with a pid namespace the killed member's daemon goes with it.
  * Re-creating them (ensureMember, what `kdflow retry` does for dead members) leaves one keep-alive
- * each and nothing of the old members; after delete nothing of the cluster runs (docs/adr/0013).
+ * each and nothing of the old members; after delete nothing of the cluster runs (docs/adr/0015).
  */
 import { randomInt } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';

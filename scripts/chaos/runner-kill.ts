@@ -1,7 +1,7 @@
 /**
  * Part: kill -9 of a member's script runner in the middle of --configure, alone or together with
  * the worker. The orphaned script must never run beside the retry's: each run takes an exclusive
- * lock, and one that finds it taken writes "overlap" to the ledger (docs/adr/0013).
+ * lock, and one that finds it taken writes "overlap" to the ledger (docs/adr/0015).
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -94,7 +94,7 @@ export async function runnerKill(env: ChaosEnv, rng: Rng, options: RunnerKillOpt
     trials: { runnerAlone: options.trials, runnerAndWorker: options.withWorker },
     notes: [
       `The runner is killed at a seeded random point of a ${SCRIPT_SECONDS} s configure; convergence is timed from the kill to the member settled.`,
-      'Rule (ADR 0013): a run whose runner is gone is ended, tree and all, before any retry starts; the retry then runs the script again.',
+      'Rule (ADR 0015): a run whose runner is gone is ended, tree and all, before any retry starts; the retry then runs the script again.',
     ],
   });
 }

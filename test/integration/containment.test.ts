@@ -202,6 +202,30 @@ exit 0
     expect(await readFile(path.join(runtime.memberRoot(m), 'opt/guestconfig/again'), 'utf8')).toBe('again\n');
   });
 
+  it('a later run stops a daemon an earlier run started, by the pid it wrote, and sees the member as its process tree', async () => {
+    const mark = uniqueSleep();
+    const m = await install(
+      'c-pids-0',
+      `#!/bin/sh
+case "$1" in
+  --configure) sleep ${mark} & echo $! > "$GUESTCONFIG_DIR/daemon.pid" ;;
+  --addnodes) kill "$(cat "$GUESTCONFIG_DIR/daemon.pid")" || exit 3
+    ps -e -o pid= -o args= > "$GUESTCONFIG_DIR/ps" ;;
+esac
+`,
+    );
+    expect((await runtime.runScript(m, request('ct/pids/configure'), control)).exitCode).toBe(0);
+    await until('the daemon runs', async () => ((await withMarker(mark)).length === 1 ? true : undefined));
+    expect((await runtime.runScript(m, request('ct/pids/addnodes', { event: 'addnodes', argv: ['--addnodes'] }), control)).exitCode).toBe(0);
+    await until('the daemon is stopped', async () => ((await withMarker(mark)).length === 0 ? true : undefined));
+    if (runtime.containment === 'pid-namespace') {
+      // Its own namespace: the keep-alive's sleep is pid 1, and nothing of the host shows.
+      const ps = await readFile(path.join(runtime.memberRoot(m), 'opt/guestconfig/ps'), 'utf8');
+      expect(ps).toMatch(/^\s*1 sleep infinity$/m);
+      expect(ps).not.toMatch(/vitest|spawner-child/);
+    }
+  });
+
   it('probes without waiting: a member never created is dead, a live one alive', async () => {
     const live = await install('c-probe-0', '#!/bin/sh\nexit 0\n');
     const probed = await runtime.probeMembers([live, member('c-probe-1')]);

@@ -4,8 +4,8 @@
 # Perl, not sh: only a parent's wait status tells "exited 137" from "killed by SIGKILL", and a shell
 # folds both into $? = 137 (ADR 0015). perl-base is part of every Debian system.
 # Usage: local-run.pl STATUS_FILE RUN_ID STDOUT STDERR COMMAND [ARG...]   (no argument is ever evaluated)
+# No `use warnings`: loading it costs more than the rest of the runner.
 use strict;
-use warnings;
 
 my ($status, $run_id, $out, $err, @command) = @ARGV;
 @command or die "usage: local-run.pl STATUS_FILE RUN_ID STDOUT STDERR COMMAND [ARG...]\n";
@@ -16,7 +16,7 @@ if ($pid == 0) {
   open(STDIN, '<', '/dev/null') or exit 126;
   open(STDOUT, '>', $out) or exit 126;
   open(STDERR, '>', $err) or exit 126;
-  { no warnings 'exec'; exec { $command[0] } @command; }
+  exec { $command[0] } @command;
   print STDERR "kdflow: cannot run $command[0]: $!\n";
   exit 127;
 }

@@ -10,7 +10,7 @@ import { RuntimeError } from './errors.ts';
 import { unpackPackage } from './config-package.ts';
 import { containmentSetting, enterPrefix, keepAliveCommand, namespaceReady, resolveContainment, type Containment, type ContainmentMode, type ContainmentSetting } from './containment.ts';
 import { guestMountArgs, guestMountPrefix } from './guest-mounts.ts';
-import { childrenOf, endProcesses, isAlive, namespaceOf, processesWhere, signalName, sleep, type ProcessInfo } from './processes.ts';
+import { childrenOf, endProcesses, isAlive, namespaceOf, processTable, processesWhere, signalName, sleep, type ProcessInfo } from './processes.ts';
 import { spawnDetached } from './spawner.ts';
 import { CONFIGMETA_PATH, GUESTCONFIG_DIR, OUTPUT_TAIL_BYTES, type GuestFile, type MemberSpec, type MemberTarget, type Readiness, type ReadyWait, type RunControl, type Runtime, type ScriptRequest, type ScriptResult } from './runtime.ts';
 
@@ -235,13 +235,15 @@ export class LocalRuntime implements Runtime {
     const root = this.memberRoot(member);
     const inMember = `${root}${path.sep}`;
     const host = namespaceOf(process.pid, 'pid');
-    const keepAlives = await this.keepAlivesOf(member);
+    // One look at /proc finds the keep-alives, their namespaces and everything else of the member.
+    const table = await processTable();
+    const keepAlives = table.filter((p) => this.isTaggedKeepAlive(p, member) && isAlive(p.pid)).map((p) => p.pid);
     const namespaces = new Set(keepAlives.map((pid) => namespaceOf(pid, 'pid_for_children')).filter((ns) => ns !== undefined && ns !== host));
     const isMine = (p: ProcessInfo) => p.memberRoot === root || this.isTaggedKeepAlive(p, member) || (namespaces.size > 0 && namespaces.has(p.pidNs)) || isRunnerOf(p.argv, (status) => status.startsWith(inMember));
     // The member's services get SIGTERM and a grace period, as in a container stop; its keep-alive and
     // the namespace's init (which ignore SIGTERM) go last, and with them whatever is left inside.
     const inits = keepAlives.flatMap((pid) => childrenOf(pid));
-    await endProcesses(() => processesWhere(isMine), { killOnly: [...keepAlives, ...inits] });
+    await endProcesses(() => processesWhere(isMine), { first: table.filter((p) => isMine(p) && isAlive(p.pid)).map((p) => p.pid), killOnly: [...keepAlives, ...inits] });
   }
 
   async readGuestFile(member: MemberTarget, guestPath: string): Promise<string | undefined> {

@@ -134,28 +134,35 @@ function signal(target: number, sig: NodeJS.Signals): void {
 
 /**
  * Ends what `find` finds: SIGTERM (and to each one's process group, when `groups` is set), up to
- * `graceMs` for them to go, then SIGKILL to whatever `find` still finds, again until it finds
- * nothing: a process that forks while it is being ended does not leave a child behind. `killOnly`
- * are not asked first (a pid namespace's init and its unshare do not act on SIGTERM), only killed.
+ * `graceMs` for them to go, then SIGKILL, and again to whatever a fresh look still finds, until it
+ * finds nothing: a process that forks while it is being ended does not leave a child behind.
+ * `killOnly` are not asked first (a pid namespace's init and its unshare do not act on SIGTERM).
+ * `first` is a look already taken, so the first /proc read is not repeated.
  */
-export async function endProcesses(find: () => Promise<number[]>, options: { graceMs?: number; groups?: number[]; killOnly?: number[] } = {}): Promise<void> {
+export async function endProcesses(find: () => Promise<number[]>, options: { graceMs?: number; groups?: number[]; killOnly?: number[]; first?: number[] } = {}): Promise<void> {
   const spared = new Set(options.killOnly ?? []);
-  const asked = (await find()).filter((pid) => !spared.has(pid));
+  let targets = options.first ?? (await find());
+  const asked = targets.filter((pid) => !spared.has(pid));
   const groups = (options.groups ?? []).filter((group) => group > 0);
   for (const group of groups) signal(-group, 'SIGTERM');
   for (const pid of asked) signal(pid, 'SIGTERM');
-  const deadline = Date.now() + (options.graceMs ?? KILL_GRACE_MS);
   const watched = [...asked, ...groups];
-  while (watched.some(isAlive) && Date.now() < deadline) await sleep(20);
+  await until(() => !watched.some(isAlive), options.graceMs ?? KILL_GRACE_MS);
   for (const group of groups) signal(-group, 'SIGKILL');
   for (let round = 0; round < MAX_KILL_ROUNDS; round++) {
-    const left = await find();
-    if (left.length === 0) return;
-    for (const pid of left) signal(pid, 'SIGKILL');
-    await sleep(round < 5 ? 10 : 50);
+    const alive = targets.filter(isAlive);
+    for (const pid of alive) signal(pid, 'SIGKILL');
+    await until(() => !alive.some(isAlive), 1_000);
+    targets = await find();
+    if (targets.length === 0) return;
   }
-  const left = await find();
-  if (left.length > 0) throw new Error(`processes ${left.join(', ')} did not end after SIGKILL`);
+  throw new Error(`processes ${targets.join(', ')} did not end after SIGKILL`);
+}
+
+/** Waits until the condition holds or the time is up (cheap per-pid checks, not /proc reads). */
+async function until(done: () => boolean, limitMs: number): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!done() && Date.now() < deadline) await sleep(5);
 }
 
 // First name wins: SIGABRT before its alias SIGIOT, SIGIO before SIGPOLL.

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -271,6 +271,23 @@ describe('the activities', () => {
     const failure = await new MockActivityEnvironment().run(activities.runScript, { member: m, request }).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect((failure as ApplicationFailure).message).toBe('configure on c-a-3 exited on SIGKILL');
+  });
+});
+
+describe('the runner without perl', () => {
+  it('records the exit itself; a signal shows as 128+N, since a shell cannot tell them apart', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'kdflow-noperl-'));
+    // A PATH with mv and nothing else: no perl to hand the run to.
+    await mkdir(path.join(dir, 'bin'));
+    await symlink('/bin/mv', path.join(dir, 'bin', 'mv'));
+    await writeFile(path.join(dir, 'script'), '#!/bin/sh\nkill -KILL $$\n', { mode: 0o755 });
+    const runner = fileURLToPath(new URL('../../runtimes/local-run.sh', import.meta.url));
+    const out = (name: string) => path.join(dir, name);
+    const child = spawn(runner, [out('status'), 'noperl/configure', out('stdout'), out('stderr'), out('script')], { env: { PATH: path.join(dir, 'bin') }, stdio: 'ignore' });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(137);
+    expect(await readFile(out('status'), 'utf8')).toBe('noperl/configure=137\n');
+    await rm(dir, { recursive: true, force: true });
   });
 });
 

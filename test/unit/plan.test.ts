@@ -504,6 +504,22 @@ describe('shrink', () => {
     expectEveryoneKnowsEveryone(sim);
   });
 
+  it('a launched member whose configmeta went stale while leavers are pending waits for the rewrite before --configure', () => {
+    const sim = settled(app3, { a: 1, b: 2, c: 1 });
+    sim.change({ a: 1, b: 2, c: 0 });
+    // A state a spec change between steps can leave: b-1 launched again with a configmeta from
+    // before, c-0 leaving and not yet announced. While c-0 is pending, b's turn rewrites nothing.
+    sim.members = sim.members.map((m) => (m.name === nm('b', 1) ? { ...m, state: 'creating', topology: 'before' } : m.name === nm('c', 0) ? { ...m, state: 'delete pending' } : m));
+    expect(sim.converge().map(brief)).toEqual([
+      { kind: 'runEvent', event: 'delnodes', role: 'c', targets: [...names('a', 0), ...names('b', 0)], about: [[0, 0]] },
+      { kind: 'writeConfigmeta', members: [...names('a', 0), ...names('b', 0, 1)] },
+      { kind: 'runEvent', event: 'configure', role: 'b', targets: names('b', 1) },
+      { kind: 'removeMembers', role: 'c', members: names('c', 0) },
+    ]);
+    expectSettled(sim, { a: 1, b: 2 });
+    expectEveryoneKnowsEveryone(sim);
+  });
+
   it('a batch with a failed member in the middle: --addnodes names the others by two ranges, and so does --delnodes', () => {
     const sim = settled(single, { worker: 2 });
     sim.fail = (step, member) => (step.kind === 'runEvent' && step.event === 'configure' && member === nm('worker', 3) ? 'exit 1' : undefined);
@@ -761,14 +777,25 @@ describe('notify failures and retry', () => {
     expectSettled(sim, { worker: 3 });
   });
 
-  it('a long error is kept as one short line (the rest is in history)', () => {
-    const sim = settled(single, { worker: 1 });
+  it('a long error is kept as one short line (the rest is in history), whichever step failed', () => {
     const long = `${'e'.repeat(500)}\nstack line 1\nstack line 2`;
-    sim.fail = (step, member) => (step.kind === 'runEvent' && member === nm('worker', 1) ? long : undefined);
+    const cases: [string, FailFn, string][] = [
+      ['launch', (step, member) => (step.kind === 'launchMembers' && member === nm('worker', 2) ? long : undefined), nm('worker', 2)],
+      ['configmeta', (step, member) => (step.kind === 'writeConfigmeta' && member === nm('worker', 0) ? long : undefined), nm('worker', 0)],
+      ['configure', (step, member) => (step.kind === 'runEvent' && step.event === 'configure' && member === nm('worker', 2) ? long : undefined), nm('worker', 2)],
+      ['addnodes', (step, member) => (isNotify(step) && member === nm('worker', 1) ? long : undefined), nm('worker', 1)],
+    ];
+    for (const [label, fail, member] of cases) {
+      const sim = settled(single, { worker: 2 });
+      sim.fail = fail;
+      sim.change({ worker: 3 }).converge();
+      expect(sim.get(member).lastError, label).toBe(`${'e'.repeat(159)}…`);
+    }
+    // A short first line is kept whole.
+    const sim = settled(single, { worker: 1 });
+    sim.fail = (step, member) => (step.kind === 'launchMembers' && member === nm('worker', 1) ? 'no space left\n  at create' : undefined);
     sim.change({ worker: 2 }).converge();
-    const error = sim.get(nm('worker', 1)).lastError!;
-    expect(error).toHaveLength(160);
-    expect(error).toBe(`${'e'.repeat(159)}…`);
+    expect(sim.get(nm('worker', 1)).lastError).toBe('no space left');
   });
 });
 
@@ -806,6 +833,21 @@ describe('applyOutcome details', () => {
     sim.fail = (step, member) => (step.kind === 'runEvent' && member === nm('worker', 1) ? 'configure failed' : undefined);
     sim.retry().converge();
     expect(sim.get(nm('worker', 1)).runs).toEqual({ configure: expect.objectContaining({ exitCode: 1, generation: 2 }) });
+  });
+
+  it('a retried notify changes nothing on the members it is about (they were handled when it first ran)', () => {
+    const d = makeDesired(single, { worker: 4 }, 2);
+    const configured = (o: number, extra: Partial<Member> = {}): Member => ({ ...newMember(d, 'worker', o), state: 'configured', launched: true, ready: true, announced: true, ...extra });
+    // worker-3 is a later member under an ordinal a failed notify once named; it is not announced yet.
+    const members = [configured(0), configured(1), configured(2), configured(3, { announced: false, state: 'config error', lastError: 'x' })];
+    for (const event of ['addnodes', 'delnodes'] as const) {
+      const step: Step = { kind: 'runEvent', event, role: 'worker', targets: [nm('worker', 1)], about: [[3, 3]], retry: true };
+      const after = applyOutcome(d, members, step, succeeded);
+      expect(after[3], event).toEqual(members[3]);
+      // Not retried, the same notify does mark them.
+      const first = applyOutcome(d, members, { ...step, retry: undefined }, succeeded)[3]!;
+      expect(event === 'addnodes' ? first.announced : first.delnodesSent, event).toBe(true);
+    }
   });
 
   it('does not mutate its input members', () => {
@@ -865,6 +907,7 @@ describe('plan()', () => {
   });
 
   it('throws rather than hang when the limit is reached', () => {
+    // A launch of three workers is three steps now: a limit of two cannot hold it.
     const d = makeDesired(single, { worker: 3 }, 1);
     expect(() => plan(d, [], 2)).toThrow(/did not converge after 2 steps/);
   });

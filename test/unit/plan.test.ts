@@ -513,8 +513,9 @@ describe('shrink', () => {
     expect(sim.converge().map(brief)).toEqual([
       { kind: 'runEvent', event: 'delnodes', role: 'c', targets: [...names('a', 0), ...names('b', 0)], about: [[0, 0]] },
       { kind: 'writeConfigmeta', members: [...names('a', 0), ...names('b', 0, 1)] },
-      { kind: 'runEvent', event: 'configure', role: 'b', targets: names('b', 1) },
+      // No script runs while a leaver is pending: the others' configmeta could not list a newcomer.
       { kind: 'removeMembers', role: 'c', members: names('c', 0) },
+      { kind: 'runEvent', event: 'configure', role: 'b', targets: names('b', 1) },
     ]);
     expectSettled(sim, { a: 1, b: 2 });
     expectEveryoneKnowsEveryone(sim);
@@ -594,44 +595,44 @@ describe('notify failures and retry', () => {
     expect(sim.get(nm('worker', 0))).toMatchObject({ state: 'configured', retryNotifies: [], failedNotifies: [{ event: 'addnodes', role: 'worker', ordinals: [[2, 2]] }], lastError: 'still failing' });
   });
 
-  it('several failed notifies on one member are retried one at a time, in order; consecutive ones of one event and role merge', () => {
+  it('several failed notifies on one member are retried one at a time; they merge per event and role, pruned to what is still true', () => {
     const sim = settled(single, { worker: 1 });
     sim.fail = (step, member) => (step.kind === 'runEvent' && step.event !== 'configure' && member === nm('worker', 0) ? 'x' : undefined);
     sim.change({ worker: 2 }).converge();
     sim.change({ worker: 3 }).converge();
     sim.change({ worker: 2 }).converge();
-    // The two --addnodes (about 1, then 2) are one entry: state stays O(1) per member.
+    // The two --addnodes (about 1, then 2) are one entry, and worker-2 has left since, so only 1 is
+    // still to be told as joined: state stays O(1) per member and a replay is never out of date.
     expect(sim.get(nm('worker', 0)).failedNotifies).toEqual([
-      { event: 'addnodes', role: 'worker', ordinals: [[1, 2]] },
+      { event: 'addnodes', role: 'worker', ordinals: [[1, 1]] },
       { event: 'delnodes', role: 'worker', ordinals: [[2, 2]] },
     ]);
     sim.fail = never;
     const steps = sim.retry().converge();
-    expect(steps.map((s) => argvOf(s as RunEventStep))).toEqual([notifyArgv('addnodes', 'worker', fqdns('worker', 1, 2)), notifyArgv('delnodes', 'worker', fqdns('worker', 2))]);
+    expect(steps.map((s) => argvOf(s as RunEventStep))).toEqual([notifyArgv('addnodes', 'worker', fqdns('worker', 1)), notifyArgv('delnodes', 'worker', fqdns('worker', 2))]);
     expect(steps.every((s) => s.kind === 'runEvent' && s.retry === true && s.targets.length === 1 && s.targets[0] === nm('worker', 0))).toBe(true);
     expectSettled(sim, { worker: 2 });
     expectEveryoneKnowsEveryone(sim);
   });
 
-  it('failed notifies of different roles or events do not merge; alternating ones keep their order', () => {
+  it('failed notifies are kept one per event and role, each pruned to what is still true', () => {
     const sim = settled(app3, { a: 1, b: 2 });
     sim.fail = (step, member) => (isNotify(step) && member === nm('a', 0) ? `${step.event} ${step.role}` : undefined);
     sim.change({ a: 1, b: 3 }).converge();
     sim.change({ a: 1, b: 3, c: 2 }).converge();
     sim.change({ a: 1, b: 4, c: 2 }).converge();
     sim.change({ a: 1, b: 4, c: 1 }).converge();
+    // b's two --addnodes are one; c-1 has left, so c's --addnodes is about c-0 only and its --delnodes stays.
     expect(sim.get(nm('a', 0)).failedNotifies).toEqual([
-      { event: 'addnodes', role: 'b', ordinals: [[2, 2]] },
-      { event: 'addnodes', role: 'c', ordinals: [[0, 1]] },
-      { event: 'addnodes', role: 'b', ordinals: [[3, 3]] },
+      { event: 'addnodes', role: 'b', ordinals: [[2, 3]] },
+      { event: 'addnodes', role: 'c', ordinals: [[0, 0]] },
       { event: 'delnodes', role: 'c', ordinals: [[1, 1]] },
     ]);
     expect(sim.get(nm('a', 0)).lastError).toBe('delnodes c');
     sim.fail = never;
     expect(sim.retry().converge().map(brief)).toEqual([
-      { kind: 'runEvent', event: 'addnodes', role: 'b', targets: names('a', 0), about: [[2, 2]], retry: true },
-      { kind: 'runEvent', event: 'addnodes', role: 'c', targets: names('a', 0), about: [[0, 1]], retry: true },
-      { kind: 'runEvent', event: 'addnodes', role: 'b', targets: names('a', 0), about: [[3, 3]], retry: true },
+      { kind: 'runEvent', event: 'addnodes', role: 'b', targets: names('a', 0), about: [[2, 3]], retry: true },
+      { kind: 'runEvent', event: 'addnodes', role: 'c', targets: names('a', 0), about: [[0, 0]], retry: true },
       { kind: 'runEvent', event: 'delnodes', role: 'c', targets: names('a', 0), about: [[1, 1]], retry: true },
     ]);
     expectSettled(sim, { a: 1, b: 4, c: 1 });
@@ -1112,10 +1113,8 @@ describe('convergence (property)', () => {
       const mid = all[Math.floor(rng() * all.length)]!;
       const end = all[Math.floor(rng() * all.length)]!;
       const sim = start.a + start.b + start.c === 0 ? new Sim(makeDesired(app3, {}, 1)) : settled(app3, start);
-      // A change between steps (the workflow never makes one: an operation finishes against its spec)
-      // can leave another role's leavers pending, and then the planner breaks KubeDirector's order;
-      // see "known planner bugs". Everything else is still checked.
-      sim.strictOrder = false;
+      // A change between steps (the workflow never makes one: an operation finishes against its spec,
+      // but the plan query plans from mid-operation state) must keep KubeDirector's order too.
       sim.fail = rng() < 0.5 ? randomFailures(rng, 0.2) : never;
       sim.change(mid);
       const cut = Math.floor(rng() * 12);
@@ -1168,36 +1167,36 @@ describe('convergence (property)', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Known planner bugs: each test states the right behaviour and fails today (`it.fails`). When the
-// planner is fixed, vitest reports it as passing unexpectedly: drop the `.fails` then.
+// Planner bugs these tests found, kept as regression tests: each states the right behaviour.
 // ---------------------------------------------------------------------------------------------
 
-describe('known planner bugs', () => {
+describe('planner bugs found by these tests (fixed)', () => {
   // Bug: `kdflow retry` replays a failed notify as it was, after later notifies succeeded. Here
   // worker-0's --addnodes about worker-2 failed; worker-2 then left (worker-0 heard that --delnodes);
   // the retry tells worker-0 that worker-2 joined, though it is gone. plan.ts requestRetry/nextStep
   // should drop, at replay, addnodes ordinals no longer live (or a later successful notify about the
   // same role and ordinal should cancel the failed one in applyRunEvent).
-  it.fails('a retried --addnodes does not announce a member that has left since', () => {
+  it('a retried --addnodes does not announce a member that has left since', () => {
     const sim = settled(single, { worker: 2 });
     sim.fail = (step, member) => (step.kind === 'runEvent' && step.event === 'addnodes' && member === nm('worker', 0) ? 'addnodes failed' : undefined);
     sim.change({ worker: 3 }).converge();
     sim.change({ worker: 2 }).converge();
-    expect(sim.get(nm('worker', 0)).failedNotifies).toEqual([{ event: 'addnodes', role: 'worker', ordinals: [[2, 2]] }]);
+    // worker-2 left: the failed --addnodes about it is no longer true, so it is dropped.
+    expect(sim.get(nm('worker', 0)).failedNotifies).toEqual([]);
     sim.fail = never;
     sim.retry().converge();
-    // Today: one retried `--addnodes … --fqdns kc-worker-2…` about a member that no longer exists.
     expectEveryoneKnowsEveryone(sim);
   });
 
   // Bug, the other way round: worker-0's --delnodes about worker-2 failed; worker-2 was then created
   // again (worker-0 heard that --addnodes); the retry tells worker-0 that the live worker-2 left.
-  it.fails('a retried --delnodes does not remove a member that has joined again since', () => {
+  it('a retried --delnodes does not remove a member that has joined again since', () => {
     const sim = settled(single, { worker: 3 });
     sim.fail = (step, member) => (step.kind === 'runEvent' && step.event === 'delnodes' && member === nm('worker', 0) ? 'delnodes failed' : undefined);
     sim.change({ worker: 2 }).converge();
     sim.change({ worker: 3 }).converge();
-    expect(sim.get(nm('worker', 0)).failedNotifies).toEqual([{ event: 'delnodes', role: 'worker', ordinals: [[2, 2]] }]);
+    // worker-2 is back: the failed --delnodes about it is no longer true, so it is dropped.
+    expect(sim.get(nm('worker', 0)).failedNotifies).toEqual([]);
     sim.fail = never;
     sim.retry().converge();
     expectEveryoneKnowsEveryone(sim);
@@ -1208,7 +1207,7 @@ describe('known planner bugs', () => {
   // the other roles' leavers. If c-1 is marked leaving and a spec change then shrinks b, b's turn
   // writes configmeta without c-1 before the survivors hear --delnodes about c-1. Only a spec change
   // between steps reaches this state (see the mid-operation property test).
-  it.fails("configmeta never drops another role's leaver before its --delnodes", () => {
+  it("configmeta never drops another role's leaver before its --delnodes", () => {
     const sim = settled(app3, { a: 1, b: 3, c: 2 });
     sim.change({ a: 1, b: 3, c: 1 }).step();
     expect(sim.get(nm('c', 1)).state).toBe('delete pending');
@@ -1220,7 +1219,7 @@ describe('known planner bugs', () => {
   // Bug: while leavers are pending, `stale.length > 0 && !shrinking` skips the configmeta rewrite of
   // the members a growth leaves stale, but the new members are still configured and announced: the
   // older members run --addnodes while their configmeta does not list the joiners.
-  it.fails('--addnodes never reaches a member whose configmeta does not list the joiners', () => {
+  it('--addnodes never reaches a member whose configmeta does not list the joiners', () => {
     const sim = settled(app3, { a: 1, b: 2 });
     sim.change({ a: 1, b: 0 }).step();
     expect(sim.members.filter((m) => !isLive(m)).map((m) => m.name)).toEqual(names('b', 0, 1));

@@ -62,10 +62,10 @@ describe('buildStatus paging', () => {
     const byDefault = buildStatus(big);
     expect(listed(byDefault)).toHaveLength(STATUS_PAGE_DEFAULT);
     expect(byDefault.page).toEqual({ offset: 0, limit: STATUS_PAGE_DEFAULT, total: 1000 });
-    // Every run shows, each with an error: the worst case this fixture is built for.
+    // Every run shows; the member's one error line goes with its newest failed run only.
     expect(byDefault.roles[1]!.members[0]!.events.map((e) => [e.event, e.error?.length, e.about])).toEqual([
-      ['configure', MAX_ERROR_CHARS, undefined],
-      ['addnodes', MAX_ERROR_CHARS, 'worker 900-999'],
+      ['configure', undefined, undefined],
+      ['addnodes', undefined, 'worker 900-999'],
       ['delnodes', MAX_ERROR_CHARS, 'worker 1000-1099,1200'],
     ]);
     expect(size(byDefault)).toBeLessThanOrEqual(256 * KIB);
@@ -94,7 +94,7 @@ describe('buildStatus paging', () => {
   // test above: 229,148 with none). It also names the wrong error: the member's last error shows on
   // each older failed run. Showing the error on the newest failed run only (or not per run) fits;
   // so would a STATUS_PAGE_MAX of 200.
-  it.fails('at 1,000 members the largest page is at most 256 KiB of JSON when the runs failed', () => {
+  it('at 1,000 members the largest page is at most 256 KiB of JSON when the runs failed', () => {
     for (const failedRuns of [1, 3]) {
       const largest = buildStatus(cluster(999, 999, failedRuns), { limit: STATUS_PAGE_MAX });
       expect(listed(largest)).toHaveLength(STATUS_PAGE_MAX);
@@ -132,7 +132,8 @@ describe('buildStatus paging', () => {
       [{ limit: Number.NEGATIVE_INFINITY }, { offset: 0, limit: 1, count: 1 }],
       [{ offset: 2.9, limit: 3.7 }, { offset: 2, limit: 3, count: 3 }],
       [{ offset: 995, limit: 50 }, { offset: 995, limit: 50, count: 5 }],
-      [{ offset: 10_000 }, { offset: 10_000, limit: STATUS_PAGE_DEFAULT, count: 0 }],
+      // Past the end: an empty page at the end, never an offset the answer's own schema refuses.
+      [{ offset: 10_000 }, { offset: 1000, limit: STATUS_PAGE_DEFAULT, count: 0 }],
       // 0 counts as no limit given (not as "counts only").
       [{ limit: 0 }, { offset: 0, limit: STATUS_PAGE_DEFAULT, count: STATUS_PAGE_DEFAULT }],
       // A query argument is whatever JSON a client sent: strings and nulls are no numbers.
@@ -155,7 +156,7 @@ describe('buildStatus paging', () => {
   // JSON writes as null and ClusterStatus (z.number().int()) rejects, so the CLI cannot read the
   // answer. 1e300 is likewise kept and rejected (not a safe integer). Clamping the offset to the
   // total (or to Number.MAX_SAFE_INTEGER) fixes both.
-  it.fails('an infinite or astronomically large offset gives a valid, empty page', () => {
+  it('an infinite or astronomically large offset gives a valid, empty page', () => {
     for (const offset of [Number.POSITIVE_INFINITY, 1e300]) {
       const s = buildStatus(big, { offset });
       expect(listed(s)).toEqual([]);

@@ -13,8 +13,8 @@ export function renderData(data: unknown, format: 'json' | 'yaml'): string {
 }
 
 export function memberCounts(s: ClusterStatus): { ready: number; configured: number; total: number } {
-  const members = s.roles.flatMap((r) => r.members);
-  return { ready: members.filter((m) => m.ready).length, configured: members.filter((m) => m.state === 'configured').length, total: members.length };
+  const sum = (count: (r: ClusterStatus['roles'][number]) => number) => s.roles.reduce((n, r) => n + count(r), 0);
+  return { ready: sum((r) => r.ready), configured: sum((r) => r.configured), total: sum((r) => r.total) };
 }
 
 export function renderClusters(statuses: ClusterStatus[]): string {
@@ -30,11 +30,18 @@ export function renderClusters(statuses: ClusterStatus[]): string {
 export function renderMembers(s: ClusterStatus): string {
   const rows = s.roles.flatMap((r) =>
     r.members.map((m) => {
-      const last = m.events.at(-1);
+      const last = [...m.events].sort((a, b) => a.finishedAt.localeCompare(b.finishedAt)).at(-1);
       return [m.name, r.id, m.state, last ? `${last.event}=${last.exitCode ?? 'none'}` : '', (m.lastError ?? '').split('\n')[0] ?? ''];
     }),
   );
   const header = `cluster ${s.namespace}/${s.name} (app ${s.app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}`;
   const rejection = s.lastRejection ? `\nlast rejected change: ${s.lastRejection.reason}` : '';
   return `${header}${rejection}\n${renderTable(['MEMBER', 'ROLE', 'STATE', 'LAST EVENT', 'ERROR'], rows)}`;
+}
+
+/** A short list of the members there are, for a member that is not one of them. */
+export function memberList(names: string[]): string {
+  if (names.length === 0) return '; it has no members';
+  const shown = names.slice(0, 5).join(', ');
+  return `; its members: ${shown}${names.length > 5 ? `, … (${names.length} in all)` : ''}`;
 }

@@ -23,6 +23,7 @@ import {
   type FieldIssue,
   type KdClusterCrStatus,
 } from '../api/index.ts';
+import { memberNameCollisionIssues } from '../lib/member-name-check.ts';
 import type { clusterWorkflow } from '../workflows/cluster.ts';
 import { recordEvent } from './events.ts';
 import { FINALIZER, KINDS, crApi, keyOf, type CrObject } from './resources.ts';
@@ -57,11 +58,11 @@ async function patchFinalizers(deps: ForwardDeps, cr: CrObject, finalizers: stri
 export function clusterInputOf(cr: CrObject, apps: Map<string, CrObject>): { input: ClusterInput } | { issues: FieldIssue[] } {
   const namespace = cr.metadata.namespace ?? 'default';
   const parsed = KdClusterSpec.safeParse(cr.spec);
-  if (!parsed.success) return { issues: zodIssues(parsed.error, ['spec']) };
+  if (!parsed.success) return { issues: zodIssues(parsed.error, ['spec'], cr.spec) };
   const appCr = apps.get(`${namespace}/${parsed.data.app}`);
   if (!appCr) return { issues: [{ path: 'spec.app', message: `unknown app "${parsed.data.app}": no KdApp of that name in namespace ${namespace}` }] };
   const app = KdAppSpec.safeParse(appCr.spec);
-  if (!app.success) return { issues: [{ path: 'spec.app', message: `KdApp ${parsed.data.app} is invalid: ${formatIssues(zodIssues(app.error, ['spec']))}` }] };
+  if (!app.success) return { issues: [{ path: 'spec.app', message: `KdApp ${parsed.data.app} is invalid: ${formatIssues(zodIssues(app.error, ['spec'], appCr.spec))}` }] };
   const issues = newClusterIssues(cr.metadata.name, parsed.data, app.data);
   if (issues.length > 0) return { issues };
   return { input: { namespace, name: cr.metadata.name, appName: parsed.data.app, app: app.data, spec: parsed.data } };
@@ -87,6 +88,8 @@ export async function reconcileCluster(deps: ForwardDeps, observed: CrObject): P
   const verdict = clusterInputOf(cr, deps.apps);
   if ('issues' in verdict) return refuse('InvalidSpec', formatIssues(verdict.issues));
   const { input } = verdict;
+  const collisions = await memberNameCollisionIssues(deps.client, input.namespace, input.name, input.app);
+  if (collisions.length > 0) return refuse('MemberNameCollision', formatIssues(collisions));
   const workflowId = clusterWorkflowId(input.namespace, input.name);
   let accepted: number;
   try {

@@ -18,6 +18,19 @@ export function clusterSelector(cluster: string): string {
   return `${LABELS.cluster}=${cluster}`;
 }
 
+/**
+ * Whose an existing object is, when it is not this cluster's (with `member`: this member's; without:
+ * the cluster's headless Service, which has no member label). Undefined when it is ours. Member names
+ * of two clusters can collide (ADR 0013), so an object is never taken as ours by its name alone.
+ */
+export function foreignOwner(labels: Record<string, string> | undefined, cluster: string, member?: string): string | undefined {
+  const owner = labels?.[LABELS.cluster];
+  const ownerMember = labels?.[LABELS.member];
+  if (owner === cluster && ownerMember === member) return undefined;
+  if (!owner) return 'no kdflow cluster (it has no kdflow.dev/cluster label)';
+  return ownerMember ? `cluster "${owner}" (member ${ownerMember})` : `cluster "${owner}"`;
+}
+
 export const pvcName = (member: string) => `${member}-data`;
 export const memberServiceName = (member: string, serviceId: string) => `${member}-${serviceId}`;
 

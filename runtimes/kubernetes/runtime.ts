@@ -5,11 +5,13 @@
  */
 import { CoreV1Api, KubeConfig, type V1OwnerReference, type V1Service } from '@kubernetes/client-node';
 import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { logger as rootLogger } from '../../lib/logger.ts';
 import { RuntimeError } from '../errors.ts';
 import { OUTPUT_TAIL_BYTES, GUESTCONFIG_DIR, type GuestFile, type MemberSpec, type MemberTarget, type Readiness, type ReadyWait, type RunControl, type Runtime, type ScriptRequest, type ScriptResult } from '../runtime.ts';
 import { execInPod, type ExecResult } from './exec.ts';
 import { inPodCommand, type InPodProgram } from './in-pod.ts';
-import { LABELS, clusterSelector, headlessService, memberPod, memberPvc, memberServiceName, memberServices, ownerRef, pvcName } from './objects.ts';
+import { LABELS, clusterSelector, foreignOwner, headlessService, memberPod, memberPvc, memberServiceName, memberServices, ownerRef, pvcName } from './objects.ts';
 import { podAlive, watchReadiness } from './readiness.ts';
 
 export interface KubernetesRuntimeOptions {
@@ -17,6 +19,27 @@ export interface KubernetesRuntimeOptions {
   problemGraceSeconds?: number;
   /** How long removeMember waits for a pod to be gone before leaving it terminating. */
   removalWaitSeconds?: number;
+  logger?: Logger;
+}
+
+/** Whose objects are meant: a member's (with `name`), or the cluster's own (the headless Service). */
+interface Owner {
+  namespace: string;
+  cluster: string;
+  name?: string;
+}
+type Labelled = { metadata?: { name?: string; labels?: Record<string, string>; uid?: string } };
+
+/** Another cluster's object of the name we want: a permanent failure that names its owner (ADR 0013). */
+function refuseForeign(kind: string, object: Labelled, owner: Owner): void {
+  const foreign = foreignOwner(object.metadata?.labels, owner.cluster, owner.name);
+  if (!foreign) return;
+  const ours = owner.name ? `member ${owner.name} of cluster "${owner.cluster}"` : `cluster "${owner.cluster}"`;
+  throw new RuntimeError(
+    'RuntimeFailure',
+    `${kind} ${owner.namespace}/${object.metadata?.name} belongs to ${foreign}, not to ${ours}: kdflow never adopts or deletes another cluster's objects; give one of the clusters another name`,
+    true,
+  );
 }
 
 /** In-pod `timeout` exits 124 on expiry, 137 when it had to SIGKILL. */
@@ -35,27 +58,49 @@ export class KubernetesRuntime implements Runtime {
     this.options = {
       problemGraceSeconds: options.problemGraceSeconds ?? Number(process.env.KDFLOW_K8S_PROBLEM_GRACE_SECONDS ?? 60),
       removalWaitSeconds: options.removalWaitSeconds ?? 20,
+      logger: options.logger ?? rootLogger.child({ component: 'kubernetes-runtime' }),
     };
   }
 
   async ensureMember(member: MemberSpec): Promise<void> {
-    const anchor = await this.ensureAnchor(member.namespace, member.cluster);
+    const { namespace, cluster, name } = member;
+    const anchor = await this.ensureAnchor(namespace, cluster);
     const owner = ownerRef(anchor);
     const pvc = memberPvc(member, owner);
-    if (pvc) await createIfAbsent(`PVC ${pvc.metadata?.name}`, () => this.core.createNamespacedPersistentVolumeClaim({ namespace: member.namespace, body: pvc }));
-    const existing = await readIfPresent(() => this.core.readNamespacedPod({ namespace: member.namespace, name: member.name }));
-    if (existing?.metadata?.deletionTimestamp) throw new RuntimeError('MemberNotReady', `pod ${member.name} is still terminating; it is created again once it is gone`);
-    const pod = existing ?? (await createIfAbsent(`pod ${member.name}`, () => this.core.createNamespacedPod({ namespace: member.namespace, body: memberPod(member, owner) })));
-    const podRef: V1OwnerReference = { apiVersion: 'v1', kind: 'Pod', name: member.name, uid: pod?.metadata?.uid ?? (await this.core.readNamespacedPod({ namespace: member.namespace, name: member.name })).metadata?.uid ?? '' };
+    if (pvc) {
+      await this.createOrAdopt('PVC', pvcName(name), member, () => this.core.createNamespacedPersistentVolumeClaim({ namespace, body: pvc }), () => this.core.readNamespacedPersistentVolumeClaim({ namespace, name: pvcName(name) }));
+    }
+    const existing = await readIfPresent(() => this.core.readNamespacedPod({ namespace, name }));
+    if (existing) refuseForeign('pod', existing, member);
+    if (existing?.metadata?.deletionTimestamp) throw new RuntimeError('MemberNotReady', `pod ${name} is still terminating; it is created again once it is gone`);
+    const pod = existing ?? (await this.createOrAdopt('pod', name, member, () => this.core.createNamespacedPod({ namespace, body: memberPod(member, owner) }), () => this.core.readNamespacedPod({ namespace, name })));
+    const podRef: V1OwnerReference = { apiVersion: 'v1', kind: 'Pod', name, uid: pod.metadata?.uid ?? '' };
     for (const service of memberServices(member, podRef)) {
-      await createIfAbsent(`service ${service.metadata?.name}`, () => this.core.createNamespacedService({ namespace: member.namespace, body: service }));
+      const serviceName = service.metadata?.name ?? '';
+      await this.createOrAdopt('service', serviceName, member, () => this.core.createNamespacedService({ namespace, body: service }), () => this.core.readNamespacedService({ namespace, name: serviceName }));
     }
   }
 
   /** The cluster's headless Service: it gives members their FQDNs and owns their objects. */
   private async ensureAnchor(namespace: string, cluster: string): Promise<V1Service> {
-    const created = await createIfAbsent(`service ${cluster}`, () => this.core.createNamespacedService({ namespace, body: headlessService(namespace, cluster) }));
-    return created ?? (await this.core.readNamespacedService({ namespace, name: cluster }));
+    const owner = { namespace, cluster };
+    return this.createOrAdopt('service', cluster, owner, () => this.core.createNamespacedService({ namespace, body: headlessService(namespace, cluster) }), () => this.core.readNamespacedService({ namespace, name: cluster }));
+  }
+
+  /** Creates the object, or takes the existing one of that name only when its labels say it is ours. */
+  private async createOrAdopt<T extends Labelled>(kind: string, name: string, owner: Owner, create: () => Promise<T>, read: () => Promise<T>): Promise<T> {
+    const created = await createIfAbsent(`${kind} ${name}`, create);
+    if (created) return created;
+    const existing = await apiCall(`reading ${kind} ${name}`, read);
+    refuseForeign(kind, existing, owner);
+    return existing;
+  }
+
+  /** Whether an object found by name is ours to delete; another cluster's is left alone, and said so. */
+  private ours(kind: string, object: Labelled, owner: Owner): boolean {
+    const foreign = foreignOwner(object.metadata?.labels, owner.cluster, owner.name);
+    if (foreign) this.options.logger.warn({ namespace: owner.namespace, cluster: owner.cluster, [kind]: object.metadata?.name, owner: foreign }, `${kind} belongs to another cluster; not removed`);
+    return !foreign;
   }
 
   async awaitReady(members: MemberTarget[], wait: ReadyWait): Promise<Record<string, Readiness>> {
@@ -88,9 +133,17 @@ export class KubernetesRuntime implements Runtime {
     }
   }
 
-  async installPackage(member: MemberTarget, tgzPath: string): Promise<void> {
+  async installPackage(member: MemberTarget, tgzPath: string, onProgress?: (bytes: number, total: number) => void): Promise<void> {
     const bytes = await readFile(tgzPath);
-    await this.inPod(member, 'installPackage', [bytes.length], bytes);
+    // The exec returns only once the pod has unpacked it all; until then only "still sending" can be said.
+    onProgress?.(0, bytes.length);
+    const beat = setInterval(() => onProgress?.(0, bytes.length), 5000);
+    try {
+      await this.inPod(member, 'installPackage', [bytes.length], bytes);
+    } finally {
+      clearInterval(beat);
+    }
+    onProgress?.(bytes.length, bytes.length);
   }
 
   async runScript(member: MemberTarget, request: ScriptRequest, control: RunControl): Promise<ScriptResult> {
@@ -130,24 +183,29 @@ export class KubernetesRuntime implements Runtime {
 
   async readGuestFile(member: MemberTarget, guestPath: string): Promise<string | undefined> {
     const pod = await readIfPresent(() => this.core.readNamespacedPod({ namespace: member.namespace, name: member.name }));
-    if (!pod) return undefined;
+    if (!pod || foreignOwner(pod.metadata?.labels, member.cluster, member.name)) return undefined;
     const result = await this.inPod(member, 'readTail', [guestPath, 64 * 1024 * 1024], undefined, { allowFailure: true });
     return result.exitCode === 0 ? result.stdout : undefined;
   }
 
   async removeMember(member: MemberTarget): Promise<void> {
-    const { namespace, name } = member;
+    const { namespace, cluster, name } = member;
     const pod = await readIfPresent(() => this.core.readNamespacedPod({ namespace, name }));
-    if (pod && !pod.metadata?.deletionTimestamp) {
+    const podIsOurs = pod !== undefined && this.ours('pod', pod, member);
+    if (pod && podIsOurs && !pod.metadata?.deletionTimestamp) {
       await this.inPod(member, 'cleanup', [], undefined, { allowFailure: true }).catch(() => undefined);
-      await deleteIfPresent(() => this.core.deleteNamespacedPod({ namespace, name }));
+      await deleteIfPresent(() => this.core.deleteNamespacedPod({ namespace, name, body: { preconditions: { uid: pod.metadata?.uid } } }));
     }
-    const services = await apiCall('listing services', () => this.core.listNamespacedService({ namespace, labelSelector: `${LABELS.member}=${name}` }));
-    for (const s of services.items) await deleteIfPresent(() => this.core.deleteNamespacedService({ namespace, name: s.metadata?.name ?? memberServiceName(name, '') }));
-    await deleteIfPresent(() => this.core.deleteNamespacedPersistentVolumeClaim({ namespace, name: pvcName(name) }));
+    const services = await apiCall('listing services', () => this.core.listNamespacedService({ namespace, labelSelector: `${clusterSelector(cluster)},${LABELS.member}=${name}` }));
+    for (const s of services.items) await deleteIfPresent(() => this.core.deleteNamespacedService({ namespace, name: s.metadata?.name ?? memberServiceName(name, ''), body: { preconditions: { uid: s.metadata?.uid } } }));
+    const pvc = await readIfPresent(() => this.core.readNamespacedPersistentVolumeClaim({ namespace, name: pvcName(name) }));
+    if (pvc && this.ours('PVC', pvc, member)) {
+      await deleteIfPresent(() => this.core.deleteNamespacedPersistentVolumeClaim({ namespace, name: pvcName(name), body: { preconditions: { uid: pvc.metadata?.uid } } }));
+    }
+    if (!podIsOurs) return;
     // A member name is reused by a later grow, so wait (briefly) for the pod to be really gone.
     const until = Date.now() + this.options.removalWaitSeconds * 1000;
-    while (Date.now() < until && (await readIfPresent(() => this.core.readNamespacedPod({ namespace, name })))) await new Promise((r) => setTimeout(r, 250));
+    while (Date.now() < until && (await readIfPresent(() => this.core.readNamespacedPod({ namespace, name })))?.metadata?.uid === pod.metadata?.uid) await new Promise((r) => setTimeout(r, 250));
   }
 
   async listMembers(namespace: string, cluster: string): Promise<string[]> {
@@ -161,7 +219,9 @@ export class KubernetesRuntime implements Runtime {
   }
 
   async removeCluster(namespace: string, cluster: string): Promise<void> {
-    await deleteIfPresent(() => this.core.deleteNamespacedService({ namespace, name: cluster }));
+    const anchor = await readIfPresent(() => this.core.readNamespacedService({ namespace, name: cluster }));
+    if (!anchor || !this.ours('service', anchor, { namespace, cluster })) return;
+    await deleteIfPresent(() => this.core.deleteNamespacedService({ namespace, name: cluster, body: { preconditions: { uid: anchor.metadata?.uid } } }));
   }
 
   private async inPod(member: MemberTarget, program: InPodProgram, args: (string | number)[], stdin?: Uint8Array, options: { allowFailure?: boolean; signal?: AbortSignal } = {}): Promise<ExecResult> {

@@ -267,8 +267,8 @@ describe('the activities', () => {
     await writeFile(path.join(dir, 'startscript'), '#!/bin/sh\nkill -KILL $$\n');
     await chmod(path.join(dir, 'startscript'), 0o755);
     await runtime.installPackage(m, (await preparePackage(dir, path.join(home, 'cache'))).tgzPath);
-    const request: ScriptRequest = { runId: 'cact/c/configure', event: 'configure', argv: ['--configure'], env: [], timeoutSeconds: 30 };
-    const failure = await new MockActivityEnvironment().run(activities.runScript, { member: m, request }).catch((e: unknown) => e);
+    const script = { runId: 'cact/c/configure', event: 'configure' as const, env: [], timeoutSeconds: 30 };
+    const failure = await new MockActivityEnvironment().run(activities.runScript, { member: m, script }).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect((failure as ApplicationFailure).message).toBe('configure on c-a-3 exited on SIGKILL');
   });

@@ -5,7 +5,8 @@
  */
 import { CoreV1Api, Watch, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KdClusterSpec, clusterStartOptions, deleteSignal, resizeUpdate, type ClusterInput, type ClusterStatus, type KdAppSpec } from '../../api/index.ts';
+import { KdClusterSpec, clusterStartOptions, deleteSignal, resizeUpdate, statusQuery, type ClusterInput, type ClusterStatus, type KdAppSpec } from '../../api/index.ts';
+import { scriptHistory } from '../../lib/script-history.ts';
 import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
 import type { MemberTarget } from '../../runtimes/runtime.ts';
 import type { clusterWorkflow } from '../../workflows/cluster.ts';
@@ -154,6 +155,62 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
     });
   });
 
+  it('never adopts or deletes a pod, PVC or Service of the same name that is labelled as another cluster\'s', async () => {
+    const pkg = await writePackage(`${h.home}/names`);
+    // "cz-data" role "store" and "cz" role "data-store" both name a member cz-data-store-0; the CLI and
+    // the shim refuse that (ADR 0013), but a workflow started by hand, or two creates at once, are not refused.
+    const storeApp = testApp(pkg, {
+      roles: [{ id: 'store', cardinality: '1' }],
+      services: [{ id: 'web', label: { name: 'web' }, endpoint: { port: 8080, urlScheme: 'http' } }],
+      config: { roleServices: [{ roleID: 'store', serviceIDs: ['web'] }] },
+    });
+    const owner = await startKubeCluster('cz-data', storeApp, [{ id: 'store', members: 1, storage: { size: '1Gi' } }]);
+    expect(memberStates(await waitForStatus(owner, settled(1)))).toEqual({ 'cz-data-store-0': 'configured' });
+    const uids = async () => {
+      const [pod, pvc, web] = await Promise.all([
+        core.readNamespacedPod({ namespace: NS, name: 'cz-data-store-0' }),
+        core.readNamespacedPersistentVolumeClaim({ namespace: NS, name: 'cz-data-store-0-data' }),
+        core.readNamespacedService({ namespace: NS, name: 'cz-data-store-0-web' }),
+      ]);
+      return [pod, pvc, web].map((o) => `${o.metadata?.labels?.['kdflow.dev/cluster']}/${o.metadata?.uid}`);
+    };
+    const before = await uids();
+
+    // The runtime itself: a permanent failure that names the owner.
+    const spec = { namespace: NS, cluster: 'cz', name: 'cz-data-store-0', role: 'data-store', ordinal: 0, fqdn: fqdn('cz-data-store-0', 'cz'), image: 'test:1', persistDirs: [] };
+    await expect(h.runtime.ensureMember(spec)).rejects.toMatchObject({ permanent: true, message: expect.stringContaining(`pod ${NS}/cz-data-store-0 belongs to cluster "cz-data" (member cz-data-store-0), not to member cz-data-store-0 of cluster "cz"`) });
+    await h.runtime.removeMember(target('cz', 'cz-data-store-0'));
+    expect(await uids()).toEqual(before);
+
+    // Through workflows: the member fails with that reason, and deleting the cluster leaves the owner's objects alone.
+    const intruder = await startKubeCluster('cz', testApp(pkg, { roles: [{ id: 'data-store', cardinality: '1' }] }), [{ id: 'data-store', members: 1 }]);
+    const refused = (await waitForStatus(intruder, settled(1))).roles[0]?.members[0];
+    expect(refused).toMatchObject({ name: 'cz-data-store-0', state: 'config error' });
+    expect(refused?.lastError).toContain('belongs to cluster "cz-data"');
+    // A cluster named like the owner's endpoint Service cannot take it as its headless Service either.
+    const lookalike = await startKubeCluster('cz-data-store-0-web', testApp(pkg), [{ id: 'controller', members: 1 }]);
+    const anchorless = (await waitForStatus(lookalike, settled(1))).roles[0]?.members[0];
+    expect(anchorless?.lastError).toContain(`service ${NS}/cz-data-store-0-web belongs to cluster "cz-data" (member cz-data-store-0), not to cluster "cz-data-store-0-web"`);
+    for (const handle of [intruder, lookalike]) {
+      await handle.signal(deleteSignal);
+      expect((await handle.result()).phase).toBe('deleted');
+    }
+    expect(await uids()).toEqual(before);
+    expect(await podEvents('cz-data', 'cz-data-store-0')).toEqual(['--configure']);
+    expect(memberStates(await owner.query(statusQuery))).toEqual({ 'cz-data-store-0': 'configured' });
+
+    await owner.signal(deleteSignal);
+    await owner.result();
+    await eventually('the owner\'s objects gone with it', async () => {
+      const [p, v, s] = await Promise.all([
+        core.listNamespacedPod({ namespace: NS, labelSelector: 'kdflow.dev/cluster in (cz, cz-data, cz-data-store-0-web)' }),
+        core.listNamespacedPersistentVolumeClaim({ namespace: NS, labelSelector: 'kdflow.dev/cluster in (cz, cz-data, cz-data-store-0-web)' }),
+        core.listNamespacedService({ namespace: NS, labelSelector: 'kdflow.dev/cluster in (cz, cz-data, cz-data-store-0-web)' }),
+      ]);
+      return p.items.length + v.items.length + s.items.length === 0 ? true : undefined;
+    });
+  });
+
   it('reports a failing script as config error with its exit code and output', async () => {
     const app = testApp(await writePackage(`${h.home}/failing`, 'exit 3'));
     const handle = await startKubeCluster('kf', app, [{ id: 'controller', members: 1 }]);
@@ -162,7 +219,9 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
     const member = status.roles[0]?.members[0];
     expect(member?.state).toBe('config error');
     expect(member?.events[0]).toMatchObject({ event: 'configure', exitCode: 3, attempts: 2 });
-    expect(member?.events[0]?.stdoutTail).toContain('ran --configure');
+    // Output is in Temporal's history (the activity's failure details), not in status.
+    const runs = await scriptHistory(handle.client, handle.workflowId);
+    expect(runs.find((r) => r.member === member?.name && r.event === 'configure')?.stdoutTail).toContain('ran --configure');
     await handle.signal(deleteSignal);
     await handle.result();
   });

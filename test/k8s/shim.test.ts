@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
+import { Client } from '@temporalio/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterWorkflowId, type ClusterStatus } from '../../api/index.ts';
@@ -24,9 +25,30 @@ let core: CoreV1Api;
 const shims: Shim[] = [];
 const k = (...args: string[]) => kubectl(kube, args);
 
+/** Queries the in-process shims made, by workflow and query name: their real calls, counted on the way out. */
+const queries = new Map<string, number>();
+const queried = (workflowId: string, query: string) => queries.get(`${workflowId} ${query}`) ?? 0;
+function countingClient(): Client {
+  return new Client({
+    connection: h.env.connection,
+    namespace: h.env.namespace ?? 'default',
+    interceptors: {
+      workflow: [
+        {
+          query: (input, next) => {
+            const key = `${input.workflowExecution.workflowId} ${input.queryType}`;
+            queries.set(key, (queries.get(key) ?? 0) + 1);
+            return next(input);
+          },
+        },
+      ],
+    },
+  });
+}
+
 async function startShim(identity: string): Promise<Shim> {
   const kc = await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-shim');
-  const shim = new Shim({ kc, client: h.env.client, logger: pino({ level: process.env.KDFLOW_TEST_LOG ?? 'silent' }), identity, leaseNamespace: 'kdflow-system', taskQueue: h.taskQueue, statusEveryMs: 500 });
+  const shim = new Shim({ kc, client: countingClient(), logger: pino({ level: process.env.KDFLOW_TEST_LOG ?? 'silent' }), identity, leaseNamespace: 'kdflow-system', taskQueue: h.taskQueue, statusEveryMs: 500 });
   shim.start();
   shims.push(shim);
   return shim;
@@ -38,7 +60,7 @@ async function startShimProcess(identity: string): Promise<ChildProcess> {
   const kubeconfig = path.join(h.home, `${identity}.kubeconfig`);
   await writeFile(kubeconfig, (await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-shim')).exportConfig(), { mode: 0o600 });
   const child = spawn(process.execPath, ['shim/main.ts'], {
-    env: { ...process.env, KUBECONFIG: kubeconfig, TEMPORAL_ADDRESS: h.env.address, KDFLOW_SHIM_ID: identity, KDFLOW_SHIM_NAMESPACE: 'kdflow-system', KDFLOW_LOG_LEVEL: 'warn' },
+    env: { ...process.env, KUBECONFIG: kubeconfig, TEMPORAL_ADDRESS: h.env.address, KDFLOW_SHIM_ID: identity, KDFLOW_SHIM_NAMESPACE: 'kdflow-system', KDFLOW_LOG_LEVEL: process.env.KDFLOW_TEST_LOG ?? 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   processes.push(child);
@@ -172,5 +194,61 @@ spec:
     const final = (await h.env.client.workflow.getHandle(clusterWorkflowId(NS, 'sc')).result()) as ClusterStatus;
     expect(final.phase).toBe('deleted');
     expect((await k('get', 'pods,pvc,svc', '-n', NS, '-l', 'kdflow.dev/cluster=sc', '-o', 'name')).trim()).toBe('');
+  });
+  it('refuses a KdCluster whose member names a running cluster uses, and an idle cluster costs one small query a tick', async () => {
+    // The shim process left leading by the test before hands the Lease over as it stops.
+    await Promise.all(processes.map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : (child.once('exit', resolve), child.kill('SIGTERM'))))));
+    const shim = await startShim('shim-c');
+    await eventually('shim-c leads', async () => (shim.isLeader() ? true : undefined));
+    const pkg = await writePackage(path.join(h.home, 'split-app'));
+    const manifest = path.join(h.home, 'split.yaml');
+    const cluster = (name: string) => `---
+apiVersion: kdflow.dev/v1beta1
+kind: KdCluster
+metadata: {name: ${name}, namespace: ${NS}}
+spec: {app: split, roles: [{id: d, members: 1}]}
+`;
+    // Roles "b-c" and "c" have no members: "sn" role "b-c" and "sn-b" role "c" would both name sn-b-c-N once either grows.
+    await writeFile(
+      manifest,
+      `apiVersion: kdflow.dev/v1beta1
+kind: KdApp
+metadata: {name: split, namespace: ${NS}}
+spec:
+  label: {name: split}
+  distroID: test/split
+  version: "1"
+  defaultImageRepoTag: test/split:1
+  defaultConfigPackage: {packageURL: "${pkg}"}
+  roles:
+    - {id: d, cardinality: "1", eventList: [configure]}
+    - {id: b-c, cardinality: "0+"}
+    - {id: c, cardinality: "0+"}
+${cluster('sn')}`,
+    );
+    await k('apply', '-f', manifest);
+    await k('wait', '--for=jsonpath={.status.state}=configured', 'kdc/sn', '-n', NS, '--timeout=120s');
+    await eventually('sn visible as running', async () => {
+      for await (const _ of h.env.client.workflow.list({ query: `KdCluster = 'sn' AND KdNamespace = '${NS}' AND ExecutionStatus = 'Running'` })) return true;
+      return undefined;
+    });
+    await writeFile(manifest, cluster('sn-b'));
+    await k('apply', '-f', manifest);
+    await k('wait', '--for=condition=Valid=False', 'kdc/sn-b', '-n', NS, '--timeout=60s');
+    const valid = (JSON.parse(await k('get', 'kdc', 'sn-b', '-n', NS, '-o', 'json')).status.conditions as { type: string; reason: string; message: string }[]).find((c) => c.type === 'Valid');
+    expect(valid?.reason).toBe('MemberNameCollision');
+    expect(valid?.message).toMatch(/^metadata\.name: "sn-b" would name role "c"'s members sn-b-c-0, sn-b-c-1, …, which cluster "sn" in namespace kdshim uses for its role "b-c"/);
+    await eventually('the refusal told as a Warning event', async () => (/Warning\s+MemberNameCollision\s+\S+\s+kdflow-shim\s+metadata\.name: "sn-b"/.test(await k('describe', 'kdc', 'sn-b', '-n', NS)) ? true : undefined));
+    expect((await k('get', 'pods', '-n', NS, '-l', 'kdflow.dev/cluster=sn-b', '-o', 'name')).trim()).toBe('');
+
+    // Idle: every tick asks only the status version; the full status is read when it moves, if ever.
+    const sn = clusterWorkflowId(NS, 'sn');
+    const [versions, statuses] = [queried(sn, 'statusVersion'), queried(sn, 'status')];
+    await eventually('five more ticks', async () => (queried(sn, 'statusVersion') >= versions + 5 ? true : undefined));
+    expect(queried(sn, 'status') - statuses).toBeLessThanOrEqual(1);
+    expect(queried(sn, 'history')).toBe(0);
+
+    await k('delete', 'kdc', 'sn-b', 'sn', '-n', NS, '--timeout=120s');
+    await shim.stop();
   });
 });

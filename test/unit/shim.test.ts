@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { crStatusFrom, withCondition, type ClusterStatus } from '../../api/index.ts';
 import { clusterInputOf } from '../../shim/forward.ts';
 import type { CrObject } from '../../shim/resources.ts';
+import { runEvent, runsToTell, type TellableRun } from '../../shim/status-sync.ts';
 
 const appCr: CrObject = {
   metadata: { name: 'spark', namespace: 'ns' },
@@ -41,9 +42,10 @@ describe('the status the shim writes', () => {
     generation: 3,
     observedGeneration: 3,
     roles: [
-      { id: 'controller', desired: 1, members: [{ name: 'sc-controller-0', role: 'controller', ordinal: 0, fqdn: 'f0', state: 'configured', ready: true, events: [] }] },
-      { id: 'worker', desired: 2, members: [{ name: 'sc-worker-0', role: 'worker', ordinal: 0, fqdn: 'f1', state: 'config error', ready: true, lastError: 'configure exited 3', events: [] }] },
+      { id: 'controller', desired: 1, total: 1, ready: 1, configured: 1, members: [{ name: 'sc-controller-0', role: 'controller', ordinal: 0, fqdn: 'f0', state: 'configured', ready: true, events: [] }] },
+      { id: 'worker', desired: 2, total: 1, ready: 1, configured: 0, members: [{ name: 'sc-worker-0', role: 'worker', ordinal: 0, fqdn: 'f1', state: 'config error', ready: true, lastError: 'configure exited 3', events: [] }] },
     ],
+    page: { offset: 0, limit: 100, total: 2 },
   };
   it('counts ready members against the desired ones and surfaces the last error', () => {
     expect(crStatusFrom(status, 'kdcluster:ns/sc')).toEqual({
@@ -66,5 +68,40 @@ describe('the status the shim writes', () => {
     expect(same).toEqual([{ type: 'Valid', status: 'True', reason: 'Forwarded', message: 'g2', lastTransitionTime: 't1' }]);
     const flipped = withCondition(same, { type: 'Valid', status: 'False', reason: 'InvalidSpec', message: 'x' }, 't3');
     expect(flipped[0]?.lastTransitionTime).toBe('t3');
+  });
+});
+
+describe('the script runs the shim tells as Events', () => {
+  type MemberEvent = ClusterStatus['roles'][number]['members'][number]['events'][number];
+  // Only the fields the shim reads: a member's last run of each event kind.
+  const run = (event: TellableRun['event'], finishedAt: string, exitCode: number | null, extra: Partial<TellableRun> = {}) =>
+    ({ runId: `r-${finishedAt}`, event, exitCode, attempts: 1, startedAt: finishedAt, finishedAt, ...extra }) as unknown as MemberEvent;
+  const member = (name: string, events: MemberEvent[]) => ({ name, role: 'worker', ordinal: 0, fqdn: `${name}.f`, state: 'configured' as const, ready: true, events });
+  const status: ClusterStatus = {
+    name: 'sc',
+    namespace: 'ns',
+    app: 'spark',
+    phase: 'configured',
+    generation: 2,
+    observedGeneration: 2,
+    roles: [
+      { id: 'controller', desired: 1, total: 1, ready: 1, configured: 1, members: [member('sc-controller-0', [run('configure', '2026-01-01T00:00:01.000Z', 0), run('addnodes', '2026-01-01T00:00:05.000Z', 0, { about: 'sc-worker-1' })])] },
+      { id: 'worker', desired: 2, total: 2, ready: 2, configured: 2, members: [member('sc-worker-0', [run('configure', '2026-01-01T00:00:02.000Z', 0)]), member('sc-worker-1', [run('configure', '2026-01-01T00:00:04.000Z', 3, { attempts: 2 })])] },
+    ],
+    page: { offset: 0, limit: 100, total: 3 },
+  };
+
+  it('tells the runs that ended after reportedThrough, oldest first, from every member', () => {
+    expect(runsToTell(status, undefined).map((r) => `${r.member}/${r.event}`)).toEqual(['sc-controller-0/configure', 'sc-worker-0/configure', 'sc-worker-1/configure', 'sc-controller-0/addnodes']);
+    expect(runsToTell(status, '2026-01-01T00:00:02.000Z').map((r) => r.finishedAt)).toEqual(['2026-01-01T00:00:04.000Z', '2026-01-01T00:00:05.000Z']);
+    expect(runsToTell(status, '2026-01-01T00:00:05.000Z')).toEqual([]);
+  });
+
+  it('says event, member, outcome, attempt and whom a notify was about, without argv', () => {
+    const [first, failed, notify] = runsToTell(status, '2026-01-01T00:00:01.000Z').map(runEvent);
+    expect(first).toEqual(['Normal', 'ScriptSucceeded', 'configure on sc-worker-0: exit 0, attempt 1']);
+    expect(failed).toEqual(['Warning', 'ScriptFailed', 'configure on sc-worker-1: exit 3, attempt 2']);
+    expect(notify).toEqual(['Normal', 'ScriptSucceeded', 'addnodes on sc-controller-0: exit 0, attempt 1 (about sc-worker-1)']);
+    expect(runEvent({ member: 'm', event: 'configure', exitCode: null, attempts: 1, finishedAt: 't', error: 'timed out after 60 s' })[2]).toBe('configure on m: timed out after 60 s, attempt 1');
   });
 });

@@ -250,9 +250,12 @@ export class LocalRuntime implements Runtime {
     return readFile(this.guestPath(member, guestPath), 'utf8').catch(() => undefined);
   }
 
+  /** Members with a directory, and those whose directory was removed under them (their `.member` file remains), so teardown ends what they left. */
   async listMembers(namespace: string, cluster: string): Promise<string[]> {
     const entries = await readdir(this.clusterDir(namespace, cluster), { withFileTypes: true }).catch(() => []);
-    return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+    const dirs = entries.filter((e) => e.isDirectory()).map((e) => e.name);
+    const recorded = entries.flatMap((e) => (e.isFile() ? (/^\.(.+)\.member$/.exec(e.name)?.slice(1) ?? []) : [])).filter((name) => DNS_LABEL.test(name));
+    return [...new Set([...dirs, ...recorded])];
   }
 
   private keepAliveTag(member: MemberTarget): string {

@@ -195,6 +195,8 @@ exit 0
     await until('the daemon runs', async () => ((await withMarker(mark)).length === 1 ? true : undefined));
     await rm(runtime.memberRoot(m), { recursive: true, force: true });
     expect((await runtime.probeMembers([m]))[m.name]).toMatchObject({ ready: false, reason: expect.stringMatching(/directory .* is missing/) });
+    // Teardown still finds it, to end what it left.
+    expect(await runtime.listMembers(ns, 'c')).toContain(m.name);
     await install('c-gone-0', `#!/bin/sh\necho again > "$GUESTCONFIG_DIR/again"\n`);
     expect(await withMarker(mark), 'the removed member left its daemon').toEqual([]);
     expect(await keepAlives(home, `kdflow-keepalive:${ns}/c/c-gone-0`)).toBe(1);

@@ -7,7 +7,7 @@ import type { clusterWorkflow } from '../workflows/cluster.ts';
 import { checkName } from './names.ts';
 import { lineOutput, stdoutOutput, type Output } from './output.ts';
 import { NotFoundError, TemporalUnreachableError } from './errors.ts';
-import { tcpRefusal } from './reachability.ts';
+import { tcpRefusal } from '../lib/reachability.ts';
 
 /** What every command may need, made on first use so that `kdflow app validate` never dials Temporal. */
 export class CliContext {

@@ -6,7 +6,7 @@ import { ValidationError } from '../../api/index.ts';
 import { parseRoleCounts } from '../../cli/commands/resize.ts';
 import { main } from '../../cli/main.ts';
 import { decodeManifest } from '../../cli/files.ts';
-import { hostPort } from '../../cli/reachability.ts';
+import { hostPort } from '../../lib/reachability.ts';
 import { memberList } from '../../cli/render.ts';
 import { tailStart } from '../../cli/tail.ts';
 import { COMMAND_SPECS, FLAGS, commandHelp, mainHelp } from '../../cli/usage.ts';

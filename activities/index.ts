@@ -3,6 +3,7 @@
  * ApplicationFailures. Each is idempotent, so Temporal may retry any of them.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailureCategory } from '@temporalio/common';
 import { buildConfigmeta, scriptArgv, type ClusterRole, type EnvVar, type EventName, type NotifyAbout, type RoleService, type Topology } from '../api/index.ts';
 import type { Logger } from 'pino';
 import { redact, secretValues } from '../lib/secrets.ts';
@@ -201,7 +202,9 @@ export function createActivities(deps: ActivityDeps) {
       try {
         result = await runtime.runScript(member, request, { signal: ctx.cancellationSignal, heartbeat: (d) => ctx.heartbeat(d) });
       } catch (error) {
-        throw toFailure(error);
+        // Cut short by a cancel or by this worker stopping (Ctrl-C): expected, so not logged as a warning.
+        const failure = toFailure(error);
+        throw ctx.cancellationSignal.aborted ? benign(failure) : failure;
       }
       // The tails go to status, history and the Web UI: secret env values a script echoed are taken out.
       const secrets = secretValues(request.env);
@@ -261,6 +264,11 @@ async function eachMember<M extends { name: string }>(members: M[], parallel: nu
 function lastLine(text: string): string | undefined {
   const line = text.trimEnd().split('\n').at(-1)?.trim();
   return line ? line.slice(0, 120) : undefined;
+}
+
+/** The same failure (type, retries), in the category the SDK logs at debug. */
+function benign(failure: ApplicationFailure): ApplicationFailure {
+  return ApplicationFailure.create({ type: failure.type ?? undefined, message: failure.message, nonRetryable: failure.nonRetryable ?? false, category: ApplicationFailureCategory.BENIGN });
 }
 
 function toFailure(error: unknown): ApplicationFailure {

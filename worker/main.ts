@@ -6,6 +6,7 @@
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { kdflowHome, runtimeKind, temporalConnection, temporalNamespace } from '../lib/config.ts';
 import { logger } from '../lib/logger.ts';
+import { tcpRefusal } from '../lib/reachability.ts';
 import { listenForStop, stopWorker, unlessStopped } from '../lib/stop.ts';
 import { installRuntime, metricsAddress } from '../lib/telemetry.ts';
 import { createRuntime } from '../runtimes/index.ts';
@@ -23,7 +24,10 @@ try {
   address = settings.address;
   const metrics = metricsAddress();
   installRuntime({ logger, metricsAddress: metrics });
-  connection = await unlessStopped(stop, NativeConnection.connect(settings));
+  // A refused connection is said at once and plainly; the SDK would retry until its deadline first.
+  const refused = await unlessStopped(stop, tcpRefusal(settings.address));
+  if (refused) throw new Error(`cannot reach Temporal at ${settings.address} (${refused}); is the server running? npm run temporal:dev, or set TEMPORAL_ADDRESS`);
+  if (!stop.requested) connection = await unlessStopped(stop, NativeConnection.connect(settings));
   const home = kdflowHome();
   const namespace = temporalNamespace();
   const runtime = createRuntime(runtimeKind(), home);

@@ -251,4 +251,32 @@ ${cluster('sn')}`,
     await k('delete', 'kdc', 'sn-b', 'sn', '-n', NS, '--timeout=120s');
     await shim.stop();
   });
+
+  it('kdflow shim stops on Ctrl-C while it leads: one line, exit 0, the Lease handed over', async () => {
+    // The shim processes of the test above stop on SIGTERM the same way.
+    for (const child of processes.splice(0)) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+    const kubeconfig = path.join(h.home, 'ctrl-c.kubeconfig');
+    await writeFile(kubeconfig, (await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-shim')).exportConfig(), { mode: 0o600 });
+    const child = spawn(process.execPath, ['cli/bin.js', 'shim'], {
+      env: { ...process.env, KUBECONFIG: kubeconfig, TEMPORAL_ADDRESS: h.env.address, KDFLOW_SHIM_ID: 'shim-ctrl-c', KDFLOW_SHIM_NAMESPACE: 'kdflow-system', KDFLOW_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    processes.push(child);
+    let stderr = '';
+    child.stderr?.on('data', (d) => (stderr += d));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const holder = () => k('get', 'lease', 'kdflow-shim', '-n', 'kdflow-system', '-o', 'jsonpath={.spec.holderIdentity}');
+    await eventually('shim-ctrl-c holds the lease', async () => ((await holder()) === 'shim-ctrl-c' && stderr.includes('"msg":"leading"') ? true : undefined));
+    const before = stderr.length;
+    child.kill('SIGINT');
+    expect(await exited).toEqual({ code: 0, signal: null });
+    const after = stderr.slice(before).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; signal?: string });
+    expect(after.map((l) => [l.msg, l.signal])).toEqual([['kdflow: stopped', 'SIGINT']]);
+    expect(await holder()).toBe('');
+  });
 });

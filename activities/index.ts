@@ -3,11 +3,11 @@
  * ApplicationFailures. Each is idempotent, so Temporal may retry any of them.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import path from 'node:path';
-import { buildConfigmeta, type Topology } from '../api/index.ts';
+import { buildConfigmeta, scriptArgv, type ClusterRole, type EnvVar, type EventName, type NotifyAbout, type RoleService, type Topology } from '../api/index.ts';
 import type { Logger } from 'pino';
 import { redact, secretValues } from '../lib/secrets.ts';
-import { preparePackage } from '../runtimes/config-package.ts';
+import { preparePackage, type PrepareOptions } from '../runtimes/config-package.ts';
+import { packageCacheDir } from '../runtimes/package-cache.ts';
 import { RuntimeError } from '../runtimes/errors.ts';
 import { CONFIGMETA_PATH, type MemberSpec, type MemberTarget, type Runtime, type ScriptRequest } from '../runtimes/runtime.ts';
 
@@ -27,6 +27,35 @@ export interface ScriptOutcome {
   recorded: boolean;
 }
 
+/** One role's launch settings, given once per launch whatever the number of members. */
+export interface LaunchRole {
+  id: string;
+  image: string;
+  persistDirs: string[];
+  settings?: ClusterRole;
+  services: RoleService[];
+  /** Absent: the role has no config package. */
+  packageURL?: string;
+}
+
+export interface LaunchInput {
+  namespace: string;
+  cluster: string;
+  roles: LaunchRole[];
+  members: { name: string; role: string; ordinal: number; fqdn: string }[];
+  /** What every launched member's configmeta describes. */
+  topology: Topology;
+}
+
+/** A script run as the workflow asks for it: the argv is formatted here, from `about`, never carried. */
+export interface ScriptInput {
+  runId: string;
+  event: EventName;
+  about?: NotifyAbout;
+  env: EnvVar[];
+  timeoutSeconds: number;
+}
+
 export interface ActivityDeps {
   runtime: Runtime;
   home: string;
@@ -35,6 +64,8 @@ export interface ActivityDeps {
   readyTimeoutSeconds?: number;
   /** How many members one batch activity touches at once. */
   batchParallelism?: number;
+  /** Package fetch idle timeout, progress interval and size limits; the defaults suit production. */
+  packageOptions?: Pick<PrepareOptions, 'idleTimeoutMs' | 'progressIntervalMs' | 'limits'>;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -45,6 +76,19 @@ export function createActivities(deps: ActivityDeps) {
     deps.logger.info({ workflowId: info.workflowExecution?.workflowId, runId: info.workflowExecution?.runId, activity: info.activityType, attempt: info.attempt, ...fields }, message);
   };
 
+  // A large or slow package takes longer than the heartbeat timeout: every byte fetched, packed or
+  // unpacked is reported, and the fetch gives up on its own idle timeout with a message saying why.
+  const installInto = async (packageURL: string, members: MemberTarget[]): Promise<BatchResult> => {
+    const ctx = Context.current();
+    let tgzPath: string;
+    try {
+      tgzPath = (await preparePackage(packageURL, packageCacheDir(deps.home), { ...deps.packageOptions, onProgress: (p) => ctx.heartbeat(p), signal: ctx.cancellationSignal })).tgzPath;
+    } catch (error) {
+      throw toFailure(error);
+    }
+    return eachMember(members, parallel, (m) => runtime.installPackage(m, tgzPath, (bytes, total) => ctx.heartbeat({ phase: 'unpack', member: m.name, bytes, total })));
+  };
+
   // Removal must finish, so a failure is retried by Temporal rather than recorded on the member.
   const removeAll = async (members: MemberTarget[]) => {
     const failures = Object.entries((await eachMember(members, parallel, (m) => runtime.removeMember(m))).failed);
@@ -52,6 +96,55 @@ export function createActivities(deps: ActivityDeps) {
   };
 
   return {
+    /**
+     * A member's whole launch in one activity (create, wait until ready, configmeta, package), so a
+     * grow costs the workflow one round trip instead of four. Every stage is idempotent, so a
+     * retried attempt redoes what it must; a member that fails a stage for good is named, the others go on.
+     */
+    async launchMembers(input: LaunchInput): Promise<BatchResult> {
+      const ctx = Context.current();
+      const failed: Record<string, string> = Object.create(null) as Record<string, string>;
+      const roles = new Map(input.roles.map((r) => [r.id, r]));
+      const specs: MemberSpec[] = input.members.map((m) => {
+        const role = roles.get(m.role);
+        return { namespace: input.namespace, cluster: input.cluster, ...m, image: role?.image ?? '', persistDirs: role?.persistDirs ?? [], settings: role?.settings, services: role?.services ?? [] };
+      });
+      const stage = async (what: string, members: MemberSpec[], work: (m: MemberSpec) => Promise<void>) => {
+        ctx.heartbeat({ stage: what });
+        const result = await eachMember(members, parallel, work);
+        Object.assign(failed, result.failed);
+        return members.filter((m) => !(m.name in failed));
+      };
+      let going = await stage('create', specs, (m) => runtime.ensureMember(m));
+      if (going.length > 0) {
+        const wait = { deadline: Date.now() + (deps.readyTimeoutSeconds ?? 300) * 1000, signal: ctx.cancellationSignal, heartbeat: (d?: unknown) => ctx.heartbeat(d) };
+        let readiness: Awaited<ReturnType<Runtime['awaitReady']>>;
+        try {
+          readiness = await runtime.awaitReady(going, wait);
+        } catch (error) {
+          throw toFailure(error);
+        }
+        for (const m of going) if (!readiness[m.name]?.ready) failed[m.name] = `not ready: ${readiness[m.name]?.reason ?? 'timed out waiting'}`;
+        going = going.filter((m) => !(m.name in failed));
+      }
+      going = await stage('configmeta', going, (m) => runtime.writeFiles(m, [{ path: CONFIGMETA_PATH, content: `${JSON.stringify(buildConfigmeta(input.topology, m.name), null, 2)}\n`, mode: 0o600 }]));
+      for (const role of input.roles) {
+        const members = going.filter((m) => m.role === role.id);
+        if (!role.packageURL || members.length === 0) continue;
+        try {
+          Object.assign(failed, (await installInto(role.packageURL, members)).failed);
+        } catch (error) {
+          // A package refused for good is its role's members' failure, not the other roles'; anything
+          // else retries the whole (idempotent) launch.
+          const failure = toFailure(error);
+          if (!failure.nonRetryable) throw failure;
+          for (const m of members) failed[m.name] = failure.message;
+        }
+      }
+      log({ members: input.members.length, failed: Object.keys(failed).length }, 'members launched');
+      return { failed };
+    },
+
     async ensureMembers({ members }: { members: MemberSpec[] }): Promise<BatchResult> {
       const result = await eachMember(members, parallel, (m) => runtime.ensureMember(m));
       log({ members: members.length, failed: Object.keys(result.failed).length }, 'members ensured');
@@ -81,19 +174,14 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async installPackage({ packageURL, members }: { packageURL: string; members: MemberTarget[] }): Promise<BatchResult> {
-      let tgzPath: string;
-      try {
-        tgzPath = (await preparePackage(packageURL, path.join(deps.home, 'packages'))).tgzPath;
-      } catch (error) {
-        throw toFailure(error);
-      }
-      const result = await eachMember(members, parallel, (m) => runtime.installPackage(m, tgzPath));
+      const result = await installInto(packageURL, members);
       log({ packageURL, members: members.length, failed: Object.keys(result.failed).length }, 'package installed');
       return result;
     },
 
-    async runScript({ member, request }: { member: MemberTarget; request: ScriptRequest }): Promise<ScriptOutcome> {
+    async runScript({ member, script }: { member: MemberTarget; script: ScriptInput }): Promise<ScriptOutcome> {
       const ctx = Context.current();
+      const request: ScriptRequest = { runId: script.runId, event: script.event, argv: scriptArgv(script.event, script.about, member.cluster, member.namespace), env: script.env, timeoutSeconds: script.timeoutSeconds };
       const startedAt = new Date().toISOString();
       let result;
       try {
@@ -109,7 +197,9 @@ export function createActivities(deps: ActivityDeps) {
       if (result.exitCode === 0) return outcome;
       const why = result.timedOut ? `timed out after ${request.timeoutSeconds}s` : `exited with ${result.exitCode ?? 'a signal'}`;
       // Retryable: Temporal's retry policy bounds the attempts; the details carry the output tails.
-      throw ApplicationFailure.create({ type: result.timedOut ? 'ScriptTimeout' : 'ScriptFailed', message: `${request.event} on ${member.name} ${why}`, details: [outcome] });
+      // The message is what status keeps (one short line): the output's last line says the most.
+      const said = lastLine(tails.stderrTail) ?? lastLine(tails.stdoutTail);
+      throw ApplicationFailure.create({ type: result.timedOut ? 'ScriptTimeout' : 'ScriptFailed', message: `${request.event} on ${member.name} ${why}${said ? `: ${said}` : ''}`, details: [outcome] });
     },
 
     async removeMembers({ members }: { members: MemberTarget[] }): Promise<void> {
@@ -152,6 +242,11 @@ async function eachMember<M extends { name: string }>(members: M[], parallel: nu
   });
   await Promise.all(lanes);
   return { failed };
+}
+
+function lastLine(text: string): string | undefined {
+  const line = text.trimEnd().split('\n').at(-1)?.trim();
+  return line ? line.slice(0, 120) : undefined;
 }
 
 function toFailure(error: unknown): ApplicationFailure {

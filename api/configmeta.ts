@@ -3,6 +3,8 @@
  * helpers such as `ccli --get node.role_id`) read it unchanged.
  */
 import type { KdAppSpec } from './app.ts';
+import { memberFqdn, memberName } from './names.ts';
+import { fromRanges, type OrdinalRange } from './ranges.ts';
 
 export interface TopologyMember {
   name: string;
@@ -16,16 +18,35 @@ export interface Topology {
   /** A stable id for the cluster (the workflow id). */
   clusterId: string;
   app: Pick<KdAppSpec, 'distroID' | 'version' | 'services' | 'config' | 'label'>;
-  roles: { id: string; members: TopologyMember[] }[];
+  /** Live members by ordinal: O(roles) bytes for the usual contiguous ordinals, whatever the size. */
+  roles: { id: string; ordinals: OrdinalRange[] }[];
 }
 
-export function buildConfigmeta(topology: Topology, memberName: string): Record<string, unknown> {
-  const self = topology.roles.flatMap((r) => r.members.map((m) => ({ role: r.id, ...m }))).find((m) => m.name === memberName);
-  if (!self) throw new Error(`member ${memberName} is not in the topology of ${topology.cluster}`);
+// Expanded once per topology: an activity writes the same topology to every member.
+const expanded = new WeakMap<Topology, { id: string; members: TopologyMember[] }[]>();
+
+function expand(topology: Topology): { id: string; members: TopologyMember[] }[] {
+  const known = expanded.get(topology);
+  if (known) return known;
+  const roles = topology.roles.map((r) => ({
+    id: r.id,
+    members: fromRanges(r.ordinals).map((ordinal) => {
+      const name = memberName(topology.cluster, r.id, ordinal);
+      return { name, ordinal, fqdn: memberFqdn(name, topology.cluster, topology.namespace) };
+    }),
+  }));
+  expanded.set(topology, roles);
+  return roles;
+}
+
+export function buildConfigmeta(topology: Topology, member: string): Record<string, unknown> {
+  const roleMembers = expand(topology);
+  const self = roleMembers.flatMap((r) => r.members.map((m) => ({ role: r.id, ...m }))).find((m) => m.name === member);
+  if (!self) throw new Error(`member ${member} is not in the topology of ${topology.cluster}`);
   const domain = `${topology.cluster}.${topology.namespace}.svc.cluster.local`;
   const roleServices = new Map((topology.app.config?.roleServices ?? []).map((rs) => [rs.roleID, rs.serviceIDs]));
   const roles: Record<string, unknown> = {};
-  for (const role of topology.roles) {
+  for (const role of roleMembers) {
     const services: Record<string, unknown> = {};
     for (const serviceId of roleServices.get(role.id) ?? []) {
       const service = topology.app.services?.find((s) => s.id === serviceId);

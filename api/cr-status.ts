@@ -43,7 +43,8 @@ export type KdClusterCrStatus = z.infer<typeof KdClusterCrStatus>;
 export function crStatusFrom(status: ClusterStatus, workflowId: string): KdClusterCrStatus {
   const members = status.roles.flatMap((r) => r.members);
   const desired = status.roles.reduce((n, r) => n + r.desired, 0);
-  const ready = members.filter((m) => m.state === 'configured').length;
+  // Counts cover every member, whichever page of them the status holds.
+  const ready = status.roles.reduce((n, r) => n + r.configured, 0);
   const lastError = status.lastRejection?.reason ?? status.lastError ?? members.find((m) => m.lastError)?.lastError;
   return {
     state: status.phase,

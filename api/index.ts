@@ -9,4 +9,5 @@ export * from './messages.ts';
 export * from './configmeta.ts';
 export * from './search-attributes.ts';
 export * from './cr-status.ts';
+export * from './ranges.ts';
 export * from './member-names.ts';

@@ -1,7 +1,8 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { KdAppSpec } from './app.ts';
 import type { KdClusterSpec } from './cluster.ts';
-import type { ClusterStatus, HistoryEntry } from './status.ts';
+import type { ClusterStatus, StatusRequest } from './status.ts';
+import type { FieldIssue } from './validate.ts';
 
 /** What starts a cluster workflow: where it lives, the app snapshot it keeps, and the first spec. */
 export interface ClusterInput {
@@ -47,8 +48,12 @@ export interface ClusterSpecView {
   generation: number;
 }
 
-export const statusQuery = defineQuery<ClusterStatus>('status');
+/** What `kdflow plan` prints for a running cluster: the steps its own planner would take, or why the spec is refused. */
+export type PlanAnswer = { generation: number; steps: string[] } | { issues: FieldIssue[] };
+
+export const statusQuery = defineQuery<ClusterStatus, [StatusRequest?]>('status');
 export const specQuery = defineQuery<ClusterSpecView>('spec');
-export const historyQuery = defineQuery<HistoryEntry[]>('history');
+/** Runs the workflow's planner over its own member state with a proposed spec; changes nothing. */
+export const planQuery = defineQuery<PlanAnswer, [SpecChange]>('plan');
 /** A number that changes whenever the status would: a poller (the shim) asks this first and reads status only on change. */
 export const statusVersionQuery = defineQuery<number>('statusVersion');

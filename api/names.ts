@@ -14,3 +14,8 @@ export function memberName(cluster: string, roleId: string, ordinal: number): st
 export function memberFqdn(member: string, cluster: string, namespace: string): string {
   return `${member}.${cluster}.${namespace}.svc.cluster.local`;
 }
+
+/** A script run's id: unique per cluster, generation, step, member and event, so a retried activity finds its own run. */
+export function scriptRunId(namespace: string, cluster: string, generation: number, seq: number, member: string, event: string): string {
+  return `${namespace}/${cluster}/g${generation}/s${seq}/${member}/${event}`;
+}

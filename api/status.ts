@@ -9,18 +9,22 @@ export type MemberState = z.infer<typeof MemberState>;
 export const ClusterPhase = z.enum(['creating', 'configured', 'updating', 'config error', 'deleting', 'deleted']);
 export type ClusterPhase = z.infer<typeof ClusterPhase>;
 
-/** One startscript run, as it ended. Output tails are capped so status stays small. */
+/**
+ * A member's last run of one event, as status shows it. O(1) in the cluster's size: no argv (it is
+ * derived from `about`), no output (that is in the member's files and in the activity's result in
+ * Temporal's history, which `kdflow logs` and `kdflow history` read).
+ */
 export const ScriptRun = z.object({
   runId: z.string(),
   event: EventName,
-  argv: z.array(z.string()),
+  /** For a notify: which members it was about, such as `worker 3-5`. */
+  about: z.string().optional(),
   exitCode: z.number().int().nullable(),
   attempts: z.number().int(),
   startedAt: z.string(),
   finishedAt: z.string(),
+  /** Why it failed, in one short line. */
   error: z.string().optional(),
-  stdoutTail: z.string().optional(),
-  stderrTail: z.string().optional(),
 });
 export type ScriptRun = z.infer<typeof ScriptRun>;
 
@@ -32,6 +36,7 @@ export const MemberStatus = z.object({
   state: MemberState,
   ready: z.boolean(),
   lastError: z.string().optional(),
+  /** The last run of each event, oldest first. */
   events: z.array(ScriptRun),
 });
 export type MemberStatus = z.infer<typeof MemberStatus>;
@@ -39,8 +44,27 @@ export type MemberStatus = z.infer<typeof MemberStatus>;
 export const RoleStatus = z.object({
   id: z.string(),
   desired: z.number().int(),
+  /** Counts over every member of the role, whichever page `members` holds. */
+  total: z.number().int(),
+  ready: z.number().int(),
+  configured: z.number().int(),
   members: z.array(MemberStatus),
 });
+export type RoleStatus = z.infer<typeof RoleStatus>;
+
+/** Which members a status answer lists: a window of the members in role order, then ordinal. */
+export const StatusPage = z.object({ offset: z.number().int(), limit: z.number().int(), total: z.number().int() });
+export type StatusPage = z.infer<typeof StatusPage>;
+
+/** The status query's argument; absent means the first page. */
+export interface StatusRequest {
+  offset?: number;
+  limit?: number;
+}
+
+/** Members per status answer: at 1,000 members the whole status would pass the SDK's 512 KiB warning. */
+export const STATUS_PAGE_DEFAULT = 100;
+export const STATUS_PAGE_MAX = 250;
 
 export const Rejection = z.object({
   generation: z.number().int().optional(),
@@ -57,12 +81,28 @@ export const ClusterStatus = z.object({
   generation: z.number().int(),
   observedGeneration: z.number().int(),
   roles: z.array(RoleStatus),
+  page: StatusPage,
   operation: z.string().optional(),
   lastRejection: Rejection.optional(),
   lastError: z.string().optional(),
 });
 export type ClusterStatus = z.infer<typeof ClusterStatus>;
 
-/** One line of `kdflow history`: a script run, tagged with its member. */
-export const HistoryEntry = ScriptRun.extend({ member: z.string() });
+/**
+ * One line of `kdflow history`: a script run as Temporal's event history recorded it (the runScript
+ * activity's input and result), across continue-as-new runs.
+ */
+export const HistoryEntry = z.object({
+  member: z.string(),
+  runId: z.string(),
+  event: EventName,
+  argv: z.array(z.string()),
+  exitCode: z.number().int().nullable(),
+  attempts: z.number().int(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  error: z.string().optional(),
+  stdoutTail: z.string().optional(),
+  stderrTail: z.string().optional(),
+});
 export type HistoryEntry = z.infer<typeof HistoryEntry>;

@@ -4,6 +4,7 @@ import { cardinalityViolation, parseCardinality } from './cardinality.ts';
 import { KdClusterSpec, MAX_MEMBERS } from './cluster.ts';
 import { dnsLabel } from './common.ts';
 import { memberName } from './names.ts';
+import type { ClusterInput } from './messages.ts';
 
 export interface FieldIssue {
   path: string;
@@ -122,23 +123,30 @@ export function newClusterIssues(clusterName: string, spec: KdClusterSpec, app: 
 }
 
 /**
- * Every rule a new cluster workflow's input must pass. The CLI and the shim check before they start
- * one; the workflow checks again, because anyone with access to Temporal can start it by hand.
+ * Every rule a new cluster workflow's input must pass, and the input as parsed (defaults filled in).
+ * The CLI and the shim check before they start one; the workflow checks again and runs on the parsed
+ * value, because anyone with access to Temporal can start it by hand with only the required fields.
  */
-export function clusterInputIssues(input: unknown): FieldIssue[] {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return [{ path: '', message: 'the cluster input must be an object with namespace, name, appName, app and spec' }];
+export function parseClusterInput(input: unknown): { input: ClusterInput; issues: [] } | { issues: FieldIssue[] } {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return { issues: [{ path: '', message: 'the cluster input must be an object with namespace, name, appName, app and spec' }] };
   const raw = input as Record<string, unknown>;
   const issues: FieldIssue[] = [];
+  const names: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const field of ['namespace', 'name', 'appName'] as const) {
     const checked = dnsLabel(field).safeParse(raw[field]);
-    if (!checked.success) issues.push(...zodIssues(checked.error, [field]));
+    if (checked.success) names[field] = checked.data;
+    else issues.push(...zodIssues(checked.error, [field]));
   }
   const app = KdAppSpec.safeParse(raw.app);
   if (!app.success) issues.push(...zodIssues(app.error, ['app']));
   const spec = KdClusterSpec.safeParse(raw.spec);
   if (!spec.success) issues.push(...zodIssues(spec.error, ['spec']));
-  if (issues.length === 0 && app.success && spec.success) {
-    issues.push(...clusterIssues(raw.name as string, spec.data, app.data, raw.appName as string).map((i) => ({ ...i, path: `spec.${i.path}` })));
-  }
-  return issues;
+  if (issues.length > 0 || !app.success || !spec.success) return { issues };
+  const parsed: ClusterInput = { namespace: names.namespace as string, name: names.name as string, appName: names.appName as string, app: app.data, spec: spec.data };
+  const appIssues = clusterIssues(parsed.name, parsed.spec, parsed.app, parsed.appName).map((i) => ({ ...i, path: `spec.${i.path}` }));
+  return appIssues.length > 0 ? { issues: appIssues } : { input: parsed, issues: [] };
+}
+
+export function clusterInputIssues(input: unknown): FieldIssue[] {
+  return parseClusterInput(input).issues;
 }

@@ -24,6 +24,8 @@ interface Flags {
   for?: string;
   timeout?: string;
   event?: string;
+  limit?: string;
+  all?: boolean;
 }
 
 const COMMANDS: Record<string, (ctx: CliContext, args: string[], flags: Flags) => Promise<void>> = {
@@ -51,7 +53,7 @@ const HELP = `kdflow — stateful app clusters on Temporal
   kdflow delete NAME
   kdflow get [NAME] [-o table|json|yaml]
   kdflow wait NAME --for configured|deleted [--timeout 120s]
-  kdflow history NAME                   every script run: member, argv, exit code, time
+  kdflow history NAME [--limit N|--all] script runs from Temporal's history: member, argv, exit, time
   kdflow logs NAME MEMBER [--event configure|addnodes|delnodes]
   kdflow retry NAME [MEMBER]            run failed events again
   kdflow shim                           run the CRD shim: KdApp/KdCluster objects drive the workflows (kubeconfig as usual)
@@ -73,6 +75,8 @@ export async function main(argv: string[], out?: (line: string) => void, err?: (
         for: { type: 'string' },
         timeout: { type: 'string' },
         event: { type: 'string' },
+        limit: { type: 'string' },
+        all: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });

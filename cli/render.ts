@@ -13,8 +13,8 @@ export function renderData(data: unknown, format: 'json' | 'yaml'): string {
 }
 
 export function memberCounts(s: ClusterStatus): { ready: number; configured: number; total: number } {
-  const members = s.roles.flatMap((r) => r.members);
-  return { ready: members.filter((m) => m.ready).length, configured: members.filter((m) => m.state === 'configured').length, total: members.length };
+  const sum = (count: (r: ClusterStatus['roles'][number]) => number) => s.roles.reduce((n, r) => n + count(r), 0);
+  return { ready: sum((r) => r.ready), configured: sum((r) => r.configured), total: sum((r) => r.total) };
 }
 
 export function renderClusters(statuses: ClusterStatus[]): string {
@@ -30,7 +30,7 @@ export function renderClusters(statuses: ClusterStatus[]): string {
 export function renderMembers(s: ClusterStatus): string {
   const rows = s.roles.flatMap((r) =>
     r.members.map((m) => {
-      const last = m.events.at(-1);
+      const last = [...m.events].sort((a, b) => a.finishedAt.localeCompare(b.finishedAt)).at(-1);
       return [m.name, r.id, m.state, last ? `${last.event}=${last.exitCode ?? 'none'}` : '', (m.lastError ?? '').split('\n')[0] ?? ''];
     }),
   );

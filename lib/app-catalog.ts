@@ -6,10 +6,13 @@ import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { KdApp, ValidationError, parseOrThrow, type ConfigPackage } from '../api/index.ts';
+import { cleanPackageCache, packageCacheDir, type CleanOptions } from '../runtimes/package-cache.ts';
 
 export class AppCatalog {
+  private readonly home: string;
   private readonly root: string;
   constructor(home: string) {
+    this.home = home;
     this.root = path.join(home, 'apps');
   }
 
@@ -19,6 +22,8 @@ export class AppCatalog {
     const file = path.join(dir, `${app.metadata.name}.json`);
     await writeFile(`${file}.tmp`, `${JSON.stringify(app, null, 2)}\n`);
     await rename(`${file}.tmp`, file);
+    // An app that moved to another package leaves the old one unused. Housekeeping: never fails an apply.
+    await pruneUnusedPackages(this.home).catch(() => undefined);
   }
 
   async get(namespace: string, name: string): Promise<KdApp> {
@@ -26,6 +31,21 @@ export class AppCatalog {
     const text = await readFile(file, 'utf8').catch(() => undefined);
     if (text === undefined) throw new ValidationError([{ path: 'spec.app', message: `unknown app "${name}" in namespace "${namespace}"; apply it first with: kdflow app apply -f FILE` }]);
     return parseOrThrow(KdApp, JSON.parse(text), file);
+  }
+
+  /** The config package URL of every role of every app, in every namespace. */
+  async packageURLs(): Promise<Set<string>> {
+    const urls = new Set<string>();
+    for (const namespace of await readdir(this.root).catch(() => [] as string[])) {
+      for (const entry of await readdir(path.join(this.root, namespace)).catch(() => [] as string[])) {
+        if (!entry.endsWith('.json')) continue;
+        const app = await this.get(namespace, entry.slice(0, -'.json'.length)).catch(() => undefined);
+        if (!app) continue;
+        const { defaultConfigPackage, roles } = app.spec;
+        for (const pkg of [defaultConfigPackage, ...roles.map((r) => r.configPackage)]) if (pkg) urls.add(pkg.packageURL);
+      }
+    }
+    return urls;
   }
 
   async list(namespace: string): Promise<KdApp[]> {
@@ -51,4 +71,12 @@ export function resolvePackageURLs(app: KdApp, manifestDir: string): KdApp {
       roles: app.spec.roles.map((r) => ({ ...r, configPackage: resolve(r.configPackage) })),
     },
   };
+}
+
+/**
+ * Removes cached packages no app in the catalog uses (see runtimes/package-cache.ts). Runs at worker
+ * start and after every app apply; clusters keep working, since every install fetches its package again.
+ */
+export async function pruneUnusedPackages(home: string, options?: CleanOptions): Promise<string[]> {
+  return cleanPackageCache(packageCacheDir(home), await new AppCatalog(home).packageURLs(), options);
 }

@@ -1,3 +1,4 @@
+import { fchmodSync, openSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 
 /** Keys whose values never reach a log line. Env values are redacted because users put secrets there. */
@@ -30,3 +31,18 @@ export const logger: Logger = pino(
   },
   pino.destination(2),
 );
+
+/**
+ * Opens a log file for appending, readable by its owner only (0600, also when an older run left it
+ * 0644): logs hold script output and the names of everything kdflow runs. Returns the descriptor.
+ */
+export function openPrivateLog(file: string): number {
+  const fd = openSync(file, 'a', 0o600);
+  fchmodSync(fd, 0o600);
+  return fd;
+}
+
+/** The same logger writing JSON lines to a private file, for when the terminal is for something else. */
+export function fileLogger(file: string): Logger {
+  return pino({ name: 'kdflow', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, pino.destination({ fd: openPrivateLog(file), sync: false }));
+}

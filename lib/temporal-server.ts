@@ -3,12 +3,13 @@
  * the repo, and its dev server on 127.0.0.1 with SQLite persistence.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_KEYS } from '../api/search-attributes.ts';
+import { openPrivateLog } from './logger.ts';
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 
@@ -117,7 +118,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--db-filename', options.dbFile, '--log-level', 'warn'];
   for (const key of SEARCH_ATTRIBUTE_KEYS) args.push('--search-attribute', `${key.name}=${key.type === 'INT' ? 'Int' : 'Keyword'}`);
   args.push(...DEV_SERVER_TUNING, ...(options.extraArgs ?? []));
-  const log = openSync(options.logFile, 'a');
+  const log = openPrivateLog(options.logFile);
   const child = spawn(bin, args, { stdio: ['ignore', log, log], detached: false });
   let exited: number | null | undefined;
   child.once('exit', (code) => {

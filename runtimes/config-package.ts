@@ -1,18 +1,27 @@
 /**
- * Config packages: fetched from file://, http(s):// or a plain directory, cached by digest, and
- * checked entry by entry before anything is unpacked into a member.
+ * Config packages: fetched from file://, http(s):// or a plain directory into a private staging file,
+ * checked entry by entry, and only then cached by digest (runtimes/package-cache.ts) and unpacked into
+ * members.
  */
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tar from 'tar';
 import { RuntimeError } from './errors.ts';
+import { StagingFile } from './package-cache.ts';
+import { copyFile, fetchHttp, packDirectory, type FetchOptions } from './package-fetch.ts';
 
-export const PACKAGE_LIMITS = {
+export interface PackageLimits {
   /** Bytes of the .tgz itself. */
-  archiveBytes: 64 * 1024 * 1024,
+  archiveBytes: number;
   /** Bytes once unpacked: a decompression bomb stops here. */
+  unpackedBytes: number;
+  entries: number;
+}
+
+export const PACKAGE_LIMITS: PackageLimits = {
+  archiveBytes: 64 * 1024 * 1024,
   unpackedBytes: 512 * 1024 * 1024,
   entries: 10_000,
 };
@@ -24,22 +33,27 @@ export interface VerifiedPackage {
   scriptDir: string;
 }
 
-export async function preparePackage(packageURL: string, cacheDir: string): Promise<VerifiedPackage> {
-  const bytes = await fetchPackage(packageURL);
-  const digest = createHash('sha256').update(bytes).digest('hex');
-  await mkdir(cacheDir, { recursive: true });
-  const tgzPath = path.join(cacheDir, `${digest}.tgz`);
-  if (!(await exists(tgzPath))) {
-    const tmp = `${tgzPath}.${process.pid}.tmp`;
-    await writeFile(tmp, bytes);
-    await rename(tmp, tgzPath);
-  }
-  const scriptDir = verifyPackage(tgzPath, packageURL);
-  return { tgzPath, digest, scriptDir };
+export interface PrepareOptions extends FetchOptions {
+  /** Any limit not given keeps its PACKAGE_LIMITS value. */
+  limits?: Partial<PackageLimits>;
 }
 
-async function fetchPackage(packageURL: string): Promise<Uint8Array> {
-  if (/^https?:\/\//.test(packageURL)) return fetchHttp(packageURL);
+export async function preparePackage(packageURL: string, cacheDir: string, options: PrepareOptions = {}): Promise<VerifiedPackage> {
+  const limits = { ...PACKAGE_LIMITS, ...options.limits };
+  const staging = await StagingFile.open(cacheDir, packageURL, limits.archiveBytes);
+  try {
+    await fetchPackage(packageURL, staging, limits, options);
+    const digest = await staging.close();
+    // Checked before it is cached: a refused file (file:///etc/shadow) leaves no copy behind.
+    const scriptDir = verifyPackage(staging.path, packageURL, limits);
+    return { tgzPath: await staging.commit(cacheDir, digest, packageURL), digest, scriptDir };
+  } finally {
+    await staging.discard();
+  }
+}
+
+async function fetchPackage(packageURL: string, staging: StagingFile, limits: PackageLimits, options: FetchOptions): Promise<void> {
+  if (/^https?:\/\//.test(packageURL)) return fetchHttp(packageURL, staging, options);
   let local: string;
   try {
     local = packageURL.startsWith('file://') ? fileURLToPath(packageURL) : packageURL;
@@ -49,39 +63,13 @@ async function fetchPackage(packageURL: string): Promise<Uint8Array> {
   if (!path.isAbsolute(local)) throw new RuntimeError('PackageInvalid', `config package path ${packageURL} must be absolute (relative paths are resolved when the app is applied)`, true);
   const info = await stat(local).catch(() => undefined);
   if (!info) throw new RuntimeError('PackageUnavailable', `config package ${packageURL} does not exist`, true);
-  if (info.isDirectory()) return packDirectory(local);
-  if (info.size > PACKAGE_LIMITS.archiveBytes) throw new RuntimeError('PackageInvalid', `config package ${packageURL} is larger than ${PACKAGE_LIMITS.archiveBytes} bytes`, true);
-  return readFile(local);
-}
-
-async function fetchHttp(url: string): Promise<Uint8Array> {
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(60_000) });
-  } catch (error) {
-    throw new RuntimeError('PackageUnavailable', `config package ${url} could not be fetched: ${(error as Error).message}`);
-  }
-  // A 4xx will not heal by retrying; a 5xx might.
-  if (!response.ok) throw new RuntimeError('PackageUnavailable', `config package ${url} answered HTTP ${response.status}`, response.status < 500);
-  const body = new Uint8Array(await response.arrayBuffer());
-  if (body.byteLength > PACKAGE_LIMITS.archiveBytes) throw new RuntimeError('PackageInvalid', `config package ${url} is larger than ${PACKAGE_LIMITS.archiveBytes} bytes`, true);
-  return body;
-}
-
-/** The author's inner loop: a directory holding startscript (or one holding <dir>/startscript) is packed on the fly. */
-async function packDirectory(dir: string): Promise<Uint8Array> {
-  const direct = await exists(path.join(dir, 'startscript'));
-  const cwd = direct ? path.dirname(dir) : dir;
-  const entries = direct ? [path.basename(dir)] : undefined;
-  const chunks: Buffer[] = [];
-  // mtime fixed and portable mode, so an unchanged directory packs to the same digest.
-  const stream = tar.c({ gzip: true, cwd, portable: true, mtime: new Date(0) }, entries ?? ['.']);
-  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
+  if (info.isDirectory()) return packDirectory(local, packageURL, staging, limits, options);
+  if (info.size > limits.archiveBytes) throw new RuntimeError('PackageInvalid', `config package ${packageURL} is larger than ${limits.archiveBytes} bytes`, true);
+  return copyFile(local, packageURL, staging, options);
 }
 
 /** Every entry stays inside the destination; returns the directory that holds the startscript. */
-export function verifyPackage(tgzPath: string, source: string): string {
+export function verifyPackage(tgzPath: string, source: string, limits: PackageLimits = PACKAGE_LIMITS): string {
   let entries = 0;
   let unpacked = 0;
   const scriptDirs: string[] = [];
@@ -97,8 +85,8 @@ export function verifyPackage(tgzPath: string, source: string): string {
       onReadEntry: (entry) => {
         entries += 1;
         unpacked += entry.size ?? 0;
-        if (entries > PACKAGE_LIMITS.entries) throw new RuntimeError('PackageInvalid', `config package ${source} has more than ${PACKAGE_LIMITS.entries} entries`, true);
-        if (unpacked > PACKAGE_LIMITS.unpackedBytes) throw new RuntimeError('PackageInvalid', `config package ${source} unpacks to more than ${PACKAGE_LIMITS.unpackedBytes} bytes`, true);
+        if (entries > limits.entries) throw new RuntimeError('PackageInvalid', `config package ${source} has more than ${limits.entries} entries`, true);
+        if (unpacked > limits.unpackedBytes) throw new RuntimeError('PackageInvalid', `config package ${source} unpacks to more than ${limits.unpackedBytes} bytes`, true);
         const name = entry.path.replace(/^\.\//, '');
         const problem = entryProblem(name, entry.type, entry.linkpath);
         if (problem) problems.push(`${entry.path}: ${problem}`);
@@ -137,15 +125,35 @@ function entryProblem(name: string, type: string, linkpath: string | undefined):
   return undefined;
 }
 
-/** Unpack a package that verifyPackage accepted. */
-export async function unpackPackage(tgzPath: string, destination: string): Promise<void> {
+/**
+ * Unpack a package that verifyPackage accepted. Setuid, setgid and sticky bits are dropped: a package
+ * is the app author's code, and must not hand whoever runs it in a member the rights of the file's
+ * owner. `onProgress` gets the archive bytes read so far and the archive's size.
+ */
+export async function unpackPackage(tgzPath: string, destination: string, onProgress?: (bytes: number, total: number) => void): Promise<void> {
   await mkdir(destination, { recursive: true });
-  await tar.x({ file: tgzPath, cwd: destination, strict: true, preservePaths: false, preserveOwner: false });
-}
-
-async function exists(p: string): Promise<boolean> {
-  return stat(p).then(
-    () => true,
-    () => false,
-  );
+  const total = (await stat(tgzPath)).size;
+  let read = 0;
+  const unpack = tar.x({
+    cwd: destination,
+    strict: true,
+    preservePaths: false,
+    preserveOwner: false,
+    // Called for every entry before it is written; the mode it leaves is the mode the file gets.
+    filter: (_path, entry) => {
+      if ('mode' in entry && typeof entry.mode === 'number') entry.mode &= 0o777;
+      return true;
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    const source = createReadStream(tgzPath);
+    source.on('data', (chunk) => {
+      read += chunk.length;
+      onProgress?.(read, total);
+    });
+    source.on('error', reject);
+    unpack.on('error', reject);
+    unpack.on('close', () => resolve());
+    source.pipe(unpack);
+  });
 }

@@ -91,8 +91,8 @@ export class LocalRuntime implements Runtime {
     }
   }
 
-  async installPackage(member: MemberTarget, tgzPath: string): Promise<void> {
-    await unpackPackage(tgzPath, this.guestPath(member, GUESTCONFIG_DIR));
+  async installPackage(member: MemberTarget, tgzPath: string, onProgress?: (bytes: number, total: number) => void): Promise<void> {
+    await unpackPackage(tgzPath, this.guestPath(member, GUESTCONFIG_DIR), onProgress);
   }
 
   async runScript(member: MemberTarget, request: ScriptRequest, control: RunControl): Promise<ScriptResult> {

@@ -73,8 +73,8 @@ export interface Runtime {
   /** Waits until every member is ready, the deadline passes or a failure is certain; one entry per member. */
   awaitReady(members: MemberTarget[], wait: ReadyWait): Promise<Record<string, Readiness>>;
   writeFiles(member: MemberTarget, files: GuestFile[]): Promise<void>;
-  /** Unpack a verified config package (.tgz) into /opt/guestconfig. */
-  installPackage(member: MemberTarget, tgzPath: string): Promise<void>;
+  /** Unpack a verified config package (.tgz) into /opt/guestconfig, without setuid, setgid or sticky bits; reports archive bytes done. */
+  installPackage(member: MemberTarget, tgzPath: string, onProgress?: (bytes: number, total: number) => void): Promise<void>;
   runScript(member: MemberTarget, request: ScriptRequest, control: RunControl): Promise<ScriptResult>;
   /** Delete if present, volume included. */
   removeMember(member: MemberTarget): Promise<void>;

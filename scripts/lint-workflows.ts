@@ -22,6 +22,8 @@ export function importViolations(file: string, source: string): string[] {
     const resolved = spec.startsWith('.') ? path.relative('.', path.resolve(path.dirname(file), spec)) : '';
     const top = resolved.split(path.sep)[0] ?? '';
     if (NODE_SIDE.includes(top) && !typeOnly) problems.push(`${where}: imports ${spec} as a value; use "import type"`);
+    // The workflow bundle gets the contract and nothing else of api/: edge code stays out (docs/adr/0013).
+    if (file.startsWith(`workflows${path.sep}`) && top === 'api' && resolved !== path.join('api', 'contract.ts') && !typeOnly) problems.push(`${where}: imports ${spec} as a value; workflows/ imports api/contract.ts`);
   };
   for (const stmt of sf.statements) {
     if (ts.isImportDeclaration(stmt) && ts.isStringLiteral(stmt.moduleSpecifier)) {

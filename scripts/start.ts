@@ -4,14 +4,13 @@
  * `--once` exits after the demo cluster is configured (and deleted), for smoke tests.
  */
 import { NativeConnection } from '@temporalio/worker';
-import { pino } from 'pino';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clusterWorkflowId } from '../api/index.ts';
 import { main as kdflow } from '../cli/main.ts';
 import { kdflowHome, temporalAddress, temporalNamespace } from '../lib/config.ts';
-import { REDACT_PATHS } from '../lib/logger.ts';
+import { fileLogger } from '../lib/logger.ts';
 import { installRuntime, metricsAddress } from '../lib/telemetry.ts';
 import { startDevServer } from '../lib/temporal-server.ts';
 import { LocalRuntime } from '../runtimes/local.ts';
@@ -27,7 +26,7 @@ const uiPort = Number(process.env.KDFLOW_UI_PORT ?? 8233);
 
 // The terminal is for the story; the worker's JSON log goes to a file.
 const logFile = path.join(home, 'worker.log');
-const logger = pino({ name: 'kdflow', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, pino.destination({ dest: logFile, sync: false }));
+const logger = fileLogger(logFile);
 const metrics = metricsAddress();
 installRuntime({ logger, sdkLogLevel: 'WARN', metricsAddress: metrics });
 say(`[kdflow] home: ${home} (worker log: ${logFile})${metrics ? `; worker metrics on http://${metrics}/metrics` : ''}`);

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { TASK_QUEUE } from '../api/index.ts';
 import { createActivities } from '../activities/index.ts';
+import { pruneUnusedPackages } from '../lib/app-catalog.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
 
 export interface KdflowWorkerOptions {
@@ -21,6 +22,11 @@ const PRELOAD_PATH = fileURLToPath(new URL('../workflows/preload.ts', import.met
 
 /** The one place a kdflow worker is assembled: used by `npm start`, the worker bin and the tests alike. */
 export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<Worker> {
+  const pruned = await pruneUnusedPackages(options.home).catch((error: unknown) => {
+    options.logger.warn({ err: error }, 'could not prune the package cache');
+    return [];
+  });
+  if (pruned.length > 0) options.logger.info({ removed: pruned.length }, 'pruned cached packages no app uses');
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,

@@ -1,20 +1,21 @@
 /**
  * One cluster, one long-lived workflow. It takes changes (signals and updates), plans the lifecycle
  * with the pure planner, and runs it one operation at a time:
- *   create → every member is created, made ready, given configmeta and --configure;
- *   grow   → new members are configured, then the members before them get --addnodes;
+ *   create → every member is launched (created, ready, configmeta, package), then --configure;
+ *   grow   → new members are launched and configured, then the members before them get --addnodes;
  *   shrink → survivors get --delnodes, then configmeta is rewritten, then the leavers go;
  *   delete → whatever runs is cancelled and every member is torn down.
+ * Its state is O(1) per member; the script runs themselves are in Temporal's history (docs/adr/0013).
  */
 import * as wf from '@temporalio/workflow';
 import {
   checkChange,
-  clusterInputIssues,
   clusterSearchAttributes,
   clusterWorkflowId,
   deleteSignal,
   formatIssues,
-  historyQuery,
+  parseClusterInput,
+  planQuery,
   resizedSpec,
   resizeSignal,
   resizeUpdate,
@@ -28,74 +29,86 @@ import {
   type Accepted,
   type ClusterInput,
   type ClusterStatus,
-  type HistoryEntry,
   type KdClusterSpec,
+  type PlanAnswer,
   type Rejection,
   type ResizeRequest,
-} from '../api/index.ts';
+  type SpecChange,
+} from '../api/contract.ts';
+import { packMembers, unpackMembers, type PackedMembers } from './carry.ts';
 import type { Desired, Member, Step } from './model.ts';
-import { applyOutcome, nextStep, requestRetry } from './plan.ts';
-import { buildStatus, currentDetails, isLiveMember } from './status.ts';
-import { removal, runStep, target, teardownSummary } from './steps.ts';
+import { isLive } from './plan.ts';
+import { PLANNER_VERSION, plannerFor } from './planners.ts';
+import { buildStatus, currentDetails, describeStep } from './status.ts';
+import { DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, removal, runStep, target } from './steps.ts';
+import { teardownSummary } from './summaries.ts';
 
-/** Everything the workflow knows, as plain JSON, so continue-as-new carries it whole. */
-export interface ClusterState {
+/** Everything the workflow knows. Plain JSON; O(1) per member. */
+interface ClusterState {
   desired: Desired;
   members: Member[];
   observedGeneration: number;
   seq: number;
-  history: HistoryEntry[];
   retries: (string | null)[];
   lastRejection?: Rejection;
   lastError?: string;
   /** Bumped on every change status could show, carried across runs so a poller never sees it repeat. */
-  statusVersion?: number;
+  statusVersion: number;
+  plannerVersion: number;
+}
+
+/** What one run hands the next: the input carries the current app and spec, so they are not here twice. */
+export interface CarriedState extends Omit<ClusterState, 'desired' | 'members'> {
+  generation: number;
+  members: PackedMembers;
 }
 
 export interface ClusterOptions {
   /** Continue-as-new after this many history events even if the server does not suggest it yet. */
   maxHistoryEvents?: number;
+  /** How soon the activities of a killed worker are given to another; tests shorten it. */
+  heartbeatTimeoutSeconds?: number;
 }
 
-const HISTORY_KEPT = 500;
 const MAX_STEPS_PER_OPERATION = 10_000;
 
-export async function clusterWorkflow(input: ClusterInput, carried?: ClusterState, options: ClusterOptions = {}): Promise<ClusterStatus> {
-  // Anyone with access to Temporal can start this by hand: refuse what the CLI would refuse.
-  const inputIssues = carried ? [] : clusterInputIssues(input);
-  if (inputIssues.length > 0) throw wf.ApplicationFailure.create({ type: 'InvalidCluster', message: formatIssues(inputIssues), nonRetryable: true });
-  const state: ClusterState = carried ?? {
-    desired: { namespace: input.namespace, name: input.name, app: input.app, spec: input.spec, generation: 1 },
-    members: [],
-    observedGeneration: 0,
-    seq: 0,
-    history: [],
-    retries: [],
-  };
+export async function clusterWorkflow(rawInput: ClusterInput, carried?: CarriedState, options: ClusterOptions = {}): Promise<ClusterStatus> {
+  // Anyone with access to Temporal can start this by hand: refuse what the CLI would refuse, and run
+  // on the parsed input (defaults filled in), never on the raw one.
+  const parsed = parseClusterInput(rawInput);
+  if (!('input' in parsed)) throw wf.ApplicationFailure.create({ type: 'InvalidCluster', message: formatIssues(parsed.issues), nonRetryable: true });
+  const input = parsed.input;
+  const state: ClusterState = carried ? resume(input, carried) : fresh(input);
+  // This run's planner for life; the newest takes over at continue-as-new (docs/adr/0014).
+  const { nextStep, applyOutcome, plan, requestRetry } = plannerFor(state.plannerVersion);
+  const heartbeatTimeoutSeconds = options.heartbeatTimeoutSeconds ?? DEFAULT_HEARTBEAT_TIMEOUT_SECONDS;
   let deleting = false;
   let deleted = false;
   let step: Step | undefined;
   let operation: wf.CancellationScope | undefined;
   const clusterId = clusterWorkflowId(input.namespace, input.name);
+  const changed = () => {
+    state.statusVersion += 1;
+  };
 
-  const status = (): ClusterStatus =>
-    buildStatus({ ...state, busy: operation !== undefined, deleting, deleted, step, lastRejection: state.lastRejection, lastError: state.lastError });
+  const status = (request?: Parameters<typeof buildStatus>[1]): ClusterStatus =>
+    buildStatus({ ...state, busy: operation !== undefined, deleting, deleted, step, lastRejection: state.lastRejection, lastError: state.lastError }, request);
 
   // --- what the Web UI shows: current details always, search attributes upserted only when they change ---
   const publish = () => {
-    state.statusVersion = (state.statusVersion ?? 0) + 1;
+    changed();
     const now = status();
     wf.setCurrentDetails(currentDetails(now));
     const current = wf.workflowInfo().typedSearchAttributes;
-    const changed = clusterSearchAttributes(input, now.phase, state.members.filter(isLiveMember).length).filter((pair) => current.get(pair.key) !== pair.value);
-    if (changed.length > 0) wf.upsertSearchAttributes(changed);
+    const attributes = clusterSearchAttributes(input, now.phase, state.members.filter(isLive).length).filter((pair) => current.get(pair.key) !== pair.value);
+    if (attributes.length > 0) wf.upsertSearchAttributes(attributes);
   };
 
   // --- changes: validated with the same code as the CLI, coalesced to the newest spec ---
   const reject = (reason: string): never => {
     // Workflow time: deterministic on replay.
     state.lastRejection = { reason, at: new Date().toISOString() };
-    state.statusVersion = (state.statusVersion ?? 0) + 1;
+    changed();
     throw wf.ApplicationFailure.create({ type: 'InvalidChange', message: reason, nonRetryable: true });
   };
   const validated = (raw: unknown): KdClusterSpec => {
@@ -107,7 +120,7 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
     // As in Kubernetes, an unchanged spec is no new generation: a re-sent or replayed change is a no-op.
     if (stableJson(spec) === stableJson(state.desired.spec)) return { generation: state.desired.generation };
     state.desired = { ...state.desired, spec, generation: state.desired.generation + 1 };
-    state.statusVersion = (state.statusVersion ?? 0) + 1;
+    changed();
     return { generation: state.desired.generation };
   };
   // Payloads are whatever a client sent: a malformed one is rejected, never thrown as a TypeError (which would wedge the workflow).
@@ -124,6 +137,13 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
       if (!(error instanceof wf.ApplicationFailure)) throw error;
     }
   };
+  // `kdflow plan` for a live cluster: this planner, this state, the proposed spec. Changes nothing.
+  const planned = (change: SpecChange | undefined): PlanAnswer => {
+    const checked = checkChange(input.name, state.desired.spec, change?.spec, state.desired.app);
+    if (!('spec' in checked)) return { issues: checked.issues };
+    const desired = { ...state.desired, spec: checked.spec, generation: state.desired.generation + 1 };
+    return { generation: desired.generation, steps: plan(desired, state.members).map(describeStep) };
+  };
 
   wf.setHandler(resizeSignal, (request) => quietly(() => accept(validated(resized(request)))));
   wf.setHandler(specChangeSignal, (change) => quietly(() => accept(validated(change?.spec))));
@@ -137,9 +157,9 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
     deleting = true;
     operation?.cancel();
   });
-  wf.setHandler(statusQuery, status);
-  wf.setHandler(statusVersionQuery, () => state.statusVersion ?? 0);
-  wf.setHandler(historyQuery, () => state.history);
+  wf.setHandler(statusQuery, (request) => status(request));
+  wf.setHandler(statusVersionQuery, () => state.statusVersion);
+  wf.setHandler(planQuery, planned);
   wf.setHandler(specQuery, () => ({ appName: input.appName, app: state.desired.app, spec: state.desired.spec, generation: state.desired.generation }));
   // A new run after continue-as-new shows where it stands at once. A fresh cluster has its attributes from
   // the start call and publishes when its first operation begins, a moment later.
@@ -157,9 +177,8 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
       state.seq += 1;
       if (step.kind === 'removeMembers') state.members = markDeleting(state.members, step.members);
       publish();
-      const outcome = await runStep(step, { desired, members: state.members, seq: state.seq, clusterId });
+      const outcome = await runStep(step, { desired, members: state.members, seq: state.seq, clusterId, heartbeatTimeoutSeconds });
       state.members = applyOutcome(desired, state.members, step, outcome);
-      for (const [member, run] of Object.entries(outcome.runs)) state.history = [...state.history, { member, ...run }].slice(-HISTORY_KEPT);
     }
     step = undefined;
   };
@@ -173,7 +192,8 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
     if (!hasWork()) {
       // Idle and the history is long: start a fresh run with the same state.
       await wf.condition(wf.allHandlersFinished);
-      return wf.continueAsNew<typeof clusterWorkflow>(input, state, options);
+      const next: ClusterInput = { ...input, app: state.desired.app, spec: state.desired.spec };
+      return wf.continueAsNew<typeof clusterWorkflow>(next, carry(state), options);
     }
     for (const member of state.retries.splice(0)) state.members = requestRetry(state.members, member ?? undefined);
     const desired = state.desired;
@@ -195,7 +215,7 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
   await wf.CancellationScope.nonCancellable(async () => {
     state.members = markDeleting(state.members, state.members.map((m) => m.name));
     publish();
-    await removal.teardownCluster.executeWithOptions({ summary: teardownSummary(input.name, state.members.length) }, [
+    await removal(heartbeatTimeoutSeconds).teardownCluster.executeWithOptions({ summary: teardownSummary(input.name, state.members.length) }, [
       { namespace: input.namespace, cluster: input.name, members: state.members.map((m) => target(state.desired, m)) },
     ]);
   });
@@ -204,6 +224,29 @@ export async function clusterWorkflow(input: ClusterInput, carried?: ClusterStat
   publish();
   await wf.condition(wf.allHandlersFinished);
   return status();
+}
+
+function fresh(input: ClusterInput): ClusterState {
+  return {
+    desired: { namespace: input.namespace, name: input.name, app: input.app, spec: input.spec, generation: 1 },
+    members: [],
+    observedGeneration: 0,
+    seq: 0,
+    retries: [],
+    statusVersion: 0,
+    plannerVersion: PLANNER_VERSION,
+  };
+}
+
+function carry(state: ClusterState): CarriedState {
+  const { desired, members, ...rest } = state;
+  // A new run takes the newest planner (docs/adr/0014).
+  return { ...rest, plannerVersion: PLANNER_VERSION, generation: desired.generation, members: packMembers(members) };
+}
+
+function resume(input: ClusterInput, carried: CarriedState): ClusterState {
+  const { generation, members, ...rest } = carried;
+  return { ...rest, desired: { namespace: input.namespace, name: input.name, app: input.app, spec: input.spec, generation }, members: unpackMembers(input.name, members) };
 }
 
 function markDeleting(members: Member[], names: string[]): Member[] {

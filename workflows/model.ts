@@ -1,40 +1,49 @@
 /**
  * The plain-JSON state the cluster workflow keeps (and carries across continue-as-new), and the
  * steps the planner hands it. No I/O here: this file is imported by the workflow sandbox.
+ *
+ * Every member holds O(1) facts (docs/adr/0013): no argv, no output, no list of other members. What
+ * a notify was about is an ordinal range; a name or FQDN is derived from cluster, role and ordinal.
  */
-import type { EventName, KdAppSpec, KdClusterSpec, MemberState, ScriptRun } from '../api/index.ts';
+import type { EventName, KdAppSpec, KdClusterSpec, MemberState, NotifyAbout, OrdinalRange } from '../api/contract.ts';
+
+export type NotifyEvent = Exclude<EventName, 'configure'>;
+
+/** A member's last run of one event. */
+export interface LastRun extends RunRecord {
+  /** For a notify: the members it was about. */
+  about?: NotifyAbout;
+}
 
 export interface Member {
   name: string;
   role: string;
   ordinal: number;
-  fqdn: string;
   state: MemberState;
-  /** The runtime object (sandbox dir or pod) was created; false again after a retry, so it is re-ensured. */
-  created: boolean;
+  /** Created, ready, its package installed and a configmeta written: set by one launch, cleared by a retry. */
+  launched: boolean;
   ready: boolean;
   /** Key of the topology its configmeta.json describes; '' before the first write. */
-  configmeta: string;
-  packageInstalled: boolean;
-  /** Generation that created it. Members of one batch learn of each other from configmeta, not addnodes. */
+  topology: string;
+  /** Launch batch. Members of one batch learn of each other from configmeta, not addnodes. */
   batch: number;
   /** Its --addnodes went out to the members that were there before it. */
   announced: boolean;
   /** As a leaver: the survivors' --delnodes about it went out. */
   delnodesSent: boolean;
-  /** Notifies that failed on this member, kept for `kdflow retry`. */
+  /** Notifies that failed on this member, kept for `kdflow retry`; one per event and role at most. */
   failedNotifies: Notify[];
   /** Notifies queued to run again on this member. */
   retryNotifies: Notify[];
+  /** One short line (MAX_ERROR_CHARS); the full output is in the member's files and in history. */
   lastError?: string;
-  /** Its latest script runs, newest last (capped). */
-  events: ScriptRun[];
+  runs: Partial<Record<EventName, LastRun>>;
 }
 
 export interface Notify {
-  event: Exclude<EventName, 'configure'>;
+  event: NotifyEvent;
   role: string;
-  fqdns: string[];
+  ordinals: OrdinalRange[];
 }
 
 export interface Desired {
@@ -51,22 +60,43 @@ export interface MemberRef {
   ordinal: number;
 }
 
-/** What the planner asks for next. `mark*` steps only change state; the others run activities. */
+/**
+ * What the planner asks for next. `mark*` steps only change state; the others run activities.
+ * A member list is O(k) in the members the step touches; nothing in a step grows with the others.
+ */
 export type Step =
-  | { kind: 'createMembers'; batch: number; members: MemberRef[] }
-  | { kind: 'awaitReady'; members: string[] }
+  /** Create, wait until ready, write configmeta (describing `topology`) and install the package: one activity. */
+  | { kind: 'launchMembers'; batch: number; members: MemberRef[]; topology: string }
   | { kind: 'writeConfigmeta'; members: string[]; topology: string }
-  | { kind: 'installPackage'; role: string; packageURL: string; members: string[] }
-  | { kind: 'runEvent'; event: EventName; role: string; argv: string[]; targets: string[]; about: string[]; retry?: boolean }
+  | { kind: 'runEvent'; event: EventName; role: string; targets: string[]; about?: OrdinalRange[]; retry?: boolean }
   | { kind: 'markConfigured'; role: string; members: string[] }
   | { kind: 'markAnnounced'; members: string[] }
   | { kind: 'markLeaving'; role: string; members: string[] }
   | { kind: 'removeMembers'; role: string; members: string[] };
 
+/** A finished script run as the workflow records it: O(1), whatever the cluster's size. Times in ms. */
+export interface RunRecord {
+  /** With seq, names the run: scriptRunId(namespace, cluster, generation, seq, member, event). */
+  generation: number;
+  seq: number;
+  exitCode: number | null;
+  attempts: number;
+  startedAt: number;
+  finishedAt: number;
+}
+
 /** How a step went, member by member. A member absent from `failed` succeeded. */
 export interface StepOutcome {
   failed: Record<string, string>;
-  runs: Record<string, ScriptRun>;
+  runs: Record<string, RunRecord>;
 }
 
 export const succeeded: StepOutcome = { failed: {}, runs: {} };
+
+/** Errors kept in state and status are one short line each: the rest is in history and the member's files. */
+export const MAX_ERROR_CHARS = 160;
+
+export function shortError(message: string): string {
+  const line = message.split('\n')[0] ?? '';
+  return line.length > MAX_ERROR_CHARS ? `${line.slice(0, MAX_ERROR_CHARS - 1)}…` : line;
+}

@@ -2,24 +2,26 @@
  * The lifecycle as one pure function. `nextStep(desired, observed)` says what to do next; the
  * workflow runs it, folds the outcome in with `applyOutcome`, and asks again, so a crash, a retry or
  * a continue-as-new resumes from state alone. `plan` replays that loop assuming success, which is
- * what `kdflow plan` prints.
+ * what `kdflow plan` prints (the workflow answers it with its own state: the plan query).
  */
-import { desiredMembers, effectiveRole, memberFqdn, memberName, type EventName } from '../api/index.ts';
-import { succeeded, type Desired, type Member, type Step, type StepOutcome } from './model.ts';
+import { desiredMembers, effectiveRole, memberName, mergeRanges, toRanges, type EventName } from '../api/contract.ts';
+import { shortError, succeeded, type Desired, type LastRun, type Member, type MemberRef, type Notify, type NotifyEvent, type Step, type StepOutcome } from './model.ts';
 
-const LEAVING = new Set(['delete pending', 'deleting']);
-const isLive = (m: Member) => !LEAVING.has(m.state);
+/** The one definition of a member that is not on its way out. */
+export const isLive = (m: Pick<Member, 'state'>) => m.state !== 'delete pending' && m.state !== 'deleting';
 
 /** A short key of who is in the cluster; a member whose configmeta has another key is stale. */
-export function topologyKey(members: Member[]): string {
-  const names = members.filter(isLive).map((m) => m.name).join(',');
+export function topologyKey(liveNames: string[]): string {
+  const names = [...liveNames].sort().join(',');
   let hash = 0x811c9dc5;
   for (let i = 0; i < names.length; i++) {
     hash ^= names.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
-  return `${members.filter(isLive).length}:${hash.toString(16)}`;
+  return `${liveNames.length}:${hash.toString(16)}`;
 }
+
+const liveNames = (members: Member[]) => members.filter(isLive).map((m) => m.name);
 
 function roleEvents(desired: Desired, roleId: string): EventName[] {
   const role = effectiveRole(desired.app, roleId);
@@ -29,25 +31,23 @@ function roleEvents(desired: Desired, roleId: string): EventName[] {
 
 const allows = (desired: Desired, m: Member, event: EventName) => roleEvents(desired, m.role).includes(event);
 
-function notifyArgv(event: 'addnodes' | 'delnodes', role: string, fqdns: string[]): string[] {
-  return [`--${event}`, '--nodegroup', '1', '--role', role, '--fqdns', fqdns.join(',')];
-}
+/** Batch numbers: generation × this, plus 0 for a launch or 1 + the role's index for a role's growth. */
+const BATCHES_PER_GENERATION = 1000;
 
 export function nextStep(desired: Desired, members: Member[]): Step | undefined {
   const counts = desiredMembers(desired.spec, desired.app);
-  const topology = topologyKey(members);
+  const topology = topologyKey(liveNames(members));
   const ofRole = (role: string) => members.filter((m) => m.role === role);
-  const waitingForReady = members.some((m) => m.state === 'creating' && !m.ready);
   // Leavers are handled in their role's turn: survivors hear --delnodes before configmeta drops them.
   const shrinking = members.some((m) => !isLive(m));
   // A member in config error is left as it is until `kdflow retry`.
-  const staleMembers = () => members.filter((m) => isLive(m) && m.ready && m.state !== 'config error' && m.configmeta !== topology);
+  const staleMembers = () => members.filter((m) => isLive(m) && m.launched && m.state !== 'config error' && m.topology !== topology);
 
   // Launch: every role's members are created as one batch, so one configmeta describes them all
   // before any script runs, and they learn of each other from it rather than from --addnodes.
   if (members.length === 0) {
     const everyone = desired.app.roles.flatMap(({ id }) => Array.from({ length: counts.get(id) ?? 0 }, (_, ordinal) => ({ name: memberName(desired.name, id, ordinal), role: id, ordinal })));
-    if (everyone.length > 0) return { kind: 'createMembers', batch: desired.generation * BATCHES_PER_GENERATION, members: everyone };
+    if (everyone.length > 0) return { kind: 'launchMembers', batch: desired.generation * BATCHES_PER_GENERATION, members: everyone, topology: topologyKey(everyone.map((m) => m.name)) };
   }
 
   for (const [roleIndex, { id: role }] of desired.app.roles.entries()) {
@@ -62,43 +62,35 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
       const unannounced = leavers.filter((m) => !m.delnodesSent);
       const targets = members.filter((m) => m.state === 'configured' && allows(desired, m, 'delnodes')).map((m) => m.name);
       if (unannounced.length > 0 && targets.length > 0) {
-        const fqdns = unannounced.map((m) => m.fqdn);
-        return { kind: 'runEvent', event: 'delnodes', role, argv: notifyArgv('delnodes', role, fqdns), targets, about: unannounced.map((m) => m.name) };
+        return { kind: 'runEvent', event: 'delnodes', role, targets, about: toRanges(unannounced.map((m) => m.ordinal)) };
       }
       const stale = staleMembers();
       if (stale.length > 0) return { kind: 'writeConfigmeta', members: stale.map((m) => m.name), topology };
       return { kind: 'removeMembers', role, members: leavers.map((m) => m.name) };
     }
 
-    // Grow: new members take the next ordinals.
-    const missing: { name: string; role: string; ordinal: number }[] = [];
+    // Grow: new members take the next ordinals; members a retry sent back are launched again.
+    const missing: MemberRef[] = [];
     for (let ordinal = 0; ordinal < want; ordinal++) {
       if (!mine.some((m) => m.ordinal === ordinal)) missing.push({ name: memberName(desired.name, role, ordinal), role, ordinal });
     }
-    const uncreated = mine.filter((m) => m.state === 'creating' && !m.created);
-    if (missing.length > 0 || uncreated.length > 0) {
+    const unlaunched = mine.filter((m) => m.state === 'creating' && !m.launched);
+    if (missing.length > 0 || unlaunched.length > 0) {
       // Each role's growth is its own batch, so a later role's new members are announced to this one's.
       const batch = desired.generation * BATCHES_PER_GENERATION + 1 + roleIndex;
-      return { kind: 'createMembers', batch, members: [...uncreated.map(({ name, ordinal }) => ({ name, role, ordinal })), ...missing] };
+      const launching = [...unlaunched.map(({ name, ordinal }) => ({ name, role, ordinal })), ...missing];
+      return { kind: 'launchMembers', batch, members: launching, topology: topologyKey([...liveNames(members), ...missing.map((m) => m.name)]) };
     }
-    const unready = members.filter((m) => m.state === 'creating' && m.created && !m.ready);
-    if (unready.length > 0) return { kind: 'awaitReady', members: unready.map((m) => m.name) };
 
-    // Configmeta is written once every member is ready, so it describes all of them at once.
+    // Members launched before this one grew: their configmeta is rewritten to describe everyone.
     const stale = staleMembers();
-    if (stale.length > 0 && !waitingForReady && !shrinking) return { kind: 'writeConfigmeta', members: stale.map((m) => m.name), topology };
+    if (stale.length > 0 && !shrinking) return { kind: 'writeConfigmeta', members: stale.map((m) => m.name), topology };
 
     const creating = mine.filter((m) => m.state === 'creating');
     // Scripts read configmeta, so they wait until it describes the current members.
-    if (creating.some((m) => m.configmeta !== topology)) continue;
-    const effective = effectiveRole(desired.app, role);
-    if (creating.length > 0 && effective?.configPackage && creating.some((m) => !m.packageInstalled)) {
-      return { kind: 'installPackage', role, packageURL: effective.configPackage.packageURL, members: creating.filter((m) => !m.packageInstalled).map((m) => m.name) };
-    }
+    if (creating.some((m) => m.topology !== topology)) continue;
     if (creating.length > 0) {
-      if (roleEvents(desired, role).includes('configure')) {
-        return { kind: 'runEvent', event: 'configure', role, argv: ['--configure'], targets: creating.map((m) => m.name), about: [] };
-      }
+      if (roleEvents(desired, role).includes('configure')) return { kind: 'runEvent', event: 'configure', role, targets: creating.map((m) => m.name) };
       return { kind: 'markConfigured', role, members: creating.map((m) => m.name) };
     }
 
@@ -109,52 +101,37 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
       const group = fresh.filter((m) => m.batch === batch);
       const targets = members.filter((m) => m.state === 'configured' && m.batch < batch && allows(desired, m, 'addnodes')).map((m) => m.name);
       if (targets.length === 0) return { kind: 'markAnnounced', members: group.map((m) => m.name) };
-      const fqdns = group.map((m) => m.fqdn);
-      return { kind: 'runEvent', event: 'addnodes', role, argv: notifyArgv('addnodes', role, fqdns), targets, about: group.map((m) => m.name) };
+      return { kind: 'runEvent', event: 'addnodes', role, targets, about: toRanges(group.map((m) => m.ordinal)) };
     }
   }
 
   // Notifies queued again by `kdflow retry`, one member at a time.
   const retrying = members.find((m) => m.state === 'configured' && m.retryNotifies.length > 0);
   const notify = retrying?.retryNotifies[0];
-  if (retrying && notify) {
-    return { kind: 'runEvent', event: notify.event, role: notify.role, argv: notifyArgv(notify.event, notify.role, notify.fqdns), targets: [retrying.name], about: [], retry: true };
-  }
+  if (retrying && notify) return { kind: 'runEvent', event: notify.event, role: notify.role, targets: [retrying.name], about: notify.ordinals, retry: true };
   return undefined;
 }
-
-const MAX_EVENTS_PER_MEMBER = 20;
-/** Batch numbers: generation × this, plus 0 for a launch or 1 + the role's index for a role's growth. */
-const BATCHES_PER_GENERATION = 1000;
 
 /** Fold a step's outcome into the members. Pure; `plan` uses it with success assumed. */
 export function applyOutcome(desired: Desired, members: Member[], step: Step, outcome: StepOutcome): Member[] {
   const touched = new Set(stepMembers(step));
   const failure = (m: Member) => outcome.failed[m.name];
-  const withRun = (m: Member): Member => {
-    const run = outcome.runs[m.name];
-    return run ? { ...m, events: [...m.events, run].slice(-MAX_EVENTS_PER_MEMBER) } : m;
-  };
+  const failedAs = (m: Member, error: string): Member => ({ ...m, state: 'config error', lastError: shortError(error) });
 
   switch (step.kind) {
-    case 'createMembers': {
-      const created = new Set(step.members.map((m) => m.name));
-      const updated = members.map((m) => (created.has(m.name) ? createdMember(m, failure(m)) : m));
-      const fresh = step.members
-        .filter((ref) => !members.some((m) => m.name === ref.name))
-        .map((ref) => {
-          const member = { ...newMember(desired, ref.role, ref.ordinal), batch: step.batch };
-          return createdMember(member, outcome.failed[member.name]);
-        });
+    case 'launchMembers': {
+      const launched = (m: Member): Member => {
+        const error = failure(m);
+        return error ? { ...failedAs(m, error), launched: false, ready: false } : { ...m, state: 'creating', launched: true, ready: true, topology: step.topology };
+      };
+      const known = new Set(members.map((m) => m.name));
+      const updated = members.map((m) => (touched.has(m.name) ? launched(m) : m));
+      const fresh = step.members.filter((ref) => !known.has(ref.name)).map((ref) => launched({ ...newMember(desired, ref.role, ref.ordinal), batch: step.batch }));
       return sortMembers(desired, [...updated, ...fresh]);
     }
-    case 'awaitReady':
-      return members.map((m) => (touched.has(m.name) ? (failure(m) ? { ...m, state: 'config error', lastError: failure(m) } : { ...m, ready: true }) : m));
     case 'writeConfigmeta':
       // A member that cannot learn the topology is in error either way; retry rewrites it.
-      return members.map((m) => (touched.has(m.name) ? (failure(m) ? { ...m, state: 'config error', lastError: failure(m) } : { ...m, configmeta: step.topology }) : m));
-    case 'installPackage':
-      return members.map((m) => (touched.has(m.name) ? (failure(m) ? { ...m, state: 'config error', lastError: failure(m) } : { ...m, packageInstalled: true }) : m));
+      return members.map((m) => (touched.has(m.name) ? (failure(m) ? failedAs(m, failure(m) as string) : { ...m, topology: step.topology }) : m));
     case 'markConfigured':
       return members.map((m) => (touched.has(m.name) ? { ...m, state: 'configured', lastError: undefined } : m));
     case 'markAnnounced':
@@ -164,24 +141,27 @@ export function applyOutcome(desired: Desired, members: Member[], step: Step, ou
     case 'removeMembers':
       return members.filter((m) => !touched.has(m.name));
     case 'runEvent':
-      return applyRunEvent(step, members, outcome).map((m) => (touched.has(m.name) ? withRun(m) : m));
+      return applyRunEvent(step, members, outcome);
   }
 }
 
 function applyRunEvent(step: Extract<Step, { kind: 'runEvent' }>, members: Member[], outcome: StepOutcome): Member[] {
   const targets = new Set(step.targets);
-  const about = new Set(step.about);
+  const about = new Set(step.about && !step.retry ? stepAboutNames(step, members) : []);
   return members.map((m) => {
     let next = m;
     if (targets.has(m.name)) {
       const error = outcome.failed[m.name];
+      const record = outcome.runs[m.name];
+      const run: LastRun | undefined = record && { ...record, ...(step.about ? { about: { role: step.role, ordinals: step.about } } : {}) };
+      if (run) next = { ...next, runs: { ...next.runs, [step.event]: run } };
       if (step.event === 'configure') {
-        next = error ? { ...m, state: 'config error', lastError: error } : { ...m, state: 'configured', lastError: undefined };
+        next = error ? { ...next, state: 'config error', lastError: shortError(error) } : { ...next, state: 'configured', lastError: undefined };
       } else {
-        const notify = { event: step.event, role: step.role, fqdns: fqdnsOf(step.argv) };
-        const retried = step.retry ? m.retryNotifies.slice(1) : m.retryNotifies;
+        const notify: Notify = { event: step.event as NotifyEvent, role: step.role, ordinals: step.about ?? [] };
+        const retried = step.retry ? next.retryNotifies.slice(1) : next.retryNotifies;
         // A failed notify is recorded on its member and never blocks the cluster.
-        next = error ? { ...m, retryNotifies: retried, failedNotifies: [...m.failedNotifies, notify], lastError: error } : { ...m, retryNotifies: retried };
+        next = error ? { ...next, retryNotifies: retried, failedNotifies: withNotify(next.failedNotifies, notify), lastError: shortError(error) } : { ...next, retryNotifies: retried };
       }
     }
     if (about.has(m.name)) next = step.event === 'addnodes' ? { ...next, announced: true } : { ...next, delnodesSent: true };
@@ -189,33 +169,34 @@ function applyRunEvent(step: Extract<Step, { kind: 'runEvent' }>, members: Membe
   });
 }
 
-function fqdnsOf(argv: string[]): string[] {
-  const at = argv.indexOf('--fqdns');
-  return at >= 0 ? (argv[at + 1] ?? '').split(',').filter(Boolean) : [];
+/** Failed notifies stay O(1) per member: one about the same event and role as the last merges into it. */
+function withNotify(list: Notify[], notify: Notify): Notify[] {
+  const last = list.at(-1);
+  if (last && last.event === notify.event && last.role === notify.role) return [...list.slice(0, -1), { ...last, ordinals: mergeRanges(last.ordinals, notify.ordinals) }];
+  return [...list, notify];
 }
 
-function createdMember(m: Member, error: string | undefined): Member {
-  return error ? { ...m, state: 'config error', lastError: error } : { ...m, state: 'creating', created: true };
+/** The members of the step's role whose ordinals the step is about. */
+function stepAboutNames(step: Extract<Step, { kind: 'runEvent' }>, members: Member[]): string[] {
+  const ordinals = new Set((step.about ?? []).flatMap(([first, last]) => Array.from({ length: last - first + 1 }, (_, i) => first + i)));
+  return members.filter((m) => m.role === step.role && ordinals.has(m.ordinal)).map((m) => m.name);
 }
 
 export function newMember(desired: Desired, role: string, ordinal: number): Member {
-  const name = memberName(desired.name, role, ordinal);
   return {
-    name,
+    name: memberName(desired.name, role, ordinal),
     role,
     ordinal,
-    fqdn: memberFqdn(name, desired.name, desired.namespace),
     state: 'create pending',
-    created: false,
+    launched: false,
     ready: false,
-    configmeta: '',
-    packageInstalled: false,
+    topology: '',
     batch: desired.generation,
     announced: false,
     delnodesSent: false,
     failedNotifies: [],
     retryNotifies: [],
-    events: [],
+    runs: {},
   };
 }
 
@@ -225,25 +206,33 @@ export function sortMembers(desired: Desired, members: Member[]): Member[] {
   return [...members].sort((a, b) => (order.get(a.role) ?? 0) - (order.get(b.role) ?? 0) || a.ordinal - b.ordinal);
 }
 
-export function stepMembers(step: Step): string[] {
+/** The members a step acts on or is about (a notify's leavers and joiners included). */
+export function stepMembers(step: Step, members: Member[] = []): string[] {
   switch (step.kind) {
-    case 'createMembers':
+    case 'launchMembers':
       return step.members.map((m) => m.name);
     case 'runEvent':
-      return [...new Set([...step.targets, ...step.about])];
+      return [...new Set([...step.targets, ...stepAboutNames(step, members)])];
     default:
       return step.members;
   }
 }
 
-/** `kdflow retry`: failed members start over (re-ensured, so a dead one is recreated); failed notifies run again. */
-export function requestRetry(members: Member[], only?: string): Member[] {
+/**
+ * `kdflow retry`: failed members and members the runtime reports dead start over (launched again,
+ * so a dead one is re-created under its own name); failed notifies run again.
+ */
+export function requestRetry(members: Member[], only?: string, dead: ReadonlySet<string> = new Set()): Member[] {
   return members.map((m) => {
     if (only !== undefined && m.name !== only) return m;
+    if (!isLive(m)) return m;
+    const relaunch: Partial<Member> = { state: 'creating', launched: false, ready: false, topology: '', lastError: undefined };
     if (m.state === 'config error') {
-      // Re-created from scratch: its fresh --configure and configmeta supersede any notify it missed.
-      return { ...m, state: 'creating', created: false, ready: false, configmeta: '', packageInstalled: false, announced: false, failedNotifies: [], retryNotifies: [], lastError: undefined };
+      // Its fresh --configure and configmeta supersede any notify it missed; it was never announced.
+      return { ...m, ...relaunch, announced: false, failedNotifies: [], retryNotifies: [] };
     }
+    // Dead but once configured: same name and FQDN, so the others need not hear of it again.
+    if (dead.has(m.name)) return { ...m, ...relaunch, failedNotifies: [], retryNotifies: [] };
     if (m.failedNotifies.length > 0) return { ...m, retryNotifies: [...m.retryNotifies, ...m.failedNotifies], failedNotifies: [], lastError: undefined };
     return m;
   });

@@ -1,8 +1,22 @@
 /** What `status` answers, derived from the workflow's state. Pure. */
-import { desiredMembers, memberFqdn, memberName, type ClusterPhase, type ClusterStatus, type MemberStatus, type Rejection } from '../api/index.ts';
+import {
+  STATUS_PAGE_DEFAULT,
+  STATUS_PAGE_MAX,
+  desiredMembers,
+  memberFqdn,
+  memberName,
+  scriptRunId,
+  type ClusterPhase,
+  type ClusterStatus,
+  type EventName,
+  type MemberStatus,
+  type Rejection,
+  type ScriptRun,
+  type StatusRequest,
+} from '../api/contract.ts';
 import type { Desired, Member, Step } from './model.ts';
-
-export const isLiveMember = (m: Member) => m.state !== 'delete pending' && m.state !== 'deleting';
+import { isLive } from './plan.ts';
+import { aboutText, listed } from './summaries.ts';
 
 export interface StatusInput {
   desired: Desired;
@@ -23,34 +37,76 @@ export function clusterPhase(s: Pick<StatusInput, 'members' | 'observedGeneratio
   return s.members.some((m) => m.state === 'config error') ? 'config error' : 'configured';
 }
 
+/** One line, bounded whatever the cluster's size. */
 export function describeStep(step: Step): string {
   switch (step.kind) {
     case 'runEvent':
-      return step.about.length > 0 ? `${step.event} on ${step.targets.length} member(s) about ${step.about.join(',')}` : `${step.event} on ${step.targets.join(',')}`;
-    case 'createMembers':
-      return `create ${step.members.map((m) => m.name).join(',')}`;
-    case 'installPackage':
-      return `install ${step.packageURL} into ${step.members.join(',')}`;
+      return `${step.event} on ${listed(step.targets)}${step.about ? ` about ${aboutText(step.role, step.about)}` : ''}${step.retry ? ' (retry)' : ''}`;
+    case 'launchMembers':
+      return `launch ${listed(step.members.map((m) => m.name))}`;
     default:
-      return `${step.kind} ${step.members.join(',')}`;
+      return `${step.kind} ${listed(step.members)}`;
   }
 }
 
-export function buildStatus(s: StatusInput): ClusterStatus {
+const EVENT_ORDER: EventName[] = ['configure', 'addnodes', 'delnodes'];
+
+function memberStatus(desired: Desired, m: Member): MemberStatus {
+  const events: ScriptRun[] = EVENT_ORDER.flatMap((event) => {
+    const run = m.runs[event];
+    if (!run) return [];
+    return [
+      {
+        runId: scriptRunId(desired.namespace, desired.name, run.generation, run.seq, m.name, event),
+        event,
+        ...(run.about ? { about: aboutText(run.about.role, run.about.ordinals) } : {}),
+        exitCode: run.exitCode,
+        attempts: run.attempts,
+        startedAt: new Date(run.startedAt).toISOString(),
+        finishedAt: new Date(run.finishedAt).toISOString(),
+        ...(run.exitCode !== 0 && m.lastError ? { error: m.lastError } : {}),
+      },
+    ];
+  });
+  return {
+    name: m.name,
+    role: m.role,
+    ordinal: m.ordinal,
+    fqdn: memberFqdn(m.name, desired.name, desired.namespace),
+    state: m.state,
+    ready: m.ready,
+    events,
+    ...(m.lastError ? { lastError: m.lastError } : {}),
+  };
+}
+
+/** The status query's answer: counts over every member, and one page of members (docs/adr/0013). */
+export function buildStatus(s: StatusInput, request: StatusRequest = {}): ClusterStatus {
   const { desired } = s;
   const counts = desiredMembers(desired.spec, desired.app);
+  const limit = Math.max(1, Math.min(STATUS_PAGE_MAX, Math.trunc(Number(request.limit ?? STATUS_PAGE_DEFAULT)) || STATUS_PAGE_DEFAULT));
+  const offset = Math.max(0, Math.trunc(Number(request.offset ?? 0)) || 0);
+  // Members the spec asks for that do not exist yet show as KubeDirector shows them.
+  type Row = { role: string; ordinal: number; member?: Member };
+  const rows: Row[] = [];
   const roles = desired.app.roles.map((role) => {
-    const want = counts.get(role.id) ?? 0;
-    const members: MemberStatus[] = s.members.filter((m) => m.role === role.id).map(memberStatus);
-    // Members the spec asks for that do not exist yet show as KubeDirector shows them.
-    for (let ordinal = 0; ordinal < want && !s.deleting; ordinal++) {
-      if (members.some((m) => m.ordinal === ordinal)) continue;
-      const name = memberName(desired.name, role.id, ordinal);
-      members.push({ name, role: role.id, ordinal, fqdn: memberFqdn(name, desired.name, desired.namespace), state: 'create pending', ready: false, events: [] });
-    }
-    members.sort((a, b) => a.ordinal - b.ordinal);
-    return { id: role.id, desired: s.deleting ? 0 : want, members };
+    const want = s.deleting ? 0 : (counts.get(role.id) ?? 0);
+    const mine = s.members.filter((m) => m.role === role.id);
+    const byOrdinal = new Map(mine.map((m) => [m.ordinal, m]));
+    const ordinals = [...new Set([...mine.map((m) => m.ordinal), ...Array.from({ length: want }, (_, i) => i)])].sort((a, b) => a - b);
+    for (const ordinal of ordinals) rows.push({ role: role.id, ordinal, member: byOrdinal.get(ordinal) });
+    return { id: role.id, desired: want, total: ordinals.length, ready: mine.filter((m) => m.ready && isLive(m)).length, configured: mine.filter((m) => m.state === 'configured').length, members: [] as MemberStatus[] };
   });
+  const byRole = new Map(roles.map((r) => [r.id, r]));
+  for (const row of rows.slice(offset, offset + limit)) {
+    const status: MemberStatus = row.member
+      ? memberStatus(desired, row.member)
+      : (() => {
+          const name = memberName(desired.name, row.role, row.ordinal);
+          return { name, role: row.role, ordinal: row.ordinal, fqdn: memberFqdn(name, desired.name, desired.namespace), state: 'create pending' as const, ready: false, events: [] };
+        })();
+    byRole.get(row.role)?.members.push(status);
+  }
   return {
     name: desired.name,
     namespace: desired.namespace,
@@ -59,14 +115,11 @@ export function buildStatus(s: StatusInput): ClusterStatus {
     generation: desired.generation,
     observedGeneration: s.observedGeneration,
     roles,
+    page: { offset, limit, total: rows.length },
     ...(s.step ? { operation: describeStep(s.step) } : {}),
     ...(s.lastRejection ? { lastRejection: s.lastRejection } : {}),
     ...(s.lastError ? { lastError: s.lastError } : {}),
   };
-}
-
-function memberStatus(m: Member): MemberStatus {
-  return { name: m.name, role: m.role, ordinal: m.ordinal, fqdn: m.fqdn, state: m.state, ready: m.ready, events: m.events, ...(m.lastError ? { lastError: m.lastError } : {}) };
 }
 
 const DETAIL_ROWS = 100;
@@ -81,7 +134,7 @@ const cell = (text: string) => text.replace(/\s+/g, ' ').replace(/\|/g, '\\|').s
 export function currentDetails(s: ClusterStatus): string {
   const members = s.roles.flatMap((r) => r.members);
   const lines = [
-    `**${s.namespace}/${s.name}** (app ${s.app}): **${s.phase}**, generation ${s.observedGeneration}${s.generation > s.observedGeneration ? ` (working on ${s.generation})` : ''}, ${members.length} member(s)`,
+    `**${s.namespace}/${s.name}** (app ${s.app}): **${s.phase}**, generation ${s.observedGeneration}${s.generation > s.observedGeneration ? ` (working on ${s.generation})` : ''}, ${s.page.total} member(s)`,
     '',
   ];
   if (s.operation) lines.push(`Running: ${cell(s.operation)}`, '');
@@ -90,11 +143,11 @@ export function currentDetails(s: ClusterStatus): string {
   if (members.length > 0) {
     lines.push('| member | role | state | last event |', '|---|---|---|---|');
     for (const m of members.slice(0, DETAIL_ROWS)) {
-      const last = m.events.at(-1);
+      const last = [...m.events].sort((a, b) => a.finishedAt.localeCompare(b.finishedAt)).at(-1);
       const event = last ? `${last.event} ${last.exitCode === 0 ? 'ok' : `failed (exit ${last.exitCode ?? 'none'})`}` : '';
       lines.push(`| ${cell(m.name)} | ${cell(m.role)} | ${m.state}${m.lastError ? ` — ${cell(m.lastError)}` : ''} | ${event} |`);
     }
-    if (members.length > DETAIL_ROWS) lines.push(`| … ${members.length - DETAIL_ROWS} more | | | |`);
+    if (s.page.total > members.length) lines.push(`| … ${s.page.total - members.length} more | | | |`);
   }
   return lines.join('\n');
 }

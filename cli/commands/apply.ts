@@ -1,10 +1,10 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { TASK_QUEUE, ValidationError, checkChange, clusterStartOptions, clusterWorkflowId, newClusterIssues, specChangeUpdate, specQuery, statusQuery, type KdCluster, type ClusterInput } from '../../api/index.ts';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { TASK_QUEUE, ValidationError, checkChange, clusterStartOptions, clusterWorkflowId, newClusterIssues, planQuery, specChangeUpdate, specQuery, type KdCluster, type ClusterInput } from '../../api/index.ts';
 import type { Manifest } from '../../api/manifest.ts';
 import { memberNameCollisionIssues } from '../../lib/member-name-check.ts';
 import { describeStep } from '../../workflows/status.ts';
 import { plan } from '../../workflows/plan.ts';
-import { membersFromStatus } from '../observed.ts';
 import type { CliContext } from '../context.ts';
 import { readManifests } from '../files.ts';
 
@@ -48,29 +48,34 @@ async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<number
   return generation;
 }
 
+/**
+ * A live cluster is planned by its own workflow (the plan query: its planner, its member state, failed
+ * notifies and config-error members included); only a cluster that does not exist yet is planned here,
+ * from empty state, with the same planner.
+ */
 export async function planCommand(ctx: CliContext, _args: string[], flags: { file?: string }): Promise<void> {
   for (const m of await readManifests(flags.file)) {
     if (m.kind !== 'KdCluster') continue;
     const namespace = m.value.metadata.namespace ?? ctx.namespace;
     const name = m.value.metadata.name;
-    let app = (await ctx.catalog.get(namespace, m.value.spec.app).catch(() => undefined))?.spec;
-    let members = membersFromStatus(undefined);
-    let generation = 1;
     const client = await ctx.temporal();
     const handle = client.workflow.getHandle(clusterWorkflowId(namespace, name));
-    const view = await handle.query(specQuery).catch(() => undefined);
-    if (view) {
-      app = view.app;
-      generation = view.generation + 1;
-      const change = checkChange(name, view.spec, m.value.spec, view.app);
-      if (change.issues.length > 0) throw new ValidationError(change.issues, name);
-      members = membersFromStatus(await handle.query(statusQuery));
+    const answer = await handle.query(planQuery, { spec: m.value.spec }).catch((error: unknown) => {
+      if (error instanceof WorkflowNotFoundError) return undefined;
+      throw error;
+    });
+    let steps: string[];
+    if (answer) {
+      if ('issues' in answer) throw new ValidationError(answer.issues, name);
+      steps = answer.steps;
+    } else {
+      const app = (await ctx.catalog.get(namespace, m.value.spec.app).catch(() => undefined))?.spec;
+      if (!app) throw new ValidationError([{ path: 'spec.app', message: `unknown app "${m.value.spec.app}"` }], name);
+      const issues = newClusterIssues(name, m.value.spec, app);
+      if (issues.length > 0) throw new ValidationError(issues, name);
+      steps = plan({ namespace, name, app, spec: m.value.spec, generation: 1 }, []).map(describeStep);
     }
-    if (!app) throw new ValidationError([{ path: 'spec.app', message: `unknown app "${m.value.spec.app}"` }], name);
-    const issues = newClusterIssues(name, m.value.spec, app);
-    if (issues.length > 0) throw new ValidationError(issues, name);
-    const steps = plan({ namespace, name, app, spec: m.value.spec, generation }, members);
     ctx.out(`cluster/${name}: ${steps.length === 0 ? 'no change' : `${steps.length} step(s), assuming every script succeeds`}`);
-    steps.forEach((step, i) => ctx.out(`  ${String(i + 1).padStart(3)}. ${step.kind === 'runEvent' ? `${step.argv.join(' ')} on ${step.targets.join(',')}` : describeStep(step)}`));
+    steps.forEach((step, i) => ctx.out(`  ${String(i + 1).padStart(3)}. ${step}`));
   }
 }

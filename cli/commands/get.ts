@@ -1,4 +1,5 @@
 import { clusterWorkflowId, statusQuery, type ClusterStatus } from '../../api/index.ts';
+import { fullStatus } from '../../lib/cluster-status.ts';
 import type { CliContext } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { renderClusters, renderData, renderMembers, type OutputFormat } from '../render.ts';
@@ -7,7 +8,7 @@ export async function getCommand(ctx: CliContext, [name]: string[], flags: { out
   const format = (flags.output ?? 'table') as OutputFormat;
   if (!['table', 'json', 'yaml'].includes(format)) throw new UsageError(`-o must be table, json or yaml, got "${format}"`);
   if (name) {
-    const status = await (await ctx.cluster(name)).query(statusQuery);
+    const status = await fullStatus(await ctx.cluster(name));
     ctx.out(format === 'table' ? renderMembers(status) : renderData(status, format));
     return;
   }

@@ -1,11 +1,18 @@
-import { historyQuery } from '../../api/index.ts';
+import { clusterWorkflowId } from '../../api/index.ts';
+import { scriptHistory } from '../../lib/script-history.ts';
 import type { CliContext } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { renderData, renderTable } from '../render.ts';
 
-export async function historyCommand(ctx: CliContext, [name]: string[], flags: { output?: string }): Promise<void> {
-  if (!name) throw new UsageError('usage: kdflow history NAME');
-  const entries = await (await ctx.cluster(name)).query(historyQuery);
+const DEFAULT_LIMIT = 50;
+
+/** The newest script runs from Temporal's history (`--limit N`, default 50; `--all` for every retained run). */
+export async function historyCommand(ctx: CliContext, [name]: string[], flags: { output?: string; limit?: string; all?: boolean }): Promise<void> {
+  if (!name) throw new UsageError('usage: kdflow history NAME [--limit N | --all]');
+  const limit = flags.all ? undefined : flags.limit === undefined ? DEFAULT_LIMIT : Number(flags.limit);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError(`--limit: expected a whole number of at least 1, got "${flags.limit}"`);
+  await ctx.cluster(name);
+  const entries = await scriptHistory((await ctx.temporal()).workflow, clusterWorkflowId(ctx.namespace, name), { limit });
   if (flags.output === 'json' || flags.output === 'yaml') {
     ctx.out(renderData(entries, flags.output));
     return;

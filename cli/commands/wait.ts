@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { clusterWorkflowId, statusQuery } from '../../api/index.ts';
+import { fullStatus } from '../../lib/cluster-status.ts';
 import type { CliContext } from '../context.ts';
 import { UsageError, WaitError } from '../errors.ts';
 import { memberCounts } from '../render.ts';
@@ -29,7 +30,7 @@ export async function waitCommand(ctx: CliContext, [name]: string[], flags: { fo
       const settled = status.observedGeneration >= status.generation;
       if (settled && status.phase === 'configured') break;
       if (settled && status.phase === 'config error') {
-        const failed = status.roles.flatMap((r) => r.members).filter((m) => m.state === 'config error');
+        const failed = (await fullStatus(handle)).roles.flatMap((r) => r.members).filter((m) => m.state === 'config error');
         throw new WaitError(`cluster/${name} settled with ${failed.length} member(s) in config error: ${failed.map((m) => `${m.name} (${(m.lastError ?? '').split('\n')[0]})`).join(', ')}; see kdflow logs ${name} MEMBER, then kdflow retry ${name}`);
       }
       if (tty) {

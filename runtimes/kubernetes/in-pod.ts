@@ -16,9 +16,13 @@ export const IN_POD = {
 f=$r$1; d=$(dirname "$f")
 mkdir -p "$d" && chmod "$3" "$d" && head -c "$4" > "$f.tmp" && chmod "$2" "$f.tmp" && mv -f "$f.tmp" "$f"`,
 
-  /** installPackage KEY SIZE < tgz. The archive was verified entry by entry before it got here. */
+  /**
+   * installPackage KEY SIZE < tgz. The archive was verified entry by entry before it got here. tar runs
+   * as root in most images, where it would keep setuid/setgid bits: those and sticky bits are removed
+   * (chmod -R skips symlinks met on the way, and the package's own links point inside it).
+   */
   installPackage: `${PREFIX}
-mkdir -p "$g" && head -c "$1" | tar -xzf - -C "$g" --no-same-owner`,
+mkdir -p "$g" && head -c "$1" | tar -xzf - -C "$g" --no-same-owner --no-same-permissions && chmod -R ug-s,-t "$g"`,
 
   /**
    * runStart KEY EVENT RUN_ID TIMEOUT ARG...: prints "recorded" (this run id already exited 0),

@@ -119,9 +119,17 @@ export class KubernetesRuntime implements Runtime {
     }
   }
 
-  async installPackage(member: MemberTarget, tgzPath: string): Promise<void> {
+  async installPackage(member: MemberTarget, tgzPath: string, onProgress?: (bytes: number, total: number) => void): Promise<void> {
     const bytes = await readFile(tgzPath);
-    await this.inPod(member, 'installPackage', [bytes.length], bytes);
+    // The exec returns only once the pod has unpacked it all; until then only "still sending" can be said.
+    onProgress?.(0, bytes.length);
+    const beat = setInterval(() => onProgress?.(0, bytes.length), 5000);
+    try {
+      await this.inPod(member, 'installPackage', [bytes.length], bytes);
+    } finally {
+      clearInterval(beat);
+    }
+    onProgress?.(bytes.length, bytes.length);
   }
 
   async runScript(member: MemberTarget, request: ScriptRequest, control: RunControl): Promise<ScriptResult> {

@@ -4,7 +4,8 @@
  */
 import { readFile, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
-import { historyQuery, memberName, type ClusterStatus, type HistoryEntry } from '../../api/index.ts';
+import { memberName, type ClusterStatus, type HistoryEntry } from '../../api/index.ts';
+import { scriptHistory } from '../../lib/script-history.ts';
 import type { ChaosEnv } from './env.ts';
 import { NAMESPACE, bounded, memberNames, repeatedRunIds, type ClusterHandle, type LedgerLine } from './fixtures.ts';
 
@@ -76,7 +77,7 @@ export async function checkGone(env: ChaosEnv, cluster: string): Promise<string[
 }
 
 export async function workflowHistory(handle: ClusterHandle): Promise<HistoryEntry[]> {
-  return bounded(handle, 10_000, () => handle.query(historyQuery));
+  return bounded(handle, 10_000, () => scriptHistory(handle.client, handle.workflowId));
 }
 
 /**

@@ -10,6 +10,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { KdClusterSpec, deleteSignal, statusQuery } from '../../api/index.ts';
 import type { CliRunner } from './cli-runner.ts';
+import { workflowHistory } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
 import { REPO } from './env.ts';
 import { APP_NAME, NAMESPACE, bounded, chaosApp, settled, startCluster, waitClosed, waitForStatus, writeScriptPackage } from './fixtures.ts';
@@ -67,8 +68,9 @@ export async function security(env: ChaosEnv, cli: CliRunner): Promise<PartRepor
     for (const [where, text] of places) for (const [key, value] of Object.entries(secrets)) if (text.includes(value)) problems.push(`${key} appears in ${where}`);
     // Not vacuous: the script did print them, and a plain value still shows.
     if (!stdoutOnDisk.includes(secrets.DB_PASSWORD)) problems.push('the script did not print its env (the member file lacks DB_PASSWORD)');
-    if (!JSON.stringify(status).includes(plain)) problems.push('the plain LOG_LEVEL value is missing from status (over-redaction, or no tails)');
-    if (!(member('worker')?.lastError ?? '').includes('[redacted]')) problems.push(`the failed member's lastError shows no [redacted]: ${member('worker')?.lastError?.slice(0, 200)}`);
+    // Output tails are in history (the activities' results), not in status (docs/adr/0013).
+    if (!history.stdout.includes(plain) && !(await workflowHistory(handle)).some((run) => (run.stdoutTail ?? '').includes(plain))) problems.push('the plain LOG_LEVEL value is missing from the history tails (over-redaction, or no tails)');
+    if (!(await workflowHistory(handle)).some((run) => run.member === member('worker')?.name && (run.stdoutTail ?? '').includes('[redacted]'))) problems.push("the failed member's output tail in history shows no [redacted]");
     if (get.code !== 0) problems.push(`kdflow get exited ${get.code}: ${get.stderr}`);
     trial('secret env values redacted from status, get -o json, history and logs', problems, { secretsChecked: Object.keys(secrets), placesChecked: places.map(([p]) => p) });
   }

@@ -4,8 +4,8 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { deleteSignal, historyQuery, resizeSignal, type ResizeRequest } from '../../api/index.ts';
-import { checkConverged, checkGone, checkLedger } from './checks.ts';
+import { deleteSignal, resizeSignal, type ResizeRequest } from '../../api/index.ts';
+import { checkConverged, checkGone, checkLedger, workflowHistory } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
 import { LEDGER_SCRIPT, bounded, chaosApp, clusterSpec, configured, readLedger, sleep, startCluster, waitClosed, waitForStatus, writeScriptPackage, type ClusterHandle } from './fixtures.ts';
 import { partReport, summarize, type PartReport, type TrialResult } from './report.ts';
@@ -60,7 +60,7 @@ export async function signalFlood(env: ChaosEnv, rng: Rng, options: FloodOptions
       );
       convergenceMs = Date.now() - sent;
       problems.push(...(await checkConverged(env, name, status, { controller: 1, worker: last })));
-      const history = await bounded(handle, 10_000, () => handle.query(historyQuery));
+      const history = await workflowHistory(handle);
       problems.push(...checkLedger(await readLedger(ledger), history));
       // Run ids carry the generation: how many distinct operations the 100 changes became.
       operations.push(new Set(history.map((h) => /\/g(\d+)\//.exec(h.runId)?.[1]).filter((g) => g !== '1')).size);

@@ -58,9 +58,9 @@ describe('the Web UI finds and reads a cluster', () => {
     expect(await found('KdCluster = "seen-good" AND KdMembers = 4', [good.workflowId])).toEqual([good.workflowId]);
     const said = await summaries(good);
     expect(said).toContain('configure seen-good-worker-2');
-    expect(said).toContain('addnodes on seen-good-controller-0 (+worker-1,worker-2)');
-    expect(said).toContain('create seen-good-worker-1, seen-good-worker-2');
-    expect(said.some((s) => s.startsWith('write configmeta.json to '))).toBe(true);
+    expect(said).toContain('addnodes on seen-good-controller-0 (+worker 1-2)');
+    expect(said).toContain('launch seen-good-worker-1, seen-good-worker-2 (create, ready, configmeta, package)');
+    expect(said).toContain('write configmeta.json to seen-good-controller-0, seen-good-worker-0');
     const scheduled = ((await good.fetchHistory()).events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
     expect(said).toHaveLength(scheduled.length);
 

@@ -6,6 +6,7 @@
 import { CoreV1Api, Watch, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KdClusterSpec, clusterStartOptions, deleteSignal, resizeUpdate, statusQuery, type ClusterInput, type ClusterStatus, type KdAppSpec } from '../../api/index.ts';
+import { scriptHistory } from '../../lib/script-history.ts';
 import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
 import type { MemberTarget } from '../../runtimes/runtime.ts';
 import type { clusterWorkflow } from '../../workflows/cluster.ts';
@@ -218,7 +219,9 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
     const member = status.roles[0]?.members[0];
     expect(member?.state).toBe('config error');
     expect(member?.events[0]).toMatchObject({ event: 'configure', exitCode: 3, attempts: 2 });
-    expect(member?.events[0]?.stdoutTail).toContain('ran --configure');
+    // Output is in Temporal's history (the activity's failure details), not in status.
+    const runs = await scriptHistory(handle.client, handle.workflowId);
+    expect(runs.find((r) => r.member === member?.name && r.event === 'configure')?.stdoutTail).toContain('ran --configure');
     await handle.signal(deleteSignal);
     await handle.result();
   });

@@ -3,17 +3,22 @@ import { Worker } from '@temporalio/worker';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPLAY_DIR } from '../support/cluster.ts';
+import { PLANNER_VERSION, SUPPORTED_PLANNER_VERSIONS } from '../../workflows/planners.ts';
+import { replayDir } from '../support/cluster.ts';
 import { WORKFLOWS_PATH } from '../../worker/worker.ts';
 
-/** Histories recorded from real runs must replay on today's workflow code: a change that breaks determinism fails here. */
-describe('replay of recorded cluster histories', async () => {
-  const files = (await readdir(REPLAY_DIR)).filter((f) => f.endsWith('.json')).sort();
+/**
+ * Histories recorded from real runs, kept per planner version (docs/adr/0014), must replay on today's
+ * workflow code for every version it still supports: a change that breaks determinism fails here.
+ */
+describe.each(SUPPORTED_PLANNER_VERSIONS)('replay of recorded cluster histories, planner v%i', async (version) => {
+  const dir = replayDir(version);
+  const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.json')).sort();
   it('has recorded histories to replay', () => {
-    expect(files.length).toBeGreaterThanOrEqual(4);
+    expect(files.length).toBeGreaterThanOrEqual(version === PLANNER_VERSION ? 4 : 1);
   });
   it.each(files)('%s replays without nondeterminism', async (file) => {
-    const history = historyFromJSON(JSON.parse(await readFile(path.join(REPLAY_DIR, file), 'utf8')));
+    const history = historyFromJSON(JSON.parse(await readFile(path.join(dir, file), 'utf8')));
     await expect(Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, history, file)).resolves.toBeUndefined();
   });
 });

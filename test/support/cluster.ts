@@ -5,6 +5,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KdAppSpec, KdClusterSpec, clusterStartOptions, statusQuery, type ClusterInput, type ClusterStatus, type KdAppSpecInput } from '../../api/index.ts';
 import type { ClusterOptions, clusterWorkflow } from '../../workflows/cluster.ts';
+import { PLANNER_VERSION } from '../../workflows/planners.ts';
 import type { Runtime } from '../../runtimes/runtime.ts';
 import type { Harness } from './temporal.ts';
 
@@ -51,7 +52,13 @@ export async function waitForStatus(handle: WorkflowHandle, predicate: (s: Clust
   const deadline = Date.now() + timeoutMs;
   let last: ClusterStatus | undefined;
   while (Date.now() < deadline) {
-    last = await handle.query(statusQuery);
+    try {
+      last = await handle.query(statusQuery);
+    } catch (error) {
+      // A busy worker may not answer a query within the server's deadline: ask again (the deadline above is the hang guard).
+      if (/query timed out|DEADLINE_EXCEEDED/.test(String((error as Error).cause ?? error))) continue;
+      throw error;
+    }
     if (predicate(last)) return last;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -71,13 +78,16 @@ export function memberStates(s: ClusterStatus): Record<string, string> {
 }
 
 export const REPLAY_DIR = path.join(import.meta.dirname, '..', 'replay', 'histories');
+/** Fixtures are kept per planner version (docs/adr/0014): new recordings go to the current one's folder. */
+export const replayDir = (version: number) => path.join(REPLAY_DIR, `v${version}`);
 
 /** KDFLOW_RECORD_HISTORY=1 refreshes the replay fixtures from a real run (test/replay replays them). */
 export async function recordHistory(h: Harness, handle: WorkflowHandle, name: string): Promise<void> {
   if (!process.env.KDFLOW_RECORD_HISTORY) return;
-  await mkdir(REPLAY_DIR, { recursive: true });
+  const dir = replayDir(PLANNER_VERSION);
+  await mkdir(dir, { recursive: true });
   // The Temporal CLI's JSON is the format historyFromJSON reads back.
   const shown = spawnSync(ensureTemporalCli(), ['workflow', 'show', '--workflow-id', handle.workflowId, '--address', h.env.address, '--output', 'json'], { encoding: 'utf8' });
   if (shown.status !== 0) throw new Error(`temporal workflow show failed: ${shown.stderr}`);
-  await writeFile(path.join(REPLAY_DIR, `${name}.json`), shown.stdout);
+  await writeFile(path.join(dir, `${name}.json`), shown.stdout);
 }

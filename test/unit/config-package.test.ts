@@ -1,10 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, readdir, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { AppCatalog, pruneUnusedPackages } from '../../lib/app-catalog.ts';
 import { preparePackage, unpackPackage } from '../../runtimes/config-package.ts';
+import { cleanPackageCache, packageCacheDir } from '../../runtimes/package-cache.ts';
 import { RuntimeError } from '../../runtimes/errors.ts';
 import { tgz } from '../../scripts/chaos/tarball.ts';
 
@@ -44,7 +48,7 @@ describe('config packages', () => {
     const again = await preparePackage(tgz, dir);
     expect(first.scriptDir).toBe('appconfig');
     expect(again.digest).toBe(first.digest);
-    expect(await readdir(dir)).toEqual([`${first.digest}.tgz`]);
+    expect((await readdir(dir)).filter((f) => f.endsWith('.tgz'))).toEqual([`${first.digest}.tgz`]);
     const dest = await mkdtemp(path.join(os.tmpdir(), 'kdflow-dest-'));
     await unpackPackage(first.tgzPath, dest);
     expect((await stat(path.join(dest, 'appconfig', 'startscript'))).mode & 0o111).not.toBe(0);
@@ -122,5 +126,125 @@ describe('config packages', () => {
       return ['appconfig'];
     });
     expect((await refusal(many)).message).toMatch(/more than 10000 entries/);
+  });
+});
+
+/** Every regular file under a directory, with its content. */
+async function filesUnder(dir: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (const rel of await readdir(dir, { recursive: true }).catch(() => [] as string[])) {
+    if ((await stat(path.join(dir, rel))).isFile()) out.set(rel, await readFile(path.join(dir, rel)));
+  }
+  return out;
+}
+
+const aged = async (dir: string) => {
+  const hourAgo = new Date(Date.now() - 3600_000);
+  for (const rel of await readdir(dir, { recursive: true })) await utimes(path.join(dir, rel), hourAgo, hourAgo);
+};
+
+describe('the package cache', () => {
+  it('keeps no copy of a file it refused (file:///etc/shadow)', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'kdflow-shadow-'));
+    const secret = path.join(dir, 'shadow');
+    await writeFile(secret, 'root:$6$not-a-package$hash:19000:0:99999:7:::\n', { mode: 0o600 });
+    const cacheDir = await cache();
+    const error = await preparePackage(pathToFileURL(secret).href, cacheDir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RuntimeError);
+    const content = await readFile(secret);
+    expect([...(await filesUnder(cacheDir)).values()].filter((b) => b.equals(content))).toEqual([]);
+    expect([...(await filesUnder(cacheDir)).keys()].filter((f) => f.endsWith('.tgz') || f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('keeps packages 0600 in a 0700 directory, even one made 0755 before', async () => {
+    const tgz = await archive(async (d) => (await startscript(d), ['appconfig']));
+    const cacheDir = path.join(await cache(), 'packages');
+    await mkdir(cacheDir, { mode: 0o755 });
+    await chmod(cacheDir, 0o755);
+    const pkg = await preparePackage(tgz, cacheDir);
+    expect((await stat(cacheDir)).mode & 0o777).toBe(0o700);
+    expect((await stat(pkg.tgzPath)).mode & 0o777).toBe(0o600);
+    for (const rel of (await readdir(cacheDir, { recursive: true })).map((r) => path.join(cacheDir, r))) {
+      expect((await stat(rel)).mode & 0o077).toBe(0);
+    }
+  });
+
+  it('cleans entries no package URL in use points to, old versions of a directory included, after a grace period', async () => {
+    const src = await mkdtemp(path.join(os.tmpdir(), 'kdflow-clean-'));
+    const [a, b] = [path.join(src, 'a'), path.join(src, 'b')];
+    await startscript(a);
+    await startscript(b);
+    const cacheDir = await cache();
+    const a1 = await preparePackage(path.join(a, 'appconfig'), cacheDir);
+    await writeFile(path.join(a, 'appconfig', 'more'), 'edited');
+    const a2 = await preparePackage(pathToFileURL(path.join(a, 'appconfig')).href, cacheDir);
+    await writeFile(path.join(b, 'appconfig', 'other'), 'b');
+    const b1 = await preparePackage(path.join(b, 'appconfig'), cacheDir);
+    expect(new Set([a1.digest, a2.digest, b1.digest]).size).toBe(3);
+    const tgzs = async () => (await readdir(cacheDir)).filter((f) => f.endsWith('.tgz')).sort();
+    // Young entries stay: an activity may have just prepared one it is about to unpack.
+    expect(await cleanPackageCache(cacheDir, [pathToFileURL(path.join(a, 'appconfig')).href])).toEqual([]);
+    expect(await tgzs()).toHaveLength(3);
+    await aged(cacheDir);
+    const removed = await cleanPackageCache(cacheDir, [pathToFileURL(path.join(a, 'appconfig')).href]);
+    expect(await tgzs()).toEqual([`${a2.digest}.tgz`]);
+    expect(removed).toEqual(expect.arrayContaining([`${a1.digest}.tgz`, `${b1.digest}.tgz`]));
+  });
+
+  it('prunes what no app in the catalog uses, when an app is applied', async () => {
+    const home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-prune-'));
+    const [a, b] = [path.join(home, 'src', 'a'), path.join(home, 'src', 'b')];
+    await startscript(a);
+    await startscript(b);
+    await writeFile(path.join(b, 'appconfig', 'other'), 'b');
+    const urlA = pathToFileURL(path.join(a, 'appconfig')).href;
+    const kept = await preparePackage(urlA, packageCacheDir(home));
+    const dropped = await preparePackage(pathToFileURL(path.join(b, 'appconfig')).href, packageCacheDir(home));
+    await aged(packageCacheDir(home));
+    const app = { apiVersion: 'kdflow.dev/v1beta1', kind: 'KdApp', metadata: { name: 'pa' }, spec: { label: { name: 'pa' }, distroID: 'x/pa', version: '1', defaultImageRepoTag: 'pa:1', defaultConfigPackage: { packageURL: urlA }, roles: [{ id: 'r', cardinality: '1' }] } };
+    await new AppCatalog(home).put('default', app as Parameters<AppCatalog['put']>[1]);
+    expect(existsSync(kept.tgzPath)).toBe(true);
+    expect(existsSync(dropped.tgzPath)).toBe(false);
+    // The same pruning runs at worker start.
+    await aged(packageCacheDir(home));
+    await mkdir(path.join(home, 'apps', 'default'), { recursive: true });
+    await writeFile(path.join(home, 'apps', 'default', 'pa.json'), JSON.stringify({ ...app, spec: { ...app.spec, defaultConfigPackage: null } }));
+    await pruneUnusedPackages(home);
+    expect(existsSync(kept.tgzPath)).toBe(false);
+  });
+});
+
+describe('plain-directory packages: limits while walking', () => {
+  it('stops at the first entry over the count limit, naming the limit, the count and the directory', async () => {
+    const src = await mkdtemp(path.join(os.tmpdir(), 'kdflow-walk-'));
+    await startscript(src);
+    for (let i = 0; i < 40; i++) await writeFile(path.join(src, 'appconfig', `f${i}`), '');
+    const dir = path.join(src, 'appconfig');
+    const cacheDir = await cache();
+    const error = await preparePackage(dir, cacheDir, { limits: { entries: 10 } }).then(() => new RuntimeError('RuntimeFailure', 'accepted'), (e: unknown) => e as RuntimeError);
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect(error.permanent).toBe(true);
+    expect(error.message).toContain(dir);
+    expect(error.message).toMatch(/more than 10 entries/);
+    expect(error.message).toMatch(/stopped at entry 11\b/);
+    expect(await readdir(cacheDir)).toEqual([]);
+  });
+
+  it('stops at the first file over the byte limit', async () => {
+    const src = await mkdtemp(path.join(os.tmpdir(), 'kdflow-walk-'));
+    await startscript(src);
+    await writeFile(path.join(src, 'appconfig', 'big'), Buffer.alloc(5000));
+    const dir = path.join(src, 'appconfig');
+    const error = await preparePackage(dir, await cache(), { limits: { unpackedBytes: 4096 } }).then(() => new RuntimeError('RuntimeFailure', 'accepted'), (e: unknown) => e as RuntimeError);
+    expect(error.message).toContain(dir);
+    expect(error.message).toMatch(/more than 4096 bytes/);
+  });
+
+  it('stops packing when the archive outgrows its limit', async () => {
+    const src = await mkdtemp(path.join(os.tmpdir(), 'kdflow-walk-'));
+    await startscript(src);
+    await writeFile(path.join(src, 'appconfig', 'noise'), randomBytes(20_000));
+    const error = await preparePackage(path.join(src, 'appconfig'), await cache(), { limits: { archiveBytes: 2048 } }).then(() => new RuntimeError('RuntimeFailure', 'accepted'), (e: unknown) => e as RuntimeError);
+    expect(error.message).toMatch(/larger than 2048 bytes/);
   });
 });

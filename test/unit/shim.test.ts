@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { crStatusFrom, withCondition, type ClusterStatus } from '../../api/index.ts';
+import { crStatusFrom, withCondition, type ClusterStatus, type ScriptRun } from '../../api/index.ts';
 import { clusterInputOf } from '../../shim/forward.ts';
 import type { CrObject } from '../../shim/resources.ts';
-import { runEvent, runsToTell, type TellableRun } from '../../shim/status-sync.ts';
+import { runEvent, runsToTell } from '../../shim/status-sync.ts';
 
 const appCr: CrObject = {
   metadata: { name: 'spark', namespace: 'ns' },
@@ -42,9 +42,10 @@ describe('the status the shim writes', () => {
     generation: 3,
     observedGeneration: 3,
     roles: [
-      { id: 'controller', desired: 1, members: [{ name: 'sc-controller-0', role: 'controller', ordinal: 0, fqdn: 'f0', state: 'configured', ready: true, events: [] }] },
-      { id: 'worker', desired: 2, members: [{ name: 'sc-worker-0', role: 'worker', ordinal: 0, fqdn: 'f1', state: 'config error', ready: true, lastError: 'configure exited 3', events: [] }] },
+      { id: 'controller', desired: 1, total: 1, ready: 1, configured: 1, members: [{ name: 'sc-controller-0', role: 'controller', ordinal: 0, fqdn: 'f0', state: 'configured', ready: true, events: [] }] },
+      { id: 'worker', desired: 2, total: 1, ready: 1, configured: 0, members: [{ name: 'sc-worker-0', role: 'worker', ordinal: 0, fqdn: 'f1', state: 'config error', ready: true, lastError: 'configure exited 3', events: [] }] },
     ],
+    page: { offset: 0, limit: 100, total: 2 },
   };
   it('counts ready members against the desired ones and surfaces the last error', () => {
     expect(crStatusFrom(status, 'kdcluster:ns/sc')).toEqual({
@@ -71,11 +72,9 @@ describe('the status the shim writes', () => {
 });
 
 describe('the script runs the shim tells as Events', () => {
-  type MemberEvent = ClusterStatus['roles'][number]['members'][number]['events'][number];
-  // Only the fields the shim reads: a member's last run of each event kind.
-  const run = (event: TellableRun['event'], finishedAt: string, exitCode: number | null, extra: Partial<TellableRun> = {}) =>
-    ({ runId: `r-${finishedAt}`, event, exitCode, attempts: 1, startedAt: finishedAt, finishedAt, ...extra }) as unknown as MemberEvent;
-  const member = (name: string, events: MemberEvent[]) => ({ name, role: 'worker', ordinal: 0, fqdn: `${name}.f`, state: 'configured' as const, ready: true, events });
+  // A member's last run of each event kind.
+  const run = (event: ScriptRun['event'], finishedAt: string, exitCode: number | null, extra: Partial<ScriptRun> = {}): ScriptRun => ({ runId: `r-${finishedAt}`, event, exitCode, attempts: 1, startedAt: finishedAt, finishedAt, ...extra });
+  const member = (name: string, events: ScriptRun[]) => ({ name, role: 'worker', ordinal: 0, fqdn: `${name}.f`, state: 'configured' as const, ready: true, events });
   const status: ClusterStatus = {
     name: 'sc',
     namespace: 'ns',
@@ -84,9 +83,10 @@ describe('the script runs the shim tells as Events', () => {
     generation: 2,
     observedGeneration: 2,
     roles: [
-      { id: 'controller', desired: 1, members: [member('sc-controller-0', [run('configure', '2026-01-01T00:00:01.000Z', 0), run('addnodes', '2026-01-01T00:00:05.000Z', 0, { about: 'sc-worker-1' })])] },
-      { id: 'worker', desired: 2, members: [member('sc-worker-0', [run('configure', '2026-01-01T00:00:02.000Z', 0)]), member('sc-worker-1', [run('configure', '2026-01-01T00:00:04.000Z', 3, { attempts: 2 })])] },
+      { id: 'controller', desired: 1, total: 1, ready: 1, configured: 1, members: [member('sc-controller-0', [run('configure', '2026-01-01T00:00:01.000Z', 0), run('addnodes', '2026-01-01T00:00:05.000Z', 0, { about: 'sc-worker-1' })])] },
+      { id: 'worker', desired: 2, total: 2, ready: 2, configured: 1, members: [member('sc-worker-0', [run('configure', '2026-01-01T00:00:02.000Z', 0)]), member('sc-worker-1', [run('configure', '2026-01-01T00:00:04.000Z', 3, { attempts: 2 })])] },
     ],
+    page: { offset: 0, limit: 100, total: 3 },
   };
 
   it('tells the runs that ended after reportedThrough, oldest first, from every member', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KdAppSpec, KdClusterSpec, clusterStartOptions, type ClusterInput, type ClusterStatus } from '../../api/index.ts';
 import { currentDetails } from '../../workflows/status.ts';
-import { listed, scriptSummary, teardownSummary } from '../../workflows/steps.ts';
+import { listed, scriptSummary, teardownSummary } from '../../workflows/summaries.ts';
 
 const app = KdAppSpec.parse({
   label: { name: 'spark' },
@@ -22,11 +22,12 @@ describe('what the Web UI shows', () => {
   });
 
   it('summarises activities in one short line', () => {
-    const step = { kind: 'runEvent' as const, role: 'worker', targets: [], argv: [] };
-    expect(scriptSummary({ ...step, event: 'configure', about: [] }, 'analytics-worker-2', 'analytics')).toBe('configure analytics-worker-2');
-    expect(scriptSummary({ ...step, event: 'addnodes', about: ['analytics-worker-3', 'analytics-worker-4'] }, 'analytics-controller-0', 'analytics')).toBe('addnodes on analytics-controller-0 (+worker-3,worker-4)');
-    expect(scriptSummary({ ...step, event: 'delnodes', about: ['analytics-worker-3'] }, 'analytics-worker-0', 'analytics')).toBe('delnodes on analytics-worker-0 (-worker-3)');
-    expect(scriptSummary({ ...step, event: 'addnodes', about: [], retry: true }, 'analytics-worker-0', 'analytics')).toBe('addnodes on analytics-worker-0 (retry)');
+    const step = { kind: 'runEvent' as const, role: 'worker', targets: [] };
+    expect(scriptSummary({ ...step, event: 'configure' }, 'analytics-worker-2')).toBe('configure analytics-worker-2');
+    expect(scriptSummary({ ...step, event: 'addnodes', about: [[3, 4]] }, 'analytics-controller-0')).toBe('addnodes on analytics-controller-0 (+worker 3-4)');
+    expect(scriptSummary({ ...step, event: 'addnodes', about: [[3, 900]] }, 'analytics-controller-0')).toBe('addnodes on analytics-controller-0 (+worker 3-900)');
+    expect(scriptSummary({ ...step, event: 'delnodes', about: [[3, 3]] }, 'analytics-worker-0')).toBe('delnodes on analytics-worker-0 (-worker 3)');
+    expect(scriptSummary({ ...step, event: 'addnodes', about: [[1, 1]], retry: true }, 'analytics-worker-0')).toBe('addnodes on analytics-worker-0 (+worker 1) (retry)');
     expect(listed(['a', 'b', 'c', 'd', 'e', 'f'])).toBe('a, b, c, d +2 more');
     expect(teardownSummary('analytics', 1)).toBe('tear down analytics (1 known member)');
   });
@@ -34,7 +35,8 @@ describe('what the Web UI shows', () => {
   it('renders the members as a Markdown table that no member value can break', () => {
     const status: ClusterStatus = {
       name: 'analytics', namespace: 'default', app: 'spark', phase: 'updating', generation: 2, observedGeneration: 1, operation: 'configure on analytics-worker-2',
-      roles: [{ id: 'worker', desired: 1, members: [{ name: 'analytics-worker-0', role: 'worker', ordinal: 0, fqdn: 'f', state: 'config error', ready: true, lastError: 'exit 3 | oops\nline two', events: [] }] }],
+      roles: [{ id: 'worker', desired: 1, total: 1, ready: 1, configured: 0, members: [{ name: 'analytics-worker-0', role: 'worker', ordinal: 0, fqdn: 'f', state: 'config error', ready: true, lastError: 'exit 3 | oops\nline two', events: [] }] }],
+      page: { offset: 0, limit: 100, total: 1 },
     };
     const text = currentDetails(status);
     expect(text).toContain('**default/analytics** (app spark): **updating**, generation 1 (working on 2), 1 member(s)');

@@ -1,0 +1,100 @@
+/**
+ * The state a cluster run hands to the next one at continue-as-new, packed so that 1,000 members fit
+ * well inside Temporal's payload limits (docs/adr/0013): each member is one row of numbers, with its
+ * role, topology key and error text given once in a dictionary; names and FQDNs are derived again.
+ * Pure; the round trip is tested.
+ */
+import { MemberState, memberName, type EventName, type OrdinalRange } from '../api/contract.ts';
+import type { LastRun, Member, Notify, NotifyEvent } from './model.ts';
+
+const STATES = MemberState.options;
+const EVENTS: EventName[] = ['configure', 'addnodes', 'delnodes'];
+const NOTIFY_EVENTS: NotifyEvent[] = ['addnodes', 'delnodes'];
+
+const LAUNCHED = 1;
+const READY = 2;
+const ANNOUNCED = 4;
+const DELNODES_SENT = 8;
+
+/** [event, generation, seq, exitCode, attempts, startedAt, finishedAt, aboutRole (-1: none), aboutOrdinals] */
+type PackedRun = [number, number, number, number | null, number, number, number, number, OrdinalRange[]];
+/** [event, role, ordinals] */
+type PackedNotify = [number, number, OrdinalRange[]];
+/** [role, ordinal, state, flags, topology, batch, error (-1: none), runs, failedNotifies, retryNotifies] */
+type PackedMember = [number, number, number, number, number, number, number, PackedRun[], PackedNotify[], PackedNotify[]];
+
+export interface PackedMembers {
+  roles: string[];
+  topologies: string[];
+  errors: string[];
+  rows: PackedMember[];
+}
+
+class Dictionary {
+  readonly values: string[] = [];
+  private readonly index = new Map<string, number>();
+  of(value: string): number {
+    let at = this.index.get(value);
+    if (at === undefined) {
+      at = this.values.length;
+      this.values.push(value);
+      this.index.set(value, at);
+    }
+    return at;
+  }
+}
+
+export function packMembers(members: Member[]): PackedMembers {
+  const roles = new Dictionary();
+  const topologies = new Dictionary();
+  const errors = new Dictionary();
+  const notify = (n: Notify): PackedNotify => [NOTIFY_EVENTS.indexOf(n.event), roles.of(n.role), n.ordinals];
+  const rows = members.map((m): PackedMember => {
+    const flags = (m.launched ? LAUNCHED : 0) | (m.ready ? READY : 0) | (m.announced ? ANNOUNCED : 0) | (m.delnodesSent ? DELNODES_SENT : 0);
+    const runs = EVENTS.flatMap((event, e): PackedRun[] => {
+      const r = m.runs[event];
+      return r ? [[e, r.generation, r.seq, r.exitCode, r.attempts, r.startedAt, r.finishedAt, r.about ? roles.of(r.about.role) : -1, r.about?.ordinals ?? []]] : [];
+    });
+    return [
+      roles.of(m.role),
+      m.ordinal,
+      STATES.indexOf(m.state),
+      flags,
+      topologies.of(m.topology),
+      m.batch,
+      m.lastError === undefined ? -1 : errors.of(m.lastError),
+      runs,
+      m.failedNotifies.map(notify),
+      m.retryNotifies.map(notify),
+    ];
+  });
+  return { roles: roles.values, topologies: topologies.values, errors: errors.values, rows };
+}
+
+export function unpackMembers(cluster: string, packed: PackedMembers): Member[] {
+  const role = (i: number) => packed.roles[i] ?? '';
+  const notify = ([event, r, ordinals]: PackedNotify): Notify => ({ event: NOTIFY_EVENTS[event] ?? 'addnodes', role: role(r), ordinals });
+  return packed.rows.map(([r, ordinal, state, flags, topology, batch, error, runs, failed, retry]) => {
+    const lastRuns: Member['runs'] = {};
+    for (const [e, generation, seq, exitCode, attempts, startedAt, finishedAt, aboutRole, aboutOrdinals] of runs) {
+      const run: LastRun = { generation, seq, exitCode, attempts, startedAt, finishedAt, ...(aboutRole >= 0 ? { about: { role: role(aboutRole), ordinals: aboutOrdinals } } : {}) };
+      lastRuns[EVENTS[e] ?? 'configure'] = run;
+    }
+    return {
+      name: memberName(cluster, role(r), ordinal),
+      role: role(r),
+      ordinal,
+      state: STATES[state] ?? 'config error',
+      launched: (flags & LAUNCHED) !== 0,
+      ready: (flags & READY) !== 0,
+      topology: packed.topologies[topology] ?? '',
+      batch,
+      announced: (flags & ANNOUNCED) !== 0,
+      delnodesSent: (flags & DELNODES_SENT) !== 0,
+      failedNotifies: failed.map(notify),
+      retryNotifies: retry.map(notify),
+      ...(error >= 0 ? { lastError: packed.errors[error] ?? '' } : {}),
+      runs: lastRuns,
+    };
+  });
+}

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { API_VERSION, Metadata, Resources, RoleId, dnsLabel, oversize } from './common.ts';
+import { API_VERSION, Metadata, Resources, RoleId, dnsLabel, oversize, unreservedString } from './common.ts';
 
 /** The total member cap KubeDirector enforces; kdflow keeps it. */
 export const MAX_MEMBERS = 1000;
 
 const EnvVar = z.strictObject({
-  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env name must be a shell-style identifier (letters, digits, _)'),
+  name: unreservedString('env name').regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env name must be a shell-style identifier (letters, digits, _)'),
   value: z.string().max(32_768, 'env value must be at most 32 KiB'),
 });
 export type EnvVar = z.infer<typeof EnvVar>;

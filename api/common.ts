@@ -9,18 +9,29 @@ export const EVENTS = ['configure', 'addnodes', 'delnodes'] as const;
 export const EventName = z.enum(EVENTS);
 export type EventName = z.infer<typeof EventName>;
 
+/**
+ * Names kdflow keys maps by must never reach Object.prototype. kdflow's own lookups are
+ * prototype-free (Map, Object.create(null), Object.hasOwn); refusing `__proto__` outright also keeps
+ * it out of any plain object a name reaches later (JSON, env, labels). The patterns below already
+ * exclude it; this check says why, and holds if a pattern is ever widened. `constructor` and
+ * `prototype` stay valid: Kubernetes and KubeDirector accept them, and refusing them now could fail
+ * the specs of clusters that already run.
+ */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__']);
+/** Checked first, and alone: a reserved name gets one issue that says why. */
+export const unreservedString = (what: string) =>
+  z.string().refine((name) => !RESERVED_NAMES.has(name), { abort: true, message: `${what} must not be "__proto__" (a name reserved by JavaScript)` });
+
 // RFC 1123 label: what Kubernetes accepts as a Pod, Service or namespace name.
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const dnsLabel = (what: string) =>
-  z
-    .string()
+  unreservedString(what)
     .min(1, `${what} must not be empty`)
     .max(63, `${what} must be at most 63 characters`)
     .regex(DNS_LABEL, `${what} must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)`);
 
 /** Role ids may hold '_' as KubeDirector's do (vanilla_centos); member names map it to '-'. */
-export const RoleId = z
-  .string()
+export const RoleId = unreservedString('role id')
   .min(1, 'role id must not be empty')
   .max(40, 'role id must be at most 40 characters')
   .regex(/^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$/, "role id must be lowercase letters, digits, '-' or '_', starting and ending with a letter or digit");

@@ -32,14 +32,87 @@ export function formatIssues(issues: FieldIssue[], source?: string): string {
   return issues.map((i) => `${prefix}${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n');
 }
 
-export function zodIssues(error: z.ZodError, basePath: PropertyKey[] = []): FieldIssue[] {
-  return error.issues.map((issue) => ({ path: formatPath([...basePath, ...issue.path]), message: issue.message }));
+/**
+ * zod's issues as field issues that also name what the user wrote: `input` is what was parsed (the
+ * schema's root), where each issue's value is looked up by its path. zod's own wording ("Invalid
+ * option: expected one of …") becomes `got "reboot"; expected one of configure, addnodes, delnodes`;
+ * a schema's own message gets `, got VALUE` unless it already quotes the value.
+ */
+export function zodIssues(error: z.ZodError, basePath: PropertyKey[], input: unknown): FieldIssue[] {
+  return error.issues.map((issue) => ({ path: formatPath([...basePath, ...issue.path]), message: withValue(issue, valueAt(input, issue.path)) }));
 }
 
-/** Parse with a schema, or throw a ValidationError whose issues name the fields. */
+/**
+ * The value at a path, own properties only (a segment such as "constructor" finds nothing inherited).
+ * A key missing from an object that is there is found, as undefined: the field was left out.
+ */
+export function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): { found: boolean; value?: unknown } {
+  let at: unknown = root;
+  for (const [i, key] of path.entries()) {
+    if (at === null || typeof at !== 'object' || typeof key === 'symbol') return { found: false };
+    if (!Object.hasOwn(at, key)) return i === path.length - 1 ? { found: true, value: undefined } : { found: false };
+    at = (at as Record<string, unknown>)[key];
+  }
+  return { found: true, value: at };
+}
+
+const ZOD_WORDING = /^(Invalid input|Invalid option|Invalid string|Invalid|Too small|Too big)(: |$)/;
+const MAX_SHOWN = 40;
+
+/** A value as a user would recognise it, short: strings quoted (escapes visible), long ones cut with their length. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') {
+    const quoted = JSON.stringify(value);
+    return quoted.length <= MAX_SHOWN ? quoted : `${JSON.stringify(value.slice(0, MAX_SHOWN - 8)).slice(0, -1)}…" (${value.length} characters)`;
+  }
+  if (typeof value !== 'object' || value === null) return String(value);
+  const json = safeJson(value);
+  if (json !== undefined && json.length <= MAX_SHOWN) return json;
+  if (Array.isArray(value)) return `a list of ${value.length} item${value.length === 1 ? '' : 's'}`;
+  const keys = Object.keys(value);
+  return `an object with ${keys.length === 0 ? 'no keys' : `keys ${keys.slice(0, 4).join(', ')}${keys.length > 4 ? ', …' : ''}`}`;
+}
+
+function safeJson(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function withValue(issue: z.core.$ZodIssue, at: { found: boolean; value?: unknown }): string {
+  // An unknown key is named by the message itself; the object it sits in is no help.
+  if (issue.code === 'unrecognized_keys') return issue.message;
+  if (!at.found && !('input' in issue)) return issue.message;
+  const value = at.found ? at.value : issue.input;
+  const got = value === undefined ? 'missing' : `got ${describeValue(value)}`;
+  const zodWording = ZOD_WORDING.exec(issue.message);
+  if (zodWording) {
+    if (issue.code === 'invalid_value') {
+      const shown = issue.values.map((v) => (typeof v === 'string' ? v : String(v)));
+      return `${got}; expected ${shown.length === 1 ? JSON.stringify(issue.values[0]) : `one of ${shown.join(', ')}`}`;
+    }
+    if (issue.code === 'invalid_union') return `${got}; ${unionExpectation(issue)}`;
+    const rest = issue.message.slice(zodWording[0].length).replace(/, received \w+$/, '');
+    return rest ? `${got}; ${rest}` : got;
+  }
+  // A schema's own message: it may quote the value already (duplicate role id "worker").
+  if (value === undefined) return issue.message;
+  if (typeof value === 'string' && issue.message.includes(JSON.stringify(value))) return issue.message;
+  return `${issue.message}, ${got}`;
+}
+
+function unionExpectation(issue: z.core.$ZodIssueInvalidUnion): string {
+  const types = issue.errors.flatMap((branch) => branch.flatMap((i) => (i.code === 'invalid_type' && i.path.length === 0 ? [i.expected] : [])));
+  return types.length === issue.errors.length ? `expected ${types.join(' or ')}` : 'matches none of the accepted forms';
+}
+
+/** Parse with a schema, or throw a ValidationError whose issues name the fields and the values. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, source?: string, basePath: PropertyKey[] = []): z.infer<S> {
   const result = schema.safeParse(input);
-  if (!result.success) throw new ValidationError(zodIssues(result.error, basePath), source);
+  if (!result.success) throw new ValidationError(zodIssues(result.error, basePath, input), source);
   return result.data;
 }
 
@@ -102,17 +175,22 @@ export function stableJson(value: unknown): string {
   );
 }
 
-/** A resize is a spec change: the listed roles get new member counts, roles not yet listed are added. */
-export function resizedSpec(spec: KdClusterSpec, roles: Record<string, number>): KdClusterSpec {
-  const next = { ...spec, roles: spec.roles.map((r) => (r.id in roles ? { ...r, members: roles[r.id] } : r)) };
-  for (const [id, members] of Object.entries(roles)) if (!spec.roles.some((r) => r.id === id)) next.roles.push({ id, members });
+/**
+ * A resize is a spec change: the listed roles get new member counts, roles not yet listed are added.
+ * `roles` is a client's payload: only its own keys count (a role named "constructor" must not find
+ * Object.prototype.constructor), and a "__proto__" key becomes a role id the schema then refuses.
+ */
+export function resizedSpec(spec: KdClusterSpec, roles: Readonly<Record<string, number>>): KdClusterSpec {
+  const counts = new Map(Object.entries(roles));
+  const next = { ...spec, roles: spec.roles.map((r) => (counts.has(r.id) ? { ...r, members: counts.get(r.id) } : r)) };
+  for (const [id, members] of counts) if (!spec.roles.some((r) => r.id === id)) next.roles.push({ id, members });
   return next;
 }
 
 /** Every rule a change to a live cluster must pass: the schema, immutability, and the app's rules. */
 export function checkChange(clusterName: string, current: KdClusterSpec, next: unknown, app: KdAppSpec): { spec: KdClusterSpec; issues: [] } | { issues: FieldIssue[] } {
   const parsed = KdClusterSpec.safeParse(next);
-  if (!parsed.success) return { issues: zodIssues(parsed.error, ['spec']) };
+  if (!parsed.success) return { issues: zodIssues(parsed.error, ['spec'], next) };
   const issues = [...changeIssues(current, parsed.data, app), ...clusterIssues(clusterName, parsed.data, app)].map((i) => ({ ...i, path: `spec.${i.path}` }));
   return issues.length > 0 ? { issues } : { spec: parsed.data, issues: [] };
 }
@@ -135,12 +213,12 @@ export function parseClusterInput(input: unknown): { input: ClusterInput; issues
   for (const field of ['namespace', 'name', 'appName'] as const) {
     const checked = dnsLabel(field).safeParse(raw[field]);
     if (checked.success) names[field] = checked.data;
-    else issues.push(...zodIssues(checked.error, [field]));
+    else issues.push(...zodIssues(checked.error, [field], raw[field]));
   }
   const app = KdAppSpec.safeParse(raw.app);
-  if (!app.success) issues.push(...zodIssues(app.error, ['app']));
+  if (!app.success) issues.push(...zodIssues(app.error, ['app'], raw.app));
   const spec = KdClusterSpec.safeParse(raw.spec);
-  if (!spec.success) issues.push(...zodIssues(spec.error, ['spec']));
+  if (!spec.success) issues.push(...zodIssues(spec.error, ['spec'], raw.spec));
   if (issues.length > 0 || !app.success || !spec.success) return { issues };
   const parsed: ClusterInput = { namespace: names.namespace as string, name: names.name as string, appName: names.appName as string, app: app.data, spec: spec.data };
   const appIssues = clusterIssues(parsed.name, parsed.spec, parsed.app, parsed.appName).map((i) => ({ ...i, path: `spec.${i.path}` }));

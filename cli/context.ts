@@ -5,7 +5,10 @@ import { kdflowHome, runtimeKind, temporalConnection, temporalNamespace } from '
 import { createRuntime } from '../runtimes/index.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
 import type { clusterWorkflow } from '../workflows/cluster.ts';
-import { NotFoundError } from './errors.ts';
+import { checkName } from './names.ts';
+import { lineOutput, stdoutOutput, type Output } from './output.ts';
+import { NotFoundError, TemporalUnreachableError } from './errors.ts';
+import { tcpRefusal } from './reachability.ts';
 
 /** What every command may need, made on first use so that `kdflow app validate` never dials Temporal. */
 export class CliContext {
@@ -13,22 +16,28 @@ export class CliContext {
   readonly home = kdflowHome();
   readonly catalog = new AppCatalog(this.home);
   readonly out: (line: string) => void;
+  /** For output too large to hold: a member's logs. */
+  readonly output: Output;
   private client?: Client;
   private connection?: Connection;
 
-  constructor(namespace: string | undefined, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)) {
-    this.namespace = namespace ?? DEFAULT_NAMESPACE;
-    this.out = out;
+  constructor(namespace: string | undefined, out?: (line: string) => void) {
+    this.namespace = namespace === undefined ? DEFAULT_NAMESPACE : checkName('namespace', '-n/--namespace', namespace);
+    this.output = out ? lineOutput(out) : stdoutOutput();
+    this.out = this.output.line;
   }
 
   async temporal(): Promise<Client> {
     if (this.client) return this.client;
     const settings = temporalConnection();
     const address = settings.address;
+    // A refused connection fails at once here; the SDK would retry it until its deadline and then say only that.
+    const refused = await tcpRefusal(address);
+    if (refused) throw new TemporalUnreachableError(address, refused);
     try {
       this.connection = await Connection.connect({ ...settings, connectTimeout: 5_000 });
     } catch (error) {
-      throw new Error(`cannot reach Temporal at ${address} (${(error as Error).message}); start it with: npm start (or set TEMPORAL_ADDRESS)`);
+      throw new TemporalUnreachableError(address, (error as Error).message);
     }
     this.client = new Client({ connection: this.connection, namespace: temporalNamespace() });
     return this.client;

@@ -6,8 +6,10 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { parseArgs } from 'node:util';
 import { ValidationError } from '../api/index.ts';
 import { logger } from '../lib/logger.ts';
+import { temporalAddress } from '../lib/config.ts';
 import { appCommand } from './commands/app.ts';
 import { applyCommand, planCommand } from './commands/apply.ts';
+import { completionCommand } from './commands/completion.ts';
 import { deleteCommand } from './commands/delete.ts';
 import { getCommand } from './commands/get.ts';
 import { historyCommand } from './commands/history.ts';
@@ -16,77 +18,58 @@ import { resizeCommand } from './commands/resize.ts';
 import { retryCommand } from './commands/retry.ts';
 import { waitCommand } from './commands/wait.ts';
 import { CliContext } from './context.ts';
-import { NotFoundError, UsageError, WaitError } from './errors.ts';
+import { NotFoundError, TemporalUnreachableError, UsageError, WaitError, unreachableTemporal } from './errors.ts';
+import { checkNamespace } from './names.ts';
+import { COMMAND_SPECS, FLAGS, GLOBAL_FLAGS, commandHelp, mainHelp, type CommandSpec, type FlagName } from './usage.ts';
 
-interface Flags {
-  file?: string;
-  output?: string;
-  for?: string;
-  timeout?: string;
-  event?: string;
-  limit?: string;
-  all?: boolean;
-}
+export type Flags = { [K in FlagName]?: (typeof FLAGS)[K] extends { value: string } ? string : boolean };
+type Command = (ctx: CliContext, args: string[], flags: Flags) => Promise<void>;
 
-const COMMANDS: Record<string, (ctx: CliContext, args: string[], flags: Flags) => Promise<void>> = {
-  app: appCommand,
-  apply: applyCommand,
-  plan: planCommand,
-  resize: resizeCommand,
-  delete: deleteCommand,
-  get: getCommand,
-  wait: waitCommand,
-  history: historyCommand,
-  logs: logsCommand,
-  retry: retryCommand,
-  // Runs until SIGTERM: the CRD shim (kubectl → workflows, status back onto the CRs).
-  shim: async () => (await import('../shim/main.ts')).runShim(),
-};
-
-const HELP = `kdflow — stateful app clusters on Temporal
-
-  kdflow app apply|validate -f FILE     register (or check) an app type: KdApp or KubeDirectorApp, JSON or YAML
-  kdflow app list
-  kdflow apply -f FILE                  create a cluster, or change it to the file's spec
-  kdflow plan -f FILE                   print the steps a change would run (dry run)
-  kdflow resize NAME ROLE=N [ROLE=N…]
-  kdflow delete NAME
-  kdflow get [NAME] [-o table|json|yaml]
-  kdflow wait NAME --for configured|deleted [--timeout 120s]
-  kdflow history NAME [--limit N|--all] script runs from Temporal's history: member, argv, exit, time
-  kdflow logs NAME MEMBER [--event configure|addnodes|delnodes]
-  kdflow retry NAME [MEMBER]            run failed events again
-  kdflow shim                           run the CRD shim: KdApp/KdCluster objects drive the workflows (kubeconfig as usual)
-
-  -n, --namespace NS   (default "default")
-  env: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE, KDFLOW_HOME (~/.kdflow), KDFLOW_RUNTIME (local)`;
+const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
+  ['app', appCommand],
+  ['apply', applyCommand],
+  ['plan', planCommand],
+  ['resize', resizeCommand],
+  ['delete', deleteCommand],
+  ['get', getCommand],
+  ['wait', waitCommand],
+  ['history', historyCommand],
+  ['logs', logsCommand],
+  ['retry', retryCommand],
+  ['completion', completionCommand],
+  // Runs until Ctrl-C or SIGTERM: the CRD shim (kubectl → workflows, status back onto the CRs).
+  ['shim', async () => (await import('../shim/main.ts')).runShim()],
+]);
 
 /** Exit codes: 1 invalid input or failed change, 2 usage, 3 Temporal unreachable or other failure, 4 not found, 5 wait failed. */
 export async function main(argv: string[], out?: (line: string) => void, err?: (line: string) => void): Promise<number> {
+  const say = out ?? ((line: string) => process.stdout.write(`${line}\n`));
   let ctx: CliContext | undefined;
   try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        namespace: { type: 'string', short: 'n' },
-        file: { type: 'string', short: 'f' },
-        output: { type: 'string', short: 'o' },
-        for: { type: 'string' },
-        timeout: { type: 'string' },
-        event: { type: 'string' },
-        limit: { type: 'string' },
-        all: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    const { values, positionals, tokens } = parseCommandLine(argv);
+    // Before anything else: the namespace becomes paths and workflow ids.
+    checkNamespace(values.namespace);
     const [command, ...args] = positionals;
-    if (!command || values.help) {
-      (out ?? console.log)(HELP);
-      return command || values.help ? 0 : 2;
+    if (command === 'help') {
+      const topic = args[0];
+      if (args.length > 1) throw new UsageError('usage: kdflow help [COMMAND]');
+      say(topic === undefined ? mainHelp() : commandHelp(specOf(topic)));
+      return 0;
     }
-    const run = COMMANDS[command];
-    if (!run) throw new UsageError(`unknown command "${command}"; see kdflow --help`);
+    if (!command) {
+      say(mainHelp());
+      return values.help ? 0 : 2;
+    }
+    const spec = specOf(command);
+    if (values.help) {
+      say(commandHelp(spec));
+      return 0;
+    }
+    checkFlags(command, spec, tokens);
+    if (spec.maxArgs !== undefined && args.length > spec.maxArgs) {
+      throw new UsageError(`kdflow ${command} takes at most ${spec.maxArgs} argument${spec.maxArgs === 1 ? '' : 's'}, got ${args.length} (${args.join(' ')}); see kdflow ${command} --help`);
+    }
+    const run = COMMANDS.get(command) as Command;
     ctx = new CliContext(values.namespace, out);
     await run(ctx, args, values);
     return 0;
@@ -94,6 +77,46 @@ export async function main(argv: string[], out?: (line: string) => void, err?: (
     return report(error, err);
   } finally {
     await ctx?.close();
+  }
+}
+
+function specOf(command: string): CommandSpec {
+  const spec = COMMAND_SPECS.get(command);
+  if (!spec) throw new UsageError(`unknown command "${command}"; see kdflow --help`);
+  return spec;
+}
+
+type Token = { kind: 'option'; name: string; rawName: string } | { kind: 'positional' | 'option-terminator' };
+
+const PARSE_OPTIONS = Object.fromEntries(
+  Object.entries(FLAGS).map(([name, flag]) => [name, { type: 'value' in flag ? ('string' as const) : ('boolean' as const), ...('short' in flag ? { short: flag.short } : {}) }]),
+);
+
+function parseCommandLine(argv: string[]): { values: Flags; positionals: string[]; tokens: Token[] } {
+  try {
+    const parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, tokens: true, options: PARSE_OPTIONS });
+    return { values: parsed.values as Flags, positionals: parsed.positionals, tokens: parsed.tokens as Token[] };
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    if (!code.startsWith('ERR_PARSE_ARGS')) throw error;
+    // Point at the command's own help when the command can be made out.
+    const command = parseArgs({ args: argv, allowPositionals: true, strict: false, options: PARSE_OPTIONS }).positionals[0];
+    const help = command && COMMAND_SPECS.has(command) ? `kdflow ${command} --help` : 'kdflow --help';
+    const message = (error as Error).message;
+    const unknown = /^Unknown option '([^']+)'/.exec(message);
+    if (unknown) throw new UsageError(`unknown flag ${unknown[1]}; see ${help}`);
+    const option = /^Option '(?:-(\w), )?--([\w-]+)/.exec(message);
+    if (option && /argument missing/.test(message)) throw new UsageError(`flag ${option[1] ? `-${option[1]}/` : ''}--${option[2]} needs a value; see ${help}`);
+    if (option) throw new UsageError(`flag --${option[2]} takes no value; see ${help}`);
+    throw new UsageError(`${message.split('.')[0]}; see ${help}`);
+  }
+}
+
+function checkFlags(command: string, spec: CommandSpec, tokens: Token[]): void {
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const name = token.name as FlagName;
+    if (!spec.flags.includes(name) && !GLOBAL_FLAGS.includes(name)) throw new UsageError(`kdflow ${command} does not take ${token.rawName}; see kdflow ${command} --help`);
   }
 }
 
@@ -108,7 +131,7 @@ function report(error: unknown, err: (line: string) => void = (l) => process.std
     line(`change rejected: ${error.cause?.message ?? error.message}`);
     return 1;
   }
-  if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+  if (error instanceof UsageError) {
     line(error.message);
     return 2;
   }
@@ -119,6 +142,11 @@ function report(error: unknown, err: (line: string) => void = (l) => process.std
   if (error instanceof WaitError) {
     line(error.message);
     return 5;
+  }
+  const unreachable = error instanceof TemporalUnreachableError ? error : unreachableTemporal(error, temporalAddress());
+  if (unreachable) {
+    line(unreachable.message);
+    return 3;
   }
   line(error instanceof Error ? error.message : String(error));
   return 3;

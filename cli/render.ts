@@ -38,3 +38,10 @@ export function renderMembers(s: ClusterStatus): string {
   const rejection = s.lastRejection ? `\nlast rejected change: ${s.lastRejection.reason}` : '';
   return `${header}${rejection}\n${renderTable(['MEMBER', 'ROLE', 'STATE', 'LAST EVENT', 'ERROR'], rows)}`;
 }
+
+/** A short list of the members there are, for a member that is not one of them. */
+export function memberList(names: string[]): string {
+  if (names.length === 0) return '; it has no members';
+  const shown = names.slice(0, 5).join(', ');
+  return `; its members: ${shown}${names.length > 5 ? `, … (${names.length} in all)` : ''}`;
+}

@@ -31,10 +31,14 @@ export function installRuntime(options: TelemetryOptions): void {
   const sdk = options.logger.child({ component: 'temporal-sdk' });
   const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
   Runtime.install({
+    // kdflow's entry points own Ctrl-C and SIGTERM (lib/stop.ts): one owner, so a stop never races the SDK's.
+    shutdownSignals: [],
     // The SDK's metadata (workflowId, runId, activityType, taskQueue…) becomes fields of the JSON line.
     logger: new DefaultLogger(options.sdkLogLevel ?? 'INFO', (entry) => {
       const { error, ...meta } = entry.meta ?? {};
-      sdk[levels[entry.level]]({ ...meta, ...(error === undefined ? {} : { err: error }) }, entry.message);
+      // kdflow says "running" and "stopped" itself; the SDK's four lines per stop are detail.
+      const level = entry.message === 'Worker state changed' ? 'debug' : levels[entry.level];
+      sdk[level]({ ...meta, ...(error === undefined ? {} : { err: error }) }, entry.message);
     }),
     ...(options.metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: options.metricsAddress } } } } : {}),
   });

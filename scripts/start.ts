@@ -1,9 +1,10 @@
 /**
  * The main job: the Temporal dev server (built from source on first run), a kdflow worker on the
  * local runtime, the example catalog, and a demo cluster, then the Web UI URL and what to try next.
- * `--once` exits after the demo cluster is configured (and deleted), for smoke tests.
+ * `--once` exits after the demo cluster is configured (and deleted), for smoke tests. Ctrl-C (or
+ * SIGTERM) stops it cleanly at any point with one line, `kdflow: stopped`, and exit 0 (lib/stop.ts).
  */
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,15 +13,19 @@ import { main as kdflow } from '../cli/main.ts';
 import { kdflowHome, temporalAddress, temporalNamespace } from '../lib/config.ts';
 import { fileLogger } from '../lib/logger.ts';
 import { installRuntime, metricsAddress } from '../lib/telemetry.ts';
-import { startDevServer } from '../lib/temporal-server.ts';
+import { listenForStop, stopWorker, unlessStopped } from '../lib/stop.ts';
+import { startDevServer, type DevServer } from '../lib/temporal-server.ts';
 import { LocalRuntime } from '../runtimes/local.ts';
 import { createKdflowWorker } from '../worker/worker.ts';
 
 const once = process.argv.includes('--once');
+// First, so that Ctrl-C stops cleanly whatever is going on: the dev server starting, the demo, the wait.
+const stop = listenForStop({ onForce: () => process.stderr.write('kdflow: stopped at once (second Ctrl-C); the dev server may still be running\n') });
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const home = kdflowHome();
 mkdirSync(home, { recursive: true });
-const say = (line: string) => process.stdout.write(`${line}\n`);
+// After a stop, whatever the demo was doing (a wait, a kdflow command) ends unheard.
+const say = (line: string) => void (stop.requested || process.stdout.write(`${line}\n`));
 const port = Number(temporalAddress().split(':').at(-1));
 const uiPort = Number(process.env.KDFLOW_UI_PORT ?? 8233);
 
@@ -30,20 +35,49 @@ const logger = fileLogger(logFile);
 const metrics = metricsAddress();
 installRuntime({ logger, sdkLogLevel: 'WARN', metricsAddress: metrics });
 say(`[kdflow] home: ${home} (worker log: ${logFile})${metrics ? `; worker metrics on http://${metrics}/metrics` : ''}`);
-const server = await startDevServer({ port, uiPort, dbFile: path.join(home, 'temporal.db'), logFile: path.join(home, 'temporal.log') });
-say(`[kdflow] Temporal dev server ${server.reused ? 'already running' : 'started'} on ${server.address} (SQLite ${path.join(home, 'temporal.db')})`);
 
-const connection = await NativeConnection.connect({ address: server.address });
-const worker = await createKdflowWorker({ connection, namespace: temporalNamespace(), runtime: new LocalRuntime(home), home, logger });
-const running = worker.run();
-say('[kdflow] worker running on the local runtime');
-
-const cli = async (...args: string[]) => {
-  const code = await kdflow(args, (line) => say(`  ${line}`));
-  if (code !== 0) throw new Error(`kdflow ${args.join(' ')} exited ${code}`);
-};
-const examples = path.join(repo, 'crds', 'examples');
+let server: DevServer | undefined;
+let connection: NativeConnection | undefined;
+let worker: Worker | undefined;
+let running: Promise<void> | undefined;
+const serverStarting = startDevServer({ port, uiPort, dbFile: path.join(home, 'temporal.db'), logFile: path.join(home, 'temporal.log') });
 try {
+  server = await unlessStopped(stop, serverStarting);
+  if (server) {
+    say(`[kdflow] Temporal dev server ${server.reused ? 'already running' : 'started'} on ${server.address} (SQLite ${path.join(home, 'temporal.db')})`);
+    connection = await unlessStopped(stop, NativeConnection.connect({ address: server.address }));
+  }
+  if (connection) worker = await unlessStopped(stop, createKdflowWorker({ connection, namespace: temporalNamespace(), runtime: new LocalRuntime(home), home, logger }));
+  if (worker) {
+    running = worker.run();
+    say('[kdflow] worker running on the local runtime');
+    await unlessStopped(stop, Promise.race([demo(server as DevServer), running.then(() => Promise.reject(new Error('the worker stopped')))]));
+  }
+} catch (error) {
+  if (!stop.requested) {
+    process.stderr.write(`kdflow: ${(error as Error).message}\n`);
+    process.exitCode = 1;
+  }
+} finally {
+  await stopWorker(worker, running).catch((error: Error) => stop.requested || process.stderr.write(`kdflow: the worker failed: ${error.message}\n`));
+  await connection?.close();
+  // A server still starting when the stop came is ours too: wait for it, then stop it.
+  await (server ?? (await serverStarting.catch(() => undefined)))?.stop();
+  await new Promise<void>((resolve) => logger.flush(() => resolve()));
+}
+if (stop.requested) {
+  process.stderr.write('kdflow: stopped\n');
+  // A kdflow command the stop cut short (a wait polling the server) must not keep the process alive.
+  process.exit(0);
+}
+stop.dispose();
+
+async function demo(server: DevServer): Promise<void> {
+  const cli = async (...args: string[]) => {
+    const code = await kdflow(args, (line) => say(`  ${line}`), (line) => void (stop.requested || process.stderr.write(`${line}\n`)));
+    if (code !== 0) throw new Error(`kdflow ${args.join(' ')} exited ${code}`);
+  };
+  const examples = path.join(repo, 'crds', 'examples');
   say('[kdflow] applying the example catalog and the demo cluster');
   await cli('app', 'apply', '-f', path.join(examples, 'centos', 'app.yaml'));
   await cli('app', 'apply', '-f', path.join(examples, 'spark', 'app.yaml'));
@@ -71,17 +105,6 @@ Try, in another terminal (KDFLOW_HOME=${home}):
     await cli('wait', 'analytics', '--for', 'deleted', '--timeout', '120s');
   } else {
     say('[kdflow] running; Ctrl-C stops the worker and the dev server (clusters and their history persist).');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await stop.stopped;
   }
-} catch (error) {
-  process.stderr.write(`kdflow: ${(error as Error).message}\n`);
-  process.exitCode = 1;
-} finally {
-  worker.shutdown();
-  await running;
-  await connection.close();
-  await server.stop();
 }

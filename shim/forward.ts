@@ -58,11 +58,11 @@ async function patchFinalizers(deps: ForwardDeps, cr: CrObject, finalizers: stri
 export function clusterInputOf(cr: CrObject, apps: Map<string, CrObject>): { input: ClusterInput } | { issues: FieldIssue[] } {
   const namespace = cr.metadata.namespace ?? 'default';
   const parsed = KdClusterSpec.safeParse(cr.spec);
-  if (!parsed.success) return { issues: zodIssues(parsed.error, ['spec']) };
+  if (!parsed.success) return { issues: zodIssues(parsed.error, ['spec'], cr.spec) };
   const appCr = apps.get(`${namespace}/${parsed.data.app}`);
   if (!appCr) return { issues: [{ path: 'spec.app', message: `unknown app "${parsed.data.app}": no KdApp of that name in namespace ${namespace}` }] };
   const app = KdAppSpec.safeParse(appCr.spec);
-  if (!app.success) return { issues: [{ path: 'spec.app', message: `KdApp ${parsed.data.app} is invalid: ${formatIssues(zodIssues(app.error, ['spec']))}` }] };
+  if (!app.success) return { issues: [{ path: 'spec.app', message: `KdApp ${parsed.data.app} is invalid: ${formatIssues(zodIssues(app.error, ['spec'], appCr.spec))}` }] };
   const issues = newClusterIssues(cr.metadata.name, parsed.data, app.data);
   if (issues.length > 0) return { issues };
   return { input: { namespace, name: cr.metadata.name, appName: parsed.data.app, app: app.data, spec: parsed.data } };

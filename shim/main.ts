@@ -1,29 +1,39 @@
 /**
  * `kdflow shim` (or `npm run shim`): runs the CRD shim against the cluster of the usual kubeconfig and
- * the Temporal of TEMPORAL_ADDRESS until SIGTERM. KDFLOW_SHIM_NAMESPACE holds its Lease.
+ * the Temporal of TEMPORAL_ADDRESS until Ctrl-C or SIGTERM, which stop it cleanly with one line
+ * (lib/stop.ts). KDFLOW_SHIM_NAMESPACE holds its Lease.
  */
 import os from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { KubeConfig } from '@kubernetes/client-node';
 import { temporalConnection, temporalNamespace } from '../lib/config.ts';
 import { logger } from '../lib/logger.ts';
+import { listenForStop, unlessStopped } from '../lib/stop.ts';
 import { Shim } from './shim.ts';
 
+/** Resolves once the shim has stopped after a signal; rejects when it cannot start. */
 export async function runShim(): Promise<void> {
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
-  const connection = await Connection.connect(temporalConnection());
-  const client = new Client({ connection, namespace: temporalNamespace() });
-  const identity = process.env.KDFLOW_SHIM_ID ?? `${os.hostname()}-${process.pid}`;
-  const shim = new Shim({ kc, client, logger: logger.child({ component: 'shim' }), identity, leaseNamespace: process.env.KDFLOW_SHIM_NAMESPACE ?? 'kdflow-system' });
-  shim.start();
-  logger.info({ identity, cluster: kc.getCurrentCluster()?.server }, 'kdflow shim running');
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
-  await shim.stop();
-  await connection.close();
+  const stop = listenForStop({ onForce: (signal) => logger.warn({ signal }, 'kdflow: stopped at once (second signal)') });
+  let connection: Connection | undefined;
+  let shim: Shim | undefined;
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromDefault();
+    connection = await unlessStopped(stop, Connection.connect(temporalConnection()));
+    if (connection) {
+      const client = new Client({ connection, namespace: temporalNamespace() });
+      const identity = process.env.KDFLOW_SHIM_ID ?? `${os.hostname()}-${process.pid}`;
+      shim = new Shim({ kc, client, logger: logger.child({ component: 'shim' }), identity, leaseNamespace: process.env.KDFLOW_SHIM_NAMESPACE ?? 'kdflow-system' });
+      shim.start();
+      logger.info({ identity, cluster: kc.getCurrentCluster()?.server }, 'kdflow shim running');
+      await stop.stopped;
+    }
+  } finally {
+    await shim?.stop();
+    await connection?.close();
+    stop.dispose();
+  }
+  logger.info({ signal: stop.requested }, 'kdflow: stopped');
 }
 
 if (import.meta.main) {

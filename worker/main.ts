@@ -1,28 +1,51 @@
 /**
  * The worker on its own: `npm run worker`, for a Temporal server that is already running.
  * `--metrics [HOST:PORT]` or KDFLOW_METRICS_ADDRESS serves the SDK's Prometheus metrics.
+ * Ctrl-C or SIGTERM stops it cleanly, in whatever state it is (lib/stop.ts).
  */
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { kdflowHome, runtimeKind, temporalConnection, temporalNamespace } from '../lib/config.ts';
 import { logger } from '../lib/logger.ts';
+import { listenForStop, stopWorker, unlessStopped } from '../lib/stop.ts';
 import { installRuntime, metricsAddress } from '../lib/telemetry.ts';
 import { createRuntime } from '../runtimes/index.ts';
 import { createKdflowWorker } from './worker.ts';
 
+const stop = listenForStop({ onForce: (signal) => logger.warn({ signal }, 'kdflow: stopped at once (second signal)') });
 let address: string | undefined;
+let connection: NativeConnection | undefined;
+let worker: Worker | undefined;
+let running: Promise<void> | undefined;
+let failed = false;
 try {
   const settings = temporalConnection();
   address = settings.address;
   const metrics = metricsAddress();
   installRuntime({ logger, metricsAddress: metrics });
-  const connection = await NativeConnection.connect(settings);
+  connection = await unlessStopped(stop, NativeConnection.connect(settings));
   const home = kdflowHome();
   const namespace = temporalNamespace();
-  const worker = await createKdflowWorker({ connection, namespace, runtime: createRuntime(runtimeKind(), home), home, logger });
-  logger.info({ address, namespace, tls: Boolean(settings.tls), runtime: runtimeKind(), home, ...(metrics ? { metrics: `http://${metrics}/metrics` } : {}) }, 'kdflow worker running');
-  await worker.run();
-  await connection.close();
+  if (connection) worker = await unlessStopped(stop, createKdflowWorker({ connection, namespace, runtime: createRuntime(runtimeKind(), home), home, logger }));
+  if (worker) {
+    logger.info({ address, namespace, tls: Boolean(settings.tls), runtime: runtimeKind(), home, ...(metrics ? { metrics: `http://${metrics}/metrics` } : {}) }, 'kdflow worker running');
+    running = worker.run();
+    await Promise.race([running, stop.stopped]);
+  }
 } catch (error) {
   logger.error({ err: error, address }, 'kdflow worker failed');
-  process.exitCode = 1;
+  failed = true;
 }
+try {
+  await stopWorker(worker, running);
+  await connection?.close();
+} catch (error) {
+  if (!failed) logger.error({ err: error, address }, 'kdflow worker failed while stopping');
+  failed = true;
+}
+if (stop.requested) {
+  logger.info({ signal: stop.requested }, 'kdflow: stopped');
+  // Whatever start-up work the stop cut short (a connect, the bundling) must not keep the process alive.
+  process.exit(failed ? 1 : 0);
+}
+stop.dispose();
+process.exitCode = failed ? 1 : 0;

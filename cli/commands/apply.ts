@@ -17,13 +17,19 @@ export async function applyCommand(ctx: CliContext, _args: string[], flags: { fi
       await ctx.catalog.put(m.value.metadata.namespace ?? ctx.namespace, m.value);
       ctx.out(`app/${m.value.metadata.name} applied`);
     } else {
-      const generation = await applyCluster(ctx, m.value);
-      ctx.out(`cluster/${m.value.metadata.name} ${generation === 1 ? 'created' : `changed (generation ${generation})`}`);
+      const result = await applyCluster(ctx, m.value);
+      const name = m.value.metadata.name;
+      ctx.out(result.outcome === 'created' ? `cluster/${name} created` : `cluster/${name} ${result.outcome} (generation ${result.generation})`);
     }
   }
 }
 
-async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<number> {
+interface Applied {
+  outcome: 'created' | 'changed' | 'unchanged';
+  generation: number;
+}
+
+async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<Applied> {
   const namespace = cluster.metadata.namespace ?? ctx.namespace;
   const name = cluster.metadata.name;
   const app = await ctx.catalog.get(namespace, cluster.spec.app);
@@ -35,7 +41,7 @@ async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<number
   const input: ClusterInput = { namespace, name, appName: app.metadata.name, app: app.spec, spec: cluster.spec };
   try {
     await client.workflow.start('clusterWorkflow', { taskQueue: TASK_QUEUE, args: [input], ...clusterStartOptions(input) });
-    return 1;
+    return { outcome: 'created', generation: 1 };
   } catch (error) {
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
   }
@@ -44,8 +50,9 @@ async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<number
   const view = await handle.query(specQuery);
   const change = checkChange(name, view.spec, cluster.spec, view.app);
   if (change.issues.length > 0) throw new ValidationError(change.issues, name);
+  // The workflow answers an unchanged spec with the generation it has (no new one): that is how "unchanged" is known.
   const { generation } = await handle.executeUpdate(specChangeUpdate, { args: [{ spec: cluster.spec }] });
-  return generation;
+  return { outcome: generation === view.generation ? 'unchanged' : 'changed', generation };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { clusterWorkflowId, statusQuery, type ClusterStatus } from '../../api/index.ts';
 import { fullStatus } from '../../lib/cluster-status.ts';
 import type { CliContext } from '../context.ts';
+import { checkName } from '../names.ts';
 import { UsageError } from '../errors.ts';
 import { renderClusters, renderData, renderMembers, type OutputFormat } from '../render.ts';
 
@@ -8,6 +9,7 @@ export async function getCommand(ctx: CliContext, [name]: string[], flags: { out
   const format = (flags.output ?? 'table') as OutputFormat;
   if (!['table', 'json', 'yaml'].includes(format)) throw new UsageError(`-o must be table, json or yaml, got "${format}"`);
   if (name) {
+    checkName('cluster name', 'NAME', name);
     const status = await fullStatus(await ctx.cluster(name));
     ctx.out(format === 'table' ? renderMembers(status) : renderData(status, format));
     return;

@@ -1,19 +1,91 @@
-import { EventName, statusQuery } from '../../api/index.ts';
+import { open, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { EventName, memberFqdn, statusQuery } from '../../api/index.ts';
+import { LocalRuntime } from '../../runtimes/local.ts';
+import type { MemberTarget } from '../../runtimes/runtime.ts';
 import type { CliContext } from '../context.ts';
 import { NotFoundError, UsageError } from '../errors.ts';
+import { checkName } from '../names.ts';
+import { memberList } from '../render.ts';
+import { tailStart } from '../tail.ts';
 
-export async function logsCommand(ctx: CliContext, [name, memberName]: string[], flags: { event?: string }): Promise<void> {
-  if (!name || !memberName) throw new UsageError('usage: kdflow logs NAME MEMBER [--event configure|addnodes|delnodes]');
+const USAGE = 'usage: kdflow logs NAME MEMBER [--event configure|addnodes|delnodes] [--tail N | --all]';
+export const DEFAULT_TAIL_LINES = 100;
+/** What the tail shows at most, however long its lines: one line without a newline must not become the whole file. */
+const TAIL_MAX_BYTES = 1024 * 1024;
+const STREAMS = ['stdout', 'stderr', 'status'] as const;
+
+export async function logsCommand(ctx: CliContext, [name, memberName]: string[], flags: { event?: string; tail?: string; all?: boolean }): Promise<void> {
+  if (!name || !memberName) throw new UsageError(USAGE);
+  checkName('cluster name', 'NAME', name);
+  checkName('member name', 'MEMBER', memberName);
   const event = EventName.safeParse(flags.event ?? 'configure');
   if (!event.success) throw new UsageError(`--event must be configure, addnodes or delnodes, got "${flags.event}"`);
+  if (flags.all && flags.tail !== undefined) throw new UsageError('--tail and --all do not go together: --tail N shows the last N lines, --all every line');
+  const lines = flags.all ? Infinity : parseTail(flags.tail);
+
+  // Only the member's identity comes from the workflow; its output comes from its files.
   const status = await (await ctx.cluster(name)).query(statusQuery);
-  const member = status.roles.flatMap((r) => r.members).find((m) => m.name === memberName);
-  if (!member) throw new NotFoundError(`member ${memberName} not found in cluster ${name}`);
+  const role = status.roles.find((r) => r.members.some((m) => m.name === memberName));
+  const ordinal = role?.members.find((m) => m.name === memberName)?.ordinal;
+  if (!role || ordinal === undefined) throw new NotFoundError(`member ${memberName} not found in cluster ${ctx.namespace}/${name}${memberList(status.roles.flatMap((r) => r.members.map((m) => m.name)))}`);
+  const target: MemberTarget = { namespace: ctx.namespace, cluster: name, name: memberName, role: role.id, ordinal, fqdn: memberFqdn(memberName, name, ctx.namespace) };
+
   const runtime = ctx.runtime();
-  const target = { namespace: status.namespace, cluster: name, name: member.name, role: member.role, ordinal: member.ordinal, fqdn: member.fqdn };
-  for (const stream of ['stdout', 'stderr', 'status'] as const) {
-    const text = await runtime.readGuestFile(target, `/opt/guestconfig/${event.data}.${stream}`);
-    ctx.out(`==> ${event.data}.${stream} <==`);
-    ctx.out(text === undefined ? '(none)' : text.trimEnd());
+  const files = STREAMS.map((stream) => `${event.data}.${stream}`);
+  if (runtime instanceof LocalRuntime) {
+    const root = runtime.memberRoot(target);
+    if (!(await stat(root).catch(() => undefined))?.isDirectory()) {
+      throw new NotFoundError(
+        `member ${memberName} has no files here: ${root} does not exist. Is KDFLOW_HOME (${ctx.home}) the one the worker runs with? Run kdflow with the worker's KDFLOW_HOME (npm start prints it).`,
+      );
+    }
+    for (const file of files) await showFile(ctx, file, path.join(root, 'opt', 'guestconfig', file), lines);
+    return;
   }
+  // Other runtimes read through the Runtime interface, which bounds what it returns.
+  for (const file of files) {
+    const text = await runtime.readGuestFile(target, `/opt/guestconfig/${file}`);
+    ctx.out(`==> ${file} <==`);
+    if (text === undefined) ctx.out('(none)');
+    else await ctx.output.stream(Readable.from([Buffer.from(lastLines(text, lines))]));
+  }
+}
+
+function parseTail(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_TAIL_LINES;
+  if (!/^\d{1,9}$/.test(text)) throw new UsageError(`--tail must be a number of lines such as 100, got "${text}"`);
+  return Number(text);
+}
+
+/** One file, streamed: its last `lines` lines, or all of it. Memory stays at a chunk whatever its size. */
+async function showFile(ctx: CliContext, label: string, file: string, lines: number): Promise<void> {
+  const handle = await open(file, 'r').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (!handle) {
+    ctx.out(`==> ${label} <==`);
+    ctx.out('(none)');
+    return;
+  }
+  try {
+    const { size } = await handle.stat();
+    const { start, cut } = lines === Infinity ? { start: 0, cut: false } : await tailStart(handle, size, lines, TAIL_MAX_BYTES);
+    const shown = cut === 'lines' ? `last ${lines} lines` : `last ${size - start} bytes`;
+    ctx.out(cut ? `==> ${label} (${shown} of ${size} bytes; --tail N or --all for more) <==` : `==> ${label} <==`);
+    if (size === 0) ctx.out('(empty)');
+    else if (start < size) await ctx.output.stream(handle.createReadStream({ start, end: size - 1, autoClose: false }));
+  } finally {
+    await handle.close();
+  }
+}
+
+function lastLines(text: string, lines: number): string {
+  if (lines === Infinity) return text;
+  if (lines === 0) return '';
+  const parts = text.split('\n');
+  if (parts.at(-1) === '') parts.pop();
+  return parts.slice(-lines).join('\n');
 }

@@ -2,6 +2,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { clusterWorkflowId, statusQuery } from '../../api/index.ts';
 import { fullStatus } from '../../lib/cluster-status.ts';
 import type { CliContext } from '../context.ts';
+import { checkName } from '../names.ts';
 import { UsageError, WaitError } from '../errors.ts';
 import { memberCounts } from '../render.ts';
 
@@ -14,6 +15,7 @@ export function parseDuration(text: string): number {
 
 export async function waitCommand(ctx: CliContext, [name]: string[], flags: { for?: string; timeout?: string }): Promise<void> {
   if (!name || (flags.for !== 'configured' && flags.for !== 'deleted')) throw new UsageError('usage: kdflow wait NAME --for configured|deleted [--timeout 120s]');
+  checkName('cluster name', 'NAME', name);
   const deadline = Date.now() + parseDuration(flags.timeout ?? '120s');
   const client = await ctx.temporal();
   const handle = client.workflow.getHandle(clusterWorkflowId(ctx.namespace, name));

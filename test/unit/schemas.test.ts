@@ -6,10 +6,14 @@ import {
   KdCluster,
   ValidationError,
   changeIssues,
+  checkChange,
   clusterIssues,
+  describeValue,
   formatIssues,
   memberName,
   parseOrThrow,
+  resizedSpec,
+  valueAt,
   type FieldIssue,
   type KdClusterSpec,
 } from '../../api/index.ts';
@@ -238,17 +242,17 @@ describe('KdApp', () => {
       name: 'an unknown event in a role eventList',
       mutate: (m) => void (m.spec.roles[2].eventList = ['configure', 'restart']),
       path: 'spec.roles[2].eventList[1]',
-      message: /expected one of "configure"\|"addnodes"\|"delnodes"/,
+      message: /^got "restart"; expected one of configure, addnodes, delnodes$/,
     },
     { name: 'an unknown event in defaultEventList', mutate: (m) => void (m.spec.defaultEventList = ['start']), path: 'spec.defaultEventList[0]', message: /expected one of/ },
     { name: 'a relative persist dir', mutate: (m) => void (m.spec.roles[1].persistDirs = ['/data', 'var/lib/spark']), path: 'spec.roles[1].persistDirs[1]', message: /must be an absolute path/ },
     { name: "a persist dir with '..'", mutate: (m) => void (m.spec.roles[1].persistDirs = ['/data/../etc']), path: 'spec.roles[1].persistDirs[0]', message: /must not contain '\.\.'/ },
     { name: 'a relative default persist dir', mutate: (m) => void (m.spec.defaultPersistDirs = ['spark']), path: 'spec.defaultPersistDirs[0]', message: /must be an absolute path/ },
-    { name: 'a missing label.name', mutate: (m) => void (m.spec.label = { description: 'no name' }), path: 'spec.label.name', message: /expected string, received undefined/ },
+    { name: 'a missing label.name', mutate: (m) => void (m.spec.label = { description: 'no name' }), path: 'spec.label.name', message: /^missing; expected string$/ },
     { name: 'an empty label.name', mutate: (m) => void (m.spec.label.name = ''), path: 'spec.label.name', message: /label\.name must not be empty/ },
     { name: 'an empty distroID', mutate: (m) => void (m.spec.distroID = ''), path: 'spec.distroID', message: /distroID must not be empty/ },
     { name: 'a missing version', mutate: (m) => void delete m.spec.version, path: 'spec.version', message: /expected string/ },
-    { name: 'missing roles', mutate: (m) => void delete m.spec.roles, path: 'spec.roles', message: /expected array, received undefined/ },
+    { name: 'missing roles', mutate: (m) => void delete m.spec.roles, path: 'spec.roles', message: /^missing; expected array$/ },
     { name: 'empty roles', mutate: (m) => void (m.spec.roles = []), path: 'spec.roles', message: /an app needs at least one role/ },
     { name: 'an unknown top-level field', mutate: (m) => void (m.status = {}), path: '', message: /Unrecognized key: "status"/ },
     { name: 'an unknown spec field', mutate: (m) => void (m.spec.configSchemaVersion = 7), path: 'spec', message: /Unrecognized key: "configSchemaVersion"/ },
@@ -384,10 +388,10 @@ describe('KdCluster', () => {
   });
 
   const invalid: InvalidCase[] = [
-    { name: 'negative members', mutate: (m) => void (m.spec.roles[1].members = -1), path: 'spec.roles[1].members', message: /^members must not be negative$/ },
-    { name: 'fractional members', mutate: (m) => void (m.spec.roles[1].members = 1.5), path: 'spec.roles[1].members', message: /^members must be a whole number$/ },
-    { name: 'members over 1000', mutate: (m) => void (m.spec.roles[1].members = 1001), path: 'spec.roles[1].members', message: /^members must be at most 1000$/ },
-    { name: 'members as a string', mutate: (m) => void (m.spec.roles[1].members = '3'), path: 'spec.roles[1].members', message: /expected number, received string/ },
+    { name: 'negative members', mutate: (m) => void (m.spec.roles[1].members = -1), path: 'spec.roles[1].members', message: /^members must not be negative, got -1$/ },
+    { name: 'fractional members', mutate: (m) => void (m.spec.roles[1].members = 1.5), path: 'spec.roles[1].members', message: /^members must be a whole number, got 1\.5$/ },
+    { name: 'members over 1000', mutate: (m) => void (m.spec.roles[1].members = 1001), path: 'spec.roles[1].members', message: /^members must be at most 1000, got 1001$/ },
+    { name: 'members as a string', mutate: (m) => void (m.spec.roles[1].members = '3'), path: 'spec.roles[1].members', message: /^got "3"; expected number$/ },
     { name: 'duplicate role ids', mutate: (m) => void (m.spec.roles[2].id = 'worker'), path: 'spec.roles[2].id', message: /^duplicate role id "worker"$/ },
     { name: 'an invalid role id', mutate: (m) => void (m.spec.roles[1].id = 'Worker'), path: 'spec.roles[1].id', message: /role id must be lowercase/ },
     {
@@ -413,15 +417,15 @@ describe('KdCluster', () => {
     { name: 'quantity -1', mutate: (m) => void (m.spec.roles[0].resources.limits.cpu = -1), path: 'spec.roles[0].resources.limits.cpu', message: /Kubernetes quantity/ },
     { name: 'quantity "1.2.3"', mutate: (m) => void (m.spec.roles[0].resources.requests.cpu = '1.2.3'), path: 'spec.roles[0].resources.requests.cpu', message: /Kubernetes quantity/ },
     { name: 'an unknown resources key', mutate: (m) => void (m.spec.roles[0].resources.maximum = { cpu: '1' }), path: 'spec.roles[0].resources', message: /Unrecognized key: "maximum"/ },
-    { name: 'serviceType ExternalName', mutate: (m) => void (m.spec.roles[0].serviceType = 'ExternalName'), path: 'spec.roles[0].serviceType', message: /expected one of "ClusterIP"\|"NodePort"\|"LoadBalancer"/ },
+    { name: 'serviceType ExternalName', mutate: (m) => void (m.spec.roles[0].serviceType = 'ExternalName'), path: 'spec.roles[0].serviceType', message: /^got "ExternalName"; expected one of ClusterIP, NodePort, LoadBalancer$/ },
     { name: 'serviceType in lowercase', mutate: (m) => void (m.spec.roles[0].serviceType = 'nodeport'), path: 'spec.roles[0].serviceType', message: /expected one of/ },
     { name: 'an unknown role field', mutate: (m) => void (m.spec.roles[1].replicas = 3), path: 'spec.roles[1]', message: /Unrecognized key: "replicas"/ },
     { name: 'an unknown spec field (cluster-level serviceType)', mutate: (m) => void (m.spec.serviceType = 'NodePort'), path: 'spec', message: /Unrecognized key: "serviceType"/ },
     { name: 'an unknown top-level field', mutate: (m) => void (m.status = { state: 'ready' }), path: '', message: /Unrecognized key: "status"/ },
     { name: 'podLabels with a non-string value', mutate: (m) => void (m.spec.roles[0].podLabels = { tier: 1 }), path: 'spec.roles[0].podLabels.tier', message: /expected string/ },
     { name: 'an app name that is not DNS-1123', mutate: (m) => void (m.spec.app = 'Spark_3'), path: 'spec.app', message: /^app must be a DNS-1123 label/ },
-    { name: 'an app name over 63 characters', mutate: (m) => void (m.spec.app = 's'.repeat(64)), path: 'spec.app', message: /^app must be at most 63 characters$/ },
-    { name: 'a missing app', mutate: (m) => void delete m.spec.app, path: 'spec.app', message: /expected string, received undefined/ },
+    { name: 'an app name over 63 characters', mutate: (m) => void (m.spec.app = 's'.repeat(64)), path: 'spec.app', message: /^app must be at most 63 characters, got "s{32}…" \(64 characters\)$/ },
+    { name: 'a missing app', mutate: (m) => void delete m.spec.app, path: 'spec.app', message: /^missing; expected string$/ },
     { name: 'missing roles', mutate: (m) => void delete m.spec.roles, path: 'spec.roles', message: /expected array/ },
     { name: 'an uppercase metadata.name', mutate: (m) => void (m.metadata.name = 'Spark-1'), path: 'metadata.name', message: DNS },
     { name: 'a metadata.name with a dot', mutate: (m) => void (m.metadata.name = 'spark.1'), path: 'metadata.name', message: DNS },
@@ -815,8 +819,8 @@ spec:
     expect(error).toBeInstanceOf(ValidationError);
     const v = error as ValidationError;
     expect(v.source).toBe('all.yaml (document 2)');
-    expect(v.issues).toEqual([{ path: 'spec.roles[1].members', message: 'members must not be negative' }]);
-    expect(v.message).toBe('all.yaml (document 2): spec.roles[1].members: members must not be negative');
+    expect(v.issues).toEqual([{ path: 'spec.roles[1].members', message: 'members must not be negative, got -3' }]);
+    expect(v.message).toBe('all.yaml (document 2): spec.roles[1].members: members must not be negative, got -3');
   });
 
   it('converts a KubeDirectorApp to a KdApp and lists the fields it drops', () => {
@@ -977,5 +981,88 @@ spec:
     expect(v.issues).toHaveLength(1);
     expect(v.issues[0]?.path).toBe(path);
     expect(v.issues[0]?.message).toMatch(message);
+  });
+});
+
+// ──────────────────────────────────────── values in messages ────────────────────────────────────────
+
+describe('issues name the value the user wrote', () => {
+  const cases: { name: string; mutate: (m: Json) => void; path: string; message: string }[] = [
+    { name: 'an unknown event', mutate: (m) => void (m.spec.roles[1].eventList = ['configure', 'reboot']), path: 'spec.roles[1].eventList[1]', message: 'got "reboot"; expected one of configure, addnodes, delnodes' },
+    { name: 'a wrong literal', mutate: (m) => void (m.kind = 'KdWidget'), path: 'kind', message: 'got "KdWidget"; expected "KdApp"' },
+    { name: 'a number for a string', mutate: (m) => void (m.spec.version = 3), path: 'spec.version', message: 'got 3; expected string' },
+    { name: 'a field left out', mutate: (m) => void delete m.spec.distroID, path: 'spec.distroID', message: 'missing; expected string' },
+    { name: 'null for an object', mutate: (m) => void (m.spec.label = null), path: 'spec.label', message: 'got null; expected object' },
+    { name: 'a list for a string', mutate: (m) => void (m.spec.distroID = ['a', 'b']), path: 'spec.distroID', message: 'got ["a","b"]; expected string' },
+    { name: 'a number below the minimum', mutate: (m) => void (m.spec.maxParallel = 0), path: 'spec.maxParallel', message: 'got 0; expected number to be >=1' },
+    { name: 'a number above the maximum', mutate: (m) => void (m.spec.services[0].endpoint.port = 70_000), path: 'spec.services[0].endpoint.port', message: 'got 70000; expected number to be <=65535' },
+    { name: 'a refinement', mutate: (m) => void (m.spec.roles[1].cardinality = 'two'), path: 'spec.roles[1].cardinality', message: 'cardinality must be "N" or "N+" (for example "1", "2+", "0+"), got "two"' },
+    { name: 'a pattern', mutate: (m) => void (m.metadata.name = 'Spark'), path: 'metadata.name', message: `metadata.name must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit), got "Spark"` },
+    { name: 'a quantity of the wrong type (a union)', mutate: (m) => void (m.spec.roles[0].minResources.cpu = true), path: 'spec.roles[0].minResources.cpu', message: 'got true; expected string or number' },
+    { name: 'a quantity as a number, named as written', mutate: (m) => void (m.spec.roles[0].minResources.cpu = -1), path: 'spec.roles[0].minResources.cpu', message: 'must be a Kubernetes quantity such as 500m, 2 or 4Gi, got -1' },
+    { name: 'a message that already quotes the value', mutate: (m) => void (m.spec.config.roleServices[1].roleID = 'ghost'), path: 'spec.config.roleServices[1].roleID', message: 'unknown role "ghost"' },
+    { name: 'an unknown key (named by the message)', mutate: (m) => void (m.spec.colour = 'blue'), path: 'spec', message: 'Unrecognized key: "colour"' },
+    { name: 'a control character, escaped', mutate: (m) => void (m.metadata.name = 'a\u001b[31m'), path: 'metadata.name', message: `metadata.name must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit), got "a\\u001b[31m"` },
+  ];
+
+  it.each(cases)('$name', ({ mutate, path, message }) => {
+    const m = appManifest();
+    mutate(m);
+    expect(issuesOf(KdApp, m)).toContainEqual({ path, message });
+  });
+
+  it('cuts a long value and says how long it was', () => {
+    expect(describeValue('x'.repeat(1000))).toBe(`"${'x'.repeat(32)}…" (1000 characters)`);
+    expect(describeValue({ a: 'y'.repeat(100), b: 1 })).toBe('an object with keys a, b');
+    expect(describeValue(Array.from({ length: 30 }, (_, i) => i))).toBe('a list of 30 items');
+  });
+
+  it('looks values up by own keys only', () => {
+    expect(valueAt({ a: { b: 1 } }, ['a', 'b'])).toEqual({ found: true, value: 1 });
+    expect(valueAt({ a: {} }, ['a', 'b'])).toEqual({ found: true, value: undefined });
+    expect(valueAt({}, ['constructor', 'name'])).toEqual({ found: false });
+    expect(valueAt({}, ['toString'])).toEqual({ found: true, value: undefined });
+  });
+
+  it('names the value in a change the workflow and the CLI check (checkChange)', () => {
+    const app = KdAppSpec.parse(appSpec());
+    const current: KdClusterSpec = { app: 'spark', roles: [{ id: 'controller', members: 1 }, { id: 'worker', members: 2 }] };
+    const checked = checkChange('spark-1', current, { app: 'spark', roles: [{ id: 'controller', members: 1 }, { id: 'worker', members: 'many' }] }, app);
+    expect(checked.issues).toEqual([{ path: 'spec.roles[1].members', message: 'got "many"; expected number' }]);
+  });
+});
+
+// ──────────────────────────────────────── names and prototypes ──────────────────────────────────────
+
+describe('names that could reach Object.prototype', () => {
+  const app = KdAppSpec.parse({ ...appSpec(), roles: [{ id: 'constructor', cardinality: '1+' }, { id: 'worker', cardinality: '0+' }], config: undefined });
+  const spec: KdClusterSpec = { app: 'spark', roles: [{ id: 'constructor', members: 1 }, { id: 'worker', members: 1 }] };
+
+  it('a role named "constructor" resizes like any other, and is left alone when not named', () => {
+    expect(checkChange('c', spec, resizedSpec(spec, { worker: 3 }), app)).toEqual({ spec: { app: 'spark', roles: [{ id: 'constructor', members: 1 }, { id: 'worker', members: 3 }] }, issues: [] });
+    expect(checkChange('c', spec, resizedSpec(spec, { constructor: 2 }), app)).toMatchObject({ issues: [] });
+  });
+
+  it('a "__proto__" key in a resize (a JSON payload) becomes a role the rules refuse by name', () => {
+    const payload = JSON.parse('{"__proto__": 3}') as Record<string, number>;
+    const checked = checkChange('c', spec, resizedSpec(spec, payload), app);
+    expect(checked.issues).toEqual([{ path: 'spec.roles[2].id', message: 'role id must not be "__proto__" (a name reserved by JavaScript)' }]);
+  });
+
+  it.each([
+    ['a role id', (m: Json) => void (m.spec.roles[0].id = '__proto__'), 'spec.roles[0].id', 'role id must not be "__proto__" (a name reserved by JavaScript)'],
+    ['an env name', (m: Json) => void (m.spec.roles[0].env[0].name = '__proto__'), 'spec.roles[0].env[0].name', 'env name must not be "__proto__" (a name reserved by JavaScript)'],
+    ['a metadata.name', (m: Json) => void (m.metadata.name = '__proto__'), 'metadata.name', 'metadata.name must not be "__proto__" (a name reserved by JavaScript)'],
+  ])('refuses "__proto__" as %s, with one issue that says why', (_what, mutate, path, message) => {
+    const m = clusterManifest();
+    mutate(m);
+    expect(issuesOf(KdCluster, m).filter((i) => i.path === path)).toEqual([{ path, message }]);
+  });
+
+  it('keeps "constructor" a valid name (Kubernetes and KubeDirector accept it)', () => {
+    const m = clusterManifest();
+    m.metadata.name = 'constructor';
+    m.spec.roles[1].id = 'constructor';
+    expect(parseOrThrow(KdCluster, m).metadata.name).toBe('constructor');
   });
 });

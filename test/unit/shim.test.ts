@@ -84,7 +84,7 @@ describe('the script runs the shim tells as Events', () => {
     observedGeneration: 2,
     roles: [
       { id: 'controller', desired: 1, total: 1, ready: 1, configured: 1, members: [member('sc-controller-0', [run('configure', '2026-01-01T00:00:01.000Z', 0), run('addnodes', '2026-01-01T00:00:05.000Z', 0, { about: 'sc-worker-1' })])] },
-      { id: 'worker', desired: 2, total: 2, ready: 2, configured: 1, members: [member('sc-worker-0', [run('configure', '2026-01-01T00:00:02.000Z', 0)]), member('sc-worker-1', [run('configure', '2026-01-01T00:00:04.000Z', 3, { attempts: 2 })])] },
+      { id: 'worker', desired: 2, total: 2, ready: 2, configured: 2, members: [member('sc-worker-0', [run('configure', '2026-01-01T00:00:02.000Z', 0)]), member('sc-worker-1', [run('configure', '2026-01-01T00:00:04.000Z', 3, { attempts: 2 })])] },
     ],
     page: { offset: 0, limit: 100, total: 3 },
   };

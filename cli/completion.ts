@@ -1,0 +1,96 @@
+/**
+ * Shell completion scripts, generated from the command table (cli/usage.ts): commands, each
+ * command's flags, the fixed values of flags and arguments, and files after -f.
+ */
+import { COMMAND_SPECS, FLAGS, GLOBAL_FLAGS, type FlagName, type FlagSpec } from './usage.ts';
+
+const flagsOf = (command: string): FlagName[] => [...(COMMAND_SPECS.get(command)?.flags ?? []), ...GLOBAL_FLAGS];
+const spellings = (name: FlagName): string[] => {
+  const flag: FlagSpec = FLAGS[name];
+  return [...(flag.short ? [`-${flag.short}`] : []), `--${name}`];
+};
+const withValue = (Object.keys(FLAGS) as FlagName[]).filter((n) => 'value' in FLAGS[n]);
+const commands = [...COMMAND_SPECS.keys()];
+
+export function bashCompletion(): string {
+  const valueCases = withValue.map((n) => {
+    const flag: FlagSpec = FLAGS[n];
+    const reply = n === 'file' ? 'COMPREPLY=( $(compgen -f -- "$cur") )' : flag.choices ? `COMPREPLY=( $(compgen -W "${flag.choices.join(' ')}" -- "$cur") )` : 'COMPREPLY=()';
+    return `    ${spellings(n).join('|')}) ${reply}; return ;;`;
+  });
+  const flagCases = commands.map((c) => `    ${c}) flags="${flagsOf(c).flatMap(spellings).join(' ')}" ;;`);
+  const wordCases = commands.flatMap((c) => {
+    const words = c === 'help' ? commands : COMMAND_SPECS.get(c)?.words;
+    return words ? [`    ${c}) words="${words.join(' ')}" ;;`] : [];
+  });
+  return `# kdflow completion for bash. Load it with: source <(kdflow completion bash)
+_kdflow() {
+  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}"
+  local cmd="" args=0 i=1 flags="" words=""
+  while [ "$i" -lt "$COMP_CWORD" ]; do
+    case "\${COMP_WORDS[i]}" in
+      ${withValue.flatMap(spellings).join('|')}) i=$((i + 2)); continue ;;
+      -*) ;;
+      *) if [ -z "$cmd" ]; then cmd="\${COMP_WORDS[i]}"; else args=$((args + 1)); fi ;;
+    esac
+    i=$((i + 1))
+  done
+  case "$prev" in
+${valueCases.join('\n')}
+  esac
+  if [ -z "$cmd" ]; then
+    if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "${GLOBAL_FLAGS.flatMap(spellings).join(' ')}" -- "$cur") ); else COMPREPLY=( $(compgen -W "${commands.join(' ')}" -- "$cur") ); fi
+    return
+  fi
+  case "$cmd" in
+${flagCases.join('\n')}
+  esac
+  if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "$flags" -- "$cur") ); return; fi
+  if [ "$args" -eq 0 ]; then
+    case "$cmd" in
+${wordCases.join('\n')}
+    esac
+  fi
+  COMPREPLY=( $(compgen -W "$words" -- "$cur") )
+}
+complete -F _kdflow kdflow
+`;
+}
+
+/** An _arguments spec for one flag: exclusive spellings, its help, its values. */
+function zshFlag(name: FlagName): string {
+  const flag: FlagSpec = FLAGS[name];
+  const help = flag.help.replace(/[[\]':]/g, ' ').replace(/\s+/g, ' ').trim();
+  const value = 'value' in flag ? `:${flag.value?.toLowerCase()}:${name === 'file' ? '_files' : flag.choices ? `(${flag.choices.join(' ')})` : ' '}` : '';
+  const names = spellings(name);
+  return names.length > 1 ? `'(${names.join(' ')})'{${names.join(',')}}'[${help}]${value}'` : `'${names[0]}[${help}]${value}'`;
+}
+
+export function zshCompletion(): string {
+  const described = commands.map((c) => `    '${c}:${(COMMAND_SPECS.get(c)?.summary ?? '').replace(/[':]/g, ' ')}'`);
+  const perCommand = commands.map((c) => {
+    const words = c === 'help' ? commands : COMMAND_SPECS.get(c)?.words;
+    const first = words ? ` '1:argument:(${words.join(' ')})'` : '';
+    return `        ${c}) _arguments ${flagsOf(c).map(zshFlag).join(' ')}${first} '*:argument: ' ;;`;
+  });
+  return `#compdef kdflow
+# kdflow completion for zsh. Install it with: kdflow completion zsh > "\${fpath[1]}/_kdflow", then restart zsh.
+_kdflow() {
+  local curcontext="$curcontext" state line
+  local -a commands
+  commands=(
+${described.join('\n')}
+  )
+  _arguments -C ${GLOBAL_FLAGS.map(zshFlag).join(' ')} '1:command:->command' '*::argument:->argument'
+  case $state in
+    command) _describe -t commands 'kdflow command' commands ;;
+    argument)
+      case $words[1] in
+${perCommand.join('\n')}
+      esac
+      ;;
+  esac
+}
+if [ "$funcstack[1]" = "_kdflow" ]; then _kdflow "$@"; else compdef _kdflow kdflow; fi
+`;
+}

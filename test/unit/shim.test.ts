@@ -25,6 +25,9 @@ describe('what the shim forwards', () => {
     expect(issues({ app: 'spark', roles: [{ id: 'controller', members: 2 }] })[0]?.path).toBe('spec.roles[0].members');
     expect(issues({ app: 'spark', roles: [{ id: 'ghost', members: 1 }] }).map((i) => i.path)).toContain('spec.roles[0].id');
     expect(issues({ app: 'nope', roles: [] })).toEqual([{ path: 'spec.app', message: 'unknown app "nope": no KdApp of that name in namespace ns' }]);
+    // Only a missing or broken app is a refusal that heals without a new generation.
+    expect(clusterInputOf(cluster({ app: 'nope', roles: [] }), apps)).toMatchObject({ reason: 'UnknownApp' });
+    expect(clusterInputOf(cluster({ app: 'spark', roles: [{ id: 'ghost', members: 1 }] }), apps)).toMatchObject({ reason: 'InvalidSpec' });
     expect(issues({ app: 'spark', roles: [{ id: 'worker', members: 'three' }] })[0]?.path).toBe('spec.roles[0].members');
     const broken = new Map([['ns/spark', { ...appCr, spec: { ...(appCr.spec as object), defaultImageRepoTag: undefined } }]]);
     expect(clusterInputOf(cluster({ app: 'spark', roles: [] }), broken)).toMatchObject({ issues: [{ path: 'spec.app', message: expect.stringContaining('KdApp spark is invalid: spec.roles[0].imageRepoTag') }] });

@@ -18,6 +18,8 @@ import { startHarness, type Harness } from '../support/temporal.ts';
 import { eventually, kubectl, serviceAccountKubeConfig, startKubeHarness, type KubeHarness } from './harness.ts';
 
 const NS = 'kdshim';
+/** A hang guard for a whole lifecycle on a starved machine, not a time anyone should wait: each step has its own. */
+const LONG = 600_000;
 const skip = process.env.KDFLOW_SKIP_K8S === '1';
 let kube: KubeHarness;
 let h: Harness<KubernetesRuntime>;
@@ -65,6 +67,15 @@ async function startShimProcess(identity: string): Promise<ChildProcess> {
   });
   processes.push(child);
   return child;
+}
+
+/** SIGTERM, as a Deployment stops a pod: the shim hands the Lease over and exits. */
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await eventually('the shim process exits on SIGTERM', async () => (child.exitCode !== null || child.signalCode !== null ? true : undefined));
+  await exited;
 }
 
 const member = (name: string) => ({ namespace: NS, cluster: 'sc', name, role: '', ordinal: 0, fqdn: '' });
@@ -196,10 +207,10 @@ spec:
     const final = (await h.env.client.workflow.getHandle(clusterWorkflowId(NS, 'sc')).result()) as ClusterStatus;
     expect(final.phase).toBe('deleted');
     expect((await k('get', 'pods,pvc,svc', '-n', NS, '-l', 'kdflow.dev/cluster=sc', '-o', 'name')).trim()).toBe('');
-  });
+  }, LONG);
   it('forwards a KdCluster once its KdApp arrives, refuses one whose member names a running cluster uses, and an idle cluster costs one small query a tick', async () => {
     // The shim process left leading by the test before hands the Lease over as it stops.
-    await Promise.all(processes.map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : (child.once('exit', resolve), child.kill('SIGTERM'))))));
+    await Promise.all(processes.map(stopProcess));
     const shim = await startShim('shim-c');
     await eventually('shim-c leads', async () => (shim.isLeader() ? true : undefined));
     const pkg = await writePackage(path.join(h.home, 'split-app'));
@@ -258,5 +269,5 @@ spec:
 
     await k('delete', 'kdc', 'sn-b', 'sn', '-n', NS, '--timeout=120s');
     await shim.stop();
-  });
+  }, LONG);
 });

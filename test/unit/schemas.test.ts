@@ -1062,7 +1062,7 @@ describe('names that could reach Object.prototype', () => {
 
   it('writes a role named "constructor" into configmeta like any other', () => {
     const member = { name: 'c-constructor-0', fqdn: 'c-constructor-0.c.ns.svc.cluster.local', ordinal: 0 };
-    const meta = JSON.parse(JSON.stringify(buildConfigmeta({ namespace: 'ns', cluster: 'c', clusterId: 'id', app: app, roles: [{ id: 'constructor', members: [member] }] }, member.name)));
+    const meta = JSON.parse(JSON.stringify(buildConfigmeta({ namespace: 'ns', cluster: 'c', clusterId: 'id', app: app, roles: [{ id: 'constructor', ordinals: [[0, 0]] }] }, member.name)));
     expect(meta.nodegroups['1'].roles.constructor).toMatchObject({ node_ids: ['0'], fqdns: [member.fqdn] });
     expect(meta.node.role_id).toBe('constructor');
   });

@@ -165,6 +165,20 @@ export function createActivities(deps: ActivityDeps) {
       return { failed };
     },
 
+    /** Which members are dead now (name → why), without waiting: `kdflow retry` re-creates them. */
+    async probeMembers({ members }: { members: MemberTarget[] }): Promise<{ dead: Record<string, string> }> {
+      let probed: Awaited<ReturnType<Runtime['probeMembers']>>;
+      try {
+        probed = await runtime.probeMembers(members);
+      } catch (error) {
+        throw toFailure(error);
+      }
+      const dead: Record<string, string> = Object.create(null);
+      for (const m of members) if (!probed[m.name]?.ready) dead[m.name] = probed[m.name]?.reason ?? 'not alive';
+      log({ members: members.length, dead: Object.keys(dead) }, 'members probed');
+      return { dead };
+    },
+
     async writeConfigmeta({ topology, members }: { topology: Topology; members: MemberTarget[] }): Promise<BatchResult> {
       const result = await eachMember(members, parallel, (m) =>
         runtime.writeFiles(m, [{ path: CONFIGMETA_PATH, content: `${JSON.stringify(buildConfigmeta(topology, m.name), null, 2)}\n`, mode: 0o600 }]),
@@ -195,7 +209,7 @@ export function createActivities(deps: ActivityDeps) {
       const outcome: ScriptOutcome = { ...result, ...tails, attempts: ctx.info.attempt, startedAt, finishedAt: new Date().toISOString() };
       log({ member: member.name, event: request.event, exitCode: result.exitCode, timedOut: result.timedOut, recorded: result.recorded }, 'script finished');
       if (result.exitCode === 0) return outcome;
-      const why = result.timedOut ? `timed out after ${request.timeoutSeconds}s` : `exited with ${result.exitCode ?? 'a signal'}`;
+      const why = result.timedOut ? `timed out after ${request.timeoutSeconds}s` : result.signal ? `exited on ${result.signal}` : `exited with ${result.exitCode ?? 'no exit status (its runner was killed)'}`;
       // Retryable: Temporal's retry policy bounds the attempts; the details carry the output tails.
       // The message is what status keeps (one short line): the output's last line says the most.
       const said = lastLine(tails.stderrTail) ?? lastLine(tails.stdoutTail);

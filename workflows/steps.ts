@@ -36,6 +36,11 @@ function batchOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
 
 const batch = (ctx: Pick<StepContext, 'heartbeatTimeoutSeconds'>) => proxyActivities<Activities>(batchOptions(ctx.heartbeatTimeoutSeconds));
 
+/** Asking the runtime whether members live: a few quick attempts. */
+export function probe(heartbeatTimeoutSeconds: number) {
+  return proxyActivities<Activities>({ ...batchOptions(heartbeatTimeoutSeconds), startToCloseTimeout: '2 minutes', retry: { initialInterval: '1 second', maximumAttempts: 3 } });
+}
+
 /** Removal must finish, so it retries without a bound. */
 export function removal(heartbeatTimeoutSeconds: number) {
   return proxyActivities<Activities>({ ...batchOptions(heartbeatTimeoutSeconds), retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' } });

@@ -2,6 +2,7 @@
  * Invariants checked against the real world, not only against what the workflow says: member
  * directories on disk, keep-alive processes in /proc, and the startscript's own ledger.
  */
+import { readFileSync } from 'node:fs';
 import { readFile, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { memberName, type ClusterStatus, type HistoryEntry } from '../../api/index.ts';
@@ -38,6 +39,27 @@ export async function observeCluster(env: ChaosEnv, cluster: string): Promise<Ob
     if (inCluster) strays.push(`${pid} ${argv.join(' ').trim()}`);
   }
   return { dirs, keepalives, strays };
+}
+
+/** Live processes (zombies excluded) whose argv has an argument starting with the marker: `sleep <mark>.N` daemons. */
+export async function markedProcesses(mark: string): Promise<string[]> {
+  const found: string[] = [];
+  // Small synchronous reads, so one look at /proc is quick even on a busy machine.
+  const read = (file: string) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(pid)) continue;
+    const argv = read(`/proc/${pid}/cmdline`).split('\0');
+    if (!argv.some((arg) => arg.startsWith(mark))) continue;
+    const state = read(`/proc/${pid}/stat`).replace(/^.*\) /s, '')[0];
+    if (state !== undefined && state !== 'Z') found.push(argv.join(' ').trim());
+  }
+  return found;
 }
 
 export function expectedNames(cluster: string, counts: Record<string, number>): string[] {

@@ -2,7 +2,8 @@
  * `npm run chaos`: every chaos part at full size, then reports/chaos.json and reports/chaos.md.
  *   --seed N        another seed (default 20261123, so two runs make the same choices)
  *   --quick         the small profile that `npm test` runs
- *   --only a,b      only these parts (worker-crash, server-restart, signal-flood, script-faults, bad-input, hostile-packages, security)
+ *   --only a,b      only these parts (worker-crash, server-restart, signal-flood, script-faults, daemons, runner-kill,
+ *                   dead-member, bad-input, hostile-packages, security)
  *   --out DIR       where the reports go (default reports/)
  *   --keep          keep the temp directory with the server, worker and member files
  * Exits 1 when any trial failed.

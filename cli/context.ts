@@ -34,7 +34,7 @@ export class CliContext {
     return this.client;
   }
 
-  runtime(): Runtime {
+  runtime(): Promise<Runtime> {
     return createRuntime(runtimeKind(), this.home);
   }
 

@@ -18,7 +18,7 @@ try {
   const connection = await NativeConnection.connect(settings);
   const home = kdflowHome();
   const namespace = temporalNamespace();
-  const worker = await createKdflowWorker({ connection, namespace, runtime: createRuntime(runtimeKind(), home), home, logger });
+  const worker = await createKdflowWorker({ connection, namespace, runtime: await createRuntime(runtimeKind(), home), home, logger });
   logger.info({ address, namespace, tls: Boolean(settings.tls), runtime: runtimeKind(), home, ...(metrics ? { metrics: `http://${metrics}/metrics` } : {}) }, 'kdflow worker running');
   await worker.run();
   await connection.close();

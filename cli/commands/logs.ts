@@ -9,7 +9,7 @@ export async function logsCommand(ctx: CliContext, [name, memberName]: string[],
   const status = await (await ctx.cluster(name)).query(statusQuery);
   const member = status.roles.flatMap((r) => r.members).find((m) => m.name === memberName);
   if (!member) throw new NotFoundError(`member ${memberName} not found in cluster ${name}`);
-  const runtime = ctx.runtime();
+  const runtime = await ctx.runtime();
   const target = { namespace: status.namespace, cluster: name, name: member.name, role: member.role, ordinal: member.ordinal, fqdn: member.fqdn };
   for (const stream of ['stdout', 'stderr', 'status'] as const) {
     const text = await runtime.readGuestFile(target, `/opt/guestconfig/${event.data}.${stream}`);

@@ -6,8 +6,9 @@
  *   started on the same host can tell for certain that the one that started an activity is gone
  *   (no process with that pid and start time) and fail that attempt at once; Temporal retries it by
  *   its policy, as after a timeout, and the retry finds the runner, status file or member the dead
- *   attempt left (activities are idempotent, scripts at most once: ADR 0003). An activity started on
- *   another host, or by a worker still alive, is never touched: it keeps the heartbeat timeout.
+ *   attempt left (activities are idempotent, scripts at most once: ADR 0003). An attempt the
+ *   workflow was cancelling is reported cancelled. An activity started on another host, or by a
+ *   worker still alive, is never touched: it keeps the heartbeat timeout.
  * - **Its sticky queue.** The server sends a workflow's next task (and queries) to the worker that
  *   ran it last, and to a dead one until the task's sticky schedule-to-start timeout. Stickiness of
  *   every running workflow is cleared, so their next tasks go to the shared queue. The cost: a
@@ -20,8 +21,9 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
 const IDENTITY = /^(\d+)@(\S+) kdflow-worker (\d+)$/;
-// temporal.api.enums.v1.PendingActivityState: a worker has the attempt (not scheduled, not cancelling).
+// temporal.api.enums.v1.PendingActivityState: a worker has the attempt; the workflow asked to cancel it.
 const PENDING_ACTIVITY_STARTED = 2;
+const PENDING_ACTIVITY_CANCEL_REQUESTED = 3;
 
 /** The process's start time in clock ticks since boot (/proc/PID/stat field 22): with the pid, unique on a host. */
 export function processStart(pid: number): string | undefined {
@@ -64,6 +66,8 @@ export interface Takeover {
   running: number;
   /** Activity attempts of dead workers failed so they are retried now. */
   retried: { workflowId: string; activityId: string; activity: string; from: string }[];
+  /** Attempts of dead workers whose cancellation was asked for, reported cancelled. */
+  cancelled: { workflowId: string; activityId: string; activity: string; from: string }[];
   released: number;
   failedCalls: number;
   ms: number;
@@ -89,7 +93,7 @@ export async function takeOver(options: TakeoverOptions): Promise<Takeover> {
     nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
   } while (nextPageToken);
 
-  const result: Takeover = { running: executions.length, retried: [], released: 0, failedCalls: 0, ms: 0 };
+  const result: Takeover = { running: executions.length, retried: [], cancelled: [], released: 0, failedCalls: 0, ms: 0 };
   const attempt = async (call: () => Promise<unknown>) => {
     try {
       await call();
@@ -106,15 +110,21 @@ export async function takeOver(options: TakeoverOptions): Promise<Takeover> {
     const description = await service.describeWorkflowExecution({ namespace, execution }).catch(() => undefined);
     for (const pending of description?.pendingActivities ?? []) {
       const from = pending.lastWorkerIdentity ?? '';
-      if (pending.state !== PENDING_ACTIVITY_STARTED || !pending.activityId || !workerGone(from)) continue;
+      const cancelling = pending.state === PENDING_ACTIVITY_CANCEL_REQUESTED;
+      if ((pending.state !== PENDING_ACTIVITY_STARTED && !cancelling) || !pending.activityId || !workerGone(from)) continue;
+      const which = { workflowId: execution.workflowId, activityId: pending.activityId, activity: pending.activityType?.name ?? '?', from };
+      const byId = { namespace, ...execution, activityId: pending.activityId, identity: options.identity };
+      if (cancelling) {
+        // Nothing will stop it any more: the workflow goes on to what follows a cancel (a delete's teardown ends what the attempt left running).
+        if (await attempt(() => service.respondActivityTaskCanceledById(byId))) result.cancelled.push(which);
+        continue;
+      }
       const failure = {
         message: `worker ${from} is gone (no such process on this host); retried at once by ${options.identity}`,
         source: 'kdflow',
         applicationFailureInfo: { type: 'WorkerGone', nonRetryable: false },
       };
-      if (await attempt(() => service.respondActivityTaskFailedById({ namespace, ...execution, activityId: pending.activityId, failure, identity: options.identity }))) {
-        result.retried.push({ workflowId: execution.workflowId, activityId: pending.activityId, activity: pending.activityType?.name ?? '?', from });
-      }
+      if (await attempt(() => service.respondActivityTaskFailedById({ ...byId, failure }))) result.retried.push(which);
     }
   };
   const queue = [...executions];

@@ -30,7 +30,7 @@ try {
   if (!stop.requested) connection = await unlessStopped(stop, NativeConnection.connect(settings));
   const home = kdflowHome();
   const namespace = temporalNamespace();
-  const runtime = createRuntime(runtimeKind(), home);
+  const runtime = await createRuntime(runtimeKind(), home);
   // Which containment the local runtime has on this machine (docs/adr/0015): a pid namespace per member, or tracked.
   const containment = runtime instanceof LocalRuntime ? { containment: runtime.containment, containmentReason: runtime.containmentReason } : {};
   if (connection) worker = await unlessStopped(stop, createKdflowWorker({ connection, namespace, runtime, home, logger }));

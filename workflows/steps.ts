@@ -22,7 +22,7 @@ export interface StepContext {
   heartbeatTimeoutSeconds: number;
 }
 
-export const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 30;
+export const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 10;
 
 // The workflow waits for a cancelled activity to stop, so teardown never races a half-done create.
 function batchOptions(heartbeatTimeoutSeconds: number): ActivityOptions {

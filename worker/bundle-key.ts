@@ -2,7 +2,7 @@
  * What a workflow bundle is made of, as one hash: every source file reachable by import from the
  * entry points (their bytes), every package the bundle or its bundler comes from (name and version),
  * and the bundler options. Any change to one of them gives another hash, so a cached bundle is
- * never stale. Computed before bundling, in a few milliseconds (docs/adr/0015).
+ * never stale. Computed before bundling, in a few milliseconds (docs/adr/0017).
  *
  * The walk reads import specifiers with regular expressions: it may over-include (an import in a
  * comment), which only costs a rebuild. What webpack really read is checked against this key after

@@ -1,6 +1,6 @@
 /**
  * A heartbeat says "this worker is alive and still on it", so a short heartbeat timeout finds a
- * killed worker quickly (docs/adr/0015). Two things keep a live worker from looking dead:
+ * killed worker quickly (docs/adr/0017). Two things keep a live worker from looking dead:
  *
  * - Every activity heartbeats at least once a second while it runs, whatever it does: creating a
  *   thousand members or waiting for a slow API call between its own progress heartbeats. The beat

@@ -1,5 +1,5 @@
 /**
- * What a starting worker does for the clusters a killed worker left (docs/adr/0015):
+ * What a starting worker does for the clusters a killed worker left (docs/adr/0017):
  *
  * - **Its activities.** The server retries an activity of a dead worker only once it misses its
  *   heartbeat timeout. A worker names itself by pid, host and the process's start time, so a worker

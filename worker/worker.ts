@@ -64,10 +64,10 @@ export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<
     maxConcurrentActivityTaskExecutions: options.tuning?.maxConcurrentActivityTaskExecutions ?? 200,
     // Cancellation reaches an activity only with a heartbeat; a short throttle makes delete stop scripts promptly.
     // It is also the longest gap between two heartbeats the server sees from a live worker: the
-    // heartbeat timeout (workflows/steps.ts) leaves several of these as headroom (docs/adr/0015).
+    // heartbeat timeout (workflows/steps.ts) leaves several of these as headroom (docs/adr/0017).
     maxHeartbeatThrottleInterval: '2 seconds',
     // How long a workflow task (or query) waits for this worker before it goes to the shared queue:
-    // after a crash, the bound on a status query sent before the next worker took over (docs/adr/0015).
+    // after a crash, the bound on a status query sent before the next worker took over (docs/adr/0017).
     stickyQueueScheduleToStartTimeout: '5 seconds',
     ...(options.tuning?.maxCachedWorkflows ? { maxCachedWorkflows: options.tuning.maxCachedWorkflows } : {}),
   });

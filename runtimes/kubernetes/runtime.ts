@@ -30,7 +30,7 @@ interface Owner {
 }
 type Labelled = { metadata?: { name?: string; labels?: Record<string, string>; uid?: string } };
 
-/** Another cluster's object of the name we want: a permanent failure that names its owner (ADR 0015). */
+/** Another cluster's object of the name we want: a permanent failure that names its owner (ADR 0018). */
 function refuseForeign(kind: string, object: Labelled, owner: Owner): void {
   const foreign = foreignOwner(object.metadata?.labels, owner.cluster, owner.name);
   if (!foreign) return;

@@ -179,7 +179,7 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
   it('never adopts or deletes a pod, PVC or Service of the same name that is labelled as another cluster\'s', async () => {
     const pkg = await writePackage(`${h.home}/names`);
     // "cz-data" role "store" and "cz" role "data-store" both name a member cz-data-store-0; the CLI and
-    // the shim refuse that (ADR 0015), but a workflow started by hand, or two creates at once, are not refused.
+    // the shim refuse that (ADR 0018), but a workflow started by hand, or two creates at once, are not refused.
     const storeApp = testApp(pkg, {
       roles: [{ id: 'store', cardinality: '1' }],
       services: [{ id: 'web', label: { name: 'web' }, endpoint: { port: 8080, urlScheme: 'http' } }],

@@ -2,13 +2,14 @@
  * What a starting worker does for the clusters a killed worker left (docs/adr/0017):
  *
  * - **Its activities.** The server retries an activity of a dead worker only once it misses its
- *   heartbeat timeout. A worker names itself by pid, host and the process's start time, so a worker
- *   started on the same host can tell for certain that the one that started an activity is gone
- *   (no process with that pid and start time) and fail that attempt at once; Temporal retries it by
- *   its policy, as after a timeout, and the retry finds the runner, status file or member the dead
+ *   heartbeat timeout. A worker names itself by pid, process start time, boot id and pid namespace,
+ *   so a worker started in the same boot and pid namespace (the same machine; a restarted container
+ *   gets a new namespace) can tell for certain that the one that started an activity is gone (no
+ *   process with that pid and start time) and fail that attempt at once; Temporal retries it by its
+ *   policy, as after a timeout, and the retry finds the runner, status file or member the dead
  *   attempt left (activities are idempotent, scripts at most once: ADR 0003). An attempt the
- *   workflow was cancelling is reported cancelled. An activity started on another host, or by a
- *   worker still alive, is never touched: it keeps the heartbeat timeout.
+ *   workflow was cancelling is reported cancelled. An activity started elsewhere (another machine
+ *   or container), or by a worker still alive, is never touched: it keeps the heartbeat timeout.
  * - **Its sticky queue.** The server sends a workflow's next task (and queries) to the worker that
  *   ran it last, and to a dead one until the task's sticky schedule-to-start timeout. Stickiness of
  *   every running workflow is cleared, so their next tasks go to the shared queue. The cost: a
@@ -17,15 +18,15 @@
  * Best effort and in the background: anything that fails here only means the old waits.
  */
 import type { NativeConnection } from '@temporalio/worker';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 
-const IDENTITY = /^(\d+)@(\S+) kdflow-worker (\d+)$/;
+const IDENTITY = /^(\d+)@(\S+) kdflow-worker (\d+) ([0-9a-f-]+\/\d+)$/;
 // temporal.api.enums.v1.PendingActivityState: a worker has the attempt; the workflow asked to cancel it.
 const PENDING_ACTIVITY_STARTED = 2;
 const PENDING_ACTIVITY_CANCEL_REQUESTED = 3;
 
-/** The process's start time in clock ticks since boot (/proc/PID/stat field 22): with the pid, unique on a host. */
+/** The process's start time in clock ticks since boot (/proc/PID/stat field 22): with the pid, unique in a pid namespace. */
 export function processStart(pid: number): string | undefined {
   let stat: string;
   try {
@@ -39,16 +40,32 @@ export function processStart(pid: number): string | undefined {
   return fields[0] === 'Z' ? undefined : fields[19];
 }
 
-/** `PID@HOST kdflow-worker START`; the SDK's default form (`PID@HOST`) where /proc is missing, which is never taken over. */
-export function workerIdentity(pid = process.pid, host = os.hostname()): string {
-  const start = processStart(pid);
-  return start ? `${pid}@${host} kdflow-worker ${start}` : `${pid}@${host}`;
+/**
+ * Where pids mean something: the kernel's boot id and this process's pid namespace. Host names
+ * repeat (cloned machines, pods of the same name in two namespaces) and containers share a kernel,
+ * so only a worker in the same boot and pid namespace can judge another's pid.
+ */
+export function pidSpace(): string | undefined {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const namespace = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1];
+    return boot && namespace ? `${boot}/${namespace}` : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-/** True only when `identity` is a kdflow worker of this host whose process is certainly gone. */
-export function workerGone(identity: string, host = os.hostname()): boolean {
+/** `PID@HOST kdflow-worker START BOOT/PIDNS`; the SDK's default form (`PID@HOST`) where /proc cannot say, which is never taken over. */
+export function workerIdentity(pid = process.pid, host = os.hostname()): string {
+  const start = processStart(pid);
+  const space = pidSpace();
+  return start && space ? `${pid}@${host} kdflow-worker ${start} ${space}` : `${pid}@${host}`;
+}
+
+/** True only when `identity` is a kdflow worker in this boot and pid namespace whose process is certainly gone. */
+export function workerGone(identity: string): boolean {
   const match = IDENTITY.exec(identity);
-  if (!match || match[2] !== host) return false;
+  if (!match || match[4] !== pidSpace()) return false;
   return processStart(Number(match[1])) !== match[3];
 }
 
@@ -120,7 +137,7 @@ export async function takeOver(options: TakeoverOptions): Promise<Takeover> {
         continue;
       }
       const failure = {
-        message: `worker ${from} is gone (no such process on this host); retried at once by ${options.identity}`,
+        message: `worker ${from} is gone (no such process here); retried at once by ${options.identity}`,
         source: 'kdflow',
         applicationFailureInfo: { type: 'WorkerGone', nonRetryable: false },
       };

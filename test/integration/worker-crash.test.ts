@@ -82,7 +82,7 @@ describe('a worker killed mid-grow', () => {
     expect(retries?.length).toBeGreaterThan(0);
     for (const failure of retries ?? []) {
       expect(failure?.applicationFailureInfo?.type).toBe('WorkerGone');
-      expect(failure?.message).toMatch(/^worker \d+@\S+ kdflow-worker \d+ is gone .* retried at once by \d+@/);
+      expect(failure?.message).toMatch(/^worker \d+@\S+ kdflow-worker \d+ \S+ is gone .* retried at once by \d+@/);
     }
     for (const m of ['takeover-worker-1', 'takeover-worker-2']) expect(await eventsLog(h, 'takeover', m)).toEqual(['--configure']);
     await handle.signal(deleteSignal);

@@ -73,7 +73,12 @@ export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<
   });
   // In the background: the worker polls meanwhile, and what is handed over later simply comes to it then.
   void takeOver({ connection: options.connection, namespace: options.namespace, taskQueue, identity }).then(
-    (done) => options.logger.info({ running: done.running, retried: done.retried, cancelled: done.cancelled, released: done.released, failedCalls: done.failedCalls, ms: done.ms }, 'took over from earlier workers'),
+    // Said at info only when there was something to take over: a routine start stays quiet.
+    (done) =>
+      options.logger[done.retried.length + done.cancelled.length + done.released > 0 ? 'info' : 'debug'](
+        { running: done.running, retried: done.retried, cancelled: done.cancelled, released: done.released, failedCalls: done.failedCalls, ms: done.ms },
+        'took over from earlier workers',
+      ),
     (error: unknown) => options.logger.warn({ err: error }, 'could not take over from earlier workers; their activities wait for their heartbeat timeouts'),
   );
   return worker;

@@ -43,7 +43,7 @@ function activityTypes(events: HistoryEvent[]): Map<number, string> {
   return types;
 }
 
-/** Completion time of the last activity of a type (such as awaitReady: the member is ready). */
+/** Completion time of the last activity of a type (such as launchMembers: the member is ready, configmeta and package in place). */
 export function lastCompletionMs(events: HistoryEvent[], activityType: string): number | undefined {
   const types = activityTypes(events);
   const last = events.findLast((e) => e.activityTaskCompletedEventAttributes && types.get(num(e.activityTaskCompletedEventAttributes.scheduledEventId)) === activityType);
@@ -125,4 +125,30 @@ export function workflowTaskTimings(events: HistoryEvent[]): TaskTiming {
     }
   }
   return timing;
+}
+
+const ACTIVITY_CLOSED = new Set(['activityTaskCompleted', 'activityTaskFailed', 'activityTaskTimedOut', 'activityTaskCanceled']);
+
+/**
+ * When the last operation settled: the first workflow task completed after the last activity closed
+ * (the task that folded its result in). Unlike the last task completed, this holds when the idle
+ * workflow went on to continue as new: pass the events of the whole run chain, oldest first.
+ */
+export function settledAtMs(events: HistoryEvent[]): number {
+  const lastClosed = events.findLastIndex((e) => ACTIVITY_CLOSED.has(kindOf(e)));
+  const settled = events.slice(lastClosed + 1).find((e) => kindOf(e) === 'workflowTaskCompleted');
+  if (!settled) throw new Error('no completed workflow task after the last activity');
+  return eventMs(settled);
+}
+
+interface StartedAttributes {
+  continuedExecutionRunId?: string | null;
+  input?: { payloads?: { data?: Uint8Array | null; metadata?: Record<string, Uint8Array | null> | null }[] | null } | null;
+}
+
+/** Bytes of every argument a run started with (data plus metadata, as stored): for a continued run, the carried input. */
+export function startInputBytes(events: HistoryEvent[]): { continued: boolean; bytes: number; perArgument: number[] } {
+  const started = events[0]?.workflowExecutionStartedEventAttributes as StartedAttributes | undefined;
+  const perArgument = (started?.input?.payloads ?? []).map((p) => (p.data?.length ?? 0) + Object.entries(p.metadata ?? {}).reduce((sum, [k, v]) => sum + k.length + (v?.length ?? 0), 0));
+  return { continued: Boolean(started?.continuedExecutionRunId), bytes: perArgument.reduce((a, b) => a + b, 0), perArgument };
 }

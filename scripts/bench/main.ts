@@ -1,14 +1,17 @@
 /**
- * `npm run bench`: every benchmark point on a dev server of its own, the local runtime and an
- * in-process worker; writes reports/bench.json, reports/bench.md and SVG plots. Nothing here asserts
- * a time: the targets are read, not enforced.
+ * `npm run bench`: every benchmark point on a dev server of its own and the local runtime, with an
+ * in-process worker (P1–P4) or a worker process of its own (P5, P6, whose worker memory and CPU are
+ * measured); writes reports/bench.json, reports/bench.md and SVG plots. Nothing here asserts a time:
+ * the targets are read, not enforced.
  *   --quick          tiny sizes, for a smoke run (written to reports/quick/)
- *   --only p1,p3     a subset of points
+ *   --only p1,p3     a subset of points (p1 … p6)
  *   --out DIR        where to write (default reports/)
  *   --before FILE    an earlier bench.json to compare with (the hot-spot table), and
  *   --also FILE      another later run to take figures from for it (e.g. a smaller P5 to match the before run's)
  *   --clusters N     P5's cluster count (default 1000)
  *   --resizes N      P4's long run (default 500)
+ *   --p4-sizes A,B   P4's peak member counts (default 10,100,1000)
+ *   --p6-sizes C,P   P6's created and peak member counts (default 900,1000)
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -24,10 +27,24 @@ import { fanoutPoint } from './p2-fanout.ts';
 import { latencyPoint } from './p3-latency.ts';
 import { historyCostPoint, longRunPoint } from './p4-history.ts';
 import { scalePoint } from './p5-scale.ts';
-import { compareHotspots, headline, markdown, plots, type BenchReport, type Outcome } from './report.ts';
+import { thousandPoint } from './p6-thousand.ts';
+import { compareHotspots, headline, markdown, type BenchReport, type Outcome } from './report.ts';
+import { plots } from './report-plots.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, before: { type: 'string' }, clusters: { type: 'string' }, resizes: { type: 'string' }, also: { type: 'string', multiple: true } } });
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean' },
+    only: { type: 'string' },
+    out: { type: 'string' },
+    before: { type: 'string' },
+    clusters: { type: 'string' },
+    resizes: { type: 'string' },
+    'p4-sizes': { type: 'string' },
+    'p6-sizes': { type: 'string' },
+    also: { type: 'string', multiple: true },
+  },
+});
 const quick = values.quick ?? false;
 const only = values.only ? new Set(values.only.split(',')) : undefined;
 // A smoke run never overwrites the committed report.
@@ -35,7 +52,7 @@ const outDir = path.resolve(values.out ?? path.join(ROOT, 'reports', ...(quick ?
 const wanted = (point: string) => !only || only.has(point);
 
 const sizes = quick
-  ? { p1: [1, 10].map((members) => ({ members, reps: 1 })), p2: 1, p3: 2, p4: [10], long: 20, p5: 20 }
+  ? { p1: [1, 10].map((members) => ({ members, reps: 1 })), p2: 1, p3: 2, p4: [10], long: 20, p5: 20, p6: { created: 90, peak: 100 } }
   : {
       p1: [
         { members: 1, reps: 3 },
@@ -46,12 +63,30 @@ const sizes = quick
       ],
       p2: 3,
       p3: 5,
-      p4: [10, 100],
+      p4: [10, 100, 1000],
       long: 500,
       p5: 1000,
+      p6: { created: 900, peak: 1000 },
     };
 if (values.clusters) sizes.p5 = Number(values.clusters);
 if (values.resizes) sizes.long = Number(values.resizes);
+const counts = (option: string, flag: string) => {
+  const list = option.split(',').map(Number);
+  if (list.some((n) => !Number.isInteger(n) || n < 2 || n > 1000)) {
+    process.stderr.write(`--${flag}: "${option}" is not a comma-separated list of member counts between 2 and 1000\n`);
+    process.exit(2);
+  }
+  return list;
+};
+if (values['p4-sizes']) sizes.p4 = counts(values['p4-sizes'], 'p4-sizes');
+if (values['p6-sizes']) {
+  const [created, peak] = counts(values['p6-sizes'], 'p6-sizes');
+  if (created === undefined || peak === undefined || created >= peak) {
+    process.stderr.write(`--p6-sizes: "${values['p6-sizes']}" must be CREATED,PEAK with CREATED < PEAK\n`);
+    process.exit(2);
+  }
+  sizes.p6 = { created, peak };
+}
 
 const started = performance.now();
 const log = (line: string) => process.stdout.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
@@ -60,16 +95,25 @@ function git(...args: string[]): string {
   return spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
 }
 
+const pointSeconds: Record<string, number> = {};
 async function point<T>(name: string, run: () => Promise<T>): Promise<Outcome<T> | undefined> {
   if (!wanted(name)) return undefined;
   log(`${name} …`);
+  const t0 = performance.now();
   try {
     return await run();
   } catch (error) {
     log(`${name} failed: ${error instanceof Error ? error.stack : String(error)}`);
     return { error: error instanceof Error ? error.message : String(error) };
+  } finally {
+    pointSeconds[name] = Math.round((performance.now() - t0) / 1000);
   }
 }
+
+// The one-minute load average every 30 s: how busy the shared machine was while the bench ran.
+const loadSamples: number[] = [];
+const loadSampler = setInterval(() => loadSamples.push(Math.round((os.loadavg()[0] ?? 0) * 100) / 100), 30_000);
+loadSampler.unref();
 
 const temporal = ensureTemporalCli();
 const temporalVersion = spawnSync(temporal, ['--version'], { encoding: 'utf8' }).stdout.trim();
@@ -93,7 +137,8 @@ const report: BenchReport = {
   generatedAt: new Date().toISOString(),
   commit,
   machine,
-  conditions: { loadAverageAtEnd: [], sqlite: '', guestMounts: '', note: '' },
+  conditions: { loadAverageAtEnd: [], loadAverageDuring: { samples: 0, mean: 0, max: 0 }, sqlite: '', guestMounts: '', note: '' },
+  pointSeconds,
   durationSeconds: 0,
   headline: [],
 };
@@ -106,6 +151,8 @@ try {
   report.p1 = await point('p1', () => overheadPoint(e, sizes.p1, log));
   report.p2 = await point('p2', () => fanoutPoint(e, sizes.p2, log));
   report.p4 = await point('p4', async () => ({ costs: await historyCostPoint(e, sizes.p4, log), longRun: await longRunPoint(e, sizes.long, log) }));
+  // P6 before P5: P5 leaves a thousand clusters behind until it ends them, P6 deletes its own.
+  report.p6 = await point('p6', () => thousandPoint(e, sizes.p6, log));
   report.p5 = await point('p5', () => scalePoint(e, sizes.p5, log));
 } finally {
   log('cleaning up');
@@ -114,7 +161,9 @@ try {
 
 report.durationSeconds = Math.round((performance.now() - started) / 1000);
 report.conditions.loadAverageAtEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
-const busy = Math.max(...machine.loadAverageAtStart.slice(0, 1), ...report.conditions.loadAverageAtEnd.slice(0, 1)) > machine.cores * 0.5;
+clearInterval(loadSampler);
+if (loadSamples.length > 0) report.conditions.loadAverageDuring = { samples: loadSamples.length, mean: Math.round((loadSamples.reduce((a, b) => a + b, 0) / loadSamples.length) * 100) / 100, max: Math.max(...loadSamples) };
+const busy = Math.max(...machine.loadAverageAtStart.slice(0, 1), ...report.conditions.loadAverageAtEnd.slice(0, 1), report.conditions.loadAverageDuring?.max ?? 0) > machine.cores * 0.5;
 report.conditions.note = busy
   ? 'Other work was running on the machine (load average above half the cores): absolute times are inflated; ratios less so.'
   : 'The machine was otherwise quiet.';

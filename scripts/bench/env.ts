@@ -143,6 +143,44 @@ export async function startBenchEnv(log: (line: string) => void): Promise<BenchE
   return env;
 }
 
+/**
+ * A new worker process holds ≈130 MiB more than it needs for ≈20 s after it starts (what bundling
+ * the workflow code left; a forced GC does not return it, time does). Waits until its RSS has been
+ * steady (within 2 MiB over 10 s, and at least 30 s after the start) so a baseline is not that; gives up after 2 minutes.
+ */
+export async function steadyRssMiB(worker: WorkerProcess): Promise<number> {
+  const started = Date.now();
+  const recent: number[] = [];
+  for (;;) {
+    recent.push((await worker.sample()).rssMiB);
+    if (recent.length > 6) recent.shift();
+    const steady = recent.length === 6 && Math.max(...recent) - Math.min(...recent) <= 2;
+    if ((steady && Date.now() - started >= 30_000) || Date.now() - started > 120_000) return recent.at(-1) as number;
+    await new Promise((r) => setTimeout(r, 2_000));
+  }
+}
+
+/** The largest RSS of `pid` seen once a second from now on (the process's own peak, VmHWM, includes its start-up). */
+export function maxRssSampler(pid: number): { stop(): number } {
+  let max = 0;
+  const read = () => {
+    try {
+      max = Math.max(max, rssMiB(pid));
+    } catch {
+      // The process is gone.
+    }
+  };
+  read();
+  const timer = setInterval(read, 1_000);
+  return {
+    stop() {
+      clearInterval(timer);
+      read();
+      return max;
+    },
+  };
+}
+
 async function forkWorker(args: WorkerProcessArgs): Promise<WorkerProcess> {
   const child: ChildProcess = fork(WORKER_PROCESS, [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, '--expose-gc'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -2,6 +2,9 @@
  * Reading timings out of a workflow history. Pure over the events, so it takes what
  * `handle.fetchHistory()` returns or plain JSON of the same shape.
  */
+import proto, { type temporal as Proto } from '@temporalio/proto';
+
+const { temporal } = proto;
 
 interface Timestamp {
   seconds?: number | string | { toNumber(): number } | null;
@@ -151,4 +154,17 @@ export function startInputBytes(events: HistoryEvent[]): { continued: boolean; b
   const started = events[0]?.workflowExecutionStartedEventAttributes as StartedAttributes | undefined;
   const perArgument = (started?.input?.payloads ?? []).map((p) => (p.data?.length ?? 0) + Object.entries(p.metadata ?? {}).reduce((sum, [k, v]) => sum + k.length + (v?.length ?? 0), 0));
   return { continued: Boolean(started?.continuedExecutionRunId), bytes: perArgument.reduce((a, b) => a + b, 0), perArgument };
+}
+
+/**
+ * Encoded bytes per event kind, largest first: where a phase's history bytes go. The protobuf size
+ * of each event, close to (not the same as) the server's own count of history bytes.
+ */
+export function bytesByKind(events: HistoryEvent[]): Record<string, number> {
+  const bytes = new Map<string, number>();
+  for (const e of events) {
+    const size = temporal.api.history.v1.HistoryEvent.encode(e as Proto.api.history.v1.IHistoryEvent).finish().length;
+    bytes.set(kindOf(e), (bytes.get(kindOf(e)) ?? 0) + size);
+  }
+  return Object.fromEntries([...bytes].sort((a, b) => b[1] - a[1]));
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { resizeUpdate } from '../../api/index.ts';
 import { ROLE, benchApp, chainSize, deleteCluster, runChain, startCluster, waitSettled, writeScriptPackage } from './clusters.ts';
 import type { BenchEnv } from './env.ts';
-import { countKinds, startInputBytes } from './history.ts';
+import { bytesByKind, countKinds, startInputBytes } from './history.ts';
 import { round } from './stats.ts';
 
 export interface PhaseCost {
@@ -29,8 +29,9 @@ export interface HistoryCostRow {
   /** Workflow runs over the lifecycle, and the input bytes of each continued run (the carried state). */
   runs: number;
   continueAsNewInputBytes: number[];
-  /** Event kinds over the whole lifecycle, to see where the events go. */
+  /** Event kinds over the whole lifecycle, to see where the events go, and their bytes (history.ts bytesByKind). */
   kinds: Record<string, number>;
+  bytesByKind: Record<string, number>;
 }
 
 export interface LongRunResult {
@@ -79,7 +80,7 @@ export async function historyCostPoint(env: BenchEnv, sizes: number[], log: (lin
       return { phase, events, bytes, memberEvents: per, perMemberEvent: round(events / per, 2), bytesPerMemberEvent: Math.round(bytes / per) };
     });
     const continued = runs.slice(1).map((r) => startInputBytes(r.events).bytes);
-    rows.push({ members: n, created: half, phases, runs: runs.length, continueAsNewInputBytes: continued, kinds: countKinds(runs.flatMap((r) => r.events)) });
+    rows.push({ members: n, created: half, phases, runs: runs.length, continueAsNewInputBytes: continued, kinds: countKinds(runs.flatMap((r) => r.events)), bytesByKind: bytesByKind(runs.flatMap((r) => r.events)) });
     log(`  P4 N=${n}: ${phases.map((p) => `${p.phase} ${p.perMemberEvent} events ${p.bytesPerMemberEvent} B`).join(', ')} per member-event; ${runs.length} run(s)`);
   }
   return rows;

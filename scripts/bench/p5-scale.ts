@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { memberName, resizeSignal, statusQuery } from '../../api/index.ts';
 import { ROLE, benchApp, historyOf, inPool, isSettled, startCluster, writeScriptPackage } from './clusters.ts';
-import { cpuSeconds, peakRssMiB, processesUnder, rssMiB, type BenchEnv } from './env.ts';
+import { cpuSeconds, maxRssSampler, peakRssMiB, processesUnder, rssMiB, steadyRssMiB, type BenchEnv } from './env.ts';
 import { kindOf, lastTaskCompletedMs, signalToActivityStartMs } from './history.ts';
 import { percentile, round } from './stats.ts';
 
@@ -34,9 +34,9 @@ export interface ScaleResult {
   /** `workerRssMiB` as the process had it after the idle window; `workerRssAfterGcMiB` right after a full GC. */
   idle: { seconds: number; workerCpuPercent: number; serverCpuPercent: number; workerRssMiB: number; workerRssAfterGcMiB: number | null; serverRssMiB: number; cachedWorkflows: number };
   /**
-   * RSS after a full GC, idle with every cluster cached, less the same with no cluster, per cached
-   * workflow (the empty worker's RSS is mostly bundling garbage until a GC); and the slope from the
-   * first quarter on, which leaves out one-time costs of the first workflows.
+   * RSS after a full GC, idle with every cluster cached, less the same for the empty worker once its
+   * RSS is steady (steadyRssMiB), per cached workflow; and the slope from the first quarter on,
+   * which leaves out one-time costs of the first workflows.
    */
   perCachedClusterMiB: number;
   marginalPerCachedClusterMiB: number;
@@ -51,8 +51,10 @@ export interface ScaleResult {
     /** Status queries the bench itself sent while the storm ran (they cost worker and server CPU too). */
     benchQueries: number;
   };
-  /** Peak RSS (VmHWM) of the worker process over the whole point, and the server's RSS after the storm. */
+  /** Peak RSS (VmHWM) of the worker process over the whole point (its start-up included), and the server's RSS after the storm. */
   workerPeakRssMiB: number;
+  /** The largest RSS sampled every second from the steady empty worker to the end of the storm. */
+  workerMaxRssMiB?: number;
   /** The local runtime's spawner process (runtimes/spawner.ts), when it runs. */
   spawnerRssMiB: number | null;
   serverRssAfterMiB: number;
@@ -140,8 +142,9 @@ export async function scalePoint(env: BenchEnv, clusters: number, log: (line: st
       const s = await worker.sample(true);
       return { clusters: settled, cachedWorkflows: s.cachedWorkflows, rssMiB: s.rssMiB, rssAfterGcMiB: s.rssAfterGcMiB, heapUsedMiB: s.heapUsedMiB };
     };
-    await sleep(2_000);
+    await steadyRssMiB(worker);
     const memory: MemorySample[] = [await sample(0)];
+    const rssMax = maxRssSampler(worker.pid);
 
     // Created a quarter at a time, with the worker's memory read while idle after each.
     const createFailed: string[] = [];
@@ -226,6 +229,7 @@ export async function scalePoint(env: BenchEnv, clusters: number, log: (line: st
         benchQueries: queries.count,
       },
       workerPeakRssMiB: peakRssMiB(worker.pid),
+      workerMaxRssMiB: rssMax.stop(),
       spawnerRssMiB: spawner ? rssMiB(spawner) : null,
       serverRssAfterMiB: server ? rssMiB(server) : 0,
       note: 'the worker runs in a process of its own (scripts/bench/worker-process.ts) on its own task queue; the bench process only drives and polls',

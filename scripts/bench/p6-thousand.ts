@@ -10,8 +10,8 @@ import path from 'node:path';
 import { STATUS_PAGE_MAX, deleteSignal, resizeUpdate, statusQuery } from '../../api/index.ts';
 import { fullStatus } from '../../lib/cluster-status.ts';
 import { ROLE, benchApp, chainSize, runChain, startCluster, waitSettled, writeScriptPackage } from './clusters.ts';
-import { cpuSeconds, peakRssMiB, processesUnder, rssMiB, type BenchEnv, type WorkerProcess } from './env.ts';
-import { eventMs, settledAtMs, startInputBytes } from './history.ts';
+import { cpuSeconds, maxRssSampler, peakRssMiB, processesUnder, steadyRssMiB, type BenchEnv, type WorkerProcess } from './env.ts';
+import { bytesByKind, eventMs, settledAtMs, startInputBytes } from './history.ts';
 import { round } from './stats.ts';
 
 export interface StatusSize {
@@ -37,9 +37,12 @@ export interface ThousandPhase {
   eventsPerMemberEvent: number;
   bytesPerMemberEvent: number;
   cpu: { workerSeconds: number; spawnerSeconds: number; serverSeconds: number };
-  /** The worker process's RSS when the phase ended, and right after a full GC then. */
+  /** The worker process's RSS when the phase ended, right after a full GC then, and its V8 heap then. */
   workerRssMiB: number;
   workerRssAfterGcMiB: number | null;
+  workerHeapUsedMiB: number;
+  /** The phase's history bytes by event kind, largest first (protobuf sizes: history.ts bytesByKind). */
+  bytesByKind: Record<string, number>;
   status?: StatusSize;
 }
 
@@ -50,8 +53,12 @@ export interface ThousandResult {
   runs: number;
   /** Each continued run: after which phase it started, its whole input and the carried state alone. */
   continueAsNew: { afterPhase: string; inputBytes: number; carriedStateBytes: number }[];
+  /** Once steady, before the cluster (env.ts steadyRssMiB). */
   workerRssAtStartMiB: number;
+  /** VmHWM: the process's peak, its start-up (≈450 MiB while bundling) included. */
   workerPeakRssMiB: number;
+  /** The largest RSS sampled every second from the steady start to the end of delete. */
+  workerMaxRssMiB: number;
   /** Member processes (keep-alives, scripts) still running under the cluster's directory after delete. */
   leftoverProcesses: number;
   note: string;
@@ -89,7 +96,8 @@ export async function thousandPoint(env: BenchEnv, sizes: { created: number; pea
       return pid ? cpuSeconds(pid) : 0;
     };
     const cpuNow = async () => ({ worker: cpuSeconds(w.pid), spawner: await spawnerCpu(), server: server ? cpuSeconds(server) : 0 });
-    const workerRssAtStartMiB = rssMiB(w.pid);
+    const workerRssAtStartMiB = await steadyRssMiB(w);
+    const rssMax = maxRssSampler(w.pid);
     const settle = { pollMs: 500, timeoutMs: 1_800_000 };
     const phases: ThousandPhase[] = [];
     const phaseEnds: { phase: string; at: number }[] = [];
@@ -102,6 +110,7 @@ export async function thousandPoint(env: BenchEnv, sizes: { created: number; pea
       await run();
       const h = handle as WorkflowHandle;
       const chain = (await runChain(env.client, h.workflowId)).flatMap((r) => r.events);
+      const phaseEvents = chain.slice(previous.events);
       const end = which === 'delete' ? eventMs(chain.at(-1) ?? {}) : settledAtMs(chain);
       const cpu1 = await cpuNow();
       const memory = await w.sample(true);
@@ -123,6 +132,8 @@ export async function thousandPoint(env: BenchEnv, sizes: { created: number; pea
         cpu: { workerSeconds: round(cpu1.worker - cpu0.worker, 2), spawnerSeconds: round(cpu1.spawner - cpu0.spawner, 2), serverSeconds: round(cpu1.server - cpu0.server, 2) },
         workerRssMiB: memory.rssMiB,
         workerRssAfterGcMiB: memory.rssAfterGcMiB,
+        workerHeapUsedMiB: memory.heapUsedMiB,
+        bytesByKind: bytesByKind(phaseEvents),
         ...(which === 'delete' ? {} : { status: await statusSize(h) }),
       };
       phases.push(entry);
@@ -161,6 +172,7 @@ export async function thousandPoint(env: BenchEnv, sizes: { created: number; pea
       continueAsNew,
       workerRssAtStartMiB,
       workerPeakRssMiB: peakRssMiB(w.pid),
+      workerMaxRssMiB: rssMax.stop(),
       leftoverProcesses: processesUnder(path.join(env.home, 'members', 'default', name)).length,
       note: 'one role; the worker in a process of its own (scripts/bench/worker-process.ts); phase times from the client call to the workflow task that settled it (delete: to the workflow closing)',
     };

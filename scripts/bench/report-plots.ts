@@ -62,7 +62,7 @@ export function plots(r: BenchReport): Record<string, string> {
         { label: 'cluster settled p99', bars: [{ name: 'ms', value: p5.storm.perClusterSettleMs.p99 }] },
       ],
       reference: { value: 2000, label: 'p99 target 2 s' },
-      note: `worker peak RSS ${p5.workerPeakRssMiB} MiB; idle: server ${p5.idle.serverCpuPercent}% CPU, worker ${p5.idle.workerCpuPercent}% CPU`,
+      note: `worker RSS at most ${p5.workerMaxRssMiB ?? p5.workerPeakRssMiB} MiB; idle: server ${p5.idle.serverCpuPercent}% CPU, worker ${p5.idle.workerCpuPercent}% CPU`,
     });
     if (cpu) {
       out['p5-cpu.svg'] = barChart({
@@ -99,7 +99,7 @@ export function plots(r: BenchReport): Record<string, string> {
       title: `P6: one cluster, ${p6.created} → ${p6.peak} → ${p6.created} → deleted`,
       yLabel: 'seconds',
       groups: p6.phases.map((p) => ({ label: `${p.phase} ${p.membersBefore}→${p.membersAfter}`, bars: [{ name: 's', value: p.seconds }] })),
-      note: `history bytes per member-event: ${p6.phases.map((p) => `${p.phase} ${p.bytesPerMemberEvent}`).join(', ')}; worker peak RSS ${p6.workerPeakRssMiB} MiB`,
+      note: `history bytes per member-event: ${p6.phases.map((p) => `${p.phase} ${p.bytesPerMemberEvent}`).join(', ')}; worker RSS at most ${p6.workerMaxRssMiB} MiB`,
     });
     const kib = (b: number) => Math.round((b / 1024) * 10) / 10;
     out['p6-status.svg'] = barChart({

@@ -103,7 +103,7 @@ export function headline(r: Pick<BenchReport, 'p1' | 'p2' | 'p3' | 'p4' | 'p5' |
     h(`P5 ${n} idle clusters: worker RSS`, 'P5 RSS', 'MiB', p5?.idle?.workerRssMiB, '≤ 512', (v) => v <= 512),
     h(`P5 ${n} idle clusters: worker RSS after a full GC`, 'P5 RSS after GC', 'MiB', p5?.idle?.workerRssAfterGcMiB ?? undefined, ''),
     h(`P5 ${n} idle clusters: worker RSS per cached cluster (after GC, over the empty worker)`, 'P5 MiB/cluster', 'MiB', p5?.perCachedClusterMiB, '≤ 0.3', (v) => v <= 0.3),
-    h(`P5 ${n} clusters: worker RSS (peak, storm included)`, 'P5 peak RSS', 'MiB', p5?.workerPeakRssMiB, ''),
+    h(`P5 ${n} clusters: worker RSS, largest sampled (creation and storm)`, 'P5 max RSS', 'MiB', p5?.workerMaxRssMiB, ''),
     h(`P5 ${n} clusters: idle server CPU`, 'P5 idle CPU', '% of a core', p5?.idle.serverCpuPercent, ''),
     h(`P5 ${n} clusters: worker CPU per resize (worker process + spawner)`, 'P5 worker CPU', 'ms', cpu ? cpu.worker + cpu.spawner : undefined, ''),
     h(`P5 ${n} clusters: server CPU per resize`, 'P5 server CPU', 'ms', cpu?.server, ''),
@@ -121,7 +121,7 @@ export function headline(r: Pick<BenchReport, 'p1' | 'p2' | 'p3' | 'p4' | 'p5' |
     h('P6 status, every page joined (largest seen)', 'P6 full status', 'bytes', statusAt((s) => s.fullBytes), ''),
     h('P6 continue-as-new: carried state (largest)', 'P6 carried', 'bytes', largestCarried, '≤ 524288 (512 KiB, ADR 0013)', (v) => v <= 512 * KiB),
     h('P6 continue-as-new: whole input (largest)', 'P6 CAN input', 'bytes', largestInput, ''),
-    h(`P6 ${p6?.peak ?? '?'} members: worker RSS (peak)`, 'P6 peak RSS', 'MiB', p6?.workerPeakRssMiB, ''),
+    h(`P6 ${p6?.peak ?? '?'} members: worker RSS, largest sampled`, 'P6 max RSS', 'MiB', p6?.workerMaxRssMiB, ''),
     h('P6 member processes left after delete', 'P6 leftovers', 'processes', p6?.leftoverProcesses, '0', (v) => v === 0),
   ];
 }
@@ -181,9 +181,10 @@ export function markdown(r: BenchReport): string {
   }
   const p6 = ok(r.p6);
   if (p6) {
-    lines.push('', `P6: ${p6.created} → ${p6.peak} → ${p6.created} → deleted, one cluster, instant script.`, '', '| phase | members | s | member-events | events | per member-event | bytes | bytes per member-event | CPU s worker / spawner / server | worker RSS MiB (after GC) | status: default page / largest page / full |', '|---|---|---|---|---|---|---|---|---|---|---|');
-    for (const p of p6.phases) lines.push(`| ${p.phase} | ${p.membersBefore} → ${p.membersAfter} | ${p.seconds} | ${p.memberEvents} | ${p.events} | ${p.eventsPerMemberEvent} | ${p.bytes} | ${p.bytesPerMemberEvent} | ${p.cpu.workerSeconds} / ${p.cpu.spawnerSeconds} / ${p.cpu.serverSeconds} | ${p.workerRssMiB} (${p.workerRssAfterGcMiB ?? '—'}) | ${p.status ? `${kib(p.status.defaultPageBytes)} / ${kib(p.status.largestPageBytes)} / ${kib(p.status.fullBytes)} (${p.status.pages} pages)` : '—'} |`);
-    lines.push('', `${p6.runs} run(s); ${p6.continueAsNew.length > 0 ? p6.continueAsNew.map((c) => `continued as new after ${c.afterPhase}: input ${kib(c.inputBytes)}, carried state ${kib(c.carriedStateBytes)}`).join('; ') : 'no continue-as-new'}. Worker RSS ${p6.workerRssAtStartMiB} MiB at start, peak ${p6.workerPeakRssMiB} MiB; ${p6.leftoverProcesses} member processes left after delete.`);
+    lines.push('', `P6: ${p6.created} → ${p6.peak} → ${p6.created} → deleted, one cluster, instant script.`, '', '| phase | members | s | member-events | events | per member-event | bytes | bytes per member-event | CPU s worker / spawner / server | worker RSS MiB (after GC; V8 heap) | status: default page / largest page / full |', '|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const p of p6.phases) lines.push(`| ${p.phase} | ${p.membersBefore} → ${p.membersAfter} | ${p.seconds} | ${p.memberEvents} | ${p.events} | ${p.eventsPerMemberEvent} | ${p.bytes} | ${p.bytesPerMemberEvent} | ${p.cpu.workerSeconds} / ${p.cpu.spawnerSeconds} / ${p.cpu.serverSeconds} | ${p.workerRssMiB} (${p.workerRssAfterGcMiB ?? '—'}; heap ${p.workerHeapUsedMiB ?? '—'}) | ${p.status ? `${kib(p.status.defaultPageBytes)} / ${kib(p.status.largestPageBytes)} / ${kib(p.status.fullBytes)} (${p.status.pages} pages)` : '—'} |`);
+    for (const p of p6.phases) if (p.bytesByKind) lines.push('', `${p.phase}: bytes per member-event by event kind: ${Object.entries(p.bytesByKind).slice(0, 6).map(([k, b]) => `${k} ${Math.round(b / p.memberEvents)}`).join(', ')}.`);
+    lines.push('', `${p6.runs} run(s); ${p6.continueAsNew.length > 0 ? p6.continueAsNew.map((c) => `continued as new after ${c.afterPhase}: input ${kib(c.inputBytes)}, carried state ${kib(c.carriedStateBytes)}`).join('; ') : 'no continue-as-new'}. Worker RSS ${p6.workerRssAtStartMiB} MiB at start (steady), at most ${p6.workerMaxRssMiB} MiB while it ran (sampled every second; the process's own peak, start-up bundling included, ${p6.workerPeakRssMiB} MiB); ${p6.leftoverProcesses} member processes left after delete.`);
   }
   if (r.hotspots) {
     lines.push('', `Hot spots: before ${r.hotspots.before}, after ${r.hotspots.after}`, '', '| metric | before | after |', '|---|---|---|');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { activityTimings, eventMs, kindOf, lastCompletionMs, lastTaskCompletedMs, settledAtMs, signalToActivityStartMs, startInputBytes, workflowTaskTimings, type HistoryEvent } from '../../scripts/bench/history.ts';
+import { activityTimings, bytesByKind, eventMs, kindOf, lastCompletionMs, lastTaskCompletedMs, settledAtMs, signalToActivityStartMs, startInputBytes, workflowTaskTimings, type HistoryEvent } from '../../scripts/bench/history.ts';
 import { plots } from '../../scripts/bench/report-plots.ts';
 import { compareHotspots, growthWithN, headline, markdown, type BenchReport } from '../../scripts/bench/report.ts';
 import { median, percentile, round, spread } from '../../scripts/bench/stats.ts';
@@ -125,6 +125,15 @@ describe('history timings', () => {
     expect(startInputBytes(events).continued).toBe(false);
     expect(() => settledAtMs(events.slice(0, 17))).toThrow(/no completed workflow task/);
   });
+
+  it('sizes each kind of event as protobuf, largest first', () => {
+    const sized = bytesByKind(events);
+    expect(Object.keys(sized)).toEqual(expect.arrayContaining(['activityTaskScheduled', 'workflowTaskCompleted', 'workflowExecutionSignaled']));
+    expect(Object.values(sized).every((b) => b > 0)).toBe(true);
+    expect(Object.values(sized)).toEqual([...Object.values(sized)].sort((a, b) => b - a));
+    const bigger = bytesByKind([ev(1, 'activityTaskScheduled', { activityType: { name: 'x'.repeat(500) } })]);
+    expect(bigger.activityTaskScheduled).toBeGreaterThan(500);
+  });
 });
 
 describe('P4 growth with N', () => {
@@ -134,6 +143,7 @@ describe('P4 growth with N', () => {
     runs: 1,
     continueAsNewInputBytes: [],
     kinds: {},
+    bytesByKind: {},
     phases: (
       [
         ['create', create],
@@ -224,6 +234,8 @@ describe('the bench report', () => {
       cpu: { workerSeconds: 1, spawnerSeconds: 1, serverSeconds: 1 },
       workerRssMiB: 300,
       workerRssAfterGcMiB: 250,
+      workerHeapUsedMiB: 100,
+      bytesByKind: { activityTaskScheduled: 5000, workflowTaskCompleted: 1000 },
       ...(withStatus ? { status } : {}),
     });
     r.p6 = {
@@ -233,7 +245,8 @@ describe('the bench report', () => {
       runs: 2,
       continueAsNew: [{ afterPhase: 'grow', inputBytes: 200_000, carriedStateBytes: 190_000 }],
       workerRssAtStartMiB: 150,
-      workerPeakRssMiB: 400,
+      workerPeakRssMiB: 460,
+      workerMaxRssMiB: 400,
       leftoverProcesses: 0,
       note: '',
     };
@@ -250,6 +263,7 @@ describe('the bench report', () => {
     r.headline = lines;
     const md = markdown(r);
     expect(md).toContain('continued as new after grow');
+    expect(md).toContain('create: bytes per member-event by event kind: activityTaskScheduled 500, workflowTaskCompleted 100.');
     expect(md).toContain('| 1000 | 1000 | 600 | 580 | 300 |');
     expect(Object.keys(plots(r))).toEqual(expect.arrayContaining(['p5-memory.svg', 'p5-cpu.svg', 'p6-phases.svg', 'p6-status.svg']));
     for (const svg of Object.values(plots(r))) expect(svg).not.toContain('NaN');

@@ -182,7 +182,9 @@ export function maxRssSampler(pid: number): { stop(): number } {
 }
 
 async function forkWorker(args: WorkerProcessArgs): Promise<WorkerProcess> {
-  const child: ChildProcess = fork(WORKER_PROCESS, [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, '--expose-gc'] });
+  // KDFLOW_BENCH_WORKER_ARGS: more Node arguments for the worker process, to try a setting such as a heap limit (space-separated).
+  const extra = process.env.KDFLOW_BENCH_WORKER_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child: ChildProcess = fork(WORKER_PROCESS, [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, '--expose-gc', ...extra] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const answers = new Map<number, (sample: WorkerSample) => void>();
   let nextId = 0;

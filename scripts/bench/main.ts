@@ -12,6 +12,11 @@
  *   --resizes N      P4's long run (default 500)
  *   --p4-sizes A,B   P4's peak member counts (default 10,100,1000)
  *   --p6-sizes C,P   P6's created and peak member counts (default 900,1000)
+ *   --p1-reps N      runs of each P1 size (default 3, 2 at 200 members)
+ *   --render FILE    run nothing: write bench.md and the plots again from a bench.json (into --out, or beside FILE)
+ * Environment: KDFLOW_BENCH_SERVER_ARGS (more dev server arguments), KDFLOW_BENCH_WORKER_ARGS (more Node
+ * arguments for P5's and P6's worker process, e.g. a heap limit), KDFLOW_BENCH_MAX_CACHED (its sticky
+ * cache size), KDFLOW_BENCH_LOG (a pino level for the bench's workers).
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -42,14 +47,33 @@ const { values } = parseArgs({
     resizes: { type: 'string' },
     'p4-sizes': { type: 'string' },
     'p6-sizes': { type: 'string' },
+    'p1-reps': { type: 'string' },
+    render: { type: 'string' },
     also: { type: 'string', multiple: true },
   },
 });
 const quick = values.quick ?? false;
 const only = values.only ? new Set(values.only.split(',')) : undefined;
 // A smoke run never overwrites the committed report.
-const outDir = path.resolve(values.out ?? path.join(ROOT, 'reports', ...(quick ? ['quick'] : [])));
+const outDir = path.resolve(values.out ?? (values.render ? path.dirname(values.render) : path.join(ROOT, 'reports', ...(quick ? ['quick'] : []))));
 const wanted = (point: string) => !only || only.has(point);
+const readReport = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
+
+/** The headline again from the measurements, then the Markdown and the plots (the JSON is saved already). */
+async function render(report: BenchReport): Promise<void> {
+  report.headline = headline(report);
+  await writeFile(path.join(outDir, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(path.join(outDir, 'bench.md'), markdown(report));
+  for (const [file, svg] of Object.entries(plots(report))) await writeFile(path.join(outDir, file), svg);
+}
+
+if (values.render) {
+  const report = readReport(values.render);
+  await mkdir(outDir, { recursive: true });
+  await render(report);
+  process.stdout.write(`wrote ${path.relative(process.cwd(), outDir) || '.'}/bench.json, bench.md and plots from ${values.render}\n`);
+  process.exit(0);
+}
 
 const sizes = quick
   ? { p1: [1, 10].map((members) => ({ members, reps: 1 })), p2: 1, p3: 2, p4: [10], long: 20, p5: 20, p6: { created: 90, peak: 100 } }
@@ -79,6 +103,14 @@ const counts = (option: string, flag: string) => {
   return list;
 };
 if (values['p4-sizes']) sizes.p4 = counts(values['p4-sizes'], 'p4-sizes');
+if (values['p1-reps']) {
+  const reps = Number(values['p1-reps']);
+  if (!Number.isInteger(reps) || reps < 1 || reps > 50) {
+    process.stderr.write(`--p1-reps: "${values['p1-reps']}" is not a whole number from 1 to 50\n`);
+    process.exit(2);
+  }
+  sizes.p1 = sizes.p1.map((s) => ({ ...s, reps }));
+}
 if (values['p6-sizes']) {
   const [created, peak] = counts(values['p6-sizes'], 'p6-sizes');
   if (created === undefined || peak === undefined || created >= peak) {
@@ -171,15 +203,11 @@ await mkdir(outDir, { recursive: true });
 const save = () => writeFile(path.join(outDir, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
 // The measurements first: nothing computed from them may lose them.
 await save();
-report.headline = headline(report);
-const readReport = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
 try {
   if (values.before) report.hotspots = compareHotspots(readReport(values.before), [report, ...(values.also ?? []).map(readReport)]);
 } catch (error) {
   log(`no hot-spot comparison: ${(error as Error).message}`);
 }
-await save();
-await writeFile(path.join(outDir, 'bench.md'), markdown(report));
-for (const [file, svg] of Object.entries(plots(report))) await writeFile(path.join(outDir, file), svg);
+await render(report);
 process.stdout.write(`\n${markdown(report)}`);
 log(`wrote ${path.relative(process.cwd(), outDir) || '.'}/bench.json, bench.md and plots`);

@@ -17,7 +17,7 @@ export interface MemorySample {
   /** Clusters created and settled so far. */
   clusters: number;
   cachedWorkflows: number;
-  /** RSS as it was; then after a full GC (the worker process runs with --expose-gc), and the V8 heap then. */
+  /** RSS as it was; then after a full GC of the main thread (the workflows' own isolate, in the SDK's workflow thread, is not collected), and the main thread's V8 heap then. */
   rssMiB: number;
   rssAfterGcMiB: number | null;
   heapUsedMiB: number;
@@ -34,7 +34,7 @@ export interface ScaleResult {
   /** `workerRssMiB` as the process had it after the idle window; `workerRssAfterGcMiB` right after a full GC. */
   idle: { seconds: number; workerCpuPercent: number; serverCpuPercent: number; workerRssMiB: number; workerRssAfterGcMiB: number | null; serverRssMiB: number; cachedWorkflows: number };
   /**
-   * RSS after a full GC, idle with every cluster cached, less the same for the empty worker once its
+   * RSS after a main-thread GC, idle with every cluster cached, less the same for the empty worker once its
    * RSS is steady (steadyRssMiB), per cached workflow; and the slope from the first quarter on,
    * which leaves out one-time costs of the first workflows.
    */

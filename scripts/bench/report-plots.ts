@@ -85,11 +85,10 @@ export function plots(r: BenchReport): Record<string, string> {
         yLabel: 'MiB',
         series: [
           { name: 'RSS', points: p5.memory.map((m) => ({ x: m.clusters, y: m.rssMiB })) },
-          { name: 'RSS after a full GC', points: p5.memory.flatMap((m) => (m.rssAfterGcMiB === null ? [] : [{ x: m.clusters, y: m.rssAfterGcMiB }])) },
-          { name: 'V8 heap used after GC', points: p5.memory.map((m) => ({ x: m.clusters, y: m.heapUsedMiB })) },
+          { name: 'main-thread V8 heap', points: p5.memory.map((m) => ({ x: m.clusters, y: m.heapUsedMiB })) },
         ],
         reference: { value: 512, label: 'target 512 MiB' },
-        note: `${p5.perCachedClusterMiB} MiB per cached cluster over the empty worker (target 0.3); ${p5.marginalPerCachedClusterMiB} from the first quarter on`,
+        note: `${p5.perCachedClusterMiB} MiB per cached cluster over the steady empty worker (target 0.3); ${p5.marginalPerCachedClusterMiB} from the first quarter on`,
       });
     }
   }

@@ -22,7 +22,11 @@ export type WorkerRequest = { kind: 'sample'; id: number; collect?: boolean } | 
 export interface WorkerSample {
   id: number;
   cachedWorkflows: number;
-  /** RSS as it was, then (with `collect`) after a full garbage collection: what the cached workflows retain. */
+  /**
+   * RSS as it was, then (with `collect`) after a full garbage collection of this process's main
+   * thread. The workflows themselves run in the SDK's workflow thread, a V8 isolate of its own that
+   * this GC does not reach, and `heapUsedMiB` is the main thread's heap alone.
+   */
   rssMiB: number;
   rssAfterGcMiB: number | null;
   heapUsedMiB: number;
@@ -38,7 +42,9 @@ async function main(args: WorkerProcessArgs): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const connection = await NativeConnection.connect({ address: args.address });
   const logger = pino({ level: process.env.KDFLOW_BENCH_LOG ?? 'silent' });
-  const worker = await createKdflowWorker({ connection, namespace: 'default', runtime: new LocalRuntime(args.home), home: args.home, logger, taskQueue: args.taskQueue });
+  // KDFLOW_BENCH_MAX_CACHED: the sticky cache's size, which the SDK otherwise derives from the heap limit.
+  const maxCachedWorkflows = Number(process.env.KDFLOW_BENCH_MAX_CACHED ?? 0) || undefined;
+  const worker = await createKdflowWorker({ connection, namespace: 'default', runtime: new LocalRuntime(args.home), home: args.home, logger, taskQueue: args.taskQueue, ...(maxCachedWorkflows ? { tuning: { maxCachedWorkflows } } : {}) });
   const stop = () => {
     if (worker.getState() === 'RUNNING') worker.shutdown();
   };

@@ -26,6 +26,8 @@ export interface WorkerProcess {
   taskQueue: string;
   /** Cached workflows, RSS, V8 heap and the spawner's pid, as the worker process sees them; `collect` runs a full GC first for the heap and after-GC RSS. */
   sample(collect?: boolean): Promise<WorkerSample>;
+  /** Throws if the process has exited (a worker that died leaves its clusters waiting for ever). */
+  assertRunning(): void;
   stop(): Promise<void>;
 }
 
@@ -171,7 +173,8 @@ export function maxRssSampler(pid: number): { stop(): number } {
     }
   };
   read();
-  const timer = setInterval(read, 1_000);
+  // Never what keeps the bench alive, should a point fail before it stops the sampler.
+  const timer = setInterval(read, 1_000).unref();
   return {
     stop() {
       clearInterval(timer);
@@ -199,16 +202,26 @@ async function forkWorker(args: WorkerProcessArgs): Promise<WorkerProcess> {
     });
     child.once('exit', (code) => reject(new Error(`bench worker process exited with ${code} before it was ready`)));
   });
-  const send = (request: WorkerRequest) => child.send(request);
+  const send = (request: WorkerRequest) => {
+    if (child.connected) child.send(request);
+  };
+  let failure = '';
+  child.on('message', (message: WorkerMessage) => {
+    if (message.kind === 'failed') failure = message.error;
+  });
   return {
     pid: child.pid as number,
     taskQueue: args.taskQueue,
     sample(collect = false) {
       const id = nextId++;
-      return new Promise((resolve) => {
+      return new Promise((resolve, reject) => {
+        if (!child.connected) return reject(new Error('the bench worker process is gone'));
         answers.set(id, resolve);
         send({ kind: 'sample', id, collect });
       });
+    },
+    assertRunning() {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the bench worker process exited (${child.exitCode ?? child.signalCode})${failure ? `: ${failure}` : ''}`);
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

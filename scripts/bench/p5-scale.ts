@@ -69,13 +69,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * clusters are not queried over and over; every `sweepMs` the rest are asked anyway, in case a
  * failure means the marker never comes. `queries` counts what was asked.
  */
-async function waitAll(handles: WorkflowHandle[], generation: number, marker: (i: number) => string, log: (line: string) => void, queries = { count: 0 }, timeoutMs = 900_000, sweepMs = 30_000): Promise<string[]> {
+async function waitAll(handles: WorkflowHandle[], generation: number, marker: (i: number) => string, log: (line: string) => void, check: () => void, queries = { count: 0 }, timeoutMs = 900_000, sweepMs = 30_000): Promise<string[]> {
   let pending = handles.map((h, i) => ({ h, i }));
   const failed: string[] = [];
   const deadline = Date.now() + timeoutMs;
   let lastLog = Date.now();
   let lastSweep = Date.now();
   while (pending.length > 0) {
+    check();
     if (Date.now() > deadline) {
       const stuck = await Promise.all(
         pending.slice(0, 3).map(async ({ h, i }) => {
@@ -156,7 +157,7 @@ export async function scalePoint(env: BenchEnv, clusters: number, log: (line: st
       const t0 = Date.now();
       const started = await inPool(names.slice(from, to), 32, (name) => startCluster(env, name, app, 1, {}, { namespace: 'default', taskQueue: TASK_QUEUE }));
       handles.push(...started);
-      createFailed.push(...(await waitAll(started, 1, (i) => statusFile(from + i, 'configure'), log)));
+      createFailed.push(...(await waitAll(started, 1, (i) => statusFile(from + i, 'configure'), log, () => worker.assertRunning())));
       createMs += Date.now() - t0;
       await sleep(2_000);
       memory.push(await sample(to));
@@ -194,7 +195,7 @@ export async function scalePoint(env: BenchEnv, clusters: number, log: (line: st
     const queries = { count: 0 };
     const stormStart = Date.now();
     await inPool(handles, 32, (h) => h.signal(resizeSignal, { roles: { [ROLE]: 2 } }));
-    const stormFailed = await waitAll(handles, 2, (i) => statusFile(i, 'addnodes'), log, queries);
+    const stormFailed = await waitAll(handles, 2, (i) => statusFile(i, 'addnodes'), log, () => worker.assertRunning(), queries);
     log(`  P5: storm settled after ${round((Date.now() - stormStart) / 1000, 1)} s (client view)`);
     const cpu = {
       workerSeconds: round(cpuSeconds(worker.pid) - stormCpu0.worker, 2),

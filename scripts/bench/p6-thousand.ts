@@ -98,7 +98,7 @@ export async function thousandPoint(env: BenchEnv, sizes: { created: number; pea
     const cpuNow = async () => ({ worker: cpuSeconds(w.pid), spawner: await spawnerCpu(), server: server ? cpuSeconds(server) : 0 });
     const workerRssAtStartMiB = await steadyRssMiB(w);
     const rssMax = maxRssSampler(w.pid);
-    const settle = { pollMs: 500, timeoutMs: 1_800_000 };
+    const settle = { pollMs: 500, timeoutMs: 1_800_000, check: () => w.assertRunning() };
     const phases: ThousandPhase[] = [];
     const phaseEnds: { phase: string; at: number }[] = [];
     let handle: WorkflowHandle | undefined;

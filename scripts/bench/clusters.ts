@@ -48,9 +48,11 @@ export async function startCluster(env: BenchEnv, name: string, app: KdAppSpec, 
 export const isSettled = (generation: number) => (s: ClusterStatus) => s.observedGeneration >= generation && (s.phase === 'configured' || s.phase === 'config error');
 
 /** Poll the status query until the cluster settled at `generation`; the timeout only guards against a hang. */
-export async function waitSettled(handle: WorkflowHandle, generation: number, { pollMs = 50, timeoutMs = 600_000 } = {}): Promise<ClusterStatus> {
+export async function waitSettled(handle: WorkflowHandle, generation: number, { pollMs = 50, timeoutMs = 600_000, check = () => {} } = {}): Promise<ClusterStatus> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    // Such as: the worker serving the cluster is still there.
+    check();
     const status = await handle.query(statusQuery);
     if (isSettled(generation)(status)) {
       if (status.phase !== 'configured') throw new Error(`${handle.workflowId} settled in ${status.phase}: ${JSON.stringify(status).slice(0, 2000)}`);

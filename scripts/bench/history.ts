@@ -2,6 +2,9 @@
  * Reading timings out of a workflow history. Pure over the events, so it takes what
  * `handle.fetchHistory()` returns or plain JSON of the same shape.
  */
+import proto, { type temporal as Proto } from '@temporalio/proto';
+
+const { temporal } = proto;
 
 interface Timestamp {
   seconds?: number | string | { toNumber(): number } | null;
@@ -43,7 +46,7 @@ function activityTypes(events: HistoryEvent[]): Map<number, string> {
   return types;
 }
 
-/** Completion time of the last activity of a type (such as awaitReady: the member is ready). */
+/** Completion time of the last activity of a type (such as launchMembers: the member is ready, configmeta and package in place). */
 export function lastCompletionMs(events: HistoryEvent[], activityType: string): number | undefined {
   const types = activityTypes(events);
   const last = events.findLast((e) => e.activityTaskCompletedEventAttributes && types.get(num(e.activityTaskCompletedEventAttributes.scheduledEventId)) === activityType);
@@ -125,4 +128,43 @@ export function workflowTaskTimings(events: HistoryEvent[]): TaskTiming {
     }
   }
   return timing;
+}
+
+const ACTIVITY_CLOSED = new Set(['activityTaskCompleted', 'activityTaskFailed', 'activityTaskTimedOut', 'activityTaskCanceled']);
+
+/**
+ * When the last operation settled: the first workflow task completed after the last activity closed
+ * (the task that folded its result in). Unlike the last task completed, this holds when the idle
+ * workflow went on to continue as new: pass the events of the whole run chain, oldest first.
+ */
+export function settledAtMs(events: HistoryEvent[]): number {
+  const lastClosed = events.findLastIndex((e) => ACTIVITY_CLOSED.has(kindOf(e)));
+  const settled = events.slice(lastClosed + 1).find((e) => kindOf(e) === 'workflowTaskCompleted');
+  if (!settled) throw new Error('no completed workflow task after the last activity');
+  return eventMs(settled);
+}
+
+interface StartedAttributes {
+  continuedExecutionRunId?: string | null;
+  input?: { payloads?: { data?: Uint8Array | null; metadata?: Record<string, Uint8Array | null> | null }[] | null } | null;
+}
+
+/** Bytes of every argument a run started with (data plus metadata, as stored): for a continued run, the carried input. */
+export function startInputBytes(events: HistoryEvent[]): { continued: boolean; bytes: number; perArgument: number[] } {
+  const started = events[0]?.workflowExecutionStartedEventAttributes as StartedAttributes | undefined;
+  const perArgument = (started?.input?.payloads ?? []).map((p) => (p.data?.length ?? 0) + Object.entries(p.metadata ?? {}).reduce((sum, [k, v]) => sum + k.length + (v?.length ?? 0), 0));
+  return { continued: Boolean(started?.continuedExecutionRunId), bytes: perArgument.reduce((a, b) => a + b, 0), perArgument };
+}
+
+/**
+ * Encoded bytes per event kind, largest first: where a phase's history bytes go. The protobuf size
+ * of each event, close to (not the same as) the server's own count of history bytes.
+ */
+export function bytesByKind(events: HistoryEvent[]): Record<string, number> {
+  const bytes = new Map<string, number>();
+  for (const e of events) {
+    const size = temporal.api.history.v1.HistoryEvent.encode(e as Proto.api.history.v1.IHistoryEvent).finish().length;
+    bytes.set(kindOf(e), (bytes.get(kindOf(e)) ?? 0) + size);
+  }
+  return Object.fromEntries([...bytes].sort((a, b) => b[1] - a[1]));
 }

@@ -14,6 +14,7 @@ export interface OverheadRow {
   members: number;
   kdflowMs: Spread;
   bareMs: Spread;
+  /** Paired ratios: each kdflow run over the bare run next to it. */
   ratio: Spread;
   overheadPerMemberMs: Spread;
   /** CPU per member while kdflow ran: the worker process and the dev server (script processes not included). */

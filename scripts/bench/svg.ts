@@ -22,6 +22,8 @@ export interface LineChart {
   series: Series[];
   /** Plot x on a log10 axis (member counts 1…200 read better that way). */
   logX?: boolean;
+  /** A dashed horizontal line, such as a target. */
+  reference?: { value: number; label: string };
   note?: string;
 }
 
@@ -107,7 +109,7 @@ function legend(names: string[]): string[] {
 
 export function lineChart(chart: LineChart): string {
   const all = chart.series.flatMap((s) => s.points);
-  const maxY = Math.max(...all.map((p) => p.max ?? p.y), 0);
+  const maxY = Math.max(...all.map((p) => p.max ?? p.y), chart.reference?.value ?? 0, 0);
   const xs = all.map((p) => p.x);
   const fx = (x: number) => (chart.logX ? Math.log10(Math.max(x, 1e-9)) : x);
   const [minX, maxX] = [Math.min(...xs.map(fx)), Math.max(...xs.map(fx))];
@@ -128,8 +130,14 @@ export function lineChart(chart: LineChart): string {
       body.push(`<circle cx="${r(x(p.x))}" cy="${r(y(p.y))}" r="3" fill="${color}"><title>${escapeXml(`${s.name} x=${p.x}: ${formatTick(p.y)}`)}</title></circle>`);
     }
   });
+  if (chart.reference) body.push(...referenceLine(chart.reference, y));
   body.push(...legend(chart.series.map((s) => s.name)));
   return frame(chart.title, chart.yLabel, body, chart.note);
+}
+
+function referenceLine(reference: { value: number; label: string }, y: (v: number) => number): string[] {
+  const ry = y(reference.value);
+  return [line(PAD.left, ry, WIDTH - PAD.right, ry, 'stroke="#d62728" stroke-dasharray="5,4"'), text(WIDTH - PAD.right - 2, ry - 4, reference.label, 'text-anchor="end" fill="#d62728"')];
 }
 
 export function barChart(chart: BarChart): string {
@@ -154,10 +162,7 @@ export function barChart(chart: BarChart): string {
     const lx = PAD.left + gi * groupW + groupW / 2;
     body.push(chart.slantLabels ? text(lx, bottom + 12, g.label, `text-anchor="end" transform="rotate(-25 ${r(lx)} ${r(bottom + 12)})"`) : text(lx, bottom + 14, g.label, 'text-anchor="middle"'));
   });
-  if (chart.reference) {
-    const ry = y(chart.reference.value);
-    body.push(line(PAD.left, ry, WIDTH - PAD.right, ry, 'stroke="#d62728" stroke-dasharray="5,4"'), text(WIDTH - PAD.right - 2, ry - 4, chart.reference.label, 'text-anchor="end" fill="#d62728"'));
-  }
+  if (chart.reference) body.push(...referenceLine(chart.reference, y));
   if (names.length > 1) body.push(...legend(names));
   return frame(chart.title, chart.yLabel, body, chart.note);
 }

@@ -146,26 +146,6 @@ export function createActivities(deps: ActivityDeps) {
       return { failed };
     },
 
-    async ensureMembers({ members }: { members: MemberSpec[] }): Promise<BatchResult> {
-      const result = await eachMember(members, parallel, (m) => runtime.ensureMember(m));
-      log({ members: members.length, failed: Object.keys(result.failed).length }, 'members ensured');
-      return result;
-    },
-
-    async awaitReady({ members }: { members: MemberTarget[] }): Promise<BatchResult> {
-      const ctx = Context.current();
-      const wait = { deadline: Date.now() + (deps.readyTimeoutSeconds ?? 300) * 1000, signal: ctx.cancellationSignal, heartbeat: (d?: unknown) => ctx.heartbeat(d) };
-      let readiness: Awaited<ReturnType<Runtime['awaitReady']>>;
-      try {
-        readiness = await runtime.awaitReady(members, wait);
-      } catch (error) {
-        throw toFailure(error);
-      }
-      const failed = Object.fromEntries(members.flatMap((m) => (readiness[m.name]?.ready ? [] : [[m.name, `not ready: ${readiness[m.name]?.reason ?? 'timed out waiting'}`]])));
-      log({ members: members.length, failed: Object.keys(failed).length }, 'members ready');
-      return { failed };
-    },
-
     /** Which members are dead now (name → why), without waiting: `kdflow retry` re-creates them. */
     async probeMembers({ members }: { members: MemberTarget[] }): Promise<{ dead: Record<string, string> }> {
       let probed: Awaited<ReturnType<Runtime['probeMembers']>>;

@@ -29,7 +29,7 @@ const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map<string, ()
   ['retry', async () => (await import('./commands/retry.ts')).retryCommand],
   ['completion', async () => (await import('./commands/completion.ts')).completionCommand],
   // Runs until Ctrl-C or SIGTERM: the CRD shim (kubectl → workflows, status back onto the CRs).
-  ['shim', async () => async () => (await import('../shim/main.ts')).runShim()],
+  ['shim', async () => async () => (await import('../shim/main.ts')).runShimProcess()],
 ]);
 
 /** Exit codes: 1 invalid input or failed change, 2 usage, 3 Temporal unreachable or other failure, 4 not found, 5 wait failed. */

@@ -41,11 +41,15 @@ export async function runShim(): Promise<void> {
   logger.info({ signal: stop.requested }, 'kdflow: stopped');
 }
 
-if (import.meta.main) {
+/** Run until stopped, then exit: a reconcile the stop cut short (a retry timer, a workflow result awaited) must not keep the process alive. */
+export async function runShimProcess(): Promise<never> {
   try {
     await runShim();
   } catch (error) {
     logger.error({ err: error }, 'kdflow shim failed');
     process.exitCode = 1;
   }
+  process.exit(process.exitCode ?? 0);
 }
+
+if (import.meta.main) await runShimProcess();

@@ -27,9 +27,11 @@ export async function bareRun(dir: string, members: number, parallel: number, st
       if (code !== 0) throw new Error(`bare run of ${name} exited with ${code}`);
     }
   });
-  await Promise.all(lanes);
+  // Every lane stops before the directory goes, even when one failed.
+  const failure = (await Promise.allSettled(lanes)).find((r) => r.status === 'rejected');
   const ms = performance.now() - t0;
-  await rm(dir, { recursive: true, force: true });
+  await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  if (failure) throw failure.reason;
   return ms;
 }
 
@@ -37,11 +39,21 @@ async function run(script: string, argv: string[], cwd: string, outputPrefix: st
   const out = await open(`${outputPrefix}.stdout`, 'w');
   const err = await open(`${outputPrefix}.stderr`, 'w');
   try {
-    const child = spawn(script, argv, { cwd, stdio: ['ignore', out.fd, err.fd] });
-    return await new Promise((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (code) => resolve(code));
-    });
+    // A lane's fork can briefly hold another lane's freshly copied script open for writing (the
+    // write fd lives in the child until it execs): that exec fails with ETXTBSY, and a retry after
+    // a moment succeeds. The time it costs stays in the measurement.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const child = spawn(script, argv, { cwd, stdio: ['ignore', out.fd, err.fd] });
+        return await new Promise((resolve, reject) => {
+          child.once('error', reject);
+          child.once('exit', (code) => resolve(code));
+        });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ETXTBSY' || attempt >= 5) throw error;
+        await new Promise((r) => setTimeout(r, 5 * attempt));
+      }
+    }
   } finally {
     await out.close();
     await err.close();

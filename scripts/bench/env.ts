@@ -138,7 +138,7 @@ export async function startBenchEnv(log: (line: string) => void): Promise<BenchE
       await connection.close().catch(() => {});
       await server.stop();
       killAll(processesUnder(home));
-      await rm(home, { recursive: true, force: true });
+      await rm(home, { recursive: true, force: true, maxRetries: 3 });
     },
   };
   await env.restartWorker();

@@ -3,6 +3,7 @@
  * ApplicationFailures. Each is idempotent, so Temporal may retry any of them.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailureCategory } from '@temporalio/common';
 import { buildConfigmeta, scriptArgv, type ClusterRole, type EnvVar, type EventName, type NotifyAbout, type RoleService, type Topology } from '../api/index.ts';
 import type { Logger } from 'pino';
 import { redact, secretValues } from '../lib/secrets.ts';
@@ -145,24 +146,18 @@ export function createActivities(deps: ActivityDeps) {
       return { failed };
     },
 
-    async ensureMembers({ members }: { members: MemberSpec[] }): Promise<BatchResult> {
-      const result = await eachMember(members, parallel, (m) => runtime.ensureMember(m));
-      log({ members: members.length, failed: Object.keys(result.failed).length }, 'members ensured');
-      return result;
-    },
-
-    async awaitReady({ members }: { members: MemberTarget[] }): Promise<BatchResult> {
-      const ctx = Context.current();
-      const wait = { deadline: Date.now() + (deps.readyTimeoutSeconds ?? 300) * 1000, signal: ctx.cancellationSignal, heartbeat: (d?: unknown) => ctx.heartbeat(d) };
-      let readiness: Awaited<ReturnType<Runtime['awaitReady']>>;
+    /** Which members are dead now (name → why), without waiting: `kdflow retry` re-creates them. */
+    async probeMembers({ members }: { members: MemberTarget[] }): Promise<{ dead: Record<string, string> }> {
+      let probed: Awaited<ReturnType<Runtime['probeMembers']>>;
       try {
-        readiness = await runtime.awaitReady(members, wait);
+        probed = await runtime.probeMembers(members);
       } catch (error) {
         throw toFailure(error);
       }
-      const failed = Object.fromEntries(members.flatMap((m) => (readiness[m.name]?.ready ? [] : [[m.name, `not ready: ${readiness[m.name]?.reason ?? 'timed out waiting'}`]])));
-      log({ members: members.length, failed: Object.keys(failed).length }, 'members ready');
-      return { failed };
+      const dead: Record<string, string> = Object.create(null);
+      for (const m of members) if (!probed[m.name]?.ready) dead[m.name] = probed[m.name]?.reason ?? 'not alive';
+      log({ members: members.length, dead: Object.keys(dead) }, 'members probed');
+      return { dead };
     },
 
     async writeConfigmeta({ topology, members }: { topology: Topology; members: MemberTarget[] }): Promise<BatchResult> {
@@ -187,7 +182,9 @@ export function createActivities(deps: ActivityDeps) {
       try {
         result = await runtime.runScript(member, request, { signal: ctx.cancellationSignal, heartbeat: (d) => ctx.heartbeat(d) });
       } catch (error) {
-        throw toFailure(error);
+        // Cut short by a cancel or by this worker stopping (Ctrl-C): expected, so not logged as a warning.
+        const failure = toFailure(error);
+        throw ctx.cancellationSignal.aborted ? benign(failure) : failure;
       }
       // The tails go to status, history and the Web UI: secret env values a script echoed are taken out.
       const secrets = secretValues(request.env);
@@ -195,7 +192,7 @@ export function createActivities(deps: ActivityDeps) {
       const outcome: ScriptOutcome = { ...result, ...tails, attempts: ctx.info.attempt, startedAt, finishedAt: new Date().toISOString() };
       log({ member: member.name, event: request.event, exitCode: result.exitCode, timedOut: result.timedOut, recorded: result.recorded }, 'script finished');
       if (result.exitCode === 0) return outcome;
-      const why = result.timedOut ? `timed out after ${request.timeoutSeconds}s` : `exited with ${result.exitCode ?? 'a signal'}`;
+      const why = result.timedOut ? `timed out after ${request.timeoutSeconds}s` : result.signal ? `exited on ${result.signal}` : `exited with ${result.exitCode ?? 'no exit status (its runner was killed)'}`;
       // Retryable: Temporal's retry policy bounds the attempts; the details carry the output tails.
       // The message is what status keeps (one short line): the output's last line says the most.
       const said = lastLine(tails.stderrTail) ?? lastLine(tails.stdoutTail);
@@ -247,6 +244,11 @@ async function eachMember<M extends { name: string }>(members: M[], parallel: nu
 function lastLine(text: string): string | undefined {
   const line = text.trimEnd().split('\n').at(-1)?.trim();
   return line ? line.slice(0, 120) : undefined;
+}
+
+/** The same failure (type, retries), in the category the SDK logs at debug. */
+function benign(failure: ApplicationFailure): ApplicationFailure {
+  return ApplicationFailure.create({ type: failure.type ?? undefined, message: failure.message, nonRetryable: failure.nonRetryable ?? false, category: ApplicationFailureCategory.BENIGN });
 }
 
 function toFailure(error: unknown): ApplicationFailure {

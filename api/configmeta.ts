@@ -45,9 +45,10 @@ export function buildConfigmeta(topology: Topology, member: string): Record<stri
   if (!self) throw new Error(`member ${member} is not in the topology of ${topology.cluster}`);
   const domain = `${topology.cluster}.${topology.namespace}.svc.cluster.local`;
   const roleServices = new Map((topology.app.config?.roleServices ?? []).map((rs) => [rs.roleID, rs.serviceIDs]));
-  const roles: Record<string, unknown> = {};
+  // Keyed by role and service ids: objects without a prototype, so no id can reach Object.prototype.
+  const roles: Record<string, unknown> = Object.create(null);
   for (const role of roleMembers) {
-    const services: Record<string, unknown> = {};
+    const services: Record<string, unknown> = Object.create(null);
     for (const serviceId of roleServices.get(role.id) ?? []) {
       const service = topology.app.services?.find((s) => s.id === serviceId);
       if (!service) continue;

@@ -1,6 +1,6 @@
 /**
  * Member names must be unique in a namespace: on Kubernetes they are the Pod, PVC and DNS names, and
- * a runtime that finds an object of that name would otherwise treat it as its own (ADR 0013).
+ * a runtime that finds an object of that name would otherwise treat it as its own (ADR 0018).
  *
  * A member is `<cluster>-<role>-<ordinal>` and the ordinal is the only all-digit last part, so two
  * members of different clusters share a name exactly when their role prefixes `<cluster>-<role>-`

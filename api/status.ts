@@ -64,7 +64,7 @@ export interface StatusRequest {
 
 /** Members per status answer: at 1,000 members the whole status would pass the SDK's 512 KiB warning. */
 export const STATUS_PAGE_DEFAULT = 100;
-export const STATUS_PAGE_MAX = 250;
+export const STATUS_PAGE_MAX = 200;
 
 export const Rejection = z.object({
   generation: z.number().int().optional(),

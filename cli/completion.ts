@@ -71,7 +71,8 @@ export function zshCompletion(): string {
   const perCommand = commands.map((c) => {
     const words = c === 'help' ? commands : COMMAND_SPECS.get(c)?.words;
     const first = words ? ` '1:argument:(${words.join(' ')})'` : '';
-    return `        ${c}) _arguments ${flagsOf(c).map(zshFlag).join(' ')}${first} '*:argument: ' ;;`;
+    // The rest take names no list holds: an empty list, since a bare message would also hide the flags.
+    return `        ${c}) _arguments ${flagsOf(c).map(zshFlag).join(' ')}${first} '*:argument:( )' ;;`;
   });
   return `#compdef kdflow
 # kdflow completion for zsh. Install it with: kdflow completion zsh > "\${fpath[1]}/_kdflow", then restart zsh.

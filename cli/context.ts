@@ -2,13 +2,12 @@ import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '
 import { DEFAULT_NAMESPACE, clusterWorkflowId } from '../api/index.ts';
 import { AppCatalog } from '../lib/app-catalog.ts';
 import { kdflowHome, runtimeKind, temporalConnection, temporalNamespace } from '../lib/config.ts';
-import { createRuntime } from '../runtimes/index.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
 import type { clusterWorkflow } from '../workflows/cluster.ts';
 import { checkName } from './names.ts';
 import { lineOutput, stdoutOutput, type Output } from './output.ts';
 import { NotFoundError, TemporalUnreachableError } from './errors.ts';
-import { tcpRefusal } from './reachability.ts';
+import { tcpRefusal } from '../lib/reachability.ts';
 
 /** What every command may need, made on first use so that `kdflow app validate` never dials Temporal. */
 export class CliContext {
@@ -43,7 +42,9 @@ export class CliContext {
     return this.client;
   }
 
-  runtime(): Runtime {
+  /** Loaded on use: the Kubernetes client alone takes longer to load than most commands take to run. */
+  async runtime(): Promise<Runtime> {
+    const { createRuntime } = await import('../runtimes/index.ts');
     return createRuntime(runtimeKind(), this.home);
   }
 

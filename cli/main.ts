@@ -7,16 +7,6 @@ import { parseArgs } from 'node:util';
 import { ValidationError } from '../api/index.ts';
 import { logger } from '../lib/logger.ts';
 import { temporalAddress } from '../lib/config.ts';
-import { appCommand } from './commands/app.ts';
-import { applyCommand, planCommand } from './commands/apply.ts';
-import { completionCommand } from './commands/completion.ts';
-import { deleteCommand } from './commands/delete.ts';
-import { getCommand } from './commands/get.ts';
-import { historyCommand } from './commands/history.ts';
-import { logsCommand } from './commands/logs.ts';
-import { resizeCommand } from './commands/resize.ts';
-import { retryCommand } from './commands/retry.ts';
-import { waitCommand } from './commands/wait.ts';
 import { CliContext } from './context.ts';
 import { NotFoundError, TemporalUnreachableError, UsageError, WaitError, unreachableTemporal } from './errors.ts';
 import { checkNamespace } from './names.ts';
@@ -25,20 +15,21 @@ import { COMMAND_SPECS, FLAGS, GLOBAL_FLAGS, commandHelp, mainHelp, type Command
 export type Flags = { [K in FlagName]?: (typeof FLAGS)[K] extends { value: string } ? string : boolean };
 type Command = (ctx: CliContext, args: string[], flags: Flags) => Promise<void>;
 
-const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
-  ['app', appCommand],
-  ['apply', applyCommand],
-  ['plan', planCommand],
-  ['resize', resizeCommand],
-  ['delete', deleteCommand],
-  ['get', getCommand],
-  ['wait', waitCommand],
-  ['history', historyCommand],
-  ['logs', logsCommand],
-  ['retry', retryCommand],
-  ['completion', completionCommand],
+// Each command is loaded when it runs: --help, a usage error or `app validate` never load Temporal's or Kubernetes' clients.
+const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map<string, () => Promise<Command>>([
+  ['app', async () => (await import('./commands/app.ts')).appCommand],
+  ['apply', async () => (await import('./commands/apply.ts')).applyCommand],
+  ['plan', async () => (await import('./commands/apply.ts')).planCommand],
+  ['resize', async () => (await import('./commands/resize.ts')).resizeCommand],
+  ['delete', async () => (await import('./commands/delete.ts')).deleteCommand],
+  ['get', async () => (await import('./commands/get.ts')).getCommand],
+  ['wait', async () => (await import('./commands/wait.ts')).waitCommand],
+  ['history', async () => (await import('./commands/history.ts')).historyCommand],
+  ['logs', async () => (await import('./commands/logs.ts')).logsCommand],
+  ['retry', async () => (await import('./commands/retry.ts')).retryCommand],
+  ['completion', async () => (await import('./commands/completion.ts')).completionCommand],
   // Runs until Ctrl-C or SIGTERM: the CRD shim (kubectl → workflows, status back onto the CRs).
-  ['shim', async () => (await import('../shim/main.ts')).runShim()],
+  ['shim', async () => async () => (await import('../shim/main.ts')).runShimProcess()],
 ]);
 
 /** Exit codes: 1 invalid input or failed change, 2 usage, 3 Temporal unreachable or other failure, 4 not found, 5 wait failed. */
@@ -53,7 +44,7 @@ export async function main(argv: string[], out?: (line: string) => void, err?: (
     if (command === 'help') {
       const topic = args[0];
       if (args.length > 1) throw new UsageError('usage: kdflow help [COMMAND]');
-      say(topic === undefined ? mainHelp() : commandHelp(specOf(topic)));
+      say(topic === undefined ? (values.help ? commandHelp(specOf('help')) : mainHelp()) : commandHelp(specOf(topic)));
       return 0;
     }
     if (!command) {
@@ -69,7 +60,9 @@ export async function main(argv: string[], out?: (line: string) => void, err?: (
     if (spec.maxArgs !== undefined && args.length > spec.maxArgs) {
       throw new UsageError(`kdflow ${command} takes at most ${spec.maxArgs} argument${spec.maxArgs === 1 ? '' : 's'}, got ${args.length} (${args.join(' ')}); see kdflow ${command} --help`);
     }
-    const run = COMMANDS.get(command) as Command;
+    const load = COMMANDS.get(command);
+    if (!load) throw new UsageError(`unknown command "${command}"; see kdflow --help`);
+    const run = await load();
     ctx = new CliContext(values.namespace, out);
     await run(ctx, args, values);
     return 0;

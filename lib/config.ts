@@ -8,6 +8,11 @@ export function kdflowHome(): string {
   return path.resolve(process.env.KDFLOW_HOME ?? path.join(os.homedir(), '.kdflow'));
 }
 
+/** Rebuildable things kdflow keeps per user: the Temporal CLI, test binaries, workflow bundles (KDFLOW_CACHE moves it). */
+export function kdflowCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.KDFLOW_CACHE ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'kdflow'));
+}
+
 export function temporalAddress(): string {
   return process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
 }

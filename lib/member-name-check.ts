@@ -24,7 +24,7 @@ async function runningClusters(client: Client, namespace: string): Promise<Map<s
  * The issues that keep a new cluster from being created because its member names would be another
  * cluster's; none when the cluster already runs. Visibility lags a start by a moment, so two
  * clusters created at the same instant can both pass: the runtime's ownership check is the second
- * line (ADR 0013).
+ * line (ADR 0018).
  */
 export async function memberNameCollisionIssues(client: Client, namespace: string, name: string, app: KdAppSpec): Promise<FieldIssue[]> {
   const running = await runningClusters(client, namespace);

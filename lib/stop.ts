@@ -3,7 +3,7 @@
  * (SIGINT) or SIGTERM asks for a clean stop, whatever the process is doing at that moment (starting,
  * running, draining); the process then says one line and exits 0. A second signal exits at once,
  * with 130, for a stop that hangs. Exit 0 because Ctrl-C is the documented way to stop these
- * processes, not a failure: `npm start` would print an error block for any other code. docs/adr/0013-cli-stops-and-messages.md.
+ * processes, not a failure: `npm start` would print an error block for any other code. docs/adr/0016-cli-stops-and-messages.md.
  */
 import type { Worker } from '@temporalio/worker';
 

@@ -36,8 +36,10 @@ export function installRuntime(options: TelemetryOptions): void {
     // The SDK's metadata (workflowId, runId, activityType, taskQueue…) becomes fields of the JSON line.
     logger: new DefaultLogger(options.sdkLogLevel ?? 'INFO', (entry) => {
       const { error, ...meta } = entry.meta ?? {};
-      // kdflow says "running" and "stopped" itself; the SDK's four lines per stop are detail.
-      const level = entry.message === 'Worker state changed' ? 'debug' : levels[entry.level];
+      // kdflow says "running" and "stopped" itself: the SDK's state changes (four lines per stop) are detail,
+      // and kdflow never registers Nexus services, so the SDK's note that it has none says nothing.
+      const detail = entry.message === 'Worker state changed' || entry.message.startsWith('No Nexus services registered');
+      const level = detail ? 'debug' : levels[entry.level];
       sdk[level]({ ...meta, ...(error === undefined ? {} : { err: error }) }, entry.message);
     }),
     ...(options.metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: options.metricsAddress } } } } : {}),

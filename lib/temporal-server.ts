@@ -5,17 +5,16 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_KEYS } from '../api/search-attributes.ts';
+import { kdflowCacheDir } from './config.ts';
 import { openPrivateLog } from './logger.ts';
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 
 export function toolCache(tool: string, version: string): string {
-  const base = process.env.KDFLOW_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'kdflow');
-  return path.join(base, `${tool}-${version}`);
+  return path.join(kdflowCacheDir(), `${tool}-${version}`);
 }
 
 function onPath(name: string): string | undefined {

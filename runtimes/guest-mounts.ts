@@ -63,6 +63,15 @@ function probe(): GuestMountSupport {
 
 /** The argv prefix that runs a command with the member's dirs at the guest paths, or [] when off. */
 export function guestMountPrefix(optGuestconfig: string, etcGuestconfig: string): string[] {
+  const mount = guestMountArgs(optGuestconfig, etcGuestconfig);
+  return mount.length > 0 ? ['unshare', ...unshareArgs(), ...mount] : [];
+}
+
+/**
+ * The guest-mount step alone, for a caller already in a mount namespace of its own (a run inside its
+ * member's pid namespace: docs/adr/0015), or [] when off.
+ */
+export function guestMountArgs(optGuestconfig: string, etcGuestconfig: string): string[] {
   const mode = guestMountMode();
   if (mode === 'off') return [];
   const support = guestMountSupport();
@@ -70,5 +79,5 @@ export function guestMountPrefix(optGuestconfig: string, etcGuestconfig: string)
     if (mode === 'required') throw new RuntimeError('RuntimeFailure', `KDFLOW_GUEST_MOUNTS=required but ${support.reason}`, true);
     return [];
   }
-  return ['unshare', ...unshareArgs(), GUEST_MOUNT, optGuestconfig, etcGuestconfig];
+  return [GUEST_MOUNT, optGuestconfig, etcGuestconfig];
 }

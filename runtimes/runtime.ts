@@ -46,7 +46,10 @@ export interface ScriptRequest {
 }
 
 export interface ScriptResult {
+  /** Null when the script did not exit by itself: killed by a signal, timed out, its runner lost. */
   exitCode: number | null;
+  /** The signal that killed the script, such as 'SIGKILL', when one did. */
+  signal?: string;
   timedOut: boolean;
   stdoutTail: string;
   stderrTail: string;
@@ -72,6 +75,11 @@ export interface Runtime {
   ensureMember(member: MemberSpec): Promise<void>;
   /** Waits until every member is ready, the deadline passes or a failure is certain; one entry per member. */
   awaitReady(members: MemberTarget[], wait: ReadyWait): Promise<Record<string, Readiness>>;
+  /**
+   * Never waits: whether each member is alive now, one entry per member. Not ready means dead (its
+   * directory or keep-alive gone on the local runtime; its Pod gone, deleted or not Running on Kubernetes).
+   */
+  probeMembers(members: MemberTarget[]): Promise<Record<string, Readiness>>;
   writeFiles(member: MemberTarget, files: GuestFile[]): Promise<void>;
   /** Unpack a verified config package (.tgz) into /opt/guestconfig, without setuid, setgid or sticky bits; reports archive bytes done. */
   installPackage(member: MemberTarget, tgzPath: string, onProgress?: (bytes: number, total: number) => void): Promise<void>;

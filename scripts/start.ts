@@ -47,10 +47,11 @@ try {
     say(`[kdflow] Temporal dev server ${server.reused ? 'already running' : 'started'} on ${server.address} (SQLite ${path.join(home, 'temporal.db')})`);
     connection = await unlessStopped(stop, NativeConnection.connect({ address: server.address }));
   }
-  if (connection) worker = await unlessStopped(stop, createKdflowWorker({ connection, namespace: temporalNamespace(), runtime: new LocalRuntime(home), home, logger }));
+  const runtime = new LocalRuntime(home);
+  if (connection) worker = await unlessStopped(stop, createKdflowWorker({ connection, namespace: temporalNamespace(), runtime, home, logger }));
   if (worker) {
     running = worker.run();
-    say('[kdflow] worker running on the local runtime');
+    say(`[kdflow] worker running on the local runtime (containment: ${runtime.containment}, ${runtime.containmentReason})`);
     await unlessStopped(stop, Promise.race([demo(server as DevServer), running.then(() => Promise.reject(new Error('the worker stopped')))]));
   }
 } catch (error) {

@@ -54,17 +54,23 @@ async function patchFinalizers(deps: ForwardDeps, cr: CrObject, finalizers: stri
   )) as CrObject;
 }
 
-/** The workflow input for this CR, or the field-named issues that keep it from being forwarded. */
-export function clusterInputOf(cr: CrObject, apps: Map<string, CrObject>): { input: ClusterInput } | { issues: FieldIssue[] } {
+/**
+ * A refusal for want of a usable KdApp: it heals without a new generation of the cluster (the app
+ * is applied or fixed), so such a cluster is looked at again whenever its app changes.
+ */
+export const UNKNOWN_APP = 'UnknownApp';
+
+/** The workflow input for this CR, or the field-named issues (and the refusal's reason) that keep it from being forwarded. */
+export function clusterInputOf(cr: CrObject, apps: Map<string, CrObject>): { input: ClusterInput } | { issues: FieldIssue[]; reason: string } {
   const namespace = cr.metadata.namespace ?? 'default';
   const parsed = KdClusterSpec.safeParse(cr.spec);
-  if (!parsed.success) return { issues: zodIssues(parsed.error, ['spec'], cr.spec) };
+  if (!parsed.success) return { issues: zodIssues(parsed.error, ['spec'], cr.spec), reason: 'InvalidSpec' };
   const appCr = apps.get(`${namespace}/${parsed.data.app}`);
-  if (!appCr) return { issues: [{ path: 'spec.app', message: `unknown app "${parsed.data.app}": no KdApp of that name in namespace ${namespace}` }] };
+  if (!appCr) return { issues: [{ path: 'spec.app', message: `unknown app "${parsed.data.app}": no KdApp of that name in namespace ${namespace}` }], reason: UNKNOWN_APP };
   const app = KdAppSpec.safeParse(appCr.spec);
-  if (!app.success) return { issues: [{ path: 'spec.app', message: `KdApp ${parsed.data.app} is invalid: ${formatIssues(zodIssues(app.error, ['spec'], appCr.spec))}` }] };
+  if (!app.success) return { issues: [{ path: 'spec.app', message: `KdApp ${parsed.data.app} is invalid: ${formatIssues(zodIssues(app.error, ['spec'], appCr.spec))}` }], reason: UNKNOWN_APP };
   const issues = newClusterIssues(cr.metadata.name, parsed.data, app.data);
-  if (issues.length > 0) return { issues };
+  if (issues.length > 0) return { issues, reason: 'InvalidSpec' };
   return { input: { namespace, name: cr.metadata.name, appName: parsed.data.app, app: app.data, spec: parsed.data } };
 }
 
@@ -76,9 +82,13 @@ export async function reconcileCluster(deps: ForwardDeps, observed: CrObject): P
 
   const generation = cr.metadata.generation ?? 1;
   const status = (cr.status ?? {}) as KdClusterCrStatus;
-  if (status.observedGeneration === generation) return;
+  const valid = status.conditions?.find((c) => c.type === 'Valid');
+  // A generation is handled once, unless it waits for its app: the app's arrival is not a new generation.
+  if (status.observedGeneration === generation && !(valid?.status === 'False' && valid.reason === UNKNOWN_APP)) return;
   const now = new Date().toISOString();
   const refuse = async (reason: string, message: string) => {
+    // Looked at again (its app changed, a re-list) and still refused for the same reason: told once is enough.
+    if (status.observedGeneration === generation && valid?.status === 'False' && valid.reason === reason && valid.message === message) return;
     const conditions = withCondition(status.conditions, { type: 'Valid', status: 'False', reason, message, observedGeneration: generation }, now);
     await patchClusterStatus(deps, cr, { observedGeneration: generation, conditions, lastError: message });
     await recordEvent(deps.core, deps.logger, cr, 'Warning', reason, message);
@@ -86,7 +96,7 @@ export async function reconcileCluster(deps: ForwardDeps, observed: CrObject): P
   };
 
   const verdict = clusterInputOf(cr, deps.apps);
-  if ('issues' in verdict) return refuse('InvalidSpec', formatIssues(verdict.issues));
+  if ('issues' in verdict) return refuse(verdict.reason, formatIssues(verdict.issues));
   const { input } = verdict;
   const collisions = await memberNameCollisionIssues(deps.client, input.namespace, input.name, input.app);
   if (collisions.length > 0) return refuse('MemberNameCollision', formatIssues(collisions));

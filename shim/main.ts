@@ -8,6 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { KubeConfig } from '@kubernetes/client-node';
 import { temporalConnection, temporalNamespace } from '../lib/config.ts';
 import { logger } from '../lib/logger.ts';
+import { tcpRefusal } from '../lib/reachability.ts';
 import { listenForStop, unlessStopped } from '../lib/stop.ts';
 import { Shim } from './shim.ts';
 
@@ -19,7 +20,11 @@ export async function runShim(): Promise<void> {
   try {
     const kc = new KubeConfig();
     kc.loadFromDefault();
-    connection = await unlessStopped(stop, Connection.connect(temporalConnection()));
+    const settings = temporalConnection();
+    // A refused connection is said at once and plainly; the SDK would retry until its deadline first.
+    const refused = await unlessStopped(stop, tcpRefusal(settings.address));
+    if (refused) throw new Error(`cannot reach Temporal at ${settings.address} (${refused}); is the server running? npm run temporal:dev, or set TEMPORAL_ADDRESS`);
+    if (!stop.requested) connection = await unlessStopped(stop, Connection.connect(settings));
     if (connection) {
       const client = new Client({ connection, namespace: temporalNamespace() });
       const identity = process.env.KDFLOW_SHIM_ID ?? `${os.hostname()}-${process.pid}`;
@@ -36,11 +41,15 @@ export async function runShim(): Promise<void> {
   logger.info({ signal: stop.requested }, 'kdflow: stopped');
 }
 
-if (import.meta.main) {
+/** Run until stopped, then exit: a reconcile the stop cut short (a retry timer, a workflow result awaited) must not keep the process alive. */
+export async function runShimProcess(): Promise<never> {
   try {
     await runShim();
   } catch (error) {
     logger.error({ err: error }, 'kdflow shim failed');
     process.exitCode = 1;
   }
+  process.exit(process.exitCode ?? 0);
 }
+
+if (import.meta.main) await runShimProcess();

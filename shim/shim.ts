@@ -123,34 +123,31 @@ export class Shim {
     );
     let leading = true;
     const stillLeading = () => leading;
-    const apps = startWatchLoop({
-      kc: this.options.kc,
-      path: listPath(KINDS.app.plural),
-      list: () => this.list(KINDS.app.plural),
-      resyncMs,
-      logger,
-      onObject: (obj, deleted) => {
-        if (deleted) this.deps.apps.delete(keyOf(obj));
-        else this.deps.apps.set(keyOf(obj), obj);
-        // A cluster refused for want of this app is looked at again.
-        for (const cr of this.clusters.values()) if (cr.metadata.namespace === obj.metadata.namespace && (cr.spec as { app?: string } | undefined)?.app === obj.metadata.name) queue.push(cr);
-      },
-    });
-    const clusters = startWatchLoop({
-      kc: this.options.kc,
-      path: listPath(KINDS.cluster.plural),
-      list: () => this.list(KINDS.cluster.plural),
-      resyncMs,
-      logger,
-      onObject: (obj, deleted) => {
+    const watch = (plural: string, onObject: (obj: CrObject, deleted: boolean) => void, onList?: () => void) =>
+      startWatchLoop({ kc: this.options.kc, path: listPath(plural), list: () => this.list(plural), resyncMs, logger, onObject, ...(onList ? { onList } : {}) });
+    const watchClusters = () =>
+      watch(KINDS.cluster.plural, (obj, deleted) => {
         if (deleted) {
           this.clusters.delete(keyOf(obj));
           return;
         }
         this.clusters.set(keyOf(obj), obj);
         queue.push(obj);
+      });
+    let clusters: { stop(): void } | undefined;
+    const apps = watch(
+      KINDS.app.plural,
+      (obj, deleted) => {
+        if (deleted) this.deps.apps.delete(keyOf(obj));
+        else this.deps.apps.set(keyOf(obj), obj);
+        // A cluster refused for want of this app is looked at again.
+        for (const cr of this.clusters.values()) if (cr.metadata.namespace === obj.metadata.namespace && (cr.spec as { app?: string } | undefined)?.app === obj.metadata.name) queue.push(cr);
       },
-    });
+      // Clusters only once every app is known: a new leader must not refuse a cluster for an app it has not listed yet.
+      () => {
+        if (stillLeading()) clusters ??= watchClusters();
+      },
+    );
     const sync = new StatusSync(this.deps);
     const timer = setInterval(() => {
       if (this.syncing) return;
@@ -160,7 +157,7 @@ export class Shim {
       leading = false;
       clearInterval(timer);
       apps.stop();
-      clusters.stop();
+      clusters?.stop();
     };
   }
 

@@ -7,8 +7,8 @@
  * skips a step.
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { fullStatus } from '../lib/cluster-status.ts';
 import { clusterWorkflowId, crStatusFrom, stableJson, statusVersionQuery, type ClusterStatus, type KdClusterCrStatus, type ScriptRun } from '../api/index.ts';
+import { fullStatus } from '../lib/cluster-status.ts';
 import { recordEvent, type EventType } from './events.ts';
 import { patchClusterStatus, type ForwardDeps } from './forward.ts';
 import { keyOf, type CrObject } from './resources.ts';
@@ -17,8 +17,8 @@ const SYNCED_FIELDS = ['state', 'workflowId', 'workflowGeneration', 'membersRead
 /** Fields only this sync writes: what it wrote last is newer than a CR the watch has not updated yet. */
 const OWN_FIELDS = ['state', 'workflowGeneration', 'membersReady', 'roles', 'reportedThrough'] as const;
 
-/** The fields of a member's last run of an event that an Event tells. `about`: whom a notify was about. */
-export type TellableRun = Pick<ScriptRun, 'event' | 'exitCode' | 'attempts' | 'finishedAt' | 'error'> & { about?: string };
+/** What an Event tells of a member's last run of one event. */
+export type TellableRun = Pick<ScriptRun, 'event' | 'about' | 'exitCode' | 'attempts' | 'finishedAt' | 'error'>;
 
 interface Seen {
   version: number;
@@ -28,8 +28,8 @@ interface Seen {
 
 /** Pure: the runs that ended after `reportedThrough`, oldest first, each with its member. */
 export function runsToTell(status: ClusterStatus, reportedThrough: string | undefined): (TellableRun & { member: string })[] {
-  // A list or a map by event kind: either way, each value is one run.
-  const runs = status.roles.flatMap((role) => role.members.flatMap((m) => Object.values<TellableRun>(m.events ?? []).map((run) => ({ ...run, member: m.name }))));
+  // Each member's last run of each event: a run replaced before a tick read it is not told.
+  const runs = status.roles.flatMap((role) => role.members.flatMap((m) => m.events.map((run) => ({ ...run, member: m.name }))));
   return runs.filter((run) => !reportedThrough || run.finishedAt > reportedThrough).sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
 }
 

@@ -6,9 +6,11 @@
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { kdflowHome, runtimeKind, temporalConnection, temporalNamespace } from '../lib/config.ts';
 import { logger } from '../lib/logger.ts';
+import { tcpRefusal } from '../lib/reachability.ts';
 import { listenForStop, stopWorker, unlessStopped } from '../lib/stop.ts';
 import { installRuntime, metricsAddress } from '../lib/telemetry.ts';
 import { createRuntime } from '../runtimes/index.ts';
+import { LocalRuntime } from '../runtimes/local.ts';
 import { createKdflowWorker } from './worker.ts';
 
 const stop = listenForStop({ onForce: (signal) => logger.warn({ signal }, 'kdflow: stopped at once (second signal)') });
@@ -22,12 +24,18 @@ try {
   address = settings.address;
   const metrics = metricsAddress();
   installRuntime({ logger, metricsAddress: metrics });
-  connection = await unlessStopped(stop, NativeConnection.connect(settings));
+  // A refused connection is said at once and plainly; the SDK would retry until its deadline first.
+  const refused = await unlessStopped(stop, tcpRefusal(settings.address));
+  if (refused) throw new Error(`cannot reach Temporal at ${settings.address} (${refused}); is the server running? npm run temporal:dev, or set TEMPORAL_ADDRESS`);
+  if (!stop.requested) connection = await unlessStopped(stop, NativeConnection.connect(settings));
   const home = kdflowHome();
   const namespace = temporalNamespace();
-  if (connection) worker = await unlessStopped(stop, createKdflowWorker({ connection, namespace, runtime: createRuntime(runtimeKind(), home), home, logger }));
+  const runtime = await createRuntime(runtimeKind(), home);
+  // Which containment the local runtime has on this machine (docs/adr/0015): a pid namespace per member, or tracked.
+  const containment = runtime instanceof LocalRuntime ? { containment: runtime.containment, containmentReason: runtime.containmentReason } : {};
+  if (connection) worker = await unlessStopped(stop, createKdflowWorker({ connection, namespace, runtime, home, logger }));
   if (worker) {
-    logger.info({ address, namespace, tls: Boolean(settings.tls), runtime: runtimeKind(), home, ...(metrics ? { metrics: `http://${metrics}/metrics` } : {}) }, 'kdflow worker running');
+    logger.info({ address, namespace, tls: Boolean(settings.tls), runtime: runtimeKind(), ...containment, home, ...(metrics ? { metrics: `http://${metrics}/metrics` } : {}) }, 'kdflow worker running');
     running = worker.run();
     await Promise.race([running, stop.stopped]);
   }

@@ -1,10 +1,15 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { TASK_QUEUE } from '../api/index.ts';
 import { createActivities } from '../activities/index.ts';
 import { pruneUnusedPackages } from '../lib/app-catalog.ts';
+import { kdflowCacheDir } from '../lib/config.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
+import { loadWorkflowBundle } from './bundle-cache.ts';
+import { livenessHeartbeats, watchEventLoop, type LoopWatch } from './liveness.ts';
+import { takeOver, workerIdentity } from './takeover.ts';
 
 export interface KdflowWorkerOptions {
   connection: NativeConnection;
@@ -16,27 +21,65 @@ export interface KdflowWorkerOptions {
   tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxCachedWorkflows'>>;
 }
 
+const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 /** Shared by every workflow in the worker's V8 context instead of evaluated per workflow (workflows/preload.ts). */
-const PRELOAD_PATH = fileURLToPath(new URL('../workflows/preload.ts', import.meta.url));
+export const PRELOAD_PATH = fileURLToPath(new URL('../workflows/preload.ts', import.meta.url));
+export const WORKFLOW_SOURCES = { root: REPO, workflowsPath: WORKFLOWS_PATH, preloadModules: [PRELOAD_PATH] };
+
+/** KDFLOW_BUNDLE_CACHE: a directory, or `off` to bundle at every start; by default in the user's kdflow cache. */
+export function bundleCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const setting = env.KDFLOW_BUNDLE_CACHE;
+  if (setting === 'off') return undefined;
+  return setting ? path.resolve(setting) : path.join(kdflowCacheDir(env), 'bundles');
+}
+
+let loopWatch: LoopWatch | undefined;
 
 /** The one place a kdflow worker is assembled: used by `npm start`, the worker bin and the tests alike. */
 export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<Worker> {
-  const pruned = await pruneUnusedPackages(options.home).catch((error: unknown) => {
+  const pruning = pruneUnusedPackages(options.home).catch((error: unknown) => {
     options.logger.warn({ err: error }, 'could not prune the package cache');
     return [];
   });
+  // Bundled once per change of the workflow code, not at every start (worker/bundle-cache.ts).
+  const bundle = await loadWorkflowBundle(WORKFLOW_SOURCES, { cacheDir: bundleCacheDir(), logger: options.logger });
+  options.logger.info({ from: bundle.from, ms: bundle.ms, hash: bundle.hash, ...(bundle.file ? { file: bundle.file } : {}) }, 'workflow bundle ready');
+  const pruned = await pruning;
   if (pruned.length > 0) options.logger.info({ removed: pruned.length }, 'pruned cached packages no app uses');
-  return Worker.create({
+  // One per process: stalls of the loop every worker of the process heartbeats from (worker/liveness.ts).
+  loopWatch ??= watchEventLoop(options.logger);
+  const taskQueue = options.taskQueue ?? TASK_QUEUE;
+  // Pid, host and start time: a worker started later on this host can tell for sure that this one is gone.
+  const identity = workerIdentity();
+  const worker = await Worker.create({
+    identity,
     connection: options.connection,
     namespace: options.namespace,
-    taskQueue: options.taskQueue ?? TASK_QUEUE,
-    workflowsPath: WORKFLOWS_PATH,
-    bundlerOptions: { preloadModules: [PRELOAD_PATH] },
+    taskQueue,
+    workflowBundle: { code: bundle.code },
     activities: createActivities({ runtime: options.runtime, home: options.home, logger: options.logger }),
+    // Every activity heartbeats at least once a second while it runs, so a short heartbeat timeout only catches a dead worker.
+    interceptors: { activity: [livenessHeartbeats()] },
     maxConcurrentActivityTaskExecutions: options.tuning?.maxConcurrentActivityTaskExecutions ?? 200,
     // Cancellation reaches an activity only with a heartbeat; a short throttle makes delete stop scripts promptly.
+    // It is also the longest gap between two heartbeats the server sees from a live worker: the
+    // heartbeat timeout (workflows/steps.ts) leaves several of these as headroom (docs/adr/0017).
     maxHeartbeatThrottleInterval: '2 seconds',
+    // How long a workflow task (or query) waits for this worker before it goes to the shared queue:
+    // after a crash, the bound on a status query sent before the next worker took over (docs/adr/0017).
+    stickyQueueScheduleToStartTimeout: '5 seconds',
     ...(options.tuning?.maxCachedWorkflows ? { maxCachedWorkflows: options.tuning.maxCachedWorkflows } : {}),
   });
+  // In the background: the worker polls meanwhile, and what is handed over later simply comes to it then.
+  void takeOver({ connection: options.connection, namespace: options.namespace, taskQueue, identity }).then(
+    // Said at info only when there was something to take over: a routine start stays quiet.
+    (done) =>
+      options.logger[done.retried.length + done.cancelled.length + done.released > 0 ? 'info' : 'debug'](
+        { running: done.running, retried: done.retried, cancelled: done.cancelled, released: done.released, failedCalls: done.failedCalls, ms: done.ms },
+        'took over from earlier workers',
+      ),
+    (error: unknown) => options.logger.warn({ err: error }, 'could not take over from earlier workers; their activities wait for their heartbeat timeouts'),
+  );
+  return worker;
 }

@@ -40,8 +40,8 @@ import type { Desired, Member, Step } from './model.ts';
 import { isLive } from './plan.ts';
 import { PLANNER_VERSION, plannerFor } from './planners.ts';
 import { buildStatus, currentDetails, describeStep } from './status.ts';
-import { DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, removal, runStep, target } from './steps.ts';
-import { teardownSummary } from './summaries.ts';
+import { DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, failureMessage, probe, removal, runStep, target } from './steps.ts';
+import { listed, teardownSummary } from './summaries.ts';
 
 /** Everything the workflow knows. Plain JSON; O(1) per member. */
 interface ClusterState {
@@ -183,6 +183,19 @@ export async function clusterWorkflow(rawInput: ClusterInput, carried?: CarriedS
     step = undefined;
   };
 
+  const probeForRetry = async (members: Member[]): Promise<Set<string>> => {
+    if (members.length === 0) return new Set();
+    try {
+      const { dead } = await probe(heartbeatTimeoutSeconds).probeMembers.executeWithOptions({ summary: `check ${listed(members.map((m) => m.name))} for retry` }, [{ members: members.map((m) => target(state.desired, m)) }]);
+      return new Set(Object.keys(dead));
+    } catch (error) {
+      if (wf.isCancellation(error)) throw error;
+      // A retry still retries failed members and notifies when the runtime cannot be asked.
+      state.lastError = `could not check members for retry: ${failureMessage(error)}`;
+      return new Set();
+    }
+  };
+
   const hasWork = () => state.desired.generation > state.observedGeneration || state.retries.length > 0 || nextStep(state.desired, state.members) !== undefined;
   const historyTooLong = () => wf.workflowInfo().continueAsNewSuggested || (options.maxHistoryEvents !== undefined && wf.workflowInfo().historyLength > options.maxHistoryEvents);
 
@@ -195,7 +208,14 @@ export async function clusterWorkflow(rawInput: ClusterInput, carried?: CarriedS
       const next: ClusterInput = { ...input, app: state.desired.app, spec: state.desired.spec };
       return wf.continueAsNew<typeof clusterWorkflow>(next, carry(state), options);
     }
-    for (const member of state.retries.splice(0)) state.members = requestRetry(state.members, member ?? undefined);
+    // `kdflow retry`: members the runtime finds dead (container gone, directory removed) are
+    // re-created under their own names, besides the failed members and notifies.
+    const retries = state.retries.splice(0);
+    if (retries.length > 0) {
+      const asked = retries.includes(null) ? state.members.filter(isLive) : state.members.filter((m) => isLive(m) && retries.includes(m.name));
+      const dead = await probeForRetry(asked);
+      for (const member of retries) state.members = requestRetry(state.members, member ?? undefined, dead);
+    }
     const desired = state.desired;
     operation = new wf.CancellationScope();
     publish();

@@ -31,7 +31,7 @@ export interface Member {
   announced: boolean;
   /** As a leaver: the survivors' --delnodes about it went out. */
   delnodesSent: boolean;
-  /** Notifies that failed on this member, kept for `kdflow retry`; one per event and role at most. */
+  /** Notifies that failed on this member, kept for `kdflow retry`, pruned to what is still true: one per event and role at most. */
   failedNotifies: Notify[];
   /** Notifies queued to run again on this member. */
   retryNotifies: Notify[];

@@ -4,7 +4,7 @@
  * a continue-as-new resumes from state alone. `plan` replays that loop assuming success, which is
  * what `kdflow plan` prints (the workflow answers it with its own state: the plan query).
  */
-import { desiredMembers, effectiveRole, memberName, mergeRanges, toRanges, type EventName } from '../api/contract.ts';
+import { desiredMembers, effectiveRole, fromRanges, memberName, mergeRanges, toRanges, type EventName } from '../api/contract.ts';
 import { shortError, succeeded, type Desired, type LastRun, type Member, type MemberRef, type Notify, type NotifyEvent, type Step, type StepOutcome } from './model.ts';
 
 /** The one definition of a member that is not on its way out. */
@@ -40,6 +40,10 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
   const ofRole = (role: string) => members.filter((m) => m.role === role);
   // Leavers are handled in their role's turn: survivors hear --delnodes before configmeta drops them.
   const shrinking = members.some((m) => !isLive(m));
+  // Leavers some survivor has not yet heard --delnodes about, in any role: configmeta keeps listing
+  // them until it has (a member's configmeta never drops a leaver before its script hears of it).
+  const delnodesTargets = members.filter((m) => m.state === 'configured' && allows(desired, m, 'delnodes'));
+  const unannouncedLeavers = (role?: string) => members.filter((m) => !isLive(m) && !m.delnodesSent && (role === undefined || m.role === role));
   // A member in config error is left as it is until `kdflow retry`.
   const staleMembers = () => members.filter((m) => isLive(m) && m.launched && m.state !== 'config error' && m.topology !== topology);
 
@@ -59,11 +63,13 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
     if (leaving.length > 0) return { kind: 'markLeaving', role, members: leaving.map((m) => m.name) };
     const leavers = mine.filter((m) => !isLive(m));
     if (leavers.length > 0) {
-      const unannounced = leavers.filter((m) => !m.delnodesSent);
-      const targets = members.filter((m) => m.state === 'configured' && allows(desired, m, 'delnodes')).map((m) => m.name);
+      const unannounced = unannouncedLeavers(role);
+      const targets = delnodesTargets.map((m) => m.name);
       if (unannounced.length > 0 && targets.length > 0) {
         return { kind: 'runEvent', event: 'delnodes', role, targets, about: toRanges(unannounced.map((m) => m.ordinal)) };
       }
+      // Another role's leavers are told of first, in that role's turn.
+      if (targets.length > 0 && unannouncedLeavers().length > 0) continue;
       const stale = staleMembers();
       if (stale.length > 0) return { kind: 'writeConfigmeta', members: stale.map((m) => m.name), topology };
       return { kind: 'removeMembers', role, members: leavers.map((m) => m.name) };
@@ -86,6 +92,9 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
     const stale = staleMembers();
     if (stale.length > 0 && !shrinking) return { kind: 'writeConfigmeta', members: stale.map((m) => m.name), topology };
 
+    // New members are configured and announced once every leaver is gone: until then the others'
+    // configmeta cannot be rewritten to list them.
+    if (shrinking) continue;
     const creating = mine.filter((m) => m.state === 'creating');
     // Scripts read configmeta, so they wait until it describes the current members.
     if (creating.some((m) => m.topology !== topology)) continue;
@@ -114,6 +123,10 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
 
 /** Fold a step's outcome into the members. Pure; `plan` uses it with success assumed. */
 export function applyOutcome(desired: Desired, members: Member[], step: Step, outcome: StepOutcome): Member[] {
+  return withCurrentNotifies(foldOutcome(desired, members, step, outcome));
+}
+
+function foldOutcome(desired: Desired, members: Member[], step: Step, outcome: StepOutcome): Member[] {
   const touched = new Set(stepMembers(step));
   const failure = (m: Member) => outcome.failed[m.name];
   const failedAs = (m: Member, error: string): Member => ({ ...m, state: 'config error', lastError: shortError(error) });
@@ -174,6 +187,29 @@ function withNotify(list: Notify[], notify: Notify): Notify[] {
   const last = list.at(-1);
   if (last && last.event === notify.event && last.role === notify.role) return [...list.slice(0, -1), { ...last, ordinals: mergeRanges(last.ordinals, notify.ordinals) }];
   return [...list, notify];
+}
+
+/**
+ * A notify waiting for `kdflow retry` must still be true when it runs: an --addnodes only about
+ * members that are live, a --delnodes only about members that are gone or leaving. What became
+ * untrue is dropped; what remains is about disjoint members, so the order between an --addnodes and a
+ * --delnodes no longer matters and each member keeps at most one of each per role.
+ */
+function withCurrentNotifies(members: Member[]): Member[] {
+  if (!members.some((m) => m.failedNotifies.length > 0 || m.retryNotifies.length > 0)) return members;
+  const live = new Set(members.filter(isLive).map((m) => `${m.role}\u0000${m.ordinal}`));
+  const current = (list: Notify[]): Notify[] => {
+    const kept = new Map<string, Notify>();
+    for (const n of list) {
+      const ordinals = fromRanges(n.ordinals).filter((o) => live.has(`${n.role}\u0000${o}`) === (n.event === 'addnodes'));
+      if (ordinals.length === 0) continue;
+      const key = `${n.event}\u0000${n.role}`;
+      const before = kept.get(key);
+      kept.set(key, { ...n, ordinals: before ? mergeRanges(before.ordinals, toRanges(ordinals)) : toRanges(ordinals) });
+    }
+    return [...kept.values()];
+  };
+  return members.map((m) => (m.failedNotifies.length > 0 || m.retryNotifies.length > 0 ? { ...m, failedNotifies: current(m.failedNotifies), retryNotifies: current(m.retryNotifies) } : m));
 }
 
 /** The members of the step's role whose ordinals the step is about. */

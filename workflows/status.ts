@@ -52,6 +52,8 @@ export function describeStep(step: Step): string {
 const EVENT_ORDER: EventName[] = ['configure', 'addnodes', 'delnodes'];
 
 function memberStatus(desired: Desired, m: Member): MemberStatus {
+  // The member's one error line belongs to its newest failed run, not to older ones.
+  const newestFailed = EVENT_ORDER.filter((e) => m.runs[e] && m.runs[e]?.exitCode !== 0).sort((a, b) => (m.runs[b]?.finishedAt ?? 0) - (m.runs[a]?.finishedAt ?? 0))[0];
   const events: ScriptRun[] = EVENT_ORDER.flatMap((event) => {
     const run = m.runs[event];
     if (!run) return [];
@@ -64,7 +66,7 @@ function memberStatus(desired: Desired, m: Member): MemberStatus {
         attempts: run.attempts,
         startedAt: new Date(run.startedAt).toISOString(),
         finishedAt: new Date(run.finishedAt).toISOString(),
-        ...(run.exitCode !== 0 && m.lastError ? { error: m.lastError } : {}),
+        ...(event === newestFailed && m.lastError ? { error: m.lastError } : {}),
       },
     ];
   });
@@ -84,8 +86,10 @@ function memberStatus(desired: Desired, m: Member): MemberStatus {
 export function buildStatus(s: StatusInput, request: StatusRequest = {}): ClusterStatus {
   const { desired } = s;
   const counts = desiredMembers(desired.spec, desired.app);
-  const limit = Math.max(1, Math.min(STATUS_PAGE_MAX, Math.trunc(Number(request.limit ?? STATUS_PAGE_DEFAULT)) || STATUS_PAGE_DEFAULT));
-  const offset = Math.max(0, Math.trunc(Number(request.offset ?? 0)) || 0);
+  // A request is whatever a client sent: garbage gives the first page, never an invalid answer.
+  const whole = (value: unknown, fallback: number) => (Number.isNaN(Number(value)) ? fallback : Math.trunc(Number(value)));
+  const limit = Math.max(1, Math.min(STATUS_PAGE_MAX, whole(request?.limit ?? STATUS_PAGE_DEFAULT, STATUS_PAGE_DEFAULT) || STATUS_PAGE_DEFAULT));
+  const requestedOffset = Math.max(0, whole(request?.offset ?? 0, 0));
   // Members the spec asks for that do not exist yet show as KubeDirector shows them.
   type Row = { role: string; ordinal: number; member?: Member };
   const rows: Row[] = [];
@@ -98,6 +102,7 @@ export function buildStatus(s: StatusInput, request: StatusRequest = {}): Cluste
     return { id: role.id, desired: want, total: ordinals.length, ready: mine.filter((m) => m.ready && isLive(m)).length, configured: mine.filter((m) => m.state === 'configured').length, members: [] as MemberStatus[] };
   });
   const byRole = new Map(roles.map((r) => [r.id, r]));
+  const offset = Math.min(requestedOffset, rows.length);
   for (const row of rows.slice(offset, offset + limit)) {
     const status: MemberStatus = row.member
       ? memberStatus(desired, row.member)

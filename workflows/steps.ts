@@ -22,7 +22,7 @@ export interface StepContext {
   heartbeatTimeoutSeconds: number;
 }
 
-export const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 30;
+export const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 10;
 
 // The workflow waits for a cancelled activity to stop, so teardown never races a half-done create.
 function batchOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
@@ -35,6 +35,11 @@ function batchOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
 }
 
 const batch = (ctx: Pick<StepContext, 'heartbeatTimeoutSeconds'>) => proxyActivities<Activities>(batchOptions(ctx.heartbeatTimeoutSeconds));
+
+/** Asking the runtime whether members live: a few quick attempts. */
+export function probe(heartbeatTimeoutSeconds: number) {
+  return proxyActivities<Activities>({ ...batchOptions(heartbeatTimeoutSeconds), startToCloseTimeout: '2 minutes', retry: { initialInterval: '1 second', maximumAttempts: 3 } });
+}
 
 /** Removal must finish, so it retries without a bound. */
 export function removal(heartbeatTimeoutSeconds: number) {

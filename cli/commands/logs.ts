@@ -32,7 +32,7 @@ export async function logsCommand(ctx: CliContext, [name, memberName]: string[],
   if (!role || ordinal === undefined) throw new NotFoundError(`member ${memberName} not found in cluster ${ctx.namespace}/${name}${memberList(status.roles.flatMap((r) => r.members.map((m) => m.name)))}`);
   const target: MemberTarget = { namespace: ctx.namespace, cluster: name, name: memberName, role: role.id, ordinal, fqdn: memberFqdn(memberName, name, ctx.namespace) };
 
-  const runtime = ctx.runtime();
+  const runtime = await ctx.runtime();
   const files = STREAMS.map((stream) => `${event.data}.${stream}`);
   if (runtime instanceof LocalRuntime) {
     const root = runtime.memberRoot(target);

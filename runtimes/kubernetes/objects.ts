@@ -21,7 +21,7 @@ export function clusterSelector(cluster: string): string {
 /**
  * Whose an existing object is, when it is not this cluster's (with `member`: this member's; without:
  * the cluster's headless Service, which has no member label). Undefined when it is ours. Member names
- * of two clusters can collide (ADR 0013), so an object is never taken as ours by its name alone.
+ * of two clusters can collide (ADR 0018), so an object is never taken as ours by its name alone.
  */
 export function foreignOwner(labels: Record<string, string> | undefined, cluster: string, member?: string): string | undefined {
   const owner = labels?.[LABELS.cluster];

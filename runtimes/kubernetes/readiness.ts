@@ -31,6 +31,17 @@ export function podVerdict(pod: V1Pod | undefined): PodVerdict {
   return { ready: false, reason: `pod is ${phase ?? 'Pending'}` };
 }
 
+/**
+ * Pure: whether a member's pod is alive right now (probeMembers): it exists, is not being deleted
+ * and runs. Pending is not alive yet; Failed and Succeeded never will be again.
+ */
+export function podAlive(pod: V1Pod | undefined): Readiness {
+  const phase = pod?.status?.phase;
+  if (pod && !pod.metadata?.deletionTimestamp && phase === 'Running') return { ready: true };
+  const verdict = podVerdict(pod);
+  return { ready: false, reason: verdict.reason ?? `pod is ${phase ?? 'Pending'}` };
+}
+
 export interface ReadinessOptions {
   /** How long a problem must last before it is reported as the member's failure. */
   problemGraceMs: number;

@@ -12,7 +12,7 @@ import { OUTPUT_TAIL_BYTES, GUESTCONFIG_DIR, type GuestFile, type MemberSpec, ty
 import { execInPod, type ExecResult } from './exec.ts';
 import { inPodCommand, type InPodProgram } from './in-pod.ts';
 import { LABELS, clusterSelector, foreignOwner, headlessService, memberPod, memberPvc, memberServiceName, memberServices, ownerRef, pvcName } from './objects.ts';
-import { watchReadiness } from './readiness.ts';
+import { podAlive, watchReadiness } from './readiness.ts';
 
 export interface KubernetesRuntimeOptions {
   /** How long Unschedulable, image-pull or crash-loop problems last before a member is failed. */
@@ -30,7 +30,7 @@ interface Owner {
 }
 type Labelled = { metadata?: { name?: string; labels?: Record<string, string>; uid?: string } };
 
-/** Another cluster's object of the name we want: a permanent failure that names its owner (ADR 0013). */
+/** Another cluster's object of the name we want: a permanent failure that names its owner (ADR 0018). */
 function refuseForeign(kind: string, object: Labelled, owner: Owner): void {
   const foreign = foreignOwner(object.metadata?.labels, owner.cluster, owner.name);
   if (!foreign) return;
@@ -108,6 +108,20 @@ export class KubernetesRuntime implements Runtime {
     for (const m of members) groups.set(`${m.namespace}/${m.cluster}`, [...(groups.get(`${m.namespace}/${m.cluster}`) ?? []), m]);
     const results = await Promise.all([...groups.values()].map((group) => apiCall('watching pods', () => watchReadiness(this.kc, this.core, group, wait, { problemGraceMs: this.options.problemGraceSeconds * 1000 }))));
     return Object.assign({}, ...results);
+  }
+
+  /** One list per cluster, no watch: what each member's pod says now. */
+  async probeMembers(members: MemberTarget[]): Promise<Record<string, Readiness>> {
+    const result: Record<string, Readiness> = Object.create(null);
+    const clusters = new Map<string, MemberTarget[]>();
+    for (const m of members) clusters.set(`${m.namespace}/${m.cluster}`, [...(clusters.get(`${m.namespace}/${m.cluster}`) ?? []), m]);
+    for (const group of clusters.values()) {
+      const { namespace, cluster } = group[0] as MemberTarget;
+      const pods = await apiCall('listing pods', () => this.core.listNamespacedPod({ namespace, labelSelector: clusterSelector(cluster) }));
+      const byName = new Map(pods.items.map((pod) => [pod.metadata?.name, pod]));
+      for (const m of group) result[m.name] = podAlive(byName.get(m.name));
+    }
+    return result;
   }
 
   async writeFiles(member: MemberTarget, files: GuestFile[]): Promise<void> {

@@ -6,7 +6,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, readlink, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,13 +124,14 @@ export class ChaosEnv {
     this.workerLog?.end();
   }
 
-  /** Keep-alives and scripts of clusters a failed part left behind: every process whose cwd is in this home. */
+  /** Keep-alives and scripts of clusters a failed part left behind: every process whose cwd is in this home, or that carries a member's tag from it. */
   async killMembers(): Promise<number> {
     let killed = 0;
     for (const pid of await readdir('/proc').catch(() => [] as string[])) {
       if (!/^\d+$/.test(pid)) continue;
       const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '');
-      if (!cwd.startsWith(`${this.home}/`)) continue;
+      const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
+      if (!cwd.startsWith(`${this.home}/`) && !environ.includes(`\0KDFLOW_MEMBER_ROOT=${this.home}/`) && !environ.startsWith(`KDFLOW_MEMBER_ROOT=${this.home}/`)) continue;
       try {
         process.kill(Number(pid), 'SIGKILL');
         killed += 1;

@@ -2,16 +2,20 @@
  * `npm run chaos`: every chaos part at full size, then reports/chaos.json and reports/chaos.md.
  *   --seed N        another seed (default 20261123, so two runs make the same choices)
  *   --quick         the small profile that `npm test` runs
- *   --only a,b      only these parts (worker-crash, server-restart, signal-flood, script-faults, bad-input, hostile-packages, security)
+ *   --only a,b      only these parts (worker-crash, server-restart, signal-flood, script-faults, daemons, runner-kill,
+ *                   dead-member, bad-input, hostile-packages, security)
  *   --out DIR       where the reports go (default reports/)
  *   --keep          keep the temp directory with the server, worker and member files
+ * With --only, the parts run replace their namesakes in an existing report of the same seed and
+ * profile, and the other parts' results stay (each part names the run it comes from).
  * Exits 1 when any trial failed.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO } from './env.ts';
-import { renderMarkdown } from './report.ts';
+import { mergeReports, renderMarkdown, type ChaosReport } from './report.ts';
 import { DEFAULT_SEED, PARTS, runChaos, type PartName } from './suite.ts';
 
 const { values } = parseArgs({
@@ -30,7 +34,8 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const stamp = () => new Date().toISOString().slice(11, 19);
-const report = await runChaos({
+const loadAtStart = os.loadavg()[0] as number;
+const fresh = await runChaos({
   seed: values.seed ? Number(values.seed) : DEFAULT_SEED,
   profile: values.quick ? 'quick' : 'full',
   ...(only ? { parts: only } : {}),
@@ -39,7 +44,13 @@ const report = await runChaos({
 });
 const out = path.resolve(REPO, values.out ?? 'reports');
 await mkdir(out, { recursive: true });
+const run = { startedAt: fresh.startedAt, durationMs: fresh.durationMs, parts: fresh.parts.map((p) => p.name), loadAverage: { start: loadAtStart, end: os.loadavg()[0] as number } };
+const previous = only ? ((await readFile(path.join(out, 'chaos.json'), 'utf8').then(JSON.parse, () => undefined)) as ChaosReport | undefined) : undefined;
+const report = mergeReports(previous, fresh, run, PARTS);
 await writeFile(path.join(out, 'chaos.json'), `${JSON.stringify(report, null, 2)}\n`);
 await writeFile(path.join(out, 'chaos.md'), renderMarkdown(report));
-process.stdout.write(`\n[chaos] ${report.totals.passes}/${report.totals.trials} trials passed in ${(report.durationMs / 1000).toFixed(0)}s; wrote ${path.join(out, 'chaos.json')} and chaos.md\n`);
-process.exit(report.totals.passes === report.totals.trials ? 0 : 1);
+const kept = report.parts.length - fresh.parts.length;
+process.stdout.write(
+  `\n[chaos] ${fresh.totals.passes}/${fresh.totals.trials} trials passed in ${(fresh.durationMs / 1000).toFixed(0)}s; wrote ${path.join(out, 'chaos.json')} and chaos.md${kept > 0 ? ` (with ${kept} part(s) kept from the earlier report)` : ''}\n`,
+);
+process.exit(fresh.totals.passes === fresh.totals.trials ? 0 : 1);

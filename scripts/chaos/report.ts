@@ -49,6 +49,42 @@ export interface ChaosReport {
   machine: { cpus: number; node: string; platform: string };
   totals: { trials: number; passes: number };
   parts: PartReport[];
+  /** The runs the parts come from, when `--only` re-ran some parts of an earlier report. */
+  runs?: ChaosRun[];
+}
+
+/** One `npm run chaos` run: when, which parts, and how busy the machine was (1-minute load average). */
+export interface ChaosRun {
+  startedAt: string;
+  durationMs: number;
+  parts: string[];
+  loadAverage?: { start: number; end: number };
+}
+
+/**
+ * The earlier report with the parts of `fresh` put in place of its parts of the same name (in
+ * `order`), so re-running one part keeps the others' results. Only a report of the same seed and
+ * profile is merged into; otherwise `fresh` stands alone.
+ */
+export function mergeReports(previous: ChaosReport | undefined, fresh: ChaosReport, freshRun: ChaosRun, order: readonly string[]): ChaosReport {
+  const alone = { ...fresh, runs: [freshRun] };
+  if (!previous || previous.seed !== fresh.seed || previous.profile !== fresh.profile) return alone;
+  const replaced = new Set(fresh.parts.map((p) => p.name));
+  const kept = previous.parts.filter((p) => !replaced.has(p.name));
+  if (kept.length === 0) return alone;
+  const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
+  const parts = [...kept, ...fresh.parts].sort((a, b) => rank(a.name) - rank(b.name));
+  const earlier = (previous.runs ?? [{ startedAt: previous.startedAt, durationMs: previous.durationMs, parts: previous.parts.map((p) => p.name) }])
+    .map((run) => ({ ...run, parts: run.parts.filter((name) => !replaced.has(name)) }))
+    .filter((run) => run.parts.length > 0);
+  return {
+    ...fresh,
+    startedAt: previous.startedAt,
+    durationMs: parts.reduce((sum, p) => sum + p.durationMs, 0),
+    totals: { trials: parts.reduce((n, p) => n + p.trials, 0), passes: parts.reduce((n, p) => n + p.passes, 0) },
+    parts,
+    runs: [...earlier, freshRun],
+  };
 }
 
 export function partReport(name: string, title: string, results: TrialResult[], durationMs: number, figures: Record<string, unknown> = {}): PartReport {
@@ -79,7 +115,7 @@ export function renderMarkdown(report: ChaosReport): string {
   const lines = [
     '# kdflow chaos report',
     '',
-    `Seed ${report.seed}, profile ${report.profile}, started ${report.startedAt}, took ${seconds(report.durationMs)} on ${report.machine.cpus} CPU(s), Node ${report.machine.node}.`,
+    ...runLines(report),
     `Made by \`npm run chaos\` (scripts/chaos/); every trial is in \`reports/chaos.json\`. What the suite found and what was fixed: docs/security.md; how it works: docs/adr/0011-chaos-and-security.md.`,
     '',
     `**${report.totals.passes}/${report.totals.trials} trials passed.**`,
@@ -101,6 +137,14 @@ export function renderMarkdown(report: ChaosReport): string {
     for (const failure of part.failures) lines.push(`- **failed ${failure.id}**: ${failure.problems.slice(0, 3).join('; ')}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+function runLines(report: ChaosReport): string[] {
+  const head = `Seed ${report.seed}, profile ${report.profile}, on ${report.machine.cpus} CPU(s), Node ${report.machine.node}`;
+  const load = (run: ChaosRun) => (run.loadAverage ? `, load average ${run.loadAverage.start.toFixed(1)} → ${run.loadAverage.end.toFixed(1)}` : '');
+  const runs = report.runs ?? [];
+  if (runs.length <= 1) return [`${head}: started ${report.startedAt}, took ${seconds(report.durationMs)}${runs[0] ? load(runs[0]) : ''}.`];
+  return [`${head}; the parts come from ${runs.length} runs:`, '', ...runs.map((run) => `- ${run.startedAt}, ${seconds(run.durationMs)}${load(run)}: ${run.parts.join(', ')}`), ''];
 }
 
 const isSummary = (v: unknown): v is Summary => Boolean(v && typeof v === 'object' && 'median' in v && 'max' in v);

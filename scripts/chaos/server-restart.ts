@@ -45,7 +45,7 @@ export async function serverRestart(env: ChaosEnv, rng: Rng, options: RestartOpt
     serverDowntimeMs: downtimes,
     notes: [
       'The server runs on a SQLite file (startDevServer --db-filename) and is started again on the same file and port; the worker process is not restarted. Rounds alternate SIGKILL (a crash) and SIGTERM (an orderly stop, which itself takes several seconds).',
-      'Convergence is timed from the moment the server went down. When the server is back before a running activity misses its 30 s heartbeat timeout, the activity simply carries on; otherwise it is retried and the recorded result is picked up.',
+      'Convergence is timed from the moment the server went down. When the server is back before a running activity misses its heartbeat timeout (10 s by default), the activity simply carries on; otherwise it is retried and the recorded result is picked up.',
       CHECKED,
     ],
   });

@@ -4,18 +4,21 @@
  */
 import os from 'node:os';
 import { badInput } from './bad-input.ts';
+import { daemons } from './daemons.ts';
+import { deadMember } from './dead-member.ts';
 import { inProcessCli, processCli } from './cli-runner.ts';
 import { ChaosEnv } from './env.ts';
 import { hostilePackages } from './hostile-packages.ts';
 import { partLine, type ChaosReport, type PartReport } from './report.ts';
 import { Rng } from './rng.ts';
+import { runnerKill } from './runner-kill.ts';
 import { scriptFaults } from './script-faults.ts';
 import { security } from './security.ts';
 import { serverRestart } from './server-restart.ts';
 import { signalFlood } from './signal-flood.ts';
 import { workerCrash } from './worker-crash.ts';
 
-export const PARTS = ['worker-crash', 'server-restart', 'signal-flood', 'script-faults', 'bad-input', 'hostile-packages', 'security'] as const;
+export const PARTS = ['worker-crash', 'server-restart', 'signal-flood', 'script-faults', 'daemons', 'runner-kill', 'dead-member', 'bad-input', 'hostile-packages', 'security'] as const;
 export type PartName = (typeof PARTS)[number];
 export type Profile = 'full' | 'quick';
 
@@ -56,6 +59,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     'server-restart': () => serverRestart(env, rng.fork('server-restart'), { rounds: quick ? 1 : 5, ...(estimate ? { estimate } : {}) }),
     'signal-flood': () => signalFlood(env, rng.fork('signal-flood'), { trials: quick ? 1 : 5, signals: 100, maxWorkers: 8 }),
     'script-faults': () => scriptFaults(env, quick ? 1 : 2),
+    daemons: () => daemons(env, { rounds: quick ? 1 : 3, attempts: quick ? 2 : 3 }),
+    'runner-kill': () => runnerKill(env, rng.fork('runner-kill'), { trials: quick ? 1 : 6, withWorker: quick ? 0 : 2 }),
+    'dead-member': () => deadMember(env, quick ? 1 : 3),
     'bad-input': () => {
       const sample = rng.fork('bad-input');
       return quick

@@ -1,6 +1,6 @@
 /**
  * `kdflow apply` refuses a cluster whose member names another running cluster in the namespace
- * already uses (ADR 0013), on the local runtime too: a real dev server and worker, the CLI's entry point.
+ * already uses (ADR 0018), on the local runtime too: a real dev server and worker, the CLI's entry point.
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,6 +82,122 @@ describe('kdflow CLI on bad input', () => {
     const offline = await kdflow(home, 'get');
     expect(offline.code).toBe(3);
     expect(offline.stderr).toMatch(/^kdflow: cannot reach Temporal at 127\.0\.0\.1:1/);
+  });
+});
+
+describe('kdflow CLI: names, help and messages', () => {
+  const fresh = () => mkdtemp(path.join(os.tmpdir(), 'kdflow-cli-'));
+  const DNS = "must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)";
+
+  it('refuses a namespace that is not a DNS label before anything runs, and writes nothing', async () => {
+    const home = await fresh();
+    const upper = await kdflow(home, '-n', 'Prod_NS', 'apply', '-f', 'crds/examples/centos/cluster.yaml');
+    expect([upper.code, upper.stderr]).toEqual([2, `kdflow: -n/--namespace: namespace ${DNS}, got "Prod_NS"\n`]);
+    const escape = `kdflow-escape-${path.basename(home)}`;
+    const traversal = await kdflow(home, '--namespace', `../../${escape}`, 'app', 'apply', '-f', 'crds/examples/centos/app.yaml');
+    expect([traversal.code, traversal.stderr]).toEqual([2, `kdflow: -n/--namespace: namespace ${DNS}, got "../../${escape}"\n`]);
+    expect(existsSync(path.join(home, 'apps', '..', '..', escape))).toBe(false);
+    expect(existsSync(path.join(home, 'apps'))).toBe(false);
+    const empty = await kdflow(home, '-n', '', 'get');
+    expect([empty.code, empty.stderr]).toEqual([2, 'kdflow: -n/--namespace: namespace must not be empty, got ""\n']);
+    // Cluster and member names on the command line are checked the same way.
+    const name = await kdflow(home, 'logs', '../x', 'm-0');
+    expect([name.code, name.stderr]).toEqual([2, `kdflow: NAME: cluster name ${DNS}, got "../x"\n`]);
+  });
+
+  it('has help for every command, ending with one newline', async () => {
+    const home = await fresh();
+    const main = await kdflow(home, '--help');
+    expect(main.code).toBe(0);
+    expect(main.stdout).toMatch(/^kdflow — stateful app clusters on Temporal\n/);
+    expect(main.stdout).toMatch(/[^\n]\n$/);
+    // Every command's help is checked in test/unit/cli.test.ts; here a few, as a user runs them.
+    for (const command of ['get', 'logs', 'help']) {
+      const help = await kdflow(home, command, '--help');
+      expect([help.code, help.stderr], command).toEqual([0, '']);
+      expect(help.stdout.startsWith(`usage: kdflow ${command}`), command).toBe(true);
+      expect(help.stdout, command).toMatch(/[^\n]\n$/);
+      expect((await kdflow(home, 'help', command)).stdout, command).toBe(help.stdout);
+    }
+    expect((await kdflow(home, 'logs', '-h')).stdout).toContain('--tail N');
+  });
+
+  it('names an unknown command or flag and points to --help (exit 2)', async () => {
+    const home = await fresh();
+    const cases: [string[], string][] = [
+      [['frobnicate'], 'kdflow: unknown command "frobnicate"; see kdflow --help'],
+      [['help', 'frobnicate'], 'kdflow: unknown command "frobnicate"; see kdflow --help'],
+      [['get', '--colour'], 'kdflow: unknown flag --colour; see kdflow get --help'],
+      [['--colour'], 'kdflow: unknown flag --colour; see kdflow --help'],
+      [['delete', 'x', '--for', 'deleted'], 'kdflow: kdflow delete does not take --for; see kdflow delete --help'],
+      [['get', '-o'], 'kdflow: flag -o/--output needs a value; see kdflow get --help'],
+      [['get', 'a', 'b'], 'kdflow: kdflow get takes at most 1 argument, got 2 (a b); see kdflow get --help'],
+      [['logs', 'c', 'm-0', '--tail', 'many'], 'kdflow: --tail must be a number of lines such as 100, got "many"'],
+      [['completion', 'fish'], 'kdflow: usage: kdflow completion bash|zsh, got "fish"'],
+    ];
+    for (const [args, line] of cases) {
+      const result = await kdflow(home, ...args);
+      expect([result.code, result.stderr], args.join(' ')).toEqual([2, `${line}\n`]);
+    }
+  });
+
+  it('completes commands, flags and their values in bash', async () => {
+    const home = await fresh();
+    const script = (await kdflow(home, 'completion', 'bash')).stdout;
+    const complete = async (...words: string[]) => {
+      const file = path.join(home, 'complete.bash');
+      const array = words.map((w) => `'${w}'`).join(' ');
+      await writeFile(file, `${script}\nCOMP_WORDS=(kdflow ${array}); COMP_CWORD=${words.length}; _kdflow; printf '%s\\n' "\${COMPREPLY[@]}"\n`);
+      const result = await run('bash', ['--norc', '--noprofile', file], {});
+      expect(result.stderr).toBe('');
+      return result.stdout.split('\n').filter(Boolean).sort();
+    };
+    expect(await complete('ge')).toEqual(['get']);
+    expect(await complete('-n', 'prod', 're')).toEqual(['resize', 'retry']);
+    expect(await complete('get', '--o')).toEqual(['--output']);
+    expect(await complete('get', '-o', '')).toEqual(['json', 'table', 'yaml']);
+    expect(await complete('logs', 'c', 'm', '--')).toEqual(['--all', '--event', '--help', '--namespace', '--tail']);
+    expect(await complete('app', '')).toEqual(['apply', 'list', 'validate']);
+    expect(await complete('completion', '')).toEqual(['bash', 'zsh']);
+    expect(await complete('apply', '-f', 'crds/examples/centos/cl')).toEqual(['crds/examples/centos/cluster.yaml']);
+  });
+
+  it('prints a zsh completion script', async () => {
+    const result = await kdflow(await fresh(), 'completion', 'zsh');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^#compdef kdflow\n/);
+    expect(result.stdout).toContain("'get:list the namespace");
+    expect(result.stdout).toContain("'(-o --output)'{-o,--output}'[table (default), json or yaml]:format:(table json yaml)'");
+    // Checked by zsh itself where it is installed.
+    const zsh = await run('sh', ['-c', 'command -v zsh'], {});
+    if (zsh.code === 0) {
+      const file = path.join(await fresh(), '_kdflow');
+      await writeFile(file, result.stdout);
+      expect(await run('zsh', ['-n', file], {})).toMatchObject({ code: 0, stderr: '' });
+    }
+  });
+
+  it('names the encoding of a manifest that is not UTF-8', async () => {
+    const home = await fresh();
+    const file = path.join(home, 'app.yaml');
+    const text = await readFile('crds/examples/centos/app.yaml', 'utf8');
+    await writeFile(file, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
+    const result = await kdflow(home, 'app', 'validate', '-f', file);
+    expect([result.code, result.stderr]).toEqual([1, `kdflow: ${file}: the file is UTF-16 (little-endian, with a byte order mark); manifests must be UTF-8: save it as UTF-8\n`]);
+  });
+
+  it('names the value of a bad field', async () => {
+    const home = await fresh();
+    const file = path.join(home, 'app.yaml');
+    const text = await readFile('crds/examples/centos/app.yaml', 'utf8');
+    await writeFile(file, text.replace(/cardinality: "?1\+"?/, 'cardinality: "1+"\n      eventList: [configure, reboot]'));
+    const result = await kdflow(home, 'app', 'validate', '-f', file);
+    expect([result.code, result.stderr]).toEqual([1, `kdflow: ${file}: spec.roles[0].eventList[1]: got "reboot"; expected one of configure, addnodes, delnodes\n`]);
+  });
+
+  it('says a refused connection to Temporal is refused, and what to do', async () => {
+    const result = await kdflow(await fresh(), 'get');
+    expect([result.code, result.stderr]).toEqual([3, 'kdflow: cannot reach Temporal at 127.0.0.1:1 (connection refused); is the server running? npm run temporal:dev (or npm start), or set TEMPORAL_ADDRESS\n']);
   });
 });
 

@@ -137,9 +137,9 @@ describe.skipIf(!existsSync(CHROMIUM))(`the Web UI in Chromium (${CHROMIUM})`, (
     const history = page.getByText('Event History', { exact: true });
     await history.waitFor();
     // The timeline labels every activity with its summary, and the resize signal by name.
-    await page.getByText('runScript • addnodes on analytics-controller-0 (+worker-2,worker-3)', { exact: true }).waitFor();
+    await page.getByText('runScript • addnodes on analytics-controller-0 (+worker 2-3)', { exact: true }).waitFor();
     await page.getByText('runScript • configure analytics-worker-3', { exact: true }).waitFor();
-    await page.getByText('ensureMembers • create analytics-worker-2, analytics-worker-3', { exact: true }).waitFor();
+    await page.getByText('launchMembers • launch analytics-worker-2, analytics-worker-3 (create, ready, configmeta, package)', { exact: true }).waitFor();
     // The signal's row opens to its readable argument.
     await page.getByText('Workflow Execution Signaled', { exact: true }).first().click();
     await page.getByText(/"worker":\s*4/).first().waitFor();
@@ -170,7 +170,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`the Web UI in Chromium (${CHROMIUM})`, (
     await details.getByRole('row', { name: /analytics-controller-0\s+controller\s+configured\s+addnodes ok/ }).waitFor();
     await details.getByRole('row', { name: /analytics-worker-3\s+worker\s+configured\s+configure ok/ }).waitFor();
     // The events the workflow labelled, in order, beside it.
-    await page.getByText('addnodes on analytics-controller-0 (+worker-2,worker-3)', { exact: true }).waitFor();
+    await page.getByText('addnodes on analytics-controller-0 (+worker 2-3)', { exact: true }).waitFor();
     await shoot('web-ui-details.png');
   });
 });

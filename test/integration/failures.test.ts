@@ -68,6 +68,30 @@ describe('events, failures and changes while busy', () => {
     await recordHistory(h, handle, 'retry');
   });
 
+  it('retry re-creates members found dead (a directory removed by hand, a member removed from under the workflow), and they take part again', async () => {
+    const app = testApp(await writePackage(`${h.home}/dead`));
+    const handle = await startCluster(h, 'dead', app, { controller: 1, worker: 2 });
+    const before = await waitForStatus(handle, settled(1));
+    const configureOf = (s: typeof before, name: string) => s.roles.flatMap((r) => r.members).find((m) => m.name === name)?.events.find((e) => e.event === 'configure')?.runId;
+    const gone = { namespace: 'default', cluster: 'dead', name: 'dead-worker-0', role: 'worker', ordinal: 0, fqdn: fqdn('dead-worker-0', 'dead') };
+    const killed = { ...gone, name: 'dead-worker-1', ordinal: 1, fqdn: fqdn('dead-worker-1', 'dead') };
+    await import('node:fs/promises').then((fs) => fs.rm(h.runtime.memberRoot(gone), { recursive: true, force: true }));
+    expect(await h.runtime.probeMembers([gone, killed])).toMatchObject({ 'dead-worker-0': { ready: false }, 'dead-worker-1': { ready: true } });
+    await h.runtime.removeMember(killed).then(() => undefined);
+    await handle.signal(retrySignal, {});
+    // Both come back under their own names, configured again from scratch; nobody else hears of them again.
+    const after = await waitForStatus(handle, (s) => s.phase === 'configured' && ['dead-worker-0', 'dead-worker-1'].every((n) => configureOf(s, n) !== configureOf(before, n)));
+    expect(memberStates(after)).toEqual({ 'dead-controller-0': 'configured', 'dead-worker-0': 'configured', 'dead-worker-1': 'configured' });
+    expect(await eventsLog(h, 'dead', 'dead-worker-0')).toEqual(['--configure']);
+    expect(await eventsLog(h, 'dead', 'dead-controller-0')).toEqual(['--configure']);
+    // A later grow's --addnodes reaches the re-created members.
+    await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 3 } }] });
+    await waitForStatus(handle, settled(2));
+    expect(await eventsLog(h, 'dead', 'dead-worker-0')).toEqual(['--configure', `--addnodes --nodegroup 1 --role worker --fqdns ${fqdn('dead-worker-2', 'dead')}`]);
+    await handle.signal(deleteSignal);
+    await handle.result();
+  });
+
   it('kills a hanging script at scriptTimeoutSeconds and leaves the member in config error', async () => {
     const app = testApp(await writePackage(`${h.home}/hang`, '[[ "$1" == --configure ]] && sleep 600'), { scriptTimeoutSeconds: 1, retry: { maximumAttempts: 1 } });
     const handle = await startCluster(h, 'hang', app, { controller: 1 });

@@ -1,22 +1,43 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deleteSignal, resizeUpdate } from '../../api/index.ts';
 import { eventsLog, memberStates, settled, startCluster, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
 import { startHarness, type Harness } from '../support/temporal.ts';
+import type { ClusterOptions } from '../../workflows/cluster.ts';
 
 const WORKER = fileURLToPath(new URL('../../worker/main.ts', import.meta.url));
+// temporal.api.enums.v1.PendingActivityState
+const PENDING_ACTIVITY_CANCEL_REQUESTED = 3;
 let h: Harness;
-const children: ChildProcess[] = [];
+/** Real worker binaries in their own processes, so that kill -9 is a real crash. */
+const workers: ChildProcess[] = [];
 
-/** The real worker binary in its own process, so that kill -9 is a real crash. */
-function spawnWorker(): ChildProcess {
+function startWorker(): ChildProcess {
   const child = spawn(process.execPath, [WORKER], {
     env: { ...process.env, TEMPORAL_ADDRESS: h.env.address, KDFLOW_HOME: h.home, KDFLOW_LOG_LEVEL: 'warn' },
     stdio: 'ignore',
   });
-  children.push(child);
+  workers.push(child);
   return child;
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** A cluster grows from 1+1 to 1+3 with a `behaviour` startscript, on a worker of its own, until the grow's --configure scripts run. */
+async function growing(name: string, options: ClusterOptions = {}, behaviour = '[[ "$1" == --configure ]] && sleep 2') {
+  const app = testApp(await writePackage(`${h.home}/${name}`, behaviour));
+  const worker = startWorker();
+  const handle = await startCluster(h, name, app, { controller: 1, worker: 1 }, 'default', options);
+  await waitForStatus(handle, settled(1), 180_000);
+  await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 3 } }] });
+  await waitForStatus(handle, (s) => (s.operation ?? '').startsWith('configure'));
+  return { handle, worker };
 }
 
 beforeAll(async () => {
@@ -24,23 +45,18 @@ beforeAll(async () => {
   // Only the out-of-process workers serve this file's clusters.
   await h.stopWorker();
 });
+afterEach(async () => {
+  for (const child of workers.splice(0)) await kill(child);
+});
 afterAll(async () => {
-  for (const c of children) c.kill('SIGKILL');
   await h?.env.teardown();
 });
 
 describe('a worker killed mid-grow', () => {
   it('converges after a restart, and no script runs twice to completion', async () => {
-    const app = testApp(await writePackage(`${h.home}/crash`, '[[ "$1" == --configure ]] && sleep 2'));
-    let worker = spawnWorker();
-    const handle = await startCluster(h, 'crash', app, { controller: 1, worker: 1 });
-    await waitForStatus(handle, settled(1));
-    await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 3 } }] });
-    // Kill while the new members' --configure scripts are running.
-    await waitForStatus(handle, (s) => (s.operation ?? '').startsWith('configure'));
-    worker.kill('SIGKILL');
-    await new Promise((resolve) => worker.once('exit', resolve));
-    worker = spawnWorker();
+    const { handle, worker } = await growing('crash');
+    await kill(worker);
+    startWorker();
     const status = await waitForStatus(handle, settled(2), 180_000);
     expect(status.phase).toBe('configured');
     expect(Object.values(memberStates(status))).toEqual(['configured', 'configured', 'configured', 'configured']);
@@ -50,5 +66,45 @@ describe('a worker killed mid-grow', () => {
     expect(announced.filter((e) => e.startsWith('--addnodes'))).toHaveLength(1);
     await handle.signal(deleteSignal);
     expect((await handle.result()).phase).toBe('deleted');
+  });
+
+  // The new worker sees that the one that started them is gone (worker/takeover.ts), instead of waiting for their heartbeat timeout.
+  it("is followed by a worker that retries the dead worker's activities at once", async () => {
+    // Ten minutes: without the takeover the scripts would be retried only at their start-to-close timeout.
+    const { handle, worker } = await growing('takeover', { heartbeatTimeoutSeconds: 600 });
+    await kill(worker);
+    startWorker();
+    expect((await waitForStatus(handle, settled(2), 150_000)).phase).toBe('configured');
+    const retries = (await handle.fetchHistory()).events?.flatMap((e) => {
+      const started = e.activityTaskStartedEventAttributes;
+      return started && (started.attempt ?? 1) > 1 ? [started.lastFailure] : [];
+    });
+    expect(retries?.length).toBeGreaterThan(0);
+    for (const failure of retries ?? []) {
+      expect(failure?.applicationFailureInfo?.type).toBe('WorkerGone');
+      expect(failure?.message).toMatch(/^worker \d+@\S+ kdflow-worker \d+ \S+ is gone .* retried at once by \d+@/);
+    }
+    for (const m of ['takeover-worker-1', 'takeover-worker-2']) expect(await eventsLog(h, 'takeover', m)).toEqual(['--configure']);
+    await handle.signal(deleteSignal);
+    expect((await handle.result()).phase).toBe('deleted');
+  });
+
+  it("lets a delete go on when the scripts it was cancelling belonged to a dead worker", async () => {
+    // The grow's new members sleep long and ignore SIGTERM; the first members configure at once.
+    const slow = '[[ "$1" == --configure && "$KDFLOW_MEMBER_ROOT" != *-0 ]] && { trap "" TERM; sleep 300; }';
+    const { handle, worker: frozen } = await growing('cancel', { heartbeatTimeoutSeconds: 600 }, slow);
+    // Frozen, its worker cannot hear of the cancel; another worker handles the delete and asks for it.
+    frozen.kill('SIGSTOP');
+    startWorker();
+    await handle.signal(deleteSignal);
+    const cancelling = async () => ((await handle.describe()).raw.pendingActivities ?? []).some((a) => a.state === PENDING_ACTIVITY_CANCEL_REQUESTED);
+    while (!(await cancelling())) await new Promise((resolve) => setTimeout(resolve, 200));
+    await kill(frozen);
+    // Without the takeover, the delete would wait for the scripts' ten-minute heartbeat timeout.
+    startWorker();
+    expect((await handle.result()).phase).toBe('deleted');
+    const cancelled = (await handle.fetchHistory()).events?.filter((e) => e.activityTaskCanceledEventAttributes) ?? [];
+    expect(cancelled.length).toBeGreaterThan(0);
+    expect(await h.runtime.listMembers('default', 'cancel')).toEqual([]);
   });
 });

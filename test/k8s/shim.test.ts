@@ -18,6 +18,8 @@ import { startHarness, type Harness } from '../support/temporal.ts';
 import { eventually, kubectl, serviceAccountKubeConfig, startKubeHarness, type KubeHarness } from './harness.ts';
 
 const NS = 'kdshim';
+/** A hang guard for a whole lifecycle on a starved machine, not a time anyone should wait: each step has its own. */
+const LONG = 600_000;
 const skip = process.env.KDFLOW_SKIP_K8S === '1';
 let kube: KubeHarness;
 let h: Harness<KubernetesRuntime>;
@@ -67,11 +69,20 @@ async function startShimProcess(identity: string): Promise<ChildProcess> {
   return child;
 }
 
+/** SIGTERM, as a Deployment stops a pod: the shim hands the Lease over and exits. */
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await eventually('the shim process exits on SIGTERM', async () => (child.exitCode !== null || child.signalCode !== null ? true : undefined));
+  await exited;
+}
+
 const member = (name: string) => ({ namespace: NS, cluster: 'sc', name, role: '', ordinal: 0, fqdn: '' });
 async function podEvents(name: string): Promise<string[]> {
   return ((await h.runtime.readGuestFile(member(name), '/opt/guestconfig/events.log')) ?? '').split('\n').filter(Boolean);
 }
-const crStatus = async () => JSON.parse(await k('get', 'kdc', 'sc', '-n', NS, '-o', 'json')).status as Record<string, unknown> & { conditions?: { type: string; status: string; reason: string; message: string }[] };
+const crStatus = async (name = 'sc') => JSON.parse(await k('get', 'kdc', name, '-n', NS, '-o', 'json')).status as Record<string, unknown> & { conditions?: { type: string; status: string; reason: string; message: string }[] };
 const fqdn = (m: string) => `${m}.sc.${NS}.svc.cluster.local`;
 
 beforeAll(async () => {
@@ -188,16 +199,18 @@ spec:
       if (process.env.KDFLOW_TEST_DEBUG) console.log(story);
       return lines.every((line) => line.test(story)) ? true : undefined;
     });
+    // Every new leader listed the apps before the clusters: none refused "sc" for an app it had not seen yet.
+    expect(await k('describe', 'kdc', 'sc', '-n', NS)).not.toMatch(/UnknownApp/);
 
     // kubectl delete waits for the finalizer, which waits for the workflow's teardown.
     await k('delete', 'kdc', 'sc', '-n', NS, '--timeout=120s');
     const final = (await h.env.client.workflow.getHandle(clusterWorkflowId(NS, 'sc')).result()) as ClusterStatus;
     expect(final.phase).toBe('deleted');
     expect((await k('get', 'pods,pvc,svc', '-n', NS, '-l', 'kdflow.dev/cluster=sc', '-o', 'name')).trim()).toBe('');
-  });
-  it('refuses a KdCluster whose member names a running cluster uses, and an idle cluster costs one small query a tick', async () => {
+  }, LONG);
+  it('forwards a KdCluster once its KdApp arrives, refuses one whose member names a running cluster uses, and an idle cluster costs one small query a tick', async () => {
     // The shim process left leading by the test before hands the Lease over as it stops.
-    await Promise.all(processes.map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : (child.once('exit', resolve), child.kill('SIGTERM'))))));
+    await Promise.all(processes.map(stopProcess));
     const shim = await startShim('shim-c');
     await eventually('shim-c leads', async () => (shim.isLeader() ? true : undefined));
     const pkg = await writePackage(path.join(h.home, 'split-app'));
@@ -208,6 +221,11 @@ kind: KdCluster
 metadata: {name: ${name}, namespace: ${NS}}
 spec: {app: split, roles: [{id: d, members: 1}]}
 `;
+    // The cluster before its app: refused for want of it, then forwarded as soon as the app arrives.
+    await writeFile(manifest, cluster('sn'));
+    await k('apply', '-f', manifest);
+    await k('wait', '--for=condition=Valid=False', 'kdc/sn', '-n', NS, '--timeout=60s');
+    expect((await crStatus('sn')).conditions?.find((c) => c.type === 'Valid')).toMatchObject({ reason: 'UnknownApp', message: 'spec.app: unknown app "split": no KdApp of that name in namespace kdshim' });
     // Roles "b-c" and "c" have no members: "sn" role "b-c" and "sn-b" role "c" would both name sn-b-c-N once either grows.
     await writeFile(
       manifest,
@@ -224,9 +242,10 @@ spec:
     - {id: d, cardinality: "1", eventList: [configure]}
     - {id: b-c, cardinality: "0+"}
     - {id: c, cardinality: "0+"}
-${cluster('sn')}`,
+`,
     );
     await k('apply', '-f', manifest);
+    await k('wait', '--for=condition=Valid=True', 'kdc/sn', '-n', NS, '--timeout=60s');
     await k('wait', '--for=jsonpath={.status.state}=configured', 'kdc/sn', '-n', NS, '--timeout=120s');
     await eventually('sn visible as running', async () => {
       for await (const _ of h.env.client.workflow.list({ query: `KdCluster = 'sn' AND KdNamespace = '${NS}' AND ExecutionStatus = 'Running'` })) return true;
@@ -235,7 +254,7 @@ ${cluster('sn')}`,
     await writeFile(manifest, cluster('sn-b'));
     await k('apply', '-f', manifest);
     await k('wait', '--for=condition=Valid=False', 'kdc/sn-b', '-n', NS, '--timeout=60s');
-    const valid = (JSON.parse(await k('get', 'kdc', 'sn-b', '-n', NS, '-o', 'json')).status.conditions as { type: string; reason: string; message: string }[]).find((c) => c.type === 'Valid');
+    const valid = (await crStatus('sn-b')).conditions?.find((c) => c.type === 'Valid');
     expect(valid?.reason).toBe('MemberNameCollision');
     expect(valid?.message).toMatch(/^metadata\.name: "sn-b" would name role "c"'s members sn-b-c-0, sn-b-c-1, …, which cluster "sn" in namespace kdshim uses for its role "b-c"/);
     await eventually('the refusal told as a Warning event', async () => (/Warning\s+MemberNameCollision\s+\S+\s+kdflow-shim\s+metadata\.name: "sn-b"/.test(await k('describe', 'kdc', 'sn-b', '-n', NS)) ? true : undefined));
@@ -250,5 +269,33 @@ ${cluster('sn')}`,
 
     await k('delete', 'kdc', 'sn-b', 'sn', '-n', NS, '--timeout=120s');
     await shim.stop();
+  }, LONG);
+
+  it('kdflow shim stops on Ctrl-C while it leads: one line, exit 0, the Lease handed over', async () => {
+    // The shim processes of the test above stop on SIGTERM the same way.
+    for (const child of processes.splice(0)) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+    const kubeconfig = path.join(h.home, 'ctrl-c.kubeconfig');
+    await writeFile(kubeconfig, (await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-shim')).exportConfig(), { mode: 0o600 });
+    const child = spawn(process.execPath, ['cli/bin.js', 'shim'], {
+      env: { ...process.env, KUBECONFIG: kubeconfig, TEMPORAL_ADDRESS: h.env.address, KDFLOW_SHIM_ID: 'shim-ctrl-c', KDFLOW_SHIM_NAMESPACE: 'kdflow-system', KDFLOW_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    processes.push(child);
+    let stderr = '';
+    child.stderr?.on('data', (d) => (stderr += d));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const holder = () => k('get', 'lease', 'kdflow-shim', '-n', 'kdflow-system', '-o', 'jsonpath={.spec.holderIdentity}');
+    await eventually('shim-ctrl-c holds the lease', async () => ((await holder()) === 'shim-ctrl-c' && stderr.includes('"msg":"leading"') ? true : undefined));
+    const before = stderr.length;
+    child.kill('SIGINT');
+    expect(await exited).toEqual({ code: 0, signal: null });
+    const after = stderr.slice(before).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; signal?: string });
+    expect(after.map((l) => [l.msg, l.signal])).toEqual([['kdflow: stopped', 'SIGINT']]);
+    expect(await holder()).toBe('');
   });
 });

@@ -4,8 +4,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../api/index.ts';
 import { parseRoleCounts } from '../../cli/commands/resize.ts';
+import { main } from '../../cli/main.ts';
 import { decodeManifest } from '../../cli/files.ts';
-import { hostPort } from '../../cli/reachability.ts';
+import { hostPort } from '../../lib/reachability.ts';
 import { memberList } from '../../cli/render.ts';
 import { tailStart } from '../../cli/tail.ts';
 import { COMMAND_SPECS, FLAGS, commandHelp, mainHelp } from '../../cli/usage.ts';
@@ -29,6 +30,16 @@ describe('kdflow resize ROLE=N', () => {
 });
 
 describe('the command table', () => {
+  it('has a command behind every entry, and every command has an entry', async () => {
+    const lines: string[] = [];
+    for (const name of COMMAND_SPECS.keys()) {
+      expect(await main([name, '--help'], (l) => lines.push(l)), name).toBe(0);
+      expect(lines.pop()?.startsWith(`usage: kdflow ${name}`), name).toBe(true);
+    }
+    expect(await main(['help'], (l) => lines.push(l))).toBe(0);
+    for (const name of COMMAND_SPECS.keys()) expect(lines.join('\n')).toContain(`kdflow ${name}`);
+  });
+
   it('describes only flags that exist, and every help ends without a blank line', () => {
     for (const [name, spec] of COMMAND_SPECS) {
       for (const flag of spec.flags) expect(Object.keys(FLAGS), `${name} --${flag}`).toContain(flag);

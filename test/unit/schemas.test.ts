@@ -5,6 +5,7 @@ import {
   KdAppSpec,
   KdCluster,
   ValidationError,
+  buildConfigmeta,
   changeIssues,
   checkChange,
   clusterIssues,
@@ -1057,6 +1058,13 @@ describe('names that could reach Object.prototype', () => {
     const m = clusterManifest();
     mutate(m);
     expect(issuesOf(KdCluster, m).filter((i) => i.path === path)).toEqual([{ path, message }]);
+  });
+
+  it('writes a role named "constructor" into configmeta like any other', () => {
+    const member = { name: 'c-constructor-0', fqdn: 'c-constructor-0.c.ns.svc.cluster.local', ordinal: 0 };
+    const meta = JSON.parse(JSON.stringify(buildConfigmeta({ namespace: 'ns', cluster: 'c', clusterId: 'id', app: app, roles: [{ id: 'constructor', ordinals: [[0, 0]] }] }, member.name)));
+    expect(meta.nodegroups['1'].roles.constructor).toMatchObject({ node_ids: ['0'], fqdns: [member.fqdn] });
+    expect(meta.node.role_id).toBe('constructor');
   });
 
   it('keeps "constructor" a valid name (Kubernetes and KubeDirector accept it)', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { crStatusFrom, withCondition, type ClusterStatus } from '../../api/index.ts';
+import { crStatusFrom, withCondition, type ClusterStatus, type ScriptRun } from '../../api/index.ts';
 import { clusterInputOf } from '../../shim/forward.ts';
 import type { CrObject } from '../../shim/resources.ts';
-import { runEvent, runsToTell, type TellableRun } from '../../shim/status-sync.ts';
+import { runEvent, runsToTell } from '../../shim/status-sync.ts';
 
 const appCr: CrObject = {
   metadata: { name: 'spark', namespace: 'ns' },
@@ -25,6 +25,9 @@ describe('what the shim forwards', () => {
     expect(issues({ app: 'spark', roles: [{ id: 'controller', members: 2 }] })[0]?.path).toBe('spec.roles[0].members');
     expect(issues({ app: 'spark', roles: [{ id: 'ghost', members: 1 }] }).map((i) => i.path)).toContain('spec.roles[0].id');
     expect(issues({ app: 'nope', roles: [] })).toEqual([{ path: 'spec.app', message: 'unknown app "nope": no KdApp of that name in namespace ns' }]);
+    // Only a missing or broken app is a refusal that heals without a new generation.
+    expect(clusterInputOf(cluster({ app: 'nope', roles: [] }), apps)).toMatchObject({ reason: 'UnknownApp' });
+    expect(clusterInputOf(cluster({ app: 'spark', roles: [{ id: 'ghost', members: 1 }] }), apps)).toMatchObject({ reason: 'InvalidSpec' });
     expect(issues({ app: 'spark', roles: [{ id: 'worker', members: 'three' }] })[0]?.path).toBe('spec.roles[0].members');
     const broken = new Map([['ns/spark', { ...appCr, spec: { ...(appCr.spec as object), defaultImageRepoTag: undefined } }]]);
     expect(clusterInputOf(cluster({ app: 'spark', roles: [] }), broken)).toMatchObject({ issues: [{ path: 'spec.app', message: expect.stringContaining('KdApp spark is invalid: spec.roles[0].imageRepoTag') }] });
@@ -72,11 +75,9 @@ describe('the status the shim writes', () => {
 });
 
 describe('the script runs the shim tells as Events', () => {
-  type MemberEvent = ClusterStatus['roles'][number]['members'][number]['events'][number];
-  // Only the fields the shim reads: a member's last run of each event kind.
-  const run = (event: TellableRun['event'], finishedAt: string, exitCode: number | null, extra: Partial<TellableRun> = {}) =>
-    ({ runId: `r-${finishedAt}`, event, exitCode, attempts: 1, startedAt: finishedAt, finishedAt, ...extra }) as unknown as MemberEvent;
-  const member = (name: string, events: MemberEvent[]) => ({ name, role: 'worker', ordinal: 0, fqdn: `${name}.f`, state: 'configured' as const, ready: true, events });
+  // A member's last run of each event kind.
+  const run = (event: ScriptRun['event'], finishedAt: string, exitCode: number | null, extra: Partial<ScriptRun> = {}): ScriptRun => ({ runId: `r-${finishedAt}`, event, exitCode, attempts: 1, startedAt: finishedAt, finishedAt, ...extra });
+  const member = (name: string, events: ScriptRun[]) => ({ name, role: 'worker', ordinal: 0, fqdn: `${name}.f`, state: 'configured' as const, ready: true, events });
   const status: ClusterStatus = {
     name: 'sc',
     namespace: 'ns',

@@ -1,0 +1,324 @@
+/**
+ * Every process a member's scripts start ends with the member (issue 13): daemons a configure leaves,
+ * the tree of a timed-out or orphaned run, and everything of a member whose keep-alive died or whose
+ * directory was removed. Each case runs in both containment modes: the pid namespace (what `auto`
+ * picks here, as root) and the tracked fallback (KDFLOW_CONTAINMENT=tracked).
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { pino } from 'pino';
+import { createActivities, type ScriptInput } from '../../activities/index.ts';
+import { preparePackage } from '../../runtimes/config-package.ts';
+import { LocalRuntime } from '../../runtimes/local.ts';
+import { processesWhere } from '../../runtimes/processes.ts';
+import type { MemberSpec, ScriptRequest } from '../../runtimes/runtime.ts';
+
+const CHILD = fileURLToPath(new URL('../support/run-script-child.ts', import.meta.url));
+const control = { signal: new AbortController().signal, heartbeat: () => {} };
+
+/** Live (not zombie) processes whose command line contains the marker. */
+async function withMarker(marker: string): Promise<number[]> {
+  return processesWhere((p) => p.argv.join(' ').includes(marker));
+}
+
+/** Waits for a condition the system reaches by itself (a fork to exec, a process to appear); the limit is a hang guard. */
+async function until<T>(what: string, probe: () => Promise<T | undefined>, limitMs = 60_000): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A script that notes "overlap" in the ledger when another run still holds its lock (flock -n fails): two runs at once. */
+const exclusive = (ledger: string, body: string) => `#!/bin/sh\nexec 9>"${ledger}.lock"\nflock -n 9 || echo overlap >> "${ledger}"\n${body}\n`;
+
+const uniqueSleep = () => `${randomInt(100_000, 900_000)}.${randomInt(1000, 9999)}`;
+
+describe.each(['auto', 'tracked'] as const)('containment %s', (setting) => {
+  let home: string;
+  let runtime: LocalRuntime;
+  const before = process.env.KDFLOW_CONTAINMENT;
+  const ns = setting === 'auto' ? 'cta' : 'ctt';
+  const member = (name: string): MemberSpec => ({ namespace: ns, cluster: 'c', name, role: 'r', ordinal: 0, fqdn: `${name}.c.${ns}.svc.cluster.local`, image: 'local', persistDirs: [] });
+  const request = (runId: string, overrides: Partial<ScriptRequest> = {}): ScriptRequest => ({ runId, event: 'configure', argv: ['--configure'], env: [], timeoutSeconds: 60, ...overrides });
+
+  async function install(name: string, script: string): Promise<MemberSpec> {
+    const m = member(name);
+    await runtime.ensureMember(m);
+    const dir = path.join(home, 'pkg', name, 'appconfig');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'startscript'), script);
+    await chmod(path.join(dir, 'startscript'), 0o755);
+    await runtime.installPackage(m, (await preparePackage(dir, path.join(home, 'cache'))).tgzPath);
+    return m;
+  }
+
+  beforeAll(async () => {
+    home = await mkdtemp(path.join(os.tmpdir(), `kdflow-contain-${setting}-`));
+    process.env.KDFLOW_CONTAINMENT = setting;
+    runtime = new LocalRuntime(home);
+    restoreEnv(before);
+  });
+  afterAll(async () => {
+    for (const name of await runtime.listMembers(ns, 'c')) await runtime.removeMember(member(name));
+    await runtime.removeCluster(ns, 'c');
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('says which mode is in effect', () => {
+    const expected = setting === 'tracked' ? 'tracked' : process.geteuid?.() === 0 ? 'pid-namespace' : runtime.containment;
+    expect(runtime.containment).toBe(expected);
+  });
+
+  it('ends every daemon a configure left (&, nohup, setsid, cd /) when the member is removed', async () => {
+    const marks = [uniqueSleep(), uniqueSleep(), uniqueSleep()];
+    const m = await install(
+      'c-daemons-0',
+      `#!/bin/sh
+sleep ${marks[0]} &
+cd / && nohup sleep ${marks[1]} >/dev/null 2>&1 &
+(cd / && exec setsid sleep ${marks[2]}) &
+exit 0
+`,
+    );
+    const result = await runtime.runScript(m, request('ct/daemons/configure'), control);
+    expect(result.exitCode).toBe(0);
+    for (const mark of marks) await until(`daemon sleep ${mark} runs`, async () => ((await withMarker(mark)).length === 1 ? true : undefined));
+    // Alive while the member lives: services started by configure are the point.
+    expect((await runtime.probeMembers([m]))[m.name]).toEqual({ ready: true });
+    await runtime.removeMember(m);
+    for (const mark of marks) expect(await withMarker(mark), `sleep ${mark} outlived its member`).toEqual([]);
+  });
+
+  it('a timed-out attempt takes its whole tree, setsid children included, on every retry', async () => {
+    const [mark, hang] = [uniqueSleep(), uniqueSleep()];
+    const m = await install('c-timeout-0', `#!/bin/sh\n(cd / && exec setsid sleep ${mark}) &\nsleep ${hang}\n`);
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const result = await runtime.runScript(m, request('ct/timeout/configure', { timeoutSeconds: 1 }), control);
+      expect(result).toMatchObject({ timedOut: true, exitCode: null });
+      expect(await withMarker(mark), `attempt ${attempt} left its setsid child`).toEqual([]);
+      expect(await withMarker(hang), `attempt ${attempt} left its script`).toEqual([]);
+    }
+    expect((await readFile(path.join(runtime.memberRoot(m), 'opt/guestconfig/configure.status'), 'utf8')).trim()).toBe('ct/timeout/configure=timeout');
+  });
+
+  it('records how a run ended: an exit code, or the signal that killed the script', async () => {
+    const m = await install('c-ends-0', '#!/bin/sh\ncase "$1" in --configure) kill -KILL $$ ;; --addnodes) exit 137 ;; esac\n');
+    const killed = await runtime.runScript(m, request('ct/ends/configure'), control);
+    expect(killed).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: false });
+    expect(await readFile(path.join(runtime.memberRoot(m), 'opt/guestconfig/configure.status'), 'utf8')).toBe('ct/ends/configure=signal 9\n');
+    // An exit code that looks like a signal is still an exit code.
+    const exited = await runtime.runScript(m, request('ct/ends/addnodes', { event: 'addnodes', argv: ['--addnodes'] }), control);
+    expect(exited).toMatchObject({ exitCode: 137, timedOut: false });
+    expect(exited.signal).toBeUndefined();
+  });
+
+  it('a runner killed mid-run: its script is ended, and the retry never overlaps it', async () => {
+    const ledger = path.join(home, 'ledger-runner');
+    const mark = uniqueSleep();
+    const m = await install('c-runner-0', exclusive(ledger, `echo start >> "${ledger}"\nsleep ${mark}\necho done >> "${ledger}"`));
+    const running = path.join(runtime.memberRoot(m), '.kdflow', 'configure.running');
+    const attempt = runtime.runScript(m, request('ct/runner/configure'), control);
+    const runner = await until('the runner is recorded', async () => Number((await readFile(running, 'utf8').catch(() => '')).split('=').at(-1)) || undefined);
+    await until('the script sleeps', async () => ((await withMarker(mark)).length > 0 ? true : undefined));
+    process.kill(runner, 'SIGKILL');
+    const first = await attempt;
+    expect(first.exitCode).toBeNull();
+    expect(await withMarker(mark), 'the orphaned script still runs').toEqual([]);
+    expect(first.stderrTail).toMatch(/runner .* was killed/);
+    await rm(ledger, { force: true });
+    // The retry: a quick script now, and no overlap with anything left of the first attempt.
+    await writeFile(path.join(runtime.memberRoot(m), 'opt/guestconfig/appconfig/startscript'), exclusive(ledger, `echo retried >> "${ledger}"`));
+    expect((await runtime.runScript(m, request('ct/runner/configure'), control)).exitCode).toBe(0);
+    expect((await readFile(ledger, 'utf8')).trim().split('\n')).toEqual(['retried']);
+  });
+
+  it('a runner killed together with its worker: the retry ends the orphaned script before it starts', async () => {
+    const ledger = path.join(home, 'ledger-orphan');
+    const mark = uniqueSleep();
+    const m = await install('c-orphan-0', exclusive(ledger, `echo "start $KDFLOW_RUN_ID" >> "${ledger}"\n[ -e "$KDFLOW_MEMBER_ROOT/second" ] || sleep ${mark}\necho "done $KDFLOW_RUN_ID" >> "${ledger}"`));
+    const runId = 'ct/orphan/configure';
+    const worker = spawn(process.execPath, [CHILD, home, JSON.stringify(m), JSON.stringify(request(runId))], { stdio: 'ignore', env: { ...process.env, KDFLOW_CONTAINMENT: setting } });
+    const running = path.join(runtime.memberRoot(m), '.kdflow', 'configure.running');
+    const runner = await until('the runner is recorded', async () => Number((await readFile(running, 'utf8').catch(() => '')).split('=').at(-1)) || undefined);
+    await until('the script sleeps', async () => ((await withMarker(mark)).length > 0 ? true : undefined));
+    const workerGone = new Promise((resolve) => worker.once('exit', resolve));
+    worker.kill('SIGKILL');
+    await workerGone;
+    process.kill(runner, 'SIGKILL');
+    // The retry comes once Temporal gives up on the dead worker; by then its runner is long gone.
+    await until('the runner is gone', async () => (isGone(runner) ? true : undefined));
+    await writeFile(path.join(runtime.memberRoot(m), 'second'), '');
+    const retried = await runtime.runScript(m, request(runId), control);
+    expect(retried.exitCode).toBe(0);
+    expect(await withMarker(mark), 'the orphaned script still runs').toEqual([]);
+    const lines = (await readFile(ledger, 'utf8')).trim().split('\n');
+    expect(lines).toEqual([`start ${runId}`, `start ${runId}`, `done ${runId}`]);
+  });
+
+  it('a member whose keep-alive died is dead, with every process it had, and ensureMember brings it back', async () => {
+    const mark = uniqueSleep();
+    const m = await install('c-dead-0', `#!/bin/sh\n(cd / && exec setsid sleep ${mark}) &\nexit 0\n`);
+    expect((await runtime.runScript(m, request('ct/dead/configure/1'), control)).exitCode).toBe(0);
+    await until('the daemon runs', async () => ((await withMarker(mark)).length === 1 ? true : undefined));
+    const keepAlive = Number(await readFile(path.join(runtime.memberRoot(m), '.kdflow', 'keepalive.pid'), 'utf8'));
+    process.kill(keepAlive, 'SIGKILL');
+    const probed = await until('the probe notices', async () => {
+      const verdict = (await runtime.probeMembers([m]))[m.name];
+      return verdict?.ready ? undefined : verdict;
+    });
+    expect(probed.reason).toMatch(/keep-alive/);
+    // With a pid namespace the kernel ends them with their init; tracked mode ends them on re-creation.
+    if (runtime.containment === 'pid-namespace') await until('the daemon died with its member', async () => ((await withMarker(mark)).length === 0 ? true : undefined));
+    await expect(runtime.runScript(m, request('ct/dead/configure/2'), control)).rejects.toThrow(/keep-alive/);
+    await runtime.ensureMember(m);
+    expect(await withMarker(mark)).toEqual([]);
+    expect((await runtime.probeMembers([m]))[m.name]).toEqual({ ready: true });
+    expect((await runtime.runScript(m, request('ct/dead/configure/3'), control)).exitCode).toBe(0);
+  });
+
+  it('a member whose directory was removed is dead; ensureMember re-creates it, ending what the old one left', async () => {
+    const mark = uniqueSleep();
+    const m = await install('c-gone-0', `#!/bin/sh\n(cd / && exec setsid sleep ${mark}) &\nexit 0\n`);
+    expect((await runtime.runScript(m, request('ct/gone/configure/1'), control)).exitCode).toBe(0);
+    await until('the daemon runs', async () => ((await withMarker(mark)).length === 1 ? true : undefined));
+    await rm(runtime.memberRoot(m), { recursive: true, force: true });
+    expect((await runtime.probeMembers([m]))[m.name]).toMatchObject({ ready: false, reason: expect.stringMatching(/directory .* is missing/) });
+    // Teardown still finds it, to end what it left.
+    expect(await runtime.listMembers(ns, 'c')).toContain(m.name);
+    await install('c-gone-0', `#!/bin/sh\necho again > "$GUESTCONFIG_DIR/again"\n`);
+    expect(await withMarker(mark), 'the removed member left its daemon').toEqual([]);
+    expect(await keepAlives(home, `kdflow-keepalive:${ns}/c/c-gone-0`)).toBe(1);
+    expect((await runtime.runScript(m, request('ct/gone/configure/2'), control)).exitCode).toBe(0);
+    expect(await readFile(path.join(runtime.memberRoot(m), 'opt/guestconfig/again'), 'utf8')).toBe('again\n');
+  });
+
+  it('a later run stops a daemon an earlier run started, by the pid it wrote, and sees the member as its process tree', async () => {
+    const mark = uniqueSleep();
+    const m = await install(
+      'c-pids-0',
+      `#!/bin/sh
+case "$1" in
+  --configure) sleep ${mark} & echo $! > "$GUESTCONFIG_DIR/daemon.pid" ;;
+  --addnodes) kill "$(cat "$GUESTCONFIG_DIR/daemon.pid")" || exit 3
+    ps -e -o pid= -o args= > "$GUESTCONFIG_DIR/ps" ;;
+esac
+`,
+    );
+    expect((await runtime.runScript(m, request('ct/pids/configure'), control)).exitCode).toBe(0);
+    await until('the daemon runs', async () => ((await withMarker(mark)).length === 1 ? true : undefined));
+    expect((await runtime.runScript(m, request('ct/pids/addnodes', { event: 'addnodes', argv: ['--addnodes'] }), control)).exitCode).toBe(0);
+    await until('the daemon is stopped', async () => ((await withMarker(mark)).length === 0 ? true : undefined));
+    if (runtime.containment === 'pid-namespace') {
+      // Its own namespace: the keep-alive's sleep is pid 1, and nothing of the host shows.
+      const ps = await readFile(path.join(runtime.memberRoot(m), 'opt/guestconfig/ps'), 'utf8');
+      expect(ps).toMatch(/^\s*1 sleep infinity$/m);
+      expect(ps).not.toMatch(/vitest|spawner-child/);
+    }
+  });
+
+  it('probes without waiting: a member never created is dead, a live one alive', async () => {
+    const live = await install('c-probe-0', '#!/bin/sh\nexit 0\n');
+    const probed = await runtime.probeMembers([live, member('c-probe-1')]);
+    expect(probed[live.name]).toEqual({ ready: true });
+    expect(probed['c-probe-1']).toMatchObject({ ready: false });
+  });
+});
+
+describe('the activities', () => {
+  let home: string;
+  let runtime: LocalRuntime;
+  let activities: ReturnType<typeof createActivities>;
+  const member = (name: string): MemberSpec => ({ namespace: 'cact', cluster: 'c', name, role: 'r', ordinal: 0, fqdn: `${name}.c.cact.svc.cluster.local`, image: 'local', persistDirs: [] });
+  beforeAll(async () => {
+    home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-contain-act-'));
+    runtime = new LocalRuntime(home);
+    activities = createActivities({ runtime, home, logger: pino({ level: 'silent' }) });
+  });
+  afterAll(async () => {
+    for (const name of await runtime.listMembers('cact', 'c')) await runtime.removeMember(member(name));
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('probeMembers names each dead member with why, and only those', async () => {
+    const [live, gone] = [member('c-a-0'), member('c-a-1')];
+    await runtime.ensureMember(live);
+    await runtime.ensureMember(gone);
+    await rm(runtime.memberRoot(gone), { recursive: true, force: true });
+    const { dead } = (await new MockActivityEnvironment().run(activities.probeMembers, { members: [live, gone, member('c-a-2')] })) as { dead: Record<string, string> };
+    expect(Object.keys(dead).sort()).toEqual(['c-a-1', 'c-a-2']);
+    expect(dead['c-a-1']).toMatch(/member directory .* is missing/);
+  });
+
+  it('runScript says which signal ended a script', async () => {
+    const m = member('c-a-3');
+    await runtime.ensureMember(m);
+    const dir = path.join(home, 'pkg', 'appconfig');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'startscript'), '#!/bin/sh\nkill -KILL $$\n');
+    await chmod(path.join(dir, 'startscript'), 0o755);
+    await runtime.installPackage(m, (await preparePackage(dir, path.join(home, 'cache'))).tgzPath);
+    const script: ScriptInput = { runId: 'cact/c/configure', event: 'configure', env: [], timeoutSeconds: 30 };
+    const failure = await new MockActivityEnvironment().run(activities.runScript, { member: m, script }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect((failure as ApplicationFailure).message).toBe('configure on c-a-3 exited on SIGKILL');
+  });
+});
+
+describe('the runner without perl', () => {
+  it('records the exit itself; a signal shows as 128+N, since a shell cannot tell them apart', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'kdflow-noperl-'));
+    // A PATH with mv and nothing else: no perl to hand the run to.
+    await mkdir(path.join(dir, 'bin'));
+    await symlink('/bin/mv', path.join(dir, 'bin', 'mv'));
+    await writeFile(path.join(dir, 'script'), '#!/bin/sh\nkill -KILL $$\n', { mode: 0o755 });
+    const runner = fileURLToPath(new URL('../../runtimes/local-run.sh', import.meta.url));
+    const out = (name: string) => path.join(dir, name);
+    const child = spawn(runner, [out('status'), 'noperl/configure', out('stdout'), out('stderr'), out('script')], { env: { PATH: path.join(dir, 'bin') }, stdio: 'ignore' });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(137);
+    expect(await readFile(out('status'), 'utf8')).toBe('noperl/configure=137\n');
+    await rm(dir, { recursive: true, force: true });
+  });
+});
+
+describe('KDFLOW_CONTAINMENT', () => {
+  it('refuses a value it does not know, naming the variable and the choices', () => {
+    const before = process.env.KDFLOW_CONTAINMENT;
+    process.env.KDFLOW_CONTAINMENT = 'chroot';
+    try {
+      expect(() => new LocalRuntime(os.tmpdir()).containment).toThrow(/KDFLOW_CONTAINMENT must be auto, pidns or tracked, not "chroot"/);
+    } finally {
+      restoreEnv(before);
+    }
+  });
+});
+
+/** Exited, whether or not anyone reaped it yet. */
+function isGone(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] === 'Z';
+  } catch {
+    return true;
+  }
+}
+
+function restoreEnv(value: string | undefined): void {
+  if (value === undefined) delete process.env.KDFLOW_CONTAINMENT;
+  else process.env.KDFLOW_CONTAINMENT = value;
+}
+
+async function keepAlives(home: string, tag: string): Promise<number> {
+  return (await processesWhere((p) => p.argv[0] === tag && p.cwd.startsWith(home))).length;
+}

@@ -45,7 +45,7 @@ export function temporalConnection(env: NodeJS.ProcessEnv = process.env): Tempor
     try {
       return readFileSync(file);
     } catch (error) {
-      throw new Error(`cannot read the TLS ${what} ${file}: ${(error as Error).message}`);
+      throw new Error(`cannot read the TLS ${what} ${file}: ${(error as Error).message}`, { cause: error });
     }
   };
   const cert = pick('TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_CLIENT_CERT_PATH');

@@ -38,7 +38,9 @@ export async function memberNameCollisionIssues(client: Client, namespace: strin
     } catch (error) {
       // Ended since it was listed: its members are gone.
       if (error instanceof WorkflowNotFoundError) continue;
-      throw new Error(`cannot check member names against cluster ${namespace}/${other}: ${(error as Error).message}`);
+      throw new Error(`cannot check member names against cluster ${namespace}/${other}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
   return memberNameIssues({ name, roles: app.roles.map((r) => r.id) }, others, namespace);

@@ -4,7 +4,7 @@
  * their environment (inherited by every descendant that does not clear it), which is how a run's
  * tree and a member's processes are found again (docs/adr/0015-member-process-containment.md).
  */
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 

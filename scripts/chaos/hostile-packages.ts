@@ -59,7 +59,7 @@ const HOSTILE: Hostile[] = [
   {
     id: 'symlink-chain',
     refusal: /path goes through the symlink/,
-    make: (d, c) =>
+    make: (d) =>
       archive(d, 'symlink-chain', [
         ...script(),
         { name: 'appconfig/l1', type: 'symlink', linkname: '..' },

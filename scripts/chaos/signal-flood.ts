@@ -7,7 +7,7 @@ import path from 'node:path';
 import { deleteSignal, resizeSignal, type ResizeRequest } from '../../api/index.ts';
 import { checkConverged, checkGone, checkLedger, workflowHistory } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
-import { LEDGER_SCRIPT, bounded, chaosApp, clusterSpec, configured, readLedger, sleep, startCluster, waitClosed, waitForStatus, writeScriptPackage, type ClusterHandle } from './fixtures.ts';
+import { LEDGER_SCRIPT, chaosApp, clusterSpec, configured, readLedger, sleep, startCluster, waitClosed, waitForStatus, writeScriptPackage, type ClusterHandle } from './fixtures.ts';
 import { partReport, summarize, type PartReport, type TrialResult } from './report.ts';
 import type { Rng } from './rng.ts';
 

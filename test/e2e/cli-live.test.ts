@@ -57,9 +57,10 @@ async function kdflowProcess(env: Record<string, string>, args: string[], countO
       if (!countOnly) stdout += d;
     });
     child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', async (code) => {
-      const kib = Number(await readFile(rssFile, 'utf8').catch(() => 'NaN'));
-      resolve({ code, stdout, stdoutBytes, stderr, maxRssMiB: kib / 1024 });
+    child.on('close', (code) => {
+      void readFile(rssFile, 'utf8')
+        .catch(() => 'NaN')
+        .then((text) => resolve({ code, stdout, stdoutBytes, stderr, maxRssMiB: Number(text) / 1024 }));
     });
   });
 }

@@ -187,7 +187,7 @@ describe('Ctrl-C on npm run worker', () => {
     const events = path.join(home, 'members/default/draining/draining-controller-0/opt/guestconfig/events.log');
     await new Promise<void>((resolve, reject) => {
       const guard = setTimeout(() => reject(new Error(`the script never started; worker: ${p.stderr()}`)), GUARD_MS);
-      const poll = async () => ((await readFile(events, 'utf8').catch(() => '')).includes('--configure') ? (clearTimeout(guard), resolve()) : setTimeout(poll, 100));
+      const poll = async () => ((await readFile(events, 'utf8').catch(() => '')).includes('--configure') ? (clearTimeout(guard), resolve()) : setTimeout(() => void poll(), 100));
       void poll();
     });
     const before = p.stderr().length;

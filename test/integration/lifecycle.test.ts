@@ -29,7 +29,7 @@ describe('cluster lifecycle on the local runtime', () => {
 
     // Grow worker 2 → 4: new members configure, the old ones hear --addnodes about them.
     await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 4 } }] });
-    status = await waitForStatus(handle, settled(2));
+    await waitForStatus(handle, settled(2));
     const added = `--addnodes --nodegroup 1 --role worker --fqdns ${fqdn('life-worker-2', 'life')},${fqdn('life-worker-3', 'life')}`;
     for (const m of ['life-controller-0', 'life-worker-0', 'life-worker-1']) expect(await eventsLog(h, 'life', m)).toEqual(['--configure', added]);
     for (const m of ['life-worker-2', 'life-worker-3']) expect(await eventsLog(h, 'life', m)).toEqual(['--configure']);

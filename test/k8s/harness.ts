@@ -175,7 +175,7 @@ export async function startKubeHarness(log: (line: string) => void = (l) => proc
   } catch (error) {
     process.env.KDFLOW_KEEP_K8S = '1';
     await stop();
-    throw new Error(`${(error as Error).message} (harness files kept in ${dir})`);
+    throw new Error(`${(error as Error).message} (harness files kept in ${dir})`, { cause: error });
   }
 }
 

@@ -136,7 +136,7 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
 
     // Grow worker 2 → 3: the new member configures, the controller hears --addnodes about it.
     await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 3 } }] });
-    status = await waitForStatus(handle, settled(2));
+    await waitForStatus(handle, settled(2));
     const added = `--addnodes --nodegroup 1 --role worker --fqdns ${fqdn('kc-worker-2', 'kc')}`;
     expect(await podEvents('kc', 'kc-controller-0')).toEqual(['--configure', added]);
     expect(await podEvents('kc', 'kc-worker-2')).toEqual(['--configure']);

@@ -399,7 +399,10 @@ export class Sim {
         for (const t of step.targets) {
           if (!ok(t)) continue;
           const set = this.knows.get(t) ?? new Set<string>();
-          for (const a of about) step.event === 'addnodes' ? set.add(a) : set.delete(a);
+          for (const a of about) {
+            if (step.event === 'addnodes') set.add(a);
+            else set.delete(a);
+          }
           this.knows.set(t, set);
         }
         break;

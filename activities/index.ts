@@ -4,13 +4,28 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ApplicationFailureCategory } from '@temporalio/common';
-import { buildConfigmeta, scriptArgv, type ClusterRole, type EnvVar, type EventName, type NotifyAbout, type RoleService, type Topology } from '../api/index.ts';
+import {
+  buildConfigmeta,
+  scriptArgv,
+  type ClusterRole,
+  type EnvVar,
+  type EventName,
+  type NotifyAbout,
+  type RoleService,
+  type Topology,
+} from '../api/index.ts';
 import type { Logger } from 'pino';
 import { redact, secretValues } from '../lib/secrets.ts';
 import { preparePackage, type PrepareOptions } from '../runtimes/config-package.ts';
 import { packageCacheDir } from '../runtimes/package-cache.ts';
 import { RuntimeError } from '../runtimes/errors.ts';
-import { CONFIGMETA_PATH, type MemberSpec, type MemberTarget, type Runtime, type ScriptRequest } from '../runtimes/runtime.ts';
+import {
+  CONFIGMETA_PATH,
+  type MemberSpec,
+  type MemberTarget,
+  type Runtime,
+  type ScriptRequest,
+} from '../runtimes/runtime.ts';
 
 /** Per-member failures of a batch activity; members not named succeeded. */
 export interface BatchResult {
@@ -74,7 +89,16 @@ export function createActivities(deps: ActivityDeps) {
   const parallel = deps.batchParallelism ?? 16;
   const log = (fields: Record<string, unknown>, message: string) => {
     const info = Context.current().info;
-    deps.logger.info({ workflowId: info.workflowExecution?.workflowId, runId: info.workflowExecution?.runId, activity: info.activityType, attempt: info.attempt, ...fields }, message);
+    deps.logger.info(
+      {
+        workflowId: info.workflowExecution?.workflowId,
+        runId: info.workflowExecution?.runId,
+        activity: info.activityType,
+        attempt: info.attempt,
+        ...fields,
+      },
+      message,
+    );
   };
 
   // A large or slow package takes longer than the heartbeat timeout: every byte fetched, packed or
@@ -83,17 +107,31 @@ export function createActivities(deps: ActivityDeps) {
     const ctx = Context.current();
     let tgzPath: string;
     try {
-      tgzPath = (await preparePackage(packageURL, packageCacheDir(deps.home), { ...deps.packageOptions, onProgress: (p) => ctx.heartbeat(p), signal: ctx.cancellationSignal })).tgzPath;
+      tgzPath = (
+        await preparePackage(packageURL, packageCacheDir(deps.home), {
+          ...deps.packageOptions,
+          onProgress: (p) => ctx.heartbeat(p),
+          signal: ctx.cancellationSignal,
+        })
+      ).tgzPath;
     } catch (error) {
       throw toFailure(error);
     }
-    return eachMember(members, parallel, (m) => runtime.installPackage(m, tgzPath, (bytes, total) => ctx.heartbeat({ phase: 'unpack', member: m.name, bytes, total })));
+    return eachMember(members, parallel, (m) =>
+      runtime.installPackage(m, tgzPath, (bytes, total) =>
+        ctx.heartbeat({ phase: 'unpack', member: m.name, bytes, total }),
+      ),
+    );
   };
 
   // Removal must finish, so a failure is retried by Temporal rather than recorded on the member.
   const removeAll = async (members: MemberTarget[]) => {
     const failures = Object.entries((await eachMember(members, parallel, (m) => runtime.removeMember(m))).failed);
-    if (failures.length > 0) throw ApplicationFailure.create({ type: 'RuntimeFailure', message: failures.map(([n, e]) => `${n}: ${e}`).join('; ') });
+    if (failures.length > 0)
+      throw ApplicationFailure.create({
+        type: 'RuntimeFailure',
+        message: failures.map(([n, e]) => `${n}: ${e}`).join('; '),
+      });
   };
 
   return {
@@ -108,7 +146,15 @@ export function createActivities(deps: ActivityDeps) {
       const roles = new Map(input.roles.map((r) => [r.id, r]));
       const specs: MemberSpec[] = input.members.map((m) => {
         const role = roles.get(m.role);
-        return { namespace: input.namespace, cluster: input.cluster, ...m, image: role?.image ?? '', persistDirs: role?.persistDirs ?? [], settings: role?.settings, services: role?.services ?? [] };
+        return {
+          namespace: input.namespace,
+          cluster: input.cluster,
+          ...m,
+          image: role?.image ?? '',
+          persistDirs: role?.persistDirs ?? [],
+          settings: role?.settings,
+          services: role?.services ?? [],
+        };
       });
       const stage = async (what: string, members: MemberSpec[], work: (m: MemberSpec) => Promise<void>) => {
         ctx.heartbeat({ stage: what });
@@ -118,17 +164,31 @@ export function createActivities(deps: ActivityDeps) {
       };
       let going = await stage('create', specs, (m) => runtime.ensureMember(m));
       if (going.length > 0) {
-        const wait = { deadline: Date.now() + (deps.readyTimeoutSeconds ?? 300) * 1000, signal: ctx.cancellationSignal, heartbeat: (d?: unknown) => ctx.heartbeat(d) };
+        const wait = {
+          deadline: Date.now() + (deps.readyTimeoutSeconds ?? 300) * 1000,
+          signal: ctx.cancellationSignal,
+          heartbeat: (d?: unknown) => ctx.heartbeat(d),
+        };
         let readiness: Awaited<ReturnType<Runtime['awaitReady']>>;
         try {
           readiness = await runtime.awaitReady(going, wait);
         } catch (error) {
           throw toFailure(error);
         }
-        for (const m of going) if (!readiness[m.name]?.ready) failed[m.name] = `not ready: ${readiness[m.name]?.reason ?? 'timed out waiting'}`;
+        for (const m of going)
+          if (!readiness[m.name]?.ready)
+            failed[m.name] = `not ready: ${readiness[m.name]?.reason ?? 'timed out waiting'}`;
         going = going.filter((m) => !(m.name in failed));
       }
-      going = await stage('configmeta', going, (m) => runtime.writeFiles(m, [{ path: CONFIGMETA_PATH, content: `${JSON.stringify(buildConfigmeta(input.topology, m.name), null, 2)}\n`, mode: 0o600 }]));
+      going = await stage('configmeta', going, (m) =>
+        runtime.writeFiles(m, [
+          {
+            path: CONFIGMETA_PATH,
+            content: `${JSON.stringify(buildConfigmeta(input.topology, m.name), null, 2)}\n`,
+            mode: 0o600,
+          },
+        ]),
+      );
       for (const role of input.roles) {
         const members = going.filter((m) => m.role === role.id);
         if (!role.packageURL || members.length === 0) continue;
@@ -160,15 +220,33 @@ export function createActivities(deps: ActivityDeps) {
       return { dead };
     },
 
-    async writeConfigmeta({ topology, members }: { topology: Topology; members: MemberTarget[] }): Promise<BatchResult> {
+    async writeConfigmeta({
+      topology,
+      members,
+    }: {
+      topology: Topology;
+      members: MemberTarget[];
+    }): Promise<BatchResult> {
       const result = await eachMember(members, parallel, (m) =>
-        runtime.writeFiles(m, [{ path: CONFIGMETA_PATH, content: `${JSON.stringify(buildConfigmeta(topology, m.name), null, 2)}\n`, mode: 0o600 }]),
+        runtime.writeFiles(m, [
+          {
+            path: CONFIGMETA_PATH,
+            content: `${JSON.stringify(buildConfigmeta(topology, m.name), null, 2)}\n`,
+            mode: 0o600,
+          },
+        ]),
       );
       log({ members: members.length, failed: Object.keys(result.failed).length }, 'configmeta written');
       return result;
     },
 
-    async installPackage({ packageURL, members }: { packageURL: string; members: MemberTarget[] }): Promise<BatchResult> {
+    async installPackage({
+      packageURL,
+      members,
+    }: {
+      packageURL: string;
+      members: MemberTarget[];
+    }): Promise<BatchResult> {
       const result = await installInto(packageURL, members);
       log({ packageURL, members: members.length, failed: Object.keys(result.failed).length }, 'package installed');
       return result;
@@ -176,11 +254,20 @@ export function createActivities(deps: ActivityDeps) {
 
     async runScript({ member, script }: { member: MemberTarget; script: ScriptInput }): Promise<ScriptOutcome> {
       const ctx = Context.current();
-      const request: ScriptRequest = { runId: script.runId, event: script.event, argv: scriptArgv(script.event, script.about, member.cluster, member.namespace), env: script.env, timeoutSeconds: script.timeoutSeconds };
+      const request: ScriptRequest = {
+        runId: script.runId,
+        event: script.event,
+        argv: scriptArgv(script.event, script.about, member.cluster, member.namespace),
+        env: script.env,
+        timeoutSeconds: script.timeoutSeconds,
+      };
       const startedAt = new Date().toISOString();
       let result;
       try {
-        result = await runtime.runScript(member, request, { signal: ctx.cancellationSignal, heartbeat: (d) => ctx.heartbeat(d) });
+        result = await runtime.runScript(member, request, {
+          signal: ctx.cancellationSignal,
+          heartbeat: (d) => ctx.heartbeat(d),
+        });
       } catch (error) {
         // Cut short by a cancel or by this worker stopping (Ctrl-C): expected, so not logged as a warning.
         const failure = toFailure(error);
@@ -189,14 +276,37 @@ export function createActivities(deps: ActivityDeps) {
       // The tails go to status, history and the Web UI: secret env values a script echoed are taken out.
       const secrets = secretValues(request.env);
       const tails = { stdoutTail: redact(result.stdoutTail, secrets), stderrTail: redact(result.stderrTail, secrets) };
-      const outcome: ScriptOutcome = { ...result, ...tails, attempts: ctx.info.attempt, startedAt, finishedAt: new Date().toISOString() };
-      log({ member: member.name, event: request.event, exitCode: result.exitCode, timedOut: result.timedOut, recorded: result.recorded }, 'script finished');
+      const outcome: ScriptOutcome = {
+        ...result,
+        ...tails,
+        attempts: ctx.info.attempt,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+      };
+      log(
+        {
+          member: member.name,
+          event: request.event,
+          exitCode: result.exitCode,
+          timedOut: result.timedOut,
+          recorded: result.recorded,
+        },
+        'script finished',
+      );
       if (result.exitCode === 0) return outcome;
-      const why = result.timedOut ? `timed out after ${request.timeoutSeconds}s` : result.signal ? `exited on ${result.signal}` : `exited with ${result.exitCode ?? 'no exit status (its runner was killed)'}`;
+      const why = result.timedOut
+        ? `timed out after ${request.timeoutSeconds}s`
+        : result.signal
+          ? `exited on ${result.signal}`
+          : `exited with ${result.exitCode ?? 'no exit status (its runner was killed)'}`;
       // Retryable: Temporal's retry policy bounds the attempts; the details carry the output tails.
       // The message is what status keeps (one short line): the output's last line says the most.
       const said = lastLine(tails.stderrTail) ?? lastLine(tails.stdoutTail);
-      throw ApplicationFailure.create({ type: result.timedOut ? 'ScriptTimeout' : 'ScriptFailed', message: `${request.event} on ${member.name} ${why}${said ? `: ${said}` : ''}`, details: [outcome] });
+      throw ApplicationFailure.create({
+        type: result.timedOut ? 'ScriptTimeout' : 'ScriptFailed',
+        message: `${request.event} on ${member.name} ${why}${said ? `: ${said}` : ''}`,
+        details: [outcome],
+      });
     },
 
     async removeMembers({ members }: { members: MemberTarget[] }): Promise<void> {
@@ -205,10 +315,21 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Every member the runtime still has for the cluster goes, known to the workflow or not. */
-    async teardownCluster({ namespace, cluster, members }: { namespace: string; cluster: string; members: MemberTarget[] }): Promise<number> {
+    async teardownCluster({
+      namespace,
+      cluster,
+      members,
+    }: {
+      namespace: string;
+      cluster: string;
+      members: MemberTarget[];
+    }): Promise<number> {
       const known = new Set(members.map((m) => m.name));
       const leftovers = (await runtime.listMembers(namespace, cluster)).filter((name) => !known.has(name));
-      const all = [...members, ...leftovers.map((name) => ({ namespace, cluster, name, role: '', ordinal: -1, fqdn: '' }))];
+      const all = [
+        ...members,
+        ...leftovers.map((name) => ({ namespace, cluster, name, role: '', ordinal: -1, fqdn: '' })),
+      ];
       await removeAll(all);
       try {
         await runtime.removeCluster(namespace, cluster);
@@ -223,7 +344,11 @@ export function createActivities(deps: ActivityDeps) {
 
 export type Activities = ReturnType<typeof createActivities>;
 
-async function eachMember<M extends { name: string }>(members: M[], parallel: number, work: (m: M) => Promise<void>): Promise<BatchResult> {
+async function eachMember<M extends { name: string }>(
+  members: M[],
+  parallel: number,
+  work: (m: M) => Promise<void>,
+): Promise<BatchResult> {
   const failed: Record<string, string> = {};
   const queue = [...members];
   const lanes = Array.from({ length: Math.min(parallel, queue.length) }, async () => {
@@ -248,12 +373,18 @@ function lastLine(text: string): string | undefined {
 
 /** The same failure (type, retries), in the category the SDK logs at debug. */
 function benign(failure: ApplicationFailure): ApplicationFailure {
-  return ApplicationFailure.create({ type: failure.type ?? undefined, message: failure.message, nonRetryable: failure.nonRetryable ?? false, category: ApplicationFailureCategory.BENIGN });
+  return ApplicationFailure.create({
+    type: failure.type ?? undefined,
+    message: failure.message,
+    nonRetryable: failure.nonRetryable ?? false,
+    category: ApplicationFailureCategory.BENIGN,
+  });
 }
 
 function toFailure(error: unknown): ApplicationFailure {
   if (error instanceof ApplicationFailure) return error;
-  if (error instanceof RuntimeError) return ApplicationFailure.create({ type: error.type, message: error.message, nonRetryable: error.permanent });
+  if (error instanceof RuntimeError)
+    return ApplicationFailure.create({ type: error.type, message: error.message, nonRetryable: error.permanent });
   const message = error instanceof Error ? error.message : String(error);
   return ApplicationFailure.create({ type: 'RuntimeFailure', message });
 }

@@ -16,7 +16,9 @@ const PersistDir = z
   .regex(/^\//, 'persist dir must be an absolute path')
   .refine((dir) => !dir.split('/').includes('..'), "persist dir must not contain '..'");
 
-export const Cardinality = z.string().refine((c) => parseCardinality(c) !== undefined, 'cardinality must be "N" or "N+" (for example "1", "2+", "0+")');
+export const Cardinality = z
+  .string()
+  .refine((c) => parseCardinality(c) !== undefined, 'cardinality must be "N" or "N+" (for example "1", "2+", "0+")');
 
 export const AppRole = z.strictObject({
   id: RoleId,
@@ -55,7 +57,10 @@ export type RetryKnobs = z.infer<typeof RetryKnobs>;
 
 export const KdAppSpec = z
   .strictObject({
-    label: z.strictObject({ name: z.string().min(1, 'label.name must not be empty'), description: z.string().optional() }),
+    label: z.strictObject({
+      name: z.string().min(1, 'label.name must not be empty'),
+      description: z.string().optional(),
+    }),
     distroID: z.string().min(1, 'distroID must not be empty'),
     version: z.string().min(1, 'version must not be empty'),
     defaultImageRepoTag: z.string().min(1).optional(),
@@ -80,29 +85,51 @@ export const KdAppSpec = z
     const roleIds = new Set<string>();
     const memberRoleNames = new Map<string, string>();
     spec.roles.forEach((role, i) => {
-      if (roleIds.has(role.id)) ctx.addIssue({ code: 'custom', path: ['roles', i, 'id'], message: `duplicate role id "${role.id}"` });
+      if (roleIds.has(role.id))
+        ctx.addIssue({ code: 'custom', path: ['roles', i, 'id'], message: `duplicate role id "${role.id}"` });
       roleIds.add(role.id);
       // Member names use '-' for '_', so "a_b" and "a-b" would name the same pods.
       const asName = role.id.replaceAll('_', '-');
       const clash = memberRoleNames.get(asName);
-      if (clash && clash !== role.id) ctx.addIssue({ code: 'custom', path: ['roles', i, 'id'], message: `role id "${role.id}" gives the same member names as role "${clash}"` });
+      if (clash && clash !== role.id)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['roles', i, 'id'],
+          message: `role id "${role.id}" gives the same member names as role "${clash}"`,
+        });
       memberRoleNames.set(asName, role.id);
       if (!role.imageRepoTag && !spec.defaultImageRepoTag) {
-        ctx.addIssue({ code: 'custom', path: ['roles', i, 'imageRepoTag'], message: `role "${role.id}" has no imageRepoTag and the app has no defaultImageRepoTag` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['roles', i, 'imageRepoTag'],
+          message: `role "${role.id}" has no imageRepoTag and the app has no defaultImageRepoTag`,
+        });
       }
     });
     const serviceIds = new Set((spec.services ?? []).map((s) => s.id));
     (spec.services ?? []).forEach((s, i) => {
-      if ((spec.services ?? []).findIndex((o) => o.id === s.id) !== i) ctx.addIssue({ code: 'custom', path: ['services', i, 'id'], message: `duplicate service id "${s.id}"` });
+      if ((spec.services ?? []).findIndex((o) => o.id === s.id) !== i)
+        ctx.addIssue({ code: 'custom', path: ['services', i, 'id'], message: `duplicate service id "${s.id}"` });
     });
     spec.config?.roleServices?.forEach((rs, i) => {
-      if (!roleIds.has(rs.roleID)) ctx.addIssue({ code: 'custom', path: ['config', 'roleServices', i, 'roleID'], message: `unknown role "${rs.roleID}"` });
+      if (!roleIds.has(rs.roleID))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['config', 'roleServices', i, 'roleID'],
+          message: `unknown role "${rs.roleID}"`,
+        });
       rs.serviceIDs.forEach((sid, j) => {
-        if (!serviceIds.has(sid)) ctx.addIssue({ code: 'custom', path: ['config', 'roleServices', i, 'serviceIDs', j], message: `unknown service "${sid}"` });
+        if (!serviceIds.has(sid))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['config', 'roleServices', i, 'serviceIDs', j],
+            message: `unknown service "${sid}"`,
+          });
       });
     });
     spec.config?.selectedRoles?.forEach((r, i) => {
-      if (!roleIds.has(r)) ctx.addIssue({ code: 'custom', path: ['config', 'selectedRoles', i], message: `unknown role "${r}"` });
+      if (!roleIds.has(r))
+        ctx.addIssue({ code: 'custom', path: ['config', 'selectedRoles', i], message: `unknown role "${r}"` });
     });
     const big = oversize(spec, 'the app spec');
     if (big) ctx.addIssue({ code: 'custom', path: big.path, message: big.message });
@@ -127,8 +154,14 @@ export interface RoleService {
 
 /** The app's services with an endpoint that `config.roleServices` gives this role. */
 export function roleServices(app: KdAppSpec, roleId: string): RoleService[] {
-  const ids = new Set((app.config?.roleServices ?? []).filter((rs) => rs.roleID === roleId).flatMap((rs) => rs.serviceIDs));
-  return (app.services ?? []).flatMap((s) => (ids.has(s.id) && s.endpoint ? [{ id: s.id, port: s.endpoint.port, ...(s.endpoint.urlScheme ? { urlScheme: s.endpoint.urlScheme } : {}) }] : []));
+  const ids = new Set(
+    (app.config?.roleServices ?? []).filter((rs) => rs.roleID === roleId).flatMap((rs) => rs.serviceIDs),
+  );
+  return (app.services ?? []).flatMap((s) =>
+    ids.has(s.id) && s.endpoint
+      ? [{ id: s.id, port: s.endpoint.port, ...(s.endpoint.urlScheme ? { urlScheme: s.endpoint.urlScheme } : {}) }]
+      : [],
+  );
 }
 
 /** The settings of one role after the app's defaults are applied. */

@@ -5,7 +5,10 @@ import { API_VERSION, Metadata, Resources, RoleId, dnsLabel, oversize, unreserve
 export const MAX_MEMBERS = 1000;
 
 const EnvVar = z.strictObject({
-  name: unreservedString('env name').regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env name must be a shell-style identifier (letters, digits, _)'),
+  name: unreservedString('env name').regex(
+    /^[A-Za-z_][A-Za-z0-9_]*$/,
+    'env name must be a shell-style identifier (letters, digits, _)',
+  ),
   value: z.string().max(32_768, 'env value must be at most 32 KiB'),
 });
 export type EnvVar = z.infer<typeof EnvVar>;
@@ -15,7 +18,12 @@ export const ServiceType = z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']);
 export const ClusterRole = z.strictObject({
   id: RoleId,
   // Absent means the N of the role's cardinality, as in KubeDirector.
-  members: z.number().int('members must be a whole number').min(0, 'members must not be negative').max(MAX_MEMBERS, `members must be at most ${MAX_MEMBERS}`).optional(),
+  members: z
+    .number()
+    .int('members must be a whole number')
+    .min(0, 'members must not be negative')
+    .max(MAX_MEMBERS, `members must be at most ${MAX_MEMBERS}`)
+    .optional(),
   resources: Resources.optional(),
   storage: z
     .strictObject({
@@ -37,11 +45,17 @@ export const KdClusterSpec = z
   .superRefine((spec, ctx) => {
     const seen = new Set<string>();
     spec.roles.forEach((role, i) => {
-      if (seen.has(role.id)) ctx.addIssue({ code: 'custom', path: ['roles', i, 'id'], message: `duplicate role id "${role.id}"` });
+      if (seen.has(role.id))
+        ctx.addIssue({ code: 'custom', path: ['roles', i, 'id'], message: `duplicate role id "${role.id}"` });
       seen.add(role.id);
       const names = new Set<string>();
       role.env?.forEach((env, j) => {
-        if (names.has(env.name)) ctx.addIssue({ code: 'custom', path: ['roles', i, 'env', j, 'name'], message: `duplicate env name "${env.name}"` });
+        if (names.has(env.name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['roles', i, 'env', j, 'name'],
+            message: `duplicate env name "${env.name}"`,
+          });
         names.add(env.name);
       });
     });

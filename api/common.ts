@@ -20,7 +20,10 @@ export type EventName = z.infer<typeof EventName>;
 export const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__']);
 /** Checked first, and alone: a reserved name gets one issue that says why. */
 export const unreservedString = (what: string) =>
-  z.string().refine((name) => !RESERVED_NAMES.has(name), { abort: true, message: `${what} must not be "__proto__" (a name reserved by JavaScript)` });
+  z.string().refine((name) => !RESERVED_NAMES.has(name), {
+    abort: true,
+    message: `${what} must not be "__proto__" (a name reserved by JavaScript)`,
+  });
 
 // RFC 1123 label: what Kubernetes accepts as a Pod, Service or namespace name.
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -28,19 +31,32 @@ export const dnsLabel = (what: string) =>
   unreservedString(what)
     .min(1, `${what} must not be empty`)
     .max(63, `${what} must be at most 63 characters`)
-    .regex(DNS_LABEL, `${what} must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)`);
+    .regex(
+      DNS_LABEL,
+      `${what} must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)`,
+    );
 
 /** Role ids may hold '_' as KubeDirector's do (vanilla_centos); member names map it to '-'. */
 export const RoleId = unreservedString('role id')
   .min(1, 'role id must not be empty')
   .max(40, 'role id must be at most 40 characters')
-  .regex(/^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$/, "role id must be lowercase letters, digits, '-' or '_', starting and ending with a letter or digit");
+  .regex(
+    /^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$/,
+    "role id must be lowercase letters, digits, '-' or '_', starting and ending with a letter or digit",
+  );
 
 // A Kubernetes resource quantity such as 500m, 2, 4Gi or 1e3.
 export const Quantity = z
   .union([z.string(), z.number()])
   .transform(String)
-  .pipe(z.string().regex(/^(\d+(\.\d+)?|\.\d+)(e\d+|[KMGTPE]i|[mkMGTPE])?$/, 'must be a Kubernetes quantity such as 500m, 2 or 4Gi'));
+  .pipe(
+    z
+      .string()
+      .regex(
+        /^(\d+(\.\d+)?|\.\d+)(e\d+|[KMGTPE]i|[mkMGTPE])?$/,
+        'must be a Kubernetes quantity such as 500m, 2 or 4Gi',
+      ),
+  );
 
 export const Resources = z.strictObject({
   requests: z.record(z.string(), Quantity).optional(),
@@ -76,5 +92,8 @@ export function oversize(value: unknown, what: string): { path: (string | number
   };
   walk(value, []);
   const kib = (n: number) => Math.ceil(n / 1024);
-  return { path: largest.path, message: `${what} is ${kib(bytes)} KiB, more than the ${kib(MAX_SPEC_BYTES)} KiB allowed (this field holds ${kib(largest.size)} KiB)` };
+  return {
+    path: largest.path,
+    message: `${what} is ${kib(bytes)} KiB, more than the ${kib(MAX_SPEC_BYTES)} KiB allowed (this field holds ${kib(largest.size)} KiB)`,
+  };
 }

@@ -61,7 +61,11 @@ export function buildConfigmeta(topology: Topology, member: string): Record<stri
         hostnames: role.members.map((m) => m.fqdn),
         fqdns: role.members.map((m) => m.fqdn),
         exported_service: '',
-        endpoints: endpoint ? role.members.map((m) => `${endpoint.urlScheme ?? 'http'}://${m.fqdn}:${endpoint.port}${endpoint.path ?? ''}`) : [],
+        endpoints: endpoint
+          ? role.members.map(
+              (m) => `${endpoint.urlScheme ?? 'http'}://${m.fqdn}:${endpoint.port}${endpoint.path ?? ''}`,
+            )
+          : [],
       };
     }
     roles[role.id] = {

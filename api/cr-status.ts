@@ -28,7 +28,14 @@ export const KdClusterCrStatus = z.object({
       z.object({
         id: z.string(),
         desired: z.number().int(),
-        members: z.array(z.object({ name: z.string(), state: MemberState, fqdn: z.string().optional(), lastError: z.string().optional() })),
+        members: z.array(
+          z.object({
+            name: z.string(),
+            state: MemberState,
+            fqdn: z.string().optional(),
+            lastError: z.string().optional(),
+          }),
+        ),
       }),
     )
     .optional(),
@@ -54,15 +61,27 @@ export function crStatusFrom(status: ClusterStatus, workflowId: string): KdClust
     roles: status.roles.map((r) => ({
       id: r.id,
       desired: r.desired,
-      members: r.members.map((m) => ({ name: m.name, state: m.state, fqdn: m.fqdn, ...(m.lastError ? { lastError: m.lastError } : {}) })),
+      members: r.members.map((m) => ({
+        name: m.name,
+        state: m.state,
+        fqdn: m.fqdn,
+        ...(m.lastError ? { lastError: m.lastError } : {}),
+      })),
     })),
     ...(lastError ? { lastError } : {}),
   };
 }
 
 /** Sets one condition, keeping lastTransitionTime when its status did not change. */
-export function withCondition(conditions: Condition[] | undefined, next: Omit<Condition, 'lastTransitionTime'>, now: string): Condition[] {
+export function withCondition(
+  conditions: Condition[] | undefined,
+  next: Omit<Condition, 'lastTransitionTime'>,
+  now: string,
+): Condition[] {
   const old = (conditions ?? []).find((c) => c.type === next.type);
-  const merged: Condition = { ...next, lastTransitionTime: old && old.status === next.status ? old.lastTransitionTime : now };
+  const merged: Condition = {
+    ...next,
+    lastTransitionTime: old && old.status === next.status ? old.lastTransitionTime : now,
+  };
   return [...(conditions ?? []).filter((c) => c.type !== next.type), merged];
 }

@@ -23,12 +23,15 @@ export function structural(input: unknown): Schema {
       const rest = anyOf.filter((s) => s.type !== 'null');
       return { ...(rest.length === 1 ? structural(rest[0]) : structural({ anyOf: rest })), nullable: true };
     }
-    if (types.every((t) => t === 'string' || t === 'number' || t === 'integer')) return { 'x-kubernetes-int-or-string': true };
+    if (types.every((t) => t === 'string' || t === 'number' || t === 'integer'))
+      return { 'x-kubernetes-int-or-string': true };
     return { ...schema, 'x-kubernetes-preserve-unknown-fields': true };
   }
   if (schema.properties) {
     delete schema.additionalProperties;
-    schema.properties = Object.fromEntries(Object.entries(schema.properties as Schema).map(([k, v]) => [k, structural(v)]));
+    schema.properties = Object.fromEntries(
+      Object.entries(schema.properties as Schema).map(([k, v]) => [k, structural(v)]),
+    );
   } else if (schema.additionalProperties && typeof schema.additionalProperties === 'object') {
     schema.additionalProperties = structural(schema.additionalProperties);
   }
@@ -36,7 +39,8 @@ export function structural(input: unknown): Schema {
   return schema;
 }
 
-const jsonSchema = (s: z.ZodType, io: 'input' | 'output') => structural(z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'openapi-3.0' }));
+const jsonSchema = (s: z.ZodType, io: 'input' | 'output') =>
+  structural(z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'openapi-3.0' }));
 
 function crd(kind: string, plural: string, shortName: string, spec: z.ZodType, extra: Schema = {}): Schema {
   return {
@@ -52,7 +56,13 @@ function crd(kind: string, plural: string, shortName: string, spec: z.ZodType, e
           name: 'v1beta1',
           served: true,
           storage: true,
-          schema: { openAPIV3Schema: { type: 'object', required: ['spec'], properties: { spec: jsonSchema(spec, 'input'), ...(extra.status ? { status: extra.status } : {}) } } },
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              required: ['spec'],
+              properties: { spec: jsonSchema(spec, 'input'), ...(extra.status ? { status: extra.status } : {}) },
+            },
+          },
           ...(extra.version as Schema),
         },
       ],

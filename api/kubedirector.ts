@@ -13,8 +13,29 @@ export interface Converted {
   dropped: string[];
 }
 
-const APP_FIELDS = ['label', 'distroID', 'version', 'defaultImageRepoTag', 'defaultConfigPackage', 'defaultPersistDirs', 'defaultEventList', 'systemdRequired', 'roles', 'services', 'config'];
-const APP_ROLE_FIELDS = ['id', 'cardinality', 'imageRepoTag', 'configPackage', 'persistDirs', 'eventList', 'minResources', 'minStorage'];
+const APP_FIELDS = [
+  'label',
+  'distroID',
+  'version',
+  'defaultImageRepoTag',
+  'defaultConfigPackage',
+  'defaultPersistDirs',
+  'defaultEventList',
+  'systemdRequired',
+  'roles',
+  'services',
+  'config',
+];
+const APP_ROLE_FIELDS = [
+  'id',
+  'cardinality',
+  'imageRepoTag',
+  'configPackage',
+  'persistDirs',
+  'eventList',
+  'minResources',
+  'minStorage',
+];
 const CLUSTER_ROLE_FIELDS = ['id', 'members', 'resources', 'env', 'podLabels'];
 
 function isObject(value: unknown): value is Json {
@@ -45,7 +66,9 @@ export function convertKubeDirectorApp(doc: Json): Converted {
   const spec = isObject(doc.spec) ? doc.spec : {};
   const out = pick(spec, APP_FIELDS, 'spec.', dropped);
   if (Array.isArray(spec.roles)) {
-    out.roles = spec.roles.map((role: unknown, i) => (isObject(role) ? pick(role, APP_ROLE_FIELDS, `spec.roles[${i}].`, dropped) : role));
+    out.roles = spec.roles.map((role: unknown, i) =>
+      isObject(role) ? pick(role, APP_ROLE_FIELDS, `spec.roles[${i}].`, dropped) : role,
+    );
   }
   return { manifest: { apiVersion: API_VERSION, kind: 'KdApp', metadata: metadataOf(doc), spec: out }, dropped };
 }

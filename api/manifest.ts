@@ -5,7 +5,8 @@ import { API_VERSION } from './common.ts';
 import { KUBEDIRECTOR_API_VERSION, convertKubeDirectorApp, convertKubeDirectorCluster } from './kubedirector.ts';
 import { ValidationError, parseOrThrow } from './validate.ts';
 
-export type Manifest = { kind: 'KdApp'; value: KdApp; dropped: string[] } | { kind: 'KdCluster'; value: KdCluster; dropped: string[] };
+export type Manifest =
+  { kind: 'KdApp'; value: KdApp; dropped: string[] } | { kind: 'KdCluster'; value: KdCluster; dropped: string[] };
 
 /** Parse the text of a JSON or YAML file (one or more documents) into validated kdflow kinds. */
 export function parseManifests(text: string, source: string): Manifest[] {
@@ -14,7 +15,10 @@ export function parseManifests(text: string, source: string): Manifest[] {
   docs.forEach((doc, index) => {
     const where = docs.length > 1 ? `${source} (document ${index + 1})` : source;
     if (doc.errors.length > 0) {
-      throw new ValidationError([{ path: '', message: `not valid JSON or YAML: ${doc.errors[0]?.message.split('\n')[0]}` }], where);
+      throw new ValidationError(
+        [{ path: '', message: `not valid JSON or YAML: ${doc.errors[0]?.message.split('\n')[0]}` }],
+        where,
+      );
     }
     let raw: unknown;
     try {
@@ -32,7 +36,10 @@ export function parseManifests(text: string, source: string): Manifest[] {
 
 export function toManifest(raw: unknown, source: string): Manifest {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new ValidationError([{ path: '', message: 'a manifest must be an object with apiVersion, kind, metadata and spec' }], source);
+    throw new ValidationError(
+      [{ path: '', message: 'a manifest must be an object with apiVersion, kind, metadata and spec' }],
+      source,
+    );
   }
   const doc = raw as Record<string, unknown>;
   const { apiVersion, kind } = doc;
@@ -44,11 +51,18 @@ export function toManifest(raw: unknown, source: string): Manifest {
     const { manifest, dropped } = convertKubeDirectorCluster(doc);
     return { kind: 'KdCluster', value: parseOrThrow(KdCluster, manifest, source), dropped };
   }
-  if (apiVersion === API_VERSION && kind === 'KdApp') return { kind, value: parseOrThrow(KdApp, doc, source), dropped: [] };
-  if (apiVersion === API_VERSION && kind === 'KdCluster') return { kind, value: parseOrThrow(KdCluster, doc, source), dropped: [] };
+  if (apiVersion === API_VERSION && kind === 'KdApp')
+    return { kind, value: parseOrThrow(KdApp, doc, source), dropped: [] };
+  if (apiVersion === API_VERSION && kind === 'KdCluster')
+    return { kind, value: parseOrThrow(KdCluster, doc, source), dropped: [] };
   const path = apiVersion !== API_VERSION && apiVersion !== KUBEDIRECTOR_API_VERSION ? 'apiVersion' : 'kind';
   throw new ValidationError(
-    [{ path, message: `expected apiVersion ${API_VERSION} (kind KdApp or KdCluster) or ${KUBEDIRECTOR_API_VERSION} (kind KubeDirectorApp or KubeDirectorCluster), got ${JSON.stringify(apiVersion)} / ${JSON.stringify(kind)}` }],
+    [
+      {
+        path,
+        message: `expected apiVersion ${API_VERSION} (kind KdApp or KdCluster) or ${KUBEDIRECTOR_API_VERSION} (kind KubeDirectorApp or KubeDirectorCluster), got ${JSON.stringify(apiVersion)} / ${JSON.stringify(kind)}`,
+      },
+    ],
     source,
   );
 }

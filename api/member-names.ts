@@ -37,21 +37,29 @@ export function namesMayCollide(a: string, b: string): boolean {
   return a !== b && (a.startsWith(`${b}-`) || b.startsWith(`${a}-`));
 }
 
-export function memberNameCollisions(cluster: ClusterRoleNames, others: readonly ClusterRoleNames[]): MemberNameCollision[] {
+export function memberNameCollisions(
+  cluster: ClusterRoleNames,
+  others: readonly ClusterRoleNames[],
+): MemberNameCollision[] {
   const mine = new Map(cluster.roles.map((role) => [rolePrefix(cluster.name, role), role]));
   const found: MemberNameCollision[] = [];
   for (const other of others) {
     if (!namesMayCollide(cluster.name, other.name)) continue;
     for (const otherRole of other.roles) {
       const role = mine.get(rolePrefix(other.name, otherRole));
-      if (role !== undefined) found.push({ role, other: other.name, otherRole, member: memberName(cluster.name, role, 0) });
+      if (role !== undefined)
+        found.push({ role, other: other.name, otherRole, member: memberName(cluster.name, role, 0) });
     }
   }
   return found;
 }
 
 /** The collisions as issues on `metadata.name`, the one thing the user can change to avoid them. */
-export function memberNameIssues(cluster: ClusterRoleNames, others: readonly ClusterRoleNames[], namespace: string): FieldIssue[] {
+export function memberNameIssues(
+  cluster: ClusterRoleNames,
+  others: readonly ClusterRoleNames[],
+  namespace: string,
+): FieldIssue[] {
   return memberNameCollisions(cluster, others).map((c) => ({
     path: 'metadata.name',
     message:

@@ -16,6 +16,13 @@ export function memberFqdn(member: string, cluster: string, namespace: string): 
 }
 
 /** A script run's id: unique per cluster, generation, step, member and event, so a retried activity finds its own run. */
-export function scriptRunId(namespace: string, cluster: string, generation: number, seq: number, member: string, event: string): string {
+export function scriptRunId(
+  namespace: string,
+  cluster: string,
+  generation: number,
+  seq: number,
+  member: string,
+  event: string,
+): string {
   return `${namespace}/${cluster}/g${generation}/s${seq}/${member}/${event}`;
 }

@@ -47,8 +47,15 @@ export interface NotifyAbout {
  * The startscript's argv, in KubeDirector's words. Formatted here, once, at the activity boundary:
  * steps, state and activity inputs carry the structured form, so their size does not grow with N.
  */
-export function scriptArgv(event: string, about: NotifyAbout | undefined, cluster: string, namespace: string): string[] {
+export function scriptArgv(
+  event: string,
+  about: NotifyAbout | undefined,
+  cluster: string,
+  namespace: string,
+): string[] {
   if (!about) return [`--${event}`];
-  const fqdns = fromRanges(about.ordinals).map((ordinal) => memberFqdn(memberName(cluster, about.role, ordinal), cluster, namespace));
+  const fqdns = fromRanges(about.ordinals).map((ordinal) =>
+    memberFqdn(memberName(cluster, about.role, ordinal), cluster, namespace),
+  );
   return [`--${event}`, '--nodegroup', '1', '--role', about.role, '--fqdns', fqdns.join(',')];
 }

@@ -16,7 +16,11 @@ export const SEARCH_ATTRIBUTE_KEYS = Object.values(searchAttributes);
 type ClusterIdentity = Pick<ClusterInput, 'namespace' | 'name' | 'appName'>;
 
 /** Every kdflow search attribute of a cluster in the given phase with the given number of live members. */
-export function clusterSearchAttributes(cluster: ClusterIdentity, phase: ClusterPhase, members: number): SearchAttributePair[] {
+export function clusterSearchAttributes(
+  cluster: ClusterIdentity,
+  phase: ClusterPhase,
+  members: number,
+): SearchAttributePair[] {
   return [
     { key: searchAttributes.cluster, value: cluster.name },
     { key: searchAttributes.namespace, value: cluster.namespace },

@@ -2,7 +2,14 @@ import { z } from 'zod';
 import { EventName } from './common.ts';
 
 /** KubeDirector's member states, kept verbatim so its users read them without a glossary. */
-export const MemberState = z.enum(['create pending', 'creating', 'configured', 'config error', 'delete pending', 'deleting']);
+export const MemberState = z.enum([
+  'create pending',
+  'creating',
+  'configured',
+  'config error',
+  'delete pending',
+  'deleting',
+]);
 export type MemberState = z.infer<typeof MemberState>;
 
 /** `config error` is a settled cluster with at least one member in config error. */

@@ -24,7 +24,10 @@ export class ValidationError extends Error {
 }
 
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
+  return path.reduce<string>(
+    (out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
+    '',
+  );
 }
 
 export function formatIssues(issues: FieldIssue[], source?: string): string {
@@ -39,7 +42,10 @@ export function formatIssues(issues: FieldIssue[], source?: string): string {
  * a schema's own message gets `, got VALUE` unless it already quotes the value.
  */
 export function zodIssues(error: z.ZodError, basePath: PropertyKey[], input: unknown): FieldIssue[] {
-  return error.issues.map((issue) => ({ path: formatPath([...basePath, ...issue.path]), message: withValue(issue, valueAt(input, issue.path)) }));
+  return error.issues.map((issue) => ({
+    path: formatPath([...basePath, ...issue.path]),
+    message: withValue(issue, valueAt(input, issue.path)),
+  }));
 }
 
 /**
@@ -64,7 +70,9 @@ export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (typeof value === 'string') {
     const quoted = JSON.stringify(value);
-    return quoted.length <= MAX_SHOWN ? quoted : `${JSON.stringify(value.slice(0, MAX_SHOWN - 8)).slice(0, -1)}…" (${value.length} characters)`;
+    return quoted.length <= MAX_SHOWN
+      ? quoted
+      : `${JSON.stringify(value.slice(0, MAX_SHOWN - 8)).slice(0, -1)}…" (${value.length} characters)`;
   }
   if (typeof value !== 'object' || value === null) return String(value);
   const json = safeJson(value);
@@ -105,12 +113,19 @@ function withValue(issue: z.core.$ZodIssue, at: { found: boolean; value?: unknow
 }
 
 function unionExpectation(issue: z.core.$ZodIssueInvalidUnion): string {
-  const types = issue.errors.flatMap((branch) => branch.flatMap((i) => (i.code === 'invalid_type' && i.path.length === 0 ? [i.expected] : [])));
+  const types = issue.errors.flatMap((branch) =>
+    branch.flatMap((i) => (i.code === 'invalid_type' && i.path.length === 0 ? [i.expected] : [])),
+  );
   return types.length === issue.errors.length ? `expected ${types.join(' or ')}` : 'matches none of the accepted forms';
 }
 
 /** Parse with a schema, or throw a ValidationError whose issues name the fields and the values. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, source?: string, basePath: PropertyKey[] = []): z.infer<S> {
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  source?: string,
+  basePath: PropertyKey[] = [],
+): z.infer<S> {
   const result = schema.safeParse(input);
   if (!result.success) throw new ValidationError(zodIssues(result.error, basePath, input), source);
   return result.data;
@@ -127,12 +142,21 @@ export function desiredMembers(spec: KdClusterSpec, app: KdAppSpec): Map<string,
 }
 
 /** Rules that need both the cluster and its app: known roles, cardinality, the member cap, name length. */
-export function clusterIssues(clusterName: string, spec: KdClusterSpec, app: KdAppSpec, appName?: string): FieldIssue[] {
+export function clusterIssues(
+  clusterName: string,
+  spec: KdClusterSpec,
+  app: KdAppSpec,
+  appName?: string,
+): FieldIssue[] {
   const issues: FieldIssue[] = [];
-  if (appName !== undefined && spec.app !== appName) issues.push({ path: 'app', message: `cluster names app "${spec.app}" but was given app "${appName}"` });
+  if (appName !== undefined && spec.app !== appName)
+    issues.push({ path: 'app', message: `cluster names app "${spec.app}" but was given app "${appName}"` });
   spec.roles.forEach((role, i) => {
     if (!app.roles.some((r) => r.id === role.id)) {
-      issues.push({ path: `roles[${i}].id`, message: `unknown role "${role.id}"; app "${spec.app}" has ${app.roles.map((r) => `"${r.id}"`).join(', ')}` });
+      issues.push({
+        path: `roles[${i}].id`,
+        message: `unknown role "${role.id}"; app "${spec.app}" has ${app.roles.map((r) => `"${r.id}"`).join(', ')}`,
+      });
     }
   });
   const counts = desiredMembers(spec, app);
@@ -145,10 +169,15 @@ export function clusterIssues(clusterName: string, spec: KdClusterSpec, app: KdA
     if (violation) issues.push({ path: index >= 0 ? `roles[${index}].members` : 'roles', message: violation });
     if (members > 0) {
       const longest = memberName(clusterName, appRole.id, members - 1);
-      if (longest.length > 63) issues.push({ path: index >= 0 ? `roles[${index}].id` : 'roles', message: `member name "${longest}" is longer than 63 characters; shorten the cluster name` });
+      if (longest.length > 63)
+        issues.push({
+          path: index >= 0 ? `roles[${index}].id` : 'roles',
+          message: `member name "${longest}" is longer than 63 characters; shorten the cluster name`,
+        });
     }
   }
-  if (total > MAX_MEMBERS) issues.push({ path: 'roles', message: `a cluster may have at most ${MAX_MEMBERS} members, got ${total}` });
+  if (total > MAX_MEMBERS)
+    issues.push({ path: 'roles', message: `a cluster may have at most ${MAX_MEMBERS} members, got ${total}` });
   return issues;
 }
 
@@ -156,14 +185,18 @@ export function clusterIssues(clusterName: string, spec: KdClusterSpec, app: KdA
 export function changeIssues(current: KdClusterSpec, next: KdClusterSpec, app: KdAppSpec): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const live = desiredMembers(current, app);
-  if (current.app !== next.app) issues.push({ path: 'app', message: `app is immutable (was "${current.app}", got "${next.app}")` });
+  if (current.app !== next.app)
+    issues.push({ path: 'app', message: `app is immutable (was "${current.app}", got "${next.app}")` });
   next.roles.forEach((role, i) => {
     const before = current.roles.find((r) => r.id === role.id);
     if (!before || (live.get(role.id) ?? 0) === 0) return;
     const { members: _a, ...restBefore } = before;
     const { members: _b, ...restNext } = role;
     if (stableJson(restBefore) !== stableJson(restNext)) {
-      issues.push({ path: `roles[${i}]`, message: `role "${role.id}" has members, so only its members count may change` });
+      issues.push({
+        path: `roles[${i}]`,
+        message: `role "${role.id}" has members, so only its members count may change`,
+      });
     }
   });
   return issues;
@@ -171,7 +204,9 @@ export function changeIssues(current: KdClusterSpec, next: KdClusterSpec, app: K
 
 export function stableJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
   );
 }
 
@@ -188,10 +223,17 @@ export function resizedSpec(spec: KdClusterSpec, roles: Readonly<Record<string, 
 }
 
 /** Every rule a change to a live cluster must pass: the schema, immutability, and the app's rules. */
-export function checkChange(clusterName: string, current: KdClusterSpec, next: unknown, app: KdAppSpec): { spec: KdClusterSpec; issues: [] } | { issues: FieldIssue[] } {
+export function checkChange(
+  clusterName: string,
+  current: KdClusterSpec,
+  next: unknown,
+  app: KdAppSpec,
+): { spec: KdClusterSpec; issues: [] } | { issues: FieldIssue[] } {
   const parsed = KdClusterSpec.safeParse(next);
   if (!parsed.success) return { issues: zodIssues(parsed.error, ['spec'], next) };
-  const issues = [...changeIssues(current, parsed.data, app), ...clusterIssues(clusterName, parsed.data, app)].map((i) => ({ ...i, path: `spec.${i.path}` }));
+  const issues = [...changeIssues(current, parsed.data, app), ...clusterIssues(clusterName, parsed.data, app)].map(
+    (i) => ({ ...i, path: `spec.${i.path}` }),
+  );
   return issues.length > 0 ? { issues } : { spec: parsed.data, issues: [] };
 }
 
@@ -206,7 +248,12 @@ export function newClusterIssues(clusterName: string, spec: KdClusterSpec, app: 
  * value, because anyone with access to Temporal can start it by hand with only the required fields.
  */
 export function parseClusterInput(input: unknown): { input: ClusterInput; issues: [] } | { issues: FieldIssue[] } {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return { issues: [{ path: '', message: 'the cluster input must be an object with namespace, name, appName, app and spec' }] };
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    return {
+      issues: [
+        { path: '', message: 'the cluster input must be an object with namespace, name, appName, app and spec' },
+      ],
+    };
   const raw = input as Record<string, unknown>;
   const issues: FieldIssue[] = [];
   const names: Record<string, string> = Object.create(null) as Record<string, string>;
@@ -220,8 +267,17 @@ export function parseClusterInput(input: unknown): { input: ClusterInput; issues
   const spec = KdClusterSpec.safeParse(raw.spec);
   if (!spec.success) issues.push(...zodIssues(spec.error, ['spec'], raw.spec));
   if (issues.length > 0 || !app.success || !spec.success) return { issues };
-  const parsed: ClusterInput = { namespace: names.namespace as string, name: names.name as string, appName: names.appName as string, app: app.data, spec: spec.data };
-  const appIssues = clusterIssues(parsed.name, parsed.spec, parsed.app, parsed.appName).map((i) => ({ ...i, path: `spec.${i.path}` }));
+  const parsed: ClusterInput = {
+    namespace: names.namespace as string,
+    name: names.name as string,
+    appName: names.appName as string,
+    app: app.data,
+    spec: spec.data,
+  };
+  const appIssues = clusterIssues(parsed.name, parsed.spec, parsed.app, parsed.appName).map((i) => ({
+    ...i,
+    path: `spec.${i.path}`,
+  }));
   return appIssues.length > 0 ? { issues: appIssues } : { input: parsed, issues: [] };
 }
 

@@ -15,7 +15,12 @@ const commands = [...COMMAND_SPECS.keys()];
 export function bashCompletion(): string {
   const valueCases = withValue.map((n) => {
     const flag: FlagSpec = FLAGS[n];
-    const reply = n === 'file' ? 'COMPREPLY=( $(compgen -f -- "$cur") )' : flag.choices ? `COMPREPLY=( $(compgen -W "${flag.choices.join(' ')}" -- "$cur") )` : 'COMPREPLY=()';
+    const reply =
+      n === 'file'
+        ? 'COMPREPLY=( $(compgen -f -- "$cur") )'
+        : flag.choices
+          ? `COMPREPLY=( $(compgen -W "${flag.choices.join(' ')}" -- "$cur") )`
+          : 'COMPREPLY=()';
     return `    ${spellings(n).join('|')}) ${reply}; return ;;`;
   });
   const flagCases = commands.map((c) => `    ${c}) flags="${flagsOf(c).flatMap(spellings).join(' ')}" ;;`);
@@ -60,10 +65,18 @@ complete -F _kdflow kdflow
 /** An _arguments spec for one flag: exclusive spellings, its help, its values. */
 function zshFlag(name: FlagName): string {
   const flag: FlagSpec = FLAGS[name];
-  const help = flag.help.replace(/[[\]':]/g, ' ').replace(/\s+/g, ' ').trim();
-  const value = 'value' in flag ? `:${flag.value?.toLowerCase()}:${name === 'file' ? '_files' : flag.choices ? `(${flag.choices.join(' ')})` : ' '}` : '';
+  const help = flag.help
+    .replace(/[[\]':]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  const value =
+    'value' in flag
+      ? `:${flag.value?.toLowerCase()}:${name === 'file' ? '_files' : flag.choices ? `(${flag.choices.join(' ')})` : ' '}`
+      : '';
   const names = spellings(name);
-  return names.length > 1 ? `'(${names.join(' ')})'{${names.join(',')}}'[${help}]${value}'` : `'${names[0]}[${help}]${value}'`;
+  return names.length > 1
+    ? `'(${names.join(' ')})'{${names.join(',')}}'[${help}]${value}'`
+    : `'${names[0]}[${help}]${value}'`;
 }
 
 export function zshCompletion(): string {

@@ -53,9 +53,13 @@ export class CliContext {
     const handle = client.workflow.getHandle<typeof clusterWorkflow>(clusterWorkflowId(this.namespace, name));
     try {
       const description = await handle.describe();
-      if (description.status.name !== 'RUNNING') throw new NotFoundError(`cluster ${this.namespace}/${name} is not running (its workflow is ${description.status.name.toLowerCase()})`);
+      if (description.status.name !== 'RUNNING')
+        throw new NotFoundError(
+          `cluster ${this.namespace}/${name} is not running (its workflow is ${description.status.name.toLowerCase()})`,
+        );
     } catch (error) {
-      if (error instanceof WorkflowNotFoundError) throw new NotFoundError(`cluster ${this.namespace}/${name} not found`);
+      if (error instanceof WorkflowNotFoundError)
+        throw new NotFoundError(`cluster ${this.namespace}/${name} not found`);
       throw error;
     }
     return handle;

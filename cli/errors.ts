@@ -19,7 +19,9 @@ export class WaitError extends Error {
 export class TemporalUnreachableError extends Error {
   override readonly name = 'TemporalUnreachableError';
   constructor(address: string, reason: string) {
-    super(`cannot reach Temporal at ${address} (${reason}); is the server running? npm run temporal:dev (or npm start), or set TEMPORAL_ADDRESS`);
+    super(
+      `cannot reach Temporal at ${address} (${reason}); is the server running? npm run temporal:dev (or npm start), or set TEMPORAL_ADDRESS`,
+    );
   }
 }
 
@@ -27,7 +29,11 @@ const UNAVAILABLE = 14;
 
 /** A gRPC call that failed because the server went away (it answered before: this is not a refused connect). */
 export function unreachableTemporal(error: unknown, address: string): TemporalUnreachableError | undefined {
-  const grpc = isGrpcServiceError(error) ? error : error instanceof Error && isGrpcServiceError(error.cause) ? error.cause : undefined;
+  const grpc = isGrpcServiceError(error)
+    ? error
+    : error instanceof Error && isGrpcServiceError(error.cause)
+      ? error.cause
+      : undefined;
   if (grpc?.code !== UNAVAILABLE) return undefined;
   return new TemporalUnreachableError(address, `unavailable: ${(grpc.details || grpc.message).split('\n')[0]}`);
 }

@@ -33,7 +33,11 @@ const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map<string, ()
 ]);
 
 /** Exit codes: 1 invalid input or failed change, 2 usage, 3 Temporal unreachable or other failure, 4 not found, 5 wait failed. */
-export async function main(argv: string[], out?: (line: string) => void, err?: (line: string) => void): Promise<number> {
+export async function main(
+  argv: string[],
+  out?: (line: string) => void,
+  err?: (line: string) => void,
+): Promise<number> {
   const say = out ?? ((line: string) => process.stdout.write(`${line}\n`));
   let ctx: CliContext | undefined;
   try {
@@ -58,7 +62,9 @@ export async function main(argv: string[], out?: (line: string) => void, err?: (
     }
     checkFlags(command, spec, tokens);
     if (spec.maxArgs !== undefined && args.length > spec.maxArgs) {
-      throw new UsageError(`kdflow ${command} takes at most ${spec.maxArgs} argument${spec.maxArgs === 1 ? '' : 's'}, got ${args.length} (${args.join(' ')}); see kdflow ${command} --help`);
+      throw new UsageError(
+        `kdflow ${command} takes at most ${spec.maxArgs} argument${spec.maxArgs === 1 ? '' : 's'}, got ${args.length} (${args.join(' ')}); see kdflow ${command} --help`,
+      );
     }
     const load = COMMANDS.get(command);
     if (!load) throw new UsageError(`unknown command "${command}"; see kdflow --help`);
@@ -82,24 +88,38 @@ function specOf(command: string): CommandSpec {
 type Token = { kind: 'option'; name: string; rawName: string } | { kind: 'positional' | 'option-terminator' };
 
 const PARSE_OPTIONS = Object.fromEntries(
-  Object.entries(FLAGS).map(([name, flag]) => [name, { type: 'value' in flag ? ('string' as const) : ('boolean' as const), ...('short' in flag ? { short: flag.short } : {}) }]),
+  Object.entries(FLAGS).map(([name, flag]) => [
+    name,
+    {
+      type: 'value' in flag ? ('string' as const) : ('boolean' as const),
+      ...('short' in flag ? { short: flag.short } : {}),
+    },
+  ]),
 );
 
 function parseCommandLine(argv: string[]): { values: Flags; positionals: string[]; tokens: Token[] } {
   try {
-    const parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, tokens: true, options: PARSE_OPTIONS });
+    const parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      tokens: true,
+      options: PARSE_OPTIONS,
+    });
     return { values: parsed.values as Flags, positionals: parsed.positionals, tokens: parsed.tokens as Token[] };
   } catch (error) {
     const code = (error as { code?: string }).code ?? '';
     if (!code.startsWith('ERR_PARSE_ARGS')) throw error;
     // Point at the command's own help when the command can be made out.
-    const command = parseArgs({ args: argv, allowPositionals: true, strict: false, options: PARSE_OPTIONS }).positionals[0];
+    const command = parseArgs({ args: argv, allowPositionals: true, strict: false, options: PARSE_OPTIONS })
+      .positionals[0];
     const help = command && COMMAND_SPECS.has(command) ? `kdflow ${command} --help` : 'kdflow --help';
     const message = (error as Error).message;
     const unknown = /^Unknown option '([^']+)'/.exec(message);
     if (unknown) throw new UsageError(`unknown flag ${unknown[1]}; see ${help}`);
     const option = /^Option '(?:-(\w), )?--([\w-]+)/.exec(message);
-    if (option && /argument missing/.test(message)) throw new UsageError(`flag ${option[1] ? `-${option[1]}/` : ''}--${option[2]} needs a value; see ${help}`);
+    if (option && /argument missing/.test(message))
+      throw new UsageError(`flag ${option[1] ? `-${option[1]}/` : ''}--${option[2]} needs a value; see ${help}`);
     if (option) throw new UsageError(`flag --${option[2]} takes no value; see ${help}`);
     throw new UsageError(`${message.split('.')[0]}; see ${help}`);
   }
@@ -109,7 +129,8 @@ function checkFlags(command: string, spec: CommandSpec, tokens: Token[]): void {
   for (const token of tokens) {
     if (token.kind !== 'option') continue;
     const name = token.name as FlagName;
-    if (!spec.flags.includes(name) && !GLOBAL_FLAGS.includes(name)) throw new UsageError(`kdflow ${command} does not take ${token.rawName}; see kdflow ${command} --help`);
+    if (!spec.flags.includes(name) && !GLOBAL_FLAGS.includes(name))
+      throw new UsageError(`kdflow ${command} does not take ${token.rawName}; see kdflow ${command} --help`);
   }
 }
 

@@ -3,7 +3,14 @@ import type { ClusterStatus } from '../api/index.ts';
 
 export function renderTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  return [header, ...rows].map((r) => r.map((cell, i) => (cell ?? '').padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  return [header, ...rows]
+    .map((r) =>
+      r
+        .map((cell, i) => (cell ?? '').padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
@@ -31,7 +38,13 @@ export function renderMembers(s: ClusterStatus): string {
   const rows = s.roles.flatMap((r) =>
     r.members.map((m) => {
       const last = [...m.events].sort((a, b) => a.finishedAt.localeCompare(b.finishedAt)).at(-1);
-      return [m.name, r.id, m.state, last ? `${last.event}=${last.exitCode ?? 'none'}` : '', (m.lastError ?? '').split('\n')[0] ?? ''];
+      return [
+        m.name,
+        r.id,
+        m.state,
+        last ? `${last.event}=${last.exitCode ?? 'none'}` : '',
+        (m.lastError ?? '').split('\n')[0] ?? '',
+      ];
     }),
   );
   const header = `cluster ${s.namespace}/${s.name} (app ${s.app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}`;

@@ -19,7 +19,11 @@ export const FLAGS = {
   output: { short: 'o', value: 'FORMAT', choices: ['table', 'json', 'yaml'], help: 'table (default), json or yaml' },
   for: { value: 'STATE', choices: ['configured', 'deleted'], help: 'the state to wait for' },
   timeout: { value: 'DURATION', help: 'how long to wait, such as 90s, 5m (default 120s)' },
-  event: { value: 'EVENT', choices: ['configure', 'addnodes', 'delnodes'], help: 'whose output to show (default configure)' },
+  event: {
+    value: 'EVENT',
+    choices: ['configure', 'addnodes', 'delnodes'],
+    help: 'whose output to show (default configure)',
+  },
   tail: { value: 'N', help: 'show the last N lines of each file (default 100)' },
   limit: { value: 'N', help: 'history: the newest N script runs (default 50)' },
   all: { help: 'logs: every line of each file; history: every retained script run' },
@@ -58,11 +62,48 @@ export const COMMAND_SPECS: ReadonlyMap<string, CommandSpec> = new Map<string, C
       words: ['apply', 'validate', 'list'],
     },
   ],
-  ['apply', { synopsis: ['apply -f FILE'], summary: "create a cluster, or change it to the file's spec", details: ['Apps in the same file are applied first. Says created, changed (generation N) or unchanged.'], flags: ['file'], maxArgs: 0 }],
-  ['plan', { synopsis: ['plan -f FILE'], summary: 'print the steps a change would run (dry run)', flags: ['file'], maxArgs: 0 }],
-  ['resize', { synopsis: ['resize NAME ROLE=N [ROLE=N…]'], summary: 'change the member count of one or more roles', flags: [] }],
-  ['delete', { synopsis: ['delete NAME'], summary: 'tear a cluster down', details: ['kdflow wait NAME --for deleted waits until it is gone.'], flags: [], maxArgs: 1 }],
-  ['get', { synopsis: ['get [NAME] [-o table|json|yaml]'], summary: "list the namespace's clusters, or show one cluster's members", flags: ['output'], maxArgs: 1 }],
+  [
+    'apply',
+    {
+      synopsis: ['apply -f FILE'],
+      summary: "create a cluster, or change it to the file's spec",
+      details: ['Apps in the same file are applied first. Says created, changed (generation N) or unchanged.'],
+      flags: ['file'],
+      maxArgs: 0,
+    },
+  ],
+  [
+    'plan',
+    {
+      synopsis: ['plan -f FILE'],
+      summary: 'print the steps a change would run (dry run)',
+      flags: ['file'],
+      maxArgs: 0,
+    },
+  ],
+  [
+    'resize',
+    { synopsis: ['resize NAME ROLE=N [ROLE=N…]'], summary: 'change the member count of one or more roles', flags: [] },
+  ],
+  [
+    'delete',
+    {
+      synopsis: ['delete NAME'],
+      summary: 'tear a cluster down',
+      details: ['kdflow wait NAME --for deleted waits until it is gone.'],
+      flags: [],
+      maxArgs: 1,
+    },
+  ],
+  [
+    'get',
+    {
+      synopsis: ['get [NAME] [-o table|json|yaml]'],
+      summary: "list the namespace's clusters, or show one cluster's members",
+      flags: ['output'],
+      maxArgs: 1,
+    },
+  ],
   [
     'wait',
     {
@@ -73,26 +114,58 @@ export const COMMAND_SPECS: ReadonlyMap<string, CommandSpec> = new Map<string, C
       maxArgs: 1,
     },
   ],
-  ['history', { synopsis: ['history NAME [--limit N | --all] [-o table|json|yaml]'], summary: "script runs from Temporal's history, across continue-as-new: member, argv, exit code, time", flags: ['output', 'limit', 'all'], maxArgs: 1 }],
+  [
+    'history',
+    {
+      synopsis: ['history NAME [--limit N | --all] [-o table|json|yaml]'],
+      summary: "script runs from Temporal's history, across continue-as-new: member, argv, exit code, time",
+      flags: ['output', 'limit', 'all'],
+      maxArgs: 1,
+    },
+  ],
   [
     'logs',
     {
       synopsis: ['logs NAME MEMBER [--event configure|addnodes|delnodes] [--tail N | --all]'],
       summary: "a member's script output: <event>.stdout, .stderr and .status",
-      details: ['Reads the files as they are, streaming, however large; on the local runtime they are', '$KDFLOW_HOME/members/<namespace>/<cluster>/<member>/opt/guestconfig/<event>.*'],
+      details: [
+        'Reads the files as they are, streaming, however large; on the local runtime they are',
+        '$KDFLOW_HOME/members/<namespace>/<cluster>/<member>/opt/guestconfig/<event>.*',
+      ],
       flags: ['event', 'tail', 'all'],
       maxArgs: 2,
     },
   ],
-  ['retry', { synopsis: ['retry NAME [MEMBER]'], summary: 'run failed events again, for one member or every failed one', details: ['Dead members are created again. A MEMBER the cluster does not have is not found (exit 4).'], flags: [], maxArgs: 2 }],
-  ['shim', { synopsis: ['shim'], summary: 'run the CRD shim: KdApp/KdCluster objects drive the workflows', details: ['Uses the usual kubeconfig; runs until Ctrl-C or SIGTERM.'], flags: [], maxArgs: 0 }],
+  [
+    'retry',
+    {
+      synopsis: ['retry NAME [MEMBER]'],
+      summary: 'run failed events again, for one member or every failed one',
+      details: ['Dead members are created again. A MEMBER the cluster does not have is not found (exit 4).'],
+      flags: [],
+      maxArgs: 2,
+    },
+  ],
+  [
+    'shim',
+    {
+      synopsis: ['shim'],
+      summary: 'run the CRD shim: KdApp/KdCluster objects drive the workflows',
+      details: ['Uses the usual kubeconfig; runs until Ctrl-C or SIGTERM.'],
+      flags: [],
+      maxArgs: 0,
+    },
+  ],
   ['help', { synopsis: ['help [COMMAND]'], summary: 'this help, or the help of one command', flags: [], maxArgs: 1 }],
   [
     'completion',
     {
       synopsis: ['completion bash|zsh'],
       summary: 'print a shell completion script for commands and flags',
-      details: ['bash: source <(kdflow completion bash)', 'zsh:  kdflow completion zsh > "${fpath[1]}/_kdflow" (then restart zsh)'],
+      details: [
+        'bash: source <(kdflow completion bash)',
+        'zsh:  kdflow completion zsh > "${fpath[1]}/_kdflow" (then restart zsh)',
+      ],
       flags: [],
       maxArgs: 1,
       words: ['bash', 'zsh'],
@@ -100,8 +173,10 @@ export const COMMAND_SPECS: ReadonlyMap<string, CommandSpec> = new Map<string, C
   ],
 ]);
 
-export const ENVIRONMENT = 'env: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE, KDFLOW_HOME (~/.kdflow), KDFLOW_RUNTIME (local)';
-const EXIT_CODES = 'exit: 0 done, 1 invalid input or refused change, 2 usage, 3 Temporal unreachable or other failure, 4 not found, 5 wait failed';
+export const ENVIRONMENT =
+  'env: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE, KDFLOW_HOME (~/.kdflow), KDFLOW_RUNTIME (local)';
+const EXIT_CODES =
+  'exit: 0 done, 1 invalid input or refused change, 2 usage, 3 Temporal unreachable or other failure, 4 not found, 5 wait failed';
 
 export function flagLabel(name: FlagName): string {
   const flag: FlagSpec = FLAGS[name];
@@ -115,15 +190,30 @@ function flagLines(names: readonly FlagName[]): string[] {
 
 /** `kdflow --help`: every command, one line each. No trailing newline: the writer adds one. */
 export function mainHelp(): string {
-  const rows = [...COMMAND_SPECS].flatMap(([, spec]) => spec.synopsis.map((s, i) => [`kdflow ${s}`, i === 0 ? spec.summary : '']));
+  const rows = [...COMMAND_SPECS].flatMap(([, spec]) =>
+    spec.synopsis.map((s, i) => [`kdflow ${s}`, i === 0 ? spec.summary : '']),
+  );
   // A synopsis too long for the column puts its summary on the next line, in the column.
   const width = 40;
   const lines = rows.flatMap(([s, summary]) => {
     const synopsis = s as string;
     if (!summary) return [`  ${synopsis}`];
-    return synopsis.length <= width ? [`  ${synopsis.padEnd(width)}  ${summary}`] : [`  ${synopsis}`, `  ${''.padEnd(width)}  ${summary}`];
+    return synopsis.length <= width
+      ? [`  ${synopsis.padEnd(width)}  ${summary}`]
+      : [`  ${synopsis}`, `  ${''.padEnd(width)}  ${summary}`];
   });
-  return ['kdflow — stateful app clusters on Temporal', '', ...lines, '', ...flagLines(GLOBAL_FLAGS), '', `  ${ENVIRONMENT}`, `  ${EXIT_CODES}`, '', 'kdflow COMMAND --help (or kdflow help COMMAND) shows one command.'].join('\n');
+  return [
+    'kdflow — stateful app clusters on Temporal',
+    '',
+    ...lines,
+    '',
+    ...flagLines(GLOBAL_FLAGS),
+    '',
+    `  ${ENVIRONMENT}`,
+    `  ${EXIT_CODES}`,
+    '',
+    'kdflow COMMAND --help (or kdflow help COMMAND) shows one command.',
+  ].join('\n');
 }
 
 /** `kdflow COMMAND --help`. No trailing newline: the writer adds one. */

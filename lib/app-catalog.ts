@@ -29,7 +29,13 @@ export class AppCatalog {
   async get(namespace: string, name: string): Promise<KdApp> {
     const file = path.join(this.root, namespace, `${name}.json`);
     const text = await readFile(file, 'utf8').catch(() => undefined);
-    if (text === undefined) throw new ValidationError([{ path: 'spec.app', message: `unknown app "${name}" in namespace "${namespace}"; apply it first with: kdflow app apply -f FILE` }]);
+    if (text === undefined)
+      throw new ValidationError([
+        {
+          path: 'spec.app',
+          message: `unknown app "${name}" in namespace "${namespace}"; apply it first with: kdflow app apply -f FILE`,
+        },
+      ]);
     return parseOrThrow(KdApp, JSON.parse(text), file);
   }
 
@@ -42,7 +48,8 @@ export class AppCatalog {
         const app = await this.get(namespace, entry.slice(0, -'.json'.length)).catch(() => undefined);
         if (!app) continue;
         const { defaultConfigPackage, roles } = app.spec;
-        for (const pkg of [defaultConfigPackage, ...roles.map((r) => r.configPackage)]) if (pkg) urls.add(pkg.packageURL);
+        for (const pkg of [defaultConfigPackage, ...roles.map((r) => r.configPackage)])
+          if (pkg) urls.add(pkg.packageURL);
       }
     }
     return urls;
@@ -50,7 +57,9 @@ export class AppCatalog {
 
   async list(namespace: string): Promise<KdApp[]> {
     const entries = await readdir(path.join(this.root, namespace)).catch(() => [] as string[]);
-    return Promise.all(entries.filter((e) => e.endsWith('.json')).map((e) => this.get(namespace, e.slice(0, -'.json'.length))));
+    return Promise.all(
+      entries.filter((e) => e.endsWith('.json')).map((e) => this.get(namespace, e.slice(0, -'.json'.length))),
+    );
   }
 }
 

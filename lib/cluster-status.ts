@@ -12,5 +12,9 @@ export async function fullStatus(handle: Pick<WorkflowHandle, 'query'>): Promise
     const page = await handle.query(statusQuery, { offset, limit: STATUS_PAGE_MAX });
     for (const role of page.roles) roles.get(role.id)?.members.push(...role.members);
   }
-  return { ...first, roles: [...roles.values()], page: { offset: 0, limit: first.page.total, total: first.page.total } };
+  return {
+    ...first,
+    roles: [...roles.values()],
+    page: { offset: 0, limit: first.page.total, total: first.page.total },
+  };
 }

@@ -54,7 +54,8 @@ export function temporalConnection(env: NodeJS.ProcessEnv = process.env): Tempor
   const serverName = pick('TEMPORAL_TLS_SERVER_NAME');
   const apiKey = pick('TEMPORAL_API_KEY');
   const flag = pick('TEMPORAL_TLS')?.toLowerCase();
-  if (Boolean(cert) !== Boolean(key)) throw new Error('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both for mTLS, or neither');
+  if (Boolean(cert) !== Boolean(key))
+    throw new Error('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both for mTLS, or neither');
   const settings: TemporalConnectionSettings = { address: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' };
   if (apiKey) settings.apiKey = apiKey;
   const off = flag === '0' || flag === 'false';

@@ -9,6 +9,9 @@ const CRDS_DIR = fileURLToPath(new URL('../crds/', import.meta.url));
 export function crdFiles(): [string, string][] {
   return kdflowCrds().map((crd) => {
     const name = (crd.metadata as { name: string }).name;
-    return [path.join(CRDS_DIR, `${name}.yaml`), `# Generated from api/ by \`npm run crds\`. Do not edit.\n${stringify(crd)}`];
+    return [
+      path.join(CRDS_DIR, `${name}.yaml`),
+      `# Generated from api/ by \`npm run crds\`. Do not edit.\n${stringify(crd)}`,
+    ];
   });
 }

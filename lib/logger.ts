@@ -44,5 +44,8 @@ export function openPrivateLog(file: string): number {
 
 /** The same logger writing JSON lines to a private file, for when the terminal is for something else. */
 export function fileLogger(file: string): Logger {
-  return pino({ name: 'kdflow', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, pino.destination({ fd: openPrivateLog(file), sync: false }));
+  return pino(
+    { name: 'kdflow', redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
+    pino.destination({ fd: openPrivateLog(file), sync: false }),
+  );
 }

@@ -5,7 +5,17 @@
  * of a running one were checked when it was created, and never change (its app is fixed).
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { dnsLabel, memberNameIssues, namesMayCollide, parseOrThrow, searchAttributes, specQuery, type ClusterRoleNames, type FieldIssue, type KdAppSpec } from '../api/index.ts';
+import {
+  dnsLabel,
+  memberNameIssues,
+  namesMayCollide,
+  parseOrThrow,
+  searchAttributes,
+  specQuery,
+  type ClusterRoleNames,
+  type FieldIssue,
+  type KdAppSpec,
+} from '../api/index.ts';
 
 /** Every running cluster workflow in a namespace, by cluster name. */
 async function runningClusters(client: Client, namespace: string): Promise<Map<string, string>> {
@@ -26,7 +36,12 @@ async function runningClusters(client: Client, namespace: string): Promise<Map<s
  * clusters created at the same instant can both pass: the runtime's ownership check is the second
  * line (ADR 0018).
  */
-export async function memberNameCollisionIssues(client: Client, namespace: string, name: string, app: KdAppSpec): Promise<FieldIssue[]> {
+export async function memberNameCollisionIssues(
+  client: Client,
+  namespace: string,
+  name: string,
+  app: KdAppSpec,
+): Promise<FieldIssue[]> {
   const running = await runningClusters(client, namespace);
   if (running.has(name)) return [];
   const others: ClusterRoleNames[] = [];

@@ -6,7 +6,10 @@
  */
 import type { WorkflowClient } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, type LoadedDataConverter } from '@temporalio/common';
-import { decodeFromPayloadsAtIndex, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/index.js';
+import {
+  decodeFromPayloadsAtIndex,
+  decodeOptionalFailureToOptionalError,
+} from '@temporalio/common/lib/internal-non-workflow/index.js';
 import type { temporal } from '@temporalio/proto';
 import { scriptArgv, type HistoryEntry } from '../api/index.ts';
 import type { ScriptInput, ScriptOutcome } from '../activities/index.ts';
@@ -20,7 +23,11 @@ export interface HistoryReadOptions {
 }
 
 /** Oldest first; with `limit`, the newest `limit` entries. Reads back only as many workflow runs as it needs. */
-export async function scriptHistory(client: WorkflowClient, workflowId: string, options: HistoryReadOptions = {}): Promise<HistoryEntry[]> {
+export async function scriptHistory(
+  client: WorkflowClient,
+  workflowId: string,
+  options: HistoryReadOptions = {},
+): Promise<HistoryEntry[]> {
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   const converter = client.options.loadedDataConverter;
   const collected: HistoryEntry[][] = [];
@@ -46,34 +53,68 @@ async function entriesOf(events: HistoryEvent[], converter: LoadedDataConverter)
   for (const event of events) {
     const attrs = event.activityTaskScheduledEventAttributes;
     if (attrs && attrs.activityType?.name === 'runScript') {
-      const input = await decodeFromPayloadsAtIndex<{ member: MemberTarget; script: ScriptInput }>(converter, 0, attrs.input?.payloads);
+      const input = await decodeFromPayloadsAtIndex<{ member: MemberTarget; script: ScriptInput }>(
+        converter,
+        0,
+        attrs.input?.payloads,
+      );
       if (input?.member && input.script) scheduled.set(String(event.eventId), { ...input, at: timeOf(event) });
       continue;
     }
     const done = event.activityTaskCompletedEventAttributes;
-    const failed = event.activityTaskFailedEventAttributes ?? event.activityTaskTimedOutEventAttributes ?? event.activityTaskCanceledEventAttributes;
+    const failed =
+      event.activityTaskFailedEventAttributes ??
+      event.activityTaskTimedOutEventAttributes ??
+      event.activityTaskCanceledEventAttributes;
     const key = String((done ?? failed)?.scheduledEventId ?? '');
     const run = scheduled.get(key);
     if (!run) continue;
     scheduled.delete(key);
     const { member, script } = run;
-    const base = { member: member.name, runId: script.runId, event: script.event, argv: scriptArgv(script.event, script.about, member.cluster, member.namespace) };
+    const base = {
+      member: member.name,
+      runId: script.runId,
+      event: script.event,
+      argv: scriptArgv(script.event, script.about, member.cluster, member.namespace),
+    };
     if (done) {
       const outcome = await decodeFromPayloadsAtIndex<ScriptOutcome>(converter, 0, done.result?.payloads);
-      entries.push({ ...base, ...outcomeFields(outcome), startedAt: outcome?.startedAt ?? run.at, finishedAt: outcome?.finishedAt ?? timeOf(event) });
+      entries.push({
+        ...base,
+        ...outcomeFields(outcome),
+        startedAt: outcome?.startedAt ?? run.at,
+        finishedAt: outcome?.finishedAt ?? timeOf(event),
+      });
       continue;
     }
-    const failure = 'failure' in (failed ?? {}) ? (failed as { failure?: temporal.api.failure.v1.IFailure | null }).failure : undefined;
+    const failure =
+      'failure' in (failed ?? {})
+        ? (failed as { failure?: temporal.api.failure.v1.IFailure | null }).failure
+        : undefined;
     const error = await decodeOptionalFailureToOptionalError(converter, failure ?? undefined);
     const cause = error instanceof ActivityFailure ? error.cause : error;
     const outcome = cause instanceof ApplicationFailure ? (cause.details?.[0] as ScriptOutcome | undefined) : undefined;
-    const message = cause?.message ?? (event.activityTaskCanceledEventAttributes ? 'cancelled' : event.activityTaskTimedOutEventAttributes ? 'timed out (worker lost)' : 'failed');
-    entries.push({ ...base, ...outcomeFields(outcome), error: message, startedAt: outcome?.startedAt ?? run.at, finishedAt: outcome?.finishedAt ?? timeOf(event) });
+    const message =
+      cause?.message ??
+      (event.activityTaskCanceledEventAttributes
+        ? 'cancelled'
+        : event.activityTaskTimedOutEventAttributes
+          ? 'timed out (worker lost)'
+          : 'failed');
+    entries.push({
+      ...base,
+      ...outcomeFields(outcome),
+      error: message,
+      startedAt: outcome?.startedAt ?? run.at,
+      finishedAt: outcome?.finishedAt ?? timeOf(event),
+    });
   }
   return entries;
 }
 
-function outcomeFields(outcome: ScriptOutcome | undefined | null): Pick<HistoryEntry, 'exitCode' | 'attempts' | 'stdoutTail' | 'stderrTail'> {
+function outcomeFields(
+  outcome: ScriptOutcome | undefined | null,
+): Pick<HistoryEntry, 'exitCode' | 'attempts' | 'stdoutTail' | 'stderrTail'> {
   return {
     exitCode: outcome?.exitCode ?? null,
     attempts: outcome?.attempts ?? 0,

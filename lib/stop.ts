@@ -71,7 +71,10 @@ export type StoppableWorker = Pick<Worker, 'getState' | 'shutdown' | 'run'>;
  * once, which releases it), or already stopping, draining or stopped (only wait). `running` is the
  * promise of its run(), when it was started; its failure is the caller's to report.
  */
-export async function stopWorker(worker: StoppableWorker | undefined, running: Promise<void> | undefined): Promise<void> {
+export async function stopWorker(
+  worker: StoppableWorker | undefined,
+  running: Promise<void> | undefined,
+): Promise<void> {
   if (!worker) return;
   let run = running;
   if (worker.getState() === 'INITIALIZED') run = worker.run();

@@ -8,7 +8,10 @@ import type { Logger } from 'pino';
 export const DEFAULT_METRICS_ADDRESS = '127.0.0.1:9464';
 
 /** `--metrics [HOST:PORT]` on the command line, else KDFLOW_METRICS_ADDRESS; undefined means off. */
-export function metricsAddress(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function metricsAddress(
+  argv: string[] = process.argv.slice(2),
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   const at = argv.findIndex((a) => a === '--metrics' || a.startsWith('--metrics='));
   if (at >= 0) {
     const flag = argv[at] as string;
@@ -29,7 +32,13 @@ export interface TelemetryOptions {
 /** Call once, before any connection or worker is made. */
 export function installRuntime(options: TelemetryOptions): void {
   const sdk = options.logger.child({ component: 'temporal-sdk' });
-  const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
+  const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+    TRACE: 'trace',
+    DEBUG: 'debug',
+    INFO: 'info',
+    WARN: 'warn',
+    ERROR: 'error',
+  };
   Runtime.install({
     // kdflow's entry points own Ctrl-C and SIGTERM (lib/stop.ts): one owner, so a stop never races the SDK's.
     shutdownSignals: [],
@@ -38,10 +47,13 @@ export function installRuntime(options: TelemetryOptions): void {
       const { error, ...meta } = entry.meta ?? {};
       // kdflow says "running" and "stopped" itself: the SDK's state changes (four lines per stop) are detail,
       // and kdflow never registers Nexus services, so the SDK's note that it has none says nothing.
-      const detail = entry.message === 'Worker state changed' || entry.message.startsWith('No Nexus services registered');
+      const detail =
+        entry.message === 'Worker state changed' || entry.message.startsWith('No Nexus services registered');
       const level = detail ? 'debug' : levels[entry.level];
       sdk[level]({ ...meta, ...(error === undefined ? {} : { err: error }) }, entry.message);
     }),
-    ...(options.metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: options.metricsAddress } } } } : {}),
+    ...(options.metricsAddress
+      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: options.metricsAddress } } } }
+      : {}),
   });
 }

@@ -36,15 +36,21 @@ export function ensureTemporalCli(log: (line: string) => void = (l) => process.s
   if (existsSync(cached)) return cached;
   const found = onPath('temporal');
   if (found) return found;
-  if (!onPath('go')) throw new Error('the Temporal CLI is not built yet and Go is not installed: install Go 1.24+ or set KDFLOW_TEMPORAL_BIN');
-  log(`[kdflow] building the Temporal CLI ${TEMPORAL_CLI_VERSION} from source into ${path.dirname(cached)} (first time only; takes several minutes)…`);
+  if (!onPath('go'))
+    throw new Error(
+      'the Temporal CLI is not built yet and Go is not installed: install Go 1.24+ or set KDFLOW_TEMPORAL_BIN',
+    );
+  log(
+    `[kdflow] building the Temporal CLI ${TEMPORAL_CLI_VERSION} from source into ${path.dirname(cached)} (first time only; takes several minutes)…`,
+  );
   mkdirSync(path.dirname(cached), { recursive: true });
   // -v prints each package as it compiles: the progress a user sees during the long first build.
   const result = spawnSync('go', ['install', '-v', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, GOBIN: path.dirname(cached), CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
   });
-  if (result.status !== 0 || !existsSync(cached)) throw new Error(`building the Temporal CLI failed (go install exited ${result.status})`);
+  if (result.status !== 0 || !existsSync(cached))
+    throw new Error(`building the Temporal CLI failed (go install exited ${result.status})`);
   log(`[kdflow] built ${cached}`);
   return cached;
 }
@@ -56,7 +62,14 @@ export function ensureTemporalCli(log: (line: string) => void = (l) => process.s
  * a power cut at most the last commits. Eager activity dispatch: an activity goes to the worker that
  * scheduled it in the reply to its workflow task, without a trip through the task queue.
  */
-export const DEV_SERVER_TUNING = ['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal', '--dynamic-config-value', 'system.enableActivityEagerExecution=true'];
+export const DEV_SERVER_TUNING = [
+  '--sqlite-pragma',
+  'journal_mode=wal',
+  '--sqlite-pragma',
+  'synchronous=normal',
+  '--dynamic-config-value',
+  'system.enableActivityEagerExecution=true',
+];
 
 export interface DevServerOptions {
   port?: number;
@@ -110,12 +123,28 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const uiUrl = `http://127.0.0.1:${uiPort}`;
   if (await portOpen(port)) {
     if (await answersAsTemporal(address)) return { address, uiUrl, reused: true, stop: async () => {} };
-    throw new Error(`port ${port} is taken by something that is not a Temporal server; stop it or set TEMPORAL_ADDRESS to another port`);
+    throw new Error(
+      `port ${port} is taken by something that is not a Temporal server; stop it or set TEMPORAL_ADDRESS to another port`,
+    );
   }
   const bin = ensureTemporalCli();
   mkdirSync(path.dirname(options.dbFile), { recursive: true });
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--db-filename', options.dbFile, '--log-level', 'warn'];
-  for (const key of SEARCH_ATTRIBUTE_KEYS) args.push('--search-attribute', `${key.name}=${key.type === 'INT' ? 'Int' : 'Keyword'}`);
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--ui-port',
+    String(uiPort),
+    '--db-filename',
+    options.dbFile,
+    '--log-level',
+    'warn',
+  ];
+  for (const key of SEARCH_ATTRIBUTE_KEYS)
+    args.push('--search-attribute', `${key.name}=${key.type === 'INT' ? 'Int' : 'Keyword'}`);
   args.push(...DEV_SERVER_TUNING, ...(options.extraArgs ?? []));
   const log = openPrivateLog(options.logFile);
   const child = spawn(bin, args, { stdio: ['ignore', log, log], detached: false });

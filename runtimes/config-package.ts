@@ -38,7 +38,11 @@ export interface PrepareOptions extends FetchOptions {
   limits?: Partial<PackageLimits>;
 }
 
-export async function preparePackage(packageURL: string, cacheDir: string, options: PrepareOptions = {}): Promise<VerifiedPackage> {
+export async function preparePackage(
+  packageURL: string,
+  cacheDir: string,
+  options: PrepareOptions = {},
+): Promise<VerifiedPackage> {
   const limits = { ...PACKAGE_LIMITS, ...options.limits };
   const staging = await StagingFile.open(cacheDir, packageURL, limits.archiveBytes);
   try {
@@ -52,7 +56,12 @@ export async function preparePackage(packageURL: string, cacheDir: string, optio
   }
 }
 
-async function fetchPackage(packageURL: string, staging: StagingFile, limits: PackageLimits, options: FetchOptions): Promise<void> {
+async function fetchPackage(
+  packageURL: string,
+  staging: StagingFile,
+  limits: PackageLimits,
+  options: FetchOptions,
+): Promise<void> {
   if (/^https?:\/\//.test(packageURL)) return fetchHttp(packageURL, staging, options);
   let local: string;
   try {
@@ -60,11 +69,21 @@ async function fetchPackage(packageURL: string, staging: StagingFile, limits: Pa
   } catch {
     throw new RuntimeError('PackageInvalid', `config package URL ${packageURL} is not a valid file:// URL`, true);
   }
-  if (!path.isAbsolute(local)) throw new RuntimeError('PackageInvalid', `config package path ${packageURL} must be absolute (relative paths are resolved when the app is applied)`, true);
+  if (!path.isAbsolute(local))
+    throw new RuntimeError(
+      'PackageInvalid',
+      `config package path ${packageURL} must be absolute (relative paths are resolved when the app is applied)`,
+      true,
+    );
   const info = await stat(local).catch(() => undefined);
   if (!info) throw new RuntimeError('PackageUnavailable', `config package ${packageURL} does not exist`, true);
   if (info.isDirectory()) return packDirectory(local, packageURL, staging, limits, options);
-  if (info.size > limits.archiveBytes) throw new RuntimeError('PackageInvalid', `config package ${packageURL} is larger than ${limits.archiveBytes} bytes`, true);
+  if (info.size > limits.archiveBytes)
+    throw new RuntimeError(
+      'PackageInvalid',
+      `config package ${packageURL} is larger than ${limits.archiveBytes} bytes`,
+      true,
+    );
   return copyFile(local, packageURL, staging, options);
 }
 
@@ -85,19 +104,33 @@ export function verifyPackage(tgzPath: string, source: string, limits: PackageLi
       onReadEntry: (entry) => {
         entries += 1;
         unpacked += entry.size ?? 0;
-        if (entries > limits.entries) throw new RuntimeError('PackageInvalid', `config package ${source} has more than ${limits.entries} entries`, true);
-        if (unpacked > limits.unpackedBytes) throw new RuntimeError('PackageInvalid', `config package ${source} unpacks to more than ${limits.unpackedBytes} bytes`, true);
+        if (entries > limits.entries)
+          throw new RuntimeError(
+            'PackageInvalid',
+            `config package ${source} has more than ${limits.entries} entries`,
+            true,
+          );
+        if (unpacked > limits.unpackedBytes)
+          throw new RuntimeError(
+            'PackageInvalid',
+            `config package ${source} unpacks to more than ${limits.unpackedBytes} bytes`,
+            true,
+          );
         const name = entry.path.replace(/^\.\//, '');
         const problem = entryProblem(name, entry.type, entry.linkpath);
         if (problem) problems.push(`${entry.path}: ${problem}`);
-        const parts = path.posix.normalize(name).split('/').filter((p) => p && p !== '.');
+        const parts = path.posix
+          .normalize(name)
+          .split('/')
+          .filter((p) => p && p !== '.');
         for (let i = 1; i < parts.length; i++) {
           const parent = parts.slice(0, i).join('/');
           if (links.has(parent)) problems.push(`${entry.path}: path goes through the symlink ${parent}`);
         }
         if (entry.type === 'SymbolicLink') links.add(parts.join('/'));
         if (parts.length === 2 && parts[1] === 'startscript' && entry.type === 'File') {
-          if (((entry.mode ?? 0) & 0o111) === 0) problems.push(`${entry.path}: startscript is not executable (chmod +x it before packing)`);
+          if (((entry.mode ?? 0) & 0o111) === 0)
+            problems.push(`${entry.path}: startscript is not executable (chmod +x it before packing)`);
           scriptDirs.push(parts[0] as string);
         }
         entry.resume();
@@ -105,18 +138,34 @@ export function verifyPackage(tgzPath: string, source: string, limits: PackageLi
     });
   } catch (error) {
     if (error instanceof RuntimeError) throw error;
-    throw new RuntimeError('PackageInvalid', `config package ${source} is not a gzip tar archive: ${(error as Error).message}`, true);
+    throw new RuntimeError(
+      'PackageInvalid',
+      `config package ${source} is not a gzip tar archive: ${(error as Error).message}`,
+      true,
+    );
   }
-  if (problems.length > 0) throw new RuntimeError('PackageInvalid', `config package ${source} is unsafe: ${problems.slice(0, 5).join('; ')}`, true);
-  if (scriptDirs.length === 0) throw new RuntimeError('PackageInvalid', `config package ${source} has no <dir>/startscript`, true);
-  if (scriptDirs.length > 1) throw new RuntimeError('PackageInvalid', `config package ${source} has more than one startscript (${scriptDirs.join(', ')})`, true);
+  if (problems.length > 0)
+    throw new RuntimeError(
+      'PackageInvalid',
+      `config package ${source} is unsafe: ${problems.slice(0, 5).join('; ')}`,
+      true,
+    );
+  if (scriptDirs.length === 0)
+    throw new RuntimeError('PackageInvalid', `config package ${source} has no <dir>/startscript`, true);
+  if (scriptDirs.length > 1)
+    throw new RuntimeError(
+      'PackageInvalid',
+      `config package ${source} has more than one startscript (${scriptDirs.join(', ')})`,
+      true,
+    );
   return scriptDirs[0] as string;
 }
 
 function entryProblem(name: string, type: string, linkpath: string | undefined): string | undefined {
   if (name.startsWith('/')) return 'absolute path';
   if (name.split('/').includes('..')) return "path contains '..'";
-  if (!['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink'].includes(type)) return `entry type ${type} is not allowed`;
+  if (!['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink'].includes(type))
+    return `entry type ${type} is not allowed`;
   if (type === 'SymbolicLink') {
     if (!linkpath || linkpath.startsWith('/')) return 'symlink points outside the package';
     const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(name), linkpath));
@@ -130,7 +179,11 @@ function entryProblem(name: string, type: string, linkpath: string | undefined):
  * is the app author's code, and must not hand whoever runs it in a member the rights of the file's
  * owner. `onProgress` gets the archive bytes read so far and the archive's size.
  */
-export async function unpackPackage(tgzPath: string, destination: string, onProgress?: (bytes: number, total: number) => void): Promise<void> {
+export async function unpackPackage(
+  tgzPath: string,
+  destination: string,
+  onProgress?: (bytes: number, total: number) => void,
+): Promise<void> {
   await mkdir(destination, { recursive: true });
   const total = (await stat(tgzPath)).size;
   let read = 0;

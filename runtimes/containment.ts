@@ -33,8 +33,13 @@ export function containmentSetting(raw = process.env.KDFLOW_CONTAINMENT || 'auto
 export function resolveContainment(setting: ContainmentSetting): Containment {
   if (setting === 'tracked') return { mode: 'tracked', reason: 'KDFLOW_CONTAINMENT=tracked' };
   const support = pidNamespaceSupport();
-  if (support.available) return { mode: 'pid-namespace', reason: setting === 'pidns' ? 'KDFLOW_CONTAINMENT=pidns' : 'a pid namespace is allowed here' };
-  if (setting === 'pidns') throw new RuntimeError('RuntimeFailure', `KDFLOW_CONTAINMENT=pidns but ${support.reason}`, true);
+  if (support.available)
+    return {
+      mode: 'pid-namespace',
+      reason: setting === 'pidns' ? 'KDFLOW_CONTAINMENT=pidns' : 'a pid namespace is allowed here',
+    };
+  if (setting === 'pidns')
+    throw new RuntimeError('RuntimeFailure', `KDFLOW_CONTAINMENT=pidns but ${support.reason}`, true);
   return { mode: 'tracked', reason: support.reason ?? 'a pid namespace is not allowed here' };
 }
 
@@ -62,13 +67,27 @@ export function keepAliveCommand(mode: ContainmentMode, lifetime = 'infinity'): 
 export function enterPrefix(mode: ContainmentMode, keepAlivePid: number): string[] {
   if (mode === 'tracked') return [];
   const user = asRoot() ? [] : [`--user=/proc/${keepAlivePid}/ns/user`, '--preserve-credentials'];
-  return ['nsenter', ...user, `--pid=/proc/${keepAlivePid}/ns/pid_for_children`, '--', 'unshare', '--mount', '--propagation', 'private', '--mount-proc'];
+  return [
+    'nsenter',
+    ...user,
+    `--pid=/proc/${keepAlivePid}/ns/pid_for_children`,
+    '--',
+    'unshare',
+    '--mount',
+    '--propagation',
+    'private',
+    '--mount-proc',
+  ];
 }
 
 /** The namespace's pid 1 exists: before that, the first process to enter would become pid 1 itself. */
 export function namespaceReady(keepAlivePid: number): boolean {
   const inner = namespaceOf(keepAlivePid, 'pid_for_children');
-  return inner !== undefined && inner !== namespaceOf(process.pid, 'pid') && childrenOf(keepAlivePid).some((child) => namespaceOf(child, 'pid') === inner);
+  return (
+    inner !== undefined &&
+    inner !== namespaceOf(process.pid, 'pid') &&
+    childrenOf(keepAlivePid).some((child) => namespaceOf(child, 'pid') === inner)
+  );
 }
 
 export interface PidNamespaceSupport {
@@ -87,7 +106,11 @@ export function pidNamespaceSupport(): PidNamespaceSupport {
 function probe(): PidNamespaceSupport {
   const quick = spawnSync('unshare', [...unshareArgs(), 'env', '--ignore-signal=CHLD', 'true'], { encoding: 'utf8' });
   if (quick.error) return { available: false, reason: `unshare is not available (${quick.error.message})` };
-  if (quick.status !== 0) return { available: false, reason: `a pid namespace is not allowed here: ${(quick.stderr || `exit ${quick.status}`).trim()}` };
+  if (quick.status !== 0)
+    return {
+      available: false,
+      reason: `a pid namespace is not allowed here: ${(quick.stderr || `exit ${quick.status}`).trim()}`,
+    };
   const { command, args } = keepAliveCommand('pid-namespace', '30');
   const keepAlive = spawn(command, args, { stdio: 'ignore', detached: true });
   keepAlive.on('error', () => {});
@@ -98,12 +121,16 @@ function probe(): PidNamespaceSupport {
     const waitMs = new Int32Array(new SharedArrayBuffer(4));
     const deadline = Date.now() + 5_000;
     while (!namespaceReady(pid) && Date.now() < deadline) Atomics.wait(waitMs, 0, 0, 2);
-    if (!namespaceReady(pid)) return { available: false, reason: 'the probe keep-alive did not start its namespace within 5 s' };
+    if (!namespaceReady(pid))
+      return { available: false, reason: 'the probe keep-alive did not start its namespace within 5 s' };
     const [nsenter, ...enter] = enterPrefix('pid-namespace', pid) as [string, ...string[]];
     const entered = spawnSync(nsenter, [...enter, 'readlink', '/proc/self/ns/pid'], { encoding: 'utf8' });
     if (entered.error) return { available: false, reason: `nsenter is not available (${entered.error.message})` };
     if (entered.status !== 0 || entered.stdout.trim() !== namespaceOf(pid, 'pid_for_children')) {
-      return { available: false, reason: `entering a pid namespace is not allowed here: ${(entered.stderr || `exit ${entered.status}`).trim()}` };
+      return {
+        available: false,
+        reason: `entering a pid namespace is not allowed here: ${(entered.stderr || `exit ${entered.status}`).trim()}`,
+      };
     }
     return { available: true };
   } finally {

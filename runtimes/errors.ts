@@ -1,5 +1,6 @@
 /** Failures a runtime can name. Activities turn them into ApplicationFailures of the same type. */
-export type RuntimeErrorType = 'PackageInvalid' | 'PackageUnavailable' | 'MemberNotReady' | 'ScriptMissing' | 'RuntimeFailure';
+export type RuntimeErrorType =
+  'PackageInvalid' | 'PackageUnavailable' | 'MemberNotReady' | 'ScriptMissing' | 'RuntimeFailure';
 
 export class RuntimeError extends Error {
   override readonly name = 'RuntimeError';

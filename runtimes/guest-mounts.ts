@@ -46,15 +46,24 @@ function probe(): GuestMountSupport {
     try {
       mkdirSync(point, { recursive: true });
     } catch (error) {
-      return { available: false, reason: `mount point ${point} is missing and cannot be created (${(error as NodeJS.ErrnoException).code})` };
+      return {
+        available: false,
+        reason: `mount point ${point} is missing and cannot be created (${(error as NodeJS.ErrnoException).code})`,
+      };
     }
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kdflow-mount-probe-'));
   try {
     writeFileSync(path.join(dir, 'probe'), 'ok');
-    const result = spawnSync('unshare', [...unshareArgs(), GUEST_MOUNT, dir, dir, 'cat', '/etc/guestconfig/probe'], { encoding: 'utf8' });
+    const result = spawnSync('unshare', [...unshareArgs(), GUEST_MOUNT, dir, dir, 'cat', '/etc/guestconfig/probe'], {
+      encoding: 'utf8',
+    });
     if (result.error) return { available: false, reason: `unshare is not available (${result.error.message})` };
-    if (result.status !== 0 || result.stdout !== 'ok') return { available: false, reason: `a mount namespace is not allowed here: ${(result.stderr || `exit ${result.status}`).trim()}` };
+    if (result.status !== 0 || result.stdout !== 'ok')
+      return {
+        available: false,
+        reason: `a mount namespace is not allowed here: ${(result.stderr || `exit ${result.status}`).trim()}`,
+      };
     return { available: true };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -76,7 +85,8 @@ export function guestMountArgs(optGuestconfig: string, etcGuestconfig: string): 
   if (mode === 'off') return [];
   const support = guestMountSupport();
   if (!support.available) {
-    if (mode === 'required') throw new RuntimeError('RuntimeFailure', `KDFLOW_GUEST_MOUNTS=required but ${support.reason}`, true);
+    if (mode === 'required')
+      throw new RuntimeError('RuntimeFailure', `KDFLOW_GUEST_MOUNTS=required but ${support.reason}`, true);
     return [];
   }
   return [GUEST_MOUNT, optGuestconfig, etcGuestconfig];

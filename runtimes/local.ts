@@ -8,11 +8,43 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RuntimeError } from './errors.ts';
 import { unpackPackage } from './config-package.ts';
-import { containmentSetting, enterPrefix, keepAliveCommand, namespaceReady, resolveContainment, type Containment, type ContainmentMode, type ContainmentSetting } from './containment.ts';
+import {
+  containmentSetting,
+  enterPrefix,
+  keepAliveCommand,
+  namespaceReady,
+  resolveContainment,
+  type Containment,
+  type ContainmentMode,
+  type ContainmentSetting,
+} from './containment.ts';
 import { guestMountArgs, guestMountPrefix } from './guest-mounts.ts';
-import { childrenOf, endProcesses, isAlive, namespaceOf, processTable, processesWhere, signalName, sleep, type ProcessInfo } from './processes.ts';
+import {
+  childrenOf,
+  endProcesses,
+  isAlive,
+  namespaceOf,
+  processTable,
+  processesWhere,
+  signalName,
+  sleep,
+  type ProcessInfo,
+} from './processes.ts';
 import { spawnDetached } from './spawner.ts';
-import { CONFIGMETA_PATH, GUESTCONFIG_DIR, OUTPUT_TAIL_BYTES, type GuestFile, type MemberSpec, type MemberTarget, type Readiness, type ReadyWait, type RunControl, type Runtime, type ScriptRequest, type ScriptResult } from './runtime.ts';
+import {
+  CONFIGMETA_PATH,
+  GUESTCONFIG_DIR,
+  OUTPUT_TAIL_BYTES,
+  type GuestFile,
+  type MemberSpec,
+  type MemberTarget,
+  type Readiness,
+  type ReadyWait,
+  type RunControl,
+  type Runtime,
+  type ScriptRequest,
+  type ScriptResult,
+} from './runtime.ts';
 
 const RUNNER = fileURLToPath(new URL('./local-run.sh', import.meta.url));
 /** What local-run.sh becomes where perl exists: `perl -- …/local-run.pl STATUS RUN_ID …`. */
@@ -64,13 +96,17 @@ export class LocalRuntime implements Runtime {
   private guestPath(member: MemberTarget, guest: string): string {
     const root = this.memberRoot(member);
     const resolved = path.join(root, guest);
-    if (!resolved.startsWith(root + path.sep)) throw new RuntimeError('RuntimeFailure', `path ${guest} leaves the member directory`, true);
+    if (!resolved.startsWith(root + path.sep))
+      throw new RuntimeError('RuntimeFailure', `path ${guest} leaves the member directory`, true);
     return resolved;
   }
 
   /** Beside the member's directory: says the member was made, so a directory removed under it is noticed. */
   private memberRecord(member: MemberTarget): string {
-    return path.join(this.clusterDir(member.namespace, member.cluster), `.${safeSegment('member name', member.name)}.member`);
+    return path.join(
+      this.clusterDir(member.namespace, member.cluster),
+      `.${safeSegment('member name', member.name)}.member`,
+    );
   }
 
   async ensureMember(member: MemberSpec): Promise<void> {
@@ -135,7 +171,11 @@ export class LocalRuntime implements Runtime {
     }
   }
 
-  async installPackage(member: MemberTarget, tgzPath: string, onProgress?: (bytes: number, total: number) => void): Promise<void> {
+  async installPackage(
+    member: MemberTarget,
+    tgzPath: string,
+    onProgress?: (bytes: number, total: number) => void,
+  ): Promise<void> {
     await unpackPackage(tgzPath, this.guestPath(member, GUESTCONFIG_DIR), onProgress);
   }
 
@@ -144,7 +184,8 @@ export class LocalRuntime implements Runtime {
     const files = outputFiles(guestconfig, request.event);
     const root = this.memberRoot(member);
     const recorded = await readStatus(files.status);
-    if (recorded?.runId === request.runId && recorded.ended === 0) return { ...(await tails(files)), exitCode: 0, timedOut: false, recorded: true };
+    if (recorded?.runId === request.runId && recorded.ended === 0)
+      return { ...(await tails(files)), exitCode: 0, timedOut: false, recorded: true };
 
     const running = await readRunning(files.pid);
     if (running?.runId === request.runId) {
@@ -153,7 +194,11 @@ export class LocalRuntime implements Runtime {
       // `.running` still says "about to start" (pid 0): a worker killed between spawning the runner and
       // recording it left a runner nobody knows of. Only then is /proc searched (docs/adr/0012).
       if (running.pid === 0) {
-        const orphan = (await processesWhere((p) => isRunnerOf(p.argv, (status, runId) => status === files.status && runId === request.runId)))[0];
+        const orphan = (
+          await processesWhere((p) =>
+            isRunnerOf(p.argv, (status, runId) => status === files.status && runId === request.runId),
+          )
+        )[0];
         if (orphan !== undefined) {
           await writeFile(files.pid, `${request.runId}=${orphan}\n`);
           return this.awaitRunner(orphan, root, request, files, control);
@@ -166,14 +211,22 @@ export class LocalRuntime implements Runtime {
     }
 
     const keepAlive = await this.liveKeepAlive(member);
-    if (keepAlive === undefined) throw new RuntimeError('MemberNotReady', `${member.name} is dead: its keep-alive process is not running (kdflow retry re-creates it)`, true);
+    if (keepAlive === undefined)
+      throw new RuntimeError(
+        'MemberNotReady',
+        `${member.name} is dead: its keep-alive process is not running (kdflow retry re-creates it)`,
+        true,
+      );
     const script = await findStartscript(guestconfig);
     // Recorded before the runner exists, so a crash before its pid is recorded is seen above.
     await writeFile(files.pid, `${request.runId}=0\n`);
     // A failed earlier attempt of this run id left its status: it must not pass for this attempt's.
     await rm(files.status, { force: true });
     const etcGuestconfig = path.join(root, path.dirname(CONFIGMETA_PATH));
-    const inMember = this.containment === 'pid-namespace' ? [...enterPrefix('pid-namespace', keepAlive), ...guestMountArgs(guestconfig, etcGuestconfig)] : guestMountPrefix(guestconfig, etcGuestconfig);
+    const inMember =
+      this.containment === 'pid-namespace'
+        ? [...enterPrefix('pid-namespace', keepAlive), ...guestMountArgs(guestconfig, etcGuestconfig)]
+        : guestMountPrefix(guestconfig, etcGuestconfig);
     const runner = await spawnDetached({
       command: RUNNER,
       args: [files.status, request.runId, files.stdout, files.stderr, ...inMember, script, ...request.argv],
@@ -187,17 +240,28 @@ export class LocalRuntime implements Runtime {
     return this.awaitRunner(runner.pid, root, request, files, control, runner.exited);
   }
 
-  private async awaitRunner(pid: number, root: string, request: ScriptRequest, files: OutputFiles, control: RunControl, exited?: Promise<void>): Promise<ScriptResult> {
+  private async awaitRunner(
+    pid: number,
+    root: string,
+    request: ScriptRequest,
+    files: OutputFiles,
+    control: RunControl,
+    exited?: Promise<void>,
+  ): Promise<ScriptResult> {
     const deadline = Date.now() + request.timeoutSeconds * 1000;
     for (;;) {
       // Read again once the runner is gone: it may have recorded its end just before it exited.
       const status = (await readStatus(files.status)) ?? (isAlive(pid) ? undefined : await readStatus(files.status));
-      if (status?.runId === request.runId) return { ...(await tails(files)), ...howItEnded(status.ended), recorded: false };
+      if (status?.runId === request.runId)
+        return { ...(await tails(files)), ...howItEnded(status.ended), recorded: false };
       if (!isAlive(pid)) {
         // The runner was killed: nobody will record how the script ends, and it may still be running.
         // It ends now, so a retry never runs beside it.
         await this.endRun(root, request.runId);
-        await appendFile(files.stderr, `kdflow: the runner of ${request.runId} was killed; the rest of the run was ended\n`).catch(() => {});
+        await appendFile(
+          files.stderr,
+          `kdflow: the runner of ${request.runId} was killed; the rest of the run was ended\n`,
+        ).catch(() => {});
         await writeStatus(files.status, request.runId, 'runner killed');
         return { ...(await tails(files)), exitCode: null, timedOut: false, recorded: false };
       }
@@ -206,7 +270,8 @@ export class LocalRuntime implements Runtime {
         // The whole tree of the run, setsid and nohup children included.
         await this.endRun(root, request.runId, pid);
         await writeStatus(files.status, request.runId, timedOut ? 'timeout' : 'cancelled');
-        if (!timedOut) throw new RuntimeError('RuntimeFailure', `${request.event} on ${path.basename(root)} was cancelled`);
+        if (!timedOut)
+          throw new RuntimeError('RuntimeFailure', `${request.event} on ${path.basename(root)} was cancelled`);
         return { ...(await tails(files)), exitCode: null, timedOut: true, recorded: false };
       }
       control.heartbeat({ pid });
@@ -217,7 +282,15 @@ export class LocalRuntime implements Runtime {
   /** Every process of one run: the runner's group and whatever carries the run's tags (setsid and nohup children too). */
   private async endRun(root: string, runId: string, runner?: number): Promise<void> {
     const inMember = `${root}${path.sep}`;
-    await endProcesses(() => processesWhere((p) => (p.memberRoot === root && p.runId === runId) || isRunnerOf(p.argv, (status, id) => status.startsWith(inMember) && id === runId)), runner ? { groups: [runner] } : {});
+    await endProcesses(
+      () =>
+        processesWhere(
+          (p) =>
+            (p.memberRoot === root && p.runId === runId) ||
+            isRunnerOf(p.argv, (status, id) => status.startsWith(inMember) && id === runId),
+        ),
+      runner ? { groups: [runner] } : {},
+    );
   }
 
   async removeMember(member: MemberTarget): Promise<void> {
@@ -238,12 +311,21 @@ export class LocalRuntime implements Runtime {
     // One look at /proc finds the keep-alives, their namespaces and everything else of the member.
     const table = await processTable();
     const keepAlives = table.filter((p) => this.isTaggedKeepAlive(p, member) && isAlive(p.pid)).map((p) => p.pid);
-    const namespaces = new Set(keepAlives.map((pid) => namespaceOf(pid, 'pid_for_children')).filter((ns) => ns !== undefined && ns !== host));
-    const isMine = (p: ProcessInfo) => p.memberRoot === root || this.isTaggedKeepAlive(p, member) || (namespaces.size > 0 && namespaces.has(p.pidNs)) || isRunnerOf(p.argv, (status) => status.startsWith(inMember));
+    const namespaces = new Set(
+      keepAlives.map((pid) => namespaceOf(pid, 'pid_for_children')).filter((ns) => ns !== undefined && ns !== host),
+    );
+    const isMine = (p: ProcessInfo) =>
+      p.memberRoot === root ||
+      this.isTaggedKeepAlive(p, member) ||
+      (namespaces.size > 0 && namespaces.has(p.pidNs)) ||
+      isRunnerOf(p.argv, (status) => status.startsWith(inMember));
     // The member's services get SIGTERM and a grace period, as in a container stop; its keep-alive and
     // the namespace's init (which ignore SIGTERM) go last, and with them whatever is left inside.
     const inits = keepAlives.flatMap((pid) => childrenOf(pid));
-    await endProcesses(() => processesWhere(isMine), { first: table.filter((p) => isMine(p) && isAlive(p.pid)).map((p) => p.pid), killOnly: [...keepAlives, ...inits] });
+    await endProcesses(() => processesWhere(isMine), {
+      first: table.filter((p) => isMine(p) && isAlive(p.pid)).map((p) => p.pid),
+      killOnly: [...keepAlives, ...inits],
+    });
   }
 
   async readGuestFile(member: MemberTarget, guestPath: string): Promise<string | undefined> {
@@ -254,7 +336,9 @@ export class LocalRuntime implements Runtime {
   async listMembers(namespace: string, cluster: string): Promise<string[]> {
     const entries = await readdir(this.clusterDir(namespace, cluster), { withFileTypes: true }).catch(() => []);
     const dirs = entries.filter((e) => e.isDirectory()).map((e) => e.name);
-    const recorded = entries.flatMap((e) => (e.isFile() ? (/^\.(.+)\.member$/.exec(e.name)?.slice(1) ?? []) : [])).filter((name) => DNS_LABEL.test(name));
+    const recorded = entries
+      .flatMap((e) => (e.isFile() ? (/^\.(.+)\.member$/.exec(e.name)?.slice(1) ?? []) : []))
+      .filter((name) => DNS_LABEL.test(name));
     return [...new Set([...dirs, ...recorded])];
   }
 
@@ -306,7 +390,13 @@ export class LocalRuntime implements Runtime {
     if (recorded !== undefined) await this.endMember(member);
     await writeFile(pidFile, '0\n');
     const { command, args } = keepAliveCommand(this.containment);
-    const keepAlive = await spawnDetached({ command, args, argv0: this.keepAliveTag(member), cwd: root, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', KDFLOW_MEMBER_ROOT: root } });
+    const keepAlive = await spawnDetached({
+      command,
+      args,
+      argv0: this.keepAliveTag(member),
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', KDFLOW_MEMBER_ROOT: root },
+    });
     await writeFile(pidFile, `${keepAlive.pid}\n`);
     if (this.containment === 'pid-namespace') await awaitNamespace(keepAlive.pid, keepAlive.exited, member.name);
   }
@@ -315,7 +405,8 @@ export class LocalRuntime implements Runtime {
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 function safeSegment(what: string, value: string): string {
-  if (!DNS_LABEL.test(value)) throw new RuntimeError('RuntimeFailure', `${what} ${JSON.stringify(value)} is not a DNS-1123 label`, true);
+  if (!DNS_LABEL.test(value))
+    throw new RuntimeError('RuntimeFailure', `${what} ${JSON.stringify(value)} is not a DNS-1123 label`, true);
   return value;
 }
 
@@ -331,8 +422,13 @@ async function awaitNamespace(pid: number, exited: Promise<void>, member: string
   void exited.then(() => (gone = true));
   const deadline = Date.now() + NAMESPACE_START_MS;
   while (!namespaceReady(pid)) {
-    if (gone || !isAlive(pid)) throw new RuntimeError('RuntimeFailure', `the keep-alive of ${member} exited before its pid namespace was up`);
-    if (Date.now() > deadline) throw new RuntimeError('RuntimeFailure', `the keep-alive of ${member} did not start its pid namespace within ${NAMESPACE_START_MS / 1000} s`);
+    if (gone || !isAlive(pid))
+      throw new RuntimeError('RuntimeFailure', `the keep-alive of ${member} exited before its pid namespace was up`);
+    if (Date.now() > deadline)
+      throw new RuntimeError(
+        'RuntimeFailure',
+        `the keep-alive of ${member} did not start its pid namespace within ${NAMESPACE_START_MS / 1000} s`,
+      );
     await sleep(2);
   }
 }
@@ -378,11 +474,16 @@ async function findStartscript(guestconfig: string): Promise<string> {
     const candidate = path.join(guestconfig, entry.name, 'startscript');
     const info = await stat(candidate).catch(() => undefined);
     if (info?.isFile()) {
-      if ((info.mode & 0o111) === 0) throw new RuntimeError('ScriptMissing', `${GUESTCONFIG_DIR}/${entry.name}/startscript is not executable`, true);
+      if ((info.mode & 0o111) === 0)
+        throw new RuntimeError('ScriptMissing', `${GUESTCONFIG_DIR}/${entry.name}/startscript is not executable`, true);
       return candidate;
     }
   }
-  throw new RuntimeError('ScriptMissing', `no ${GUESTCONFIG_DIR}/*/startscript in the member (was the config package installed?)`, true);
+  throw new RuntimeError(
+    'ScriptMissing',
+    `no ${GUESTCONFIG_DIR}/*/startscript in the member (was the config package installed?)`,
+    true,
+  );
 }
 
 /**
@@ -407,7 +508,8 @@ async function writeStatus(file: string, runId: string, ended: Ended): Promise<v
 
 function howItEnded(ended: Ended): Pick<ScriptResult, 'exitCode' | 'signal' | 'timedOut'> {
   if (typeof ended === 'number') return { exitCode: ended, timedOut: false };
-  if (ended.startsWith('signal ')) return { exitCode: null, signal: signalName(Number(ended.slice('signal '.length))), timedOut: false };
+  if (ended.startsWith('signal '))
+    return { exitCode: null, signal: signalName(Number(ended.slice('signal '.length))), timedOut: false };
   return { exitCode: null, timedOut: ended === 'timeout' };
 }
 

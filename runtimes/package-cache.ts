@@ -22,7 +22,9 @@ export function packageCacheDir(home: string): string {
 
 /** One spelling per package: a plain absolute path and its file:// URL name the same package. */
 export function canonicalPackageURL(packageURL: string): string {
-  return /^(https?|file):\/\//.test(packageURL) || !path.isAbsolute(packageURL) ? packageURL : pathToFileURL(packageURL).href;
+  return /^(https?|file):\/\//.test(packageURL) || !path.isAbsolute(packageURL)
+    ? packageURL
+    : pathToFileURL(packageURL).href;
 }
 
 const sourceKey = (packageURL: string) => createHash('sha256').update(canonicalPackageURL(packageURL)).digest('hex');
@@ -61,7 +63,12 @@ export class StagingFile {
 
   async write(chunk: Uint8Array): Promise<void> {
     this.bytes += chunk.byteLength;
-    if (this.bytes > this.maxBytes) throw new RuntimeError('PackageInvalid', `config package ${this.source} is larger than ${this.maxBytes} bytes`, true);
+    if (this.bytes > this.maxBytes)
+      throw new RuntimeError(
+        'PackageInvalid',
+        `config package ${this.source} is larger than ${this.maxBytes} bytes`,
+        true,
+      );
     this.hash.update(chunk);
     await this.handle?.write(chunk);
   }
@@ -102,7 +109,11 @@ export interface CleanOptions {
  * go too), pointers of URLs not in use and staging files a crash left; anything younger than the grace
  * period stays. Returns the names removed, relative to the cache.
  */
-export async function cleanPackageCache(cacheDir: string, inUse: Iterable<string>, options: CleanOptions = {}): Promise<string[]> {
+export async function cleanPackageCache(
+  cacheDir: string,
+  inUse: Iterable<string>,
+  options: CleanOptions = {},
+): Promise<string[]> {
   const oldBefore = (options.now ?? Date.now()) - (options.graceMs ?? CACHE_GRACE_MS);
   const names = await readdir(cacheDir).catch(() => undefined);
   if (!names) return [];

@@ -52,15 +52,32 @@ export async function fetchHttp(url: string, sink: ByteSink, options: FetchOptio
       controller.abort();
     }, idleMs);
   };
-  const report = () => options.onProgress?.({ phase: 'fetch', url, bytes: sink.bytes, idleSeconds: Math.round((Date.now() - lastData) / 1000) });
+  const report = () =>
+    options.onProgress?.({
+      phase: 'fetch',
+      url,
+      bytes: sink.bytes,
+      idleSeconds: Math.round((Date.now() - lastData) / 1000),
+    });
   const ticker = setInterval(report, options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS);
   // Why a fetch ended early, in the words a user needs: what was slow or refused, and how far it got.
   const failure = (error: unknown): RuntimeError => {
     if (error instanceof RuntimeError) return error;
-    if (stalled) return new RuntimeError('PackageUnavailable', `fetching config package ${url} stalled: no data for ${idleMs / 1000} s after ${sink.bytes} bytes`);
-    if (options.signal?.aborted) return new RuntimeError('PackageUnavailable', `fetching config package ${url} was cancelled after ${sink.bytes} bytes`);
+    if (stalled)
+      return new RuntimeError(
+        'PackageUnavailable',
+        `fetching config package ${url} stalled: no data for ${idleMs / 1000} s after ${sink.bytes} bytes`,
+      );
+    if (options.signal?.aborted)
+      return new RuntimeError(
+        'PackageUnavailable',
+        `fetching config package ${url} was cancelled after ${sink.bytes} bytes`,
+      );
     const after = sink.bytes > 0 ? ` after ${sink.bytes} bytes` : '';
-    return new RuntimeError('PackageUnavailable', `could not fetch config package${after}: ${networkReason(error, url)}`);
+    return new RuntimeError(
+      'PackageUnavailable',
+      `could not fetch config package${after}: ${networkReason(error, url)}`,
+    );
   };
   armIdle();
   try {
@@ -70,10 +87,19 @@ export async function fetchHttp(url: string, sink: ByteSink, options: FetchOptio
     if (!response.ok) {
       await response.body?.cancel().catch(() => undefined);
       // A 4xx will not heal by retrying; a 5xx might.
-      throw new RuntimeError('PackageUnavailable', `config package ${url} answered HTTP ${response.status}`, response.status < 500);
+      throw new RuntimeError(
+        'PackageUnavailable',
+        `config package ${url} answered HTTP ${response.status}`,
+        response.status < 500,
+      );
     }
     const announced = Number(response.headers.get('content-length'));
-    if (announced > sink.limit) throw new RuntimeError('PackageInvalid', `config package ${url} is larger than ${sink.limit} bytes (it announces ${announced})`, true);
+    if (announced > sink.limit)
+      throw new RuntimeError(
+        'PackageInvalid',
+        `config package ${url} is larger than ${sink.limit} bytes (it announces ${announced})`,
+        true,
+      );
     for await (const chunk of response.body ?? []) {
       lastData = Date.now();
       armIdle();
@@ -122,7 +148,13 @@ export async function copyFile(file: string, url: string, sink: ByteSink, option
 }
 
 /** The author's inner loop: a directory holding startscript (or one holding <dir>/startscript) is packed on the fly. */
-export async function packDirectory(dir: string, url: string, sink: ByteSink, limits: PackageLimits, options: FetchOptions): Promise<void> {
+export async function packDirectory(
+  dir: string,
+  url: string,
+  sink: ByteSink,
+  limits: PackageLimits,
+  options: FetchOptions,
+): Promise<void> {
   await checkDirectory(dir, limits);
   const direct = await lstat(path.join(dir, 'startscript')).then(
     () => true,
@@ -157,13 +189,21 @@ async function checkDirectory(dir: string, limits: PackageLimits): Promise<void>
       const full = path.join(current, dirent.name);
       const where = path.relative(dir, full);
       if (entries > limits.entries) {
-        throw new RuntimeError('PackageInvalid', `config package directory ${dir} has more than ${limits.entries} entries (the limit): stopped at entry ${entries}, ${where}`, true);
+        throw new RuntimeError(
+          'PackageInvalid',
+          `config package directory ${dir} has more than ${limits.entries} entries (the limit): stopped at entry ${entries}, ${where}`,
+          true,
+        );
       }
       if (dirent.isDirectory()) pending.push(full);
       else if (dirent.isFile()) {
         bytes += (await lstat(full)).size;
         if (bytes > limits.unpackedBytes) {
-          throw new RuntimeError('PackageInvalid', `config package directory ${dir} has more than ${limits.unpackedBytes} bytes of files (the limit): ${bytes} bytes in ${entries} entries, stopped at ${where}`, true);
+          throw new RuntimeError(
+            'PackageInvalid',
+            `config package directory ${dir} has more than ${limits.unpackedBytes} bytes of files (the limit): ${bytes} bytes in ${entries} entries, stopped at ${where}`,
+            true,
+          );
         }
       }
     }

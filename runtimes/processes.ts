@@ -91,10 +91,7 @@ export function isAlive(pid: number): boolean {
 
 /** The children of a process (the kernel's list, for its main thread). */
 export function childrenOf(pid: number): number[] {
-  return readOr(`/proc/${pid}/task/${pid}/children`, '')
-    .split(' ')
-    .filter(Boolean)
-    .map(Number);
+  return readOr(`/proc/${pid}/task/${pid}/children`, '').split(' ').filter(Boolean).map(Number);
 }
 
 export function namespaceOf(pid: number, kind: 'pid' | 'pid_for_children' | 'user'): string | undefined {
@@ -139,7 +136,10 @@ function signal(target: number, sig: NodeJS.Signals): void {
  * `killOnly` are not asked first (a pid namespace's init and its unshare do not act on SIGTERM).
  * `first` is a look already taken, so the first /proc read is not repeated.
  */
-export async function endProcesses(find: () => Promise<number[]>, options: { graceMs?: number; groups?: number[]; killOnly?: number[]; first?: number[] } = {}): Promise<void> {
+export async function endProcesses(
+  find: () => Promise<number[]>,
+  options: { graceMs?: number; groups?: number[]; killOnly?: number[]; first?: number[] } = {},
+): Promise<void> {
   const spared = new Set(options.killOnly ?? []);
   let targets = options.first ?? (await find());
   const asked = targets.filter((pid) => !spared.has(pid));
@@ -167,7 +167,8 @@ async function until(done: () => boolean, limitMs: number): Promise<void> {
 
 // First name wins: SIGABRT before its alias SIGIOT, SIGIO before SIGPOLL.
 const SIGNAL_NAMES = new Map<number, string>();
-for (const [name, number] of Object.entries(os.constants.signals)) if (!SIGNAL_NAMES.has(number)) SIGNAL_NAMES.set(number, name);
+for (const [name, number] of Object.entries(os.constants.signals))
+  if (!SIGNAL_NAMES.has(number)) SIGNAL_NAMES.set(number, name);
 
 /** SIGKILL for 9, on this platform's numbering; SIG<n> for a number it has no name for. */
 export function signalName(number: number): string {

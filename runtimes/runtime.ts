@@ -82,7 +82,11 @@ export interface Runtime {
   probeMembers(members: MemberTarget[]): Promise<Record<string, Readiness>>;
   writeFiles(member: MemberTarget, files: GuestFile[]): Promise<void>;
   /** Unpack a verified config package (.tgz) into /opt/guestconfig, without setuid, setgid or sticky bits; reports archive bytes done. */
-  installPackage(member: MemberTarget, tgzPath: string, onProgress?: (bytes: number, total: number) => void): Promise<void>;
+  installPackage(
+    member: MemberTarget,
+    tgzPath: string,
+    onProgress?: (bytes: number, total: number) => void,
+  ): Promise<void>;
   runScript(member: MemberTarget, request: ScriptRequest, control: RunControl): Promise<ScriptResult>;
   /** Delete if present, volume included. */
   removeMember(member: MemberTarget): Promise<void>;

@@ -21,7 +21,13 @@ const send = (message: object) => {
 
 process.on('message', (request: Request) => {
   try {
-    const child = spawn(request.command, request.args, { cwd: request.cwd, env: request.env ?? process.env, argv0: request.argv0, detached: true, stdio: 'ignore' });
+    const child = spawn(request.command, request.args, {
+      cwd: request.cwd,
+      env: request.env ?? process.env,
+      argv0: request.argv0,
+      detached: true,
+      stdio: 'ignore',
+    });
     child.once('spawn', () => send({ id: request.id, pid: child.pid }));
     child.once('error', (error) => send({ id: request.id, error: error.message }));
     child.once('exit', () => send({ id: request.id, exited: true }));

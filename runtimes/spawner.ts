@@ -49,7 +49,11 @@ function refWhileBusy(): void {
 }
 
 function startHelper(): ChildProcess {
-  const child = fork(CHILD, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=64'], serialization: 'json' });
+  const child = fork(CHILD, [], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    execArgv: ['--max-old-space-size=64'],
+    serialization: 'json',
+  });
   child.on('message', (message: { id: number; pid?: number; error?: string; exited?: boolean }) => {
     const p = pending.get(message.id);
     if (!p) return;
@@ -76,7 +80,13 @@ function startHelper(): ChildProcess {
 }
 
 function direct(request: SpawnRequest): Promise<Spawned> {
-  const child = spawn(request.command, request.args, { cwd: request.cwd, env: request.env ?? process.env, argv0: request.argv0, detached: true, stdio: 'ignore' });
+  const child = spawn(request.command, request.args, {
+    cwd: request.cwd,
+    env: request.env ?? process.env,
+    argv0: request.argv0,
+    detached: true,
+    stdio: 'ignore',
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
     child.once('spawn', () => {

@@ -23,16 +23,26 @@ export function importViolations(file: string, source: string): string[] {
     const top = resolved.split(path.sep)[0] ?? '';
     if (NODE_SIDE.includes(top) && !typeOnly) problems.push(`${where}: imports ${spec} as a value; use "import type"`);
     // The workflow bundle gets the contract and nothing else of api/: edge code stays out (docs/adr/0013).
-    if (file.startsWith(`workflows${path.sep}`) && top === 'api' && resolved !== path.join('api', 'contract.ts') && !typeOnly) problems.push(`${where}: imports ${spec} as a value; workflows/ imports api/contract.ts`);
+    if (
+      file.startsWith(`workflows${path.sep}`) &&
+      top === 'api' &&
+      resolved !== path.join('api', 'contract.ts') &&
+      !typeOnly
+    )
+      problems.push(`${where}: imports ${spec} as a value; workflows/ imports api/contract.ts`);
   };
   for (const stmt of sf.statements) {
     if (ts.isImportDeclaration(stmt) && ts.isStringLiteral(stmt.moduleSpecifier)) {
       const clause = stmt.importClause;
-      const named = clause?.namedBindings && ts.isNamedImports(clause.namedBindings) ? clause.namedBindings.elements : undefined;
-      const typeOnly = Boolean(clause?.isTypeOnly || (clause && !clause.name && named && named.length > 0 && named.every((e) => e.isTypeOnly)));
+      const named =
+        clause?.namedBindings && ts.isNamedImports(clause.namedBindings) ? clause.namedBindings.elements : undefined;
+      const typeOnly = Boolean(
+        clause?.isTypeOnly || (clause && !clause.name && named && named.length > 0 && named.every((e) => e.isTypeOnly)),
+      );
       check(stmt.moduleSpecifier.text, typeOnly, stmt);
     }
-    if (ts.isExportDeclaration(stmt) && stmt.moduleSpecifier && ts.isStringLiteral(stmt.moduleSpecifier)) check(stmt.moduleSpecifier.text, stmt.isTypeOnly, stmt);
+    if (ts.isExportDeclaration(stmt) && stmt.moduleSpecifier && ts.isStringLiteral(stmt.moduleSpecifier))
+      check(stmt.moduleSpecifier.text, stmt.isTypeOnly, stmt);
   }
   return problems;
 }

@@ -20,7 +20,9 @@ import { createKdflowWorker } from '../worker/worker.ts';
 
 const once = process.argv.includes('--once');
 // First, so that Ctrl-C stops cleanly whatever is going on: the dev server starting, the demo, the wait.
-const stop = listenForStop({ onForce: () => process.stderr.write('kdflow: stopped at once (second Ctrl-C); the dev server may still be running\n') });
+const stop = listenForStop({
+  onForce: () => process.stderr.write('kdflow: stopped at once (second Ctrl-C); the dev server may still be running\n'),
+});
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const home = kdflowHome();
 mkdirSync(home, { recursive: true });
@@ -40,19 +42,35 @@ let server: DevServer | undefined;
 let connection: NativeConnection | undefined;
 let worker: Worker | undefined;
 let running: Promise<void> | undefined;
-const serverStarting = startDevServer({ port, uiPort, dbFile: path.join(home, 'temporal.db'), logFile: path.join(home, 'temporal.log') });
+const serverStarting = startDevServer({
+  port,
+  uiPort,
+  dbFile: path.join(home, 'temporal.db'),
+  logFile: path.join(home, 'temporal.log'),
+});
 try {
   server = await unlessStopped(stop, serverStarting);
   if (server) {
-    say(`[kdflow] Temporal dev server ${server.reused ? 'already running' : 'started'} on ${server.address} (SQLite ${path.join(home, 'temporal.db')})`);
+    say(
+      `[kdflow] Temporal dev server ${server.reused ? 'already running' : 'started'} on ${server.address} (SQLite ${path.join(home, 'temporal.db')})`,
+    );
     connection = await unlessStopped(stop, NativeConnection.connect({ address: server.address }));
   }
   const runtime = new LocalRuntime(home);
-  if (connection) worker = await unlessStopped(stop, createKdflowWorker({ connection, namespace: temporalNamespace(), runtime, home, logger }));
+  if (connection)
+    worker = await unlessStopped(
+      stop,
+      createKdflowWorker({ connection, namespace: temporalNamespace(), runtime, home, logger }),
+    );
   if (worker) {
     running = worker.run();
-    say(`[kdflow] worker running on the local runtime (containment: ${runtime.containment}, ${runtime.containmentReason})`);
-    await unlessStopped(stop, Promise.race([demo(server as DevServer), running.then(() => Promise.reject(new Error('the worker stopped')))]));
+    say(
+      `[kdflow] worker running on the local runtime (containment: ${runtime.containment}, ${runtime.containmentReason})`,
+    );
+    await unlessStopped(
+      stop,
+      Promise.race([demo(server as DevServer), running.then(() => Promise.reject(new Error('the worker stopped')))]),
+    );
   }
 } catch (error) {
   if (!stop.requested) {
@@ -60,7 +78,9 @@ try {
     process.exitCode = 1;
   }
 } finally {
-  await stopWorker(worker, running).catch((error: Error) => stop.requested || process.stderr.write(`kdflow: the worker failed: ${error.message}\n`));
+  await stopWorker(worker, running).catch(
+    (error: Error) => stop.requested || process.stderr.write(`kdflow: the worker failed: ${error.message}\n`),
+  );
   await connection?.close();
   // A server still starting when the stop came is ours too: wait for it, then stop it.
   await (server ?? (await serverStarting.catch(() => undefined)))?.stop();
@@ -75,7 +95,11 @@ stop.dispose();
 
 async function demo(server: DevServer): Promise<void> {
   const cli = async (...args: string[]) => {
-    const code = await kdflow(args, (line) => say(`  ${line}`), (line) => void (stop.requested || process.stderr.write(`${line}\n`)));
+    const code = await kdflow(
+      args,
+      (line) => say(`  ${line}`),
+      (line) => void (stop.requested || process.stderr.write(`${line}\n`)),
+    );
     if (code !== 0) throw new Error(`kdflow ${args.join(' ')} exited ${code}`);
   };
   const examples = path.join(repo, 'crds', 'examples');

@@ -9,8 +9,14 @@ try {
     process.stdout.write(`${ensureTemporalCli((line) => process.stdout.write(`${line}\n`))}\n`);
   } else if (command === 'start') {
     const home = kdflowHome();
-    const server = await startDevServer({ port: Number(temporalAddress().split(':').at(-1)), dbFile: path.join(home, 'temporal.db'), logFile: path.join(home, 'temporal.log') });
-    process.stdout.write(`Temporal dev server on ${server.address}, Web UI ${server.uiUrl}${server.reused ? ' (already running)' : ''}\n`);
+    const server = await startDevServer({
+      port: Number(temporalAddress().split(':').at(-1)),
+      dbFile: path.join(home, 'temporal.db'),
+      logFile: path.join(home, 'temporal.log'),
+    });
+    process.stdout.write(
+      `Temporal dev server on ${server.address}, Web UI ${server.uiUrl}${server.reused ? ' (already running)' : ''}\n`,
+    );
     if (!server.reused) {
       await new Promise((resolve) => process.once('SIGINT', resolve));
       await server.stop();

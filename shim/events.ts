@@ -6,7 +6,14 @@ import { KINDS, VERSION, type CrObject } from './resources.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
-export async function recordEvent(core: CoreV1Api, logger: Logger, cr: CrObject, type: EventType, reason: string, message: string): Promise<void> {
+export async function recordEvent(
+  core: CoreV1Api,
+  logger: Logger,
+  cr: CrObject,
+  type: EventType,
+  reason: string,
+  message: string,
+): Promise<void> {
   const namespace = cr.metadata.namespace ?? 'default';
   const now = new Date();
   try {
@@ -14,7 +21,13 @@ export async function recordEvent(core: CoreV1Api, logger: Logger, cr: CrObject,
       namespace,
       body: {
         metadata: { generateName: `${cr.metadata.name}.`, namespace },
-        involvedObject: { apiVersion: `${API_GROUP}/${VERSION}`, kind: KINDS.cluster.kind, name: cr.metadata.name, namespace, uid: cr.metadata.uid },
+        involvedObject: {
+          apiVersion: `${API_GROUP}/${VERSION}`,
+          kind: KINDS.cluster.kind,
+          name: cr.metadata.name,
+          namespace,
+          uid: cr.metadata.uid,
+        },
         type,
         reason,
         // The API caps an event message at 1 KiB.

@@ -4,7 +4,12 @@
  * `status.observedGeneration` records which generation was handled, so repeated and replayed watch
  * events are no-ops. Deletion waits, behind the finalizer, for the workflow's teardown.
  */
-import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import {
+  WithStartWorkflowOperation,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
 import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CustomObjectsApi } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
@@ -40,16 +45,30 @@ export interface ForwardDeps {
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
-export async function patchClusterStatus(deps: ForwardDeps, cr: CrObject, status: Record<string, unknown>): Promise<void> {
+export async function patchClusterStatus(
+  deps: ForwardDeps,
+  cr: CrObject,
+  status: Record<string, unknown>,
+): Promise<void> {
   await deps.custom.patchNamespacedCustomObjectStatus(
-    { ...crApi(KINDS.cluster.plural), namespace: cr.metadata.namespace ?? 'default', name: cr.metadata.name, body: { status } },
+    {
+      ...crApi(KINDS.cluster.plural),
+      namespace: cr.metadata.namespace ?? 'default',
+      name: cr.metadata.name,
+      body: { status },
+    },
     mergePatch,
   );
 }
 
 async function patchFinalizers(deps: ForwardDeps, cr: CrObject, finalizers: string[]): Promise<CrObject> {
   return (await deps.custom.patchNamespacedCustomObject(
-    { ...crApi(KINDS.cluster.plural), namespace: cr.metadata.namespace ?? 'default', name: cr.metadata.name, body: { metadata: { finalizers, resourceVersion: cr.metadata.resourceVersion } } },
+    {
+      ...crApi(KINDS.cluster.plural),
+      namespace: cr.metadata.namespace ?? 'default',
+      name: cr.metadata.name,
+      body: { metadata: { finalizers, resourceVersion: cr.metadata.resourceVersion } },
+    },
     mergePatch,
   )) as CrObject;
 }
@@ -61,14 +80,35 @@ async function patchFinalizers(deps: ForwardDeps, cr: CrObject, finalizers: stri
 export const UNKNOWN_APP = 'UnknownApp';
 
 /** The workflow input for this CR, or the field-named issues (and the refusal's reason) that keep it from being forwarded. */
-export function clusterInputOf(cr: CrObject, apps: Map<string, CrObject>): { input: ClusterInput } | { issues: FieldIssue[]; reason: string } {
+export function clusterInputOf(
+  cr: CrObject,
+  apps: Map<string, CrObject>,
+): { input: ClusterInput } | { issues: FieldIssue[]; reason: string } {
   const namespace = cr.metadata.namespace ?? 'default';
   const parsed = KdClusterSpec.safeParse(cr.spec);
   if (!parsed.success) return { issues: zodIssues(parsed.error, ['spec'], cr.spec), reason: 'InvalidSpec' };
   const appCr = apps.get(`${namespace}/${parsed.data.app}`);
-  if (!appCr) return { issues: [{ path: 'spec.app', message: `unknown app "${parsed.data.app}": no KdApp of that name in namespace ${namespace}` }], reason: UNKNOWN_APP };
+  if (!appCr)
+    return {
+      issues: [
+        {
+          path: 'spec.app',
+          message: `unknown app "${parsed.data.app}": no KdApp of that name in namespace ${namespace}`,
+        },
+      ],
+      reason: UNKNOWN_APP,
+    };
   const app = KdAppSpec.safeParse(appCr.spec);
-  if (!app.success) return { issues: [{ path: 'spec.app', message: `KdApp ${parsed.data.app} is invalid: ${formatIssues(zodIssues(app.error, ['spec'], appCr.spec))}` }], reason: UNKNOWN_APP };
+  if (!app.success)
+    return {
+      issues: [
+        {
+          path: 'spec.app',
+          message: `KdApp ${parsed.data.app} is invalid: ${formatIssues(zodIssues(app.error, ['spec'], appCr.spec))}`,
+        },
+      ],
+      reason: UNKNOWN_APP,
+    };
   const issues = newClusterIssues(cr.metadata.name, parsed.data, app.data);
   if (issues.length > 0) return { issues, reason: 'InvalidSpec' };
   return { input: { namespace, name: cr.metadata.name, appName: parsed.data.app, app: app.data, spec: parsed.data } };
@@ -88,8 +128,18 @@ export async function reconcileCluster(deps: ForwardDeps, observed: CrObject): P
   const now = new Date().toISOString();
   const refuse = async (reason: string, message: string) => {
     // Looked at again (its app changed, a re-list) and still refused for the same reason: told once is enough.
-    if (status.observedGeneration === generation && valid?.status === 'False' && valid.reason === reason && valid.message === message) return;
-    const conditions = withCondition(status.conditions, { type: 'Valid', status: 'False', reason, message, observedGeneration: generation }, now);
+    if (
+      status.observedGeneration === generation &&
+      valid?.status === 'False' &&
+      valid.reason === reason &&
+      valid.message === message
+    )
+      return;
+    const conditions = withCondition(
+      status.conditions,
+      { type: 'Valid', status: 'False', reason, message, observedGeneration: generation },
+      now,
+    );
     await patchClusterStatus(deps, cr, { observedGeneration: generation, conditions, lastError: message });
     await recordEvent(deps.core, deps.logger, cr, 'Warning', reason, message);
     deps.logger.warn({ cluster: keyOf(cr), generation, reason, message }, 'change not forwarded');
@@ -114,11 +164,16 @@ export async function reconcileCluster(deps: ForwardDeps, observed: CrObject): P
     }));
   } catch (error) {
     // The workflow refuses what the CR's schema cannot express, such as a changed app.
-    if (error instanceof WorkflowUpdateFailedError) return refuse('ChangeRejected', error.cause?.message ?? error.message);
+    if (error instanceof WorkflowUpdateFailedError)
+      return refuse('ChangeRejected', error.cause?.message ?? error.message);
     throw error;
   }
   const message = `generation ${generation} sent to workflow ${workflowId} (workflow generation ${accepted})`;
-  const conditions = withCondition(status.conditions, { type: 'Valid', status: 'True', reason: 'Forwarded', message, observedGeneration: generation }, now);
+  const conditions = withCondition(
+    status.conditions,
+    { type: 'Valid', status: 'True', reason: 'Forwarded', message, observedGeneration: generation },
+    now,
+  );
   await patchClusterStatus(deps, cr, { observedGeneration: generation, workflowId, conditions, lastError: null });
   await recordEvent(deps.core, deps.logger, cr, 'Normal', 'Forwarded', message);
   deps.logger.info({ cluster: keyOf(cr), generation, workflowId, workflowGeneration: accepted }, 'change forwarded');
@@ -132,12 +187,27 @@ async function teardown(deps: ForwardDeps, cr: CrObject): Promise<void> {
   const handle = deps.client.workflow.getHandle(clusterWorkflowId(namespace, cr.metadata.name));
   try {
     await handle.signal(deleteSignal);
-    await recordEvent(deps.core, deps.logger, cr, 'Normal', 'Deleting', 'delete sent to the workflow; members are being torn down');
+    await recordEvent(
+      deps.core,
+      deps.logger,
+      cr,
+      'Normal',
+      'Deleting',
+      'delete sent to the workflow; members are being torn down',
+    );
     await handle.result();
   } catch (error) {
     // No workflow (never forwarded, or already gone): nothing to tear down.
-    if (!(error instanceof WorkflowNotFoundError)) deps.logger.warn({ err: error, cluster: keyOf(cr) }, 'workflow did not end cleanly; removing the finalizer anyway');
+    if (!(error instanceof WorkflowNotFoundError))
+      deps.logger.warn(
+        { err: error, cluster: keyOf(cr) },
+        'workflow did not end cleanly; removing the finalizer anyway',
+      );
   }
-  await patchFinalizers(deps, cr, finalizers.filter((f) => f !== FINALIZER));
+  await patchFinalizers(
+    deps,
+    cr,
+    finalizers.filter((f) => f !== FINALIZER),
+  );
   deps.logger.info({ cluster: keyOf(cr) }, 'torn down; finalizer removed');
 }

@@ -69,7 +69,8 @@ export function startLeaderElection(options: LeaseOptions): { stop(): Promise<vo
       if (codeOf(error) !== 409) options.logger.warn({ err: error }, 'lease renewal failed');
     }
     // Step down before the lease can expire under us, whatever the API says.
-    if (leading && Date.now() - lastRenewed > options.durationSeconds * 1000 * 0.66) step('could not renew the lease in time');
+    if (leading && Date.now() - lastRenewed > options.durationSeconds * 1000 * 0.66)
+      step('could not renew the lease in time');
   };
   const step = (why: string) => {
     leading = false;
@@ -91,7 +92,12 @@ export function startLeaderElection(options: LeaseOptions): { stop(): Promise<vo
       // Hand over at once: an expired renewTime lets the next shim take the lease without waiting.
       try {
         const lease = await api.readNamespacedLease({ namespace, name });
-        if (lease.spec?.holderIdentity === identity) await api.replaceNamespacedLease({ namespace, name, body: { ...lease, spec: { ...lease.spec, holderIdentity: undefined, renewTime: new V1MicroTime(0) } } });
+        if (lease.spec?.holderIdentity === identity)
+          await api.replaceNamespacedLease({
+            namespace,
+            name,
+            body: { ...lease, spec: { ...lease.spec, holderIdentity: undefined, renewTime: new V1MicroTime(0) } },
+          });
       } catch {
         // The lease simply expires.
       }

@@ -14,7 +14,9 @@ import { Shim } from './shim.ts';
 
 /** Resolves once the shim has stopped after a signal; rejects when it cannot start. */
 export async function runShim(): Promise<void> {
-  const stop = listenForStop({ onForce: (signal) => logger.warn({ signal }, 'kdflow: stopped at once (second signal)') });
+  const stop = listenForStop({
+    onForce: (signal) => logger.warn({ signal }, 'kdflow: stopped at once (second signal)'),
+  });
   let connection: Connection | undefined;
   let shim: Shim | undefined;
   try {
@@ -23,12 +25,21 @@ export async function runShim(): Promise<void> {
     const settings = temporalConnection();
     // A refused connection is said at once and plainly; the SDK would retry until its deadline first.
     const refused = await unlessStopped(stop, tcpRefusal(settings.address));
-    if (refused) throw new Error(`cannot reach Temporal at ${settings.address} (${refused}); is the server running? npm run temporal:dev, or set TEMPORAL_ADDRESS`);
+    if (refused)
+      throw new Error(
+        `cannot reach Temporal at ${settings.address} (${refused}); is the server running? npm run temporal:dev, or set TEMPORAL_ADDRESS`,
+      );
     if (!stop.requested) connection = await unlessStopped(stop, Connection.connect(settings));
     if (connection) {
       const client = new Client({ connection, namespace: temporalNamespace() });
       const identity = process.env.KDFLOW_SHIM_ID ?? `${os.hostname()}-${process.pid}`;
-      shim = new Shim({ kc, client, logger: logger.child({ component: 'shim' }), identity, leaseNamespace: process.env.KDFLOW_SHIM_NAMESPACE ?? 'kdflow-system' });
+      shim = new Shim({
+        kc,
+        client,
+        logger: logger.child({ component: 'shim' }),
+        identity,
+        leaseNamespace: process.env.KDFLOW_SHIM_NAMESPACE ?? 'kdflow-system',
+      });
       shim.start();
       logger.info({ identity, cluster: kc.getCurrentCluster()?.server }, 'kdflow shim running');
       await stop.stopped;

@@ -44,7 +44,7 @@ class KeyedQueue {
     void this.drain(key, obj);
   }
   private async drain(key: string, first: CrObject): Promise<void> {
-    for (let obj: CrObject | undefined = first; obj; ) {
+    for (let obj: CrObject | undefined = first; obj;) {
       try {
         await this.work(obj);
       } catch (error) {
@@ -124,7 +124,15 @@ export class Shim {
     let leading = true;
     const stillLeading = () => leading;
     const watch = (plural: string, onObject: (obj: CrObject, deleted: boolean) => void, onList?: () => void) =>
-      startWatchLoop({ kc: this.options.kc, path: listPath(plural), list: () => this.list(plural), resyncMs, logger, onObject, ...(onList ? { onList } : {}) });
+      startWatchLoop({
+        kc: this.options.kc,
+        path: listPath(plural),
+        list: () => this.list(plural),
+        resyncMs,
+        logger,
+        onObject,
+        ...(onList ? { onList } : {}),
+      });
     const watchClusters = () =>
       watch(KINDS.cluster.plural, (obj, deleted) => {
         if (deleted) {
@@ -141,7 +149,12 @@ export class Shim {
         if (deleted) this.deps.apps.delete(keyOf(obj));
         else this.deps.apps.set(keyOf(obj), obj);
         // A cluster refused for want of this app is looked at again.
-        for (const cr of this.clusters.values()) if (cr.metadata.namespace === obj.metadata.namespace && (cr.spec as { app?: string } | undefined)?.app === obj.metadata.name) queue.push(cr);
+        for (const cr of this.clusters.values())
+          if (
+            cr.metadata.namespace === obj.metadata.namespace &&
+            (cr.spec as { app?: string } | undefined)?.app === obj.metadata.name
+          )
+            queue.push(cr);
       },
       // Clusters only once every app is known: a new leader must not refuse a cluster for an app it has not listed yet.
       () => {
@@ -162,7 +175,13 @@ export class Shim {
   }
 
   private async list(plural: string): Promise<{ items: CrObject[]; resourceVersion?: string }> {
-    const listed = (await this.deps.custom.listClusterCustomObject(crApi(plural))) as { items: CrObject[]; metadata?: { resourceVersion?: string } };
-    return { items: listed.items, ...(listed.metadata?.resourceVersion ? { resourceVersion: listed.metadata.resourceVersion } : {}) };
+    const listed = (await this.deps.custom.listClusterCustomObject(crApi(plural))) as {
+      items: CrObject[];
+      metadata?: { resourceVersion?: string };
+    };
+    return {
+      items: listed.items,
+      ...(listed.metadata?.resourceVersion ? { resourceVersion: listed.metadata.resourceVersion } : {}),
+    };
   }
 }

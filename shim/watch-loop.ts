@@ -28,14 +28,21 @@ export function startWatchLoop(options: WatchLoopOptions): { stop(): void } {
     const listed = await options.list();
     for (const obj of listed.items) options.onObject(obj, false);
     options.onList?.(listed.items);
-    options.logger.debug({ path: options.path, objects: listed.items.length, resourceVersion: listed.resourceVersion }, 'listed; watching');
+    options.logger.debug(
+      { path: options.path, objects: listed.items.length, resourceVersion: listed.resourceVersion },
+      'listed; watching',
+    );
     backoffMs = 250;
     await new Promise<void>((resolve, reject) => {
       const resync = setTimeout(() => abort?.abort(), options.resyncMs);
       const end = (error?: unknown) => {
         clearTimeout(resync);
         // The client ends an idle watch after 30 s (TimeoutError): a normal end, not a failure.
-        const quiet = error && typeof error === 'object' && 'name' in error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+        const quiet =
+          error &&
+          typeof error === 'object' &&
+          'name' in error &&
+          (error.name === 'AbortError' || error.name === 'TimeoutError');
         if (error && !quiet) reject(error);
         else resolve();
       };

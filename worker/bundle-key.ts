@@ -58,12 +58,23 @@ export function packageName(specifier: string): string | undefined {
   return BUILTINS.has(name) ? undefined : name;
 }
 
-const isFile = (p: string) => stat(p).then((s) => s.isFile(), () => false);
+const isFile = (p: string) =>
+  stat(p).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 
 /** How the bundler resolves a relative name: as written, `.js` written for `.ts`, no extension, or a directory's index. */
 async function resolveRelative(from: string, specifier: string): Promise<string | undefined> {
   const base = path.resolve(path.dirname(from), specifier);
-  const candidates = [base, base.replace(/\.js$/, '.ts'), `${base}.ts`, `${base}.js`, path.join(base, 'index.ts'), path.join(base, 'index.js')];
+  const candidates = [
+    base,
+    base.replace(/\.js$/, '.ts'),
+    `${base}.ts`,
+    `${base}.js`,
+    path.join(base, 'index.ts'),
+    path.join(base, 'index.js'),
+  ];
   for (const candidate of candidates) if (await isFile(candidate)) return candidate;
   return undefined;
 }
@@ -93,7 +104,12 @@ async function packageVersions(wanted: PackageWanted[]): Promise<Map<string, Set
     const found = await Promise.all(
       round.map(async (w) => {
         const dir = await packageDir(w.name, w.fromDir);
-        const manifest = dir ? (JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8')) as { version?: string; dependencies?: Record<string, string> }) : undefined;
+        const manifest = dir
+          ? (JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8')) as {
+              version?: string;
+              dependencies?: Record<string, string>;
+            })
+          : undefined;
         return { ...w, dir, manifest };
       }),
     );
@@ -104,7 +120,9 @@ async function packageVersions(wanted: PackageWanted[]): Promise<Map<string, Set
       seen.add(id);
       if (!versions.has(name)) versions.set(name, new Set());
       versions.get(name)?.add(manifest?.version ?? (dir ? 'unversioned' : 'missing'));
-      if (dir && closure) for (const dep of Object.keys(manifest?.dependencies ?? {})) next.push({ name: dep, fromDir: dir, closure: true });
+      if (dir && closure)
+        for (const dep of Object.keys(manifest?.dependencies ?? {}))
+          next.push({ name: dep, fromDir: dir, closure: true });
     }
     round = next;
   }
@@ -147,9 +165,17 @@ export async function bundleKey(sources: BundleSources): Promise<BundleKey> {
   const versions = await packageVersions(packages);
   const relative = (p: string) => path.relative(sources.root, p);
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({ format: BUNDLE_FORMAT, entries: entries.map(relative), preload: sources.preloadModules.map((p) => relative(path.resolve(p))) }));
-  for (const [file, text] of [...files].sort(([a], [b]) => (a < b ? -1 : 1))) hash.update(`\0file\0${relative(file)}\0${createHash('sha256').update(text).digest('hex')}`);
-  for (const [name, found] of [...versions].sort(([a], [b]) => (a < b ? -1 : 1))) hash.update(`\0package\0${name}@${[...found].sort().join('|')}`);
+  hash.update(
+    JSON.stringify({
+      format: BUNDLE_FORMAT,
+      entries: entries.map(relative),
+      preload: sources.preloadModules.map((p) => relative(path.resolve(p))),
+    }),
+  );
+  for (const [file, text] of [...files].sort(([a], [b]) => (a < b ? -1 : 1)))
+    hash.update(`\0file\0${relative(file)}\0${createHash('sha256').update(text).digest('hex')}`);
+  for (const [name, found] of [...versions].sort(([a], [b]) => (a < b ? -1 : 1)))
+    hash.update(`\0package\0${name}@${[...found].sort().join('|')}`);
   for (const missing of [...unresolved].sort()) hash.update(`\0unresolved\0${missing}`);
   return { hash: hash.digest('hex').slice(0, 32), files: [...files.keys()], packages: versions };
 }

@@ -67,7 +67,11 @@ export function watchEventLoop(logger: Logger, reportMs = 1000, tickMs = 250): L
     const stall = now - expected;
     expected = now + tickMs;
     if (stall > max) max = stall;
-    if (stall >= reportMs) logger.warn({ stalledMs: Math.round(stall) }, 'the worker event loop stalled: activity heartbeats were not sent meanwhile');
+    if (stall >= reportMs)
+      logger.warn(
+        { stalledMs: Math.round(stall) },
+        'the worker event loop stalled: activity heartbeats were not sent meanwhile',
+      );
   }, tickMs);
   timer.unref();
   return { maxStallMs: () => Math.round(max), stop: () => clearInterval(timer) };

@@ -26,16 +26,34 @@ try {
   installRuntime({ logger, metricsAddress: metrics });
   // A refused connection is said at once and plainly; the SDK would retry until its deadline first.
   const refused = await unlessStopped(stop, tcpRefusal(settings.address));
-  if (refused) throw new Error(`cannot reach Temporal at ${settings.address} (${refused}); is the server running? npm run temporal:dev, or set TEMPORAL_ADDRESS`);
+  if (refused)
+    throw new Error(
+      `cannot reach Temporal at ${settings.address} (${refused}); is the server running? npm run temporal:dev, or set TEMPORAL_ADDRESS`,
+    );
   if (!stop.requested) connection = await unlessStopped(stop, NativeConnection.connect(settings));
   const home = kdflowHome();
   const namespace = temporalNamespace();
   const runtime = await createRuntime(runtimeKind(), home);
   // Which containment the local runtime has on this machine (docs/adr/0015): a pid namespace per member, or tracked.
-  const containment = runtime instanceof LocalRuntime ? { containment: runtime.containment, containmentReason: runtime.containmentReason } : {};
-  if (connection) worker = await unlessStopped(stop, createKdflowWorker({ connection, namespace, runtime, home, logger }));
+  const containment =
+    runtime instanceof LocalRuntime
+      ? { containment: runtime.containment, containmentReason: runtime.containmentReason }
+      : {};
+  if (connection)
+    worker = await unlessStopped(stop, createKdflowWorker({ connection, namespace, runtime, home, logger }));
   if (worker) {
-    logger.info({ address, namespace, tls: Boolean(settings.tls), runtime: runtimeKind(), ...containment, home, ...(metrics ? { metrics: `http://${metrics}/metrics` } : {}) }, 'kdflow worker running');
+    logger.info(
+      {
+        address,
+        namespace,
+        tls: Boolean(settings.tls),
+        runtime: runtimeKind(),
+        ...containment,
+        home,
+        ...(metrics ? { metrics: `http://${metrics}/metrics` } : {}),
+      },
+      'kdflow worker running',
+    );
     running = worker.run();
     await Promise.race([running, stop.stopped]);
   }

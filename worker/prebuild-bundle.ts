@@ -13,7 +13,9 @@ if (!cacheDir) {
 }
 const bundle = await loadWorkflowBundle(WORKFLOW_SOURCES, { cacheDir, logger });
 if (!bundle.file) {
-  process.stderr.write(`prebuild-bundle: the bundle was built but could not be cached in ${cacheDir} (see the log above)\n`);
+  process.stderr.write(
+    `prebuild-bundle: the bundle was built but could not be cached in ${cacheDir} (see the log above)\n`,
+  );
   process.exit(1);
 }
 process.stdout.write(`${bundle.file} (${bundle.from === 'cache' ? 'already cached' : `built in ${bundle.ms} ms`})\n`);

@@ -110,7 +110,14 @@ export async function takeOver(options: TakeoverOptions): Promise<Takeover> {
     nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
   } while (nextPageToken);
 
-  const result: Takeover = { running: executions.length, retried: [], cancelled: [], released: 0, failedCalls: 0, ms: 0 };
+  const result: Takeover = {
+    running: executions.length,
+    retried: [],
+    cancelled: [],
+    released: 0,
+    failedCalls: 0,
+    ms: 0,
+  };
   const attempt = async (call: () => Promise<unknown>) => {
     try {
       await call();
@@ -128,8 +135,14 @@ export async function takeOver(options: TakeoverOptions): Promise<Takeover> {
     for (const pending of description?.pendingActivities ?? []) {
       const from = pending.lastWorkerIdentity ?? '';
       const cancelling = pending.state === PENDING_ACTIVITY_CANCEL_REQUESTED;
-      if ((pending.state !== PENDING_ACTIVITY_STARTED && !cancelling) || !pending.activityId || !workerGone(from)) continue;
-      const which = { workflowId: execution.workflowId, activityId: pending.activityId, activity: pending.activityType?.name ?? '?', from };
+      if ((pending.state !== PENDING_ACTIVITY_STARTED && !cancelling) || !pending.activityId || !workerGone(from))
+        continue;
+      const which = {
+        workflowId: execution.workflowId,
+        activityId: pending.activityId,
+        activity: pending.activityType?.name ?? '?',
+        from,
+      };
       const byId = { namespace, ...execution, activityId: pending.activityId, identity: options.identity };
       if (cancelling) {
         // Nothing will stop it any more: the workflow goes on to what follows a cancel (a delete's teardown ends what the attempt left running).

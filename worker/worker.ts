@@ -44,7 +44,10 @@ export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<
   });
   // Bundled once per change of the workflow code, not at every start (worker/bundle-cache.ts).
   const bundle = await loadWorkflowBundle(WORKFLOW_SOURCES, { cacheDir: bundleCacheDir(), logger: options.logger });
-  options.logger.info({ from: bundle.from, ms: bundle.ms, hash: bundle.hash, ...(bundle.file ? { file: bundle.file } : {}) }, 'workflow bundle ready');
+  options.logger.info(
+    { from: bundle.from, ms: bundle.ms, hash: bundle.hash, ...(bundle.file ? { file: bundle.file } : {}) },
+    'workflow bundle ready',
+  );
   const pruned = await pruning;
   if (pruned.length > 0) options.logger.info({ removed: pruned.length }, 'pruned cached packages no app uses');
   // One per process: stalls of the loop every worker of the process heartbeats from (worker/liveness.ts).
@@ -76,10 +79,21 @@ export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<
     // Said at info only when there was something to take over: a routine start stays quiet.
     (done) =>
       options.logger[done.retried.length + done.cancelled.length + done.released > 0 ? 'info' : 'debug'](
-        { running: done.running, retried: done.retried, cancelled: done.cancelled, released: done.released, failedCalls: done.failedCalls, ms: done.ms },
+        {
+          running: done.running,
+          retried: done.retried,
+          cancelled: done.cancelled,
+          released: done.released,
+          failedCalls: done.failedCalls,
+          ms: done.ms,
+        },
         'took over from earlier workers',
       ),
-    (error: unknown) => options.logger.warn({ err: error }, 'could not take over from earlier workers; their activities wait for their heartbeat timeouts'),
+    (error: unknown) =>
+      options.logger.warn(
+        { err: error },
+        'could not take over from earlier workers; their activities wait for their heartbeat timeouts',
+      ),
   );
   return worker;
 }

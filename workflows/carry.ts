@@ -21,7 +21,18 @@ type PackedRun = [number, number, number, number | null, number, number, number,
 /** [event, role, ordinals] */
 type PackedNotify = [number, number, OrdinalRange[]];
 /** [role, ordinal, state, flags, topology, batch, error (-1: none), runs, failedNotifies, retryNotifies] */
-type PackedMember = [number, number, number, number, number, number, number, PackedRun[], PackedNotify[], PackedNotify[]];
+type PackedMember = [
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  PackedRun[],
+  PackedNotify[],
+  PackedNotify[],
+];
 
 export interface PackedMembers {
   roles: string[];
@@ -50,10 +61,28 @@ export function packMembers(members: Member[]): PackedMembers {
   const errors = new Dictionary();
   const notify = (n: Notify): PackedNotify => [NOTIFY_EVENTS.indexOf(n.event), roles.of(n.role), n.ordinals];
   const rows = members.map((m): PackedMember => {
-    const flags = (m.launched ? LAUNCHED : 0) | (m.ready ? READY : 0) | (m.announced ? ANNOUNCED : 0) | (m.delnodesSent ? DELNODES_SENT : 0);
+    const flags =
+      (m.launched ? LAUNCHED : 0) |
+      (m.ready ? READY : 0) |
+      (m.announced ? ANNOUNCED : 0) |
+      (m.delnodesSent ? DELNODES_SENT : 0);
     const runs = EVENTS.flatMap((event, e): PackedRun[] => {
       const r = m.runs[event];
-      return r ? [[e, r.generation, r.seq, r.exitCode, r.attempts, r.startedAt, r.finishedAt, r.about ? roles.of(r.about.role) : -1, r.about?.ordinals ?? []]] : [];
+      return r
+        ? [
+            [
+              e,
+              r.generation,
+              r.seq,
+              r.exitCode,
+              r.attempts,
+              r.startedAt,
+              r.finishedAt,
+              r.about ? roles.of(r.about.role) : -1,
+              r.about?.ordinals ?? [],
+            ],
+          ]
+        : [];
     });
     return [
       roles.of(m.role),
@@ -73,11 +102,23 @@ export function packMembers(members: Member[]): PackedMembers {
 
 export function unpackMembers(cluster: string, packed: PackedMembers): Member[] {
   const role = (i: number) => packed.roles[i] ?? '';
-  const notify = ([event, r, ordinals]: PackedNotify): Notify => ({ event: NOTIFY_EVENTS[event] ?? 'addnodes', role: role(r), ordinals });
+  const notify = ([event, r, ordinals]: PackedNotify): Notify => ({
+    event: NOTIFY_EVENTS[event] ?? 'addnodes',
+    role: role(r),
+    ordinals,
+  });
   return packed.rows.map(([r, ordinal, state, flags, topology, batch, error, runs, failed, retry]) => {
     const lastRuns: Member['runs'] = {};
     for (const [e, generation, seq, exitCode, attempts, startedAt, finishedAt, aboutRole, aboutOrdinals] of runs) {
-      const run: LastRun = { generation, seq, exitCode, attempts, startedAt, finishedAt, ...(aboutRole >= 0 ? { about: { role: role(aboutRole), ordinals: aboutOrdinals } } : {}) };
+      const run: LastRun = {
+        generation,
+        seq,
+        exitCode,
+        attempts,
+        startedAt,
+        finishedAt,
+        ...(aboutRole >= 0 ? { about: { role: role(aboutRole), ordinals: aboutOrdinals } } : {}),
+      };
       lastRuns[EVENTS[e] ?? 'configure'] = run;
     }
     return {

@@ -72,11 +72,20 @@ export interface ClusterOptions {
 
 const MAX_STEPS_PER_OPERATION = 10_000;
 
-export async function clusterWorkflow(rawInput: ClusterInput, carried?: CarriedState, options: ClusterOptions = {}): Promise<ClusterStatus> {
+export async function clusterWorkflow(
+  rawInput: ClusterInput,
+  carried?: CarriedState,
+  options: ClusterOptions = {},
+): Promise<ClusterStatus> {
   // Anyone with access to Temporal can start this by hand: refuse what the CLI would refuse, and run
   // on the parsed input (defaults filled in), never on the raw one.
   const parsed = parseClusterInput(rawInput);
-  if (!('input' in parsed)) throw wf.ApplicationFailure.create({ type: 'InvalidCluster', message: formatIssues(parsed.issues), nonRetryable: true });
+  if (!('input' in parsed))
+    throw wf.ApplicationFailure.create({
+      type: 'InvalidCluster',
+      message: formatIssues(parsed.issues),
+      nonRetryable: true,
+    });
   const input = parsed.input;
   const state: ClusterState = carried ? resume(input, carried) : fresh(input);
   // This run's planner for life; the newest takes over at continue-as-new (docs/adr/0014).
@@ -92,7 +101,18 @@ export async function clusterWorkflow(rawInput: ClusterInput, carried?: CarriedS
   };
 
   const status = (request?: Parameters<typeof buildStatus>[1]): ClusterStatus =>
-    buildStatus({ ...state, busy: operation !== undefined, deleting, deleted, step, lastRejection: state.lastRejection, lastError: state.lastError }, request);
+    buildStatus(
+      {
+        ...state,
+        busy: operation !== undefined,
+        deleting,
+        deleted,
+        step,
+        lastRejection: state.lastRejection,
+        lastError: state.lastError,
+      },
+      request,
+    );
 
   // --- what the Web UI shows: current details always, search attributes upserted only when they change ---
   const publish = () => {
@@ -100,7 +120,9 @@ export async function clusterWorkflow(rawInput: ClusterInput, carried?: CarriedS
     const now = status();
     wf.setCurrentDetails(currentDetails(now));
     const current = wf.workflowInfo().typedSearchAttributes;
-    const attributes = clusterSearchAttributes(input, now.phase, state.members.filter(isLive).length).filter((pair) => current.get(pair.key) !== pair.value);
+    const attributes = clusterSearchAttributes(input, now.phase, state.members.filter(isLive).length).filter(
+      (pair) => current.get(pair.key) !== pair.value,
+    );
     if (attributes.length > 0) wf.upsertSearchAttributes(attributes);
   };
 
@@ -126,7 +148,8 @@ export async function clusterWorkflow(rawInput: ClusterInput, carried?: CarriedS
   // Payloads are whatever a client sent: a malformed one is rejected, never thrown as a TypeError (which would wedge the workflow).
   const resized = (request: ResizeRequest | undefined): KdClusterSpec => {
     const roles: unknown = request?.roles ?? {};
-    if (typeof roles !== 'object' || roles === null || Array.isArray(roles)) return reject('roles: a resize needs { ROLE: N, … }');
+    if (typeof roles !== 'object' || roles === null || Array.isArray(roles))
+      return reject('roles: a resize needs { ROLE: N, … }');
     return resizedSpec(state.desired.spec, roles as Record<string, number>);
   };
   // A rejected signal is recorded in status; it must not fail the workflow.
@@ -151,7 +174,8 @@ export async function clusterWorkflow(rawInput: ClusterInput, carried?: CarriedS
   wf.setHandler(resizeUpdate, (request) => accept(validated(resized(request))));
   wf.setHandler(specChangeUpdate, (change) => accept(validated(change?.spec)));
   wf.setHandler(retrySignal, (request) => {
-    if (request?.member === undefined || typeof request.member === 'string') state.retries.push(request?.member ?? null);
+    if (request?.member === undefined || typeof request.member === 'string')
+      state.retries.push(request?.member ?? null);
   });
   wf.setHandler(deleteSignal, () => {
     deleting = true;
@@ -160,7 +184,12 @@ export async function clusterWorkflow(rawInput: ClusterInput, carried?: CarriedS
   wf.setHandler(statusQuery, (request) => status(request));
   wf.setHandler(statusVersionQuery, () => state.statusVersion);
   wf.setHandler(planQuery, planned);
-  wf.setHandler(specQuery, () => ({ appName: input.appName, app: state.desired.app, spec: state.desired.spec, generation: state.desired.generation }));
+  wf.setHandler(specQuery, () => ({
+    appName: input.appName,
+    app: state.desired.app,
+    spec: state.desired.spec,
+    generation: state.desired.generation,
+  }));
   // A new run after continue-as-new shows where it stands at once. A fresh cluster has its attributes from
   // the start call and publishes when its first operation begins, a moment later.
   if (carried) publish();
@@ -177,7 +206,13 @@ export async function clusterWorkflow(rawInput: ClusterInput, carried?: CarriedS
       state.seq += 1;
       if (step.kind === 'removeMembers') state.members = markDeleting(state.members, step.members);
       publish();
-      const outcome = await runStep(step, { desired, members: state.members, seq: state.seq, clusterId, heartbeatTimeoutSeconds });
+      const outcome = await runStep(step, {
+        desired,
+        members: state.members,
+        seq: state.seq,
+        clusterId,
+        heartbeatTimeoutSeconds,
+      });
       state.members = applyOutcome(desired, state.members, step, outcome);
     }
     step = undefined;
@@ -186,7 +221,10 @@ export async function clusterWorkflow(rawInput: ClusterInput, carried?: CarriedS
   const probeForRetry = async (members: Member[]): Promise<Set<string>> => {
     if (members.length === 0) return new Set();
     try {
-      const { dead } = await probe(heartbeatTimeoutSeconds).probeMembers.executeWithOptions({ summary: `check ${listed(members.map((m) => m.name))} for retry` }, [{ members: members.map((m) => target(state.desired, m)) }]);
+      const { dead } = await probe(heartbeatTimeoutSeconds).probeMembers.executeWithOptions(
+        { summary: `check ${listed(members.map((m) => m.name))} for retry` },
+        [{ members: members.map((m) => target(state.desired, m)) }],
+      );
       return new Set(Object.keys(dead));
     } catch (error) {
       if (wf.isCancellation(error)) throw error;
@@ -196,8 +234,13 @@ export async function clusterWorkflow(rawInput: ClusterInput, carried?: CarriedS
     }
   };
 
-  const hasWork = () => state.desired.generation > state.observedGeneration || state.retries.length > 0 || nextStep(state.desired, state.members) !== undefined;
-  const historyTooLong = () => wf.workflowInfo().continueAsNewSuggested || (options.maxHistoryEvents !== undefined && wf.workflowInfo().historyLength > options.maxHistoryEvents);
+  const hasWork = () =>
+    state.desired.generation > state.observedGeneration ||
+    state.retries.length > 0 ||
+    nextStep(state.desired, state.members) !== undefined;
+  const historyTooLong = () =>
+    wf.workflowInfo().continueAsNewSuggested ||
+    (options.maxHistoryEvents !== undefined && wf.workflowInfo().historyLength > options.maxHistoryEvents);
 
   while (!deleting) {
     await wf.condition(() => deleting || hasWork() || historyTooLong());
@@ -212,7 +255,9 @@ export async function clusterWorkflow(rawInput: ClusterInput, carried?: CarriedS
     // re-created under their own names, besides the failed members and notifies.
     const retries = state.retries.splice(0);
     if (retries.length > 0) {
-      const asked = retries.includes(null) ? state.members.filter(isLive) : state.members.filter((m) => isLive(m) && retries.includes(m.name));
+      const asked = retries.includes(null)
+        ? state.members.filter(isLive)
+        : state.members.filter((m) => isLive(m) && retries.includes(m.name));
       const dead = await probeForRetry(asked);
       for (const member of retries) state.members = requestRetry(state.members, member ?? undefined, dead);
     }
@@ -233,11 +278,21 @@ export async function clusterWorkflow(rawInput: ClusterInput, carried?: CarriedS
 
   // --- delete: nothing may interrupt teardown ---
   await wf.CancellationScope.nonCancellable(async () => {
-    state.members = markDeleting(state.members, state.members.map((m) => m.name));
+    state.members = markDeleting(
+      state.members,
+      state.members.map((m) => m.name),
+    );
     publish();
-    await removal(heartbeatTimeoutSeconds).teardownCluster.executeWithOptions({ summary: teardownSummary(input.name, state.members.length) }, [
-      { namespace: input.namespace, cluster: input.name, members: state.members.map((m) => target(state.desired, m)) },
-    ]);
+    await removal(heartbeatTimeoutSeconds).teardownCluster.executeWithOptions(
+      { summary: teardownSummary(input.name, state.members.length) },
+      [
+        {
+          namespace: input.namespace,
+          cluster: input.name,
+          members: state.members.map((m) => target(state.desired, m)),
+        },
+      ],
+    );
   });
   state.members = [];
   deleted = true;
@@ -266,7 +321,11 @@ function carry(state: ClusterState): CarriedState {
 
 function resume(input: ClusterInput, carried: CarriedState): ClusterState {
   const { generation, members, ...rest } = carried;
-  return { ...rest, desired: { namespace: input.namespace, name: input.name, app: input.app, spec: input.spec, generation }, members: unpackMembers(input.name, members) };
+  return {
+    ...rest,
+    desired: { namespace: input.namespace, name: input.name, app: input.app, spec: input.spec, generation },
+    members: unpackMembers(input.name, members),
+  };
 }
 
 function markDeleting(members: Member[], names: string[]): Member[] {

@@ -4,8 +4,27 @@
  * a continue-as-new resumes from state alone. `plan` replays that loop assuming success, which is
  * what `kdflow plan` prints (the workflow answers it with its own state: the plan query).
  */
-import { desiredMembers, effectiveRole, fromRanges, memberName, mergeRanges, toRanges, type EventName } from '../api/contract.ts';
-import { shortError, succeeded, type Desired, type LastRun, type Member, type MemberRef, type Notify, type NotifyEvent, type Step, type StepOutcome } from './model.ts';
+import {
+  desiredMembers,
+  effectiveRole,
+  fromRanges,
+  memberName,
+  mergeRanges,
+  toRanges,
+  type EventName,
+} from '../api/contract.ts';
+import {
+  shortError,
+  succeeded,
+  type Desired,
+  type LastRun,
+  type Member,
+  type MemberRef,
+  type Notify,
+  type NotifyEvent,
+  type Step,
+  type StepOutcome,
+} from './model.ts';
 
 /** The one definition of a member that is not on its way out. */
 export const isLive = (m: Pick<Member, 'state'>) => m.state !== 'delete pending' && m.state !== 'deleting';
@@ -43,15 +62,29 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
   // Leavers some survivor has not yet heard --delnodes about, in any role: configmeta keeps listing
   // them until it has (a member's configmeta never drops a leaver before its script hears of it).
   const delnodesTargets = members.filter((m) => m.state === 'configured' && allows(desired, m, 'delnodes'));
-  const unannouncedLeavers = (role?: string) => members.filter((m) => !isLive(m) && !m.delnodesSent && (role === undefined || m.role === role));
+  const unannouncedLeavers = (role?: string) =>
+    members.filter((m) => !isLive(m) && !m.delnodesSent && (role === undefined || m.role === role));
   // A member in config error is left as it is until `kdflow retry`.
-  const staleMembers = () => members.filter((m) => isLive(m) && m.launched && m.state !== 'config error' && m.topology !== topology);
+  const staleMembers = () =>
+    members.filter((m) => isLive(m) && m.launched && m.state !== 'config error' && m.topology !== topology);
 
   // Launch: every role's members are created as one batch, so one configmeta describes them all
   // before any script runs, and they learn of each other from it rather than from --addnodes.
   if (members.length === 0) {
-    const everyone = desired.app.roles.flatMap(({ id }) => Array.from({ length: counts.get(id) ?? 0 }, (_, ordinal) => ({ name: memberName(desired.name, id, ordinal), role: id, ordinal })));
-    if (everyone.length > 0) return { kind: 'launchMembers', batch: desired.generation * BATCHES_PER_GENERATION, members: everyone, topology: topologyKey(everyone.map((m) => m.name)) };
+    const everyone = desired.app.roles.flatMap(({ id }) =>
+      Array.from({ length: counts.get(id) ?? 0 }, (_, ordinal) => ({
+        name: memberName(desired.name, id, ordinal),
+        role: id,
+        ordinal,
+      })),
+    );
+    if (everyone.length > 0)
+      return {
+        kind: 'launchMembers',
+        batch: desired.generation * BATCHES_PER_GENERATION,
+        members: everyone,
+        topology: topologyKey(everyone.map((m) => m.name)),
+      };
   }
 
   for (const [roleIndex, { id: role }] of desired.app.roles.entries()) {
@@ -66,7 +99,13 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
       const unannounced = unannouncedLeavers(role);
       const targets = delnodesTargets.map((m) => m.name);
       if (unannounced.length > 0 && targets.length > 0) {
-        return { kind: 'runEvent', event: 'delnodes', role, targets, about: toRanges(unannounced.map((m) => m.ordinal)) };
+        return {
+          kind: 'runEvent',
+          event: 'delnodes',
+          role,
+          targets,
+          about: toRanges(unannounced.map((m) => m.ordinal)),
+        };
       }
       // Another role's leavers are told of first, in that role's turn.
       if (targets.length > 0 && unannouncedLeavers().length > 0) continue;
@@ -78,14 +117,20 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
     // Grow: new members take the next ordinals; members a retry sent back are launched again.
     const missing: MemberRef[] = [];
     for (let ordinal = 0; ordinal < want; ordinal++) {
-      if (!mine.some((m) => m.ordinal === ordinal)) missing.push({ name: memberName(desired.name, role, ordinal), role, ordinal });
+      if (!mine.some((m) => m.ordinal === ordinal))
+        missing.push({ name: memberName(desired.name, role, ordinal), role, ordinal });
     }
     const unlaunched = mine.filter((m) => m.state === 'creating' && !m.launched);
     if (missing.length > 0 || unlaunched.length > 0) {
       // Each role's growth is its own batch, so a later role's new members are announced to this one's.
       const batch = desired.generation * BATCHES_PER_GENERATION + 1 + roleIndex;
       const launching = [...unlaunched.map(({ name, ordinal }) => ({ name, role, ordinal })), ...missing];
-      return { kind: 'launchMembers', batch, members: launching, topology: topologyKey([...liveNames(members), ...missing.map((m) => m.name)]) };
+      return {
+        kind: 'launchMembers',
+        batch,
+        members: launching,
+        topology: topologyKey([...liveNames(members), ...missing.map((m) => m.name)]),
+      };
     }
 
     // Members launched before this one grew: their configmeta is rewritten to describe everyone.
@@ -99,7 +144,8 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
     // Scripts read configmeta, so they wait until it describes the current members.
     if (creating.some((m) => m.topology !== topology)) continue;
     if (creating.length > 0) {
-      if (roleEvents(desired, role).includes('configure')) return { kind: 'runEvent', event: 'configure', role, targets: creating.map((m) => m.name) };
+      if (roleEvents(desired, role).includes('configure'))
+        return { kind: 'runEvent', event: 'configure', role, targets: creating.map((m) => m.name) };
       return { kind: 'markConfigured', role, members: creating.map((m) => m.name) };
     }
 
@@ -108,7 +154,9 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
     if (fresh.length > 0) {
       const batch = Math.min(...fresh.map((m) => m.batch));
       const group = fresh.filter((m) => m.batch === batch);
-      const targets = members.filter((m) => m.state === 'configured' && m.batch < batch && allows(desired, m, 'addnodes')).map((m) => m.name);
+      const targets = members
+        .filter((m) => m.state === 'configured' && m.batch < batch && allows(desired, m, 'addnodes'))
+        .map((m) => m.name);
       if (targets.length === 0) return { kind: 'markAnnounced', members: group.map((m) => m.name) };
       return { kind: 'runEvent', event: 'addnodes', role, targets, about: toRanges(group.map((m) => m.ordinal)) };
     }
@@ -117,7 +165,15 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
   // Notifies queued again by `kdflow retry`, one member at a time.
   const retrying = members.find((m) => m.state === 'configured' && m.retryNotifies.length > 0);
   const notify = retrying?.retryNotifies[0];
-  if (retrying && notify) return { kind: 'runEvent', event: notify.event, role: notify.role, targets: [retrying.name], about: notify.ordinals, retry: true };
+  if (retrying && notify)
+    return {
+      kind: 'runEvent',
+      event: notify.event,
+      role: notify.role,
+      targets: [retrying.name],
+      about: notify.ordinals,
+      retry: true,
+    };
   return undefined;
 }
 
@@ -129,22 +185,32 @@ export function applyOutcome(desired: Desired, members: Member[], step: Step, ou
 function foldOutcome(desired: Desired, members: Member[], step: Step, outcome: StepOutcome): Member[] {
   const touched = new Set(stepMembers(step));
   const failure = (m: Member) => outcome.failed[m.name];
-  const failedAs = (m: Member, error: string): Member => ({ ...m, state: 'config error', lastError: shortError(error) });
+  const failedAs = (m: Member, error: string): Member => ({
+    ...m,
+    state: 'config error',
+    lastError: shortError(error),
+  });
 
   switch (step.kind) {
     case 'launchMembers': {
       const launched = (m: Member): Member => {
         const error = failure(m);
-        return error ? { ...failedAs(m, error), launched: false, ready: false } : { ...m, state: 'creating', launched: true, ready: true, topology: step.topology };
+        return error
+          ? { ...failedAs(m, error), launched: false, ready: false }
+          : { ...m, state: 'creating', launched: true, ready: true, topology: step.topology };
       };
       const known = new Set(members.map((m) => m.name));
       const updated = members.map((m) => (touched.has(m.name) ? launched(m) : m));
-      const fresh = step.members.filter((ref) => !known.has(ref.name)).map((ref) => launched({ ...newMember(desired, ref.role, ref.ordinal), batch: step.batch }));
+      const fresh = step.members
+        .filter((ref) => !known.has(ref.name))
+        .map((ref) => launched({ ...newMember(desired, ref.role, ref.ordinal), batch: step.batch }));
       return sortMembers(desired, [...updated, ...fresh]);
     }
     case 'writeConfigmeta':
       // A member that cannot learn the topology is in error either way; retry rewrites it.
-      return members.map((m) => (touched.has(m.name) ? (failure(m) ? failedAs(m, failure(m) as string) : { ...m, topology: step.topology }) : m));
+      return members.map((m) =>
+        touched.has(m.name) ? (failure(m) ? failedAs(m, failure(m) as string) : { ...m, topology: step.topology }) : m,
+      );
     case 'markConfigured':
       return members.map((m) => (touched.has(m.name) ? { ...m, state: 'configured', lastError: undefined } : m));
     case 'markAnnounced':
@@ -166,18 +232,31 @@ function applyRunEvent(step: Extract<Step, { kind: 'runEvent' }>, members: Membe
     if (targets.has(m.name)) {
       const error = outcome.failed[m.name];
       const record = outcome.runs[m.name];
-      const run: LastRun | undefined = record && { ...record, ...(step.about ? { about: { role: step.role, ordinals: step.about } } : {}) };
+      const run: LastRun | undefined = record && {
+        ...record,
+        ...(step.about ? { about: { role: step.role, ordinals: step.about } } : {}),
+      };
       if (run) next = { ...next, runs: { ...next.runs, [step.event]: run } };
       if (step.event === 'configure') {
-        next = error ? { ...next, state: 'config error', lastError: shortError(error) } : { ...next, state: 'configured', lastError: undefined };
+        next = error
+          ? { ...next, state: 'config error', lastError: shortError(error) }
+          : { ...next, state: 'configured', lastError: undefined };
       } else {
         const notify: Notify = { event: step.event as NotifyEvent, role: step.role, ordinals: step.about ?? [] };
         const retried = step.retry ? next.retryNotifies.slice(1) : next.retryNotifies;
         // A failed notify is recorded on its member and never blocks the cluster.
-        next = error ? { ...next, retryNotifies: retried, failedNotifies: withNotify(next.failedNotifies, notify), lastError: shortError(error) } : { ...next, retryNotifies: retried };
+        next = error
+          ? {
+              ...next,
+              retryNotifies: retried,
+              failedNotifies: withNotify(next.failedNotifies, notify),
+              lastError: shortError(error),
+            }
+          : { ...next, retryNotifies: retried };
       }
     }
-    if (about.has(m.name)) next = step.event === 'addnodes' ? { ...next, announced: true } : { ...next, delnodesSent: true };
+    if (about.has(m.name))
+      next = step.event === 'addnodes' ? { ...next, announced: true } : { ...next, delnodesSent: true };
     return next;
   });
 }
@@ -185,7 +264,8 @@ function applyRunEvent(step: Extract<Step, { kind: 'runEvent' }>, members: Membe
 /** Failed notifies stay O(1) per member: one about the same event and role as the last merges into it. */
 function withNotify(list: Notify[], notify: Notify): Notify[] {
   const last = list.at(-1);
-  if (last && last.event === notify.event && last.role === notify.role) return [...list.slice(0, -1), { ...last, ordinals: mergeRanges(last.ordinals, notify.ordinals) }];
+  if (last && last.event === notify.event && last.role === notify.role)
+    return [...list.slice(0, -1), { ...last, ordinals: mergeRanges(last.ordinals, notify.ordinals) }];
   return [...list, notify];
 }
 
@@ -201,7 +281,9 @@ function withCurrentNotifies(members: Member[]): Member[] {
   const current = (list: Notify[]): Notify[] => {
     const kept = new Map<string, Notify>();
     for (const n of list) {
-      const ordinals = fromRanges(n.ordinals).filter((o) => live.has(`${n.role}\u0000${o}`) === (n.event === 'addnodes'));
+      const ordinals = fromRanges(n.ordinals).filter(
+        (o) => live.has(`${n.role}\u0000${o}`) === (n.event === 'addnodes'),
+      );
       if (ordinals.length === 0) continue;
       const key = `${n.event}\u0000${n.role}`;
       const before = kept.get(key);
@@ -209,12 +291,18 @@ function withCurrentNotifies(members: Member[]): Member[] {
     }
     return [...kept.values()];
   };
-  return members.map((m) => (m.failedNotifies.length > 0 || m.retryNotifies.length > 0 ? { ...m, failedNotifies: current(m.failedNotifies), retryNotifies: current(m.retryNotifies) } : m));
+  return members.map((m) =>
+    m.failedNotifies.length > 0 || m.retryNotifies.length > 0
+      ? { ...m, failedNotifies: current(m.failedNotifies), retryNotifies: current(m.retryNotifies) }
+      : m,
+  );
 }
 
 /** The members of the step's role whose ordinals the step is about. */
 function stepAboutNames(step: Extract<Step, { kind: 'runEvent' }>, members: Member[]): string[] {
-  const ordinals = new Set((step.about ?? []).flatMap(([first, last]) => Array.from({ length: last - first + 1 }, (_, i) => first + i)));
+  const ordinals = new Set(
+    (step.about ?? []).flatMap(([first, last]) => Array.from({ length: last - first + 1 }, (_, i) => first + i)),
+  );
   return members.filter((m) => m.role === step.role && ordinals.has(m.ordinal)).map((m) => m.name);
 }
 
@@ -262,14 +350,26 @@ export function requestRetry(members: Member[], only?: string, dead: ReadonlySet
   return members.map((m) => {
     if (only !== undefined && m.name !== only) return m;
     if (!isLive(m)) return m;
-    const relaunch: Partial<Member> = { state: 'creating', launched: false, ready: false, topology: '', lastError: undefined };
+    const relaunch: Partial<Member> = {
+      state: 'creating',
+      launched: false,
+      ready: false,
+      topology: '',
+      lastError: undefined,
+    };
     if (m.state === 'config error') {
       // Its fresh --configure and configmeta supersede any notify it missed; it was never announced.
       return { ...m, ...relaunch, announced: false, failedNotifies: [], retryNotifies: [] };
     }
     // Dead but once configured: same name and FQDN, so the others need not hear of it again.
     if (dead.has(m.name)) return { ...m, ...relaunch, failedNotifies: [], retryNotifies: [] };
-    if (m.failedNotifies.length > 0) return { ...m, retryNotifies: [...m.retryNotifies, ...m.failedNotifies], failedNotifies: [], lastError: undefined };
+    if (m.failedNotifies.length > 0)
+      return {
+        ...m,
+        retryNotifies: [...m.retryNotifies, ...m.failedNotifies],
+        failedNotifies: [],
+        lastError: undefined,
+      };
     return m;
   });
 }

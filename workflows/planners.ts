@@ -17,7 +17,9 @@ export interface Planner {
 /** The version new runs take. */
 export const PLANNER_VERSION = 2;
 
-const PLANNERS: Readonly<Record<number, Planner>> = Object.freeze(Object.assign(Object.create(null) as Record<number, Planner>, { 2: { nextStep, applyOutcome, plan, requestRetry } }));
+const PLANNERS: Readonly<Record<number, Planner>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<number, Planner>, { 2: { nextStep, applyOutcome, plan, requestRetry } }),
+);
 
 /** Versions this build can replay: the replay test checks each has fixtures and that they replay. */
 export const SUPPORTED_PLANNER_VERSIONS = Object.keys(PLANNERS).map(Number);
@@ -26,6 +28,9 @@ export function plannerFor(version: number): Planner {
   const planner = PLANNERS[version];
   // A plain Error fails the workflow task, not the workflow: it is retried until a worker that knows
   // the version (a newer build, during a rollback) picks it up. Nothing is lost.
-  if (!planner) throw new Error(`this worker has no planner version ${version} (it knows ${SUPPORTED_PLANNER_VERSIONS.join(', ')}); run a newer kdflow worker`);
+  if (!planner)
+    throw new Error(
+      `this worker has no planner version ${version} (it knows ${SUPPORTED_PLANNER_VERSIONS.join(', ')}); run a newer kdflow worker`,
+    );
   return planner;
 }

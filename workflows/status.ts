@@ -30,7 +30,9 @@ export interface StatusInput {
   lastError?: string;
 }
 
-export function clusterPhase(s: Pick<StatusInput, 'members' | 'observedGeneration' | 'busy' | 'deleting' | 'deleted'>): ClusterPhase {
+export function clusterPhase(
+  s: Pick<StatusInput, 'members' | 'observedGeneration' | 'busy' | 'deleting' | 'deleted'>,
+): ClusterPhase {
   if (s.deleted) return 'deleted';
   if (s.deleting) return 'deleting';
   if (s.busy) return s.observedGeneration === 0 ? 'creating' : 'updating';
@@ -53,7 +55,9 @@ const EVENT_ORDER: EventName[] = ['configure', 'addnodes', 'delnodes'];
 
 function memberStatus(desired: Desired, m: Member): MemberStatus {
   // The member's one error line belongs to its newest failed run, not to older ones.
-  const newestFailed = EVENT_ORDER.filter((e) => m.runs[e] && m.runs[e]?.exitCode !== 0).sort((a, b) => (m.runs[b]?.finishedAt ?? 0) - (m.runs[a]?.finishedAt ?? 0))[0];
+  const newestFailed = EVENT_ORDER.filter((e) => m.runs[e] && m.runs[e]?.exitCode !== 0).sort(
+    (a, b) => (m.runs[b]?.finishedAt ?? 0) - (m.runs[a]?.finishedAt ?? 0),
+  )[0];
   const events: ScriptRun[] = EVENT_ORDER.flatMap((event) => {
     const run = m.runs[event];
     if (!run) return [];
@@ -87,8 +91,12 @@ export function buildStatus(s: StatusInput, request: StatusRequest = {}): Cluste
   const { desired } = s;
   const counts = desiredMembers(desired.spec, desired.app);
   // A request is whatever a client sent: garbage gives the first page, never an invalid answer.
-  const whole = (value: unknown, fallback: number) => (Number.isNaN(Number(value)) ? fallback : Math.trunc(Number(value)));
-  const limit = Math.max(1, Math.min(STATUS_PAGE_MAX, whole(request?.limit ?? STATUS_PAGE_DEFAULT, STATUS_PAGE_DEFAULT) || STATUS_PAGE_DEFAULT));
+  const whole = (value: unknown, fallback: number) =>
+    Number.isNaN(Number(value)) ? fallback : Math.trunc(Number(value));
+  const limit = Math.max(
+    1,
+    Math.min(STATUS_PAGE_MAX, whole(request?.limit ?? STATUS_PAGE_DEFAULT, STATUS_PAGE_DEFAULT) || STATUS_PAGE_DEFAULT),
+  );
   const requestedOffset = Math.max(0, whole(request?.offset ?? 0, 0));
   // Members the spec asks for that do not exist yet show as KubeDirector shows them.
   type Row = { role: string; ordinal: number; member?: Member };
@@ -97,9 +105,18 @@ export function buildStatus(s: StatusInput, request: StatusRequest = {}): Cluste
     const want = s.deleting ? 0 : (counts.get(role.id) ?? 0);
     const mine = s.members.filter((m) => m.role === role.id);
     const byOrdinal = new Map(mine.map((m) => [m.ordinal, m]));
-    const ordinals = [...new Set([...mine.map((m) => m.ordinal), ...Array.from({ length: want }, (_, i) => i)])].sort((a, b) => a - b);
+    const ordinals = [...new Set([...mine.map((m) => m.ordinal), ...Array.from({ length: want }, (_, i) => i)])].sort(
+      (a, b) => a - b,
+    );
     for (const ordinal of ordinals) rows.push({ role: role.id, ordinal, member: byOrdinal.get(ordinal) });
-    return { id: role.id, desired: want, total: ordinals.length, ready: mine.filter((m) => m.ready && isLive(m)).length, configured: mine.filter((m) => m.state === 'configured').length, members: [] as MemberStatus[] };
+    return {
+      id: role.id,
+      desired: want,
+      total: ordinals.length,
+      ready: mine.filter((m) => m.ready && isLive(m)).length,
+      configured: mine.filter((m) => m.state === 'configured').length,
+      members: [] as MemberStatus[],
+    };
   });
   const byRole = new Map(roles.map((r) => [r.id, r]));
   const offset = Math.min(requestedOffset, rows.length);
@@ -108,7 +125,15 @@ export function buildStatus(s: StatusInput, request: StatusRequest = {}): Cluste
       ? memberStatus(desired, row.member)
       : (() => {
           const name = memberName(desired.name, row.role, row.ordinal);
-          return { name, role: row.role, ordinal: row.ordinal, fqdn: memberFqdn(name, desired.name, desired.namespace), state: 'create pending' as const, ready: false, events: [] };
+          return {
+            name,
+            role: row.role,
+            ordinal: row.ordinal,
+            fqdn: memberFqdn(name, desired.name, desired.namespace),
+            state: 'create pending' as const,
+            ready: false,
+            events: [],
+          };
         })();
     byRole.get(row.role)?.members.push(status);
   }
@@ -149,8 +174,12 @@ export function currentDetails(s: ClusterStatus): string {
     lines.push('| member | role | state | last event |', '|---|---|---|---|');
     for (const m of members.slice(0, DETAIL_ROWS)) {
       const last = [...m.events].sort((a, b) => a.finishedAt.localeCompare(b.finishedAt)).at(-1);
-      const event = last ? `${last.event} ${last.exitCode === 0 ? 'ok' : `failed (exit ${last.exitCode ?? 'none'})`}` : '';
-      lines.push(`| ${cell(m.name)} | ${cell(m.role)} | ${m.state}${m.lastError ? ` — ${cell(m.lastError)}` : ''} | ${event} |`);
+      const event = last
+        ? `${last.event} ${last.exitCode === 0 ? 'ok' : `failed (exit ${last.exitCode ?? 'none'})`}`
+        : '';
+      lines.push(
+        `| ${cell(m.name)} | ${cell(m.role)} | ${m.state}${m.lastError ? ` — ${cell(m.lastError)}` : ''} | ${event} |`,
+      );
     }
     if (s.page.total > members.length) lines.push(`| … ${s.page.total - members.length} more | | | |`);
   }

@@ -3,7 +3,14 @@
  * deterministic, activities by type only. Every activity input is O(k) in the members the step
  * touches and O(1) per script run: notifies carry ordinal ranges, the argv is formatted in the activity.
  */
-import { ActivityCancellationType, ActivityFailure, ApplicationFailure, isCancellation, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  isCancellation,
+  proxyActivities,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { Activities, LaunchRole, ScriptOutcome } from '../activities/index.ts';
 import { effectiveRole, memberFqdn, roleServices, scriptRunId, toRanges, type KdAppSpec } from '../api/contract.ts';
 import type { Topology } from '../api/configmeta.ts';
@@ -34,16 +41,24 @@ function batchOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
   };
 }
 
-const batch = (ctx: Pick<StepContext, 'heartbeatTimeoutSeconds'>) => proxyActivities<Activities>(batchOptions(ctx.heartbeatTimeoutSeconds));
+const batch = (ctx: Pick<StepContext, 'heartbeatTimeoutSeconds'>) =>
+  proxyActivities<Activities>(batchOptions(ctx.heartbeatTimeoutSeconds));
 
 /** Asking the runtime whether members live: a few quick attempts. */
 export function probe(heartbeatTimeoutSeconds: number) {
-  return proxyActivities<Activities>({ ...batchOptions(heartbeatTimeoutSeconds), startToCloseTimeout: '2 minutes', retry: { initialInterval: '1 second', maximumAttempts: 3 } });
+  return proxyActivities<Activities>({
+    ...batchOptions(heartbeatTimeoutSeconds),
+    startToCloseTimeout: '2 minutes',
+    retry: { initialInterval: '1 second', maximumAttempts: 3 },
+  });
 }
 
 /** Removal must finish, so it retries without a bound. */
 export function removal(heartbeatTimeoutSeconds: number) {
-  return proxyActivities<Activities>({ ...batchOptions(heartbeatTimeoutSeconds), retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' } });
+  return proxyActivities<Activities>({
+    ...batchOptions(heartbeatTimeoutSeconds),
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+  });
 }
 
 function scriptActivities(app: KdAppSpec, heartbeatTimeoutSeconds: number) {
@@ -61,18 +76,32 @@ function scriptActivities(app: KdAppSpec, heartbeatTimeoutSeconds: number) {
 }
 
 export function target(desired: Desired, member: Pick<Member, 'name' | 'role' | 'ordinal'>): MemberTarget {
-  return { namespace: desired.namespace, cluster: desired.name, name: member.name, role: member.role, ordinal: member.ordinal, fqdn: memberFqdn(member.name, desired.name, desired.namespace) };
+  return {
+    namespace: desired.namespace,
+    cluster: desired.name,
+    name: member.name,
+    role: member.role,
+    ordinal: member.ordinal,
+    fqdn: memberFqdn(member.name, desired.name, desired.namespace),
+  };
 }
 
 /** The live members as ordinal ranges per role: what configmeta describes. */
-export function topologyOf(desired: Desired, clusterId: string, members: Pick<Member, 'role' | 'ordinal' | 'state'>[]): Topology {
+export function topologyOf(
+  desired: Desired,
+  clusterId: string,
+  members: Pick<Member, 'role' | 'ordinal' | 'state'>[],
+): Topology {
   const live = members.filter(isLive);
   return {
     namespace: desired.namespace,
     cluster: desired.name,
     clusterId,
     app: desired.app,
-    roles: desired.app.roles.map((r) => ({ id: r.id, ordinals: toRanges(live.filter((m) => m.role === r.id).map((m) => m.ordinal)) })),
+    roles: desired.app.roles.map((r) => ({
+      id: r.id,
+      ordinals: toRanges(live.filter((m) => m.role === r.id).map((m) => m.ordinal)),
+    })),
   };
 }
 
@@ -94,21 +123,35 @@ function launchRoles(desired: Desired, refs: MemberRef[]): LaunchRole[] {
 export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome> {
   const { desired } = ctx;
   const byName = new Map(ctx.members.map((m) => [m.name, m]));
-  const targets = (names: string[]) => names.flatMap((n) => (byName.has(n) ? [target(desired, byName.get(n) as Member)] : []));
+  const targets = (names: string[]) =>
+    names.flatMap((n) => (byName.has(n) ? [target(desired, byName.get(n) as Member)] : []));
 
   switch (step.kind) {
     case 'launchMembers': {
       const names = step.members.map((m) => m.name);
       const launching = new Set(names);
-      const after = [...ctx.members.filter((m) => !launching.has(m.name)), ...step.members.map((m) => ({ ...m, state: 'creating' as const }))];
+      const after = [
+        ...ctx.members.filter((m) => !launching.has(m.name)),
+        ...step.members.map((m) => ({ ...m, state: 'creating' as const })),
+      ];
       const input = {
         namespace: desired.namespace,
         cluster: desired.name,
         roles: launchRoles(desired, step.members),
-        members: step.members.map((m) => ({ name: m.name, role: m.role, ordinal: m.ordinal, fqdn: memberFqdn(m.name, desired.name, desired.namespace) })),
+        members: step.members.map((m) => ({
+          name: m.name,
+          role: m.role,
+          ordinal: m.ordinal,
+          fqdn: memberFqdn(m.name, desired.name, desired.namespace),
+        })),
         topology: topologyOf(desired, ctx.clusterId, after),
       };
-      return batchStep(names, () => batch(ctx).launchMembers.executeWithOptions({ summary: `launch ${listed(names)} (create, ready, configmeta, package)` }, [input]));
+      return batchStep(names, () =>
+        batch(ctx).launchMembers.executeWithOptions(
+          { summary: `launch ${listed(names)} (create, ready, configmeta, package)` },
+          [input],
+        ),
+      );
     }
     case 'writeConfigmeta':
       return batchStep(step.members, () =>
@@ -119,7 +162,10 @@ export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome
     case 'runEvent':
       return runEvent(step, ctx, targets(step.targets));
     case 'removeMembers':
-      await removal(ctx.heartbeatTimeoutSeconds).removeMembers.executeWithOptions({ summary: `remove ${listed(step.members)}` }, [{ members: targets(step.members) }]);
+      await removal(ctx.heartbeatTimeoutSeconds).removeMembers.executeWithOptions(
+        { summary: `remove ${listed(step.members)}` },
+        [{ members: targets(step.members) }],
+      );
       return { failed: {}, runs: {} };
     case 'markConfigured':
     case 'markAnnounced':
@@ -128,7 +174,10 @@ export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome
   }
 }
 
-async function batchStep(members: string[], call: () => Promise<{ failed: Record<string, string> }>): Promise<StepOutcome> {
+async function batchStep(
+  members: string[],
+  call: () => Promise<{ failed: Record<string, string> }>,
+): Promise<StepOutcome> {
   try {
     return { failed: (await call()).failed, runs: {} };
   } catch (error) {
@@ -139,7 +188,11 @@ async function batchStep(members: string[], call: () => Promise<{ failed: Record
   }
 }
 
-async function runEvent(step: Extract<Step, { kind: 'runEvent' }>, ctx: StepContext, members: MemberTarget[]): Promise<StepOutcome> {
+async function runEvent(
+  step: Extract<Step, { kind: 'runEvent' }>,
+  ctx: StepContext,
+  members: MemberTarget[],
+): Promise<StepOutcome> {
   const { desired } = ctx;
   const scripts = scriptActivities(desired.app, ctx.heartbeatTimeoutSeconds);
   const outcome: StepOutcome = { failed: {}, runs: {} };
@@ -148,10 +201,18 @@ async function runEvent(step: Extract<Step, { kind: 'runEvent' }>, ctx: StepCont
   const queue = [...members];
   const runOne = async (member: MemberTarget) => {
     const runId = scriptRunId(desired.namespace, desired.name, desired.generation, ctx.seq, member.name, step.event);
-    const script = { runId, event: step.event, ...(about ? { about } : {}), env: env(member.role), timeoutSeconds: desired.app.scriptTimeoutSeconds };
+    const script = {
+      runId,
+      event: step.event,
+      ...(about ? { about } : {}),
+      env: env(member.role),
+      timeoutSeconds: desired.app.scriptTimeoutSeconds,
+    };
     const started = Date.now();
     try {
-      const result = await scripts.runScript.executeWithOptions({ summary: scriptSummary(step, member.name) }, [{ member, script }]);
+      const result = await scripts.runScript.executeWithOptions({ summary: scriptSummary(step, member.name) }, [
+        { member, script },
+      ]);
       outcome.runs[member.name] = runRecord(desired, ctx.seq, result, started);
     } catch (error) {
       if (isCancellation(error)) throw error;

@@ -6,14 +6,27 @@ import { renderTable } from '../render.ts';
 export async function appCommand(ctx: CliContext, [verb]: string[], flags: { file?: string }): Promise<void> {
   if (verb === 'list') {
     const apps = await ctx.catalog.list(ctx.namespace);
-    ctx.out(renderTable(['NAME', 'LABEL', 'VERSION', 'ROLES'], apps.map((a) => [a.metadata.name, a.spec.label.name, a.spec.version, a.spec.roles.map((r) => `${r.id}(${r.cardinality})`).join(' ')])));
+    ctx.out(
+      renderTable(
+        ['NAME', 'LABEL', 'VERSION', 'ROLES'],
+        apps.map((a) => [
+          a.metadata.name,
+          a.spec.label.name,
+          a.spec.version,
+          a.spec.roles.map((r) => `${r.id}(${r.cardinality})`).join(' '),
+        ]),
+      ),
+    );
     return;
   }
-  if (verb !== 'apply' && verb !== 'validate') throw new UsageError('usage: kdflow app apply|validate -f FILE, or kdflow app list');
+  if (verb !== 'apply' && verb !== 'validate')
+    throw new UsageError('usage: kdflow app apply|validate -f FILE, or kdflow app list');
   const manifests = await readManifests(flags.file);
   for (const m of manifests) {
-    if (m.kind !== 'KdApp') throw new UsageError(`${flags.file} holds a ${m.kind}; kdflow app takes KdApp or KubeDirectorApp manifests`);
-    for (const field of m.dropped) ctx.out(`warning: ${m.value.metadata.name}: ${field} is not supported by kdflow and was dropped`);
+    if (m.kind !== 'KdApp')
+      throw new UsageError(`${flags.file} holds a ${m.kind}; kdflow app takes KdApp or KubeDirectorApp manifests`);
+    for (const field of m.dropped)
+      ctx.out(`warning: ${m.value.metadata.name}: ${field} is not supported by kdflow and was dropped`);
     if (verb === 'apply') await ctx.catalog.put(m.value.metadata.namespace ?? ctx.namespace, m.value);
     ctx.out(`app/${m.value.metadata.name} ${verb === 'apply' ? 'applied' : 'is valid'}`);
   }

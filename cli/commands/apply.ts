@@ -1,6 +1,18 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { TASK_QUEUE, ValidationError, checkChange, clusterStartOptions, clusterWorkflowId, newClusterIssues, planQuery, specChangeUpdate, specQuery, type KdCluster, type ClusterInput } from '../../api/index.ts';
+import {
+  TASK_QUEUE,
+  ValidationError,
+  checkChange,
+  clusterStartOptions,
+  clusterWorkflowId,
+  newClusterIssues,
+  planQuery,
+  specChangeUpdate,
+  specQuery,
+  type KdCluster,
+  type ClusterInput,
+} from '../../api/index.ts';
 import type { Manifest } from '../../api/manifest.ts';
 import { memberNameCollisionIssues } from '../../lib/member-name-check.ts';
 import { describeStep } from '../../workflows/status.ts';
@@ -9,7 +21,10 @@ import type { CliContext } from '../context.ts';
 import { readManifests } from '../files.ts';
 
 /** Apps first, so a file holding an app and its cluster applies in one go. */
-const appsFirst = (ms: Manifest[]) => [...ms.filter((m) => m.kind === 'KdApp'), ...ms.filter((m) => m.kind === 'KdCluster')];
+const appsFirst = (ms: Manifest[]) => [
+  ...ms.filter((m) => m.kind === 'KdApp'),
+  ...ms.filter((m) => m.kind === 'KdCluster'),
+];
 
 export async function applyCommand(ctx: CliContext, _args: string[], flags: { file?: string }): Promise<void> {
   for (const m of appsFirst(await readManifests(flags.file))) {
@@ -19,7 +34,11 @@ export async function applyCommand(ctx: CliContext, _args: string[], flags: { fi
     } else {
       const result = await applyCluster(ctx, m.value);
       const name = m.value.metadata.name;
-      ctx.out(result.outcome === 'created' ? `cluster/${name} created` : `cluster/${name} ${result.outcome} (generation ${result.generation})`);
+      ctx.out(
+        result.outcome === 'created'
+          ? `cluster/${name} created`
+          : `cluster/${name} ${result.outcome} (generation ${result.generation})`,
+      );
     }
   }
 }
@@ -40,7 +59,11 @@ async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<Applie
   if (collisions.length > 0) throw new ValidationError(collisions, name);
   const input: ClusterInput = { namespace, name, appName: app.metadata.name, app: app.spec, spec: cluster.spec };
   try {
-    await client.workflow.start('clusterWorkflow', { taskQueue: TASK_QUEUE, args: [input], ...clusterStartOptions(input) });
+    await client.workflow.start('clusterWorkflow', {
+      taskQueue: TASK_QUEUE,
+      args: [input],
+      ...clusterStartOptions(input),
+    });
     return { outcome: 'created', generation: 1 };
   } catch (error) {
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
@@ -82,7 +105,9 @@ export async function planCommand(ctx: CliContext, _args: string[], flags: { fil
       if (issues.length > 0) throw new ValidationError(issues, name);
       steps = plan({ namespace, name, app, spec: m.value.spec, generation: 1 }, []).map(describeStep);
     }
-    ctx.out(`cluster/${name}: ${steps.length === 0 ? 'no change' : `${steps.length} step(s), assuming every script succeeds`}`);
+    ctx.out(
+      `cluster/${name}: ${steps.length === 0 ? 'no change' : `${steps.length} step(s), assuming every script succeeds`}`,
+    );
     steps.forEach((step, i) => ctx.out(`  ${String(i + 1).padStart(3)}. ${step}`));
   }
 }

@@ -7,7 +7,8 @@ import { renderClusters, renderData, renderMembers, type OutputFormat } from '..
 
 export async function getCommand(ctx: CliContext, [name]: string[], flags: { output?: string }): Promise<void> {
   const format = (flags.output ?? 'table') as OutputFormat;
-  if (!['table', 'json', 'yaml'].includes(format)) throw new UsageError(`-o must be table, json or yaml, got "${format}"`);
+  if (!['table', 'json', 'yaml'].includes(format))
+    throw new UsageError(`-o must be table, json or yaml, got "${format}"`);
   if (name) {
     checkName('cluster name', 'NAME', name);
     const status = await fullStatus(await ctx.cluster(name));
@@ -17,7 +18,9 @@ export async function getCommand(ctx: CliContext, [name]: string[], flags: { out
   const client = await ctx.temporal();
   const prefix = clusterWorkflowId(ctx.namespace, '');
   const statuses: ClusterStatus[] = [];
-  for await (const wf of client.workflow.list({ query: `WorkflowType = 'clusterWorkflow' AND ExecutionStatus = 'Running'` })) {
+  for await (const wf of client.workflow.list({
+    query: `WorkflowType = 'clusterWorkflow' AND ExecutionStatus = 'Running'`,
+  })) {
     if (!wf.workflowId.startsWith(prefix)) continue;
     statuses.push(await client.workflow.getHandle(wf.workflowId).query(statusQuery));
   }

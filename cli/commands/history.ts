@@ -8,17 +8,37 @@ import { renderData, renderTable } from '../render.ts';
 const DEFAULT_LIMIT = 50;
 
 /** The newest script runs from Temporal's history (`--limit N`, default 50; `--all` for every retained run). */
-export async function historyCommand(ctx: CliContext, [name]: string[], flags: { output?: string; limit?: string; all?: boolean }): Promise<void> {
+export async function historyCommand(
+  ctx: CliContext,
+  [name]: string[],
+  flags: { output?: string; limit?: string; all?: boolean },
+): Promise<void> {
   if (!name) throw new UsageError('usage: kdflow history NAME [--limit N | --all]');
   checkName('cluster name', 'NAME', name);
-  if (flags.output !== undefined && !['table', 'json', 'yaml'].includes(flags.output)) throw new UsageError(`-o must be table, json or yaml, got "${flags.output}"`);
+  if (flags.output !== undefined && !['table', 'json', 'yaml'].includes(flags.output))
+    throw new UsageError(`-o must be table, json or yaml, got "${flags.output}"`);
   const limit = flags.all ? undefined : flags.limit === undefined ? DEFAULT_LIMIT : Number(flags.limit);
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError(`--limit: expected a whole number of at least 1, got "${flags.limit}"`);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
+    throw new UsageError(`--limit: expected a whole number of at least 1, got "${flags.limit}"`);
   await ctx.cluster(name);
-  const entries = await scriptHistory((await ctx.temporal()).workflow, clusterWorkflowId(ctx.namespace, name), { limit });
+  const entries = await scriptHistory((await ctx.temporal()).workflow, clusterWorkflowId(ctx.namespace, name), {
+    limit,
+  });
   if (flags.output === 'json' || flags.output === 'yaml') {
     ctx.out(renderData(entries, flags.output));
     return;
   }
-  ctx.out(renderTable(['FINISHED', 'MEMBER', 'EVENT', 'EXIT', 'ATTEMPTS', 'ARGV'], entries.map((e) => [e.finishedAt, e.member, e.event, String(e.exitCode ?? e.error?.split('\n')[0] ?? 'none'), String(e.attempts), e.argv.join(' ')])));
+  ctx.out(
+    renderTable(
+      ['FINISHED', 'MEMBER', 'EVENT', 'EXIT', 'ATTEMPTS', 'ARGV'],
+      entries.map((e) => [
+        e.finishedAt,
+        e.member,
+        e.event,
+        String(e.exitCode ?? e.error?.split('\n')[0] ?? 'none'),
+        String(e.attempts),
+        e.argv.join(' '),
+      ]),
+    ),
+  );
 }

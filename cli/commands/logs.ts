@@ -16,21 +16,36 @@ export const DEFAULT_TAIL_LINES = 100;
 const TAIL_MAX_BYTES = 1024 * 1024;
 const STREAMS = ['stdout', 'stderr', 'status'] as const;
 
-export async function logsCommand(ctx: CliContext, [name, memberName]: string[], flags: { event?: string; tail?: string; all?: boolean }): Promise<void> {
+export async function logsCommand(
+  ctx: CliContext,
+  [name, memberName]: string[],
+  flags: { event?: string; tail?: string; all?: boolean },
+): Promise<void> {
   if (!name || !memberName) throw new UsageError(USAGE);
   checkName('cluster name', 'NAME', name);
   checkName('member name', 'MEMBER', memberName);
   const event = EventName.safeParse(flags.event ?? 'configure');
   if (!event.success) throw new UsageError(`--event must be configure, addnodes or delnodes, got "${flags.event}"`);
-  if (flags.all && flags.tail !== undefined) throw new UsageError('--tail and --all do not go together: --tail N shows the last N lines, --all every line');
+  if (flags.all && flags.tail !== undefined)
+    throw new UsageError('--tail and --all do not go together: --tail N shows the last N lines, --all every line');
   const lines = flags.all ? Infinity : parseTail(flags.tail);
 
   // Only the member's identity comes from the workflow; its output comes from its files.
   const status = await (await ctx.cluster(name)).query(statusQuery);
   const role = status.roles.find((r) => r.members.some((m) => m.name === memberName));
   const ordinal = role?.members.find((m) => m.name === memberName)?.ordinal;
-  if (!role || ordinal === undefined) throw new NotFoundError(`member ${memberName} not found in cluster ${ctx.namespace}/${name}${memberList(status.roles.flatMap((r) => r.members.map((m) => m.name)))}`);
-  const target: MemberTarget = { namespace: ctx.namespace, cluster: name, name: memberName, role: role.id, ordinal, fqdn: memberFqdn(memberName, name, ctx.namespace) };
+  if (!role || ordinal === undefined)
+    throw new NotFoundError(
+      `member ${memberName} not found in cluster ${ctx.namespace}/${name}${memberList(status.roles.flatMap((r) => r.members.map((m) => m.name)))}`,
+    );
+  const target: MemberTarget = {
+    namespace: ctx.namespace,
+    cluster: name,
+    name: memberName,
+    role: role.id,
+    ordinal,
+    fqdn: memberFqdn(memberName, name, ctx.namespace),
+  };
 
   const runtime = await ctx.runtime();
   const files = STREAMS.map((stream) => `${event.data}.${stream}`);
@@ -72,7 +87,8 @@ async function showFile(ctx: CliContext, label: string, file: string, lines: num
   }
   try {
     const { size } = await handle.stat();
-    const { start, cut } = lines === Infinity ? { start: 0, cut: false } : await tailStart(handle, size, lines, TAIL_MAX_BYTES);
+    const { start, cut } =
+      lines === Infinity ? { start: 0, cut: false } : await tailStart(handle, size, lines, TAIL_MAX_BYTES);
     const shown = cut === 'lines' ? `last ${lines} lines` : `last ${size - start} bytes`;
     ctx.out(cut ? `==> ${label} (${shown} of ${size} bytes; --tail N or --all for more) <==` : `==> ${label} <==`);
     if (size === 0) ctx.out('(empty)');

@@ -16,7 +16,8 @@ export function parseRoleCounts(args: string[]): Record<string, number> {
     const match = /^([^=]+)=(-?\d+)$/.exec(arg);
     if (!match) throw new UsageError(`"${arg}" is not ROLE=N (for example worker=3)`);
     const role = match[1] as string;
-    if (Object.hasOwn(roles, role)) throw new UsageError(`role ${role} is given twice (${role}=${roles[role]} and ${arg})`);
+    if (Object.hasOwn(roles, role))
+      throw new UsageError(`role ${role} is given twice (${role}=${roles[role]} and ${arg})`);
     roles[role] = Number(match[2]);
   }
   return roles;
@@ -32,5 +33,9 @@ export async function resizeCommand(ctx: CliContext, [name, ...pairs]: string[])
   const { issues } = checkChange(name, view.spec, resizedSpec(view.spec, roles), view.app);
   if (issues.length > 0) throw new ValidationError(issues, `resize ${name}`);
   const { generation } = await handle.executeUpdate(resizeUpdate, { args: [{ roles }] });
-  ctx.out(generation === view.generation ? `cluster/${name} unchanged (generation ${generation})` : `cluster/${name} resized (generation ${generation})`);
+  ctx.out(
+    generation === view.generation
+      ? `cluster/${name} unchanged (generation ${generation})`
+      : `cluster/${name} resized (generation ${generation})`,
+  );
 }

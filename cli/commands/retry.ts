@@ -13,7 +13,8 @@ export async function retryCommand(ctx: CliContext, [name, member]: string[]): P
     // The workflow ignores a retry for a member it does not have: say so here, before sending it.
     const status = await handle.query(statusQuery);
     const names = status.roles.flatMap((r) => r.members.map((m) => m.name));
-    if (!names.includes(member)) throw new NotFoundError(`member ${member} not found in cluster ${ctx.namespace}/${name}${memberList(names)}`);
+    if (!names.includes(member))
+      throw new NotFoundError(`member ${member} not found in cluster ${ctx.namespace}/${name}${memberList(names)}`);
   }
   await handle.signal(retrySignal, member ? { member } : {});
   ctx.out(`cluster/${name}: retry requested for ${member ?? 'every failed member'}`);

@@ -14,11 +14,18 @@ export function parseDuration(text: string): number {
 }
 
 function isBusyWorker(error: unknown): boolean {
-  return /query timed out before a worker could process it|DEADLINE_EXCEEDED/.test(`${String(error)} ${String((error as Error)?.cause ?? '')}`);
+  return /query timed out before a worker could process it|DEADLINE_EXCEEDED/.test(
+    `${String(error)} ${String((error as Error)?.cause ?? '')}`,
+  );
 }
 
-export async function waitCommand(ctx: CliContext, [name]: string[], flags: { for?: string; timeout?: string }): Promise<void> {
-  if (!name || (flags.for !== 'configured' && flags.for !== 'deleted')) throw new UsageError('usage: kdflow wait NAME --for configured|deleted [--timeout 120s]');
+export async function waitCommand(
+  ctx: CliContext,
+  [name]: string[],
+  flags: { for?: string; timeout?: string },
+): Promise<void> {
+  if (!name || (flags.for !== 'configured' && flags.for !== 'deleted'))
+    throw new UsageError('usage: kdflow wait NAME --for configured|deleted [--timeout 120s]');
   checkName('cluster name', 'NAME', name);
   const deadline = Date.now() + parseDuration(flags.timeout ?? '120s');
   const client = await ctx.temporal();
@@ -41,12 +48,18 @@ export async function waitCommand(ctx: CliContext, [name]: string[], flags: { fo
       const settled = status.observedGeneration >= status.generation;
       if (settled && status.phase === 'configured') break;
       if (settled && status.phase === 'config error') {
-        const failed = (await fullStatus(handle)).roles.flatMap((r) => r.members).filter((m) => m.state === 'config error');
-        throw new WaitError(`cluster/${name} settled with ${failed.length} member(s) in config error: ${failed.map((m) => `${m.name} (${(m.lastError ?? '').split('\n')[0]})`).join(', ')}; see kdflow logs ${name} MEMBER, then kdflow retry ${name}`);
+        const failed = (await fullStatus(handle)).roles
+          .flatMap((r) => r.members)
+          .filter((m) => m.state === 'config error');
+        throw new WaitError(
+          `cluster/${name} settled with ${failed.length} member(s) in config error: ${failed.map((m) => `${m.name} (${(m.lastError ?? '').split('\n')[0]})`).join(', ')}; see kdflow logs ${name} MEMBER, then kdflow retry ${name}`,
+        );
       }
       if (tty) {
         const c = memberCounts(status);
-        process.stderr.write(`\r${status.phase}: ${c.ready}/${c.total} ready, ${c.configured}/${c.total} configured   `);
+        process.stderr.write(
+          `\r${status.phase}: ${c.ready}/${c.total} ready, ${c.configured}/${c.total} configured   `,
+        );
       }
     }
     if (Date.now() > deadline) throw new WaitError(`timed out waiting for cluster/${name} to be ${flags.for}`);

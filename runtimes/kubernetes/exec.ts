@@ -40,15 +40,32 @@ export function exitCodeOf(status: V1Status): number | null {
   return fromMessage ? Number(fromMessage[1]) : null;
 }
 
-export async function execInPod(kc: KubeConfig, namespace: string, pod: string, command: string[], stdin?: Uint8Array, signal?: AbortSignal): Promise<ExecResult> {
+export async function execInPod(
+  kc: KubeConfig,
+  namespace: string,
+  pod: string,
+  command: string[],
+  stdin?: Uint8Array,
+  signal?: AbortSignal,
+): Promise<ExecResult> {
   const out = collector();
   const err = collector();
   let status: V1Status | undefined;
   let socket;
   try {
-    socket = await new Exec(kc).exec(namespace, pod, CONTAINER, command, out.stream, err.stream, stdin ? Readable.from([Buffer.from(stdin)]) : null, false, (s) => {
-      status = s;
-    });
+    socket = await new Exec(kc).exec(
+      namespace,
+      pod,
+      CONTAINER,
+      command,
+      out.stream,
+      err.stream,
+      stdin ? Readable.from([Buffer.from(stdin)]) : null,
+      false,
+      (s) => {
+        status = s;
+      },
+    );
   } catch (error) {
     throw new RuntimeError('RuntimeFailure', `exec into ${namespace}/${pod} failed: ${describe(error)}`);
   }
@@ -62,7 +79,12 @@ export async function execInPod(kc: KubeConfig, namespace: string, pod: string, 
     socket.once('error', () => socket.close());
   });
   const exitCode = status ? exitCodeOf(status) : null;
-  return { exitCode, stdout: out.text(), stderr: err.text(), ...(exitCode === 0 ? {} : { message: status?.message ?? 'the exec stream closed without a status' }) };
+  return {
+    exitCode,
+    stdout: out.text(),
+    stderr: err.text(),
+    ...(exitCode === 0 ? {} : { message: status?.message ?? 'the exec stream closed without a status' }),
+  };
 }
 
 function describe(error: unknown): string {

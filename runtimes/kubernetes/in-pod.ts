@@ -8,7 +8,8 @@
 const PREFIX = 'r=${KDFLOW_ROOT_PREFIX:+$KDFLOW_ROOT_PREFIX/$1}; shift; g=$r/opt/guestconfig; k=$g/.kdflow';
 
 // A zombie still answers kill -0 when PID 1 does not reap it, so the state in /proc decides.
-const ALIVE = 'alive() { kill -0 "$1" 2>/dev/null || return 1; s=$(sed "s/.*) //" "/proc/$1/stat" 2>/dev/null); [ "${s%% *}" != Z ]; }';
+const ALIVE =
+  'alive() { kill -0 "$1" 2>/dev/null || return 1; s=$(sed "s/.*) //" "/proc/$1/stat" 2>/dev/null); [ "${s%% *}" != Z ]; }';
 
 export const IN_POD = {
   /** writeFile KEY PATH MODE DIRMODE SIZE < content. Reads exactly SIZE bytes, so stdin EOF is not needed. */

@@ -3,15 +3,32 @@
  * a PVC when its role has storage, a Service per role endpoint, and one headless Service per cluster
  * that gives members their FQDNs and owns everything else, so nothing is orphaned.
  */
-import type { V1OwnerReference, V1PersistentVolumeClaim, V1Pod, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type {
+  V1OwnerReference,
+  V1PersistentVolumeClaim,
+  V1Pod,
+  V1Service,
+  V1Volume,
+  V1VolumeMount,
+} from '@kubernetes/client-node';
 import type { MemberSpec, MemberTarget } from '../runtime.ts';
 
-export const LABELS = { cluster: 'kdflow.dev/cluster', role: 'kdflow.dev/role', member: 'kdflow.dev/member', managedBy: 'app.kubernetes.io/managed-by' } as const;
+export const LABELS = {
+  cluster: 'kdflow.dev/cluster',
+  role: 'kdflow.dev/role',
+  member: 'kdflow.dev/member',
+  managedBy: 'app.kubernetes.io/managed-by',
+} as const;
 export const CONTAINER = 'app';
 const DATA_VOLUME = 'data';
 
 export function memberLabels(member: Pick<MemberTarget, 'cluster' | 'role' | 'name'>): Record<string, string> {
-  return { [LABELS.managedBy]: 'kdflow', [LABELS.cluster]: member.cluster, [LABELS.role]: member.role, [LABELS.member]: member.name };
+  return {
+    [LABELS.managedBy]: 'kdflow',
+    [LABELS.cluster]: member.cluster,
+    [LABELS.role]: member.role,
+    [LABELS.member]: member.name,
+  };
 }
 
 export function clusterSelector(cluster: string): string {
@@ -23,7 +40,11 @@ export function clusterSelector(cluster: string): string {
  * the cluster's headless Service, which has no member label). Undefined when it is ours. Member names
  * of two clusters can collide (ADR 0018), so an object is never taken as ours by its name alone.
  */
-export function foreignOwner(labels: Record<string, string> | undefined, cluster: string, member?: string): string | undefined {
+export function foreignOwner(
+  labels: Record<string, string> | undefined,
+  cluster: string,
+  member?: string,
+): string | undefined {
   const owner = labels?.[LABELS.cluster];
   const ownerMember = labels?.[LABELS.member];
   if (owner === cluster && ownerMember === member) return undefined;
@@ -36,7 +57,13 @@ export const memberServiceName = (member: string, serviceId: string) => `${membe
 
 /** The owner every member object points at: the cluster's headless Service. */
 export function ownerRef(anchor: V1Service): V1OwnerReference {
-  return { apiVersion: 'v1', kind: 'Service', name: anchor.metadata?.name ?? '', uid: anchor.metadata?.uid ?? '', blockOwnerDeletion: true };
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    name: anchor.metadata?.name ?? '',
+    uid: anchor.metadata?.uid ?? '',
+    blockOwnerDeletion: true,
+  };
 }
 
 export function headlessService(namespace: string, cluster: string): V1Service {
@@ -56,12 +83,18 @@ export function headlessService(namespace: string, cluster: string): V1Service {
 
 /** Each persist dir is a subPath of the member's one volume, as KubeDirector mounts them. */
 function persistMounts(persistDirs: string[]): V1VolumeMount[] {
-  return persistDirs.map((dir) => ({ name: DATA_VOLUME, mountPath: dir, subPath: dir.replace(/^\/+/, '').replace(/\//g, '_') }));
+  return persistDirs.map((dir) => ({
+    name: DATA_VOLUME,
+    mountPath: dir,
+    subPath: dir.replace(/^\/+/, '').replace(/\//g, '_'),
+  }));
 }
 
 export function memberPod(member: MemberSpec, owner: V1OwnerReference): V1Pod {
   const settings = member.settings;
-  const volumes: V1Volume[] = settings?.storage ? [{ name: DATA_VOLUME, persistentVolumeClaim: { claimName: pvcName(member.name) } }] : [];
+  const volumes: V1Volume[] = settings?.storage
+    ? [{ name: DATA_VOLUME, persistentVolumeClaim: { claimName: pvcName(member.name) } }]
+    : [];
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -83,7 +116,14 @@ export function memberPod(member: MemberSpec, owner: V1OwnerReference): V1Pod {
           image: member.image,
           imagePullPolicy: 'IfNotPresent',
           env: (settings?.env ?? []).map(({ name, value }) => ({ name, value })),
-          ...(settings?.resources ? { resources: { ...(settings.resources.requests ? { requests: settings.resources.requests } : {}), ...(settings.resources.limits ? { limits: settings.resources.limits } : {}) } } : {}),
+          ...(settings?.resources
+            ? {
+                resources: {
+                  ...(settings.resources.requests ? { requests: settings.resources.requests } : {}),
+                  ...(settings.resources.limits ? { limits: settings.resources.limits } : {}),
+                },
+              }
+            : {}),
           ports: (member.services ?? []).map((s) => ({ name: s.id.slice(0, 15), containerPort: s.port })),
           volumeMounts: settings?.storage ? persistMounts(member.persistDirs) : [],
         },
@@ -99,7 +139,12 @@ export function memberPvc(member: MemberSpec, owner: V1OwnerReference): V1Persis
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
-    metadata: { name: pvcName(member.name), namespace: member.namespace, labels: memberLabels(member), ownerReferences: [owner] },
+    metadata: {
+      name: pvcName(member.name),
+      namespace: member.namespace,
+      labels: memberLabels(member),
+      ownerReferences: [owner],
+    },
     spec: {
       accessModes: ['ReadWriteOnce'],
       resources: { requests: { storage: storage.size } },
@@ -113,7 +158,12 @@ export function memberServices(member: MemberSpec, podOwner: V1OwnerReference): 
   return (member.services ?? []).map((service) => ({
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name: memberServiceName(member.name, service.id), namespace: member.namespace, labels: memberLabels(member), ownerReferences: [podOwner] },
+    metadata: {
+      name: memberServiceName(member.name, service.id),
+      namespace: member.namespace,
+      labels: memberLabels(member),
+      ownerReferences: [podOwner],
+    },
     spec: {
       type: member.settings?.serviceType ?? 'ClusterIP',
       selector: { [LABELS.member]: member.name },

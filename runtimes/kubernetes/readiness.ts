@@ -7,7 +7,14 @@ import { Watch, type CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/
 import type { MemberTarget, Readiness, ReadyWait } from '../runtime.ts';
 import { clusterSelector } from './objects.ts';
 
-const STUCK_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CrashLoopBackOff', 'CreateContainerConfigError', 'CreateContainerError']);
+const STUCK_REASONS = new Set([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'CrashLoopBackOff',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+]);
 
 export interface PodVerdict extends Readiness {
   /** Not ready, and waiting longer will not help unless something else changes. */
@@ -19,13 +26,24 @@ export function podVerdict(pod: V1Pod | undefined): PodVerdict {
   if (!pod) return { ready: false, reason: 'pod is missing', problem: true };
   if (pod.metadata?.deletionTimestamp) return { ready: false, reason: 'pod is terminating' };
   const phase = pod.status?.phase;
-  if (phase === 'Failed' || phase === 'Succeeded') return { ready: false, reason: `pod ${phase}${pod.status?.reason ? `: ${pod.status.reason}` : ''}${pod.status?.message ? ` (${pod.status.message})` : ''}`, problem: true };
+  if (phase === 'Failed' || phase === 'Succeeded')
+    return {
+      ready: false,
+      reason: `pod ${phase}${pod.status?.reason ? `: ${pod.status.reason}` : ''}${pod.status?.message ? ` (${pod.status.message})` : ''}`,
+      problem: true,
+    };
   const conditions = pod.status?.conditions ?? [];
   const scheduled = conditions.find((c) => c.type === 'PodScheduled');
-  if (scheduled?.status === 'False') return { ready: false, reason: `${scheduled.reason ?? 'Unschedulable'}: ${scheduled.message ?? 'the pod cannot be scheduled'}`, problem: scheduled.reason === 'Unschedulable' };
+  if (scheduled?.status === 'False')
+    return {
+      ready: false,
+      reason: `${scheduled.reason ?? 'Unschedulable'}: ${scheduled.message ?? 'the pod cannot be scheduled'}`,
+      problem: scheduled.reason === 'Unschedulable',
+    };
   for (const cs of pod.status?.containerStatuses ?? []) {
     const waiting = cs.state?.waiting;
-    if (waiting?.reason && STUCK_REASONS.has(waiting.reason)) return { ready: false, reason: `${waiting.reason}: ${waiting.message ?? cs.image}`, problem: true };
+    if (waiting?.reason && STUCK_REASONS.has(waiting.reason))
+      return { ready: false, reason: `${waiting.reason}: ${waiting.message ?? cs.image}`, problem: true };
   }
   if (phase === 'Running' && conditions.some((c) => c.type === 'Ready' && c.status === 'True')) return { ready: true };
   return { ready: false, reason: `pod is ${phase ?? 'Pending'}` };
@@ -48,7 +66,13 @@ export interface ReadinessOptions {
 }
 
 /** Waits for the members of one cluster (one namespace) until all are ready or settled as failed. */
-export async function watchReadiness(kc: KubeConfig, core: CoreV1Api, members: MemberTarget[], wait: ReadyWait, options: ReadinessOptions): Promise<Record<string, Readiness>> {
+export async function watchReadiness(
+  kc: KubeConfig,
+  core: CoreV1Api,
+  members: MemberTarget[],
+  wait: ReadyWait,
+  options: ReadinessOptions,
+): Promise<Record<string, Readiness>> {
   const first = members[0];
   if (!first) return {};
   const { namespace, cluster } = first;
@@ -79,7 +103,8 @@ export async function watchReadiness(kc: KubeConfig, core: CoreV1Api, members: M
   const list = async (): Promise<string | undefined> => {
     const listed = await core.listNamespacedPod({ namespace, labelSelector: clusterSelector(cluster) });
     pods.clear();
-    for (const pod of listed.items) if (pod.metadata?.name && wanted.has(pod.metadata.name)) pods.set(pod.metadata.name, pod);
+    for (const pod of listed.items)
+      if (pod.metadata?.name && wanted.has(pod.metadata.name)) pods.set(pod.metadata.name, pod);
     return listed.metadata?.resourceVersion;
   };
 

@@ -8,10 +8,33 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { logger as rootLogger } from '../../lib/logger.ts';
 import { RuntimeError } from '../errors.ts';
-import { OUTPUT_TAIL_BYTES, GUESTCONFIG_DIR, type GuestFile, type MemberSpec, type MemberTarget, type Readiness, type ReadyWait, type RunControl, type Runtime, type ScriptRequest, type ScriptResult } from '../runtime.ts';
+import {
+  OUTPUT_TAIL_BYTES,
+  GUESTCONFIG_DIR,
+  type GuestFile,
+  type MemberSpec,
+  type MemberTarget,
+  type Readiness,
+  type ReadyWait,
+  type RunControl,
+  type Runtime,
+  type ScriptRequest,
+  type ScriptResult,
+} from '../runtime.ts';
 import { execInPod, type ExecResult } from './exec.ts';
 import { inPodCommand, type InPodProgram } from './in-pod.ts';
-import { LABELS, clusterSelector, foreignOwner, headlessService, memberPod, memberPvc, memberServiceName, memberServices, ownerRef, pvcName } from './objects.ts';
+import {
+  LABELS,
+  clusterSelector,
+  foreignOwner,
+  headlessService,
+  memberPod,
+  memberPvc,
+  memberServiceName,
+  memberServices,
+  ownerRef,
+  pvcName,
+} from './objects.ts';
 import { podAlive, watchReadiness } from './readiness.ts';
 
 export interface KubernetesRuntimeOptions {
@@ -68,27 +91,60 @@ export class KubernetesRuntime implements Runtime {
     const owner = ownerRef(anchor);
     const pvc = memberPvc(member, owner);
     if (pvc) {
-      await this.createOrAdopt('PVC', pvcName(name), member, () => this.core.createNamespacedPersistentVolumeClaim({ namespace, body: pvc }), () => this.core.readNamespacedPersistentVolumeClaim({ namespace, name: pvcName(name) }));
+      await this.createOrAdopt(
+        'PVC',
+        pvcName(name),
+        member,
+        () => this.core.createNamespacedPersistentVolumeClaim({ namespace, body: pvc }),
+        () => this.core.readNamespacedPersistentVolumeClaim({ namespace, name: pvcName(name) }),
+      );
     }
     const existing = await readIfPresent(() => this.core.readNamespacedPod({ namespace, name }));
     if (existing) refuseForeign('pod', existing, member);
-    if (existing?.metadata?.deletionTimestamp) throw new RuntimeError('MemberNotReady', `pod ${name} is still terminating; it is created again once it is gone`);
-    const pod = existing ?? (await this.createOrAdopt('pod', name, member, () => this.core.createNamespacedPod({ namespace, body: memberPod(member, owner) }), () => this.core.readNamespacedPod({ namespace, name })));
+    if (existing?.metadata?.deletionTimestamp)
+      throw new RuntimeError('MemberNotReady', `pod ${name} is still terminating; it is created again once it is gone`);
+    const pod =
+      existing ??
+      (await this.createOrAdopt(
+        'pod',
+        name,
+        member,
+        () => this.core.createNamespacedPod({ namespace, body: memberPod(member, owner) }),
+        () => this.core.readNamespacedPod({ namespace, name }),
+      ));
     const podRef: V1OwnerReference = { apiVersion: 'v1', kind: 'Pod', name, uid: pod.metadata?.uid ?? '' };
     for (const service of memberServices(member, podRef)) {
       const serviceName = service.metadata?.name ?? '';
-      await this.createOrAdopt('service', serviceName, member, () => this.core.createNamespacedService({ namespace, body: service }), () => this.core.readNamespacedService({ namespace, name: serviceName }));
+      await this.createOrAdopt(
+        'service',
+        serviceName,
+        member,
+        () => this.core.createNamespacedService({ namespace, body: service }),
+        () => this.core.readNamespacedService({ namespace, name: serviceName }),
+      );
     }
   }
 
   /** The cluster's headless Service: it gives members their FQDNs and owns their objects. */
   private async ensureAnchor(namespace: string, cluster: string): Promise<V1Service> {
     const owner = { namespace, cluster };
-    return this.createOrAdopt('service', cluster, owner, () => this.core.createNamespacedService({ namespace, body: headlessService(namespace, cluster) }), () => this.core.readNamespacedService({ namespace, name: cluster }));
+    return this.createOrAdopt(
+      'service',
+      cluster,
+      owner,
+      () => this.core.createNamespacedService({ namespace, body: headlessService(namespace, cluster) }),
+      () => this.core.readNamespacedService({ namespace, name: cluster }),
+    );
   }
 
   /** Creates the object, or takes the existing one of that name only when its labels say it is ours. */
-  private async createOrAdopt<T extends Labelled>(kind: string, name: string, owner: Owner, create: () => Promise<T>, read: () => Promise<T>): Promise<T> {
+  private async createOrAdopt<T extends Labelled>(
+    kind: string,
+    name: string,
+    owner: Owner,
+    create: () => Promise<T>,
+    read: () => Promise<T>,
+  ): Promise<T> {
     const created = await createIfAbsent(`${kind} ${name}`, create);
     if (created) return created;
     const existing = await apiCall(`reading ${kind} ${name}`, read);
@@ -99,14 +155,25 @@ export class KubernetesRuntime implements Runtime {
   /** Whether an object found by name is ours to delete; another cluster's is left alone, and said so. */
   private ours(kind: string, object: Labelled, owner: Owner): boolean {
     const foreign = foreignOwner(object.metadata?.labels, owner.cluster, owner.name);
-    if (foreign) this.options.logger.warn({ namespace: owner.namespace, cluster: owner.cluster, [kind]: object.metadata?.name, owner: foreign }, `${kind} belongs to another cluster; not removed`);
+    if (foreign)
+      this.options.logger.warn(
+        { namespace: owner.namespace, cluster: owner.cluster, [kind]: object.metadata?.name, owner: foreign },
+        `${kind} belongs to another cluster; not removed`,
+      );
     return !foreign;
   }
 
   async awaitReady(members: MemberTarget[], wait: ReadyWait): Promise<Record<string, Readiness>> {
     const groups = new Map<string, MemberTarget[]>();
-    for (const m of members) groups.set(`${m.namespace}/${m.cluster}`, [...(groups.get(`${m.namespace}/${m.cluster}`) ?? []), m]);
-    const results = await Promise.all([...groups.values()].map((group) => apiCall('watching pods', () => watchReadiness(this.kc, this.core, group, wait, { problemGraceMs: this.options.problemGraceSeconds * 1000 }))));
+    for (const m of members)
+      groups.set(`${m.namespace}/${m.cluster}`, [...(groups.get(`${m.namespace}/${m.cluster}`) ?? []), m]);
+    const results = await Promise.all(
+      [...groups.values()].map((group) =>
+        apiCall('watching pods', () =>
+          watchReadiness(this.kc, this.core, group, wait, { problemGraceMs: this.options.problemGraceSeconds * 1000 }),
+        ),
+      ),
+    );
     return Object.assign({}, ...results);
   }
 
@@ -114,10 +181,13 @@ export class KubernetesRuntime implements Runtime {
   async probeMembers(members: MemberTarget[]): Promise<Record<string, Readiness>> {
     const result: Record<string, Readiness> = Object.create(null);
     const clusters = new Map<string, MemberTarget[]>();
-    for (const m of members) clusters.set(`${m.namespace}/${m.cluster}`, [...(clusters.get(`${m.namespace}/${m.cluster}`) ?? []), m]);
+    for (const m of members)
+      clusters.set(`${m.namespace}/${m.cluster}`, [...(clusters.get(`${m.namespace}/${m.cluster}`) ?? []), m]);
     for (const group of clusters.values()) {
       const { namespace, cluster } = group[0] as MemberTarget;
-      const pods = await apiCall('listing pods', () => this.core.listNamespacedPod({ namespace, labelSelector: clusterSelector(cluster) }));
+      const pods = await apiCall('listing pods', () =>
+        this.core.listNamespacedPod({ namespace, labelSelector: clusterSelector(cluster) }),
+      );
       const byName = new Map(pods.items.map((pod) => [pod.metadata?.name, pod]));
       for (const m of group) result[m.name] = podAlive(byName.get(m.name));
     }
@@ -133,7 +203,11 @@ export class KubernetesRuntime implements Runtime {
     }
   }
 
-  async installPackage(member: MemberTarget, tgzPath: string, onProgress?: (bytes: number, total: number) => void): Promise<void> {
+  async installPackage(
+    member: MemberTarget,
+    tgzPath: string,
+    onProgress?: (bytes: number, total: number) => void,
+  ): Promise<void> {
     const bytes = await readFile(tgzPath);
     // The exec returns only once the pod has unpacked it all; until then only "still sending" can be said.
     onProgress?.(0, bytes.length);
@@ -147,13 +221,31 @@ export class KubernetesRuntime implements Runtime {
   }
 
   async runScript(member: MemberTarget, request: ScriptRequest, control: RunControl): Promise<ScriptResult> {
-    const start = await this.inPod(member, 'runStart', [request.event, request.runId, request.timeoutSeconds, ...request.argv], undefined, { allowFailure: true });
+    const start = await this.inPod(
+      member,
+      'runStart',
+      [request.event, request.runId, request.timeoutSeconds, ...request.argv],
+      undefined,
+      { allowFailure: true },
+    );
     if (start.exitCode === 3) throw new RuntimeError('ScriptMissing', `${member.name}: ${start.stderr.trim()}`, true);
-    if (start.exitCode !== 0) throw new RuntimeError('RuntimeFailure', `${member.name}: could not start ${request.event}: ${start.stderr.trim() || start.message}`);
+    if (start.exitCode !== 0)
+      throw new RuntimeError(
+        'RuntimeFailure',
+        `${member.name}: could not start ${request.event}: ${start.stderr.trim() || start.message}`,
+      );
     const recorded = start.stdout.trim() === 'recorded';
     const exitCode = recorded ? 0 : await this.awaitRun(member, request, control);
-    const [stdoutTail, stderrTail] = await Promise.all(['stdout', 'stderr'].map((s) => this.readTail(member, `${GUESTCONFIG_DIR}/${request.event}.${s}`)));
-    return { exitCode, timedOut: exitCode !== null && TIMEOUT_CODES.has(exitCode), stdoutTail: stdoutTail ?? '', stderrTail: stderrTail ?? '', recorded };
+    const [stdoutTail, stderrTail] = await Promise.all(
+      ['stdout', 'stderr'].map((s) => this.readTail(member, `${GUESTCONFIG_DIR}/${request.event}.${s}`)),
+    );
+    return {
+      exitCode,
+      timedOut: exitCode !== null && TIMEOUT_CODES.has(exitCode),
+      stdoutTail: stdoutTail ?? '',
+      stderrTail: stderrTail ?? '',
+      recorded,
+    };
   }
 
   /** Re-attaches until the run records its exit: a dropped exec stream is not the end of the run. */
@@ -162,14 +254,18 @@ export class KubernetesRuntime implements Runtime {
     const beat = setInterval(() => control.heartbeat({ member: member.name, event: request.event }), 5000);
     try {
       while (!control.signal.aborted && Date.now() < deadline) {
-        const waited = await this.inPod(member, 'runWait', [request.event, request.runId], undefined, { allowFailure: true, signal: control.signal });
+        const waited = await this.inPod(member, 'runWait', [request.event, request.runId], undefined, {
+          allowFailure: true,
+          signal: control.signal,
+        });
         const last = waited.stdout.replace(/\.+/g, '').trim();
         if (last.startsWith('exit=')) return Number(last.slice(5));
         if (last === 'vanished') return null;
       }
       const code = control.signal.aborted ? 130 : 124;
       await this.inPod(member, 'runKill', [request.event, request.runId, code], undefined, { allowFailure: true });
-      if (control.signal.aborted) throw new RuntimeError('RuntimeFailure', `${request.event} on ${member.name} was cancelled`);
+      if (control.signal.aborted)
+        throw new RuntimeError('RuntimeFailure', `${request.event} on ${member.name} was cancelled`);
       return code;
     } finally {
       clearInterval(beat);
@@ -177,14 +273,20 @@ export class KubernetesRuntime implements Runtime {
   }
 
   private async readTail(member: MemberTarget, guestPath: string): Promise<string | undefined> {
-    const result = await this.inPod(member, 'readTail', [guestPath, OUTPUT_TAIL_BYTES], undefined, { allowFailure: true });
+    const result = await this.inPod(member, 'readTail', [guestPath, OUTPUT_TAIL_BYTES], undefined, {
+      allowFailure: true,
+    });
     return result.exitCode === 0 ? result.stdout : undefined;
   }
 
   async readGuestFile(member: MemberTarget, guestPath: string): Promise<string | undefined> {
-    const pod = await readIfPresent(() => this.core.readNamespacedPod({ namespace: member.namespace, name: member.name }));
+    const pod = await readIfPresent(() =>
+      this.core.readNamespacedPod({ namespace: member.namespace, name: member.name }),
+    );
     if (!pod || foreignOwner(pod.metadata?.labels, member.cluster, member.name)) return undefined;
-    const result = await this.inPod(member, 'readTail', [guestPath, 64 * 1024 * 1024], undefined, { allowFailure: true });
+    const result = await this.inPod(member, 'readTail', [guestPath, 64 * 1024 * 1024], undefined, {
+      allowFailure: true,
+    });
     return result.exitCode === 0 ? result.stdout : undefined;
   }
 
@@ -194,40 +296,93 @@ export class KubernetesRuntime implements Runtime {
     const podIsOurs = pod !== undefined && this.ours('pod', pod, member);
     if (pod && podIsOurs && !pod.metadata?.deletionTimestamp) {
       await this.inPod(member, 'cleanup', [], undefined, { allowFailure: true }).catch(() => undefined);
-      await deleteIfPresent(() => this.core.deleteNamespacedPod({ namespace, name, body: { preconditions: { uid: pod.metadata?.uid } } }));
+      await deleteIfPresent(() =>
+        this.core.deleteNamespacedPod({ namespace, name, body: { preconditions: { uid: pod.metadata?.uid } } }),
+      );
     }
-    const services = await apiCall('listing services', () => this.core.listNamespacedService({ namespace, labelSelector: `${clusterSelector(cluster)},${LABELS.member}=${name}` }));
-    for (const s of services.items) await deleteIfPresent(() => this.core.deleteNamespacedService({ namespace, name: s.metadata?.name ?? memberServiceName(name, ''), body: { preconditions: { uid: s.metadata?.uid } } }));
-    const pvc = await readIfPresent(() => this.core.readNamespacedPersistentVolumeClaim({ namespace, name: pvcName(name) }));
+    const services = await apiCall('listing services', () =>
+      this.core.listNamespacedService({
+        namespace,
+        labelSelector: `${clusterSelector(cluster)},${LABELS.member}=${name}`,
+      }),
+    );
+    for (const s of services.items)
+      await deleteIfPresent(() =>
+        this.core.deleteNamespacedService({
+          namespace,
+          name: s.metadata?.name ?? memberServiceName(name, ''),
+          body: { preconditions: { uid: s.metadata?.uid } },
+        }),
+      );
+    const pvc = await readIfPresent(() =>
+      this.core.readNamespacedPersistentVolumeClaim({ namespace, name: pvcName(name) }),
+    );
     if (pvc && this.ours('PVC', pvc, member)) {
-      await deleteIfPresent(() => this.core.deleteNamespacedPersistentVolumeClaim({ namespace, name: pvcName(name), body: { preconditions: { uid: pvc.metadata?.uid } } }));
+      await deleteIfPresent(() =>
+        this.core.deleteNamespacedPersistentVolumeClaim({
+          namespace,
+          name: pvcName(name),
+          body: { preconditions: { uid: pvc.metadata?.uid } },
+        }),
+      );
     }
     if (!podIsOurs) return;
     // A member name is reused by a later grow, so wait (briefly) for the pod to be really gone.
     const until = Date.now() + this.options.removalWaitSeconds * 1000;
-    while (Date.now() < until && (await readIfPresent(() => this.core.readNamespacedPod({ namespace, name })))?.metadata?.uid === pod.metadata?.uid) await new Promise((r) => setTimeout(r, 250));
+    while (
+      Date.now() < until &&
+      (await readIfPresent(() => this.core.readNamespacedPod({ namespace, name })))?.metadata?.uid === pod.metadata?.uid
+    )
+      await new Promise((r) => setTimeout(r, 250));
   }
 
   async listMembers(namespace: string, cluster: string): Promise<string[]> {
     const selector = clusterSelector(cluster);
     const [pods, pvcs] = await Promise.all([
       apiCall('listing pods', () => this.core.listNamespacedPod({ namespace, labelSelector: selector })),
-      apiCall('listing PVCs', () => this.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector: selector })),
+      apiCall('listing PVCs', () =>
+        this.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector: selector }),
+      ),
     ]);
-    const names = [...pods.items, ...pvcs.items].map((o) => o.metadata?.labels?.[LABELS.member]).filter((n): n is string => Boolean(n));
+    const names = [...pods.items, ...pvcs.items]
+      .map((o) => o.metadata?.labels?.[LABELS.member])
+      .filter((n): n is string => Boolean(n));
     return [...new Set(names)];
   }
 
   async removeCluster(namespace: string, cluster: string): Promise<void> {
     const anchor = await readIfPresent(() => this.core.readNamespacedService({ namespace, name: cluster }));
     if (!anchor || !this.ours('service', anchor, { namespace, cluster })) return;
-    await deleteIfPresent(() => this.core.deleteNamespacedService({ namespace, name: cluster, body: { preconditions: { uid: anchor.metadata?.uid } } }));
+    await deleteIfPresent(() =>
+      this.core.deleteNamespacedService({
+        namespace,
+        name: cluster,
+        body: { preconditions: { uid: anchor.metadata?.uid } },
+      }),
+    );
   }
 
-  private async inPod(member: MemberTarget, program: InPodProgram, args: (string | number)[], stdin?: Uint8Array, options: { allowFailure?: boolean; signal?: AbortSignal } = {}): Promise<ExecResult> {
-    const result = await execInPod(this.kc, member.namespace, member.name, inPodCommand(program, `${member.namespace}/${member.name}`, args), stdin, options.signal);
+  private async inPod(
+    member: MemberTarget,
+    program: InPodProgram,
+    args: (string | number)[],
+    stdin?: Uint8Array,
+    options: { allowFailure?: boolean; signal?: AbortSignal } = {},
+  ): Promise<ExecResult> {
+    const result = await execInPod(
+      this.kc,
+      member.namespace,
+      member.name,
+      inPodCommand(program, `${member.namespace}/${member.name}`, args),
+      stdin,
+      options.signal,
+    );
     if (result.exitCode !== 0 && !options.allowFailure) {
-      throw new RuntimeError('RuntimeFailure', `${program} in ${member.name} failed (exit ${result.exitCode ?? 'unknown'}): ${(result.stderr.trim() || result.message) ?? ''}`.trim(), result.exitCode !== null);
+      throw new RuntimeError(
+        'RuntimeFailure',
+        `${program} in ${member.name} failed (exit ${result.exitCode ?? 'unknown'}): ${(result.stderr.trim() || result.message) ?? ''}`.trim(),
+        result.exitCode !== null,
+      );
     }
     return result;
   }
@@ -240,13 +395,18 @@ export function defaultKubeConfig(): KubeConfig {
 }
 
 function statusCode(error: unknown): number | undefined {
-  return error && typeof error === 'object' && 'code' in error && typeof (error as { code: unknown }).code === 'number' ? (error as { code: number }).code : undefined;
+  return error && typeof error === 'object' && 'code' in error && typeof (error as { code: unknown }).code === 'number'
+    ? (error as { code: number }).code
+    : undefined;
 }
 
 function apiMessage(error: unknown): string {
   const body = error && typeof error === 'object' && 'body' in error ? (error as { body: unknown }).body : undefined;
   try {
-    const parsed = typeof body === 'string' ? (JSON.parse(body) as { message?: string }) : (body as { message?: string } | undefined);
+    const parsed =
+      typeof body === 'string'
+        ? (JSON.parse(body) as { message?: string })
+        : (body as { message?: string } | undefined);
     if (parsed?.message) return parsed.message;
   } catch {
     // Not JSON: fall back to the error's own text.

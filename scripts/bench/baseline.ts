@@ -8,7 +8,13 @@ import { spawn } from 'node:child_process';
 import { copyFile, mkdir, open, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-export async function bareRun(dir: string, members: number, parallel: number, startscript: string, argv: string[] = ['--configure']): Promise<number> {
+export async function bareRun(
+  dir: string,
+  members: number,
+  parallel: number,
+  startscript: string,
+  argv: string[] = ['--configure'],
+): Promise<number> {
   const names = Array.from({ length: members }, (_, i) => `bare-${i}`);
   const configmeta = `${JSON.stringify({ members: names.map((n) => `${n}.bare.default.svc.cluster.local`) }, null, 2)}\n`;
   const queue = [...names];

@@ -2,7 +2,15 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { KdAppSpec, KdClusterSpec, clusterStartOptions, deleteSignal, statusQuery, type ClusterInput, type ClusterStatus } from '../../api/index.ts';
+import {
+  KdAppSpec,
+  KdClusterSpec,
+  clusterStartOptions,
+  deleteSignal,
+  statusQuery,
+  type ClusterInput,
+  type ClusterStatus,
+} from '../../api/index.ts';
 import type { ClusterOptions, clusterWorkflow } from '../../workflows/cluster.ts';
 import type { BenchEnv } from './env.ts';
 import type { HistoryEvent } from './history.ts';
@@ -39,26 +47,44 @@ export interface Placement {
   taskQueue: string;
 }
 
-export async function startCluster(env: BenchEnv, name: string, app: KdAppSpec, members: number, options: ClusterOptions = {}, at?: Placement): Promise<WorkflowHandle<typeof clusterWorkflow>> {
+export async function startCluster(
+  env: BenchEnv,
+  name: string,
+  app: KdAppSpec,
+  members: number,
+  options: ClusterOptions = {},
+  at?: Placement,
+): Promise<WorkflowHandle<typeof clusterWorkflow>> {
   const spec = KdClusterSpec.parse({ app: 'bench', roles: [{ id: ROLE, members }] });
   const input: ClusterInput = { namespace: at?.namespace ?? 'default', name, appName: 'bench', app, spec };
-  return env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', { taskQueue: at?.taskQueue ?? env.taskQueue, args: [input, undefined, options], ...clusterStartOptions(input) });
+  return env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', {
+    taskQueue: at?.taskQueue ?? env.taskQueue,
+    args: [input, undefined, options],
+    ...clusterStartOptions(input),
+  });
 }
 
-export const isSettled = (generation: number) => (s: ClusterStatus) => s.observedGeneration >= generation && (s.phase === 'configured' || s.phase === 'config error');
+export const isSettled = (generation: number) => (s: ClusterStatus) =>
+  s.observedGeneration >= generation && (s.phase === 'configured' || s.phase === 'config error');
 
 /** Poll the status query until the cluster settled at `generation`; the timeout only guards against a hang. */
-export async function waitSettled(handle: WorkflowHandle, generation: number, { pollMs = 50, timeoutMs = 600_000, check = () => {} } = {}): Promise<ClusterStatus> {
+export async function waitSettled(
+  handle: WorkflowHandle,
+  generation: number,
+  { pollMs = 50, timeoutMs = 600_000, check = () => {} } = {},
+): Promise<ClusterStatus> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     // Such as: the worker serving the cluster is still there.
     check();
     const status = await handle.query(statusQuery);
     if (isSettled(generation)(status)) {
-      if (status.phase !== 'configured') throw new Error(`${handle.workflowId} settled in ${status.phase}: ${JSON.stringify(status).slice(0, 2000)}`);
+      if (status.phase !== 'configured')
+        throw new Error(`${handle.workflowId} settled in ${status.phase}: ${JSON.stringify(status).slice(0, 2000)}`);
       return status;
     }
-    if (Date.now() > deadline) throw new Error(`${handle.workflowId} did not settle at generation ${generation}: ${status.phase}`);
+    if (Date.now() > deadline)
+      throw new Error(`${handle.workflowId} did not settle at generation ${generation}: ${status.phase}`);
     await new Promise((r) => setTimeout(r, pollMs));
   }
 }
@@ -84,7 +110,8 @@ export async function runChain(client: Client, workflowId: string): Promise<Run[
   for (;;) {
     const events = await historyOf(client.workflow.getHandle(workflowId, runId));
     runs.unshift({ runId, events });
-    const started = events[0]?.workflowExecutionStartedEventAttributes as { continuedExecutionRunId?: string | null } | undefined;
+    const started = events[0]?.workflowExecutionStartedEventAttributes as
+      { continuedExecutionRunId?: string | null } | undefined;
     if (!started?.continuedExecutionRunId) return runs;
     runId = started.continuedExecutionRunId;
   }
@@ -102,7 +129,11 @@ export async function chainSize(client: Client, workflowId: string): Promise<{ e
 }
 
 /** Run `work` over the items with at most `limit` in flight; results in item order. */
-export async function inPool<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function inPool<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {

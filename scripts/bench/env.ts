@@ -84,7 +84,13 @@ export async function startBenchEnv(log: (line: string) => void): Promise<BenchE
   log(`dev server on 127.0.0.1:${port}, home ${home}`);
   // KDFLOW_BENCH_SERVER_ARGS: more dev server arguments, to try a server setting (space-separated).
   const extraArgs = process.env.KDFLOW_BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? [];
-  const server: DevServer = await startDevServer({ port, uiPort, dbFile, logFile: path.join(home, 'temporal.log'), extraArgs });
+  const server: DevServer = await startDevServer({
+    port,
+    uiPort,
+    dbFile,
+    logFile: path.join(home, 'temporal.log'),
+    extraArgs,
+  });
   const serverPid = findPid(dbFile);
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: 'default' });
@@ -109,11 +115,26 @@ export async function startBenchEnv(log: (line: string) => void): Promise<BenchE
     address: server.address,
     async restartWorker(tuning) {
       await stopWorker();
-      worker = await createKdflowWorker({ connection: native, namespace: 'default', runtime, home, logger, taskQueue, ...(tuning ? { tuning } : {}) });
+      worker = await createKdflowWorker({
+        connection: native,
+        namespace: 'default',
+        runtime,
+        home,
+        logger,
+        taskQueue,
+        ...(tuning ? { tuning } : {}),
+      });
       running = worker.run();
     },
     async startWorker(other, queue) {
-      const extra = await createKdflowWorker({ connection: native, namespace: 'default', runtime: other, home, logger, taskQueue: queue });
+      const extra = await createKdflowWorker({
+        connection: native,
+        namespace: 'default',
+        runtime: other,
+        home,
+        logger,
+        taskQueue: queue,
+      });
       const done = extra.run();
       return async () => {
         extra.shutdown();
@@ -187,7 +208,10 @@ export function maxRssSampler(pid: number): { stop(): number } {
 async function forkWorker(args: WorkerProcessArgs): Promise<WorkerProcess> {
   // KDFLOW_BENCH_WORKER_ARGS: more Node arguments for the worker process, to try a setting such as a heap limit (space-separated).
   const extra = process.env.KDFLOW_BENCH_WORKER_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child: ChildProcess = fork(WORKER_PROCESS, [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, '--expose-gc', ...extra] });
+  const child: ChildProcess = fork(WORKER_PROCESS, [JSON.stringify(args)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: [...process.execArgv, '--expose-gc', ...extra],
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const answers = new Map<number, (sample: WorkerSample) => void>();
   let nextId = 0;
@@ -221,7 +245,10 @@ async function forkWorker(args: WorkerProcessArgs): Promise<WorkerProcess> {
       });
     },
     assertRunning() {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the bench worker process exited (${child.exitCode ?? child.signalCode})${failure ? `: ${failure}` : ''}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(
+          `the bench worker process exited (${child.exitCode ?? child.signalCode})${failure ? `: ${failure}` : ''}`,
+        );
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -20,7 +20,8 @@ export interface HistoryEvent {
   [key: string]: unknown;
 }
 
-const num = (v: unknown): number => (typeof v === 'object' && v !== null && 'toNumber' in v ? (v as { toNumber(): number }).toNumber() : Number(v ?? 0));
+const num = (v: unknown): number =>
+  typeof v === 'object' && v !== null && 'toNumber' in v ? (v as { toNumber(): number }).toNumber() : Number(v ?? 0);
 
 export function eventMs(e: HistoryEvent): number {
   return num(e.eventTime?.seconds) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
@@ -28,7 +29,8 @@ export function eventMs(e: HistoryEvent): number {
 
 /** `workflowTaskCompleted`, `activityTaskStarted`…: the name of the attributes the event carries. */
 export function kindOf(e: HistoryEvent): string {
-  for (const [key, value] of Object.entries(e)) if (key.endsWith('EventAttributes') && value) return key.slice(0, -'EventAttributes'.length);
+  for (const [key, value] of Object.entries(e))
+    if (key.endsWith('EventAttributes') && value) return key.slice(0, -'EventAttributes'.length);
   return 'unknown';
 }
 
@@ -42,14 +44,20 @@ export function lastTaskCompletedMs(events: HistoryEvent[]): number {
 /** Activity type of every scheduled event id, so starts and completions can be named. */
 function activityTypes(events: HistoryEvent[]): Map<number, string> {
   const types = new Map<number, string>();
-  for (const e of events) if (e.activityTaskScheduledEventAttributes) types.set(num(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+  for (const e of events)
+    if (e.activityTaskScheduledEventAttributes)
+      types.set(num(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
   return types;
 }
 
 /** Completion time of the last activity of a type (such as launchMembers: the member is ready, configmeta and package in place). */
 export function lastCompletionMs(events: HistoryEvent[], activityType: string): number | undefined {
   const types = activityTypes(events);
-  const last = events.findLast((e) => e.activityTaskCompletedEventAttributes && types.get(num(e.activityTaskCompletedEventAttributes.scheduledEventId)) === activityType);
+  const last = events.findLast(
+    (e) =>
+      e.activityTaskCompletedEventAttributes &&
+      types.get(num(e.activityTaskCompletedEventAttributes.scheduledEventId)) === activityType,
+  );
   return last ? eventMs(last) : undefined;
 }
 
@@ -80,7 +88,8 @@ export function activityTimings(events: HistoryEvent[]): ActivityTiming[] {
   const started = new Map<number, number>();
   const out = new Map<string, ActivityTiming>();
   for (const e of events) {
-    if (e.activityTaskStartedEventAttributes) started.set(num(e.activityTaskStartedEventAttributes.scheduledEventId), eventMs(e));
+    if (e.activityTaskStartedEventAttributes)
+      started.set(num(e.activityTaskStartedEventAttributes.scheduledEventId), eventMs(e));
     if (!e.activityTaskCompletedEventAttributes) continue;
     const id = num(e.activityTaskCompletedEventAttributes.scheduledEventId);
     const type = types.get(id) ?? '?';
@@ -130,7 +139,12 @@ export function workflowTaskTimings(events: HistoryEvent[]): TaskTiming {
   return timing;
 }
 
-const ACTIVITY_CLOSED = new Set(['activityTaskCompleted', 'activityTaskFailed', 'activityTaskTimedOut', 'activityTaskCanceled']);
+const ACTIVITY_CLOSED = new Set([
+  'activityTaskCompleted',
+  'activityTaskFailed',
+  'activityTaskTimedOut',
+  'activityTaskCanceled',
+]);
 
 /**
  * When the last operation settled: the first workflow task completed after the last activity closed
@@ -146,14 +160,24 @@ export function settledAtMs(events: HistoryEvent[]): number {
 
 interface StartedAttributes {
   continuedExecutionRunId?: string | null;
-  input?: { payloads?: { data?: Uint8Array | null; metadata?: Record<string, Uint8Array | null> | null }[] | null } | null;
+  input?: {
+    payloads?: { data?: Uint8Array | null; metadata?: Record<string, Uint8Array | null> | null }[] | null;
+  } | null;
 }
 
 /** Bytes of every argument a run started with (data plus metadata, as stored): for a continued run, the carried input. */
 export function startInputBytes(events: HistoryEvent[]): { continued: boolean; bytes: number; perArgument: number[] } {
   const started = events[0]?.workflowExecutionStartedEventAttributes as StartedAttributes | undefined;
-  const perArgument = (started?.input?.payloads ?? []).map((p) => (p.data?.length ?? 0) + Object.entries(p.metadata ?? {}).reduce((sum, [k, v]) => sum + k.length + (v?.length ?? 0), 0));
-  return { continued: Boolean(started?.continuedExecutionRunId), bytes: perArgument.reduce((a, b) => a + b, 0), perArgument };
+  const perArgument = (started?.input?.payloads ?? []).map(
+    (p) =>
+      (p.data?.length ?? 0) +
+      Object.entries(p.metadata ?? {}).reduce((sum, [k, v]) => sum + k.length + (v?.length ?? 0), 0),
+  );
+  return {
+    continued: Boolean(started?.continuedExecutionRunId),
+    bytes: perArgument.reduce((a, b) => a + b, 0),
+    perArgument,
+  };
 }
 
 /**

@@ -55,7 +55,9 @@ const { values } = parseArgs({
 const quick = values.quick ?? false;
 const only = values.only ? new Set(values.only.split(',')) : undefined;
 // A smoke run never overwrites the committed report.
-const outDir = path.resolve(values.out ?? (values.render ? path.dirname(values.render) : path.join(ROOT, 'reports', ...(quick ? ['quick'] : []))));
+const outDir = path.resolve(
+  values.out ?? (values.render ? path.dirname(values.render) : path.join(ROOT, 'reports', ...(quick ? ['quick'] : []))),
+);
 const wanted = (point: string) => !only || only.has(point);
 const readReport = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
 
@@ -71,12 +73,22 @@ if (values.render) {
   const report = readReport(values.render);
   await mkdir(outDir, { recursive: true });
   await render(report);
-  process.stdout.write(`wrote ${path.relative(process.cwd(), outDir) || '.'}/bench.json, bench.md and plots from ${values.render}\n`);
+  process.stdout.write(
+    `wrote ${path.relative(process.cwd(), outDir) || '.'}/bench.json, bench.md and plots from ${values.render}\n`,
+  );
   process.exit(0);
 }
 
 const sizes = quick
-  ? { p1: [1, 10].map((members) => ({ members, reps: 1 })), p2: 1, p3: 2, p4: [10], long: 20, p5: 20, p6: { created: 90, peak: 100 } }
+  ? {
+      p1: [1, 10].map((members) => ({ members, reps: 1 })),
+      p2: 1,
+      p3: 2,
+      p4: [10],
+      long: 20,
+      p5: 20,
+      p6: { created: 90, peak: 100 },
+    }
   : {
       p1: [
         { members: 1, reps: 3 },
@@ -121,7 +133,8 @@ if (values['p6-sizes']) {
 }
 
 const started = performance.now();
-const log = (line: string) => process.stdout.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
+const log = (line: string) =>
+  process.stdout.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}\n`);
 
 function git(...args: string[]): string {
   return spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
@@ -149,11 +162,14 @@ loadSampler.unref();
 
 const temporal = ensureTemporalCli();
 const temporalVersion = spawnSync(temporal, ['--version'], { encoding: 'utf8' }).stdout.trim();
-const sdk = JSON.parse(readFileSync(path.join(ROOT, 'node_modules/@temporalio/worker/package.json'), 'utf8')).version as string;
+const sdk = JSON.parse(readFileSync(path.join(ROOT, 'node_modules/@temporalio/worker/package.json'), 'utf8'))
+  .version as string;
 const machine = machineInfo(temporalVersion, sdk);
 const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
 const commit = `${git('rev-parse', '--short', 'HEAD')}${dirty ? '+uncommitted' : ''}`;
-log(`${machine.cores} × ${machine.cpuModel}, ${machine.memoryGiB} GiB; Node ${machine.node}; ${temporalVersion}; SDK ${sdk}; load ${machine.loadAverageAtStart.join(' ')}; ${commit}`);
+log(
+  `${machine.cores} × ${machine.cpuModel}, ${machine.memoryGiB} GiB; Node ${machine.node}; ${temporalVersion}; SDK ${sdk}; load ${machine.loadAverageAtStart.join(' ')}; ${commit}`,
+);
 
 let env: BenchEnv | undefined;
 const stop = async (signal: string) => {
@@ -172,20 +188,30 @@ const report: BenchReport = {
   generatedAt: new Date().toISOString(),
   commit,
   machine,
-  conditions: { loadAverageAtEnd: [], loadAverageDuring: { samples: 0, mean: 0, max: 0 }, sqlite: '', guestMounts: '', note: '' },
+  conditions: {
+    loadAverageAtEnd: [],
+    loadAverageDuring: { samples: 0, mean: 0, max: 0 },
+    sqlite: '',
+    guestMounts: '',
+    note: '',
+  },
   pointSeconds,
   durationSeconds: 0,
   headline: [],
 };
 try {
   const e = env;
-  const mounts = guestMountMode() === 'off' ? 'off' : guestMountSupport().available ? 'on' : `off (${guestMountSupport().reason})`;
-  report.conditions.sqlite = 'the dev server\'s SQLite file in the bench\'s temp home on the local disk';
+  const mounts =
+    guestMountMode() === 'off' ? 'off' : guestMountSupport().available ? 'on' : `off (${guestMountSupport().reason})`;
+  report.conditions.sqlite = "the dev server's SQLite file in the bench's temp home on the local disk";
   report.conditions.guestMounts = `guest mounts ${mounts}: every script run is local-run.sh${mounts === 'on' ? ' → unshare → guest-mount.sh' : ''} → startscript`;
   report.p3 = await point('p3', () => latencyPoint(e, sizes.p3, log));
   report.p1 = await point('p1', () => overheadPoint(e, sizes.p1, log));
   report.p2 = await point('p2', () => fanoutPoint(e, sizes.p2, log));
-  report.p4 = await point('p4', async () => ({ costs: await historyCostPoint(e, sizes.p4, log), longRun: await longRunPoint(e, sizes.long, log) }));
+  report.p4 = await point('p4', async () => ({
+    costs: await historyCostPoint(e, sizes.p4, log),
+    longRun: await longRunPoint(e, sizes.long, log),
+  }));
   // P6 before P5: P5 leaves a thousand clusters behind until it ends them, P6 deletes its own.
   report.p6 = await point('p6', () => thousandPoint(e, sizes.p6, log));
   report.p5 = await point('p5', () => scalePoint(e, sizes.p5, log));
@@ -197,8 +223,19 @@ try {
 report.durationSeconds = Math.round((performance.now() - started) / 1000);
 report.conditions.loadAverageAtEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
 clearInterval(loadSampler);
-if (loadSamples.length > 0) report.conditions.loadAverageDuring = { samples: loadSamples.length, mean: Math.round((loadSamples.reduce((a, b) => a + b, 0) / loadSamples.length) * 100) / 100, max: Math.max(...loadSamples) };
-const busy = Math.max(...machine.loadAverageAtStart.slice(0, 1), ...report.conditions.loadAverageAtEnd.slice(0, 1), report.conditions.loadAverageDuring?.max ?? 0) > machine.cores * 0.5;
+if (loadSamples.length > 0)
+  report.conditions.loadAverageDuring = {
+    samples: loadSamples.length,
+    mean: Math.round((loadSamples.reduce((a, b) => a + b, 0) / loadSamples.length) * 100) / 100,
+    max: Math.max(...loadSamples),
+  };
+const busy =
+  Math.max(
+    ...machine.loadAverageAtStart.slice(0, 1),
+    ...report.conditions.loadAverageAtEnd.slice(0, 1),
+    report.conditions.loadAverageDuring?.max ?? 0,
+  ) >
+  machine.cores * 0.5;
 report.conditions.note = busy
   ? 'Other work was running on the machine (load average above half the cores): absolute times are inflated; ratios less so.'
   : 'The machine was otherwise quiet.';
@@ -207,7 +244,8 @@ const save = () => writeFile(path.join(outDir, 'bench.json'), `${JSON.stringify(
 // The measurements first: nothing computed from them may lose them.
 await save();
 try {
-  if (values.before) report.hotspots = compareHotspots(readReport(values.before), [report, ...(values.also ?? []).map(readReport)]);
+  if (values.before)
+    report.hotspots = compareHotspots(readReport(values.before), [report, ...(values.also ?? []).map(readReport)]);
 } catch (error) {
   log(`no hot-spot comparison: ${(error as Error).message}`);
 }

@@ -6,7 +6,10 @@ import path from 'node:path';
 import { bareRun } from './baseline.ts';
 import { benchApp, deleteCluster, historyOf, startCluster, waitSettled, writeScriptPackage } from './clusters.ts';
 import { cpuSeconds, type BenchEnv } from './env.ts';
-const cpuNow = (env: BenchEnv) => ({ server: env.serverPid ? cpuSeconds(env.serverPid) : 0, worker: cpuSeconds(process.pid) });
+const cpuNow = (env: BenchEnv) => ({
+  server: env.serverPid ? cpuSeconds(env.serverPid) : 0,
+  worker: cpuSeconds(process.pid),
+});
 import { activityTimings, lastTaskCompletedMs, type ActivityTiming } from './history.ts';
 import { round, spread, type Spread } from './stats.ts';
 
@@ -38,7 +41,13 @@ export interface CreateTiming {
 }
 
 /** One apply → configured, timed from the client's start call to the workflow task that settled it. */
-export async function timeCreate(env: BenchEnv, name: string, members: number, packageURL: string, maxParallel: number): Promise<CreateTiming> {
+export async function timeCreate(
+  env: BenchEnv,
+  name: string,
+  members: number,
+  packageURL: string,
+  maxParallel: number,
+): Promise<CreateTiming> {
   const cpu0 = cpuNow(env);
   const t0 = Date.now();
   const handle = await startCluster(env, name, benchApp(packageURL, maxParallel), members);
@@ -47,10 +56,20 @@ export async function timeCreate(env: BenchEnv, name: string, members: number, p
   const ms = lastTaskCompletedMs(events) - t0;
   const cpu1 = cpuNow(env);
   await deleteCluster(handle);
-  return { ms, activities: activityTimings(events), workerCpuMs: (cpu1.worker - cpu0.worker) * 1000, serverCpuMs: (cpu1.server - cpu0.server) * 1000 };
+  return {
+    ms,
+    activities: activityTimings(events),
+    workerCpuMs: (cpu1.worker - cpu0.worker) * 1000,
+    serverCpuMs: (cpu1.server - cpu0.server) * 1000,
+  };
 }
 
-export async function overheadPoint(env: BenchEnv, sizes: { members: number; reps: number }[], log: (line: string) => void, maxParallel = 16): Promise<OverheadResult> {
+export async function overheadPoint(
+  env: BenchEnv,
+  sizes: { members: number; reps: number }[],
+  log: (line: string) => void,
+  maxParallel = 16,
+): Promise<OverheadResult> {
   const work = path.join(env.home, 'p1');
   const pkg = await writeScriptPackage(work);
   // Warm-up: JIT, the package cache, the sticky cache; not reported.
@@ -64,7 +83,8 @@ export async function overheadPoint(env: BenchEnv, sizes: { members: number; rep
     for (let rep = 0; rep < reps; rep++) {
       // Alternate which goes first, so a drift in machine load does not favour one side.
       const runKd = async () => kd.push(await timeCreate(env, `p1-n${members}-r${rep}`, members, pkg.url, maxParallel));
-      const runBare = async () => bare.push(await bareRun(path.join(work, `bare-${members}-${rep}`), members, maxParallel, pkg.script));
+      const runBare = async () =>
+        bare.push(await bareRun(path.join(work, `bare-${members}-${rep}`), members, maxParallel, pkg.script));
       if (rep % 2 === 0) {
         await runKd();
         await runBare();
@@ -72,7 +92,9 @@ export async function overheadPoint(env: BenchEnv, sizes: { members: number; rep
         await runBare();
         await runKd();
       }
-      log(`  P1 N=${members} rep ${rep + 1}/${reps}: kdflow ${Math.round(kd.at(-1)?.ms ?? 0)} ms, bare ${Math.round(bare.at(-1) ?? 0)} ms`);
+      log(
+        `  P1 N=${members} rep ${rep + 1}/${reps}: kdflow ${Math.round(kd.at(-1)?.ms ?? 0)} ms, bare ${Math.round(bare.at(-1) ?? 0)} ms`,
+      );
     }
     const kdMs = kd.map((k) => k.ms);
     const ratios = kdMs.map((k, i) => k / (bare[i] as number));
@@ -83,9 +105,18 @@ export async function overheadPoint(env: BenchEnv, sizes: { members: number; rep
       kdflowMs: spread(kdMs, 1),
       bareMs: spread(bare, 1),
       ratio: spread(ratios, 2),
-      overheadPerMemberMs: spread(kdMs.map((k, i) => (k - (bare[i] as number)) / members), 2),
-      workerCpuPerMemberMs: spread(kd.map((k) => k.workerCpuMs / members), 1),
-      serverCpuPerMemberMs: spread(kd.map((k) => k.serverCpuMs / members), 1),
+      overheadPerMemberMs: spread(
+        kdMs.map((k, i) => (k - (bare[i] as number)) / members),
+        2,
+      ),
+      workerCpuPerMemberMs: spread(
+        kd.map((k) => k.workerCpuMs / members),
+        1,
+      ),
+      serverCpuPerMemberMs: spread(
+        kd.map((k) => k.serverCpuMs / members),
+        1,
+      ),
       activities: medianRun.activities.map((a) => ({ ...a, queuedMs: round(a.queuedMs, 0), runMs: round(a.runMs, 0) })),
     });
   }

@@ -14,14 +14,31 @@ export interface FanoutResult {
   ratio: Spread;
 }
 
-export async function fanoutPoint(env: BenchEnv, reps: number, log: (line: string) => void, members = 20, scriptMs = 500): Promise<FanoutResult> {
+export async function fanoutPoint(
+  env: BenchEnv,
+  reps: number,
+  log: (line: string) => void,
+  members = 20,
+  scriptMs = 500,
+): Promise<FanoutResult> {
   const pkg = await writeScriptPackage(path.join(env.home, 'p2'), `sleep ${scriptMs / 1000}`);
   const parallel: number[] = [];
   const serial: number[] = [];
   for (let rep = 0; rep < reps; rep++) {
     parallel.push((await timeCreate(env, `p2-par-r${rep}`, members, pkg.url, members)).ms);
     serial.push((await timeCreate(env, `p2-ser-r${rep}`, members, pkg.url, 1)).ms);
-    log(`  P2 rep ${rep + 1}/${reps}: parallel ${Math.round(parallel.at(-1) ?? 0)} ms, maxParallel 1 ${Math.round(serial.at(-1) ?? 0)} ms`);
+    log(
+      `  P2 rep ${rep + 1}/${reps}: parallel ${Math.round(parallel.at(-1) ?? 0)} ms, maxParallel 1 ${Math.round(serial.at(-1) ?? 0)} ms`,
+    );
   }
-  return { members, scriptMs, parallelMs: spread(parallel, 1), serialMs: spread(serial, 1), ratio: spread(parallel.map((p, i) => p / (serial[i] as number)), 3) };
+  return {
+    members,
+    scriptMs,
+    parallelMs: spread(parallel, 1),
+    serialMs: spread(serial, 1),
+    ratio: spread(
+      parallel.map((p, i) => p / (serial[i] as number)),
+      3,
+    ),
+  };
 }

@@ -11,7 +11,15 @@ import path from 'node:path';
 import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
 import { kubeBinariesCached } from '../../test/k8s/binaries.ts';
 import { kubectl, startKubeHarness } from '../../test/k8s/harness.ts';
-import { benchApp, deleteCluster, historyOf, startCluster, waitSettled, writeScriptPackage, type Placement } from './clusters.ts';
+import {
+  benchApp,
+  deleteCluster,
+  historyOf,
+  startCluster,
+  waitSettled,
+  writeScriptPackage,
+  type Placement,
+} from './clusters.ts';
 import type { BenchEnv } from './env.ts';
 import { activityTimings, lastCompletionMs, lastTaskCompletedMs, type ActivityTiming } from './history.ts';
 import { spread, type Spread } from './stats.ts';
@@ -28,7 +36,13 @@ export interface LatencyResult extends RuntimeLatency {
   kubedirector: string;
 }
 
-async function readyToConfigured(env: BenchEnv, reps: number, label: string, log: (line: string) => void, at?: Placement): Promise<RuntimeLatency> {
+async function readyToConfigured(
+  env: BenchEnv,
+  reps: number,
+  label: string,
+  log: (line: string) => void,
+  at?: Placement,
+): Promise<RuntimeLatency> {
   const pkg = await writeScriptPackage(path.join(env.home, `p3-${label}`));
   const runs: { ms: number; steps: ActivityTiming[] }[] = [];
   for (let rep = 0; rep < reps; rep++) {
@@ -37,16 +51,30 @@ async function readyToConfigured(env: BenchEnv, reps: number, label: string, log
     const events = await historyOf(handle);
     const ready = lastCompletionMs(events, 'launchMembers');
     if (ready === undefined) throw new Error('no launchMembers completion in the history');
-    runs.push({ ms: lastTaskCompletedMs(events) - ready, steps: activityTimings(events).filter((a) => a.type !== 'launchMembers') });
+    runs.push({
+      ms: lastTaskCompletedMs(events) - ready,
+      steps: activityTimings(events).filter((a) => a.type !== 'launchMembers'),
+    });
     await deleteCluster(handle);
     log(`  P3 ${label} rep ${rep + 1}/${reps}: ready → configured ${runs.at(-1)?.ms} ms`);
   }
   const sorted = [...runs].sort((a, b) => a.ms - b.ms);
-  return { readyToConfiguredMs: spread(runs.map((r) => r.ms), 0), steps: (sorted[(sorted.length - 1) >> 1] as (typeof runs)[number]).steps };
+  return {
+    readyToConfiguredMs: spread(
+      runs.map((r) => r.ms),
+      0,
+    ),
+    steps: (sorted[(sorted.length - 1) >> 1] as (typeof runs)[number]).steps,
+  };
 }
 
-async function onKubernetes(env: BenchEnv, reps: number, log: (line: string) => void): Promise<RuntimeLatency | { note: string }> {
-  if (!kubeBinariesCached()) return { note: 'not measured: the Kubernetes harness binaries are not built (npm run k8s:build)' };
+async function onKubernetes(
+  env: BenchEnv,
+  reps: number,
+  log: (line: string) => void,
+): Promise<RuntimeLatency | { note: string }> {
+  if (!kubeBinariesCached())
+    return { note: 'not measured: the Kubernetes harness binaries are not built (npm run k8s:build)' };
   const kube = await startKubeHarness((line) => log(`  ${line}`));
   let stopWorker: (() => Promise<void>) | undefined;
   try {
@@ -61,10 +89,13 @@ async function onKubernetes(env: BenchEnv, reps: number, log: (line: string) => 
 
 export async function latencyPoint(env: BenchEnv, reps: number, log: (line: string) => void): Promise<LatencyResult> {
   const local = await readyToConfigured(env, reps, 'local', log);
-  const kubernetes = await onKubernetes(env, reps, log).catch((error: Error) => ({ note: `not measured: the Kubernetes harness failed: ${error.message}` }));
+  const kubernetes = await onKubernetes(env, reps, log).catch((error: Error) => ({
+    note: `not measured: the Kubernetes harness failed: ${error.message}`,
+  }));
   return {
     ...local,
     kubernetes,
-    kubedirector: 'KubeDirector re-checks on a 30 s reconcile period, so the same transition can wait up to 30 s there (from the issue; not measured here)',
+    kubedirector:
+      'KubeDirector re-checks on a 30 s reconcile period, so the same transition can wait up to 30 s there (from the issue; not measured here)',
   };
 }

@@ -5,7 +5,16 @@
  */
 import path from 'node:path';
 import { resizeUpdate } from '../../api/index.ts';
-import { ROLE, benchApp, chainSize, deleteCluster, runChain, startCluster, waitSettled, writeScriptPackage } from './clusters.ts';
+import {
+  ROLE,
+  benchApp,
+  chainSize,
+  deleteCluster,
+  runChain,
+  startCluster,
+  waitSettled,
+  writeScriptPackage,
+} from './clusters.ts';
 import type { BenchEnv } from './env.ts';
 import { bytesByKind, countKinds, startInputBytes } from './history.ts';
 import { round } from './stats.ts';
@@ -51,7 +60,11 @@ export interface LongRunResult {
  * the member cap (1,000) itself. Member-events: create N/2 configure; grow N/2 configure + N/2
  * addnodes; shrink N/2 delnodes (on the survivors); delete, the members torn down.
  */
-export async function historyCostPoint(env: BenchEnv, sizes: number[], log: (line: string) => void): Promise<HistoryCostRow[]> {
+export async function historyCostPoint(
+  env: BenchEnv,
+  sizes: number[],
+  log: (line: string) => void,
+): Promise<HistoryCostRow[]> {
   const pkg = await writeScriptPackage(path.join(env.home, 'p4'));
   const rows: HistoryCostRow[] = [];
   for (const n of sizes) {
@@ -77,17 +90,38 @@ export async function historyCostPoint(env: BenchEnv, sizes: number[], log: (lin
       const events = (marks[i] as { events: number }).events - previous.events;
       const bytes = (marks[i] as { bytes: number }).bytes - previous.bytes;
       const per = memberEvents[i] as number;
-      return { phase, events, bytes, memberEvents: per, perMemberEvent: round(events / per, 2), bytesPerMemberEvent: Math.round(bytes / per) };
+      return {
+        phase,
+        events,
+        bytes,
+        memberEvents: per,
+        perMemberEvent: round(events / per, 2),
+        bytesPerMemberEvent: Math.round(bytes / per),
+      };
     });
     const continued = runs.slice(1).map((r) => startInputBytes(r.events).bytes);
-    rows.push({ members: n, created: half, phases, runs: runs.length, continueAsNewInputBytes: continued, kinds: countKinds(runs.flatMap((r) => r.events)), bytesByKind: bytesByKind(runs.flatMap((r) => r.events)) });
-    log(`  P4 N=${n}: ${phases.map((p) => `${p.phase} ${p.perMemberEvent} events ${p.bytesPerMemberEvent} B`).join(', ')} per member-event; ${runs.length} run(s)`);
+    rows.push({
+      members: n,
+      created: half,
+      phases,
+      runs: runs.length,
+      continueAsNewInputBytes: continued,
+      kinds: countKinds(runs.flatMap((r) => r.events)),
+      bytesByKind: bytesByKind(runs.flatMap((r) => r.events)),
+    });
+    log(
+      `  P4 N=${n}: ${phases.map((p) => `${p.phase} ${p.perMemberEvent} events ${p.bytesPerMemberEvent} B`).join(', ')} per member-event; ${runs.length} run(s)`,
+    );
   }
   return rows;
 }
 
 /** One cluster resized `resizes` times (1 ↔ 2 members, each resize settled before the next), with the server's own continue-as-new suggestion. */
-export async function longRunPoint(env: BenchEnv, resizes: number, log: (line: string) => void): Promise<LongRunResult> {
+export async function longRunPoint(
+  env: BenchEnv,
+  resizes: number,
+  log: (line: string) => void,
+): Promise<LongRunResult> {
   // No config package: members come and go without scripts, so the time goes to history, not processes.
   const handle = await startCluster(env, 'p4-long', benchApp(null), 1);
   await waitSettled(handle, 1, { pollMs: 10 });

@@ -32,7 +32,15 @@ export interface ScaleResult {
   /** The worker process's memory with no cluster, then after each quarter of the clusters settled (idle a moment), then after the idle window. */
   memory: MemorySample[];
   /** `workerRssMiB` as the process had it after the idle window; `workerRssAfterGcMiB` right after a full GC. */
-  idle: { seconds: number; workerCpuPercent: number; serverCpuPercent: number; workerRssMiB: number; workerRssAfterGcMiB: number | null; serverRssMiB: number; cachedWorkflows: number };
+  idle: {
+    seconds: number;
+    workerCpuPercent: number;
+    serverCpuPercent: number;
+    workerRssMiB: number;
+    workerRssAfterGcMiB: number | null;
+    serverRssMiB: number;
+    cachedWorkflows: number;
+  };
   /**
    * RSS after a main-thread GC, idle with every cluster cached, less the same for the empty worker once its
    * RSS is steady (steadyRssMiB), per cached workflow; and the slope from the first quarter on,
@@ -69,7 +77,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * clusters are not queried over and over; every `sweepMs` the rest are asked anyway, in case a
  * failure means the marker never comes. `queries` counts what was asked.
  */
-async function waitAll(handles: WorkflowHandle[], generation: number, marker: (i: number) => string, log: (line: string) => void, check: () => void, queries = { count: 0 }, timeoutMs = 900_000, sweepMs = 30_000): Promise<string[]> {
+async function waitAll(
+  handles: WorkflowHandle[],
+  generation: number,
+  marker: (i: number) => string,
+  log: (line: string) => void,
+  check: () => void,
+  queries = { count: 0 },
+  timeoutMs = 900_000,
+  sweepMs = 30_000,
+): Promise<string[]> {
   let pending = handles.map((h, i) => ({ h, i }));
   const failed: string[] = [];
   const deadline = Date.now() + timeoutMs;
@@ -82,10 +99,17 @@ async function waitAll(handles: WorkflowHandle[], generation: number, marker: (i
         pending.slice(0, 3).map(async ({ h, i }) => {
           const status = await h.query(statusQuery).catch((error: Error) => ({ error: error.message }));
           const events = await historyOf(h).catch(() => []);
-          return { workflowId: h.workflowId, marker: existsSync(marker(i)), status, lastEvents: events.slice(-6).map((e) => kindOf(e)) };
+          return {
+            workflowId: h.workflowId,
+            marker: existsSync(marker(i)),
+            status,
+            lastEvents: events.slice(-6).map((e) => kindOf(e)),
+          };
         }),
       );
-      throw new Error(`${pending.length} clusters did not settle at generation ${generation}: ${JSON.stringify(stuck)}`);
+      throw new Error(
+        `${pending.length} clusters did not settle at generation ${generation}: ${JSON.stringify(stuck)}`,
+      );
     }
     const sweep = Date.now() - lastSweep > sweepMs;
     if (sweep) lastSweep = Date.now();
@@ -112,12 +136,26 @@ async function waitAll(handles: WorkflowHandle[], generation: number, marker: (i
 const TASK_QUEUE = 'kdflow-bench-p5';
 
 /** One-member clusters on a worker process of their own (its RSS and CPU are the worker's alone). */
-export async function scalePoint(env: BenchEnv, clusters: number, log: (line: string) => void, idleSeconds = 10): Promise<ScaleResult> {
+export async function scalePoint(
+  env: BenchEnv,
+  clusters: number,
+  log: (line: string) => void,
+  idleSeconds = 10,
+): Promise<ScaleResult> {
   const pkg = await writeScriptPackage(path.join(env.home, 'p5'));
   const app = benchApp(pkg.url);
   const names = Array.from({ length: clusters }, (_, i) => `p5-c${i}`);
   const statusFile = (i: number, event: string) =>
-    path.join(env.runtime.memberRoot({ namespace: 'default', cluster: names[i] as string, name: memberName(names[i] as string, ROLE, 0) }), 'opt', 'guestconfig', `${event}.status`);
+    path.join(
+      env.runtime.memberRoot({
+        namespace: 'default',
+        cluster: names[i] as string,
+        name: memberName(names[i] as string, ROLE, 0),
+      }),
+      'opt',
+      'guestconfig',
+      `${event}.status`,
+    );
   const worker = await env.startWorkerProcess(TASK_QUEUE);
   const handles: WorkflowHandle[] = [];
   try {
@@ -141,7 +179,13 @@ export async function scalePoint(env: BenchEnv, clusters: number, log: (line: st
     const spawnerCpu = (pid: number | null) => (pid ? cpuSeconds(pid) : 0);
     const sample = async (settled: number): Promise<MemorySample> => {
       const s = await worker.sample(true);
-      return { clusters: settled, cachedWorkflows: s.cachedWorkflows, rssMiB: s.rssMiB, rssAfterGcMiB: s.rssAfterGcMiB, heapUsedMiB: s.heapUsedMiB };
+      return {
+        clusters: settled,
+        cachedWorkflows: s.cachedWorkflows,
+        rssMiB: s.rssMiB,
+        rssAfterGcMiB: s.rssAfterGcMiB,
+        heapUsedMiB: s.heapUsedMiB,
+      };
     };
     await steadyRssMiB(worker);
     const memory: MemorySample[] = [await sample(0)];
@@ -155,13 +199,25 @@ export async function scalePoint(env: BenchEnv, clusters: number, log: (line: st
       const from = Math.floor((q * clusters) / quarters);
       const to = Math.floor(((q + 1) * clusters) / quarters);
       const t0 = Date.now();
-      const started = await inPool(names.slice(from, to), 32, (name) => startCluster(env, name, app, 1, {}, { namespace: 'default', taskQueue: TASK_QUEUE }));
+      const started = await inPool(names.slice(from, to), 32, (name) =>
+        startCluster(env, name, app, 1, {}, { namespace: 'default', taskQueue: TASK_QUEUE }),
+      );
       handles.push(...started);
-      createFailed.push(...(await waitAll(started, 1, (i) => statusFile(from + i, 'configure'), log, () => worker.assertRunning())));
+      createFailed.push(
+        ...(await waitAll(
+          started,
+          1,
+          (i) => statusFile(from + i, 'configure'),
+          log,
+          () => worker.assertRunning(),
+        )),
+      );
       createMs += Date.now() - t0;
       await sleep(2_000);
       memory.push(await sample(to));
-      log(`  P5: ${to}/${clusters} clusters configured; worker RSS ${memory.at(-1)?.rssMiB} MiB (${memory.at(-1)?.rssAfterGcMiB} after GC), ${memory.at(-1)?.cachedWorkflows} cached`);
+      log(
+        `  P5: ${to}/${clusters} clusters configured; worker RSS ${memory.at(-1)?.rssMiB} MiB (${memory.at(-1)?.rssAfterGcMiB} after GC), ${memory.at(-1)?.cachedWorkflows} cached`,
+      );
     }
     const createSeconds = round(createMs / 1000, 1);
 
@@ -185,9 +241,15 @@ export async function scalePoint(env: BenchEnv, clusters: number, log: (line: st
     const empty = memory[0] as MemorySample;
     const firstQuarter = memory[1] as MemorySample;
     const perCachedClusterMiB = round((retained(idleSample) - retained(empty)) / Math.max(idle.cachedWorkflows, 1), 3);
-    const marginalPerCachedClusterMiB = round((retained(idleSample) - retained(firstQuarter)) / Math.max(idle.cachedWorkflows - firstQuarter.cachedWorkflows, 1), 3);
+    const marginalPerCachedClusterMiB = round(
+      (retained(idleSample) - retained(firstQuarter)) /
+        Math.max(idle.cachedWorkflows - firstQuarter.cachedWorkflows, 1),
+      3,
+    );
     const keepAliveProcesses = processesUnder(path.join(env.home, 'members')).length;
-    log(`  P5 idle: worker ${idle.workerCpuPercent}% CPU ${idle.workerRssMiB} MiB (${idle.workerRssAfterGcMiB} after GC; ${perCachedClusterMiB} MiB per cached cluster), server ${idle.serverCpuPercent}% CPU ${idle.serverRssMiB} MiB, ${keepAliveProcesses} member processes`);
+    log(
+      `  P5 idle: worker ${idle.workerCpuPercent}% CPU ${idle.workerRssMiB} MiB (${idle.workerRssAfterGcMiB} after GC; ${perCachedClusterMiB} MiB per cached cluster), server ${idle.serverCpuPercent}% CPU ${idle.serverRssMiB} MiB, ${keepAliveProcesses} member processes`,
+    );
 
     // The storm: one resize signal per cluster, as fast as the client sends them.
     const spawner = (await worker.sample()).spawnerPid;
@@ -195,7 +257,14 @@ export async function scalePoint(env: BenchEnv, clusters: number, log: (line: st
     const queries = { count: 0 };
     const stormStart = Date.now();
     await inPool(handles, 32, (h) => h.signal(resizeSignal, { roles: { [ROLE]: 2 } }));
-    const stormFailed = await waitAll(handles, 2, (i) => statusFile(i, 'addnodes'), log, () => worker.assertRunning(), queries);
+    const stormFailed = await waitAll(
+      handles,
+      2,
+      (i) => statusFile(i, 'addnodes'),
+      log,
+      () => worker.assertRunning(),
+      queries,
+    );
     log(`  P5: storm settled after ${round((Date.now() - stormStart) / 1000, 1)} s (client view)`);
     const cpu = {
       workerSeconds: round(cpuSeconds(worker.pid) - stormCpu0.worker, 2),
@@ -203,8 +272,15 @@ export async function scalePoint(env: BenchEnv, clusters: number, log: (line: st
       serverSeconds: round(serverCpu() - stormCpu0.server, 2),
     };
     const perResize = (seconds: number) => round((seconds * 1000) / clusters, 1);
-    const cpuPerResizeMs = { worker: perResize(cpu.workerSeconds), spawner: perResize(cpu.spawnerSeconds), server: perResize(cpu.serverSeconds), sumMs: perResize(cpu.workerSeconds + cpu.spawnerSeconds + cpu.serverSeconds) };
-    log(`  P5 storm CPU per resize: worker ${cpuPerResizeMs.worker} ms, spawner ${cpuPerResizeMs.spawner} ms, server ${cpuPerResizeMs.server} ms`);
+    const cpuPerResizeMs = {
+      worker: perResize(cpu.workerSeconds),
+      spawner: perResize(cpu.spawnerSeconds),
+      server: perResize(cpu.serverSeconds),
+      sumMs: perResize(cpu.workerSeconds + cpu.spawnerSeconds + cpu.serverSeconds),
+    };
+    log(
+      `  P5 storm CPU per resize: worker ${cpuPerResizeMs.worker} ms, spawner ${cpuPerResizeMs.spawner} ms, server ${cpuPerResizeMs.server} ms`,
+    );
     const latencies: number[] = [];
     const settleMs: number[] = [];
     await inPool(handles, 16, async (h) => {
@@ -222,7 +298,11 @@ export async function scalePoint(env: BenchEnv, clusters: number, log: (line: st
       perCachedClusterMiB,
       marginalPerCachedClusterMiB,
       storm: {
-        signalToActivityStartMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies) },
+        signalToActivityStartMs: {
+          p50: percentile(latencies, 50),
+          p99: percentile(latencies, 99),
+          max: Math.max(...latencies),
+        },
         convergeSeconds: round(Math.max(...settleMs) / 1000, 1),
         perClusterSettleMs: { p50: percentile(settleMs, 50), p99: percentile(settleMs, 99) },
         cpu,

@@ -10,7 +10,15 @@ import path from 'node:path';
 import { STATUS_PAGE_MAX, deleteSignal, resizeUpdate, statusQuery } from '../../api/index.ts';
 import { fullStatus } from '../../lib/cluster-status.ts';
 import { ROLE, benchApp, chainSize, runChain, startCluster, waitSettled, writeScriptPackage } from './clusters.ts';
-import { cpuSeconds, maxRssSampler, peakRssMiB, processesUnder, steadyRssMiB, type BenchEnv, type WorkerProcess } from './env.ts';
+import {
+  cpuSeconds,
+  maxRssSampler,
+  peakRssMiB,
+  processesUnder,
+  steadyRssMiB,
+  type BenchEnv,
+  type WorkerProcess,
+} from './env.ts';
 import { bytesByKind, eventMs, settledAtMs, startInputBytes } from './history.ts';
 import { round } from './stats.ts';
 
@@ -72,13 +80,26 @@ async function statusSize(handle: WorkflowHandle): Promise<StatusSize> {
   let largestPageBytes = 0;
   let pages = 0;
   for (let offset = 0; pages === 0 || offset < first.page.total; offset += STATUS_PAGE_MAX) {
-    largestPageBytes = Math.max(largestPageBytes, bytesOf(await handle.query(statusQuery, { offset, limit: STATUS_PAGE_MAX })));
+    largestPageBytes = Math.max(
+      largestPageBytes,
+      bytesOf(await handle.query(statusQuery, { offset, limit: STATUS_PAGE_MAX })),
+    );
     pages += 1;
   }
-  return { members: first.page.total, defaultPageBytes: bytesOf(first), largestPageBytes, pages, fullBytes: bytesOf(await fullStatus(handle)) };
+  return {
+    members: first.page.total,
+    defaultPageBytes: bytesOf(first),
+    largestPageBytes,
+    pages,
+    fullBytes: bytesOf(await fullStatus(handle)),
+  };
 }
 
-export async function thousandPoint(env: BenchEnv, sizes: { created: number; peak: number }, log: (line: string) => void): Promise<ThousandResult> {
+export async function thousandPoint(
+  env: BenchEnv,
+  sizes: { created: number; peak: number },
+  log: (line: string) => void,
+): Promise<ThousandResult> {
   const { created, peak } = sizes;
   const pkg = await writeScriptPackage(path.join(env.home, 'p6'));
   const name = `p6-n${peak}`;
@@ -95,7 +116,11 @@ export async function thousandPoint(env: BenchEnv, sizes: { created: number; pea
       const pid = (await w.sample()).spawnerPid;
       return pid ? cpuSeconds(pid) : 0;
     };
-    const cpuNow = async () => ({ worker: cpuSeconds(w.pid), spawner: await spawnerCpu(), server: server ? cpuSeconds(server) : 0 });
+    const cpuNow = async () => ({
+      worker: cpuSeconds(w.pid),
+      spawner: await spawnerCpu(),
+      server: server ? cpuSeconds(server) : 0,
+    });
     const workerRssAtStartMiB = await steadyRssMiB(w);
     const rssMax = maxRssSampler(w.pid);
     const settle = { pollMs: 500, timeoutMs: 1_800_000, check: () => w.assertRunning() };
@@ -104,7 +129,13 @@ export async function thousandPoint(env: BenchEnv, sizes: { created: number; pea
     let handle: WorkflowHandle | undefined;
     let previous = { events: 0, bytes: 0 };
 
-    const phase = async (which: ThousandPhase['phase'], membersBefore: number, membersAfter: number, memberEvents: number, run: () => Promise<void>) => {
+    const phase = async (
+      which: ThousandPhase['phase'],
+      membersBefore: number,
+      membersAfter: number,
+      memberEvents: number,
+      run: () => Promise<void>,
+    ) => {
       const cpu0 = await cpuNow();
       const t0 = Date.now();
       await run();
@@ -129,7 +160,11 @@ export async function thousandPoint(env: BenchEnv, sizes: { created: number; pea
         bytes,
         eventsPerMemberEvent: round(events / memberEvents, 2),
         bytesPerMemberEvent: Math.round(bytes / memberEvents),
-        cpu: { workerSeconds: round(cpu1.worker - cpu0.worker, 2), spawnerSeconds: round(cpu1.spawner - cpu0.spawner, 2), serverSeconds: round(cpu1.server - cpu0.server, 2) },
+        cpu: {
+          workerSeconds: round(cpu1.worker - cpu0.worker, 2),
+          spawnerSeconds: round(cpu1.spawner - cpu0.spawner, 2),
+          serverSeconds: round(cpu1.server - cpu0.server, 2),
+        },
         workerRssMiB: memory.rssMiB,
         workerRssAfterGcMiB: memory.rssAfterGcMiB,
         workerHeapUsedMiB: memory.heapUsedMiB,
@@ -137,11 +172,20 @@ export async function thousandPoint(env: BenchEnv, sizes: { created: number; pea
         ...(which === 'delete' ? {} : { status: await statusSize(h) }),
       };
       phases.push(entry);
-      log(`  P6 ${which} ${membersBefore} → ${membersAfter}: ${entry.seconds} s, ${entry.eventsPerMemberEvent} events and ${entry.bytesPerMemberEvent} B per member-event, worker RSS ${entry.workerRssMiB} MiB (${entry.workerRssAfterGcMiB} after GC)${entry.status ? `, status page ${entry.status.defaultPageBytes} B, full ${entry.status.fullBytes} B` : ''}`);
+      log(
+        `  P6 ${which} ${membersBefore} → ${membersAfter}: ${entry.seconds} s, ${entry.eventsPerMemberEvent} events and ${entry.bytesPerMemberEvent} B per member-event, worker RSS ${entry.workerRssMiB} MiB (${entry.workerRssAfterGcMiB} after GC)${entry.status ? `, status page ${entry.status.defaultPageBytes} B, full ${entry.status.fullBytes} B` : ''}`,
+      );
     };
 
     await phase('create', 0, created, created, async () => {
-      handle = await startCluster(env, name, benchApp(pkg.url), created, {}, { namespace: 'default', taskQueue: TASK_QUEUE });
+      handle = await startCluster(
+        env,
+        name,
+        benchApp(pkg.url),
+        created,
+        {},
+        { namespace: 'default', taskQueue: TASK_QUEUE },
+      );
       await waitSettled(handle, 1, settle);
     });
     const h = handle as WorkflowHandle;
@@ -162,7 +206,11 @@ export async function thousandPoint(env: BenchEnv, sizes: { created: number; pea
     const continueAsNew = runs.slice(1).map((r) => {
       const input = startInputBytes(r.events);
       const at = eventMs(r.events[0] ?? {});
-      return { afterPhase: phaseEnds.findLast((p) => p.at <= at)?.phase ?? 'create', inputBytes: input.bytes, carriedStateBytes: input.perArgument[1] ?? 0 };
+      return {
+        afterPhase: phaseEnds.findLast((p) => p.at <= at)?.phase ?? 'create',
+        inputBytes: input.bytes,
+        carriedStateBytes: input.perArgument[1] ?? 0,
+      };
     });
     return {
       created,

@@ -13,8 +13,19 @@ export function plots(r: BenchReport): Record<string, string> {
       yLabel: 'wall time (ms)',
       logX: true,
       series: [
-        { name: 'kdflow', points: p1.rows.map((x) => ({ x: x.members, y: x.kdflowMs.median, min: x.kdflowMs.min, max: x.kdflowMs.max })) },
-        { name: 'bare Node loop', points: p1.rows.map((x) => ({ x: x.members, y: x.bareMs.median, min: x.bareMs.min, max: x.bareMs.max })) },
+        {
+          name: 'kdflow',
+          points: p1.rows.map((x) => ({
+            x: x.members,
+            y: x.kdflowMs.median,
+            min: x.kdflowMs.min,
+            max: x.kdflowMs.max,
+          })),
+        },
+        {
+          name: 'bare Node loop',
+          points: p1.rows.map((x) => ({ x: x.members, y: x.bareMs.median, min: x.bareMs.min, max: x.bareMs.max })),
+        },
       ],
       note: `median of runs, whiskers min–max; maxParallel ${p1.maxParallel}`,
     });
@@ -25,8 +36,14 @@ export function plots(r: BenchReport): Record<string, string> {
       title: `P2: ${p2.members} members × ${p2.scriptMs} ms script`,
       yLabel: 'apply → configured (ms)',
       groups: [
-        { label: `maxParallel ${p2.members}`, bars: [{ name: 'wall', value: p2.parallelMs.median, min: p2.parallelMs.min, max: p2.parallelMs.max }] },
-        { label: 'maxParallel 1', bars: [{ name: 'wall', value: p2.serialMs.median, min: p2.serialMs.min, max: p2.serialMs.max }] },
+        {
+          label: `maxParallel ${p2.members}`,
+          bars: [{ name: 'wall', value: p2.parallelMs.median, min: p2.parallelMs.min, max: p2.parallelMs.max }],
+        },
+        {
+          label: 'maxParallel 1',
+          bars: [{ name: 'wall', value: p2.serialMs.median, min: p2.serialMs.min, max: p2.serialMs.max }],
+        },
       ],
       note: `ratio ${p2.ratio.median} (target ≤ 0.1)`,
     });
@@ -36,11 +53,26 @@ export function plots(r: BenchReport): Record<string, string> {
     const byPhase = (value: (p: HistoryCostRow['phases'][number]) => number) =>
       ['create', 'grow', 'shrink', 'delete'].map((phase) => ({
         label: phase,
-        bars: p4.costs.map((c) => ({ name: `${c.members} members`, value: ((p) => (p ? value(p) : 0))(c.phases.find((p) => p.phase === phase)) })),
+        bars: p4.costs.map((c) => ({
+          name: `${c.members} members`,
+          value: ((p) => (p ? value(p) : 0))(c.phases.find((p) => p.phase === phase)),
+        })),
       }));
-    const members = 'at N members: create N/2 configure, grow N/2 configure + N/2 addnodes, shrink N/2 delnodes; delete per member';
-    out['p4-history.svg'] = barChart({ title: 'P4: history events per member-event', yLabel: 'events', groups: byPhase((p) => p.perMemberEvent), reference: { value: 10, label: 'target 10' }, note: members });
-    out['p4-bytes.svg'] = barChart({ title: 'P4: history bytes per member-event (target: constant in N)', yLabel: 'bytes', groups: byPhase((p) => p.bytesPerMemberEvent), note: members });
+    const members =
+      'at N members: create N/2 configure, grow N/2 configure + N/2 addnodes, shrink N/2 delnodes; delete per member';
+    out['p4-history.svg'] = barChart({
+      title: 'P4: history events per member-event',
+      yLabel: 'events',
+      groups: byPhase((p) => p.perMemberEvent),
+      reference: { value: 10, label: 'target 10' },
+      note: members,
+    });
+    out['p4-bytes.svg'] = barChart({
+      title: 'P4: history bytes per member-event (target: constant in N)',
+      yLabel: 'bytes',
+      groups: byPhase((p) => p.bytesPerMemberEvent),
+      note: members,
+    });
     out['p4-long-run.svg'] = barChart({
       title: `P4: events per run over ${p4.longRun.resizes} resizes (continue-as-new)`,
       yLabel: 'history events',
@@ -97,16 +129,35 @@ export function plots(r: BenchReport): Record<string, string> {
     out['p6-phases.svg'] = barChart({
       title: `P6: one cluster, ${p6.created} → ${p6.peak} → ${p6.created} → deleted`,
       yLabel: 'seconds',
-      groups: p6.phases.map((p) => ({ label: `${p.phase} ${p.membersBefore}→${p.membersAfter}`, bars: [{ name: 's', value: p.seconds }] })),
+      groups: p6.phases.map((p) => ({
+        label: `${p.phase} ${p.membersBefore}→${p.membersAfter}`,
+        bars: [{ name: 's', value: p.seconds }],
+      })),
       note: `history bytes per member-event: ${p6.phases.map((p) => `${p.phase} ${p.bytesPerMemberEvent}`).join(', ')}; worker RSS at most ${p6.workerMaxRssMiB} MiB`,
     });
     const kib = (b: number) => Math.round((b / 1024) * 10) / 10;
     out['p6-status.svg'] = barChart({
       title: `P6: status query size at ${p6.created}–${p6.peak} members`,
       yLabel: 'KiB',
-      groups: p6.phases.flatMap((p) => (p.status ? [{ label: `after ${p.phase} (${p.status.members})`, bars: [{ name: 'default page', value: kib(p.status.defaultPageBytes) }, { name: 'largest page (250)', value: kib(p.status.largestPageBytes) }, { name: 'all pages joined', value: kib(p.status.fullBytes) }] }] : [])),
+      groups: p6.phases.flatMap((p) =>
+        p.status
+          ? [
+              {
+                label: `after ${p.phase} (${p.status.members})`,
+                bars: [
+                  { name: 'default page', value: kib(p.status.defaultPageBytes) },
+                  { name: 'largest page (250)', value: kib(p.status.largestPageBytes) },
+                  { name: 'all pages joined', value: kib(p.status.fullBytes) },
+                ],
+              },
+            ]
+          : [],
+      ),
       reference: { value: 256, label: 'page bound 256 KiB' },
-      note: p6.continueAsNew.length > 0 ? `continue-as-new carried state ${p6.continueAsNew.map((c) => `${kib(c.carriedStateBytes)} KiB`).join(', ')} (bound 512 KiB)` : 'no continue-as-new in this run',
+      note:
+        p6.continueAsNew.length > 0
+          ? `continue-as-new carried state ${p6.continueAsNew.map((c) => `${kib(c.carriedStateBytes)} KiB`).join(', ')} (bound 512 KiB)`
+          : 'no continue-as-new in this run',
     });
   }
   // Every metric on one scale: after as a share of before (time, memory, events: lower is better).
@@ -115,7 +166,10 @@ export function plots(r: BenchReport): Record<string, string> {
     out['hotspots.svg'] = barChart({
       title: 'Hot spots: after as % of before (lower is better)',
       yLabel: '% of before',
-      groups: compared.map((x) => ({ label: x.short, bars: [{ name: 'after', value: Math.round(((x.after as number) / (x.before as number)) * 1000) / 10 }] })),
+      groups: compared.map((x) => ({
+        label: x.short,
+        bars: [{ name: 'after', value: Math.round(((x.after as number) / (x.before as number)) * 1000) / 10 }],
+      })),
       reference: { value: 100, label: 'before' },
       slantLabels: true,
       note: `before ${r.hotspots.before}, after ${r.hotspots.after}; P5 at the before run's size`,
@@ -123,4 +177,3 @@ export function plots(r: BenchReport): Record<string, string> {
   }
   return out;
 }
-

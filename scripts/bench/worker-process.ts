@@ -44,7 +44,15 @@ async function main(args: WorkerProcessArgs): Promise<void> {
   const logger = pino({ level: process.env.KDFLOW_BENCH_LOG ?? 'silent' });
   // KDFLOW_BENCH_MAX_CACHED: the sticky cache's size, which the SDK otherwise derives from the heap limit.
   const maxCachedWorkflows = Number(process.env.KDFLOW_BENCH_MAX_CACHED ?? 0) || undefined;
-  const worker = await createKdflowWorker({ connection, namespace: 'default', runtime: new LocalRuntime(args.home), home: args.home, logger, taskQueue: args.taskQueue, ...(maxCachedWorkflows ? { tuning: { maxCachedWorkflows } } : {}) });
+  const worker = await createKdflowWorker({
+    connection,
+    namespace: 'default',
+    runtime: new LocalRuntime(args.home),
+    home: args.home,
+    logger,
+    taskQueue: args.taskQueue,
+    ...(maxCachedWorkflows ? { tuning: { maxCachedWorkflows } } : {}),
+  });
   const stop = () => {
     if (worker.getState() === 'RUNNING') worker.shutdown();
   };

@@ -32,7 +32,12 @@ export async function observeCluster(env: ChaosEnv, cluster: string): Promise<Ob
     const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '');
     // The parent pid follows the command name in /proc/PID/stat, after its closing parenthesis.
     const ppid = (await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).split(') ')[1]?.split(' ')[1] ?? '';
-    seen.push({ pid, argv: cmdline.split('\0'), ppid, inCluster: cwd === clusterDir || cwd.startsWith(`${clusterDir}/`) });
+    seen.push({
+      pid,
+      argv: cmdline.split('\0'),
+      ppid,
+      inCluster: cwd === clusterDir || cwd.startsWith(`${clusterDir}/`),
+    });
   }
   const keepalivePids = new Set<string>();
   for (const p of seen) {
@@ -78,22 +83,37 @@ export function expectedNames(cluster: string, counts: Record<string, number>): 
 }
 
 /** A settled, configured cluster with exactly the members the spec asks for, each existing once. */
-export async function checkConverged(env: ChaosEnv, cluster: string, status: ClusterStatus, counts: Record<string, number>): Promise<string[]> {
+export async function checkConverged(
+  env: ChaosEnv,
+  cluster: string,
+  status: ClusterStatus,
+  counts: Record<string, number>,
+): Promise<string[]> {
   const problems: string[] = [];
   const want = expectedNames(cluster, counts);
   const have = memberNames(status).sort();
-  if (status.phase !== 'configured') problems.push(`phase is ${status.phase}, not configured${status.lastError ? ` (${status.lastError})` : ''}`);
-  if (status.observedGeneration !== status.generation) problems.push(`observed generation ${status.observedGeneration} of ${status.generation}`);
+  if (status.phase !== 'configured')
+    problems.push(`phase is ${status.phase}, not configured${status.lastError ? ` (${status.lastError})` : ''}`);
+  if (status.observedGeneration !== status.generation)
+    problems.push(`observed generation ${status.observedGeneration} of ${status.generation}`);
   if (new Set(have).size !== have.length) problems.push(`duplicate members in status: ${have.join(',')}`);
   if (have.join(',') !== want.join(',')) problems.push(`status members ${have.join(',')} ≠ spec ${want.join(',')}`);
   for (const m of status.roles.flatMap((r) => r.members)) {
-    if (m.state !== 'configured' || !m.ready) problems.push(`${m.name} is ${m.state}${m.ready ? '' : ' (not ready)'}${m.lastError ? `: ${m.lastError.split('\n')[0]}` : ''}`);
+    if (m.state !== 'configured' || !m.ready)
+      problems.push(
+        `${m.name} is ${m.state}${m.ready ? '' : ' (not ready)'}${m.lastError ? `: ${m.lastError.split('\n')[0]}` : ''}`,
+      );
   }
   const seen = await observeCluster(env, cluster);
-  if (seen.dirs.join(',') !== want.join(',')) problems.push(`member dirs on disk ${seen.dirs.join(',') || '(none)'} ≠ spec ${want.join(',')}`);
-  for (const name of want) if ((seen.keepalives.get(name) ?? 0) !== 1) problems.push(`${name} has ${seen.keepalives.get(name) ?? 0} keep-alive processes`);
-  for (const [name, n] of seen.keepalives) if (!want.includes(name)) problems.push(`${n} keep-alive process(es) left for removed member ${name}`);
-  if (seen.strays.length > 0) problems.push(`processes still running in the cluster dir: ${seen.strays.slice(0, 3).join(' | ')}`);
+  if (seen.dirs.join(',') !== want.join(','))
+    problems.push(`member dirs on disk ${seen.dirs.join(',') || '(none)'} ≠ spec ${want.join(',')}`);
+  for (const name of want)
+    if ((seen.keepalives.get(name) ?? 0) !== 1)
+      problems.push(`${name} has ${seen.keepalives.get(name) ?? 0} keep-alive processes`);
+  for (const [name, n] of seen.keepalives)
+    if (!want.includes(name)) problems.push(`${n} keep-alive process(es) left for removed member ${name}`);
+  if (seen.strays.length > 0)
+    problems.push(`processes still running in the cluster dir: ${seen.strays.slice(0, 3).join(' | ')}`);
   return problems;
 }
 
@@ -126,10 +146,13 @@ export function checkLedger(ledger: LedgerLine[], history: HistoryEntry[] | unde
     for (const line of ledger.filter((l) => l.kind === 'done')) {
       const entry = recorded.get(line.runId);
       if (!entry) problems.push(`${line.runId} ran but is not in the workflow's history`);
-      else if (entry.exitCode !== 0) problems.push(`${line.runId} ran to exit 0 but is recorded with exit ${entry.exitCode}`);
+      else if (entry.exitCode !== 0)
+        problems.push(`${line.runId} ran to exit 0 but is recorded with exit ${entry.exitCode}`);
     }
     const done = new Set(ledger.filter((l) => l.kind === 'done').map((l) => l.runId));
-    for (const entry of history) if (entry.exitCode === 0 && !done.has(entry.runId)) problems.push(`${entry.runId} is recorded as exit 0 but never ran to the end`);
+    for (const entry of history)
+      if (entry.exitCode === 0 && !done.has(entry.runId))
+        problems.push(`${entry.runId} is recorded as exit 0 but never ran to the end`);
   }
   return problems;
 }

@@ -40,7 +40,11 @@ export function inProcessCli(env: { home: string; address: string }): CliRunner 
     const out: string[] = [];
     const err: string[] = [];
     try {
-      const code = await main(args, (l) => out.push(l), (l) => err.push(l));
+      const code = await main(
+        args,
+        (l) => out.push(l),
+        (l) => err.push(l),
+      );
       return { code, stdout: out.map((l) => `${l}\n`).join(''), stderr: err.map((l) => `${l}\n`).join('') };
     } finally {
       restore('KDFLOW_HOME', saved.home);

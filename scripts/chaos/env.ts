@@ -68,7 +68,12 @@ export class ChaosEnv {
 
   async startServer(): Promise<number> {
     const started = Date.now();
-    this.server = await startDevServer({ port: this.port, uiPort: this.uiPort, dbFile: this.dbFile, logFile: path.join(this.dir, 'temporal.log') });
+    this.server = await startDevServer({
+      port: this.port,
+      uiPort: this.uiPort,
+      dbFile: this.dbFile,
+      logFile: path.join(this.dir, 'temporal.log'),
+    });
     if (this.server.reused) throw new Error(`port ${this.port} already had a Temporal server; chaos needs its own`);
     return Date.now() - started;
   }
@@ -87,14 +92,23 @@ export class ChaosEnv {
     this.workerLog = createWriteStream(path.join(this.dir, `worker-${this.workerStarts}.log`));
     const child = spawn(process.execPath, [WORKER], {
       cwd: REPO,
-      env: { ...process.env, TEMPORAL_ADDRESS: this.address, KDFLOW_HOME: this.home, KDFLOW_LOG_LEVEL: 'info', KDFLOW_RUNTIME: 'local' },
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: this.address,
+        KDFLOW_HOME: this.home,
+        KDFLOW_LOG_LEVEL: 'info',
+        KDFLOW_RUNTIME: 'local',
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.worker = child;
     const log = this.workerLog;
     await new Promise<void>((resolve, reject) => {
       let buffered = '';
-      const timer = setTimeout(() => reject(new Error(`the worker did not start within 120s; see ${log.path}`)), 120_000);
+      const timer = setTimeout(
+        () => reject(new Error(`the worker did not start within 120s; see ${log.path}`)),
+        120_000,
+      );
       child.stderr?.on('data', (chunk: Buffer) => {
         log.write(chunk);
         buffered = (buffered + chunk.toString('utf8')).slice(-10_000);
@@ -131,7 +145,12 @@ export class ChaosEnv {
       if (!/^\d+$/.test(pid)) continue;
       const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '');
       const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
-      if (!cwd.startsWith(`${this.home}/`) && !environ.includes(`\0KDFLOW_MEMBER_ROOT=${this.home}/`) && !environ.startsWith(`KDFLOW_MEMBER_ROOT=${this.home}/`)) continue;
+      if (
+        !cwd.startsWith(`${this.home}/`) &&
+        !environ.includes(`\0KDFLOW_MEMBER_ROOT=${this.home}/`) &&
+        !environ.startsWith(`KDFLOW_MEMBER_ROOT=${this.home}/`)
+      )
+        continue;
       try {
         process.kill(Number(pid), 'SIGKILL');
         killed += 1;

@@ -74,19 +74,35 @@ export interface RoleEnv {
 }
 
 export function clusterSpec(roles: Record<string, number>, env: RoleEnv[] = []): KdClusterSpec {
-  return KdClusterSpec.parse({ app: APP_NAME, roles: Object.entries(roles).map(([id, members]) => ({ id, members, ...(env.length > 0 ? { env } : {}) })) });
+  return KdClusterSpec.parse({
+    app: APP_NAME,
+    roles: Object.entries(roles).map(([id, members]) => ({ id, members, ...(env.length > 0 ? { env } : {}) })),
+  });
 }
 
 /** Starts the cluster workflow as `kdflow apply` does. */
-export async function startCluster(env: ChaosEnv, name: string, app: KdAppSpec, spec: KdClusterSpec): Promise<ClusterHandle> {
+export async function startCluster(
+  env: ChaosEnv,
+  name: string,
+  app: KdAppSpec,
+  spec: KdClusterSpec,
+): Promise<ClusterHandle> {
   const input: ClusterInput = { namespace: NAMESPACE, name, appName: APP_NAME, app, spec };
-  return env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', { taskQueue: TASK_QUEUE, workflowId: clusterWorkflowId(NAMESPACE, name), args: [input] });
+  return env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', {
+    taskQueue: TASK_QUEUE,
+    workflowId: clusterWorkflowId(NAMESPACE, name),
+    args: [input],
+  });
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 /** Polls the status query (which needs a worker) until the predicate holds; errors while the worker is down are retried. */
-export async function waitForStatus(handle: ClusterHandle, predicate: (s: ClusterStatus) => boolean, timeoutMs: number): Promise<ClusterStatus> {
+export async function waitForStatus(
+  handle: ClusterHandle,
+  predicate: (s: ClusterStatus) => boolean,
+  timeoutMs: number,
+): Promise<ClusterStatus> {
   const deadline = Date.now() + timeoutMs;
   let last: ClusterStatus | undefined;
   let lastError: unknown;
@@ -99,7 +115,9 @@ export async function waitForStatus(handle: ClusterHandle, predicate: (s: Cluste
     }
     await sleep(200);
   }
-  throw new Error(`status never matched within ${timeoutMs}ms; last: ${last ? `${last.phase} gen ${last.observedGeneration}/${last.generation} op ${last.operation ?? '-'}` : `no answer (${(lastError as Error)?.message})`}`);
+  throw new Error(
+    `status never matched within ${timeoutMs}ms; last: ${last ? `${last.phase} gen ${last.observedGeneration}/${last.generation} op ${last.operation ?? '-'}` : `no answer (${(lastError as Error)?.message})`}`,
+  );
 }
 
 /** Waits until the workflow has closed (delete), by describe, which needs no worker. */
@@ -113,8 +131,12 @@ export async function waitClosed(handle: ClusterHandle, timeoutMs: number): Prom
   throw new Error(`workflow ${handle.workflowId} still running after ${timeoutMs}ms`);
 }
 
-export const settled = (generation: number) => (s: ClusterStatus) => s.observedGeneration >= generation && s.generation === generation && (s.phase === 'configured' || s.phase === 'config error');
-export const configured = (generation: number) => (s: ClusterStatus) => s.observedGeneration >= generation && s.generation === generation && s.phase === 'configured';
+export const settled = (generation: number) => (s: ClusterStatus) =>
+  s.observedGeneration >= generation &&
+  s.generation === generation &&
+  (s.phase === 'configured' || s.phase === 'config error');
+export const configured = (generation: number) => (s: ClusterStatus) =>
+  s.observedGeneration >= generation && s.generation === generation && s.phase === 'configured';
 
 /**
  * A call to Temporal that gives up after `ms`: the deadline travels with the gRPC call, so nothing is
@@ -138,7 +160,8 @@ export async function readLedger(dir: string): Promise<LedgerLine[]> {
     const text = await readFile(path.join(dir, file), 'utf8');
     for (const line of text.split('\n').filter(Boolean)) {
       const [kind, runId, ...argv] = line.split(' ');
-      if (kind === 'start' || kind === 'done') lines.push({ kind, runId: runId ?? '', argv: argv.join(' '), member: file.slice(0, -4) });
+      if (kind === 'start' || kind === 'done')
+        lines.push({ kind, runId: runId ?? '', argv: argv.join(' '), member: file.slice(0, -4) });
     }
   }
   return lines;

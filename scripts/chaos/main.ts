@@ -44,8 +44,16 @@ const fresh = await runChaos({
 });
 const out = path.resolve(REPO, values.out ?? 'reports');
 await mkdir(out, { recursive: true });
-const run = { startedAt: fresh.startedAt, durationMs: fresh.durationMs, parts: fresh.parts.map((p) => p.name), loadAverage: { start: loadAtStart, end: os.loadavg()[0] as number } };
-const previous = only ? ((await readFile(path.join(out, 'chaos.json'), 'utf8').then(JSON.parse, () => undefined)) as ChaosReport | undefined) : undefined;
+const run = {
+  startedAt: fresh.startedAt,
+  durationMs: fresh.durationMs,
+  parts: fresh.parts.map((p) => p.name),
+  loadAverage: { start: loadAtStart, end: os.loadavg()[0] as number },
+};
+const previous = only
+  ? ((await readFile(path.join(out, 'chaos.json'), 'utf8').then(JSON.parse, () => undefined)) as
+      ChaosReport | undefined)
+  : undefined;
 const report = mergeReports(previous, fresh, run, PARTS);
 await writeFile(path.join(out, 'chaos.json'), `${JSON.stringify(report, null, 2)}\n`);
 await writeFile(path.join(out, 'chaos.md'), renderMarkdown(report));

@@ -13,8 +13,17 @@ export function summarize(values: number[]): Summary | undefined {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number;
   const mid = sorted.length / 2;
-  const median = sorted.length % 2 === 1 ? (sorted[Math.floor(mid)] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-  return { count: sorted.length, median: Math.round(median), p90: Math.round(at(0.9)), max: Math.round(sorted.at(-1) as number), min: Math.round(sorted[0] as number) };
+  const median =
+    sorted.length % 2 === 1
+      ? (sorted[Math.floor(mid)] as number)
+      : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return {
+    count: sorted.length,
+    median: Math.round(median),
+    p90: Math.round(at(0.9)),
+    max: Math.round(sorted.at(-1) as number),
+    min: Math.round(sorted[0] as number),
+  };
 }
 
 export interface TrialResult {
@@ -66,7 +75,12 @@ export interface ChaosRun {
  * `order`), so re-running one part keeps the others' results. Only a report of the same seed and
  * profile is merged into; otherwise `fresh` stands alone.
  */
-export function mergeReports(previous: ChaosReport | undefined, fresh: ChaosReport, freshRun: ChaosRun, order: readonly string[]): ChaosReport {
+export function mergeReports(
+  previous: ChaosReport | undefined,
+  fresh: ChaosReport,
+  freshRun: ChaosRun,
+  order: readonly string[],
+): ChaosReport {
   const alone = { ...fresh, runs: [freshRun] };
   if (!previous || previous.seed !== fresh.seed || previous.profile !== fresh.profile) return alone;
   const replaced = new Set(fresh.parts.map((p) => p.name));
@@ -74,7 +88,11 @@ export function mergeReports(previous: ChaosReport | undefined, fresh: ChaosRepo
   if (kept.length === 0) return alone;
   const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
   const parts = [...kept, ...fresh.parts].sort((a, b) => rank(a.name) - rank(b.name));
-  const earlier = (previous.runs ?? [{ startedAt: previous.startedAt, durationMs: previous.durationMs, parts: previous.parts.map((p) => p.name) }])
+  const earlier = (
+    previous.runs ?? [
+      { startedAt: previous.startedAt, durationMs: previous.durationMs, parts: previous.parts.map((p) => p.name) },
+    ]
+  )
     .map((run) => ({ ...run, parts: run.parts.filter((name) => !replaced.has(name)) }))
     .filter((run) => run.parts.length > 0);
   return {
@@ -87,7 +105,13 @@ export function mergeReports(previous: ChaosReport | undefined, fresh: ChaosRepo
   };
 }
 
-export function partReport(name: string, title: string, results: TrialResult[], durationMs: number, figures: Record<string, unknown> = {}): PartReport {
+export function partReport(
+  name: string,
+  title: string,
+  results: TrialResult[],
+  durationMs: number,
+  figures: Record<string, unknown> = {},
+): PartReport {
   const times = results.flatMap((r) => (r.convergenceMs === undefined ? [] : [r.convergenceMs]));
   const convergence = summarize(times);
   return {
@@ -125,7 +149,9 @@ export function renderMarkdown(report: ChaosReport): string {
   ];
   for (const part of report.parts) {
     const c = part.figures.convergenceMs as Summary | undefined;
-    lines.push(`| ${part.title} | ${part.trials} | ${part.passes} | ${c ? seconds(c.median) : '–'} | ${c ? seconds(c.p90) : '–'} | ${c ? seconds(c.max) : '–'} | ${seconds(part.durationMs)} |`);
+    lines.push(
+      `| ${part.title} | ${part.trials} | ${part.passes} | ${c ? seconds(c.median) : '–'} | ${c ? seconds(c.p90) : '–'} | ${c ? seconds(c.max) : '–'} | ${seconds(part.durationMs)} |`,
+    );
   }
   for (const part of report.parts) {
     lines.push('', `## ${part.title}`, '');
@@ -134,17 +160,25 @@ export function renderMarkdown(report: ChaosReport): string {
     const rest = Object.entries(part.figures).filter(([k]) => k !== 'notes' && k !== 'convergenceMs');
     for (const [key, value] of rest) lines.push(`- ${key}: ${formatFigure(value)}`);
     if (part.failures.length === 0) lines.push('- every trial passed');
-    for (const failure of part.failures) lines.push(`- **failed ${failure.id}**: ${failure.problems.slice(0, 3).join('; ')}`);
+    for (const failure of part.failures)
+      lines.push(`- **failed ${failure.id}**: ${failure.problems.slice(0, 3).join('; ')}`);
   }
   return `${lines.join('\n')}\n`;
 }
 
 function runLines(report: ChaosReport): string[] {
   const head = `Seed ${report.seed}, profile ${report.profile}, on ${report.machine.cpus} CPU(s), Node ${report.machine.node}`;
-  const load = (run: ChaosRun) => (run.loadAverage ? `, load average ${run.loadAverage.start.toFixed(1)} → ${run.loadAverage.end.toFixed(1)}` : '');
+  const load = (run: ChaosRun) =>
+    run.loadAverage ? `, load average ${run.loadAverage.start.toFixed(1)} → ${run.loadAverage.end.toFixed(1)}` : '';
   const runs = report.runs ?? [];
-  if (runs.length <= 1) return [`${head}: started ${report.startedAt}, took ${seconds(report.durationMs)}${runs[0] ? load(runs[0]) : ''}.`];
-  return [`${head}; the parts come from ${runs.length} runs:`, '', ...runs.map((run) => `- ${run.startedAt}, ${seconds(run.durationMs)}${load(run)}: ${run.parts.join(', ')}`), ''];
+  if (runs.length <= 1)
+    return [`${head}: started ${report.startedAt}, took ${seconds(report.durationMs)}${runs[0] ? load(runs[0]) : ''}.`];
+  return [
+    `${head}; the parts come from ${runs.length} runs:`,
+    '',
+    ...runs.map((run) => `- ${run.startedAt}, ${seconds(run.durationMs)}${load(run)}: ${run.parts.join(', ')}`),
+    '',
+  ];
 }
 
 const isSummary = (v: unknown): v is Summary => Boolean(v && typeof v === 'object' && 'median' in v && 'max' in v);
@@ -152,7 +186,12 @@ const isSummary = (v: unknown): v is Summary => Boolean(v && typeof v === 'objec
 function formatFigure(value: unknown): string {
   if (isSummary(value)) return `median ${value.median}, p90 ${value.p90}, max ${value.max} (n=${value.count})`;
   // { create: Summary, grow: Summary, … } reads better as one line per key.
-  if (value && typeof value === 'object' && !Array.isArray(value) && Object.values(value).every((v) => v === undefined || isSummary(v))) {
+  if (
+    value &&
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => v === undefined || isSummary(v))
+  ) {
     return Object.entries(value)
       .map(([k, v]) => `${k}: ${v ? formatFigure(v) : 'none'}`)
       .join('; ');

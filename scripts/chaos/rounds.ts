@@ -8,7 +8,19 @@ import path from 'node:path';
 import { deleteSignal, memberFqdn, resizeUpdate, type ClusterStatus, type KdAppSpec } from '../../api/index.ts';
 import { checkConverged, checkGone, checkLedger, doneEvents, workflowHistory } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
-import { NAMESPACE, clusterSpec, configured, readLedger, sleep, startCluster, waitClosed, waitForStatus, bounded, type ClusterHandle, type LedgerLine } from './fixtures.ts';
+import {
+  NAMESPACE,
+  clusterSpec,
+  configured,
+  readLedger,
+  sleep,
+  startCluster,
+  waitClosed,
+  waitForStatus,
+  bounded,
+  type ClusterHandle,
+  type LedgerLine,
+} from './fixtures.ts';
 import { summarize, type TrialResult } from './report.ts';
 import type { Rng } from './rng.ts';
 
@@ -52,7 +64,11 @@ export interface RoundSetup {
  * Runs one round. `disrupt` (absent for a baseline) is called at the chosen moment and returns a
  * note on what it did; convergence is timed from that moment (or from each trigger without one).
  */
-export async function runRound(setup: RoundSetup, round: string, disrupt?: () => Promise<string>): Promise<TrialResult[]> {
+export async function runRound(
+  setup: RoundSetup,
+  round: string,
+  disrupt?: () => Promise<string>,
+): Promise<TrialResult[]> {
   const { env, rng, app, estimate } = setup;
   const lives: Live[] = PHASES.map((phase) => {
     const name = `${setup.prefix}-${round}-${phase}`;
@@ -75,7 +91,9 @@ export async function runRound(setup: RoundSetup, round: string, disrupt?: () =>
   // The delete trial deletes a cluster in the middle of a grow, so running scripts must be stopped too.
   const del = lives.find((l) => l.phase === 'delete') as Live;
   await del.handle?.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 4 } }] });
-  await waitForStatus(del.handle as ClusterHandle, (s) => (s.operation ?? '').startsWith('configure'), 30_000).catch(() => undefined);
+  await waitForStatus(del.handle as ClusterHandle, (s) => (s.operation ?? '').startsWith('configure'), 30_000).catch(
+    () => undefined,
+  );
 
   // Each trigger is placed so the disruption lands at fraction u of that phase's expected duration.
   const fractions = new Map(lives.map((l) => [l.phase, rng.between(0.05, 0.95)]));
@@ -85,7 +103,13 @@ export async function runRound(setup: RoundSetup, round: string, disrupt?: () =>
     lives.map(async (l) => {
       await sleep(disruptAt - lead(l) - Date.now());
       l.triggeredAt = Date.now();
-      if (l.phase === 'create') l.handle = await startCluster(env, l.name, app, clusterSpec(SHAPES.create.after as Record<string, number>, ledgerEnv(l)));
+      if (l.phase === 'create')
+        l.handle = await startCluster(
+          env,
+          l.name,
+          app,
+          clusterSpec(SHAPES.create.after as Record<string, number>, ledgerEnv(l)),
+        );
       else if (l.phase === 'grow') await l.handle?.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 3 } }] });
       else if (l.phase === 'shrink') await l.handle?.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 1 } }] });
       else await l.handle?.signal(deleteSignal);
@@ -105,8 +129,16 @@ export async function runRound(setup: RoundSetup, round: string, disrupt?: () =>
   const results: TrialResult[] = [];
   for (const l of lives) {
     // A phase that was already done when the disruption hit has no convergence time to report.
-    const done = l.convergedAt === undefined || (disruptedAt !== undefined && (l.convergedAt <= disruptedAt || (l.landed ?? '').startsWith('after')));
-    if (disruptedAt !== undefined && l.convergedAt !== undefined && l.convergedAt <= disruptedAt && !(l.landed ?? '').startsWith('after')) l.landed = `after the operation; ${l.landed}`;
+    const done =
+      l.convergedAt === undefined ||
+      (disruptedAt !== undefined && (l.convergedAt <= disruptedAt || (l.landed ?? '').startsWith('after')));
+    if (
+      disruptedAt !== undefined &&
+      l.convergedAt !== undefined &&
+      l.convergedAt <= disruptedAt &&
+      !(l.landed ?? '').startsWith('after')
+    )
+      l.landed = `after the operation; ${l.landed}`;
     l.convergedAt = done ? undefined : (l.convergedAt as number) - (disruptedAt ?? (l.triggeredAt as number));
     results.push(await verify(env, l, round));
   }
@@ -154,7 +186,13 @@ async function verify(env: ChaosEnv, l: Live, round: string): Promise<TrialResul
     problems.push(...checkLedger(ledger, await workflowHistory(l.handle as ClusterHandle)));
     problems.push(...phaseEvents(l, ledger));
   }
-  return { id: `${l.phase}@${round}`, passed: problems.length === 0, problems, ...(l.convergedAt !== undefined ? { convergenceMs: l.convergedAt } : {}), details: { landed: l.landed ?? 'no disruption' } };
+  return {
+    id: `${l.phase}@${round}`,
+    passed: problems.length === 0,
+    problems,
+    ...(l.convergedAt !== undefined ? { convergenceMs: l.convergedAt } : {}),
+    details: { landed: l.landed ?? 'no disruption' },
+  };
 }
 
 /** The events each phase must have run, exactly once, with the right fqdns. */
@@ -164,15 +202,18 @@ function phaseEvents(l: Live, ledger: LedgerLine[]): string[] {
   const exactlyOnce = (member: string, option: string, fqdns?: string[]) => {
     const lines = doneEvents(ledger, member, option);
     if (lines.length !== 1) problems.push(`${member} ran ${option} ${lines.length} times, not once`);
-    else if (fqdns && !lines[0]?.argv.endsWith(`--fqdns ${fqdns.join(',')}`)) problems.push(`${member} got "${lines[0]?.argv}", expected fqdns ${fqdns.join(',')}`);
+    else if (fqdns && !lines[0]?.argv.endsWith(`--fqdns ${fqdns.join(',')}`))
+      problems.push(`${member} got "${lines[0]?.argv}", expected fqdns ${fqdns.join(',')}`);
   };
   const controller = `${l.name}-controller-0`;
-  if (l.phase === 'create') for (const m of [controller, `${l.name}-worker-0`, `${l.name}-worker-1`]) exactlyOnce(m, '--configure');
+  if (l.phase === 'create')
+    for (const m of [controller, `${l.name}-worker-0`, `${l.name}-worker-1`]) exactlyOnce(m, '--configure');
   if (l.phase === 'grow') {
     for (const m of [`${l.name}-worker-1`, `${l.name}-worker-2`]) exactlyOnce(m, '--configure');
     for (const m of [controller, `${l.name}-worker-0`]) exactlyOnce(m, '--addnodes', [fq(1), fq(2)]);
   }
-  if (l.phase === 'shrink') for (const m of [controller, `${l.name}-worker-0`]) exactlyOnce(m, '--delnodes', [fq(1), fq(2)]);
+  if (l.phase === 'shrink')
+    for (const m of [controller, `${l.name}-worker-0`]) exactlyOnce(m, '--delnodes', [fq(1), fq(2)]);
   return problems;
 }
 
@@ -187,10 +228,13 @@ async function cleanup(lives: Live[]): Promise<void> {
 }
 
 /** A no-disruption round: checks the setup works and measures each phase, which later rounds aim at. */
-export async function calibrate(setup: RoundSetup): Promise<{ estimate: Record<Phase, number>; results: TrialResult[] }> {
+export async function calibrate(
+  setup: RoundSetup,
+): Promise<{ estimate: Record<Phase, number>; results: TrialResult[] }> {
   const results = await runRound(setup, 'base');
   const estimate = { ...setup.estimate };
-  for (const r of results) if (r.passed && r.convergenceMs !== undefined) estimate[r.id.split('@')[0] as Phase] = r.convergenceMs;
+  for (const r of results)
+    if (r.passed && r.convergenceMs !== undefined) estimate[r.id.split('@')[0] as Phase] = r.convergenceMs;
   return { estimate, results };
 }
 
@@ -199,9 +243,21 @@ export function landedFigures(results: TrialResult[]): Record<string, unknown> {
   const count = (prefix: string) => landed.filter((l) => l.startsWith(prefix)).length;
   return {
     trialsByPhase: Object.fromEntries(PHASES.map((p) => [p, results.filter((r) => r.id.startsWith(`${p}@`)).length])),
-    convergenceByPhaseMs: Object.fromEntries(PHASES.map((p) => [p, summarize(results.flatMap((r) => (r.id.startsWith(`${p}@`) && r.convergenceMs !== undefined ? [r.convergenceMs] : [])))])),
+    convergenceByPhaseMs: Object.fromEntries(
+      PHASES.map((p) => [
+        p,
+        summarize(
+          results.flatMap((r) => (r.id.startsWith(`${p}@`) && r.convergenceMs !== undefined ? [r.convergenceMs] : [])),
+        ),
+      ]),
+    ),
     // Where each phase was when the disruption hit, as the server saw it a moment before.
-    disruptionLanded: { midActivity: count('mid-operation'), noActivityRunning: count('no activity running'), afterTheOperation: count('after the operation'), unknown: count('unknown') },
+    disruptionLanded: {
+      midActivity: count('mid-operation'),
+      noActivityRunning: count('no activity running'),
+      afterTheOperation: count('after the operation'),
+      unknown: count('unknown'),
+    },
   };
 }
 

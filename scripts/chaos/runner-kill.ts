@@ -8,7 +8,18 @@ import path from 'node:path';
 import { deleteSignal, memberName } from '../../api/index.ts';
 import { checkGone } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
-import { NAMESPACE, chaosApp, clusterSpec, readLedger, settled, sleep, startCluster, waitClosed, waitForStatus, writeScriptPackage } from './fixtures.ts';
+import {
+  NAMESPACE,
+  chaosApp,
+  clusterSpec,
+  readLedger,
+  settled,
+  sleep,
+  startCluster,
+  waitClosed,
+  waitForStatus,
+  writeScriptPackage,
+} from './fixtures.ts';
 import { partReport, summarize, type PartReport, type TrialResult } from './report.ts';
 import type { Rng } from './rng.ts';
 
@@ -34,18 +45,35 @@ export interface RunnerKillOptions {
 
 export async function runnerKill(env: ChaosEnv, rng: Rng, options: RunnerKillOptions): Promise<PartReport> {
   const started = Date.now();
-  const app = chaosApp(await writeScriptPackage(path.join(env.dir, 'runner-kill-pkg'), SCRIPT), { roles: [{ id: 'controller', cardinality: '1' }] });
+  const app = chaosApp(await writeScriptPackage(path.join(env.dir, 'runner-kill-pkg'), SCRIPT), {
+    roles: [{ id: 'controller', cardinality: '1' }],
+  });
   const results: TrialResult[] = [];
   const starts: number[] = [];
   let overlaps = 0;
-  const plan = [...Array.from({ length: options.trials }, () => false), ...Array.from({ length: options.withWorker }, () => true)];
+  const plan = [
+    ...Array.from({ length: options.trials }, () => false),
+    ...Array.from({ length: options.withWorker }, () => true),
+  ];
   for (const [i, withWorker] of plan.entries()) {
     const name = `runner-kill-${i}`;
     const ledger = path.join(env.dir, 'ledger', name);
     await mkdir(ledger, { recursive: true });
     const member = memberName(name, 'controller', 0);
-    const running = path.join(env.runtime.memberRoot({ namespace: NAMESPACE, cluster: name, name: member }), '.kdflow', 'configure.running');
-    const handle = await startCluster(env, name, app, clusterSpec({ controller: 1 }, [{ name: 'CHAOS_LEDGER', value: ledger }, { name: 'CHAOS_SLEEP', value: String(SCRIPT_SECONDS) }]));
+    const running = path.join(
+      env.runtime.memberRoot({ namespace: NAMESPACE, cluster: name, name: member }),
+      '.kdflow',
+      'configure.running',
+    );
+    const handle = await startCluster(
+      env,
+      name,
+      app,
+      clusterSpec({ controller: 1 }, [
+        { name: 'CHAOS_LEDGER', value: ledger },
+        { name: 'CHAOS_SLEEP', value: String(SCRIPT_SECONDS) },
+      ]),
+    );
     const problems: string[] = [];
     // The script has started (its ledger line) and its runner is recorded.
     let runner = 0;
@@ -71,11 +99,14 @@ export async function runnerKill(env: ChaosEnv, rng: Rng, options: RunnerKillOpt
       const status = await waitForStatus(handle, settled(1), 240_000);
       convergenceMs = Date.now() - killedAt;
       const state = status.roles.flatMap((r) => r.members).map((m) => m.state);
-      if (state.join() !== 'configured' && state.join() !== 'config error') problems.push(`the member is ${state.join()}`);
+      if (state.join() !== 'configured' && state.join() !== 'config error')
+        problems.push(`the member is ${state.join()}`);
     } catch (error) {
       problems.push((error as Error).message);
     }
-    const lines = (await readFile(path.join(ledger, `${member}.log`), 'utf8').catch(() => '')).split('\n').filter(Boolean);
+    const lines = (await readFile(path.join(ledger, `${member}.log`), 'utf8').catch(() => ''))
+      .split('\n')
+      .filter(Boolean);
     const overlap = lines.filter((l) => l.startsWith('overlap')).length;
     const runs = lines.filter((l) => l.startsWith('start')).length;
     overlaps += overlap;
@@ -84,17 +115,32 @@ export async function runnerKill(env: ChaosEnv, rng: Rng, options: RunnerKillOpt
     await handle.signal(deleteSignal);
     await waitClosed(handle, 120_000).catch((error: Error) => problems.push(error.message));
     problems.push(...(await checkGone(env, name)));
-    results.push({ id: `${withWorker ? 'runner+worker' : 'runner'}#${i}`, passed: problems.length === 0, problems, ...(convergenceMs !== undefined ? { convergenceMs } : {}), details: { runs, overlap } });
+    results.push({
+      id: `${withWorker ? 'runner+worker' : 'runner'}#${i}`,
+      passed: problems.length === 0,
+      problems,
+      ...(convergenceMs !== undefined ? { convergenceMs } : {}),
+      details: { runs, overlap },
+    });
   }
-  for (const result of results) env.log(`[chaos] runner-kill ${result.id}: ${result.passed ? 'pass' : `FAIL ${result.problems.join('; ')}`} (${result.convergenceMs ?? '-'}ms)`);
-  return partReport('runner-kill', 'Runner killed mid-configure (kill -9 of local-run)', results, Date.now() - started, {
-    containment: env.runtime.containment,
-    overlappingRuns: overlaps,
-    configureStartsPerTrial: summarize(starts),
-    trials: { runnerAlone: options.trials, runnerAndWorker: options.withWorker },
-    notes: [
-      `The runner is killed at a seeded random point of a ${SCRIPT_SECONDS} s configure; convergence is timed from the kill to the member settled.`,
-      'Rule (ADR 0015): a run whose runner is gone is ended, tree and all, before any retry starts; the retry then runs the script again.',
-    ],
-  });
+  for (const result of results)
+    env.log(
+      `[chaos] runner-kill ${result.id}: ${result.passed ? 'pass' : `FAIL ${result.problems.join('; ')}`} (${result.convergenceMs ?? '-'}ms)`,
+    );
+  return partReport(
+    'runner-kill',
+    'Runner killed mid-configure (kill -9 of local-run)',
+    results,
+    Date.now() - started,
+    {
+      containment: env.runtime.containment,
+      overlappingRuns: overlaps,
+      configureStartsPerTrial: summarize(starts),
+      trials: { runnerAlone: options.trials, runnerAndWorker: options.withWorker },
+      notes: [
+        `The runner is killed at a seeded random point of a ${SCRIPT_SECONDS} s configure; convergence is timed from the kill to the member settled.`,
+        'Rule (ADR 0015): a run whose runner is gone is ended, tree and all, before any retry starts; the retry then runs the script again.',
+      ],
+    },
+  );
 }

@@ -7,7 +7,19 @@ import path from 'node:path';
 import { deleteSignal, resizeSignal, type ResizeRequest } from '../../api/index.ts';
 import { checkConverged, checkGone, checkLedger, workflowHistory } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
-import { LEDGER_SCRIPT, chaosApp, clusterSpec, configured, readLedger, sleep, startCluster, waitClosed, waitForStatus, writeScriptPackage, type ClusterHandle } from './fixtures.ts';
+import {
+  LEDGER_SCRIPT,
+  chaosApp,
+  clusterSpec,
+  configured,
+  readLedger,
+  sleep,
+  startCluster,
+  waitClosed,
+  waitForStatus,
+  writeScriptPackage,
+  type ClusterHandle,
+} from './fixtures.ts';
 import { partReport, summarize, type PartReport, type TrialResult } from './report.ts';
 import type { Rng } from './rng.ts';
 
@@ -46,8 +58,14 @@ export async function signalFlood(env: ChaosEnv, rng: Rng, options: FloodOptions
     try {
       // Signals that arrive during a workflow task are buffered by the server and reach the history when that task completes.
       let received = await signalledCounts(handle);
-      for (const deadline = Date.now() + 60_000; received.length < options.signals && Date.now() < deadline; received = await signalledCounts(handle)) await sleep(200);
-      if (received.length !== options.signals) problems.push(`history holds ${received.length} resize signals, not ${options.signals}`);
+      for (
+        const deadline = Date.now() + 60_000;
+        received.length < options.signals && Date.now() < deadline;
+        received = await signalledCounts(handle)
+      )
+        await sleep(200);
+      if (received.length !== options.signals)
+        problems.push(`history holds ${received.length} resize signals, not ${options.signals}`);
       last = received.at(-1) ?? -1;
       // A resize to the count the cluster already wants may or may not be a new generation; both are right.
       let want = 1;
@@ -55,7 +73,10 @@ export async function signalFlood(env: ChaosEnv, rng: Rng, options: FloodOptions
       const generations = new Set([1 + changes, 1 + options.signals]);
       const status = await waitForStatus(
         handle,
-        (s) => configured(s.generation)(s) && generations.has(s.generation) && (s.roles.find((r) => r.id === 'worker')?.members.length ?? -1) === last,
+        (s) =>
+          configured(s.generation)(s) &&
+          generations.has(s.generation) &&
+          (s.roles.find((r) => r.id === 'worker')?.members.length ?? -1) === last,
         300_000,
       );
       convergenceMs = Date.now() - sent;
@@ -70,22 +91,36 @@ export async function signalFlood(env: ChaosEnv, rng: Rng, options: FloodOptions
     await handle.signal(deleteSignal);
     await waitClosed(handle, 120_000).catch((e: Error) => problems.push(e.message));
     problems.push(...(await checkGone(env, name)));
-    const result: TrialResult = { id: `flood#${t}`, passed: problems.length === 0, problems, ...(convergenceMs !== undefined ? { convergenceMs } : {}), details: { last, sendMs: sent - sendStart } };
-    env.log(`[chaos] signal-flood ${result.id}: ${result.passed ? 'pass' : `FAIL ${problems.join('; ')}`} (${options.signals} signals in ${sent - sendStart}ms, last worker=${last}, converged ${convergenceMs ?? '-'}ms)`);
+    const result: TrialResult = {
+      id: `flood#${t}`,
+      passed: problems.length === 0,
+      problems,
+      ...(convergenceMs !== undefined ? { convergenceMs } : {}),
+      details: { last, sendMs: sent - sendStart },
+    };
+    env.log(
+      `[chaos] signal-flood ${result.id}: ${result.passed ? 'pass' : `FAIL ${problems.join('; ')}`} (${options.signals} signals in ${sent - sendStart}ms, last worker=${last}, converged ${convergenceMs ?? '-'}ms)`,
+    );
     results.push(result);
   }
-  return partReport('signal-flood', `Signal flood (${options.signals} resizes at once)`, results, Date.now() - started, {
-    signalsPerTrial: options.signals,
-    sendMs: summarize(sendMs),
-    floodsAcknowledgedWithin1s: `${sendMs.filter((ms) => ms <= 1000).length} of ${sendMs.length}`,
-    operationsPerFlood: operations,
-    notes: [
-      'The signals are sent all at once; the server orders them, and "the last" is the last resize signal in the workflow history (read once the server has written the signals it buffers while a workflow task runs).',
-      'sendMs is how long the server took to acknowledge all 100 (it persists one workflow\'s signals one at a time, so this depends on the disk and the load; floodsAcknowledgedWithin1s counts the floods that fit in one second).',
-      'Convergence is timed from the last acknowledged signal to the cluster configured at its final generation with the last count (a resize to the count already wanted may be no new generation).',
-      'operationsPerFlood counts the distinct generations that ran scripts: the workflow coalesces changes that arrive while it is busy.',
-    ],
-  });
+  return partReport(
+    'signal-flood',
+    `Signal flood (${options.signals} resizes at once)`,
+    results,
+    Date.now() - started,
+    {
+      signalsPerTrial: options.signals,
+      sendMs: summarize(sendMs),
+      floodsAcknowledgedWithin1s: `${sendMs.filter((ms) => ms <= 1000).length} of ${sendMs.length}`,
+      operationsPerFlood: operations,
+      notes: [
+        'The signals are sent all at once; the server orders them, and "the last" is the last resize signal in the workflow history (read once the server has written the signals it buffers while a workflow task runs).',
+        "sendMs is how long the server took to acknowledge all 100 (it persists one workflow's signals one at a time, so this depends on the disk and the load; floodsAcknowledgedWithin1s counts the floods that fit in one second).",
+        'Convergence is timed from the last acknowledged signal to the cluster configured at its final generation with the last count (a resize to the count already wanted may be no new generation).',
+        'operationsPerFlood counts the distinct generations that ran scripts: the workflow coalesces changes that arrive while it is busy.',
+      ],
+    },
+  );
 }
 
 /** The worker count of each resize signal, in the order the workflow history recorded them. */

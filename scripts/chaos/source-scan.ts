@@ -27,12 +27,14 @@ function isBuilt(node: ts.Node): boolean {
   return false;
 }
 
-const literalText = (node: ts.Node | undefined) => (node && (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) ? node.text : undefined);
+const literalText = (node: ts.Node | undefined) =>
+  node && (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) ? node.text : undefined;
 
 export function scanTypeScript(file: string, source: string): Finding[] {
   const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true);
   const findings: Finding[] = [];
-  const add = (node: ts.Node, what: string) => findings.push({ file, line: sf.getLineAndCharacterOfPosition(node.getStart()).line + 1, what });
+  const add = (node: ts.Node, what: string) =>
+    findings.push({ file, line: sf.getLineAndCharacterOfPosition(node.getStart()).line + 1, what });
   // Names bound to child_process: `import { spawn as s }` and `import * as cp`.
   const named = new Map<string, string>();
   const namespaces = new Set<string>();
@@ -41,12 +43,18 @@ export function scanTypeScript(file: string, source: string): Finding[] {
     if (!['child_process', 'node:child_process'].includes(stmt.moduleSpecifier.text)) continue;
     const bindings = stmt.importClause?.namedBindings;
     if (bindings && ts.isNamespaceImport(bindings)) namespaces.add(bindings.name.text);
-    if (bindings && ts.isNamedImports(bindings)) for (const el of bindings.elements) named.set(el.name.text, (el.propertyName ?? el.name).text);
+    if (bindings && ts.isNamedImports(bindings))
+      for (const el of bindings.elements) named.set(el.name.text, (el.propertyName ?? el.name).text);
     if (stmt.importClause?.name) namespaces.add(stmt.importClause.name.text);
   }
   const processFunction = (callee: ts.Expression): string | undefined => {
     if (ts.isIdentifier(callee)) return named.get(callee.text);
-    if (ts.isPropertyAccessExpression(callee) && ts.isIdentifier(callee.expression) && namespaces.has(callee.expression.text)) return callee.name.text;
+    if (
+      ts.isPropertyAccessExpression(callee) &&
+      ts.isIdentifier(callee.expression) &&
+      namespaces.has(callee.expression.text)
+    )
+      return callee.name.text;
     return undefined;
   };
   const visit = (node: ts.Node): void => {
@@ -56,24 +64,34 @@ export function scanTypeScript(file: string, source: string): Finding[] {
       if (fn && PROCESS_CALLS.has(fn)) {
         const [command, args] = node.arguments;
         if (command && isBuilt(command)) add(command, `${fn}() with a command built from strings`);
-        if (args && ts.isArrayLiteralExpression(args) && SHELLS.has(literalText(command) ?? '')) shellDashC(args.elements, 0);
+        if (args && ts.isArrayLiteralExpression(args) && SHELLS.has(literalText(command) ?? ''))
+          shellDashC(args.elements, 0);
       }
       if (ts.isIdentifier(node.expression) && node.expression.text === 'eval') add(node, 'eval()');
     }
-    if (ts.isNewExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'Function') add(node, 'new Function()');
+    if (ts.isNewExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'Function')
+      add(node, 'new Function()');
     // `shell: true` (or any shell) in process options.
-    if (ts.isPropertyAssignment(node) && ts.isIdentifier(node.name) && node.name.text === 'shell' && node.initializer.kind !== ts.SyntaxKind.FalseKeyword) {
+    if (
+      ts.isPropertyAssignment(node) &&
+      ts.isIdentifier(node.name) &&
+      node.name.text === 'shell' &&
+      node.initializer.kind !== ts.SyntaxKind.FalseKeyword
+    ) {
       const call = node.parent?.parent;
-      if (call && ts.isCallExpression(call) && processFunction(call.expression)) add(node, `${node.getText(sf)} in process options`);
+      if (call && ts.isCallExpression(call) && processFunction(call.expression))
+        add(node, `${node.getText(sf)} in process options`);
     }
     // ['sh', '-c', SCRIPT, …] anywhere (argv arrays handed to exec APIs, such as the Kubernetes runtime's).
-    if (ts.isArrayLiteralExpression(node) && SHELLS.has(literalText(node.elements[0]) ?? '')) shellDashC(node.elements, 1);
+    if (ts.isArrayLiteralExpression(node) && SHELLS.has(literalText(node.elements[0]) ?? ''))
+      shellDashC(node.elements, 1);
     ts.forEachChild(node, visit);
   };
   const shellDashC = (elements: ts.NodeArray<ts.Expression>, from: number) => {
     const at = elements.findIndex((e, i) => i >= from && literalText(e) === '-c');
     const script = at >= 0 ? elements[at + 1] : undefined;
-    if (script && isBuilt(script)) add(script, 'sh -c with a script built from strings (pass values as positional parameters)');
+    if (script && isBuilt(script))
+      add(script, 'sh -c with a script built from strings (pass values as positional parameters)');
   };
   visit(sf);
   return findings;

@@ -18,7 +18,18 @@ import { serverRestart } from './server-restart.ts';
 import { signalFlood } from './signal-flood.ts';
 import { workerCrash } from './worker-crash.ts';
 
-export const PARTS = ['worker-crash', 'server-restart', 'signal-flood', 'script-faults', 'daemons', 'runner-kill', 'dead-member', 'bad-input', 'hostile-packages', 'security'] as const;
+export const PARTS = [
+  'worker-crash',
+  'server-restart',
+  'signal-flood',
+  'script-faults',
+  'daemons',
+  'runner-kill',
+  'dead-member',
+  'bad-input',
+  'hostile-packages',
+  'security',
+] as const;
 export type PartName = (typeof PARTS)[number];
 export type Profile = 'full' | 'quick';
 
@@ -42,22 +53,31 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now();
   const startedAt = new Date().toISOString();
   const env = await ChaosEnv.start({ log, keep: options.keep ?? false });
-  log(`[chaos] ${options.profile} profile, seed ${options.seed}, Temporal on ${env.address} (SQLite ${env.dbFile}), worker pid ${env.workerPid}`);
+  log(
+    `[chaos] ${options.profile} profile, seed ${options.seed}, Temporal on ${env.address} (SQLite ${env.dbFile}), worker pid ${env.workerPid}`,
+  );
   const parts: PartReport[] = [];
   // Ctrl-C: stop the server, the worker and every member process before going.
-  const interrupted = (signal: NodeJS.Signals) => void env.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  const interrupted = (signal: NodeJS.Signals) =>
+    void env.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   let estimate: Parameters<typeof serverRestart>[2]['estimate'];
   const runners: Record<PartName, () => Promise<PartReport>> = {
     'worker-crash': async () => {
-      const part = await workerCrash(env, rng.fork('worker-crash'), { rounds: quick ? 1 : 13, baseline: !quick, doubleKillChance: quick ? 0 : 0.25 });
+      const part = await workerCrash(env, rng.fork('worker-crash'), {
+        rounds: quick ? 1 : 13,
+        baseline: !quick,
+        doubleKillChance: quick ? 0 : 0.25,
+      });
       const baseline = part.figures.baselineMsWithoutKill;
       if (baseline && typeof baseline === 'object') estimate = baseline as typeof estimate;
       return part;
     },
-    'server-restart': () => serverRestart(env, rng.fork('server-restart'), { rounds: quick ? 1 : 5, ...(estimate ? { estimate } : {}) }),
-    'signal-flood': () => signalFlood(env, rng.fork('signal-flood'), { trials: quick ? 1 : 5, signals: 100, maxWorkers: 8 }),
+    'server-restart': () =>
+      serverRestart(env, rng.fork('server-restart'), { rounds: quick ? 1 : 5, ...(estimate ? { estimate } : {}) }),
+    'signal-flood': () =>
+      signalFlood(env, rng.fork('signal-flood'), { trials: quick ? 1 : 5, signals: 100, maxWorkers: 8 }),
     'script-faults': () => scriptFaults(env, quick ? 1 : 2),
     daemons: () => daemons(env, { rounds: quick ? 1 : 3, attempts: quick ? 2 : 3 }),
     'runner-kill': () => runnerKill(env, rng.fork('runner-kill'), { trials: quick ? 1 : 6, withWorker: quick ? 0 : 2 }),
@@ -65,7 +85,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     'bad-input': () => {
       const sample = rng.fork('bad-input');
       return quick
-        ? badInput(env, { cli: inProcessCli(env), cliMode: 'in-process main()', processCli: { run: processCli(env), sample: [sample.int(0, 40), sample.int(41, 80)] }, concurrency: 1 })
+        ? badInput(env, {
+            cli: inProcessCli(env),
+            cliMode: 'in-process main()',
+            processCli: { run: processCli(env), sample: [sample.int(0, 40), sample.int(41, 80)] },
+            concurrency: 1,
+          })
         : badInput(env, { cli: processCli(env), cliMode: 'process (node cli/main.ts apply -f FILE)', concurrency: 2 });
     },
     'hostile-packages': () => hostilePackages(env),

@@ -24,7 +24,8 @@ function octal(value: number, width: number): string {
 /** One 512-byte ustar header. */
 export function tarHeader(entry: TarEntry, size: number): Buffer {
   const header = Buffer.alloc(512);
-  const put = (text: string, offset: number, width: number) => header.write(text.slice(0, width), offset, width, 'utf8');
+  const put = (text: string, offset: number, width: number) =>
+    header.write(text.slice(0, width), offset, width, 'utf8');
   let name = entry.name;
   let prefix = '';
   if (Buffer.byteLength(name) > 100) {
@@ -77,7 +78,8 @@ export async function writeZeroBomb(file: string, size: number, lead: TarEntry[]
   await write(tarBytes(lead).subarray(0, -1024));
   await write(tarHeader({ name: 'appconfig/zeros', type: 'file' }, size));
   const block = Buffer.alloc(1024 * 1024);
-  for (let left = size; left > 0; left -= block.length) await write(left >= block.length ? block : block.subarray(0, left));
+  for (let left = size; left > 0; left -= block.length)
+    await write(left >= block.length ? block : block.subarray(0, left));
   await write(pad(size));
   await write(Buffer.alloc(1024));
   gzip.end();

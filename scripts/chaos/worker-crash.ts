@@ -47,7 +47,10 @@ export async function workerCrash(env: ChaosEnv, rng: Rng, options: CrashOptions
       await kill();
       return 'killed again while recovering';
     });
-    for (const result of round) env.log(`[chaos] worker-crash ${result.id}: ${result.passed ? 'pass' : `FAIL ${result.problems.join('; ')}`} (${result.details?.landed}, ${result.convergenceMs ?? '-'}ms)`);
+    for (const result of round)
+      env.log(
+        `[chaos] worker-crash ${result.id}: ${result.passed ? 'pass' : `FAIL ${result.problems.join('; ')}`} (${result.details?.landed}, ${result.convergenceMs ?? '-'}ms)`,
+      );
     results.push(...round);
   }
   return partReport('worker-crash', 'Worker crash (kill -9 mid-operation)', results, Date.now() - started, {
@@ -58,8 +61,8 @@ export async function workerCrash(env: ChaosEnv, rng: Rng, options: CrashOptions
     meanWorkerStartMs: starts.length > 0 ? Math.round(starts.reduce((a, b) => a + b, 0) / starts.length) : 0,
     notes: [
       'Convergence is timed from the kill to the cluster settled at its spec (for delete: the workflow closed).',
-      'The new worker (started at once, from the cached workflow bundle) fails the activities the dead one held, seeing that its process is gone, so Temporal retries them at once rather than after their 10 s heartbeat timeout; it also clears the workflows\' sticky queues (docs/adr/0017).',
-      'A status query sent before the new worker took over waits for the dead worker\'s sticky queue (5 s) before it goes to the shared queue: so the convergence seen through status polling is rarely under 5 s, though a cluster may have settled earlier (its history says when).',
+      "The new worker (started at once, from the cached workflow bundle) fails the activities the dead one held, seeing that its process is gone, so Temporal retries them at once rather than after their 10 s heartbeat timeout; it also clears the workflows' sticky queues (docs/adr/0017).",
+      "A status query sent before the new worker took over waits for the dead worker's sticky queue (5 s) before it goes to the shared queue: so the convergence seen through status polling is rarely under 5 s, though a cluster may have settled earlier (its history says when).",
       CHECKED,
     ],
   });

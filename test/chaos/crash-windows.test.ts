@@ -18,7 +18,16 @@ const control = { signal: new AbortController().signal, heartbeat: () => {} };
 let home: string;
 let runtime: LocalRuntime;
 
-const member = (name: string): MemberSpec => ({ namespace: 'win', cluster: 'c', name, role: 'r', ordinal: 0, fqdn: `${name}.c.win.svc.cluster.local`, image: 'local', persistDirs: [] });
+const member = (name: string): MemberSpec => ({
+  namespace: 'win',
+  cluster: 'c',
+  name,
+  role: 'r',
+  ordinal: 0,
+  fqdn: `${name}.c.win.svc.cluster.local`,
+  image: 'local',
+  persistDirs: [],
+});
 
 /** Processes with this argv0 whose cwd is in this test's home (other test files may use the same names). */
 async function tagged(tag: string): Promise<number> {
@@ -55,14 +64,29 @@ describe('a worker killed inside a crash window', () => {
     // What the dead worker did: `.kdflow/configure.running` says the run is about to start (pid 0),
     // the runner is started, and its pid is never recorded.
     await writeFile(path.join(runtime.memberRoot(m), '.kdflow', 'configure.running'), `${runId}=0\n`);
-    const orphan = spawn(RUNNER, [path.join(guest, 'configure.status'), runId, path.join(guest, 'configure.stdout'), path.join(guest, 'configure.stderr'), path.join(guest, 'appconfig', 'startscript'), '--configure'], {
-      detached: true,
-      stdio: 'ignore',
-      env: { PATH: process.env.PATH, KDFLOW_RUN_ID: runId },
-    });
+    const orphan = spawn(
+      RUNNER,
+      [
+        path.join(guest, 'configure.status'),
+        runId,
+        path.join(guest, 'configure.stdout'),
+        path.join(guest, 'configure.stderr'),
+        path.join(guest, 'appconfig', 'startscript'),
+        '--configure',
+      ],
+      {
+        detached: true,
+        stdio: 'ignore',
+        env: { PATH: process.env.PATH, KDFLOW_RUN_ID: runId },
+      },
+    );
     orphan.unref();
     await new Promise((resolve) => orphan.once('spawn', resolve));
-    const result = await runtime.runScript(m, { runId, event: 'configure', argv: ['--configure'], env: [], timeoutSeconds: 30 }, control);
+    const result = await runtime.runScript(
+      m,
+      { runId, event: 'configure', argv: ['--configure'], env: [], timeoutSeconds: 30 },
+      control,
+    );
     expect(result.exitCode).toBe(0);
     // A twin would have started a little later, so give it time to finish before counting.
     await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -75,7 +99,12 @@ describe('a worker killed inside a crash window', () => {
     // What the dead worker did: the pid file says a keep-alive is about to start (0), one is started, its pid never recorded.
     await mkdir(path.join(runtime.memberRoot(m), '.kdflow'), { recursive: true });
     await writeFile(path.join(runtime.memberRoot(m), '.kdflow', 'keepalive.pid'), '0\n');
-    const stray = spawn('sleep', ['infinity'], { argv0: tag, detached: true, stdio: 'ignore', cwd: runtime.memberRoot(m) });
+    const stray = spawn('sleep', ['infinity'], {
+      argv0: tag,
+      detached: true,
+      stdio: 'ignore',
+      cwd: runtime.memberRoot(m),
+    });
     stray.unref();
     await new Promise((resolve) => stray.once('spawn', resolve));
     await runtime.ensureMember(m);
@@ -98,7 +127,9 @@ describe('a worker killed inside a crash window', () => {
       expect(() => runtime.memberRoot({ namespace, cluster, name })).toThrow(/is not a DNS-1123 label/);
     }
     await expect(runtime.removeCluster('..', 'members')).rejects.toThrow(/is not a DNS-1123 label/);
-    await expect(runtime.removeMember({ ...member('x'), cluster: '..', name: 'members' })).rejects.toThrow(/is not a DNS-1123 label/);
+    await expect(runtime.removeMember({ ...member('x'), cluster: '..', name: 'members' })).rejects.toThrow(
+      /is not a DNS-1123 label/,
+    );
     expect((await readdir(path.join(home, 'members'))).includes('sentinel')).toBe(true);
   });
 });

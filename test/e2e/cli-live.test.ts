@@ -26,7 +26,11 @@ async function kdflow(...args: string[]): Promise<{ code: number; out: string }>
 async function kdflowErr(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const lines: string[] = [];
   const errors: string[] = [];
-  const code = await main(args, (line) => lines.push(line), (line) => errors.push(line));
+  const code = await main(
+    args,
+    (line) => lines.push(line),
+    (line) => errors.push(line),
+  );
   return { code, out: lines.join('\n'), err: errors.join('\n') };
 }
 
@@ -46,7 +50,13 @@ async function kdflowProcess(env: Record<string, string>, args: string[], countO
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', './test/support/max-rss.ts', 'cli/bin.js', ...args], {
       cwd: REPO,
-      env: { ...process.env, TEMPORAL_ADDRESS: h.env.address, KDFLOW_HOME: h.home, KDFLOW_TEST_MAX_RSS_FILE: rssFile, ...env },
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: h.env.address,
+        KDFLOW_HOME: h.home,
+        KDFLOW_TEST_MAX_RSS_FILE: rssFile,
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -69,13 +79,27 @@ describe('kdflow against a live cluster', () => {
   it('applies, plans, resizes, shows, logs, retries and deletes', async () => {
     expect((await kdflow('app', 'apply', '-f', 'crds/examples/centos/app.yaml')).code).toBe(0);
     expect((await kdflow('app', 'list')).out).toMatch(/centos7x\s+CentOS 7\s+1\.0\s+vanilla_centos\(1\+\)/);
-    expect(await kdflow('apply', '-f', 'crds/examples/centos/cluster.yaml')).toEqual({ code: 0, out: 'cluster/centos-demo created' });
+    expect(await kdflow('apply', '-f', 'crds/examples/centos/cluster.yaml')).toEqual({
+      code: 0,
+      out: 'cluster/centos-demo created',
+    });
     expect((await kdflow('wait', 'centos-demo', '--for', 'configured', '--timeout', '60s')).code).toBe(0);
 
     const json = JSON.parse((await kdflow('get', 'centos-demo', '-o', 'json')).out);
-    expect(json).toMatchObject({ name: 'centos-demo', namespace: 'default', app: 'centos7x', phase: 'configured', generation: 1, observedGeneration: 1 });
+    expect(json).toMatchObject({
+      name: 'centos-demo',
+      namespace: 'default',
+      app: 'centos7x',
+      phase: 'configured',
+      generation: 1,
+      observedGeneration: 1,
+    });
     expect(json.roles[0]).toMatchObject({ id: 'vanilla_centos', desired: 2 });
-    expect(json.roles[0].members[1]).toMatchObject({ name: 'centos-demo-vanilla-centos-1', fqdn: 'centos-demo-vanilla-centos-1.centos-demo.default.svc.cluster.local', state: 'configured' });
+    expect(json.roles[0].members[1]).toMatchObject({
+      name: 'centos-demo-vanilla-centos-1',
+      fqdn: 'centos-demo-vanilla-centos-1.centos-demo.default.svc.cluster.local',
+      state: 'configured',
+    });
     expect(json.roles[0].members[1].events[0]).toMatchObject({ event: 'configure', exitCode: 0, attempts: 1 });
     expect(json.roles[0].members[1].events[0].startedAt).toMatch(/^\d{4}-/);
     expect((await kdflow('get')).out).toMatch(/centos-demo\s+centos7x\s+configured\s+2\/2/);
@@ -83,7 +107,9 @@ describe('kdflow against a live cluster', () => {
     const planned = (await kdflow('plan', '-f', 'crds/examples/centos/cluster.yaml')).out;
     expect(planned).toBe('cluster/centos-demo: no change');
 
-    expect((await kdflow('resize', 'centos-demo', 'vanilla_centos=3')).out).toBe('cluster/centos-demo resized (generation 2)');
+    expect((await kdflow('resize', 'centos-demo', 'vanilla_centos=3')).out).toBe(
+      'cluster/centos-demo resized (generation 2)',
+    );
     expect((await kdflow('wait', 'centos-demo', '--for', 'configured')).code).toBe(0);
     const fqdn2 = 'centos-demo-vanilla-centos-2.centos-demo.default.svc.cluster.local';
     const logs = (await kdflow('logs', 'centos-demo', 'centos-demo-vanilla-centos-0', '--event', 'addnodes')).out;
@@ -109,30 +135,65 @@ describe('kdflow against a live cluster', () => {
     const app = (await readFile('crds/examples/centos/app.yaml', 'utf8'))
       .replace('name: centos7x', 'name: protoapp')
       .replace('file://./appconfig', `file://${path.join(REPO, 'crds/examples/centos/appconfig')}`)
-      .replace('- id: vanilla_centos\n      cardinality: "1+"', '- id: constructor\n      cardinality: "1"\n    - id: worker\n      cardinality: "0+"');
+      .replace(
+        '- id: vanilla_centos\n      cardinality: "1+"',
+        '- id: constructor\n      cardinality: "1"\n    - id: worker\n      cardinality: "0+"',
+      );
     await writeFile(appFile, app);
     const clusterFile = path.join(dir, 'cluster.yaml');
-    await writeFile(clusterFile, 'apiVersion: kdflow.dev/v1beta1\nkind: KdCluster\nmetadata: { name: proto }\nspec:\n  app: protoapp\n  roles:\n    - { id: constructor, members: 1 }\n    - { id: worker, members: 1 }\n');
+    await writeFile(
+      clusterFile,
+      'apiVersion: kdflow.dev/v1beta1\nkind: KdCluster\nmetadata: { name: proto }\nspec:\n  app: protoapp\n  roles:\n    - { id: constructor, members: 1 }\n    - { id: worker, members: 1 }\n',
+    );
     expect((await kdflowErr('app', 'apply', '-f', appFile)).code).toBe(0);
     expect(await kdflow('apply', '-f', clusterFile)).toEqual({ code: 0, out: 'cluster/proto created' });
     expect((await kdflow('wait', 'proto', '--for', 'configured', '--timeout', '60s')).code).toBe(0);
-    expect(await kdflow('apply', '-f', clusterFile)).toEqual({ code: 0, out: 'cluster/proto unchanged (generation 1)' });
+    expect(await kdflow('apply', '-f', clusterFile)).toEqual({
+      code: 0,
+      out: 'cluster/proto unchanged (generation 1)',
+    });
 
     // A role named constructor is a role like any other.
-    expect(await kdflowErr('resize', 'proto', 'worker=2')).toEqual({ code: 0, out: 'cluster/proto resized (generation 2)', err: '' });
-    expect(await kdflowErr('resize', 'proto', 'worker=2')).toEqual({ code: 0, out: 'cluster/proto unchanged (generation 2)', err: '' });
+    expect(await kdflowErr('resize', 'proto', 'worker=2')).toEqual({
+      code: 0,
+      out: 'cluster/proto resized (generation 2)',
+      err: '',
+    });
+    expect(await kdflowErr('resize', 'proto', 'worker=2')).toEqual({
+      code: 0,
+      out: 'cluster/proto unchanged (generation 2)',
+      err: '',
+    });
     // __proto__ is a role id the rules refuse by name; nothing is sent.
-    expect(await kdflowErr('resize', 'proto', '__proto__=3')).toEqual({ code: 1, out: '', err: 'kdflow: resize proto: spec.roles[2].id: role id must not be "__proto__" (a name reserved by JavaScript)' });
+    expect(await kdflowErr('resize', 'proto', '__proto__=3')).toEqual({
+      code: 1,
+      out: '',
+      err: 'kdflow: resize proto: spec.roles[2].id: role id must not be "__proto__" (a name reserved by JavaScript)',
+    });
     expect((await kdflow('wait', 'proto', '--for', 'configured', '--timeout', '60s')).code).toBe(0);
-    expect(JSON.parse((await kdflow('get', 'proto', '-o', 'json')).out)).toMatchObject({ generation: 2, phase: 'configured' });
+    expect(JSON.parse((await kdflow('get', 'proto', '-o', 'json')).out)).toMatchObject({
+      generation: 2,
+      phase: 'configured',
+    });
 
-    expect(await kdflowErr('retry', 'proto', 'no-such-member')).toEqual({ code: 4, out: '', err: 'kdflow: member no-such-member not found in cluster default/proto; its members: proto-constructor-0, proto-worker-0, proto-worker-1' });
-    expect(await kdflowErr('retry', 'proto', 'proto-worker-1')).toEqual({ code: 0, out: 'cluster/proto: retry requested for proto-worker-1', err: '' });
+    expect(await kdflowErr('retry', 'proto', 'no-such-member')).toEqual({
+      code: 4,
+      out: '',
+      err: 'kdflow: member no-such-member not found in cluster default/proto; its members: proto-constructor-0, proto-worker-0, proto-worker-1',
+    });
+    expect(await kdflowErr('retry', 'proto', 'proto-worker-1')).toEqual({
+      code: 0,
+      out: 'cluster/proto: retry requested for proto-worker-1',
+      err: '',
+    });
   });
 
   it('streams logs: the tail by default, --all in constant memory, and says when a member has no files here', async () => {
     const member = 'proto-worker-0';
-    const stdoutFile = path.join(h.runtime.memberRoot({ namespace: 'default', cluster: 'proto', name: member }), 'opt/guestconfig/configure.stdout');
+    const stdoutFile = path.join(
+      h.runtime.memberRoot({ namespace: 'default', cluster: 'proto', name: member }),
+      'opt/guestconfig/configure.stdout',
+    );
     // 600 MiB: past the longest string V8 makes (the old reader printed "(none)"); sparse, so no disk is used.
     await truncate(stdoutFile, 600 * 1024 * 1024);
     const lines = Array.from({ length: 150 }, (_, i) => `line ${i + 1}`);
@@ -141,13 +202,20 @@ describe('kdflow against a live cluster', () => {
     const tail = await kdflowProcess({}, ['logs', 'proto', member]);
     expect([tail.code, tail.stderr]).toEqual([0, '']);
     const shown = tail.stdout.split('\n');
-    expect(shown[0]).toBe(`==> configure.stdout (last 100 lines of ${600 * 1024 * 1024 + 1 + lines.join('\n').length + 1} bytes; --tail N or --all for more) <==`);
+    expect(shown[0]).toBe(
+      `==> configure.stdout (last 100 lines of ${600 * 1024 * 1024 + 1 + lines.join('\n').length + 1} bytes; --tail N or --all for more) <==`,
+    );
     expect(shown.slice(1, 101)).toEqual(lines.slice(-100));
     expect(shown[101]).toBe('==> configure.stderr <==');
     expect(tail.maxRssMiB).toBeLessThan(300);
 
     const three = await kdflowProcess({}, ['logs', 'proto', member, '--tail', '3']);
-    expect(three.stdout.split('\n').slice(0, 4)).toEqual([expect.stringMatching(/^==> configure\.stdout \(last 3 lines of/), 'line 148', 'line 149', 'line 150']);
+    expect(three.stdout.split('\n').slice(0, 4)).toEqual([
+      expect.stringMatching(/^==> configure\.stdout \(last 3 lines of/),
+      'line 148',
+      'line 149',
+      'line 150',
+    ]);
 
     // Every byte, through a pipe, with memory that does not grow with the file.
     const all = await kdflowProcess({}, ['logs', 'proto', member, '--all'], true);
@@ -161,6 +229,8 @@ describe('kdflow against a live cluster', () => {
     expect(wrongHome.stderr).toBe(
       `kdflow: member ${member} has no files here: ${path.join(elsewhere, 'members/default/proto', member)} does not exist. Is KDFLOW_HOME (${elsewhere}) the one the worker runs with? Run kdflow with the worker's KDFLOW_HOME (npm start prints it).\n`,
     );
-    expect((await kdflowErr('logs', 'proto', 'proto-worker-9')).err).toBe('kdflow: member proto-worker-9 not found in cluster default/proto; its members: proto-constructor-0, proto-worker-0, proto-worker-1');
+    expect((await kdflowErr('logs', 'proto', 'proto-worker-9')).err).toBe(
+      'kdflow: member proto-worker-9 not found in cluster default/proto; its members: proto-constructor-0, proto-worker-0, proto-worker-1',
+    );
   });
 });

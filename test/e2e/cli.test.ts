@@ -18,7 +18,11 @@ interface Run {
 /** The CLI as a user runs it: its own process, its own exit code. */
 function run(command: string, args: string[], env: Record<string, string>): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: REPO,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -27,12 +31,17 @@ function run(command: string, args: string[], env: Record<string, string>): Prom
   });
 }
 
-const kdflow = async (home: string, ...args: string[]) => run(process.execPath, [BIN, ...args], { KDFLOW_HOME: home, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+const kdflow = async (home: string, ...args: string[]) =>
+  run(process.execPath, [BIN, ...args], { KDFLOW_HOME: home, TEMPORAL_ADDRESS: '127.0.0.1:1' });
 
 describe('kdflow CLI on bad input', () => {
   it('validates the example apps, KdApp and KubeDirectorApp alike', async () => {
     const home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-cli-'));
-    for (const file of ['crds/examples/centos/app.yaml', 'crds/examples/spark/app.yaml', 'crds/examples/kubedirector/cr-app-centos7.json']) {
+    for (const file of [
+      'crds/examples/centos/app.yaml',
+      'crds/examples/spark/app.yaml',
+      'crds/examples/kubedirector/cr-app-centos7.json',
+    ]) {
       const result = await kdflow(home, 'app', 'validate', '-f', file);
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
@@ -41,14 +50,20 @@ describe('kdflow CLI on bad input', () => {
   });
 
   it.each([
-    ['a cardinality broken', 'spec:\n  roles:\n    - { id: worker, cardinality: "two" }', /spec\.roles\[0\]\.cardinality: cardinality must be "N" or "N\+"/],
+    [
+      'a cardinality broken',
+      'spec:\n  roles:\n    - { id: worker, cardinality: "two" }',
+      /spec\.roles\[0\]\.cardinality: cardinality must be "N" or "N\+"/,
+    ],
     ['an unknown field', 'spec:\n  colour: blue', /spec: Unrecognized key: "colour"/],
     ['not YAML at all', '{ "apiVersion": ', /not valid JSON or YAML/],
   ])('rejects %s with one field-named line and exit 1', async (_name, patch, message) => {
     const home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-cli-'));
     const file = path.join(home, 'bad.yaml');
     const base = 'apiVersion: kdflow.dev/v1beta1\nkind: KdApp\nmetadata: { name: bad }\n';
-    const body = patch.startsWith('{') ? patch : `${base}${patch.replace('spec:', 'spec:\n  label: { name: x }\n  distroID: d\n  version: "1"\n  defaultImageRepoTag: i')}`;
+    const body = patch.startsWith('{')
+      ? patch
+      : `${base}${patch.replace('spec:', 'spec:\n  label: { name: x }\n  distroID: d\n  version: "1"\n  defaultImageRepoTag: i')}`;
     await writeFile(file, body);
     const result = await kdflow(home, 'app', 'apply', '-f', file);
     expect(result.code).toBe(1);
@@ -63,10 +78,15 @@ describe('kdflow CLI on bad input', () => {
     const home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-cli-'));
     expect((await kdflow(home, 'app', 'apply', '-f', 'crds/examples/spark/app.yaml')).code).toBe(0);
     const file = path.join(home, 'cluster.yaml');
-    await writeFile(file, 'apiVersion: kdflow.dev/v1beta1\nkind: KdCluster\nmetadata: { name: tiny }\nspec:\n  app: spark\n  roles:\n    - { id: controller, members: 1 }\n    - { id: worker, members: 1 }\n');
+    await writeFile(
+      file,
+      'apiVersion: kdflow.dev/v1beta1\nkind: KdCluster\nmetadata: { name: tiny }\nspec:\n  app: spark\n  roles:\n    - { id: controller, members: 1 }\n    - { id: worker, members: 1 }\n',
+    );
     const result = await kdflow(home, 'apply', '-f', file);
     expect(result.code).toBe(1);
-    expect(result.stderr.trim()).toBe('kdflow: tiny: spec.roles[1].members: worker needs at least 2 members (cardinality "2+"), got 1');
+    expect(result.stderr.trim()).toBe(
+      'kdflow: tiny: spec.roles[1].members: worker needs at least 2 members (cardinality "2+"), got 1',
+    );
   });
 
   it('names a missing file, an unknown command and an unreachable Temporal with distinct exit codes', async () => {
@@ -87,15 +107,27 @@ describe('kdflow CLI on bad input', () => {
 
 describe('kdflow CLI: names, help and messages', () => {
   const fresh = () => mkdtemp(path.join(os.tmpdir(), 'kdflow-cli-'));
-  const DNS = "must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)";
+  const DNS =
+    "must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)";
 
   it('refuses a namespace that is not a DNS label before anything runs, and writes nothing', async () => {
     const home = await fresh();
     const upper = await kdflow(home, '-n', 'Prod_NS', 'apply', '-f', 'crds/examples/centos/cluster.yaml');
     expect([upper.code, upper.stderr]).toEqual([2, `kdflow: -n/--namespace: namespace ${DNS}, got "Prod_NS"\n`]);
     const escape = `kdflow-escape-${path.basename(home)}`;
-    const traversal = await kdflow(home, '--namespace', `../../${escape}`, 'app', 'apply', '-f', 'crds/examples/centos/app.yaml');
-    expect([traversal.code, traversal.stderr]).toEqual([2, `kdflow: -n/--namespace: namespace ${DNS}, got "../../${escape}"\n`]);
+    const traversal = await kdflow(
+      home,
+      '--namespace',
+      `../../${escape}`,
+      'app',
+      'apply',
+      '-f',
+      'crds/examples/centos/app.yaml',
+    );
+    expect([traversal.code, traversal.stderr]).toEqual([
+      2,
+      `kdflow: -n/--namespace: namespace ${DNS}, got "../../${escape}"\n`,
+    ]);
     expect(existsSync(path.join(home, 'apps', '..', '..', escape))).toBe(false);
     expect(existsSync(path.join(home, 'apps'))).toBe(false);
     const empty = await kdflow(home, '-n', '', 'get');
@@ -147,7 +179,10 @@ describe('kdflow CLI: names, help and messages', () => {
     const complete = async (...words: string[]) => {
       const file = path.join(home, 'complete.bash');
       const array = words.map((w) => `'${w}'`).join(' ');
-      await writeFile(file, `${script}\nCOMP_WORDS=(kdflow ${array}); COMP_CWORD=${words.length}; _kdflow; printf '%s\\n' "\${COMPREPLY[@]}"\n`);
+      await writeFile(
+        file,
+        `${script}\nCOMP_WORDS=(kdflow ${array}); COMP_CWORD=${words.length}; _kdflow; printf '%s\\n' "\${COMPREPLY[@]}"\n`,
+      );
       const result = await run('bash', ['--norc', '--noprofile', file], {});
       expect(result.stderr).toBe('');
       return result.stdout.split('\n').filter(Boolean).sort();
@@ -167,7 +202,9 @@ describe('kdflow CLI: names, help and messages', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^#compdef kdflow\n/);
     expect(result.stdout).toContain("'get:list the namespace");
-    expect(result.stdout).toContain("'(-o --output)'{-o,--output}'[table (default), json or yaml]:format:(table json yaml)'");
+    expect(result.stdout).toContain(
+      "'(-o --output)'{-o,--output}'[table (default), json or yaml]:format:(table json yaml)'",
+    );
     // Checked by zsh itself where it is installed.
     const zsh = await run('sh', ['-c', 'command -v zsh'], {});
     if (zsh.code === 0) {
@@ -183,33 +220,51 @@ describe('kdflow CLI: names, help and messages', () => {
     const text = await readFile('crds/examples/centos/app.yaml', 'utf8');
     await writeFile(file, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
     const result = await kdflow(home, 'app', 'validate', '-f', file);
-    expect([result.code, result.stderr]).toEqual([1, `kdflow: ${file}: the file is UTF-16 (little-endian, with a byte order mark); manifests must be UTF-8: save it as UTF-8\n`]);
+    expect([result.code, result.stderr]).toEqual([
+      1,
+      `kdflow: ${file}: the file is UTF-16 (little-endian, with a byte order mark); manifests must be UTF-8: save it as UTF-8\n`,
+    ]);
   });
 
   it('names the value of a bad field', async () => {
     const home = await fresh();
     const file = path.join(home, 'app.yaml');
     const text = await readFile('crds/examples/centos/app.yaml', 'utf8');
-    await writeFile(file, text.replace(/cardinality: "?1\+"?/, 'cardinality: "1+"\n      eventList: [configure, reboot]'));
+    await writeFile(
+      file,
+      text.replace(/cardinality: "?1\+"?/, 'cardinality: "1+"\n      eventList: [configure, reboot]'),
+    );
     const result = await kdflow(home, 'app', 'validate', '-f', file);
-    expect([result.code, result.stderr]).toEqual([1, `kdflow: ${file}: spec.roles[0].eventList[1]: got "reboot"; expected one of configure, addnodes, delnodes\n`]);
+    expect([result.code, result.stderr]).toEqual([
+      1,
+      `kdflow: ${file}: spec.roles[0].eventList[1]: got "reboot"; expected one of configure, addnodes, delnodes\n`,
+    ]);
   });
 
   it('says a refused connection to Temporal is refused, and what to do', async () => {
     const result = await kdflow(await fresh(), 'get');
-    expect([result.code, result.stderr]).toEqual([3, 'kdflow: cannot reach Temporal at 127.0.0.1:1 (connection refused); is the server running? npm run temporal:dev (or npm start), or set TEMPORAL_ADDRESS\n']);
+    expect([result.code, result.stderr]).toEqual([
+      3,
+      'kdflow: cannot reach Temporal at 127.0.0.1:1 (connection refused); is the server running? npm run temporal:dev (or npm start), or set TEMPORAL_ADDRESS\n',
+    ]);
   });
 });
 
 describe('npm start --once (the main job)', () => {
   it('starts the dev server with the Web UI, configures the demo cluster and deletes it', async () => {
     const home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-start-'));
-    const result = await run(process.execPath, ['scripts/start.ts', '--once'], { KDFLOW_HOME: home, TEMPORAL_ADDRESS: '127.0.0.1:17233', KDFLOW_UI_PORT: '18233' });
+    const result = await run(process.execPath, ['scripts/start.ts', '--once'], {
+      KDFLOW_HOME: home,
+      TEMPORAL_ADDRESS: '127.0.0.1:17233',
+      KDFLOW_UI_PORT: '18233',
+    });
     expect(result.stderr).not.toContain('kdflow:');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Temporal dev server started on 127.0.0.1:17233');
     expect(result.stdout).toMatch(/analytics-worker-1\s+worker\s+configured\s+configure=0/);
-    expect(result.stdout).toContain('Web UI:   http://127.0.0.1:18233/namespaces/default/workflows/kdcluster%3Adefault%2Fanalytics');
+    expect(result.stdout).toContain(
+      'Web UI:   http://127.0.0.1:18233/namespaces/default/workflows/kdcluster%3Adefault%2Fanalytics',
+    );
     expect(result.stdout).toContain('Web UI answered HTTP 200');
     expect(result.stdout).toContain('cluster/analytics deleted');
   });

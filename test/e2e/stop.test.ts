@@ -31,14 +31,20 @@ interface Watched {
 }
 
 function start(args: string[], env: Record<string, string>): Watched {
-  const child = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    cwd: REPO,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   const waiters = new Set<() => void>();
   const changed = () => waiters.forEach((w) => w());
   child.stdout?.on('data', (d) => ((stdout += d), changed()));
   child.stderr?.on('data', (d) => ((stderr += d), changed()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => (resolve({ code, signal }), changed())));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => (resolve({ code, signal }), changed())),
+  );
   let done = false;
   void exited.then(() => (done = true));
   return {
@@ -48,7 +54,10 @@ function start(args: string[], env: Record<string, string>): Watched {
     exited,
     waitFor: (pattern) =>
       new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => finish(new Error(`no ${pattern} within the guard; stdout: ${stdout}\nstderr: ${stderr}`)), GUARD_MS);
+        const timer = setTimeout(
+          () => finish(new Error(`no ${pattern} within the guard; stdout: ${stdout}\nstderr: ${stderr}`)),
+          GUARD_MS,
+        );
         const check = () => {
           if (pattern.test(stdout) || pattern.test(stderr)) finish();
           else if (done) finish(new Error(`the process ended before ${pattern}; stdout: ${stdout}\nstderr: ${stderr}`));
@@ -76,7 +85,11 @@ async function interrupt(p: Watched): Promise<{ code: number | null; signal: Nod
   }
 }
 
-const jsonLines = (text: string) => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; level: number; signal?: string });
+const jsonLines = (text: string) =>
+  text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { msg: string; level: number; signal?: string });
 const listening = (port: number) =>
   new Promise<boolean>((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
@@ -120,7 +133,15 @@ describe('Ctrl-C on npm start', () => {
   async function npmStart(): Promise<{ p: Watched; port: number; uiPort: number }> {
     const [port, uiPort] = [await freePort(), await freePort()];
     const home = await newHome();
-    return { p: start(['scripts/start.ts'], { KDFLOW_HOME: home, TEMPORAL_ADDRESS: `127.0.0.1:${port}`, KDFLOW_UI_PORT: String(uiPort) }), port, uiPort };
+    return {
+      p: start(['scripts/start.ts'], {
+        KDFLOW_HOME: home,
+        TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+        KDFLOW_UI_PORT: String(uiPort),
+      }),
+      port,
+      uiPort,
+    };
   }
 
   it.each([
@@ -142,7 +163,12 @@ describe('Ctrl-C on npm run worker', () => {
   let client: Client;
   beforeAll(async () => {
     const dir = await newHome();
-    server = await startDevServer({ port: await freePort(), uiPort: await freePort(), dbFile: path.join(dir, 'temporal.db'), logFile: path.join(dir, 'temporal.log') });
+    server = await startDevServer({
+      port: await freePort(),
+      uiPort: await freePort(),
+      dbFile: path.join(dir, 'temporal.db'),
+      logFile: path.join(dir, 'temporal.log'),
+    });
     client = new Client({ connection: await Connection.connect({ address: server.address }) });
   });
   afterAll(async () => {
@@ -150,9 +176,14 @@ describe('Ctrl-C on npm run worker', () => {
     await server?.stop();
   });
 
-  const worker = (home: string, address: string) => start(['worker/main.ts'], { KDFLOW_HOME: home, TEMPORAL_ADDRESS: address, KDFLOW_LOG_LEVEL: 'info' });
+  const worker = (home: string, address: string) =>
+    start(['worker/main.ts'], { KDFLOW_HOME: home, TEMPORAL_ADDRESS: address, KDFLOW_LOG_LEVEL: 'info' });
   /** The lines after the moment of the signal: exactly one, which says it stopped. */
-  const expectOneStopLine = (after: string) => expect(jsonLines(after).map((l) => [l.msg, l.signal]), after).toEqual([['kdflow: stopped', 'SIGINT']]);
+  const expectOneStopLine = (after: string) =>
+    expect(
+      jsonLines(after).map((l) => [l.msg, l.signal]),
+      after,
+    ).toEqual([['kdflow: stopped', 'SIGINT']]);
 
   it('while it connects: one line, exit 0', async () => {
     const silent = await silentServer();
@@ -182,12 +213,19 @@ describe('Ctrl-C on npm run worker', () => {
     const app = testApp(await writePackage(path.join(home, 'pkg'), 'sleep 600'));
     const spec = KdClusterSpec.parse({ app: 'testapp', roles: [{ id: 'controller', members: 1 }] });
     const input: ClusterInput = { namespace: 'default', name: 'draining', appName: 'testapp', app, spec };
-    await client.workflow.start('clusterWorkflow', { taskQueue: TASK_QUEUE, args: [input], ...clusterStartOptions(input) });
+    await client.workflow.start('clusterWorkflow', {
+      taskQueue: TASK_QUEUE,
+      args: [input],
+      ...clusterStartOptions(input),
+    });
     // The startscript writes its argv first, then sleeps: once the line is there, the script is running.
     const events = path.join(home, 'members/default/draining/draining-controller-0/opt/guestconfig/events.log');
     await new Promise<void>((resolve, reject) => {
       const guard = setTimeout(() => reject(new Error(`the script never started; worker: ${p.stderr()}`)), GUARD_MS);
-      const poll = async () => ((await readFile(events, 'utf8').catch(() => '')).includes('--configure') ? (clearTimeout(guard), resolve()) : setTimeout(() => void poll(), 100));
+      const poll = async () =>
+        (await readFile(events, 'utf8').catch(() => '')).includes('--configure')
+          ? (clearTimeout(guard), resolve())
+          : setTimeout(() => void poll(), 100);
       void poll();
     });
     const before = p.stderr().length;
@@ -202,14 +240,25 @@ describe('Ctrl-C on kdflow shim', () => {
     const home = await newHome();
     // Nothing is asked of the API server before Temporal answers; the file only has to parse.
     const kubeconfig = path.join(home, 'kubeconfig');
-    await writeFile(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: [{ name: c, cluster: { server: "https://127.0.0.1:1" } }]\nusers: [{ name: u, user: {} }]\ncontexts: [{ name: x, context: { cluster: c, user: u } }]\ncurrent-context: x\n', { mode: 0o600 });
+    await writeFile(
+      kubeconfig,
+      'apiVersion: v1\nkind: Config\nclusters: [{ name: c, cluster: { server: "https://127.0.0.1:1" } }]\nusers: [{ name: u, user: {} }]\ncontexts: [{ name: x, context: { cluster: c, user: u } }]\ncurrent-context: x\n',
+      { mode: 0o600 },
+    );
     const silent = await silentServer();
     try {
-      const p = start(['cli/bin.js', 'shim'], { KDFLOW_HOME: home, KUBECONFIG: kubeconfig, TEMPORAL_ADDRESS: silent.address, KDFLOW_LOG_LEVEL: 'info' });
+      const p = start(['cli/bin.js', 'shim'], {
+        KDFLOW_HOME: home,
+        KUBECONFIG: kubeconfig,
+        TEMPORAL_ADDRESS: silent.address,
+        KDFLOW_LOG_LEVEL: 'info',
+      });
       await silent.connected;
       const before = p.stderr().length;
       expect(await interrupt(p)).toEqual({ code: 0, signal: null });
-      expect(jsonLines(p.stderr().slice(before)).map((l) => [l.msg, l.signal])).toEqual([['kdflow: stopped', 'SIGINT']]);
+      expect(jsonLines(p.stderr().slice(before)).map((l) => [l.msg, l.signal])).toEqual([
+        ['kdflow: stopped', 'SIGINT'],
+      ]);
       expect(p.stdout()).toBe('');
     } finally {
       silent.close();

@@ -39,7 +39,12 @@ async function cli(...args: string[]): Promise<string> {
 beforeAll(async () => {
   home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-webui-'));
   const [port, uiPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
-  server = await startDevServer({ port, uiPort, dbFile: path.join(home, 'temporal.db'), logFile: path.join(home, 'temporal.log') });
+  server = await startDevServer({
+    port,
+    uiPort,
+    dbFile: path.join(home, 'temporal.db'),
+    logFile: path.join(home, 'temporal.log'),
+  });
   process.env.TEMPORAL_ADDRESS = server.address;
   process.env.KDFLOW_HOME = home;
   metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
@@ -84,11 +89,19 @@ describe('worker telemetry', () => {
     expect(text).toMatch(/^temporal_activity_execution_latency_count\{.*activity_type="runScript".*\} [1-9]/m);
     expect(text).toMatch(/^temporal_worker_start\{/m);
 
-    const lines = workerLog.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = workerLog
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const scripts = lines.filter((l) => l.msg === 'script finished');
     // 3 configures at launch; 2 more and the controller's addnodes on the grow (workers only configure).
     expect(scripts).toHaveLength(6);
-    expect(scripts[0]).toMatchObject({ workflowId: WORKFLOW_ID, activity: 'runScript', event: 'configure', exitCode: 0 });
+    expect(scripts[0]).toMatchObject({
+      workflowId: WORKFLOW_ID,
+      activity: 'runScript',
+      event: 'configure',
+      exitCode: 0,
+    });
     expect(scripts[0]?.runId).toMatch(/^[0-9a-f-]{36}$/);
     expect(lines.find((l) => l.msg === 'kdflow worker running')).toMatchObject({ metrics: metricsUrl, tls: false });
   });
@@ -104,7 +117,15 @@ describe.skipIf(!existsSync(CHROMIUM))(`the Web UI in Chromium (${CHROMIUM})`, (
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1440, height: 1300 },
       timezoneId: 'UTC',
     });
@@ -139,19 +160,30 @@ describe.skipIf(!existsSync(CHROMIUM))(`the Web UI in Chromium (${CHROMIUM})`, (
     // The timeline labels every activity with its summary, and the resize signal by name.
     await page.getByText('runScript • addnodes on analytics-controller-0 (+worker 2-3)', { exact: true }).waitFor();
     await page.getByText('runScript • configure analytics-worker-3', { exact: true }).waitFor();
-    await page.getByText('launchMembers • launch analytics-worker-2, analytics-worker-3 (create, ready, configmeta, package)', { exact: true }).waitFor();
+    await page
+      .getByText('launchMembers • launch analytics-worker-2, analytics-worker-3 (create, ready, configmeta, package)', {
+        exact: true,
+      })
+      .waitFor();
     // The signal's row opens to its readable argument.
     await page.getByText('Workflow Execution Signaled', { exact: true }).first().click();
-    await page.getByText(/"worker":\s*4/).first().waitFor();
+    await page
+      .getByText(/"worker":\s*4/)
+      .first()
+      .waitFor();
     // The picture: the timeline of summaries and the signal, then the first events, under the header bar.
     await history.evaluate((heading) => {
       // Runs in the page (tsconfig has no DOM lib, hence the one structural type).
       type Box = { parentElement: Box | null; scrollBy(x: number, y: number): void; scrollIntoView(o: object): void };
-      const win = globalThis as unknown as { getComputedStyle(e: Box): { overflowY: string }; document: { scrollingElement: Box | null } };
+      const win = globalThis as unknown as {
+        getComputedStyle(e: Box): { overflowY: string };
+        document: { scrollingElement: Box | null };
+      };
       const start = heading as unknown as Box;
       start.scrollIntoView({ block: 'start' });
       let scroller = start.parentElement;
-      while (scroller && !/(auto|scroll)/.test(win.getComputedStyle(scroller).overflowY)) scroller = scroller.parentElement;
+      while (scroller && !/(auto|scroll)/.test(win.getComputedStyle(scroller).overflowY))
+        scroller = scroller.parentElement;
       (scroller ?? win.document.scrollingElement)?.scrollBy(0, -70);
     });
     await shoot('web-ui-history.png');
@@ -167,7 +199,9 @@ describe.skipIf(!existsSync(CHROMIUM))(`the Web UI in Chromium (${CHROMIUM})`, (
     const details = frames.last().contentFrame();
     await details.getByText('configured', { exact: true }).first().waitFor();
     await details.getByRole('columnheader', { name: 'last event' }).waitFor();
-    await details.getByRole('row', { name: /analytics-controller-0\s+controller\s+configured\s+addnodes ok/ }).waitFor();
+    await details
+      .getByRole('row', { name: /analytics-controller-0\s+controller\s+configured\s+addnodes ok/ })
+      .waitFor();
     await details.getByRole('row', { name: /analytics-worker-3\s+worker\s+configured\s+configure ok/ }).waitFor();
     // The events the workflow labelled, in order, beside it.
     await page.getByText('addnodes on analytics-controller-0 (+worker 2-3)', { exact: true }).waitFor();

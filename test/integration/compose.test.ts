@@ -26,7 +26,11 @@ interface Service {
 }
 
 function composeConfig(...args: string[]): Record<string, Service> {
-  const result = spawnSync('docker-compose', ['-f', COMPOSE, ...args, 'config'], { cwd: REPO, encoding: 'utf8', env: { ...process.env, TEMPORAL_NAMESPACE: '' } });
+  const result = spawnSync('docker-compose', ['-f', COMPOSE, ...args, 'config'], {
+    cwd: REPO,
+    encoding: 'utf8',
+    env: { ...process.env, TEMPORAL_NAMESPACE: '' },
+  });
   expect(result.stderr).not.toMatch(/error|invalid/i);
   expect(result.status).toBe(0);
   return (parse(result.stdout) as { services: Record<string, Service> }).services;
@@ -35,13 +39,21 @@ function composeConfig(...args: string[]): Record<string, Service> {
 describe.skipIf(!hasCompose)('docker-compose.temporal.yml', () => {
   it('is valid Compose with PostgreSQL, the server, the Web UI, the attribute job and the worker profile', () => {
     const services = composeConfig('--profile', 'worker');
-    expect(Object.keys(services).sort()).toEqual(['kdflow-worker', 'postgresql', 'temporal', 'temporal-search-attributes', 'temporal-ui']);
+    expect(Object.keys(services).sort()).toEqual([
+      'kdflow-worker',
+      'postgresql',
+      'temporal',
+      'temporal-search-attributes',
+      'temporal-ui',
+    ]);
     expect(services.temporal?.image).toMatch(/^temporalio\/auto-setup:\d+\.\d+\.\d+$/);
     expect(services.temporal?.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
     expect(services['temporal-ui']?.image).toMatch(/^temporalio\/ui:\d+\.\d+\.\d+$/);
     expect(services['temporal-ui']?.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
     expect(services['kdflow-worker']?.profiles).toEqual(['worker']);
-    expect(services['kdflow-worker']?.depends_on?.['temporal-search-attributes']?.condition).toBe('service_completed_successfully');
+    expect(services['kdflow-worker']?.depends_on?.['temporal-search-attributes']?.condition).toBe(
+      'service_completed_successfully',
+    );
   });
 
   it('registers exactly the search attributes of api/search-attributes.ts, idempotently', async () => {
@@ -53,9 +65,18 @@ describe.skipIf(!hasCompose)('docker-compose.temporal.yml', () => {
     const script = (job.command?.[0] ?? '').replaceAll('$$', '$');
     const port = await freePort();
     const cli = ensureTemporalCli();
-    const server = spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'], { stdio: 'ignore' });
+    const server = spawn(
+      cli,
+      ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'],
+      { stdio: 'ignore' },
+    );
     try {
-      const env = { ...process.env, ...job.environment, TEMPORAL_ADDRESS: `127.0.0.1:${port}`, PATH: `${path.dirname(cli)}${path.delimiter}${process.env.PATH}` };
+      const env = {
+        ...process.env,
+        ...job.environment,
+        TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+        PATH: `${path.dirname(cli)}${path.delimiter}${process.env.PATH}`,
+      };
       const run = () =>
         new Promise<{ code: number | null; out: string }>((resolve) => {
           const child = spawn('/bin/sh', ['-c', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });

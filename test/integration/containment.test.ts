@@ -41,7 +41,8 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, limit
 }
 
 /** A script that notes "overlap" in the ledger when another run still holds its lock (flock -n fails): two runs at once. */
-const exclusive = (ledger: string, body: string) => `#!/bin/sh\nexec 9>"${ledger}.lock"\nflock -n 9 || echo overlap >> "${ledger}"\n${body}\n`;
+const exclusive = (ledger: string, body: string) =>
+  `#!/bin/sh\nexec 9>"${ledger}.lock"\nflock -n 9 || echo overlap >> "${ledger}"\n${body}\n`;
 
 const uniqueSleep = () => `${randomInt(100_000, 900_000)}.${randomInt(1000, 9999)}`;
 
@@ -50,8 +51,24 @@ describe.each(['auto', 'tracked'] as const)('containment %s', (setting) => {
   let runtime: LocalRuntime;
   const before = process.env.KDFLOW_CONTAINMENT;
   const ns = setting === 'auto' ? 'cta' : 'ctt';
-  const member = (name: string): MemberSpec => ({ namespace: ns, cluster: 'c', name, role: 'r', ordinal: 0, fqdn: `${name}.c.${ns}.svc.cluster.local`, image: 'local', persistDirs: [] });
-  const request = (runId: string, overrides: Partial<ScriptRequest> = {}): ScriptRequest => ({ runId, event: 'configure', argv: ['--configure'], env: [], timeoutSeconds: 60, ...overrides });
+  const member = (name: string): MemberSpec => ({
+    namespace: ns,
+    cluster: 'c',
+    name,
+    role: 'r',
+    ordinal: 0,
+    fqdn: `${name}.c.${ns}.svc.cluster.local`,
+    image: 'local',
+    persistDirs: [],
+  });
+  const request = (runId: string, overrides: Partial<ScriptRequest> = {}): ScriptRequest => ({
+    runId,
+    event: 'configure',
+    argv: ['--configure'],
+    env: [],
+    timeoutSeconds: 60,
+    ...overrides,
+  });
 
   async function install(name: string, script: string): Promise<MemberSpec> {
     const m = member(name);
@@ -77,7 +94,8 @@ describe.each(['auto', 'tracked'] as const)('containment %s', (setting) => {
   });
 
   it('says which mode is in effect', () => {
-    const expected = setting === 'tracked' ? 'tracked' : process.geteuid?.() === 0 ? 'pid-namespace' : runtime.containment;
+    const expected =
+      setting === 'tracked' ? 'tracked' : process.geteuid?.() === 0 ? 'pid-namespace' : runtime.containment;
     expect(runtime.containment).toBe(expected);
   });
 
@@ -94,7 +112,8 @@ exit 0
     );
     const result = await runtime.runScript(m, request('ct/daemons/configure'), control);
     expect(result.exitCode).toBe(0);
-    for (const mark of marks) await until(`daemon sleep ${mark} runs`, async () => ((await withMarker(mark)).length === 1 ? true : undefined));
+    for (const mark of marks)
+      await until(`daemon sleep ${mark} runs`, async () => ((await withMarker(mark)).length === 1 ? true : undefined));
     // Alive while the member lives: services started by configure are the point.
     expect((await runtime.probeMembers([m]))[m.name]).toEqual({ ready: true });
     await runtime.removeMember(m);
@@ -110,16 +129,27 @@ exit 0
       expect(await withMarker(mark), `attempt ${attempt} left its setsid child`).toEqual([]);
       expect(await withMarker(hang), `attempt ${attempt} left its script`).toEqual([]);
     }
-    expect((await readFile(path.join(runtime.memberRoot(m), 'opt/guestconfig/configure.status'), 'utf8')).trim()).toBe('ct/timeout/configure=timeout');
+    expect((await readFile(path.join(runtime.memberRoot(m), 'opt/guestconfig/configure.status'), 'utf8')).trim()).toBe(
+      'ct/timeout/configure=timeout',
+    );
   });
 
   it('records how a run ended: an exit code, or the signal that killed the script', async () => {
-    const m = await install('c-ends-0', '#!/bin/sh\ncase "$1" in --configure) kill -KILL $$ ;; --addnodes) exit 137 ;; esac\n');
+    const m = await install(
+      'c-ends-0',
+      '#!/bin/sh\ncase "$1" in --configure) kill -KILL $$ ;; --addnodes) exit 137 ;; esac\n',
+    );
     const killed = await runtime.runScript(m, request('ct/ends/configure'), control);
     expect(killed).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: false });
-    expect(await readFile(path.join(runtime.memberRoot(m), 'opt/guestconfig/configure.status'), 'utf8')).toBe('ct/ends/configure=signal 9\n');
+    expect(await readFile(path.join(runtime.memberRoot(m), 'opt/guestconfig/configure.status'), 'utf8')).toBe(
+      'ct/ends/configure=signal 9\n',
+    );
     // An exit code that looks like a signal is still an exit code.
-    const exited = await runtime.runScript(m, request('ct/ends/addnodes', { event: 'addnodes', argv: ['--addnodes'] }), control);
+    const exited = await runtime.runScript(
+      m,
+      request('ct/ends/addnodes', { event: 'addnodes', argv: ['--addnodes'] }),
+      control,
+    );
     expect(exited).toMatchObject({ exitCode: 137, timedOut: false });
     expect(exited.signal).toBeUndefined();
   });
@@ -127,10 +157,16 @@ exit 0
   it('a runner killed mid-run: its script is ended, and the retry never overlaps it', async () => {
     const ledger = path.join(home, 'ledger-runner');
     const mark = uniqueSleep();
-    const m = await install('c-runner-0', exclusive(ledger, `echo start >> "${ledger}"\nsleep ${mark}\necho done >> "${ledger}"`));
+    const m = await install(
+      'c-runner-0',
+      exclusive(ledger, `echo start >> "${ledger}"\nsleep ${mark}\necho done >> "${ledger}"`),
+    );
     const running = path.join(runtime.memberRoot(m), '.kdflow', 'configure.running');
     const attempt = runtime.runScript(m, request('ct/runner/configure'), control);
-    const runner = await until('the runner is recorded', async () => Number((await readFile(running, 'utf8').catch(() => '')).split('=').at(-1)) || undefined);
+    const runner = await until(
+      'the runner is recorded',
+      async () => Number((await readFile(running, 'utf8').catch(() => '')).split('=').at(-1)) || undefined,
+    );
     await until('the script sleeps', async () => ((await withMarker(mark)).length > 0 ? true : undefined));
     process.kill(runner, 'SIGKILL');
     const first = await attempt;
@@ -139,7 +175,10 @@ exit 0
     expect(first.stderrTail).toMatch(/runner .* was killed/);
     await rm(ledger, { force: true });
     // The retry: a quick script now, and no overlap with anything left of the first attempt.
-    await writeFile(path.join(runtime.memberRoot(m), 'opt/guestconfig/appconfig/startscript'), exclusive(ledger, `echo retried >> "${ledger}"`));
+    await writeFile(
+      path.join(runtime.memberRoot(m), 'opt/guestconfig/appconfig/startscript'),
+      exclusive(ledger, `echo retried >> "${ledger}"`),
+    );
     expect((await runtime.runScript(m, request('ct/runner/configure'), control)).exitCode).toBe(0);
     expect((await readFile(ledger, 'utf8')).trim().split('\n')).toEqual(['retried']);
   });
@@ -147,11 +186,23 @@ exit 0
   it('a runner killed together with its worker: the retry ends the orphaned script before it starts', async () => {
     const ledger = path.join(home, 'ledger-orphan');
     const mark = uniqueSleep();
-    const m = await install('c-orphan-0', exclusive(ledger, `echo "start $KDFLOW_RUN_ID" >> "${ledger}"\n[ -e "$KDFLOW_MEMBER_ROOT/second" ] || sleep ${mark}\necho "done $KDFLOW_RUN_ID" >> "${ledger}"`));
+    const m = await install(
+      'c-orphan-0',
+      exclusive(
+        ledger,
+        `echo "start $KDFLOW_RUN_ID" >> "${ledger}"\n[ -e "$KDFLOW_MEMBER_ROOT/second" ] || sleep ${mark}\necho "done $KDFLOW_RUN_ID" >> "${ledger}"`,
+      ),
+    );
     const runId = 'ct/orphan/configure';
-    const worker = spawn(process.execPath, [CHILD, home, JSON.stringify(m), JSON.stringify(request(runId))], { stdio: 'ignore', env: { ...process.env, KDFLOW_CONTAINMENT: setting } });
+    const worker = spawn(process.execPath, [CHILD, home, JSON.stringify(m), JSON.stringify(request(runId))], {
+      stdio: 'ignore',
+      env: { ...process.env, KDFLOW_CONTAINMENT: setting },
+    });
     const running = path.join(runtime.memberRoot(m), '.kdflow', 'configure.running');
-    const runner = await until('the runner is recorded', async () => Number((await readFile(running, 'utf8').catch(() => '')).split('=').at(-1)) || undefined);
+    const runner = await until(
+      'the runner is recorded',
+      async () => Number((await readFile(running, 'utf8').catch(() => '')).split('=').at(-1)) || undefined,
+    );
     await until('the script sleeps', async () => ((await withMarker(mark)).length > 0 ? true : undefined));
     const workerGone = new Promise((resolve) => worker.once('exit', resolve));
     worker.kill('SIGKILL');
@@ -180,7 +231,10 @@ exit 0
     });
     expect(probed.reason).toMatch(/keep-alive/);
     // With a pid namespace the kernel ends them with their init; tracked mode ends them on re-creation.
-    if (runtime.containment === 'pid-namespace') await until('the daemon died with its member', async () => ((await withMarker(mark)).length === 0 ? true : undefined));
+    if (runtime.containment === 'pid-namespace')
+      await until('the daemon died with its member', async () =>
+        (await withMarker(mark)).length === 0 ? true : undefined,
+      );
     await expect(runtime.runScript(m, request('ct/dead/configure/2'), control)).rejects.toThrow(/keep-alive/);
     await runtime.ensureMember(m);
     expect(await withMarker(mark)).toEqual([]);
@@ -194,7 +248,10 @@ exit 0
     expect((await runtime.runScript(m, request('ct/gone/configure/1'), control)).exitCode).toBe(0);
     await until('the daemon runs', async () => ((await withMarker(mark)).length === 1 ? true : undefined));
     await rm(runtime.memberRoot(m), { recursive: true, force: true });
-    expect((await runtime.probeMembers([m]))[m.name]).toMatchObject({ ready: false, reason: expect.stringMatching(/directory .* is missing/) });
+    expect((await runtime.probeMembers([m]))[m.name]).toMatchObject({
+      ready: false,
+      reason: expect.stringMatching(/directory .* is missing/),
+    });
     // Teardown still finds it, to end what it left.
     expect(await runtime.listMembers(ns, 'c')).toContain(m.name);
     await install('c-gone-0', `#!/bin/sh\necho again > "$GUESTCONFIG_DIR/again"\n`);
@@ -218,7 +275,10 @@ esac
     );
     expect((await runtime.runScript(m, request('ct/pids/configure'), control)).exitCode).toBe(0);
     await until('the daemon runs', async () => ((await withMarker(mark)).length === 1 ? true : undefined));
-    expect((await runtime.runScript(m, request('ct/pids/addnodes', { event: 'addnodes', argv: ['--addnodes'] }), control)).exitCode).toBe(0);
+    expect(
+      (await runtime.runScript(m, request('ct/pids/addnodes', { event: 'addnodes', argv: ['--addnodes'] }), control))
+        .exitCode,
+    ).toBe(0);
     await until('the daemon is stopped', async () => ((await withMarker(mark)).length === 0 ? true : undefined));
     if (runtime.containment === 'pid-namespace') {
       // Its own namespace: the keep-alive's sleep is pid 1, and nothing of the host shows.
@@ -240,7 +300,16 @@ describe('the activities', () => {
   let home: string;
   let runtime: LocalRuntime;
   let activities: ReturnType<typeof createActivities>;
-  const member = (name: string): MemberSpec => ({ namespace: 'cact', cluster: 'c', name, role: 'r', ordinal: 0, fqdn: `${name}.c.cact.svc.cluster.local`, image: 'local', persistDirs: [] });
+  const member = (name: string): MemberSpec => ({
+    namespace: 'cact',
+    cluster: 'c',
+    name,
+    role: 'r',
+    ordinal: 0,
+    fqdn: `${name}.c.cact.svc.cluster.local`,
+    image: 'local',
+    persistDirs: [],
+  });
   beforeAll(async () => {
     home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-contain-act-'));
     runtime = new LocalRuntime(home);
@@ -256,7 +325,9 @@ describe('the activities', () => {
     await runtime.ensureMember(live);
     await runtime.ensureMember(gone);
     await rm(runtime.memberRoot(gone), { recursive: true, force: true });
-    const { dead } = (await new MockActivityEnvironment().run(activities.probeMembers, { members: [live, gone, member('c-a-2')] })) as { dead: Record<string, string> };
+    const { dead } = (await new MockActivityEnvironment().run(activities.probeMembers, {
+      members: [live, gone, member('c-a-2')],
+    })) as { dead: Record<string, string> };
     expect(Object.keys(dead).sort()).toEqual(['c-a-1', 'c-a-2']);
     expect(dead['c-a-1']).toMatch(/member directory .* is missing/);
   });
@@ -270,7 +341,9 @@ describe('the activities', () => {
     await chmod(path.join(dir, 'startscript'), 0o755);
     await runtime.installPackage(m, (await preparePackage(dir, path.join(home, 'cache'))).tgzPath);
     const script: ScriptInput = { runId: 'cact/c/configure', event: 'configure', env: [], timeoutSeconds: 30 };
-    const failure = await new MockActivityEnvironment().run(activities.runScript, { member: m, script }).catch((e: unknown) => e);
+    const failure = await new MockActivityEnvironment()
+      .run(activities.runScript, { member: m, script })
+      .catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect((failure as ApplicationFailure).message).toBe('configure on c-a-3 exited on SIGKILL');
   });
@@ -285,7 +358,10 @@ describe('the runner without perl', () => {
     await writeFile(path.join(dir, 'script'), '#!/bin/sh\nkill -KILL $$\n', { mode: 0o755 });
     const runner = fileURLToPath(new URL('../../runtimes/local-run.sh', import.meta.url));
     const out = (name: string) => path.join(dir, name);
-    const child = spawn(runner, [out('status'), 'noperl/configure', out('stdout'), out('stderr'), out('script')], { env: { PATH: path.join(dir, 'bin') }, stdio: 'ignore' });
+    const child = spawn(runner, [out('status'), 'noperl/configure', out('stdout'), out('stderr'), out('script')], {
+      env: { PATH: path.join(dir, 'bin') },
+      stdio: 'ignore',
+    });
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code).toBe(137);
     expect(await readFile(out('status'), 'utf8')).toBe('noperl/configure=137\n');
@@ -298,7 +374,9 @@ describe('KDFLOW_CONTAINMENT', () => {
     const before = process.env.KDFLOW_CONTAINMENT;
     process.env.KDFLOW_CONTAINMENT = 'chroot';
     try {
-      expect(() => new LocalRuntime(os.tmpdir()).containment).toThrow(/KDFLOW_CONTAINMENT must be auto, pidns or tracked, not "chroot"/);
+      expect(() => new LocalRuntime(os.tmpdir()).containment).toThrow(
+        /KDFLOW_CONTAINMENT must be auto, pidns or tracked, not "chroot"/,
+      );
     } finally {
       restoreEnv(before);
     }

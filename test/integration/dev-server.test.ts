@@ -15,7 +15,9 @@ describe('the dev server launcher', () => {
     const port = (squatter.address() as net.AddressInfo).port;
     const home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-dev-'));
     try {
-      await expect(startDevServer({ port, dbFile: path.join(home, 't.db'), logFile: path.join(home, 't.log') })).rejects.toThrow(`port ${port} is taken by something that is not a Temporal server`);
+      await expect(
+        startDevServer({ port, dbFile: path.join(home, 't.db'), logFile: path.join(home, 't.log') }),
+      ).rejects.toThrow(`port ${port} is taken by something that is not a Temporal server`);
     } finally {
       squatter.close();
     }

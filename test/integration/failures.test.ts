@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { deleteSignal, resizeSignal, resizeUpdate, retrySignal, statusQuery } from '../../api/index.ts';
-import { eventsLog, memberStates, recordHistory, settled, startCluster, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
+import {
+  eventsLog,
+  memberStates,
+  recordHistory,
+  settled,
+  startCluster,
+  testApp,
+  waitForStatus,
+  writePackage,
+} from '../support/cluster.ts';
 import { useHarness } from '../support/temporal.ts';
 
 const h = useHarness();
@@ -8,7 +17,7 @@ const h = useHarness();
 const fqdn = (member: string, cluster: string) => `${member}.${cluster}.default.svc.cluster.local`;
 
 describe('events, failures and changes while busy', () => {
-  it('filters events by each role\'s eventList', async () => {
+  it("filters events by each role's eventList", async () => {
     const app = testApp(await writePackage(`${h.home}/filter`), {
       roles: [
         { id: 'controller', cardinality: '1', eventList: ['configure', 'addnodes', 'delnodes'] },
@@ -29,7 +38,11 @@ describe('events, failures and changes while busy', () => {
     expect(await eventsLog(h, 'filter', 'filter-edge-0')).toEqual([added]);
     await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 1 } }] });
     await waitForStatus(handle, settled(3));
-    expect(await eventsLog(h, 'filter', 'filter-controller-0')).toEqual(['--configure', added, `--delnodes --nodegroup 1 --role worker --fqdns ${fqdn('filter-worker-1', 'filter')}`]);
+    expect(await eventsLog(h, 'filter', 'filter-controller-0')).toEqual([
+      '--configure',
+      added,
+      `--delnodes --nodegroup 1 --role worker --fqdns ${fqdn('filter-worker-1', 'filter')}`,
+    ]);
     expect(await eventsLog(h, 'filter', 'filter-edge-0')).toEqual([added]);
     await handle.signal(deleteSignal);
     await handle.result();
@@ -38,7 +51,12 @@ describe('events, failures and changes while busy', () => {
   it('puts a failing member in config error with its output, and retry configures it and announces it late', async () => {
     // Workers fail until a flag file exists; the flag is the "fix" the app author makes.
     const dir = `${h.home}/flaky`;
-    const app = testApp(await writePackage(dir, `[[ "$1" == --configure && "$(basename "$KDFLOW_MEMBER_ROOT")" == flaky-worker-1 && ! -e ${dir}/fixed ]] && { echo "disk not found" >&2; exit 3; }`));
+    const app = testApp(
+      await writePackage(
+        dir,
+        `[[ "$1" == --configure && "$(basename "$KDFLOW_MEMBER_ROOT")" == flaky-worker-1 && ! -e ${dir}/fixed ]] && { echo "disk not found" >&2; exit 3; }`,
+      ),
+    );
     const handle = await startCluster(h, 'flaky', app, { controller: 1, worker: 1 });
     await waitForStatus(handle, settled(1));
     await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 3 } }] });
@@ -50,7 +68,10 @@ describe('events, failures and changes while busy', () => {
     expect(broken?.lastError).toContain('disk not found');
     expect(broken?.events.at(-1)).toMatchObject({ event: 'configure', exitCode: 3, attempts: 2 });
     // Only the member that reached configured was announced.
-    expect(await eventsLog(h, 'flaky', 'flaky-controller-0')).toEqual(['--configure', `--addnodes --nodegroup 1 --role worker --fqdns ${fqdn('flaky-worker-2', 'flaky')}`]);
+    expect(await eventsLog(h, 'flaky', 'flaky-controller-0')).toEqual([
+      '--configure',
+      `--addnodes --nodegroup 1 --role worker --fqdns ${fqdn('flaky-worker-2', 'flaky')}`,
+    ]);
 
     await import('node:fs/promises').then((fs) => fs.writeFile(`${dir}/fixed`, ''));
     await handle.signal(retrySignal, { member: 'flaky-worker-1' });
@@ -72,28 +93,57 @@ describe('events, failures and changes while busy', () => {
     const app = testApp(await writePackage(`${h.home}/dead`));
     const handle = await startCluster(h, 'dead', app, { controller: 1, worker: 2 });
     const before = await waitForStatus(handle, settled(1));
-    const configureOf = (s: typeof before, name: string) => s.roles.flatMap((r) => r.members).find((m) => m.name === name)?.events.find((e) => e.event === 'configure')?.runId;
-    const gone = { namespace: 'default', cluster: 'dead', name: 'dead-worker-0', role: 'worker', ordinal: 0, fqdn: fqdn('dead-worker-0', 'dead') };
+    const configureOf = (s: typeof before, name: string) =>
+      s.roles
+        .flatMap((r) => r.members)
+        .find((m) => m.name === name)
+        ?.events.find((e) => e.event === 'configure')?.runId;
+    const gone = {
+      namespace: 'default',
+      cluster: 'dead',
+      name: 'dead-worker-0',
+      role: 'worker',
+      ordinal: 0,
+      fqdn: fqdn('dead-worker-0', 'dead'),
+    };
     const killed = { ...gone, name: 'dead-worker-1', ordinal: 1, fqdn: fqdn('dead-worker-1', 'dead') };
     await import('node:fs/promises').then((fs) => fs.rm(h.runtime.memberRoot(gone), { recursive: true, force: true }));
-    expect(await h.runtime.probeMembers([gone, killed])).toMatchObject({ 'dead-worker-0': { ready: false }, 'dead-worker-1': { ready: true } });
+    expect(await h.runtime.probeMembers([gone, killed])).toMatchObject({
+      'dead-worker-0': { ready: false },
+      'dead-worker-1': { ready: true },
+    });
     await h.runtime.removeMember(killed).then(() => undefined);
     await handle.signal(retrySignal, {});
     // Both come back under their own names, configured again from scratch; nobody else hears of them again.
-    const after = await waitForStatus(handle, (s) => s.phase === 'configured' && ['dead-worker-0', 'dead-worker-1'].every((n) => configureOf(s, n) !== configureOf(before, n)));
-    expect(memberStates(after)).toEqual({ 'dead-controller-0': 'configured', 'dead-worker-0': 'configured', 'dead-worker-1': 'configured' });
+    const after = await waitForStatus(
+      handle,
+      (s) =>
+        s.phase === 'configured' &&
+        ['dead-worker-0', 'dead-worker-1'].every((n) => configureOf(s, n) !== configureOf(before, n)),
+    );
+    expect(memberStates(after)).toEqual({
+      'dead-controller-0': 'configured',
+      'dead-worker-0': 'configured',
+      'dead-worker-1': 'configured',
+    });
     expect(await eventsLog(h, 'dead', 'dead-worker-0')).toEqual(['--configure']);
     expect(await eventsLog(h, 'dead', 'dead-controller-0')).toEqual(['--configure']);
     // A later grow's --addnodes reaches the re-created members.
     await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 3 } }] });
     await waitForStatus(handle, settled(2));
-    expect(await eventsLog(h, 'dead', 'dead-worker-0')).toEqual(['--configure', `--addnodes --nodegroup 1 --role worker --fqdns ${fqdn('dead-worker-2', 'dead')}`]);
+    expect(await eventsLog(h, 'dead', 'dead-worker-0')).toEqual([
+      '--configure',
+      `--addnodes --nodegroup 1 --role worker --fqdns ${fqdn('dead-worker-2', 'dead')}`,
+    ]);
     await handle.signal(deleteSignal);
     await handle.result();
   });
 
   it('kills a hanging script at scriptTimeoutSeconds and leaves the member in config error', async () => {
-    const app = testApp(await writePackage(`${h.home}/hang`, '[[ "$1" == --configure ]] && sleep 600'), { scriptTimeoutSeconds: 1, retry: { maximumAttempts: 1 } });
+    const app = testApp(await writePackage(`${h.home}/hang`, '[[ "$1" == --configure ]] && sleep 600'), {
+      scriptTimeoutSeconds: 1,
+      retry: { maximumAttempts: 1 },
+    });
     const handle = await startCluster(h, 'hang', app, { controller: 1 });
     const status = await waitForStatus(handle, settled(1));
     const member = status.roles[0]?.members[0];
@@ -121,7 +171,9 @@ describe('events, failures and changes while busy', () => {
     expect(controllerEvents.length).toBeLessThan(6);
     expect(controllerEvents.at(-1)).toMatch(/--addnodes .*burst-worker-10\.burst/);
     await expect(handle.executeUpdate(resizeUpdate, { args: [{ roles: { controller: 2 } }] })).rejects.toThrow();
-    expect((await handle.query(statusQuery)).lastRejection?.reason).toContain('controller needs exactly 1 member (cardinality "1"), got 2');
+    expect((await handle.query(statusQuery)).lastRejection?.reason).toContain(
+      'controller needs exactly 1 member (cardinality "1"), got 2',
+    );
     await handle.signal(deleteSignal);
     await handle.result();
     await recordHistory(h, handle, 'coalesce');

@@ -2,7 +2,16 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deleteSignal, resizeUpdate } from '../../api/index.ts';
-import { eventsLog, memberStates, recordHistory, settled, startCluster, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
+import {
+  eventsLog,
+  memberStates,
+  recordHistory,
+  settled,
+  startCluster,
+  testApp,
+  waitForStatus,
+  writePackage,
+} from '../support/cluster.ts';
 import { useHarness } from '../support/temporal.ts';
 
 const h = useHarness();
@@ -15,23 +24,39 @@ describe('cluster lifecycle on the local runtime', () => {
     const handle = await startCluster(h, 'life', app, { controller: 1, worker: 2 });
     let status = await waitForStatus(handle, settled(1));
     expect(status.phase).toBe('configured');
-    expect(memberStates(status)).toEqual({ 'life-controller-0': 'configured', 'life-worker-0': 'configured', 'life-worker-1': 'configured' });
-    for (const m of ['life-controller-0', 'life-worker-0', 'life-worker-1']) expect(await eventsLog(h, 'life', m)).toEqual(['--configure']);
+    expect(memberStates(status)).toEqual({
+      'life-controller-0': 'configured',
+      'life-worker-0': 'configured',
+      'life-worker-1': 'configured',
+    });
+    for (const m of ['life-controller-0', 'life-worker-0', 'life-worker-1'])
+      expect(await eventsLog(h, 'life', m)).toEqual(['--configure']);
 
     const root = h.runtime.memberRoot({ namespace: 'default', cluster: 'life', name: 'life-worker-1' });
     const meta = JSON.parse(await readFile(path.join(root, 'etc/guestconfig/configmeta.json'), 'utf8'));
-    expect(meta.node).toMatchObject({ role_id: 'worker', id: '1', fqdn: fqdn('life-worker-1', 'life'), nodegroup_id: '1' });
-    expect(meta.nodegroups['1'].roles.worker.fqdns).toEqual([fqdn('life-worker-0', 'life'), fqdn('life-worker-1', 'life')]);
+    expect(meta.node).toMatchObject({
+      role_id: 'worker',
+      id: '1',
+      fqdn: fqdn('life-worker-1', 'life'),
+      nodegroup_id: '1',
+    });
+    expect(meta.nodegroups['1'].roles.worker.fqdns).toEqual([
+      fqdn('life-worker-0', 'life'),
+      fqdn('life-worker-1', 'life'),
+    ]);
     expect(meta.cluster.name).toBe('life');
     expect((await stat(path.join(root, 'etc/guestconfig'))).mode & 0o777).toBe(0o700);
     expect(await readFile(path.join(root, 'opt/guestconfig/configure.stdout'), 'utf8')).toBe('ran --configure\n');
-    expect(await readFile(path.join(root, 'opt/guestconfig/configure.status'), 'utf8')).toMatch(/\/life-worker-1\/configure=0\n$/);
+    expect(await readFile(path.join(root, 'opt/guestconfig/configure.status'), 'utf8')).toMatch(
+      /\/life-worker-1\/configure=0\n$/,
+    );
 
     // Grow worker 2 → 4: new members configure, the old ones hear --addnodes about them.
     await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 4 } }] });
     await waitForStatus(handle, settled(2));
     const added = `--addnodes --nodegroup 1 --role worker --fqdns ${fqdn('life-worker-2', 'life')},${fqdn('life-worker-3', 'life')}`;
-    for (const m of ['life-controller-0', 'life-worker-0', 'life-worker-1']) expect(await eventsLog(h, 'life', m)).toEqual(['--configure', added]);
+    for (const m of ['life-controller-0', 'life-worker-0', 'life-worker-1'])
+      expect(await eventsLog(h, 'life', m)).toEqual(['--configure', added]);
     for (const m of ['life-worker-2', 'life-worker-3']) expect(await eventsLog(h, 'life', m)).toEqual(['--configure']);
     const grown = JSON.parse(await readFile(path.join(root, 'etc/guestconfig/configmeta.json'), 'utf8'));
     expect(grown.nodegroups['1'].roles.worker.node_ids).toEqual(['0', '1', '2', '3']);
@@ -42,9 +67,15 @@ describe('cluster lifecycle on the local runtime', () => {
     const removed = `--delnodes --nodegroup 1 --role worker --fqdns ${fqdn('life-worker-2', 'life')},${fqdn('life-worker-3', 'life')}`;
     expect(await eventsLog(h, 'life', 'life-worker-0')).toEqual(['--configure', added, removed]);
     expect(Object.keys(memberStates(status))).toEqual(['life-controller-0', 'life-worker-0', 'life-worker-1']);
-    expect(await h.runtime.listMembers('default', 'life')).toEqual(['life-controller-0', 'life-worker-0', 'life-worker-1']);
+    expect(await h.runtime.listMembers('default', 'life')).toEqual([
+      'life-controller-0',
+      'life-worker-0',
+      'life-worker-1',
+    ]);
     const history = await handle.fetchHistory();
-    const scheduled = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name);
+    const scheduled = (history.events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name);
     const lastDelnodes = scheduled.lastIndexOf('runScript');
     expect(scheduled.lastIndexOf('removeMembers')).toBeGreaterThan(lastDelnodes);
 

@@ -27,7 +27,16 @@ async function packageDir(script: string): Promise<string> {
 }
 
 function member(name: string): MemberSpec {
-  return { namespace: 'rt', cluster: 'c', name, role: 'r', ordinal: 0, fqdn: `${name}.c.rt.svc.cluster.local`, image: 'local', persistDirs: [] };
+  return {
+    namespace: 'rt',
+    cluster: 'c',
+    name,
+    role: 'r',
+    ordinal: 0,
+    fqdn: `${name}.c.rt.svc.cluster.local`,
+    image: 'local',
+    persistDirs: [],
+  };
 }
 
 const control = { signal: new AbortController().signal, heartbeat: () => {} };
@@ -48,10 +57,16 @@ describe('local runtime: guest paths', () => {
   async function runIn(name: string): Promise<{ exitCode: number | null; root: string }> {
     const m = member(name);
     await runtime.ensureMember(m);
-    await runtime.writeFiles(m, [{ path: '/etc/guestconfig/configmeta.json', content: `{"node":{"hostname":"${name}"}}`, mode: 0o600 }]);
+    await runtime.writeFiles(m, [
+      { path: '/etc/guestconfig/configmeta.json', content: `{"node":{"hostname":"${name}"}}`, mode: 0o600 },
+    ]);
     const pkg = await preparePackage(await packageDir(KUBEDIRECTOR_SCRIPT), path.join(home, 'cache'));
     await runtime.installPackage(m, pkg.tgzPath);
-    const result = await runtime.runScript(m, { runId: `rt/${name}/configure`, event: 'configure', argv: ['--configure'], env: [], timeoutSeconds: 30 }, control);
+    const result = await runtime.runScript(
+      m,
+      { runId: `rt/${name}/configure`, event: 'configure', argv: ['--configure'], env: [], timeoutSeconds: 30 },
+      control,
+    );
     return { exitCode: result.exitCode, root: runtime.memberRoot(m) };
   }
 
@@ -61,22 +76,29 @@ describe('local runtime: guest paths', () => {
     expect(guestMountSupport()).toEqual({ available: true });
   });
 
-  it.runIf(guestMountSupport().available)('shows the member dirs at /etc/guestconfig and /opt/guestconfig to an unmodified script', async () => {
-    process.env.KDFLOW_GUEST_MOUNTS = 'required';
-    const { exitCode, root } = await runIn('m-mounted');
-    expect(exitCode).toBe(0);
-    expect(JSON.parse(await readFile(path.join(root, 'opt/guestconfig/seen-configmeta.json'), 'utf8'))).toEqual({ node: { hostname: 'm-mounted' } });
-    expect((await readFile(path.join(root, 'opt/guestconfig/option'), 'utf8')).trim()).toBe('--configure');
-    // The mounts lived in the script's own namespace: the host's paths stay empty.
-    expect(existsSync('/opt/guestconfig/option')).toBe(false);
-    expect(existsSync('/etc/guestconfig/configmeta.json')).toBe(false);
-  });
+  it.runIf(guestMountSupport().available)(
+    'shows the member dirs at /etc/guestconfig and /opt/guestconfig to an unmodified script',
+    async () => {
+      process.env.KDFLOW_GUEST_MOUNTS = 'required';
+      const { exitCode, root } = await runIn('m-mounted');
+      expect(exitCode).toBe(0);
+      expect(JSON.parse(await readFile(path.join(root, 'opt/guestconfig/seen-configmeta.json'), 'utf8'))).toEqual({
+        node: { hostname: 'm-mounted' },
+      });
+      expect((await readFile(path.join(root, 'opt/guestconfig/option'), 'utf8')).trim()).toBe('--configure');
+      // The mounts lived in the script's own namespace: the host's paths stay empty.
+      expect(existsSync('/opt/guestconfig/option')).toBe(false);
+      expect(existsSync('/etc/guestconfig/configmeta.json')).toBe(false);
+    },
+  );
 
   it('with KDFLOW_GUEST_MOUNTS=off the script sees only the env-var contract', async () => {
     process.env.KDFLOW_GUEST_MOUNTS = 'off';
     const { exitCode, root } = await runIn('m-plain');
     expect(exitCode).toBe(7);
-    expect(await readFile(path.join(root, 'opt/guestconfig/configure.stderr'), 'utf8')).toMatch(/guestconfig\/configmeta.json/);
+    expect(await readFile(path.join(root, 'opt/guestconfig/configure.stderr'), 'utf8')).toMatch(
+      /guestconfig\/configmeta.json/,
+    );
   });
 });
 
@@ -105,7 +127,10 @@ describe('config packages over http', () => {
   });
 
   it('refuses a URL that answers 404 with an error naming the URL and status', async () => {
-    const error = await preparePackage(`${base}/missing.tgz`, await mkdtemp(path.join(os.tmpdir(), 'kdflow-http-cache-'))).catch((e: unknown) => e);
+    const error = await preparePackage(
+      `${base}/missing.tgz`,
+      await mkdtemp(path.join(os.tmpdir(), 'kdflow-http-cache-')),
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RuntimeError);
     expect((error as RuntimeError).message).toContain(`${base}/missing.tgz`);
     expect((error as RuntimeError).message).toContain('404');

@@ -6,10 +6,12 @@ import { useHarness } from '../support/temporal.ts';
 const h = useHarness();
 
 describe('a long-lived cluster', () => {
-  it('continues as new with its state, keeping each run\'s history bounded over many resizes', async () => {
+  it("continues as new with its state, keeping each run's history bounded over many resizes", async () => {
     // No config package: members come and go without scripts, so the test spends its time on history.
     const app = testApp('file:///unused', { defaultConfigPackage: null });
-    const handle = await startCluster(h, 'longlived', app, { controller: 1, worker: 0 }, 'default', { maxHistoryEvents: 200 });
+    const handle = await startCluster(h, 'longlived', app, { controller: 1, worker: 0 }, 'default', {
+      maxHistoryEvents: 200,
+    });
     await waitForStatus(handle, settled(1));
     const resizes = 40;
     for (let i = 1; i <= resizes; i++) {
@@ -18,7 +20,10 @@ describe('a long-lived cluster', () => {
     }
     const status = await handle.query(statusQuery);
     expect(status.generation).toBe(resizes + 1);
-    expect(memberStates(status)).toEqual({ 'longlived-controller-0': 'configured', 'longlived-worker-0': 'configured' });
+    expect(memberStates(status)).toEqual({
+      'longlived-controller-0': 'configured',
+      'longlived-worker-0': 'configured',
+    });
     // Walk every run of the chain: more than one run, none far past the bound.
     const client = h.env.client;
     const runs: number[] = [];

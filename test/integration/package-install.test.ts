@@ -20,7 +20,14 @@ import type { MemberTarget } from '../../runtimes/runtime.ts';
 import { tgz } from '../../scripts/chaos/tarball.ts';
 
 const quiet = pino({ level: 'silent' });
-const member: MemberTarget = { namespace: 'pk', cluster: 'c', name: 'c-r-0', role: 'r', ordinal: 0, fqdn: 'c-r-0.c.pk.svc.cluster.local' };
+const member: MemberTarget = {
+  namespace: 'pk',
+  cluster: 'c',
+  name: 'c-r-0',
+  role: 'r',
+  ordinal: 0,
+  fqdn: 'c-r-0.c.pk.svc.cluster.local',
+};
 
 async function setup(packageOptions: { idleTimeoutMs: number; progressIntervalMs: number }) {
   const home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-pkg-act-'));
@@ -95,7 +102,9 @@ describe('installPackage: slow and broken fetches', () => {
     const unpacked = beats.filter((b) => b.phase === 'unpack' && b.member === member.name).map((b) => b.bytes ?? -1);
     expect(unpacked.length).toBeGreaterThan(0);
     expect(unpacked.at(-1)).toBeGreaterThan(0);
-    expect((await stat(path.join(runtime.memberRoot(member), 'opt/guestconfig/appconfig/payload'))).size).toBe(96 * 1024);
+    expect((await stat(path.join(runtime.memberRoot(member), 'opt/guestconfig/appconfig/payload'))).size).toBe(
+      96 * 1024,
+    );
   });
 
   it('gives up on a server that stops sending, naming the URL, the bytes received and the idle time', async () => {
@@ -109,7 +118,10 @@ describe('installPackage: slow and broken fetches', () => {
     env.on('heartbeat', (detail: Beat) => {
       if (detail?.phase === 'fetch') received = detail.bytes ?? 0;
     });
-    const error = await env.run(activities.installPackage, { packageURL: url, members: [member] }).then(() => new Error('accepted'), (e: unknown) => e as Error);
+    const error = await env.run(activities.installPackage, { packageURL: url, members: [member] }).then(
+      () => new Error('accepted'),
+      (e: unknown) => e as Error,
+    );
     expect(error).toBeInstanceOf(Error);
     expect(error.message).toContain(url);
     // Normally 1000; on a starved machine the idle timer may fire first. Either way the message agrees with what arrived.
@@ -120,7 +132,12 @@ describe('installPackage: slow and broken fetches', () => {
   it('gives up on a server that never answers', async () => {
     const { activities } = await setup({ idleTimeoutMs: 300, progressIntervalMs: 60_000 });
     const url = await serve(() => {});
-    const error = await new MockActivityEnvironment().run(activities.installPackage, { packageURL: url, members: [member] }).then(() => new Error('accepted'), (e: unknown) => e as Error);
+    const error = await new MockActivityEnvironment()
+      .run(activities.installPackage, { packageURL: url, members: [member] })
+      .then(
+        () => new Error('accepted'),
+        (e: unknown) => e as Error,
+      );
     expect(error.message).toContain(url);
     expect(error.message).toMatch(/stalled: no data for 0\.3 s after 0 bytes/);
   });
@@ -130,7 +147,12 @@ describe('installPackage: slow and broken fetches', () => {
     const url = await serve(() => {});
     const closing = servers.pop() as http.Server;
     await new Promise((resolve) => closing.close(resolve));
-    const error = await new MockActivityEnvironment().run(activities.installPackage, { packageURL: url, members: [member] }).then(() => new Error('accepted'), (e: unknown) => e as Error);
+    const error = await new MockActivityEnvironment()
+      .run(activities.installPackage, { packageURL: url, members: [member] })
+      .then(
+        () => new Error('accepted'),
+        (e: unknown) => e as Error,
+      );
     expect(error.message).toContain(`connection refused to ${url}`);
     expect(error.message).not.toMatch(/fetch failed/);
   });
@@ -150,7 +172,10 @@ describe('installPackage: setuid, setgid and sticky bits', () => {
     const { activities, runtime, home } = await setup({ idleTimeoutMs: 5_000, progressIntervalMs: 60_000 });
     const file = path.join(home, 'special.tgz');
     await writeFile(file, special());
-    const result = (await new MockActivityEnvironment().run(activities.installPackage, { packageURL: `file://${file}`, members: [member] })) as BatchResult;
+    const result = (await new MockActivityEnvironment().run(activities.installPackage, {
+      packageURL: `file://${file}`,
+      members: [member],
+    })) as BatchResult;
     expect(result.failed).toEqual({});
     const dir = path.join(runtime.memberRoot(member), 'opt/guestconfig/appconfig');
     expect(await modeOf(path.join(dir, 'startscript'))).toBe(0o755);
@@ -163,7 +188,10 @@ describe('installPackage: setuid, setgid and sticky bits', () => {
     const prefix = await mkdtemp(path.join(os.tmpdir(), 'kdflow-inpod-'));
     const bytes = special();
     const [command, ...args] = inPodCommand('installPackage', 'ns/pod-0', [bytes.length]);
-    execFileSync(command as string, args, { input: bytes, env: { PATH: process.env.PATH, KDFLOW_ROOT_PREFIX: prefix } });
+    execFileSync(command as string, args, {
+      input: bytes,
+      env: { PATH: process.env.PATH, KDFLOW_ROOT_PREFIX: prefix },
+    });
     const dir = path.join(prefix, 'ns/pod-0/opt/guestconfig/appconfig');
     for (const name of ['startscript', 'setgid', 'both']) expect((await modeOf(path.join(dir, name))) & 0o7000).toBe(0);
     expect((await modeOf(path.join(dir, 'startscript'))) & 0o111).not.toBe(0);

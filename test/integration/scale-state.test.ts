@@ -6,7 +6,15 @@
  */
 import type { temporal } from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
-import { KdClusterSpec, clusterStartOptions, deleteSignal, memberFqdn, memberName, resizeUpdate, statusQuery } from '../../api/index.ts';
+import {
+  KdClusterSpec,
+  clusterStartOptions,
+  deleteSignal,
+  memberFqdn,
+  memberName,
+  resizeUpdate,
+  statusQuery,
+} from '../../api/index.ts';
 import { fullStatus } from '../../lib/cluster-status.ts';
 import { scriptHistory } from '../../lib/script-history.ts';
 import type { clusterWorkflow } from '../../workflows/cluster.ts';
@@ -25,13 +33,16 @@ async function runsOf(workflowId: string): Promise<HistoryEvent[][]> {
   return runs;
 }
 
-const inputBytes = (e: HistoryEvent) => (e.activityTaskScheduledEventAttributes?.input?.payloads ?? []).reduce((n, p) => n + (p.data?.length ?? 0), 0);
+const inputBytes = (e: HistoryEvent) =>
+  (e.activityTaskScheduledEventAttributes?.input?.payloads ?? []).reduce((n, p) => n + (p.data?.length ?? 0), 0);
 
 describe('state that scales', () => {
   it('grows and shrinks across continue-as-new; script inputs and the carried state stay O(1) per member', async () => {
     const app = testApp(await writePackage(`${h.home}/scale`), { maxParallel: 16 });
     // A small history bound forces continue-as-new between the operations.
-    const handle = await startCluster(h, 'sc', app, { controller: 1, worker: 10 }, 'default', { maxHistoryEvents: 150 });
+    const handle = await startCluster(h, 'sc', app, { controller: 1, worker: 10 }, 'default', {
+      maxHistoryEvents: 150,
+    });
     await waitForStatus(handle, settled(1));
     await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 40 } }] });
     await waitForStatus(handle, settled(2));
@@ -39,29 +50,45 @@ describe('state that scales', () => {
     const status = await waitForStatus(handle, settled(3));
     expect(status.phase).toBe('configured');
     const full = await fullStatus(handle);
-    expect(full.roles.find((r) => r.id === 'worker')?.members.map((m) => m.state)).toEqual(Array(12).fill('configured'));
+    expect(full.roles.find((r) => r.id === 'worker')?.members.map((m) => m.state)).toEqual(
+      Array(12).fill('configured'),
+    );
 
     const runs = await runsOf(handle.workflowId);
     expect(runs.length, 'continued as new at least once').toBeGreaterThan(1);
 
     // The controller heard --addnodes about worker 10..39 with every FQDN, formatted in the activity.
     const log = await eventsLog(h, 'sc', 'sc-controller-0');
-    const joined = Array.from({ length: 30 }, (_, i) => memberFqdn(memberName('sc', 'worker', 10 + i), 'sc', 'default')).join(',');
+    const joined = Array.from({ length: 30 }, (_, i) =>
+      memberFqdn(memberName('sc', 'worker', 10 + i), 'sc', 'default'),
+    ).join(',');
     expect(log).toContain(`--addnodes --nodegroup 1 --role worker --fqdns ${joined}`);
-    const left = Array.from({ length: 28 }, (_, i) => memberFqdn(memberName('sc', 'worker', 12 + i), 'sc', 'default')).join(',');
+    const left = Array.from({ length: 28 }, (_, i) =>
+      memberFqdn(memberName('sc', 'worker', 12 + i), 'sc', 'default'),
+    ).join(',');
     expect(log).toContain(`--delnodes --nodegroup 1 --role worker --fqdns ${left}`);
 
     // Every runScript input is the same size whether a notify is about 30 members or about 1.
-    const scripts = runs.flat().filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runScript');
+    const scripts = runs
+      .flat()
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runScript');
     const sizes = scripts.map(inputBytes);
     expect(sizes.length).toBeGreaterThan(40);
-    expect(Math.max(...sizes), `runScript inputs from ${Math.min(...sizes)} to ${Math.max(...sizes)} bytes`).toBeLessThan(1200);
+    expect(
+      Math.max(...sizes),
+      `runScript inputs from ${Math.min(...sizes)} to ${Math.max(...sizes)} bytes`,
+    ).toBeLessThan(1200);
 
     // The carried state: bytes per member, far under what argv lists per member used to cost.
-    const started = runs.flatMap((events) => events.filter((e) => e.workflowExecutionStartedEventAttributes?.continuedExecutionRunId));
+    const started = runs.flatMap((events) =>
+      events.filter((e) => e.workflowExecutionStartedEventAttributes?.continuedExecutionRunId),
+    );
     expect(started.length).toBeGreaterThan(0);
     for (const e of started) {
-      const bytes = (e.workflowExecutionStartedEventAttributes?.input?.payloads ?? []).reduce((n, p) => n + (p.data?.length ?? 0), 0);
+      const bytes = (e.workflowExecutionStartedEventAttributes?.input?.payloads ?? []).reduce(
+        (n, p) => n + (p.data?.length ?? 0),
+        0,
+      );
       expect(bytes, 'continue-as-new input').toBeLessThan(16 * 1024);
     }
 
@@ -69,7 +96,12 @@ describe('state that scales', () => {
     const history = await scriptHistory(handle.client, handle.workflowId);
     const configures = history.filter((e) => e.event === 'configure');
     expect(configures.length).toBe(41);
-    expect(configures.every((e) => e.exitCode === 0 && e.argv.join(' ') === '--configure' && (e.stdoutTail ?? '').includes('ran --configure'))).toBe(true);
+    expect(
+      configures.every(
+        (e) =>
+          e.exitCode === 0 && e.argv.join(' ') === '--configure' && (e.stdoutTail ?? '').includes('ran --configure'),
+      ),
+    ).toBe(true);
     expect(history.find((e) => e.event === 'addnodes' && e.member === 'sc-controller-0')?.argv.at(-1)).toBe(joined);
     expect(await scriptHistory(handle.client, handle.workflowId, { limit: 3 })).toEqual(history.slice(-3));
 
@@ -80,11 +112,24 @@ describe('state that scales', () => {
   it('runs a hand-started workflow that gives only the required fields, on its parsed defaults', async () => {
     const pkg = await writePackage(`${h.home}/bare`);
     // No retry, maxParallel, scriptTimeoutSeconds, eventList or members: what zod defaults.
-    const app = { label: { name: 'bare' }, distroID: 'bare', version: '1', defaultImageRepoTag: 'x:1', defaultConfigPackage: { packageURL: pkg }, roles: [{ id: 'node', cardinality: '2' }] };
+    const app = {
+      label: { name: 'bare' },
+      distroID: 'bare',
+      version: '1',
+      defaultImageRepoTag: 'x:1',
+      defaultConfigPackage: { packageURL: pkg },
+      roles: [{ id: 'node', cardinality: '2' }],
+    };
     const spec = { app: 'bare', roles: [{ id: 'node' }] };
-    const input = { namespace: 'default', name: 'bare', appName: 'bare', app, spec } as unknown as Parameters<typeof clusterWorkflow>[0];
+    const input = { namespace: 'default', name: 'bare', appName: 'bare', app, spec } as unknown as Parameters<
+      typeof clusterWorkflow
+    >[0];
     const typed = { ...input, spec: KdClusterSpec.parse(spec) };
-    const handle = await h.env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', { taskQueue: h.taskQueue, args: [input], ...clusterStartOptions(typed) });
+    const handle = await h.env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', {
+      taskQueue: h.taskQueue,
+      args: [input],
+      ...clusterStartOptions(typed),
+    });
     const status = await waitForStatus(handle, settled(1));
     expect(status.phase).toBe('configured');
     expect(status.roles[0]?.members.map((m) => [m.name, m.state, m.events.map((e) => e.event)])).toEqual([

@@ -17,7 +17,12 @@ describe('the spawner process', () => {
     await sleeper.exited;
 
     const out = path.join(await mkdtemp(path.join(cwd, 'kdflow-spawner-')), 'env');
-    const quick = await spawnDetached({ command: 'sh', args: ['-c', 'echo "$ONLY:$HOME" > "$1"', 'sh', out], cwd, env: { ONLY: 'yes', PATH: process.env.PATH } });
+    const quick = await spawnDetached({
+      command: 'sh',
+      args: ['-c', 'echo "$ONLY:$HOME" > "$1"', 'sh', out],
+      cwd,
+      env: { ONLY: 'yes', PATH: process.env.PATH },
+    });
     await quick.exited;
     expect(await readFile(out, 'utf8')).toBe('yes:\n');
     await rm(path.dirname(out), { recursive: true, force: true });

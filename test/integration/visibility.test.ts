@@ -22,7 +22,7 @@ async function attributes(handle: WorkflowHandle) {
 /** Visibility is eventually consistent: poll the query until it finds exactly these workflow ids. */
 async function found(query: string, expected: string[]): Promise<string[]> {
   let ids: string[] = [];
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
     ids = [];
     for await (const w of h.env.client.workflow.list({ query })) ids.push(w.workflowId);
     ids.sort();
@@ -39,14 +39,25 @@ const summaries = async (handle: WorkflowHandle) =>
 
 describe('the Web UI finds and reads a cluster', () => {
   it('keeps search attributes, summaries and current details in step with the cluster', async () => {
-    const app = testApp(await writePackage(h.home, `[[ "$1" == --configure && "$(basename "$KDFLOW_MEMBER_ROOT")" == seen-bad-worker-1 ]] && { echo "disk not found" >&2; exit 3; }`));
+    const app = testApp(
+      await writePackage(
+        h.home,
+        `[[ "$1" == --configure && "$(basename "$KDFLOW_MEMBER_ROOT")" == seen-bad-worker-1 ]] && { echo "disk not found" >&2; exit 3; }`,
+      ),
+    );
     const good = await startCluster(h, 'seen-good', app, { controller: 1, worker: 1 });
     const bad = await startCluster(h, 'seen-bad', app, { controller: 1, worker: 2 });
     expect(await good.describe().then((d) => d.staticSummary())).toBe('testapp/default/seen-good — 2 roles');
 
     await waitForStatus(good, settled(1));
     await waitForStatus(bad, settled(1));
-    expect(await attributes(good)).toEqual({ cluster: 'seen-good', namespace: 'default', app: 'testapp', phase: 'configured', members: 2 });
+    expect(await attributes(good)).toEqual({
+      cluster: 'seen-good',
+      namespace: 'default',
+      app: 'testapp',
+      phase: 'configured',
+      members: 2,
+    });
     expect(await attributes(bad)).toMatchObject({ cluster: 'seen-bad', phase: 'config error', members: 3 });
     expect(await found('KdPhase = "config error"', [bad.workflowId])).toEqual([bad.workflowId]);
     expect(await found('KdApp = "testapp" AND KdMembers >= 2', [good.workflowId, bad.workflowId])).toHaveLength(2);
@@ -68,7 +79,9 @@ describe('the Web UI finds and reads a cluster', () => {
     const details = (await bad.query(workflowMetadataQuery)).currentDetails ?? '';
     expect(details).toContain('**default/seen-bad** (app testapp): **config error**');
     expect(details).toContain('| member | role | state | last event |');
-    expect(details).toMatch(/\| seen-bad-worker-1 \| worker \| config error — configure on seen-bad-worker-1 exited with 3.* \| configure failed \(exit 3\) \|/);
+    expect(details).toMatch(
+      /\| seen-bad-worker-1 \| worker \| config error — configure on seen-bad-worker-1 exited with 3.* \| configure failed \(exit 3\) \|/,
+    );
     expect(details).toContain('| seen-bad-worker-0 | worker | configured | configure ok |');
 
     for (const handle of [good, bad]) {

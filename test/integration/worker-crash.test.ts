@@ -2,7 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deleteSignal, resizeUpdate } from '../../api/index.ts';
-import { eventsLog, memberStates, settled, startCluster, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
+import {
+  eventsLog,
+  memberStates,
+  settled,
+  startCluster,
+  testApp,
+  waitForStatus,
+  writePackage,
+} from '../support/cluster.ts';
 import { startHarness, type Harness } from '../support/temporal.ts';
 import type { ClusterOptions } from '../../workflows/cluster.ts';
 
@@ -61,7 +69,8 @@ describe('a worker killed mid-grow', () => {
     expect(status.phase).toBe('configured');
     expect(Object.values(memberStates(status))).toEqual(['configured', 'configured', 'configured', 'configured']);
     // The scripts the dead worker started finished once; the new worker picked up their recorded results.
-    for (const m of ['crash-worker-1', 'crash-worker-2']) expect(await eventsLog(h, 'crash', m)).toEqual(['--configure']);
+    for (const m of ['crash-worker-1', 'crash-worker-2'])
+      expect(await eventsLog(h, 'crash', m)).toEqual(['--configure']);
     const announced = await eventsLog(h, 'crash', 'crash-controller-0');
     expect(announced.filter((e) => e.startsWith('--addnodes'))).toHaveLength(1);
     await handle.signal(deleteSignal);
@@ -84,12 +93,13 @@ describe('a worker killed mid-grow', () => {
       expect(failure?.applicationFailureInfo?.type).toBe('WorkerGone');
       expect(failure?.message).toMatch(/^worker \d+@\S+ kdflow-worker \d+ \S+ is gone .* retried at once by \d+@/);
     }
-    for (const m of ['takeover-worker-1', 'takeover-worker-2']) expect(await eventsLog(h, 'takeover', m)).toEqual(['--configure']);
+    for (const m of ['takeover-worker-1', 'takeover-worker-2'])
+      expect(await eventsLog(h, 'takeover', m)).toEqual(['--configure']);
     await handle.signal(deleteSignal);
     expect((await handle.result()).phase).toBe('deleted');
   });
 
-  it("lets a delete go on when the scripts it was cancelling belonged to a dead worker", async () => {
+  it('lets a delete go on when the scripts it was cancelling belonged to a dead worker', async () => {
     // The grow's new members sleep long and ignore SIGTERM; the first members configure at once.
     const slow = '[[ "$1" == --configure && "$KDFLOW_MEMBER_ROOT" != *-0 ]] && { trap "" TERM; sleep 300; }';
     const { handle, worker: frozen } = await growing('cancel', { heartbeatTimeoutSeconds: 600 }, slow);
@@ -97,7 +107,10 @@ describe('a worker killed mid-grow', () => {
     frozen.kill('SIGSTOP');
     startWorker();
     await handle.signal(deleteSignal);
-    const cancelling = async () => ((await handle.describe()).raw.pendingActivities ?? []).some((a) => a.state === PENDING_ACTIVITY_CANCEL_REQUESTED);
+    const cancelling = async () =>
+      ((await handle.describe()).raw.pendingActivities ?? []).some(
+        (a) => a.state === PENDING_ACTIVITY_CANCEL_REQUESTED,
+      );
     while (!(await cancelling())) await new Promise((resolve) => setTimeout(resolve, 200));
     await kill(frozen);
     // Without the takeover, the delete would wait for the scripts' ten-minute heartbeat timeout.

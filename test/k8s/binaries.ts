@@ -31,13 +31,23 @@ interface Target {
 
 function go(args: string[], cwd: string, env: Record<string, string> = {}): number | null {
   // -v prints every package as it compiles: the progress a user sees during the long first build.
-  const result = spawnSync('go', args, { cwd, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CGO_ENABLED: '0', ...env } });
+  const result = spawnSync('go', args, {
+    cwd,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, CGO_ENABLED: '0', ...env },
+  });
   return result.status;
 }
 
 function kubeLdflags(): string {
   const [major, minor] = KUBE_VERSION.slice(1).split('.');
-  const vars: Record<string, string> = { gitVersion: KUBE_VERSION, gitMajor: major ?? '', gitMinor: minor ?? '', gitTreeState: 'clean', buildDate: '1970-01-01T00:00:00Z' };
+  const vars: Record<string, string> = {
+    gitVersion: KUBE_VERSION,
+    gitMajor: major ?? '',
+    gitMinor: minor ?? '',
+    gitTreeState: 'clean',
+    buildDate: '1970-01-01T00:00:00Z',
+  };
   const pkgs = ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version'];
   return pkgs.flatMap((pkg) => Object.entries(vars).map(([k, v]) => `-X ${pkg}.${k}=${v}`)).join(' ');
 }
@@ -47,18 +57,27 @@ function targets(): Target[] {
   const kube = (cmd: string): Target => ({
     name: cmd,
     cache: kubeCache,
-    build: (out) => go(['build', '-v', '-trimpath', '-ldflags', kubeLdflags(), '-o', out, `k8s.io/kubernetes/cmd/${cmd}`], path.join(TOOLS_DIR, 'kube')),
+    build: (out) =>
+      go(
+        ['build', '-v', '-trimpath', '-ldflags', kubeLdflags(), '-o', out, `k8s.io/kubernetes/cmd/${cmd}`],
+        path.join(TOOLS_DIR, 'kube'),
+      ),
   });
   return [
     {
       name: 'etcd',
       cache: toolCache('etcd', ETCD_VERSION),
-      build: (out) => go(['build', '-v', '-trimpath', '-o', out, 'go.etcd.io/etcd/server/v3'], path.join(TOOLS_DIR, 'etcd')),
+      build: (out) =>
+        go(['build', '-v', '-trimpath', '-o', out, 'go.etcd.io/etcd/server/v3'], path.join(TOOLS_DIR, 'etcd')),
     },
     {
       name: 'kwok',
       cache: toolCache('kwok', KWOK_VERSION),
-      build: (out) => go(['install', '-v', `sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`], TOOLS_DIR, { GOBIN: path.dirname(out), GOFLAGS: '-mod=mod' }),
+      build: (out) =>
+        go(['install', '-v', `sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`], TOOLS_DIR, {
+          GOBIN: path.dirname(out),
+          GOFLAGS: '-mod=mod',
+        }),
     },
     kube('kube-apiserver'),
     kube('kube-controller-manager'),
@@ -85,7 +104,13 @@ export function ensureKubeBinaries(log: (line: string) => void = (l) => process.
     if (partial !== out) renameSync(partial, out);
     log(`[k8s] built ${target.name} in ${Math.round((Date.now() - started) / 1000)}s`);
   }
-  const [etcd, kwok, kubeApiserver, kubeControllerManager, kubeScheduler] = targets().map(binPath) as [string, string, string, string, string];
+  const [etcd, kwok, kubeApiserver, kubeControllerManager, kubeScheduler] = targets().map(binPath) as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   return { etcd, kwok, kubeApiserver, kubeControllerManager, kubeScheduler };
 }
 

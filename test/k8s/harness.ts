@@ -62,12 +62,21 @@ spec:
 `;
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, children: Map<string, ChildProcess>, logs: string): Promise<T> {
+async function until<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+  children: Map<string, ChildProcess>,
+  logs: string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   for (;;) {
     for (const [name, child] of children) {
-      if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} while waiting for ${what}; see ${path.join(logs, `${name}.log`)}`);
+      if (child.exitCode !== null)
+        throw new Error(
+          `${name} exited with ${child.exitCode} while waiting for ${what}; see ${path.join(logs, `${name}.log`)}`,
+        );
     }
     try {
       const value = await probe();
@@ -80,14 +89,18 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
   }
 }
 
-export async function startKubeHarness(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<KubeHarness> {
+export async function startKubeHarness(
+  log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<KubeHarness> {
   const bins = ensureKubeBinaries(log);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kdflow-k8s-'));
   const logs = path.join(dir, 'logs');
   const podRoot = path.join(dir, 'pods');
   for (const d of [logs, podRoot, path.join(dir, 'kwok-work')]) mkdirSync(d, { recursive: true });
   const certs = makeCerts(dir);
-  const [etcdClient, etcdPeer, apiPort, cmPort, schedPort, kwokPort] = await Promise.all(Array.from({ length: 6 }, freePort));
+  const [etcdClient, etcdPeer, apiPort, cmPort, schedPort, kwokPort] = await Promise.all(
+    Array.from({ length: 6 }, freePort),
+  );
   const children = new Map<string, ChildProcess>();
   const run = (name: string, bin: string, args: string[]) => {
     const out = openSync(path.join(logs, `${name}.log`), 'a');
@@ -117,17 +130,54 @@ export async function startKubeHarness(log: (line: string) => void = (l) => proc
   try {
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
     run('etcd', bins.etcd, [
-      '--data-dir', path.join(dir, 'etcd'), '--listen-client-urls', etcdUrl, '--advertise-client-urls', etcdUrl,
-      '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
-      '--initial-cluster', `default=http://127.0.0.1:${etcdPeer}`, '--unsafe-no-fsync', '--log-level', 'warn',
+      '--data-dir',
+      path.join(dir, 'etcd'),
+      '--listen-client-urls',
+      etcdUrl,
+      '--advertise-client-urls',
+      etcdUrl,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${etcdPeer}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${etcdPeer}`,
+      '--initial-cluster',
+      `default=http://127.0.0.1:${etcdPeer}`,
+      '--unsafe-no-fsync',
+      '--log-level',
+      'warn',
     ]);
     run('kube-apiserver', bins.kubeApiserver, [
-      '--etcd-servers', etcdUrl, '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1', `--secure-port=${apiPort}`,
-      '--tls-cert-file', certs.adminCert, '--tls-private-key-file', certs.adminKey, '--client-ca-file', certs.caCert,
-      '--service-account-key-file', certs.saPub, '--service-account-signing-key-file', certs.saKey,
-      '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local', '--service-cluster-ip-range', '10.96.0.0/16',
-      '--authorization-mode', 'Node,RBAC', '--allow-privileged', '--enable-priority-and-fairness=false',
-      '--kubelet-preferred-address-types', 'InternalIP', '--cert-dir', path.join(dir, 'apiserver-certs'), '--v', '1',
+      '--etcd-servers',
+      etcdUrl,
+      '--bind-address',
+      '127.0.0.1',
+      '--advertise-address',
+      '127.0.0.1',
+      `--secure-port=${apiPort}`,
+      '--tls-cert-file',
+      certs.adminCert,
+      '--tls-private-key-file',
+      certs.adminKey,
+      '--client-ca-file',
+      certs.caCert,
+      '--service-account-key-file',
+      certs.saPub,
+      '--service-account-signing-key-file',
+      certs.saKey,
+      '--service-account-issuer',
+      'https://kubernetes.default.svc.cluster.local',
+      '--service-cluster-ip-range',
+      '10.96.0.0/16',
+      '--authorization-mode',
+      'Node,RBAC',
+      '--allow-privileged',
+      '--enable-priority-and-fairness=false',
+      '--kubelet-preferred-address-types',
+      'InternalIP',
+      '--cert-dir',
+      path.join(dir, 'apiserver-certs'),
+      '--v',
+      '1',
     ]);
     const server = `https://127.0.0.1:${apiPort}`;
     const kubeconfig = path.join(dir, 'kubeconfig');
@@ -136,40 +186,107 @@ export async function startKubeHarness(log: (line: string) => void = (l) => proc
     kc.loadFromFile(kubeconfig);
     const core = kc.makeApiClient(CoreV1Api);
     log(`[k8s] starting etcd and kube-apiserver on ${server}…`);
-    await until('kube-apiserver /readyz', 120_000, async () => ((await core.listNamespace()).items.length > 0 ? true : undefined), children, logs);
+    await until(
+      'kube-apiserver /readyz',
+      120_000,
+      async () => ((await core.listNamespace()).items.length > 0 ? true : undefined),
+      children,
+      logs,
+    );
 
     run('kube-controller-manager', bins.kubeControllerManager, [
-      '--kubeconfig', kubeconfig, '--leader-elect=false', '--bind-address', '127.0.0.1', `--secure-port=${cmPort}`,
-      '--service-account-private-key-file', certs.saKey, '--root-ca-file', certs.caCert, '--use-service-account-credentials=false',
-      '--controllers', '*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route', '--v', '1',
+      '--kubeconfig',
+      kubeconfig,
+      '--leader-elect=false',
+      '--bind-address',
+      '127.0.0.1',
+      `--secure-port=${cmPort}`,
+      '--service-account-private-key-file',
+      certs.saKey,
+      '--root-ca-file',
+      certs.caCert,
+      '--use-service-account-credentials=false',
+      '--controllers',
+      '*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route',
+      '--v',
+      '1',
     ]);
-    run('kube-scheduler', bins.kubeScheduler, ['--kubeconfig', kubeconfig, '--leader-elect=false', '--bind-address', '127.0.0.1', `--secure-port=${schedPort}`, '--v', '1']);
+    run('kube-scheduler', bins.kubeScheduler, [
+      '--kubeconfig',
+      kubeconfig,
+      '--leader-elect=false',
+      '--bind-address',
+      '127.0.0.1',
+      `--secure-port=${schedPort}`,
+      '--v',
+      '1',
+    ]);
     const kwokYaml = path.join(dir, 'kwok.yaml');
     writeFileSync(kwokYaml, kwokConfig(podRoot, path.join(dir, 'kwok-work')));
     run('kwok', bins.kwok, [
-      '--kubeconfig', kubeconfig, '--config', kwokYaml, '--manage-all-nodes=false', '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-      '--node-ip', '127.0.0.1', `--node-port=${kwokPort}`, `--server-address=127.0.0.1:${kwokPort}`,
-      '--tls-cert-file', certs.adminCert, '--tls-private-key-file', certs.adminKey,
+      '--kubeconfig',
+      kubeconfig,
+      '--config',
+      kwokYaml,
+      '--manage-all-nodes=false',
+      '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+      '--node-ip',
+      '127.0.0.1',
+      `--node-port=${kwokPort}`,
+      `--server-address=127.0.0.1:${kwokPort}`,
+      '--tls-cert-file',
+      certs.adminCert,
+      '--tls-private-key-file',
+      certs.adminKey,
     ]);
 
     await core.createNode({
       body: {
-        metadata: { name: NODE_NAME, annotations: { 'kwok.x-k8s.io/node': 'fake' }, labels: { 'kubernetes.io/hostname': NODE_NAME, type: 'kwok' } },
-        status: { capacity: { cpu: '16', memory: '64Gi', pods: '110' }, allocatable: { cpu: '16', memory: '64Gi', pods: '110' } },
+        metadata: {
+          name: NODE_NAME,
+          annotations: { 'kwok.x-k8s.io/node': 'fake' },
+          labels: { 'kubernetes.io/hostname': NODE_NAME, type: 'kwok' },
+        },
+        status: {
+          capacity: { cpu: '16', memory: '64Gi', pods: '110' },
+          allocatable: { cpu: '16', memory: '64Gi', pods: '110' },
+        },
       },
     });
     await kc.makeApiClient(StorageV1Api).createStorageClass({
-      body: { metadata: { name: STORAGE_CLASS, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }, provisioner: 'kdflow.dev/test-hostpath', volumeBindingMode: 'Immediate', reclaimPolicy: 'Delete' },
+      body: {
+        metadata: { name: STORAGE_CLASS, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+        provisioner: 'kdflow.dev/test-hostpath',
+        volumeBindingMode: 'Immediate',
+        reclaimPolicy: 'Delete',
+      },
     });
     binder = startVolumeBinder(kc, path.join(dir, 'volumes'));
     log('[k8s] waiting for the kwok node to be Ready and the default service account…');
     // Ready, and the node lifecycle controller has lifted the not-ready taint, so pods can schedule.
-    await until('node Ready and untainted', 120_000, async () => {
-      const node = await core.readNode({ name: NODE_NAME });
-      const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-      return ready && !(node.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/')) ? true : undefined;
-    }, children, logs);
-    await until('default service account', 60_000, async () => ((await core.readNamespacedServiceAccount({ namespace: 'default', name: 'default' })).metadata ? true : undefined), children, logs);
+    await until(
+      'node Ready and untainted',
+      120_000,
+      async () => {
+        const node = await core.readNode({ name: NODE_NAME });
+        const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+        return ready && !(node.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'))
+          ? true
+          : undefined;
+      },
+      children,
+      logs,
+    );
+    await until(
+      'default service account',
+      60_000,
+      async () =>
+        (await core.readNamespacedServiceAccount({ namespace: 'default', name: 'default' })).metadata
+          ? true
+          : undefined,
+      children,
+      logs,
+    );
     log(`[k8s] ready: KUBECONFIG=${kubeconfig}`);
     return { kubeconfig, kc, podRoot, dir, stop };
   } catch (error) {
@@ -185,21 +302,35 @@ export async function startKubeHarness(log: (line: string) => void = (l) => proc
  */
 export async function kubectl(kube: Pick<KubeHarness, 'kubeconfig'>, args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile('kubectl', ['--kubeconfig', kube.kubeconfig, ...args], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`kubectl ${args.join(' ')} failed: ${stderr.trim() || error.message}`));
-      else resolve(stdout);
-    });
+    const child = execFile(
+      'kubectl',
+      ['--kubeconfig', kube.kubeconfig, ...args],
+      { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`kubectl ${args.join(' ')} failed: ${stderr.trim() || error.message}`));
+        else resolve(stdout);
+      },
+    );
     child.stdin?.end(input ?? '');
   });
 }
 
 /** A kubeconfig that authenticates as a ServiceAccount (a TokenRequest token), so RBAC is what a deployment gets. */
-export async function serviceAccountKubeConfig(kube: Pick<KubeHarness, 'kubeconfig' | 'kc'>, namespace: string, name: string): Promise<KubeConfig> {
+export async function serviceAccountKubeConfig(
+  kube: Pick<KubeHarness, 'kubeconfig' | 'kc'>,
+  namespace: string,
+  name: string,
+): Promise<KubeConfig> {
   const token = (await kubectl(kube, ['create', 'token', name, '-n', namespace, '--duration', '2h'])).trim();
   const cluster = kube.kc.getCurrentCluster();
   if (!cluster) throw new Error('the harness kubeconfig has no cluster');
   const kc = new KubeConfig();
-  kc.loadFromOptions({ clusters: [cluster], users: [{ name, token }], contexts: [{ name, cluster: cluster.name, user: name }], currentContext: name });
+  kc.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name, token }],
+    contexts: [{ name, cluster: cluster.name, user: name }],
+    currentContext: name,
+  });
   return kc;
 }
 

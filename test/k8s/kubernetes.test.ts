@@ -5,7 +5,16 @@
  */
 import { CoreV1Api, Watch, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KdClusterSpec, clusterStartOptions, deleteSignal, resizeUpdate, statusQuery, type ClusterInput, type ClusterStatus, type KdAppSpec } from '../../api/index.ts';
+import {
+  KdClusterSpec,
+  clusterStartOptions,
+  deleteSignal,
+  resizeUpdate,
+  statusQuery,
+  type ClusterInput,
+  type ClusterStatus,
+  type KdAppSpec,
+} from '../../api/index.ts';
 import { scriptHistory } from '../../lib/script-history.ts';
 import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
 import type { MemberTarget } from '../../runtimes/runtime.ts';
@@ -27,7 +36,11 @@ const goingAt = new Map<string, number>();
 async function startKubeCluster(name: string, app: KdAppSpec, roles: object[]) {
   const spec = KdClusterSpec.parse({ app: 'testapp', roles });
   const input: ClusterInput = { namespace: NS, name, appName: 'testapp', app, spec };
-  return h.env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', { taskQueue: h.taskQueue, args: [input], ...clusterStartOptions(input) });
+  return h.env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', {
+    taskQueue: h.taskQueue,
+    args: [input],
+    ...clusterStartOptions(input),
+  });
 }
 
 /**
@@ -43,17 +56,30 @@ async function watchPods(): Promise<void> {
     setTimeout(() => void watchPods(), 200);
   };
   try {
-    stopWatch = await new Watch(kube.kc).watch(`/api/v1/namespaces/${NS}/pods`, podsVersion ? { resourceVersion: podsVersion } : {}, (type, pod: V1Pod) => {
-      podsVersion = pod.metadata?.resourceVersion ?? podsVersion;
-      const name = pod.metadata?.name ?? '';
-      if ((type === 'DELETED' || pod.metadata?.deletionTimestamp) && !goingAt.has(name)) goingAt.set(name, Date.now());
-    }, resume);
+    stopWatch = await new Watch(kube.kc).watch(
+      `/api/v1/namespaces/${NS}/pods`,
+      podsVersion ? { resourceVersion: podsVersion } : {},
+      (type, pod: V1Pod) => {
+        podsVersion = pod.metadata?.resourceVersion ?? podsVersion;
+        const name = pod.metadata?.name ?? '';
+        if ((type === 'DELETED' || pod.metadata?.deletionTimestamp) && !goingAt.has(name))
+          goingAt.set(name, Date.now());
+      },
+      resume,
+    );
   } catch (error) {
     resume(error);
   }
 }
 
-const target = (cluster: string, name: string): MemberTarget => ({ namespace: NS, cluster, name, role: '', ordinal: 0, fqdn: '' });
+const target = (cluster: string, name: string): MemberTarget => ({
+  namespace: NS,
+  cluster,
+  name,
+  role: '',
+  ordinal: 0,
+  fqdn: '',
+});
 
 async function podEvents(cluster: string, member: string): Promise<string[]> {
   const text = (await h.runtime.readGuestFile(target(cluster, member), '/opt/guestconfig/events.log')) ?? '';
@@ -70,7 +96,10 @@ beforeAll(async () => {
   core = kube.kc.makeApiClient(CoreV1Api);
   await kubectl(kube, ['apply', '-f', 'crds/deploy/worker-rbac.yaml']);
   await kubectl(kube, ['create', 'namespace', NS]);
-  await eventually('the default service account in the test namespace', async () => (await core.readNamespacedServiceAccount({ namespace: NS, name: 'default' })).metadata);
+  await eventually(
+    'the default service account in the test namespace',
+    async () => (await core.readNamespacedServiceAccount({ namespace: NS, name: 'default' })).metadata,
+  );
   await watchPods();
   const runtimeKc = await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-worker');
   h = await startHarness(() => new KubernetesRuntime(runtimeKc, { problemGraceSeconds: 2 }));
@@ -98,7 +127,11 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
       { id: 'worker', members: 2, storage: { size: '1Gi' }, env: [{ name: 'ROLE_NOTE', value: 'worker' }] },
     ]);
     let status = await waitForStatus(handle, settled(1));
-    expect(memberStates(status)).toEqual({ 'kc-controller-0': 'configured', 'kc-worker-0': 'configured', 'kc-worker-1': 'configured' });
+    expect(memberStates(status)).toEqual({
+      'kc-controller-0': 'configured',
+      'kc-worker-0': 'configured',
+      'kc-worker-1': 'configured',
+    });
 
     // The objects, through the API.
     const anchor = await core.readNamespacedService({ namespace: NS, name: 'kc' });
@@ -109,15 +142,24 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
       expect(pod.spec?.hostname).toBe(pod.metadata?.name);
       expect(pod.spec?.subdomain).toBe('kc');
       expect(pod.metadata?.labels?.['kdflow.dev/member']).toBe(pod.metadata?.name);
-      expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Service', name: 'kc', uid: anchor.metadata?.uid });
+      expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({
+        kind: 'Service',
+        name: 'kc',
+        uid: anchor.metadata?.uid,
+      });
     }
     const controllerPod = pods.items.find((p) => p.metadata?.name === 'kc-controller-0');
     expect(controllerPod?.metadata?.labels).toMatchObject({ team: 'data', 'kdflow.dev/role': 'controller' });
     const workerPod = pods.items.find((p) => p.metadata?.name === 'kc-worker-0');
     expect(workerPod?.spec?.containers[0]?.env).toEqual([{ name: 'ROLE_NOTE', value: 'worker' }]);
-    expect(workerPod?.spec?.containers[0]?.volumeMounts).toEqual([{ name: 'data', mountPath: '/data', subPath: 'data' }]);
+    expect(workerPod?.spec?.containers[0]?.volumeMounts).toEqual([
+      { name: 'data', mountPath: '/data', subPath: 'data' },
+    ]);
     const pvcs = await eventually('both worker PVCs bound', async () => {
-      const list = await core.listNamespacedPersistentVolumeClaim({ namespace: NS, labelSelector: 'kdflow.dev/cluster=kc' });
+      const list = await core.listNamespacedPersistentVolumeClaim({
+        namespace: NS,
+        labelSelector: 'kdflow.dev/cluster=kc',
+      });
       return list.items.length === 2 && list.items.every((p) => p.status?.phase === 'Bound') ? list : undefined;
     });
     expect(names(pvcs.items)).toEqual(['kc-worker-0-data', 'kc-worker-1-data']);
@@ -127,12 +169,19 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
     expect(web.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Pod', name: 'kc-controller-0' });
 
     // The files in each pod, read back through exec.
-    const meta = JSON.parse((await h.runtime.readGuestFile(target('kc', 'kc-worker-1'), '/etc/guestconfig/configmeta.json')) ?? '{}');
+    const meta = JSON.parse(
+      (await h.runtime.readGuestFile(target('kc', 'kc-worker-1'), '/etc/guestconfig/configmeta.json')) ?? '{}',
+    );
     expect(meta.node).toMatchObject({ role_id: 'worker', id: '1', fqdn: fqdn('kc-worker-1', 'kc') });
     expect(meta.nodegroups['1'].roles.worker.fqdns).toEqual([fqdn('kc-worker-0', 'kc'), fqdn('kc-worker-1', 'kc')]);
-    for (const m of ['kc-controller-0', 'kc-worker-0', 'kc-worker-1']) expect(await podEvents('kc', m)).toEqual(['--configure']);
-    expect(await h.runtime.readGuestFile(target('kc', 'kc-worker-0'), '/opt/guestconfig/configure.stdout')).toBe('ran --configure\n');
-    expect(await h.runtime.readGuestFile(target('kc', 'kc-worker-0'), '/opt/guestconfig/configure.status')).toMatch(/\/kc-worker-0\/configure=0\n$/);
+    for (const m of ['kc-controller-0', 'kc-worker-0', 'kc-worker-1'])
+      expect(await podEvents('kc', m)).toEqual(['--configure']);
+    expect(await h.runtime.readGuestFile(target('kc', 'kc-worker-0'), '/opt/guestconfig/configure.stdout')).toBe(
+      'ran --configure\n',
+    );
+    expect(await h.runtime.readGuestFile(target('kc', 'kc-worker-0'), '/opt/guestconfig/configure.status')).toMatch(
+      /\/kc-worker-0\/configure=0\n$/,
+    );
 
     // Grow worker 2 → 3: the new member configures, the controller hears --addnodes about it.
     await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 3 } }] });
@@ -153,14 +202,18 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
     const delnodesDone = Date.parse(delnodes?.finishedAt ?? '');
     for (const leaver of ['kc-worker-1', 'kc-worker-2']) {
       // The watch's event can trail the workflow on a busy machine: wait for it (it can never come early).
-      expect(await eventually(`${leaver} deletion seen`, async () => goingAt.get(leaver))).toBeGreaterThanOrEqual(delnodesDone);
+      expect(await eventually(`${leaver} deletion seen`, async () => goingAt.get(leaver))).toBeGreaterThanOrEqual(
+        delnodesDone,
+      );
     }
     await eventually('leavers and their PVCs gone', async () => {
       const [p, v] = await Promise.all([
         core.listNamespacedPod({ namespace: NS, labelSelector: 'kdflow.dev/cluster=kc' }),
         core.listNamespacedPersistentVolumeClaim({ namespace: NS, labelSelector: 'kdflow.dev/cluster=kc' }),
       ]);
-      return names(p.items).join() === 'kc-controller-0,kc-worker-0' && names(v.items).join() === 'kc-worker-0-data' ? true : undefined;
+      return names(p.items).join() === 'kc-controller-0,kc-worker-0' && names(v.items).join() === 'kc-worker-0-data'
+        ? true
+        : undefined;
     });
 
     // Delete: every object of the cluster goes, the headless Service last.
@@ -176,7 +229,7 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
     });
   });
 
-  it('never adopts or deletes a pod, PVC or Service of the same name that is labelled as another cluster\'s', async () => {
+  it("never adopts or deletes a pod, PVC or Service of the same name that is labelled as another cluster's", async () => {
     const pkg = await writePackage(`${h.home}/names`);
     // "cz-data" role "store" and "cz" role "data-store" both name a member cz-data-store-0; the CLI and
     // the shim refuse that (ADR 0018), but a workflow started by hand, or two creates at once, are not refused.
@@ -198,20 +251,38 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
     const before = await uids();
 
     // The runtime itself: a permanent failure that names the owner.
-    const spec = { namespace: NS, cluster: 'cz', name: 'cz-data-store-0', role: 'data-store', ordinal: 0, fqdn: fqdn('cz-data-store-0', 'cz'), image: 'test:1', persistDirs: [] };
-    await expect(h.runtime.ensureMember(spec)).rejects.toMatchObject({ permanent: true, message: expect.stringContaining(`pod ${NS}/cz-data-store-0 belongs to cluster "cz-data" (member cz-data-store-0), not to member cz-data-store-0 of cluster "cz"`) });
+    const spec = {
+      namespace: NS,
+      cluster: 'cz',
+      name: 'cz-data-store-0',
+      role: 'data-store',
+      ordinal: 0,
+      fqdn: fqdn('cz-data-store-0', 'cz'),
+      image: 'test:1',
+      persistDirs: [],
+    };
+    await expect(h.runtime.ensureMember(spec)).rejects.toMatchObject({
+      permanent: true,
+      message: expect.stringContaining(
+        `pod ${NS}/cz-data-store-0 belongs to cluster "cz-data" (member cz-data-store-0), not to member cz-data-store-0 of cluster "cz"`,
+      ),
+    });
     await h.runtime.removeMember(target('cz', 'cz-data-store-0'));
     expect(await uids()).toEqual(before);
 
     // Through workflows: the member fails with that reason, and deleting the cluster leaves the owner's objects alone.
-    const intruder = await startKubeCluster('cz', testApp(pkg, { roles: [{ id: 'data-store', cardinality: '1' }] }), [{ id: 'data-store', members: 1 }]);
+    const intruder = await startKubeCluster('cz', testApp(pkg, { roles: [{ id: 'data-store', cardinality: '1' }] }), [
+      { id: 'data-store', members: 1 },
+    ]);
     const refused = (await waitForStatus(intruder, settled(1))).roles[0]?.members[0];
     expect(refused).toMatchObject({ name: 'cz-data-store-0', state: 'config error' });
     expect(refused?.lastError).toContain('belongs to cluster "cz-data"');
     // A cluster named like the owner's endpoint Service cannot take it as its headless Service either.
     const lookalike = await startKubeCluster('cz-data-store-0-web', testApp(pkg), [{ id: 'controller', members: 1 }]);
     const anchorless = (await waitForStatus(lookalike, settled(1))).roles[0]?.members[0];
-    expect(anchorless?.lastError).toContain(`service ${NS}/cz-data-store-0-web belongs to cluster "cz-data" (member cz-data-store-0), not to cluster "cz-data-store-0-web"`);
+    expect(anchorless?.lastError).toContain(
+      `service ${NS}/cz-data-store-0-web belongs to cluster "cz-data" (member cz-data-store-0), not to cluster "cz-data-store-0-web"`,
+    );
     for (const handle of [intruder, lookalike]) {
       await handle.signal(deleteSignal);
       expect((await handle.result()).phase).toBe('deleted');
@@ -222,11 +293,20 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
 
     await owner.signal(deleteSignal);
     await owner.result();
-    await eventually('the owner\'s objects gone with it', async () => {
+    await eventually("the owner's objects gone with it", async () => {
       const [p, v, s] = await Promise.all([
-        core.listNamespacedPod({ namespace: NS, labelSelector: 'kdflow.dev/cluster in (cz, cz-data, cz-data-store-0-web)' }),
-        core.listNamespacedPersistentVolumeClaim({ namespace: NS, labelSelector: 'kdflow.dev/cluster in (cz, cz-data, cz-data-store-0-web)' }),
-        core.listNamespacedService({ namespace: NS, labelSelector: 'kdflow.dev/cluster in (cz, cz-data, cz-data-store-0-web)' }),
+        core.listNamespacedPod({
+          namespace: NS,
+          labelSelector: 'kdflow.dev/cluster in (cz, cz-data, cz-data-store-0-web)',
+        }),
+        core.listNamespacedPersistentVolumeClaim({
+          namespace: NS,
+          labelSelector: 'kdflow.dev/cluster in (cz, cz-data, cz-data-store-0-web)',
+        }),
+        core.listNamespacedService({
+          namespace: NS,
+          labelSelector: 'kdflow.dev/cluster in (cz, cz-data, cz-data-store-0-web)',
+        }),
       ]);
       return p.items.length + v.items.length + s.items.length === 0 ? true : undefined;
     });
@@ -242,20 +322,28 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
     expect(member?.events[0]).toMatchObject({ event: 'configure', exitCode: 3, attempts: 2 });
     // Output is in Temporal's history (the activity's failure details), not in status.
     const runs = await scriptHistory(handle.client, handle.workflowId);
-    expect(runs.find((r) => r.member === member?.name && r.event === 'configure')?.stdoutTail).toContain('ran --configure');
+    expect(runs.find((r) => r.member === member?.name && r.event === 'configure')?.stdoutTail).toContain(
+      'ran --configure',
+    );
     await handle.signal(deleteSignal);
     await handle.result();
   });
 
   it('reports an Unschedulable member in its status instead of waiting silently', async () => {
     const app = testApp(await writePackage(`${h.home}/unsched`));
-    const handle = await startKubeCluster('ku', app, [{ id: 'controller', members: 1, resources: { requests: { cpu: '64' } } }]);
+    const handle = await startKubeCluster('ku', app, [
+      { id: 'controller', members: 1, resources: { requests: { cpu: '64' } } },
+    ]);
     const status = await waitForStatus(handle, settled(1));
     const member = status.roles[0]?.members[0];
     expect(member?.state).toBe('config error');
     expect(member?.lastError).toMatch(/Unschedulable: .*Insufficient cpu/);
     await handle.signal(deleteSignal);
     await handle.result();
-    await eventually('the unschedulable pod removed', async () => ((await core.listNamespacedPod({ namespace: NS, labelSelector: 'kdflow.dev/cluster=ku' })).items.length === 0 ? true : undefined));
+    await eventually('the unschedulable pod removed', async () =>
+      (await core.listNamespacedPod({ namespace: NS, labelSelector: 'kdflow.dev/cluster=ku' })).items.length === 0
+        ? true
+        : undefined,
+    );
   });
 });

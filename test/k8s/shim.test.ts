@@ -50,7 +50,15 @@ function countingClient(): Client {
 
 async function startShim(identity: string): Promise<Shim> {
   const kc = await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-shim');
-  const shim = new Shim({ kc, client: countingClient(), logger: pino({ level: process.env.KDFLOW_TEST_LOG ?? 'silent' }), identity, leaseNamespace: 'kdflow-system', taskQueue: h.taskQueue, statusEveryMs: 500 });
+  const shim = new Shim({
+    kc,
+    client: countingClient(),
+    logger: pino({ level: process.env.KDFLOW_TEST_LOG ?? 'silent' }),
+    identity,
+    leaseNamespace: 'kdflow-system',
+    taskQueue: h.taskQueue,
+    statusEveryMs: 500,
+  });
   shim.start();
   shims.push(shim);
   return shim;
@@ -60,9 +68,18 @@ const processes: ChildProcess[] = [];
 /** The shim as its own process (`node shim/main.ts`), as the Deployment runs it, so it can be SIGKILLed. */
 async function startShimProcess(identity: string): Promise<ChildProcess> {
   const kubeconfig = path.join(h.home, `${identity}.kubeconfig`);
-  await writeFile(kubeconfig, (await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-shim')).exportConfig(), { mode: 0o600 });
+  await writeFile(kubeconfig, (await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-shim')).exportConfig(), {
+    mode: 0o600,
+  });
   const child = spawn(process.execPath, ['shim/main.ts'], {
-    env: { ...process.env, KUBECONFIG: kubeconfig, TEMPORAL_ADDRESS: h.env.address, KDFLOW_SHIM_ID: identity, KDFLOW_SHIM_NAMESPACE: 'kdflow-system', KDFLOW_LOG_LEVEL: process.env.KDFLOW_TEST_LOG ?? 'warn' },
+    env: {
+      ...process.env,
+      KUBECONFIG: kubeconfig,
+      TEMPORAL_ADDRESS: h.env.address,
+      KDFLOW_SHIM_ID: identity,
+      KDFLOW_SHIM_NAMESPACE: 'kdflow-system',
+      KDFLOW_LOG_LEVEL: process.env.KDFLOW_TEST_LOG ?? 'warn',
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   processes.push(child);
@@ -74,15 +91,22 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
-  await eventually('the shim process exits on SIGTERM', async () => (child.exitCode !== null || child.signalCode !== null ? true : undefined));
+  await eventually('the shim process exits on SIGTERM', async () =>
+    child.exitCode !== null || child.signalCode !== null ? true : undefined,
+  );
   await exited;
 }
 
 const member = (name: string) => ({ namespace: NS, cluster: 'sc', name, role: '', ordinal: 0, fqdn: '' });
 async function podEvents(name: string): Promise<string[]> {
-  return ((await h.runtime.readGuestFile(member(name), '/opt/guestconfig/events.log')) ?? '').split('\n').filter(Boolean);
+  return ((await h.runtime.readGuestFile(member(name), '/opt/guestconfig/events.log')) ?? '')
+    .split('\n')
+    .filter(Boolean);
 }
-const crStatus = async (name = 'sc') => JSON.parse(await k('get', 'kdc', name, '-n', NS, '-o', 'json')).status as Record<string, unknown> & { conditions?: { type: string; status: string; reason: string; message: string }[] };
+const crStatus = async (name = 'sc') =>
+  JSON.parse(await k('get', 'kdc', name, '-n', NS, '-o', 'json')).status as Record<string, unknown> & {
+    conditions?: { type: string; status: string; reason: string; message: string }[];
+  };
 const fqdn = (m: string) => `${m}.sc.${NS}.svc.cluster.local`;
 
 beforeAll(async () => {
@@ -93,7 +117,10 @@ beforeAll(async () => {
   await k('wait', '--for=condition=Established', 'crd/kdapps.kdflow.dev', 'crd/kdclusters.kdflow.dev', '--timeout=60s');
   await k('apply', '-f', 'crds/deploy/worker-rbac.yaml', '-f', 'crds/deploy/shim-rbac.yaml');
   await k('create', 'namespace', NS);
-  await eventually('the default service account', async () => (await core.readNamespacedServiceAccount({ namespace: NS, name: 'default' })).metadata);
+  await eventually(
+    'the default service account',
+    async () => (await core.readNamespacedServiceAccount({ namespace: NS, name: 'default' })).metadata,
+  );
   const workerKc = await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-worker');
   h = await startHarness(() => new KubernetesRuntime(workerKc, { problemGraceSeconds: 5 }));
 }, 900_000);
@@ -112,16 +139,18 @@ describe.skipIf(skip)('the CRD shim with kubectl', () => {
     expect(out).toMatch(/deployment.apps\/kdflow-shim created \(server dry run\)/);
   });
 
-  it('apply, patch (grow, shrink, invalid) and delete drive the workflow; status and events come back', async () => {
-    const shimA = await startShim('shim-a');
-    const shimB = await startShim('shim-b');
-    await eventually('one shim leads', async () => (shimA.isLeader() !== shimB.isLeader() ? true : undefined));
+  it(
+    'apply, patch (grow, shrink, invalid) and delete drive the workflow; status and events come back',
+    async () => {
+      const shimA = await startShim('shim-a');
+      const shimB = await startShim('shim-b');
+      await eventually('one shim leads', async () => (shimA.isLeader() !== shimB.isLeader() ? true : undefined));
 
-    const pkg = await writePackage(path.join(h.home, 'shim-app'));
-    const manifest = path.join(h.home, 'sc.yaml');
-    await writeFile(
-      manifest,
-      `apiVersion: kdflow.dev/v1beta1
+      const pkg = await writePackage(path.join(h.home, 'shim-app'));
+      const manifest = path.join(h.home, 'sc.yaml');
+      await writeFile(
+        manifest,
+        `apiVersion: kdflow.dev/v1beta1
 kind: KdApp
 metadata: {name: spark, namespace: ${NS}}
 spec:
@@ -144,92 +173,147 @@ spec:
     - {id: controller, members: 1}
     - {id: worker, members: 1}
 `,
-    );
-    await k('apply', '-f', manifest);
-    await k('wait', '--for=jsonpath={.status.state}=configured', 'kdc/sc', '-n', NS, '--timeout=120s');
-    expect(await k('get', 'kdc', 'sc', '-n', NS)).toMatch(/^sc\s+spark\s+configured\s+2\/2\s+/m);
-    const cr = JSON.parse(await k('get', 'kdc', 'sc', '-n', NS, '-o', 'json'));
-    expect(cr.metadata.finalizers).toContain('kdflow.dev/teardown');
-    expect(cr.status).toMatchObject({ observedGeneration: 1, workflowId: clusterWorkflowId(NS, 'sc'), membersReady: '2/2', roles: [{ id: 'controller', desired: 1 }, { id: 'worker', desired: 1 }] });
-    expect(await podEvents('sc-controller-0')).toEqual(['--configure']);
+      );
+      await k('apply', '-f', manifest);
+      await k('wait', '--for=jsonpath={.status.state}=configured', 'kdc/sc', '-n', NS, '--timeout=120s');
+      expect(await k('get', 'kdc', 'sc', '-n', NS)).toMatch(/^sc\s+spark\s+configured\s+2\/2\s+/m);
+      const cr = JSON.parse(await k('get', 'kdc', 'sc', '-n', NS, '-o', 'json'));
+      expect(cr.metadata.finalizers).toContain('kdflow.dev/teardown');
+      expect(cr.status).toMatchObject({
+        observedGeneration: 1,
+        workflowId: clusterWorkflowId(NS, 'sc'),
+        membersReady: '2/2',
+        roles: [
+          { id: 'controller', desired: 1 },
+          { id: 'worker', desired: 1 },
+        ],
+      });
+      expect(await podEvents('sc-controller-0')).toEqual(['--configure']);
 
-    // Grow: kubectl patch → the new worker configures, the controller hears --addnodes.
-    await k('patch', 'kdc', 'sc', '-n', NS, '--type=json', '-p', '[{"op":"replace","path":"/spec/roles/1/members","value":3}]');
-    await k('wait', '--for=jsonpath={.status.membersReady}=4/4', 'kdc/sc', '-n', NS, '--timeout=120s');
-    await k('wait', '--for=jsonpath={.status.state}=configured', 'kdc/sc', '-n', NS, '--timeout=120s');
-    const added = `--addnodes --nodegroup 1 --role worker --fqdns ${fqdn('sc-worker-1')},${fqdn('sc-worker-2')}`;
-    expect(await podEvents('sc-controller-0')).toEqual(['--configure', added]);
+      // Grow: kubectl patch → the new worker configures, the controller hears --addnodes.
+      await k(
+        'patch',
+        'kdc',
+        'sc',
+        '-n',
+        NS,
+        '--type=json',
+        '-p',
+        '[{"op":"replace","path":"/spec/roles/1/members","value":3}]',
+      );
+      await k('wait', '--for=jsonpath={.status.membersReady}=4/4', 'kdc/sc', '-n', NS, '--timeout=120s');
+      await k('wait', '--for=jsonpath={.status.state}=configured', 'kdc/sc', '-n', NS, '--timeout=120s');
+      const added = `--addnodes --nodegroup 1 --role worker --fqdns ${fqdn('sc-worker-1')},${fqdn('sc-worker-2')}`;
+      expect(await podEvents('sc-controller-0')).toEqual(['--configure', added]);
 
-    // An invalid patch: a condition naming the field, and nothing changes.
-    await k('patch', 'kdc', 'sc', '-n', NS, '--type=json', '-p', '[{"op":"replace","path":"/spec/roles/0/members","value":2}]');
-    await k('wait', '--for=condition=Valid=False', 'kdc/sc', '-n', NS, '--timeout=60s');
-    const refused = await crStatus();
-    expect(refused.conditions?.find((c) => c.type === 'Valid')).toMatchObject({ reason: 'InvalidSpec' });
-    expect(refused.conditions?.find((c) => c.type === 'Valid')?.message).toContain('spec.roles[0].members');
-    expect(refused.observedGeneration).toBe(3);
-    expect(refused.workflowGeneration).toBe(2);
-    expect((await k('get', 'pods', '-n', NS, '-l', 'kdflow.dev/cluster=sc', '-o', 'name')).trim().split('\n')).toHaveLength(4);
-    expect(await k('describe', 'kdc', 'sc', '-n', NS)).toMatch(/Warning\s+InvalidSpec/);
+      // An invalid patch: a condition naming the field, and nothing changes.
+      await k(
+        'patch',
+        'kdc',
+        'sc',
+        '-n',
+        NS,
+        '--type=json',
+        '-p',
+        '[{"op":"replace","path":"/spec/roles/0/members","value":2}]',
+      );
+      await k('wait', '--for=condition=Valid=False', 'kdc/sc', '-n', NS, '--timeout=60s');
+      const refused = await crStatus();
+      expect(refused.conditions?.find((c) => c.type === 'Valid')).toMatchObject({ reason: 'InvalidSpec' });
+      expect(refused.conditions?.find((c) => c.type === 'Valid')?.message).toContain('spec.roles[0].members');
+      expect(refused.observedGeneration).toBe(3);
+      expect(refused.workflowGeneration).toBe(2);
+      expect(
+        (await k('get', 'pods', '-n', NS, '-l', 'kdflow.dev/cluster=sc', '-o', 'name')).trim().split('\n'),
+      ).toHaveLength(4);
+      expect(await k('describe', 'kdc', 'sc', '-n', NS)).toMatch(/Warning\s+InvalidSpec/);
 
-    // The leader hands over (a graceful stop releases the Lease): the other shim carries on.
-    const leader = shimA.isLeader() ? shimA : shimB;
-    const follower = leader === shimA ? shimB : shimA;
-    await leader.stop();
-    await eventually('the other shim leads', async () => (follower.isLeader() ? true : undefined));
-    await follower.stop();
+      // The leader hands over (a graceful stop releases the Lease): the other shim carries on.
+      const leader = shimA.isLeader() ? shimA : shimB;
+      const follower = leader === shimA ? shimB : shimA;
+      await leader.stop();
+      await eventually('the other shim leads', async () => (follower.isLeader() ? true : undefined));
+      await follower.stop();
 
-    // A shim process killed with SIGKILL right after a change, then a fresh one: it converges, and
-    // the change takes effect once. Shrink (undoing the invalid change too): --delnodes on the controller.
-    const first = await startShimProcess('shim-p1');
-    await eventually('shim-p1 holds the lease', async () => ((await k('get', 'lease', 'kdflow-shim', '-n', 'kdflow-system', '-o', 'jsonpath={.spec.holderIdentity}')) === 'shim-p1' ? true : undefined));
-    await k('patch', 'kdc', 'sc', '-n', NS, '--type=json', '-p', '[{"op":"replace","path":"/spec/roles/0/members","value":1},{"op":"replace","path":"/spec/roles/1/members","value":1}]');
-    first.kill('SIGKILL');
-    await startShimProcess('shim-p2');
-    await k('wait', '--for=condition=Valid=True', 'kdc/sc', '-n', NS, '--timeout=90s');
-    await k('wait', '--for=jsonpath={.status.membersReady}=2/2', 'kdc/sc', '-n', NS, '--timeout=120s');
-    const removed = `--delnodes --nodegroup 1 --role worker --fqdns ${fqdn('sc-worker-1')},${fqdn('sc-worker-2')}`;
-    expect(await podEvents('sc-controller-0')).toEqual(['--configure', added, removed]);
-    // Generations 1, 2 and 4 of the CR, each taken once: the workflow is at its third generation.
-    expect((await crStatus()).workflowGeneration).toBe(3);
+      // A shim process killed with SIGKILL right after a change, then a fresh one: it converges, and
+      // the change takes effect once. Shrink (undoing the invalid change too): --delnodes on the controller.
+      const first = await startShimProcess('shim-p1');
+      await eventually('shim-p1 holds the lease', async () =>
+        (await k('get', 'lease', 'kdflow-shim', '-n', 'kdflow-system', '-o', 'jsonpath={.spec.holderIdentity}')) ===
+        'shim-p1'
+          ? true
+          : undefined,
+      );
+      await k(
+        'patch',
+        'kdc',
+        'sc',
+        '-n',
+        NS,
+        '--type=json',
+        '-p',
+        '[{"op":"replace","path":"/spec/roles/0/members","value":1},{"op":"replace","path":"/spec/roles/1/members","value":1}]',
+      );
+      first.kill('SIGKILL');
+      await startShimProcess('shim-p2');
+      await k('wait', '--for=condition=Valid=True', 'kdc/sc', '-n', NS, '--timeout=90s');
+      await k('wait', '--for=jsonpath={.status.membersReady}=2/2', 'kdc/sc', '-n', NS, '--timeout=120s');
+      const removed = `--delnodes --nodegroup 1 --role worker --fqdns ${fqdn('sc-worker-1')},${fqdn('sc-worker-2')}`;
+      expect(await podEvents('sc-controller-0')).toEqual(['--configure', added, removed]);
+      // Generations 1, 2 and 4 of the CR, each taken once: the workflow is at its third generation.
+      expect((await crStatus()).workflowGeneration).toBe(3);
 
-    // The story in `kubectl describe`: forwards, phases and every script run as Events.
-    await eventually('the lifecycle told as events', async () => {
-      const story = await k('describe', 'kdc', 'sc', '-n', NS);
-      const lines = [/Normal\s+Forwarded\s+\S+\s+kdflow-shim\s+generation 1 sent/, /ScriptSucceeded\s+\S+\s+kdflow-shim\s+configure on sc-controller-0: exit 0/, /ScriptSucceeded\s+\S+\s+kdflow-shim\s+addnodes on sc-controller-0/, /ScriptSucceeded\s+\S+\s+kdflow-shim\s+delnodes on sc-controller-0/, /Phase\s+\S+\s+kdflow-shim\s+creating → configured/];
-      if (process.env.KDFLOW_TEST_DEBUG) console.log(story);
-      return lines.every((line) => line.test(story)) ? true : undefined;
-    });
-    // Every new leader listed the apps before the clusters: none refused "sc" for an app it had not seen yet.
-    expect(await k('describe', 'kdc', 'sc', '-n', NS)).not.toMatch(/UnknownApp/);
+      // The story in `kubectl describe`: forwards, phases and every script run as Events.
+      await eventually('the lifecycle told as events', async () => {
+        const story = await k('describe', 'kdc', 'sc', '-n', NS);
+        const lines = [
+          /Normal\s+Forwarded\s+\S+\s+kdflow-shim\s+generation 1 sent/,
+          /ScriptSucceeded\s+\S+\s+kdflow-shim\s+configure on sc-controller-0: exit 0/,
+          /ScriptSucceeded\s+\S+\s+kdflow-shim\s+addnodes on sc-controller-0/,
+          /ScriptSucceeded\s+\S+\s+kdflow-shim\s+delnodes on sc-controller-0/,
+          /Phase\s+\S+\s+kdflow-shim\s+creating → configured/,
+        ];
+        if (process.env.KDFLOW_TEST_DEBUG) console.log(story);
+        return lines.every((line) => line.test(story)) ? true : undefined;
+      });
+      // Every new leader listed the apps before the clusters: none refused "sc" for an app it had not seen yet.
+      expect(await k('describe', 'kdc', 'sc', '-n', NS)).not.toMatch(/UnknownApp/);
 
-    // kubectl delete waits for the finalizer, which waits for the workflow's teardown.
-    await k('delete', 'kdc', 'sc', '-n', NS, '--timeout=120s');
-    const final = (await h.env.client.workflow.getHandle(clusterWorkflowId(NS, 'sc')).result()) as ClusterStatus;
-    expect(final.phase).toBe('deleted');
-    expect((await k('get', 'pods,pvc,svc', '-n', NS, '-l', 'kdflow.dev/cluster=sc', '-o', 'name')).trim()).toBe('');
-  }, LONG);
-  it('forwards a KdCluster once its KdApp arrives, refuses one whose member names a running cluster uses, and an idle cluster costs one small query a tick', async () => {
-    // The shim process left leading by the test before hands the Lease over as it stops.
-    await Promise.all(processes.map(stopProcess));
-    const shim = await startShim('shim-c');
-    await eventually('shim-c leads', async () => (shim.isLeader() ? true : undefined));
-    const pkg = await writePackage(path.join(h.home, 'split-app'));
-    const manifest = path.join(h.home, 'split.yaml');
-    const cluster = (name: string) => `---
+      // kubectl delete waits for the finalizer, which waits for the workflow's teardown.
+      await k('delete', 'kdc', 'sc', '-n', NS, '--timeout=120s');
+      const final = (await h.env.client.workflow.getHandle(clusterWorkflowId(NS, 'sc')).result()) as ClusterStatus;
+      expect(final.phase).toBe('deleted');
+      expect((await k('get', 'pods,pvc,svc', '-n', NS, '-l', 'kdflow.dev/cluster=sc', '-o', 'name')).trim()).toBe('');
+    },
+    LONG,
+  );
+  it(
+    'forwards a KdCluster once its KdApp arrives, refuses one whose member names a running cluster uses, and an idle cluster costs one small query a tick',
+    async () => {
+      // The shim process left leading by the test before hands the Lease over as it stops.
+      await Promise.all(processes.map(stopProcess));
+      const shim = await startShim('shim-c');
+      await eventually('shim-c leads', async () => (shim.isLeader() ? true : undefined));
+      const pkg = await writePackage(path.join(h.home, 'split-app'));
+      const manifest = path.join(h.home, 'split.yaml');
+      const cluster = (name: string) => `---
 apiVersion: kdflow.dev/v1beta1
 kind: KdCluster
 metadata: {name: ${name}, namespace: ${NS}}
 spec: {app: split, roles: [{id: d, members: 1}]}
 `;
-    // The cluster before its app: refused for want of it, then forwarded as soon as the app arrives.
-    await writeFile(manifest, cluster('sn'));
-    await k('apply', '-f', manifest);
-    await k('wait', '--for=condition=Valid=False', 'kdc/sn', '-n', NS, '--timeout=60s');
-    expect((await crStatus('sn')).conditions?.find((c) => c.type === 'Valid')).toMatchObject({ reason: 'UnknownApp', message: 'spec.app: unknown app "split": no KdApp of that name in namespace kdshim' });
-    // Roles "b-c" and "c" have no members: "sn" role "b-c" and "sn-b" role "c" would both name sn-b-c-N once either grows.
-    await writeFile(
-      manifest,
-      `apiVersion: kdflow.dev/v1beta1
+      // The cluster before its app: refused for want of it, then forwarded as soon as the app arrives.
+      await writeFile(manifest, cluster('sn'));
+      await k('apply', '-f', manifest);
+      await k('wait', '--for=condition=Valid=False', 'kdc/sn', '-n', NS, '--timeout=60s');
+      expect((await crStatus('sn')).conditions?.find((c) => c.type === 'Valid')).toMatchObject({
+        reason: 'UnknownApp',
+        message: 'spec.app: unknown app "split": no KdApp of that name in namespace kdshim',
+      });
+      // Roles "b-c" and "c" have no members: "sn" role "b-c" and "sn-b" role "c" would both name sn-b-c-N once either grows.
+      await writeFile(
+        manifest,
+        `apiVersion: kdflow.dev/v1beta1
 kind: KdApp
 metadata: {name: split, namespace: ${NS}}
 spec:
@@ -243,33 +327,48 @@ spec:
     - {id: b-c, cardinality: "0+"}
     - {id: c, cardinality: "0+"}
 `,
-    );
-    await k('apply', '-f', manifest);
-    await k('wait', '--for=condition=Valid=True', 'kdc/sn', '-n', NS, '--timeout=60s');
-    await k('wait', '--for=jsonpath={.status.state}=configured', 'kdc/sn', '-n', NS, '--timeout=120s');
-    await eventually('sn visible as running', async () => {
-      for await (const _ of h.env.client.workflow.list({ query: `KdCluster = 'sn' AND KdNamespace = '${NS}' AND ExecutionStatus = 'Running'` })) return true;
-      return undefined;
-    });
-    await writeFile(manifest, cluster('sn-b'));
-    await k('apply', '-f', manifest);
-    await k('wait', '--for=condition=Valid=False', 'kdc/sn-b', '-n', NS, '--timeout=60s');
-    const valid = (await crStatus('sn-b')).conditions?.find((c) => c.type === 'Valid');
-    expect(valid?.reason).toBe('MemberNameCollision');
-    expect(valid?.message).toMatch(/^metadata\.name: "sn-b" would name role "c"'s members sn-b-c-0, sn-b-c-1, …, which cluster "sn" in namespace kdshim uses for its role "b-c"/);
-    await eventually('the refusal told as a Warning event', async () => (/Warning\s+MemberNameCollision\s+\S+\s+kdflow-shim\s+metadata\.name: "sn-b"/.test(await k('describe', 'kdc', 'sn-b', '-n', NS)) ? true : undefined));
-    expect((await k('get', 'pods', '-n', NS, '-l', 'kdflow.dev/cluster=sn-b', '-o', 'name')).trim()).toBe('');
+      );
+      await k('apply', '-f', manifest);
+      await k('wait', '--for=condition=Valid=True', 'kdc/sn', '-n', NS, '--timeout=60s');
+      await k('wait', '--for=jsonpath={.status.state}=configured', 'kdc/sn', '-n', NS, '--timeout=120s');
+      await eventually('sn visible as running', async () => {
+        for await (const _ of h.env.client.workflow.list({
+          query: `KdCluster = 'sn' AND KdNamespace = '${NS}' AND ExecutionStatus = 'Running'`,
+        }))
+          return true;
+        return undefined;
+      });
+      await writeFile(manifest, cluster('sn-b'));
+      await k('apply', '-f', manifest);
+      await k('wait', '--for=condition=Valid=False', 'kdc/sn-b', '-n', NS, '--timeout=60s');
+      const valid = (await crStatus('sn-b')).conditions?.find((c) => c.type === 'Valid');
+      expect(valid?.reason).toBe('MemberNameCollision');
+      expect(valid?.message).toMatch(
+        /^metadata\.name: "sn-b" would name role "c"'s members sn-b-c-0, sn-b-c-1, …, which cluster "sn" in namespace kdshim uses for its role "b-c"/,
+      );
+      await eventually('the refusal told as a Warning event', async () =>
+        /Warning\s+MemberNameCollision\s+\S+\s+kdflow-shim\s+metadata\.name: "sn-b"/.test(
+          await k('describe', 'kdc', 'sn-b', '-n', NS),
+        )
+          ? true
+          : undefined,
+      );
+      expect((await k('get', 'pods', '-n', NS, '-l', 'kdflow.dev/cluster=sn-b', '-o', 'name')).trim()).toBe('');
 
-    // Idle: every tick asks only the status version; the full status is read when it moves, if ever.
-    const sn = clusterWorkflowId(NS, 'sn');
-    const [versions, statuses] = [queried(sn, 'statusVersion'), queried(sn, 'status')];
-    await eventually('five more ticks', async () => (queried(sn, 'statusVersion') >= versions + 5 ? true : undefined));
-    expect(queried(sn, 'status') - statuses).toBeLessThanOrEqual(1);
-    expect(queried(sn, 'history')).toBe(0);
+      // Idle: every tick asks only the status version; the full status is read when it moves, if ever.
+      const sn = clusterWorkflowId(NS, 'sn');
+      const [versions, statuses] = [queried(sn, 'statusVersion'), queried(sn, 'status')];
+      await eventually('five more ticks', async () =>
+        queried(sn, 'statusVersion') >= versions + 5 ? true : undefined,
+      );
+      expect(queried(sn, 'status') - statuses).toBeLessThanOrEqual(1);
+      expect(queried(sn, 'history')).toBe(0);
 
-    await k('delete', 'kdc', 'sn-b', 'sn', '-n', NS, '--timeout=120s');
-    await shim.stop();
-  }, LONG);
+      await k('delete', 'kdc', 'sn-b', 'sn', '-n', NS, '--timeout=120s');
+      await shim.stop();
+    },
+    LONG,
+  );
 
   it('kdflow shim stops on Ctrl-C while it leads: one line, exit 0, the Lease handed over', async () => {
     // The shim processes of the test above stop on SIGTERM the same way.
@@ -280,21 +379,39 @@ spec:
       expect(await exited).toBe(0);
     }
     const kubeconfig = path.join(h.home, 'ctrl-c.kubeconfig');
-    await writeFile(kubeconfig, (await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-shim')).exportConfig(), { mode: 0o600 });
+    await writeFile(kubeconfig, (await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-shim')).exportConfig(), {
+      mode: 0o600,
+    });
     const child = spawn(process.execPath, ['cli/bin.js', 'shim'], {
-      env: { ...process.env, KUBECONFIG: kubeconfig, TEMPORAL_ADDRESS: h.env.address, KDFLOW_SHIM_ID: 'shim-ctrl-c', KDFLOW_SHIM_NAMESPACE: 'kdflow-system', KDFLOW_LOG_LEVEL: 'info' },
+      env: {
+        ...process.env,
+        KUBECONFIG: kubeconfig,
+        TEMPORAL_ADDRESS: h.env.address,
+        KDFLOW_SHIM_ID: 'shim-ctrl-c',
+        KDFLOW_SHIM_NAMESPACE: 'kdflow-system',
+        KDFLOW_LOG_LEVEL: 'info',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     processes.push(child);
     let stderr = '';
     child.stderr?.on('data', (d) => (stderr += d));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    const holder = () => k('get', 'lease', 'kdflow-shim', '-n', 'kdflow-system', '-o', 'jsonpath={.spec.holderIdentity}');
-    await eventually('shim-ctrl-c holds the lease', async () => ((await holder()) === 'shim-ctrl-c' && stderr.includes('"msg":"leading"') ? true : undefined));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const holder = () =>
+      k('get', 'lease', 'kdflow-shim', '-n', 'kdflow-system', '-o', 'jsonpath={.spec.holderIdentity}');
+    await eventually('shim-ctrl-c holds the lease', async () =>
+      (await holder()) === 'shim-ctrl-c' && stderr.includes('"msg":"leading"') ? true : undefined,
+    );
     const before = stderr.length;
     child.kill('SIGINT');
     expect(await exited).toEqual({ code: 0, signal: null });
-    const after = stderr.slice(before).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; signal?: string });
+    const after = stderr
+      .slice(before)
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { msg: string; signal?: string });
     expect(after.map((l) => [l.msg, l.signal])).toEqual([['kdflow: stopped', 'SIGINT']]);
     expect(await holder()).toBe('');
   });

@@ -2,7 +2,9 @@
 import { startKubeHarness } from './harness.ts';
 
 const kube = await startKubeHarness();
-process.stdout.write(`\nexport KUBECONFIG=${kube.kubeconfig}\nkubectl get nodes\n\nCtrl-C stops it and removes ${kube.dir}\n`);
+process.stdout.write(
+  `\nexport KUBECONFIG=${kube.kubeconfig}\nkubectl get nodes\n\nCtrl-C stops it and removes ${kube.dir}\n`,
+);
 const stop = () => void kube.stop().then(() => process.exit(0));
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);

@@ -39,8 +39,16 @@ export function startVolumeBinder(kc: KubeConfig, root: string): { stop(): void 
         await Promise.all(list.items.map(provision));
         await new Promise<void>((resolve) => {
           void new Watch(kc)
-            .watch('/api/v1/persistentvolumeclaims', { resourceVersion: list.metadata?.resourceVersion }, (type, pvc: V1PersistentVolumeClaim) => void (type !== 'DELETED' && provision(pvc)), () => resolve())
-            .then((a) => (abort = a), () => resolve());
+            .watch(
+              '/api/v1/persistentvolumeclaims',
+              { resourceVersion: list.metadata?.resourceVersion },
+              (type, pvc: V1PersistentVolumeClaim) => void (type !== 'DELETED' && provision(pvc)),
+              () => resolve(),
+            )
+            .then(
+              (a) => (abort = a),
+              () => resolve(),
+            );
         });
       } catch {
         await new Promise((r) => setTimeout(r, 500));

@@ -3,7 +3,15 @@ import { spawnSync } from 'node:child_process';
 import { ensureTemporalCli } from '../../lib/temporal-server.ts';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { KdAppSpec, KdClusterSpec, clusterStartOptions, statusQuery, type ClusterInput, type ClusterStatus, type KdAppSpecInput } from '../../api/index.ts';
+import {
+  KdAppSpec,
+  KdClusterSpec,
+  clusterStartOptions,
+  statusQuery,
+  type ClusterInput,
+  type ClusterStatus,
+  type KdAppSpecInput,
+} from '../../api/index.ts';
 import type { ClusterOptions, clusterWorkflow } from '../../workflows/cluster.ts';
 import { PLANNER_VERSION } from '../../workflows/planners.ts';
 import type { Runtime } from '../../runtimes/runtime.ts';
@@ -41,14 +49,32 @@ export function testApp(packageURL: string, overrides: Partial<KdAppSpecInput> =
   });
 }
 
-export async function startCluster(h: Harness<Runtime>, name: string, app: KdAppSpec, roles: Record<string, number>, namespace = 'default', options: ClusterOptions = {}): Promise<WorkflowHandle<typeof clusterWorkflow>> {
-  const spec = KdClusterSpec.parse({ app: 'testapp', roles: Object.entries(roles).map(([id, members]) => ({ id, members })) });
+export async function startCluster(
+  h: Harness<Runtime>,
+  name: string,
+  app: KdAppSpec,
+  roles: Record<string, number>,
+  namespace = 'default',
+  options: ClusterOptions = {},
+): Promise<WorkflowHandle<typeof clusterWorkflow>> {
+  const spec = KdClusterSpec.parse({
+    app: 'testapp',
+    roles: Object.entries(roles).map(([id, members]) => ({ id, members })),
+  });
   const input: ClusterInput = { namespace, name, appName: 'testapp', app, spec };
-  return h.env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', { taskQueue: h.taskQueue, args: [input, undefined, options], ...clusterStartOptions(input) });
+  return h.env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', {
+    taskQueue: h.taskQueue,
+    args: [input, undefined, options],
+    ...clusterStartOptions(input),
+  });
 }
 
 /** Poll the status query until the predicate holds; the timeout is a hang guard, not an assertion on speed. */
-export async function waitForStatus(handle: WorkflowHandle, predicate: (s: ClusterStatus) => boolean, timeoutMs = 120_000): Promise<ClusterStatus> {
+export async function waitForStatus(
+  handle: WorkflowHandle,
+  predicate: (s: ClusterStatus) => boolean,
+  timeoutMs = 120_000,
+): Promise<ClusterStatus> {
   const deadline = Date.now() + timeoutMs;
   let last: ClusterStatus | undefined;
   while (Date.now() < deadline) {
@@ -65,7 +91,8 @@ export async function waitForStatus(handle: WorkflowHandle, predicate: (s: Clust
   throw new Error(`status never matched; last: ${JSON.stringify(last, null, 2)}`);
 }
 
-export const settled = (generation: number) => (s: ClusterStatus) => s.observedGeneration >= generation && (s.phase === 'configured' || s.phase === 'config error');
+export const settled = (generation: number) => (s: ClusterStatus) =>
+  s.observedGeneration >= generation && (s.phase === 'configured' || s.phase === 'config error');
 
 export async function eventsLog(h: Harness, cluster: string, member: string, namespace = 'default'): Promise<string[]> {
   const file = path.join(h.runtime.memberRoot({ namespace, cluster, name: member }), 'opt/guestconfig/events.log');
@@ -87,7 +114,11 @@ export async function recordHistory(h: Harness, handle: WorkflowHandle, name: st
   const dir = replayDir(PLANNER_VERSION);
   await mkdir(dir, { recursive: true });
   // The Temporal CLI's JSON is the format historyFromJSON reads back.
-  const shown = spawnSync(ensureTemporalCli(), ['workflow', 'show', '--workflow-id', handle.workflowId, '--address', h.env.address, '--output', 'json'], { encoding: 'utf8' });
+  const shown = spawnSync(
+    ensureTemporalCli(),
+    ['workflow', 'show', '--workflow-id', handle.workflowId, '--address', h.env.address, '--output', 'json'],
+    { encoding: 'utf8' },
+  );
   if (shown.status !== 0) throw new Error(`temporal workflow show failed: ${shown.stderr}`);
   await writeFile(path.join(dir, `${name}.json`), shown.stdout);
 }

@@ -8,5 +8,8 @@ import type { MemberTarget, ScriptRequest } from '../../runtimes/runtime.ts';
 
 const [home, member, request] = process.argv.slice(2) as [string, string, string];
 const runtime = new LocalRuntime(home);
-const result = await runtime.runScript(JSON.parse(member) as MemberTarget, JSON.parse(request) as ScriptRequest, { signal: new AbortController().signal, heartbeat: () => {} });
+const result = await runtime.runScript(JSON.parse(member) as MemberTarget, JSON.parse(request) as ScriptRequest, {
+  signal: new AbortController().signal,
+  heartbeat: () => {},
+});
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -25,7 +25,9 @@ export interface Harness<R extends Runtime = LocalRuntime> {
 }
 
 /** `makeRuntime` swaps the local runtime for another (the Kubernetes suite passes its own). */
-export async function startHarness<R extends Runtime = LocalRuntime>(makeRuntime?: (home: string) => R): Promise<Harness<R>> {
+export async function startHarness<R extends Runtime = LocalRuntime>(
+  makeRuntime?: (home: string) => R,
+): Promise<Harness<R>> {
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: ensureTemporalCli() },
@@ -46,7 +48,14 @@ export async function startHarness<R extends Runtime = LocalRuntime>(makeRuntime
     worker: undefined as unknown as Worker,
     running: Promise.resolve(),
     async startWorker() {
-      harness.worker = await createKdflowWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', runtime, home, logger, taskQueue });
+      harness.worker = await createKdflowWorker({
+        connection: env.nativeConnection,
+        namespace: env.namespace ?? 'default',
+        runtime,
+        home,
+        logger,
+        taskQueue,
+      });
       harness.running = harness.worker.run();
     },
     async stopWorker() {

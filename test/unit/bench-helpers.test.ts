@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { activityTimings, bytesByKind, eventMs, kindOf, lastCompletionMs, lastTaskCompletedMs, settledAtMs, signalToActivityStartMs, startInputBytes, workflowTaskTimings, type HistoryEvent } from '../../scripts/bench/history.ts';
+import {
+  activityTimings,
+  bytesByKind,
+  eventMs,
+  kindOf,
+  lastCompletionMs,
+  lastTaskCompletedMs,
+  settledAtMs,
+  signalToActivityStartMs,
+  startInputBytes,
+  workflowTaskTimings,
+  type HistoryEvent,
+} from '../../scripts/bench/history.ts';
 import { plots } from '../../scripts/bench/report-plots.ts';
 import { compareHotspots, growthWithN, headline, markdown, type BenchReport } from '../../scripts/bench/report.ts';
 import { median, percentile, round, spread } from '../../scripts/bench/stats.ts';
@@ -36,8 +48,20 @@ describe('the SVG writer', () => {
       yLabel: 'ms',
       logX: true,
       series: [
-        { name: 'kdflow', points: [{ x: 1, y: 10, min: 8, max: 12 }, { x: 100, y: 200 }] },
-        { name: 'bare', points: [{ x: 1, y: 5 }, { x: 100, y: 50 }] },
+        {
+          name: 'kdflow',
+          points: [
+            { x: 1, y: 10, min: 8, max: 12 },
+            { x: 100, y: 200 },
+          ],
+        },
+        {
+          name: 'bare',
+          points: [
+            { x: 1, y: 5 },
+            { x: 100, y: 50 },
+          ],
+        },
       ],
     });
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
@@ -53,8 +77,20 @@ describe('the SVG writer', () => {
       title: 'fan-out',
       yLabel: 'ms',
       groups: [
-        { label: 'a', bars: [{ name: 'before', value: 3 }, { name: 'after', value: 1, min: 0.5, max: 1.5 }] },
-        { label: 'b', bars: [{ name: 'before', value: 2 }, { name: 'after', value: 0 }] },
+        {
+          label: 'a',
+          bars: [
+            { name: 'before', value: 3 },
+            { name: 'after', value: 1, min: 0.5, max: 1.5 },
+          ],
+        },
+        {
+          label: 'b',
+          bars: [
+            { name: 'before', value: 2 },
+            { name: 'after', value: 0 },
+          ],
+        },
       ],
       reference: { value: 2.5, label: 'target' },
     });
@@ -66,7 +102,11 @@ describe('the SVG writer', () => {
 
 const at = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 });
 let id = 0;
-const ev = (ms: number, kind: string, attrs: Record<string, unknown> = {}): HistoryEvent => ({ eventId: ++id, eventTime: at(ms), [`${kind}EventAttributes`]: attrs });
+const ev = (ms: number, kind: string, attrs: Record<string, unknown> = {}): HistoryEvent => ({
+  eventId: ++id,
+  eventTime: at(ms),
+  [`${kind}EventAttributes`]: attrs,
+});
 
 describe('history timings', () => {
   id = 0;
@@ -114,21 +154,39 @@ describe('history timings', () => {
   it('settles at the task after the last activity, even when the idle run went on as new', () => {
     expect(settledAtMs(events)).toBe(2290);
     const next: HistoryEvent[] = [
-      { eventId: 1, eventTime: at(2400), workflowExecutionStartedEventAttributes: { continuedExecutionRunId: 'r1', input: { payloads: [{ data: new Uint8Array(100), metadata: { encoding: new Uint8Array(16) } }, { data: new Uint8Array(30) }] } } },
+      {
+        eventId: 1,
+        eventTime: at(2400),
+        workflowExecutionStartedEventAttributes: {
+          continuedExecutionRunId: 'r1',
+          input: {
+            payloads: [
+              { data: new Uint8Array(100), metadata: { encoding: new Uint8Array(16) } },
+              { data: new Uint8Array(30) },
+            ],
+          },
+        },
+      },
       ev(2400, 'workflowTaskScheduled'),
       ev(2410, 'workflowTaskStarted'),
       ev(2420, 'workflowTaskCompleted'),
     ];
     expect(lastTaskCompletedMs([...events, ...next])).toBe(2420);
     expect(settledAtMs([...events, ...next])).toBe(2290);
-    expect(startInputBytes(next)).toEqual({ continued: true, bytes: 100 + 'encoding'.length + 16 + 30, perArgument: [124, 30] });
+    expect(startInputBytes(next)).toEqual({
+      continued: true,
+      bytes: 100 + 'encoding'.length + 16 + 30,
+      perArgument: [124, 30],
+    });
     expect(startInputBytes(events).continued).toBe(false);
     expect(() => settledAtMs(events.slice(0, 17))).toThrow(/no completed workflow task/);
   });
 
   it('sizes each kind of event as protobuf, largest first', () => {
     const sized = bytesByKind(events);
-    expect(Object.keys(sized)).toEqual(expect.arrayContaining(['activityTaskScheduled', 'workflowTaskCompleted', 'workflowExecutionSignaled']));
+    expect(Object.keys(sized)).toEqual(
+      expect.arrayContaining(['activityTaskScheduled', 'workflowTaskCompleted', 'workflowExecutionSignaled']),
+    );
     expect(Object.values(sized).every((b) => b > 0)).toBe(true);
     expect(Object.values(sized)).toEqual([...Object.values(sized)].sort((a, b) => b - a));
     const bigger = bytesByKind([ev(1, 'activityTaskScheduled', { activityType: { name: 'x'.repeat(500) } })]);
@@ -151,14 +209,23 @@ describe('P4 growth with N', () => {
         ['shrink', shrink],
         ['delete', 99_999],
       ] as const
-    ).map(([phase, bytes]) => ({ phase, events: 0, bytes: 0, memberEvents: 1, perMemberEvent: 1, bytesPerMemberEvent: bytes })),
+    ).map(([phase, bytes]) => ({
+      phase,
+      events: 0,
+      bytes: 0,
+      memberEvents: 1,
+      perMemberEvent: 1,
+      bytesPerMemberEvent: bytes,
+    })),
   });
 
   it('is the worst ratio of a larger size to a smaller one, delete left out', () => {
     // Falling with N (fixed costs spread out) is not growth; 100 → 1000 in grow is.
     const costs = [row(10, 3000, 2500, 2600), row(1000, 1500, 1800, 1300), row(100, 1600, 1200, 1300)];
     expect(growthWithN(costs, (p) => p.bytesPerMemberEvent)).toBe(1.5);
-    expect(growthWithN([row(10, 3000, 2500, 2600), row(100, 1600, 1200, 1300)], (p) => p.bytesPerMemberEvent)).toBe(0.53);
+    expect(growthWithN([row(10, 3000, 2500, 2600), row(100, 1600, 1200, 1300)], (p) => p.bytesPerMemberEvent)).toBe(
+      0.53,
+    );
     expect(growthWithN([row(10, 1, 1, 1)], (p) => p.bytesPerMemberEvent)).toBeUndefined();
   });
 });
@@ -167,7 +234,16 @@ describe('the bench report', () => {
   const base = (ratio: number): BenchReport => ({
     generatedAt: 'now',
     commit: 'abc',
-    machine: { cpuModel: 'cpu', cores: 2, memoryGiB: 4, kernel: 'Linux', node: 'v24', temporalCli: 't', temporalSdk: 's', loadAverageAtStart: [0, 0, 0] },
+    machine: {
+      cpuModel: 'cpu',
+      cores: 2,
+      memoryGiB: 4,
+      kernel: 'Linux',
+      node: 'v24',
+      temporalCli: 't',
+      temporalSdk: 's',
+      loadAverageAtStart: [0, 0, 0],
+    },
     conditions: { loadAverageAtEnd: [0, 0, 0], sqlite: '', guestMounts: '', note: '' },
     durationSeconds: 1,
     p2: { members: 20, scriptMs: 500, parallelMs: spread([600]), serialMs: spread([10_000]), ratio: spread([ratio]) },
@@ -204,7 +280,15 @@ describe('the bench report', () => {
         { clusters: 0, cachedWorkflows: 0, rssMiB: 400, rssAfterGcMiB: 200, heapUsedMiB: 50 },
         { clusters: 1000, cachedWorkflows: 1000, rssMiB: 600, rssAfterGcMiB: 580, heapUsedMiB: 300 },
       ],
-      idle: { seconds: 10, workerCpuPercent: 0, serverCpuPercent: 2, workerRssMiB: 600, workerRssAfterGcMiB: 580, serverRssMiB: 300, cachedWorkflows: 1000 },
+      idle: {
+        seconds: 10,
+        workerCpuPercent: 0,
+        serverCpuPercent: 2,
+        workerRssMiB: 600,
+        workerRssAfterGcMiB: 580,
+        serverRssMiB: 300,
+        cachedWorkflows: 1000,
+      },
       perCachedClusterMiB: 0.4,
       marginalPerCachedClusterMiB: 0.35,
       storm: {
@@ -263,9 +347,13 @@ describe('the bench report', () => {
     r.headline = lines;
     const md = markdown(r);
     expect(md).toContain('continued as new after grow');
-    expect(md).toContain('create: bytes per member-event by event kind: activityTaskScheduled 500, workflowTaskCompleted 100.');
+    expect(md).toContain(
+      'create: bytes per member-event by event kind: activityTaskScheduled 500, workflowTaskCompleted 100.',
+    );
     expect(md).toContain('| 1000 | 1000 | 600 | 580 | 300 |');
-    expect(Object.keys(plots(r))).toEqual(expect.arrayContaining(['p5-memory.svg', 'p5-cpu.svg', 'p6-phases.svg', 'p6-status.svg']));
+    expect(Object.keys(plots(r))).toEqual(
+      expect.arrayContaining(['p5-memory.svg', 'p5-cpu.svg', 'p6-phases.svg', 'p6-status.svg']),
+    );
     for (const svg of Object.values(plots(r))) expect(svg).not.toContain('NaN');
   });
 });

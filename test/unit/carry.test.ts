@@ -7,13 +7,25 @@ import { MemberState, memberName, type EventName } from '../../api/index.ts';
 import { packMembers, unpackMembers } from '../../workflows/carry.ts';
 import { MAX_ERROR_CHARS, type LastRun, type Member } from '../../workflows/model.ts';
 import { newMember, nextStep } from '../../workflows/plan.ts';
-import { CLUSTER, FQDN_SUFFIX, app3, makeApp, makeDesired, mulberry32, names, nm, settled, type FailFn } from './plan-sim.ts';
+import {
+  CLUSTER,
+  FQDN_SUFFIX,
+  app3,
+  makeApp,
+  makeDesired,
+  mulberry32,
+  names,
+  nm,
+  settled,
+  type FailFn,
+} from './plan-sim.ts';
 
 /** What a continue-as-new does to the packed state: it travels as JSON. */
 const roundTrip = (members: Member[]) => unpackMembers(CLUSTER, JSON.parse(JSON.stringify(packMembers(members))));
 
 /** A distinct one-line error of exactly MAX_ERROR_CHARS characters. */
-const errorOf = (i: number) => `member ${i}: startscript exited 1: ${'x'.repeat(MAX_ERROR_CHARS)}`.slice(0, MAX_ERROR_CHARS);
+const errorOf = (i: number) =>
+  `member ${i}: startscript exited 1: ${'x'.repeat(MAX_ERROR_CHARS)}`.slice(0, MAX_ERROR_CHARS);
 
 const run = (generation: number, seq: number, exitCode: number | null, about?: LastRun['about']): LastRun => ({
   generation,
@@ -44,13 +56,36 @@ describe('packMembers / unpackMembers', () => {
           ? {}
           : {
               configure: run(i, 10 + i, i === 3 ? 1 : 0),
-              ...(i > 1 ? { addnodes: run(i, 20 + i, 0, { role: 'c', ordinals: [[0, 1], [4, 4]] }) } : {}),
+              ...(i > 1
+                ? {
+                    addnodes: run(i, 20 + i, 0, {
+                      role: 'c',
+                      ordinals: [
+                        [0, 1],
+                        [4, 4],
+                      ],
+                    }),
+                  }
+                : {}),
               ...(i > 2 ? { delnodes: run(i, 30 + i, null, { role: 'b', ordinals: [[7, 9]] }) } : {}),
             },
-      failedNotifies: i > 3 ? [{ event: 'addnodes', role: 'c', ordinals: [[2, 3]] }, { event: 'delnodes', role: 'b', ordinals: [[5, 5]] }] : [],
+      failedNotifies:
+        i > 3
+          ? [
+              { event: 'addnodes', role: 'c', ordinals: [[2, 3]] },
+              { event: 'delnodes', role: 'b', ordinals: [[5, 5]] },
+            ]
+          : [],
       retryNotifies: i === 2 ? [{ event: 'delnodes', role: 'a', ordinals: [[0, 0]] }] : [],
     }));
-    members.push({ ...base('a', 0), state: 'configured', launched: true, ready: true, topology: '6:ffff', announced: true });
+    members.push({
+      ...base('a', 0),
+      state: 'configured',
+      launched: true,
+      ready: true,
+      topology: '6:ffff',
+      announced: true,
+    });
     members.push(base('c', 1));
     const back = roundTrip(members);
     expect(back).toEqual(members);
@@ -66,7 +101,10 @@ describe('packMembers / unpackMembers', () => {
     const d = makeDesired(app, { vanilla_centos: 2 }, 1);
     const members = [newMember(d, 'vanilla_centos', 0), newMember(d, 'vanilla_centos', 1)];
     expect(roundTrip(members)).toEqual(members);
-    expect(roundTrip(members).map((m) => m.name)).toEqual([memberName(CLUSTER, 'vanilla_centos', 0), 'kc-vanilla-centos-1']);
+    expect(roundTrip(members).map((m) => m.name)).toEqual([
+      memberName(CLUSTER, 'vanilla_centos', 0),
+      'kc-vanilla-centos-1',
+    ]);
   });
 
   it('the planner resumes identically from unpacked state, at every step of runs with failures and retries', () => {
@@ -98,7 +136,10 @@ describe('packMembers / unpackMembers', () => {
     const d = makeDesired(app, { controller: 1, worker: 999 }, 250);
     const events: EventName[] = ['configure', 'addnodes', 'delnodes'];
     const topology = '1000:9c4e1f2a';
-    const members: Member[] = [...[0].map((o) => newMember(d, 'controller', o)), ...Array.from({ length: 999 }, (_, o) => newMember(d, 'worker', o))].map((m, i) => ({
+    const members: Member[] = [
+      ...[0].map((o) => newMember(d, 'controller', o)),
+      ...Array.from({ length: 999 }, (_, o) => newMember(d, 'worker', o)),
+    ].map((m, i) => ({
       ...m,
       state: 'configured',
       launched: true,
@@ -108,7 +149,17 @@ describe('packMembers / unpackMembers', () => {
       announced: true,
       lastError: errorOf(i),
       runs: Object.fromEntries(
-        events.map((event, e) => [event, run(250, 41_000 + i * 3 + e, e === 0 ? 0 : 2, event === 'configure' ? undefined : { role: 'worker', ordinals: event === 'addnodes' ? [[900, 999]] : [[1000, 1099]] })]),
+        events.map((event, e) => [
+          event,
+          run(
+            250,
+            41_000 + i * 3 + e,
+            e === 0 ? 0 : 2,
+            event === 'configure'
+              ? undefined
+              : { role: 'worker', ordinals: event === 'addnodes' ? [[900, 999]] : [[1000, 1099]] },
+          ),
+        ]),
       ),
     }));
     expect(new Set(members.map((m) => m.lastError)).size).toBe(1000);
@@ -118,12 +169,20 @@ describe('packMembers / unpackMembers', () => {
     expect(packed.includes(FQDN_SUFFIX)).toBe(false);
     expect(packed.length).toBeLessThanOrEqual(512 * 1024);
     expect(roundTrip(members)).toEqual(members);
-    console.log(`carry: 1,000 members packed ${packed.length} bytes (${(packed.length / 1024).toFixed(1)} KiB), ${Math.round(packed.length / 1000)} B/member; unpacked JSON ${plain.length} bytes`);
+    console.log(
+      `carry: 1,000 members packed ${packed.length} bytes (${(packed.length / 1024).toFixed(1)} KiB), ${Math.round(packed.length / 1000)} B/member; unpacked JSON ${plain.length} bytes`,
+    );
 
     // With a failed and a queued notify on every member too, it still fits.
-    const noisy = members.map((m) => ({ ...m, failedNotifies: [{ event: 'addnodes' as const, role: 'worker', ordinals: [[900, 999]] as [number, number][] }], retryNotifies: [{ event: 'delnodes' as const, role: 'worker', ordinals: [[1000, 1099]] as [number, number][] }] }));
+    const noisy = members.map((m) => ({
+      ...m,
+      failedNotifies: [{ event: 'addnodes' as const, role: 'worker', ordinals: [[900, 999]] as [number, number][] }],
+      retryNotifies: [{ event: 'delnodes' as const, role: 'worker', ordinals: [[1000, 1099]] as [number, number][] }],
+    }));
     const noisyPacked = JSON.stringify(packMembers(noisy));
     expect(noisyPacked.length).toBeLessThanOrEqual(512 * 1024);
-    console.log(`carry: with a failed and a retry notify on each member ${noisyPacked.length} bytes (${(noisyPacked.length / 1024).toFixed(1)} KiB)`);
+    console.log(
+      `carry: with a failed and a retry notify on each member ${noisyPacked.length} bytes (${(noisyPacked.length / 1024).toFixed(1)} KiB)`,
+    );
   });
 });

@@ -1,10 +1,26 @@
 /** scripts/chaos/report.ts: re-running some parts (`--only`) keeps the other parts of the report. */
 import { describe, expect, it } from 'vitest';
-import { mergeReports, partReport, renderMarkdown, type ChaosReport, type ChaosRun } from '../../scripts/chaos/report.ts';
+import {
+  mergeReports,
+  partReport,
+  renderMarkdown,
+  type ChaosReport,
+  type ChaosRun,
+} from '../../scripts/chaos/report.ts';
 
 const ORDER = ['worker-crash', 'server-restart', 'signal-flood'];
 const part = (name: string, convergenceMs: number[], passed = true) =>
-  partReport(name, `Part ${name}`, convergenceMs.map((ms, i) => ({ id: `${name}#${i}`, passed, problems: passed ? [] : ['broken'], convergenceMs: ms })), 1000 * convergenceMs.length);
+  partReport(
+    name,
+    `Part ${name}`,
+    convergenceMs.map((ms, i) => ({
+      id: `${name}#${i}`,
+      passed,
+      problems: passed ? [] : ['broken'],
+      convergenceMs: ms,
+    })),
+    1000 * convergenceMs.length,
+  );
 const report = (parts: ReturnType<typeof part>[], startedAt: string, seed = 7): ChaosReport => ({
   tool: 'kdflow chaos',
   seed,
@@ -15,8 +31,16 @@ const report = (parts: ReturnType<typeof part>[], startedAt: string, seed = 7): 
   totals: { trials: parts.reduce((n, p) => n + p.trials, 0), passes: parts.reduce((n, p) => n + p.passes, 0) },
   parts,
 });
-const earlier = report([part('worker-crash', [31_000, 32_000]), part('server-restart', [9_000]), part('signal-flood', [2_000], false)], '2026-11-23T17:45:10.000Z');
-const run: ChaosRun = { startedAt: '2026-12-01T10:00:00.000Z', durationMs: 2000, parts: ['worker-crash'], loadAverage: { start: 3.2, end: 4.1 } };
+const earlier = report(
+  [part('worker-crash', [31_000, 32_000]), part('server-restart', [9_000]), part('signal-flood', [2_000], false)],
+  '2026-11-23T17:45:10.000Z',
+);
+const run: ChaosRun = {
+  startedAt: '2026-12-01T10:00:00.000Z',
+  durationMs: 2000,
+  parts: ['worker-crash'],
+  loadAverage: { start: 3.2, end: 4.1 },
+};
 
 describe('merging a re-run part into the committed chaos report', () => {
   it('replaces that part, keeps the others in suite order, and recounts the totals', () => {
@@ -29,7 +53,10 @@ describe('merging a re-run part into the committed chaos report', () => {
     ]);
     expect(merged.parts[0]?.figures.convergenceMs).toMatchObject({ median: 6_000 });
     expect(merged.totals).toEqual({ trials: 5, passes: 4 });
-    expect(merged.runs).toEqual([{ startedAt: earlier.startedAt, durationMs: earlier.durationMs, parts: ['server-restart', 'signal-flood'] }, run]);
+    expect(merged.runs).toEqual([
+      { startedAt: earlier.startedAt, durationMs: earlier.durationMs, parts: ['server-restart', 'signal-flood'] },
+      run,
+    ]);
     const markdown = renderMarkdown(merged);
     expect(markdown).toContain('the parts come from 2 runs');
     expect(markdown).toContain('- 2026-12-01T10:00:00.000Z, 2.0s, load average 3.2 → 4.1: worker-crash');
@@ -40,7 +67,10 @@ describe('merging a re-run part into the committed chaos report', () => {
   it('keeps a fresh report alone when the earlier one used another seed, or every part was re-run', () => {
     const other = report([part('worker-crash', [5_000])], run.startedAt, 8);
     expect(mergeReports(earlier, other, run, ORDER).parts.map((p) => p.name)).toEqual(['worker-crash']);
-    const all = report([part('worker-crash', [5_000]), part('server-restart', [4_000]), part('signal-flood', [1_000])], run.startedAt);
+    const all = report(
+      [part('worker-crash', [5_000]), part('server-restart', [4_000]), part('signal-flood', [1_000])],
+      run.startedAt,
+    );
     expect(mergeReports(earlier, all, run, ORDER).runs).toEqual([run]);
     expect(mergeReports(undefined, other, run, ORDER).parts).toHaveLength(1);
   });

@@ -25,7 +25,9 @@ describe('kdflow resize ROLE=N', () => {
   });
 
   it('refuses a role given twice', () => {
-    expect(() => parseRoleCounts(['worker=2', 'worker=3'])).toThrowError('role worker is given twice (worker=2 and worker=3)');
+    expect(() => parseRoleCounts(['worker=2', 'worker=3'])).toThrowError(
+      'role worker is given twice (worker=2 and worker=3)',
+    );
   });
 });
 
@@ -71,12 +73,36 @@ describe('manifest encodings', () => {
   });
 
   it.each([
-    ['UTF-16 LE with a mark', Buffer.concat([Buffer.from([0xff, 0xfe]), utf16le(text)]), 'the file is UTF-16 (little-endian, with a byte order mark)'],
-    ['UTF-16 BE with a mark', Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be(text)]), 'the file is UTF-16 (big-endian, with a byte order mark)'],
-    ['UTF-32 LE with a mark', Buffer.from([0xff, 0xfe, 0, 0, 0x61, 0, 0, 0]), 'the file is UTF-32 (little-endian, with a byte order mark)'],
-    ['UTF-16 LE without a mark', utf16le(text), 'the file is UTF-16 or UTF-32 (little-endian, zero bytes between the characters)'],
-    ['UTF-16 BE without a mark', utf16be(text), 'the file is UTF-16 or UTF-32 (big-endian, zero bytes between the characters)'],
-    ['Latin-1', Buffer.from('metadata: {name: caf\u00e9}\n', 'latin1'), 'the file is not UTF-8 (byte 0xe9 at offset 20; Latin-1 or Windows-1252 perhaps)'],
+    [
+      'UTF-16 LE with a mark',
+      Buffer.concat([Buffer.from([0xff, 0xfe]), utf16le(text)]),
+      'the file is UTF-16 (little-endian, with a byte order mark)',
+    ],
+    [
+      'UTF-16 BE with a mark',
+      Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be(text)]),
+      'the file is UTF-16 (big-endian, with a byte order mark)',
+    ],
+    [
+      'UTF-32 LE with a mark',
+      Buffer.from([0xff, 0xfe, 0, 0, 0x61, 0, 0, 0]),
+      'the file is UTF-32 (little-endian, with a byte order mark)',
+    ],
+    [
+      'UTF-16 LE without a mark',
+      utf16le(text),
+      'the file is UTF-16 or UTF-32 (little-endian, zero bytes between the characters)',
+    ],
+    [
+      'UTF-16 BE without a mark',
+      utf16be(text),
+      'the file is UTF-16 or UTF-32 (big-endian, zero bytes between the characters)',
+    ],
+    [
+      'Latin-1',
+      Buffer.from('metadata: {name: caf\u00e9}\n', 'latin1'),
+      'the file is not UTF-8 (byte 0xe9 at offset 20; Latin-1 or Windows-1252 perhaps)',
+    ],
   ])('names %s and asks for UTF-8', (_name, bytes, what) => {
     expect(refusal(bytes)).toBe(`m.yaml: ${what}; manifests must be UTF-8: save it as UTF-8`);
   });
@@ -124,7 +150,9 @@ describe('small helpers', () => {
   it('lists members briefly', () => {
     expect(memberList([])).toBe('; it has no members');
     expect(memberList(['a-0', 'a-1'])).toBe('; its members: a-0, a-1');
-    expect(memberList(Array.from({ length: 7 }, (_, i) => `w-${i}`))).toBe('; its members: w-0, w-1, w-2, w-3, w-4, … (7 in all)');
+    expect(memberList(Array.from({ length: 7 }, (_, i) => `w-${i}`))).toBe(
+      '; its members: w-0, w-1, w-2, w-3, w-4, … (7 in all)',
+    );
   });
 
   it('reads host and port from an address', () => {

@@ -64,12 +64,54 @@ describe('config packages', () => {
   });
 
   it.each([
-    ['an entry with ..', async (d: string) => (await startscript(d), await writeFile(path.join(d, 'x'), 'x'), ['appconfig', '../src/x']), ['-P'], /'\.\.'/],
-    ['an absolute path', async (d: string) => (await startscript(d), ['appconfig', path.join(d, 'appconfig', 'startscript')]), ['-P'], /absolute path/],
-    ['a symlink out of the package', async (d: string) => (await startscript(d), await symlink('/etc/passwd', path.join(d, 'appconfig', 'passwd')), ['appconfig']), [], /symlink points outside/],
-    ['a relative symlink climbing out', async (d: string) => (await startscript(d), await symlink('../../../etc', path.join(d, 'appconfig', 'up')), ['appconfig']), [], /symlink points outside/],
-    ['no startscript', async (d: string) => (await mkdir(path.join(d, 'appconfig')), await writeFile(path.join(d, 'appconfig', 'readme'), 'x'), ['appconfig']), [], /no <dir>\/startscript/],
-    ['a startscript that is not executable', async (d: string) => (await startscript(d, 0o644), ['appconfig']), [], /not executable/],
+    [
+      'an entry with ..',
+      async (d: string) => (await startscript(d), await writeFile(path.join(d, 'x'), 'x'), ['appconfig', '../src/x']),
+      ['-P'],
+      /'\.\.'/,
+    ],
+    [
+      'an absolute path',
+      async (d: string) => (await startscript(d), ['appconfig', path.join(d, 'appconfig', 'startscript')]),
+      ['-P'],
+      /absolute path/,
+    ],
+    [
+      'a symlink out of the package',
+      async (d: string) => (
+        await startscript(d),
+        await symlink('/etc/passwd', path.join(d, 'appconfig', 'passwd')),
+        ['appconfig']
+      ),
+      [],
+      /symlink points outside/,
+    ],
+    [
+      'a relative symlink climbing out',
+      async (d: string) => (
+        await startscript(d),
+        await symlink('../../../etc', path.join(d, 'appconfig', 'up')),
+        ['appconfig']
+      ),
+      [],
+      /symlink points outside/,
+    ],
+    [
+      'no startscript',
+      async (d: string) => (
+        await mkdir(path.join(d, 'appconfig')),
+        await writeFile(path.join(d, 'appconfig', 'readme'), 'x'),
+        ['appconfig']
+      ),
+      [],
+      /no <dir>\/startscript/,
+    ],
+    [
+      'a startscript that is not executable',
+      async (d: string) => (await startscript(d, 0o644), ['appconfig']),
+      [],
+      /not executable/,
+    ],
   ])('refuses %s', async (_name, build, flags, message) => {
     const tgz = await archive(build, flags);
     const error = await refusal(tgz);
@@ -153,7 +195,9 @@ describe('the package cache', () => {
     expect(error).toBeInstanceOf(RuntimeError);
     const content = await readFile(secret);
     expect([...(await filesUnder(cacheDir)).values()].filter((b) => b.equals(content))).toEqual([]);
-    expect([...(await filesUnder(cacheDir)).keys()].filter((f) => f.endsWith('.tgz') || f.endsWith('.tmp'))).toEqual([]);
+    expect([...(await filesUnder(cacheDir)).keys()].filter((f) => f.endsWith('.tgz') || f.endsWith('.tmp'))).toEqual(
+      [],
+    );
   });
 
   it('keeps packages 0600 in a 0700 directory, even one made 0755 before', async () => {
@@ -201,14 +245,29 @@ describe('the package cache', () => {
     const kept = await preparePackage(urlA, packageCacheDir(home));
     const dropped = await preparePackage(pathToFileURL(path.join(b, 'appconfig')).href, packageCacheDir(home));
     await aged(packageCacheDir(home));
-    const app = { apiVersion: 'kdflow.dev/v1beta1', kind: 'KdApp', metadata: { name: 'pa' }, spec: { label: { name: 'pa' }, distroID: 'x/pa', version: '1', defaultImageRepoTag: 'pa:1', defaultConfigPackage: { packageURL: urlA }, roles: [{ id: 'r', cardinality: '1' }] } };
+    const app = {
+      apiVersion: 'kdflow.dev/v1beta1',
+      kind: 'KdApp',
+      metadata: { name: 'pa' },
+      spec: {
+        label: { name: 'pa' },
+        distroID: 'x/pa',
+        version: '1',
+        defaultImageRepoTag: 'pa:1',
+        defaultConfigPackage: { packageURL: urlA },
+        roles: [{ id: 'r', cardinality: '1' }],
+      },
+    };
     await new AppCatalog(home).put('default', app as Parameters<AppCatalog['put']>[1]);
     expect(existsSync(kept.tgzPath)).toBe(true);
     expect(existsSync(dropped.tgzPath)).toBe(false);
     // The same pruning runs at worker start.
     await aged(packageCacheDir(home));
     await mkdir(path.join(home, 'apps', 'default'), { recursive: true });
-    await writeFile(path.join(home, 'apps', 'default', 'pa.json'), JSON.stringify({ ...app, spec: { ...app.spec, defaultConfigPackage: null } }));
+    await writeFile(
+      path.join(home, 'apps', 'default', 'pa.json'),
+      JSON.stringify({ ...app, spec: { ...app.spec, defaultConfigPackage: null } }),
+    );
     await pruneUnusedPackages(home);
     expect(existsSync(kept.tgzPath)).toBe(false);
   });
@@ -221,7 +280,10 @@ describe('plain-directory packages: limits while walking', () => {
     for (let i = 0; i < 40; i++) await writeFile(path.join(src, 'appconfig', `f${i}`), '');
     const dir = path.join(src, 'appconfig');
     const cacheDir = await cache();
-    const error = await preparePackage(dir, cacheDir, { limits: { entries: 10 } }).then(() => new RuntimeError('RuntimeFailure', 'accepted'), (e: unknown) => e as RuntimeError);
+    const error = await preparePackage(dir, cacheDir, { limits: { entries: 10 } }).then(
+      () => new RuntimeError('RuntimeFailure', 'accepted'),
+      (e: unknown) => e as RuntimeError,
+    );
     expect(error).toBeInstanceOf(RuntimeError);
     expect(error.permanent).toBe(true);
     expect(error.message).toContain(dir);
@@ -235,7 +297,10 @@ describe('plain-directory packages: limits while walking', () => {
     await startscript(src);
     await writeFile(path.join(src, 'appconfig', 'big'), Buffer.alloc(5000));
     const dir = path.join(src, 'appconfig');
-    const error = await preparePackage(dir, await cache(), { limits: { unpackedBytes: 4096 } }).then(() => new RuntimeError('RuntimeFailure', 'accepted'), (e: unknown) => e as RuntimeError);
+    const error = await preparePackage(dir, await cache(), { limits: { unpackedBytes: 4096 } }).then(
+      () => new RuntimeError('RuntimeFailure', 'accepted'),
+      (e: unknown) => e as RuntimeError,
+    );
     expect(error.message).toContain(dir);
     expect(error.message).toMatch(/more than 4096 bytes/);
   });
@@ -244,7 +309,12 @@ describe('plain-directory packages: limits while walking', () => {
     const src = await mkdtemp(path.join(os.tmpdir(), 'kdflow-walk-'));
     await startscript(src);
     await writeFile(path.join(src, 'appconfig', 'noise'), randomBytes(20_000));
-    const error = await preparePackage(path.join(src, 'appconfig'), await cache(), { limits: { archiveBytes: 2048 } }).then(() => new RuntimeError('RuntimeFailure', 'accepted'), (e: unknown) => e as RuntimeError);
+    const error = await preparePackage(path.join(src, 'appconfig'), await cache(), {
+      limits: { archiveBytes: 2048 },
+    }).then(
+      () => new RuntimeError('RuntimeFailure', 'accepted'),
+      (e: unknown) => e as RuntimeError,
+    );
     expect(error.message).toMatch(/larger than 2048 bytes/);
   });
 });

@@ -23,21 +23,38 @@ describe('connecting to a production Temporal', () => {
     });
     expect(settings.address).toBe('temporal.example:7233');
     expect(settings.apiKey).toBe('k');
-    const tls = settings.tls as { serverNameOverride: string; serverRootCACertificate: Buffer; clientCertPair: { crt: Buffer; key: Buffer } };
+    const tls = settings.tls as {
+      serverNameOverride: string;
+      serverRootCACertificate: Buffer;
+      clientCertPair: { crt: Buffer; key: Buffer };
+    };
     expect(tls.serverNameOverride).toBe('temporal.internal');
     expect(tls.serverRootCACertificate.toString()).toBe('-- ca.pem --');
     expect(tls.clientCertPair.crt.toString()).toBe('-- client.pem --');
     expect(tls.clientCertPair.key.toString()).toBe('-- client.key --');
     // The Temporal CLI's variable names work as well.
-    expect(temporalConnection({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: path.join(dir, 'ca.pem') }).tls).toHaveProperty('serverRootCACertificate');
+    expect(temporalConnection({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: path.join(dir, 'ca.pem') }).tls).toHaveProperty(
+      'serverRootCACertificate',
+    );
   });
 
   it('turns TLS on for an API key (Temporal Cloud) unless told otherwise, and refuses half an mTLS pair', () => {
-    expect(temporalConnection({ TEMPORAL_API_KEY: 'k' })).toEqual({ address: '127.0.0.1:7233', apiKey: 'k', tls: true });
-    expect(temporalConnection({ TEMPORAL_API_KEY: 'k', TEMPORAL_TLS: '0' })).toEqual({ address: '127.0.0.1:7233', apiKey: 'k' });
+    expect(temporalConnection({ TEMPORAL_API_KEY: 'k' })).toEqual({
+      address: '127.0.0.1:7233',
+      apiKey: 'k',
+      tls: true,
+    });
+    expect(temporalConnection({ TEMPORAL_API_KEY: 'k', TEMPORAL_TLS: '0' })).toEqual({
+      address: '127.0.0.1:7233',
+      apiKey: 'k',
+    });
     expect(temporalConnection({ TEMPORAL_TLS: 'true' }).tls).toBe(true);
-    expect(() => temporalConnection({ TEMPORAL_TLS_CERT: '/x.pem' })).toThrow('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together');
-    expect(() => temporalConnection({ TEMPORAL_TLS_CA: '/nonexistent/ca.pem' })).toThrow('cannot read the TLS CA /nonexistent/ca.pem');
+    expect(() => temporalConnection({ TEMPORAL_TLS_CERT: '/x.pem' })).toThrow(
+      'TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together',
+    );
+    expect(() => temporalConnection({ TEMPORAL_TLS_CA: '/nonexistent/ca.pem' })).toThrow(
+      'cannot read the TLS CA /nonexistent/ca.pem',
+    );
   });
 
   it('serves worker metrics when asked by flag or environment', () => {

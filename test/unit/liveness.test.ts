@@ -30,7 +30,10 @@ describe('liveness heartbeats', () => {
   });
 
   it('leave activities without a heartbeat timeout alone', async () => {
-    const env = new MockActivityEnvironment({ heartbeatTimeoutMs: undefined }, { interceptors: [livenessHeartbeats(1)] });
+    const env = new MockActivityEnvironment(
+      { heartbeatTimeoutMs: undefined },
+      { interceptors: [livenessHeartbeats(1)] },
+    );
     const own = env.context.heartbeat;
     // No timer and no wrapped heartbeat: such an activity must not heartbeat at all.
     expect(await env.run(async () => Context.current().heartbeat === own)).toBe(true);

@@ -21,7 +21,9 @@ describe('member names unique in a namespace', () => {
     // a-b-N and a-b-c-N never meet: the ordinal is the only all-digit last part.
     expect(memberNameCollisions({ name: 'a', roles: ['b'] }, [{ name: 'a-b', roles: ['c'] }])).toEqual([]);
     expect(memberNameCollisions({ name: 'a', roles: ['b-c'] }, [{ name: 'a-b', roles: ['c-d', 'cc'] }])).toEqual([]);
-    expect(memberNameCollisions({ name: 'spark', roles: ['worker'] }, [{ name: 'spark', roles: ['worker'] }])).toEqual([]);
+    expect(memberNameCollisions({ name: 'spark', roles: ['worker'] }, [{ name: 'spark', roles: ['worker'] }])).toEqual(
+      [],
+    );
     expect(memberNameCollisions({ name: 'ab', roles: ['c'] }, [{ name: 'a', roles: ['b-c'] }])).toEqual([]);
   });
 
@@ -33,7 +35,14 @@ describe('member names unique in a namespace', () => {
   });
 
   it('says which field, which cluster and which member name', () => {
-    const [issue, ...rest] = memberNameIssues({ name: 'a', roles: ['b-c'] }, [{ name: 'a-b', roles: ['c'] }, { name: 'zz', roles: ['c'] }], 'ns');
+    const [issue, ...rest] = memberNameIssues(
+      { name: 'a', roles: ['b-c'] },
+      [
+        { name: 'a-b', roles: ['c'] },
+        { name: 'zz', roles: ['c'] },
+      ],
+      'ns',
+    );
     expect(rest).toEqual([]);
     expect(issue?.path).toBe('metadata.name');
     expect(issue?.message).toContain('a-b-c-0');
@@ -43,7 +52,11 @@ describe('member names unique in a namespace', () => {
 });
 
 describe('whose a Kubernetes object is', () => {
-  const labels = (cluster?: string, member?: string) => ({ 'app.kubernetes.io/managed-by': 'kdflow', ...(cluster ? { 'kdflow.dev/cluster': cluster } : {}), ...(member ? { 'kdflow.dev/member': member } : {}) });
+  const labels = (cluster?: string, member?: string) => ({
+    'app.kubernetes.io/managed-by': 'kdflow',
+    ...(cluster ? { 'kdflow.dev/cluster': cluster } : {}),
+    ...(member ? { 'kdflow.dev/member': member } : {}),
+  });
   it('takes a member object as ours only with both our cluster and our member label', () => {
     expect(foreignOwner(labels('a', 'a-b-c-0'), 'a', 'a-b-c-0')).toBeUndefined();
     expect(foreignOwner(labels('a-b', 'a-b-c-0'), 'a', 'a-b-c-0')).toBe('cluster "a-b" (member a-b-c-0)');

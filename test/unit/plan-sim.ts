@@ -10,8 +10,26 @@
  * from the step, as the runScript activity does. So "everyone knows everyone" is checked end to end.
  */
 import { expect } from 'vitest';
-import { KdAppSpec, KdClusterSpec, desiredMembers, effectiveRole, fromRanges, memberFqdn, memberName, scriptArgv, toRanges, type EventName } from '../../api/index.ts';
-import { MAX_ERROR_CHARS, type Desired, type Member, type RunRecord, type Step, type StepOutcome } from '../../workflows/model.ts';
+import {
+  KdAppSpec,
+  KdClusterSpec,
+  desiredMembers,
+  effectiveRole,
+  fromRanges,
+  memberFqdn,
+  memberName,
+  scriptArgv,
+  toRanges,
+  type EventName,
+} from '../../api/index.ts';
+import {
+  MAX_ERROR_CHARS,
+  type Desired,
+  type Member,
+  type RunRecord,
+  type Step,
+  type StepOutcome,
+} from '../../workflows/model.ts';
 import { applyOutcome, nextStep, requestRetry, sortMembers, stepMembers, topologyKey } from '../../workflows/plan.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -55,7 +73,15 @@ export const nm = (role: string, ordinal: number) => memberName(CLUSTER, role, o
 export const fq = (role: string, ordinal: number) => memberFqdn(nm(role, ordinal), CLUSTER, NS);
 export const names = (role: string, ...ordinals: number[]) => ordinals.map((o) => nm(role, o));
 export const fqdns = (role: string, ...ordinals: number[]) => ordinals.map((o) => fq(role, o));
-export const notifyArgv = (event: 'addnodes' | 'delnodes', role: string, list: string[]) => [`--${event}`, '--nodegroup', '1', '--role', role, '--fqdns', list.join(',')];
+export const notifyArgv = (event: 'addnodes' | 'delnodes', role: string, list: string[]) => [
+  `--${event}`,
+  '--nodegroup',
+  '1',
+  '--role',
+  role,
+  '--fqdns',
+  list.join(','),
+];
 const fqdnToName = (fqdn: string) => fqdn.split('.')[0]!;
 
 export type RunEventStep = Extract<Step, { kind: 'runEvent' }>;
@@ -181,7 +207,8 @@ export class Sim {
     const taken: Step[] = [];
     for (let step = this.step(); step; step = this.step()) {
       taken.push(step);
-      if (taken.length > limit) throw new Error(`did not converge within ${limit} steps; last: ${JSON.stringify(step)}`);
+      if (taken.length > limit)
+        throw new Error(`did not converge within ${limit} steps; last: ${JSON.stringify(step)}`);
     }
     return taken;
   }
@@ -199,7 +226,14 @@ export class Sim {
 
   private runRecord(error: string | undefined): RunRecord {
     const startedAt = T0 + this.seq * 1000;
-    return { generation: this.desired.generation, seq: this.seq, exitCode: error ? 1 : 0, attempts: 1, startedAt, finishedAt: startedAt + 500 };
+    return {
+      generation: this.desired.generation,
+      seq: this.seq,
+      exitCode: error ? 1 : 0,
+      attempts: 1,
+      startedAt,
+      finishedAt: startedAt + 500,
+    };
   }
 
   private checkPreconditions(step: Step): void {
@@ -212,7 +246,9 @@ export class Sim {
     const live = liveNames(this.members);
     const topology = topologyKey(live);
     const where = JSON.stringify(step);
-    const delnodesHeard = this.members.some((m) => m.state === 'configured' && allows(this.desired.app, m.role, 'delnodes'));
+    const delnodesHeard = this.members.some(
+      (m) => m.state === 'configured' && allows(this.desired.app, m.role, 'delnodes'),
+    );
     // Nothing in a step grows with the cluster's DNS names: the argv is formatted at the activity.
     expect(where.includes(FQDN_SUFFIX), `a step lists FQDNs: ${where}`).toBe(false);
     switch (step.kind) {
@@ -224,7 +260,8 @@ export class Sim {
           expect(ref.name, where).toBe(nm(ref.role, ref.ordinal));
           const existing = byName.get(ref.name);
           // A launch creates a new member or re-launches one a retry sent back; never a healthy one.
-          if (existing) expect([existing.state, existing.launched], `launch of ${ref.name}: ${where}`).toEqual(['creating', false]);
+          if (existing)
+            expect([existing.state, existing.launched], `launch of ${ref.name}: ${where}`).toEqual(['creating', false]);
         }
         // The configmeta it writes describes the live members and the ones it launches.
         expect(step.topology, where).toBe(topologyKey([...new Set([...live, ...refs])]));
@@ -241,7 +278,9 @@ export class Sim {
       case 'runEvent': {
         expect(new Set(step.targets).size, where).toBe(step.targets.length);
         for (const t of step.targets) {
-          expect(allows(this.desired.app, by(t).role, step.event), `${t} does not handle ${step.event}: ${where}`).toBe(true);
+          expect(allows(this.desired.app, by(t).role, step.event), `${t} does not handle ${step.event}: ${where}`).toBe(
+            true,
+          );
           expect(isLive(by(t)), `script on a leaver: ${where}`).toBe(true);
         }
         const argv = argvOf(step);
@@ -256,7 +295,8 @@ export class Sim {
           }
           break;
         }
-        for (const t of step.targets) expect(by(t).state, `notify to a member not configured: ${where}`).toBe('configured');
+        for (const t of step.targets)
+          expect(by(t).state, `notify to a member not configured: ${where}`).toBe('configured');
         const about = step.about ?? [];
         expect(about.length, `a notify about nobody: ${where}`).toBeGreaterThan(0);
         // Canonical ranges: sorted, disjoint, not adjacent.
@@ -281,7 +321,9 @@ export class Sim {
           // Only members older than the batch hear of it: the batch learnt of itself from configmeta.
           for (const t of step.targets) expect(by(t).batch, where).toBeLessThan([...batches][0]!);
           // A script may read configmeta: by now it describes the joiners.
-          if (this.strictOrder) for (const t of step.targets) expect(by(t).topology, `addnodes to ${t} with a stale configmeta: ${where}`).toBe(topology);
+          if (this.strictOrder)
+            for (const t of step.targets)
+              expect(by(t).topology, `addnodes to ${t} with a stale configmeta: ${where}`).toBe(topology);
         } else {
           for (const a of aboutMembers) {
             expect(isLive(a), `delnodes about a live member: ${where}`).toBe(false);
@@ -299,11 +341,15 @@ export class Sim {
         }
         // ... and their configmeta no longer lists the leavers.
         for (const m of this.members) {
-          if (isLive(m) && m.launched && m.state !== 'config error') expect(m.topology, `${m.name}'s configmeta still lists leavers: ${where}`).toBe(topology);
+          if (isLive(m) && m.launched && m.state !== 'config error')
+            expect(m.topology, `${m.name}'s configmeta still lists leavers: ${where}`).toBe(topology);
         }
         break;
       case 'markConfigured':
-        expect(allows(this.desired.app, step.role, 'configure'), `markConfigured for a role that runs --configure: ${where}`).toBe(false);
+        expect(
+          allows(this.desired.app, step.role, 'configure'),
+          `markConfigured for a role that runs --configure: ${where}`,
+        ).toBe(false);
         for (const n of step.members) {
           expect(by(n).role, where).toBe(step.role);
           expect(by(n).state, where).toBe('creating');
@@ -317,8 +363,13 @@ export class Sim {
         expect(batches.size, where).toBe(1);
         for (const m of group) expect([m.state, m.announced], where).toEqual(['configured', false]);
         // Nobody older would have heard --addnodes about them.
-        const hearers = this.members.filter((m) => m.state === 'configured' && m.batch < [...batches][0]! && allows(this.desired.app, m.role, 'addnodes'));
-        expect(hearers.map((m) => m.name), where).toEqual([]);
+        const hearers = this.members.filter(
+          (m) => m.state === 'configured' && m.batch < [...batches][0]! && allows(this.desired.app, m.role, 'addnodes'),
+        );
+        expect(
+          hearers.map((m) => m.name),
+          where,
+        ).toEqual([]);
         break;
       }
       case 'markLeaving': {
@@ -340,7 +391,8 @@ export class Sim {
         }
         // Survivors hear --delnodes before configmeta drops the leavers.
         if (delnodesHeard && this.strictOrder) {
-          for (const m of this.members) if (!isLive(m)) expect(m.delnodesSent, `configmeta drops ${m.name} before delnodes: ${where}`).toBe(true);
+          for (const m of this.members)
+            if (!isLive(m)) expect(m.delnodesSent, `configmeta drops ${m.name} before delnodes: ${where}`).toBe(true);
         }
         break;
     }
@@ -359,7 +411,11 @@ export class Sim {
       // Consecutive failed notifies of one event and role merge into one.
       m.failedNotifies.forEach((n, i) => {
         const prev = m.failedNotifies[i - 1];
-        if (prev) expect([prev.event, prev.role], `${m.name}: ${JSON.stringify(m.failedNotifies)}`).not.toEqual([n.event, n.role]);
+        if (prev)
+          expect([prev.event, prev.role], `${m.name}: ${JSON.stringify(m.failedNotifies)}`).not.toEqual([
+            n.event,
+            n.role,
+          ]);
       });
     }
   }
@@ -438,9 +494,20 @@ export function settled(app: KdAppSpec, counts: Record<string, number | null>): 
 export function brief(step: Step): Record<string, unknown> {
   switch (step.kind) {
     case 'launchMembers':
-      return { kind: step.kind, role: [...new Set(step.members.map((m) => m.role))].join(','), members: step.members.map((m) => m.name) };
+      return {
+        kind: step.kind,
+        role: [...new Set(step.members.map((m) => m.role))].join(','),
+        members: step.members.map((m) => m.name),
+      };
     case 'runEvent':
-      return { kind: step.kind, event: step.event, role: step.role, targets: step.targets, ...(step.about ? { about: step.about } : {}), ...(step.retry ? { retry: true } : {}) };
+      return {
+        kind: step.kind,
+        event: step.event,
+        role: step.role,
+        targets: step.targets,
+        ...(step.about ? { about: step.about } : {}),
+        ...(step.retry ? { retry: true } : {}),
+      };
     case 'markConfigured':
     case 'markLeaving':
     case 'removeMembers':

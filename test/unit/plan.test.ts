@@ -8,7 +8,15 @@
 import { describe, expect, it } from 'vitest';
 import { desiredMembers, memberFqdn, memberName, scriptArgv } from '../../api/index.ts';
 import { succeeded, type Member, type Step } from '../../workflows/model.ts';
-import { applyOutcome, newMember, nextStep, plan, requestRetry, stepMembers, topologyKey } from '../../workflows/plan.ts';
+import {
+  applyOutcome,
+  newMember,
+  nextStep,
+  plan,
+  requestRetry,
+  stepMembers,
+  topologyKey,
+} from '../../workflows/plan.ts';
 import {
   CLUSTER,
   FQDN_SUFFIX,
@@ -95,14 +103,34 @@ describe('create', () => {
       { kind: 'runEvent', event: 'configure', role: 'worker', targets: all },
       { kind: 'markAnnounced', members: all },
     ]);
-    expect(steps[0]).toEqual({ kind: 'launchMembers', batch: 1000, members: [0, 1, 2].map((o) => ref('worker', o)), topology: topologyKey(all) });
+    expect(steps[0]).toEqual({
+      kind: 'launchMembers',
+      batch: 1000,
+      members: [0, 1, 2].map((o) => ref('worker', o)),
+      topology: topologyKey(all),
+    });
     expect((steps[0] as LaunchStep).topology).toBe(topologyKey(liveNames(sim.members)));
     expectSettled(sim, { worker: 3 });
     for (const m of sim.members) {
-      expect(m).toMatchObject({ state: 'configured', batch: 1000, announced: true, launched: true, ready: true, failedNotifies: [], lastError: undefined });
+      expect(m).toMatchObject({
+        state: 'configured',
+        batch: 1000,
+        announced: true,
+        launched: true,
+        ready: true,
+        failedNotifies: [],
+        lastError: undefined,
+      });
       expect(sim.told(m.name)).toEqual([['--configure']]);
       expect(Object.keys(m.runs)).toEqual(['configure']);
-      expect(m.runs.configure).toEqual({ generation: 1, seq: 2, exitCode: 0, attempts: 1, startedAt: expect.any(Number), finishedAt: expect.any(Number) });
+      expect(m.runs.configure).toEqual({
+        generation: 1,
+        seq: 2,
+        exitCode: 0,
+        attempts: 1,
+        startedAt: expect.any(Number),
+        finishedAt: expect.any(Number),
+      });
     }
     expectEveryoneKnowsEveryone(sim);
   });
@@ -129,7 +157,9 @@ describe('create', () => {
       topology: topologyKey(['kc-vanilla-centos-0', 'kc-vanilla-centos-1']),
     });
     // The FQDNs a notify about them would carry, as the activity formats them.
-    expect(scriptArgv('addnodes', { role: 'vanilla_centos', ordinals: [[0, 1]] }, CLUSTER, NS).at(-1)).toBe('kc-vanilla-centos-0.kc.team1.svc.cluster.local,kc-vanilla-centos-1.kc.team1.svc.cluster.local');
+    expect(scriptArgv('addnodes', { role: 'vanilla_centos', ordinals: [[0, 1]] }, CLUSTER, NS).at(-1)).toBe(
+      'kc-vanilla-centos-0.kc.team1.svc.cluster.local,kc-vanilla-centos-1.kc.team1.svc.cluster.local',
+    );
     expect(sim.members.map((m) => m.name)).toEqual(['kc-vanilla-centos-0', 'kc-vanilla-centos-1']);
     expect(sim.members.every((m) => m.state === 'configured')).toBe(true);
   });
@@ -144,7 +174,11 @@ describe('create', () => {
       { kind: 'markConfigured', role: 'proxy', members: all },
       { kind: 'markAnnounced', members: all },
     ]);
-    expect(sim.members.every((m) => m.state === 'configured' && Object.keys(m.runs).length === 0 && sim.told(m.name).length === 0)).toBe(true);
+    expect(
+      sim.members.every(
+        (m) => m.state === 'configured' && Object.keys(m.runs).length === 0 && sim.told(m.name).length === 0,
+      ),
+    ).toBe(true);
   });
 
   it("a role whose eventList lacks 'configure' is launched (package included: its other events need it) but runs no --configure", () => {
@@ -171,7 +205,12 @@ describe('create', () => {
     const launches = steps.filter((s): s is LaunchStep => s.kind === 'launchMembers');
     expect(launches.map((s) => s.members.map((m) => m.role))).toEqual([['a', 'b', 'b', 'c']]);
     expect(steps.some((s) => s.kind === 'runEvent' && s.event !== 'configure')).toBe(false);
-    expect(steps.filter((s) => s.kind === 'runEvent').flatMap((s) => (s as RunEventStep).targets).sort()).toEqual([...names('a', 0), ...names('b', 0, 1), ...names('c', 0)].sort());
+    expect(
+      steps
+        .filter((s) => s.kind === 'runEvent')
+        .flatMap((s) => (s as RunEventStep).targets)
+        .sort(),
+    ).toEqual([...names('a', 0), ...names('b', 0, 1), ...names('c', 0)].sort());
     expectSettled(sim, { a: 1, b: 2, c: 1 });
   });
 
@@ -213,15 +252,29 @@ describe('grow', () => {
     expect((steps[0] as LaunchStep).topology).toBe(topologyKey(all));
     expect((steps[1] as Extract<Step, { kind: 'writeConfigmeta' }>).topology).toBe(topologyKey(all));
     // The argv the activity formats from the step.
-    expect(argvOf(steps[3] as RunEventStep)).toEqual(['--addnodes', '--nodegroup', '1', '--role', 'worker', '--fqdns', `${fq('worker', 2)},${fq('worker', 3)}`]);
+    expect(argvOf(steps[3] as RunEventStep)).toEqual([
+      '--addnodes',
+      '--nodegroup',
+      '1',
+      '--role',
+      'worker',
+      '--fqdns',
+      `${fq('worker', 2)},${fq('worker', 3)}`,
+    ]);
     expectSettled(sim, { worker: 4 });
     // Launch batch of generation 1; the growth of role 0 (worker) in generation 2.
     expect(sim.members.map((m) => m.batch)).toEqual([1000, 1000, 2001, 2001]);
     expect(sim.members.every((m) => m.announced)).toBe(true);
     expect(sim.told(nm('worker', 0)).map((a) => a[0])).toEqual(['--configure', '--addnodes']);
     expect(sim.told(nm('worker', 3)).map((a) => a[0])).toEqual(['--configure']);
-    expect(sim.get(nm('worker', 0)).runs.addnodes).toMatchObject({ generation: 2, exitCode: 0, about: { role: 'worker', ordinals: [[2, 3]] } });
-    expect(sim.get(nm('worker', 3)).runs).toEqual({ configure: expect.objectContaining({ generation: 2, exitCode: 0 }) });
+    expect(sim.get(nm('worker', 0)).runs.addnodes).toMatchObject({
+      generation: 2,
+      exitCode: 0,
+      about: { role: 'worker', ordinals: [[2, 3]] },
+    });
+    expect(sim.get(nm('worker', 3)).runs).toEqual({
+      configure: expect.objectContaining({ generation: 2, exitCode: 0 }),
+    });
     expectEveryoneKnowsEveryone(sim);
   });
 
@@ -243,7 +296,13 @@ describe('grow', () => {
   it('a role with no members yet (0 → 2): the existing members of other roles hear --addnodes', () => {
     const sim = settled(app3, { a: 1, b: 2 });
     const steps = sim.change({ a: 1, b: 2, c: 2 }).converge();
-    expect(steps.at(-1)).toEqual({ kind: 'runEvent', event: 'addnodes', role: 'c', targets: [...names('a', 0), ...names('b', 0, 1)], about: [[0, 1]] });
+    expect(steps.at(-1)).toEqual({
+      kind: 'runEvent',
+      event: 'addnodes',
+      role: 'c',
+      targets: [...names('a', 0), ...names('b', 0, 1)],
+      about: [[0, 1]],
+    });
     expect(argvOf(steps.at(-1) as RunEventStep)).toEqual(notifyArgv('addnodes', 'c', fqdns('c', 0, 1)));
     expectSettled(sim, { a: 1, b: 2, c: 2 });
     expectEveryoneKnowsEveryone(sim);
@@ -255,13 +314,20 @@ describe('grow', () => {
     /** Every member at these counts but the new one, whose configmeta came with its launch. */
     const oldMembers = (extra: Record<string, number>, fresh: string) => {
       const counts = { ...base, ...extra };
-      return mixed.roles.flatMap((r) => names(r.id, ...Array(counts[r.id as keyof typeof counts]).keys())).filter((n) => n !== fresh);
+      return mixed.roles
+        .flatMap((r) => names(r.id, ...Array(counts[r.id as keyof typeof counts]).keys()))
+        .filter((n) => n !== fresh);
     };
     // The hearers of --addnodes: configured, older, with a package and 'addnodes' in the eventList.
     const hearers = [...names('worker', 0, 1), ...names('head', 0), ...names('passive', 0)];
 
     // worker (configure + addnodes): launch, --configure, and notifies to the hearers.
-    expect(sim.change({ ...base, worker: 3 }).converge().map(brief)).toEqual([
+    expect(
+      sim
+        .change({ ...base, worker: 3 })
+        .converge()
+        .map(brief),
+    ).toEqual([
       { kind: 'launchMembers', role: 'worker', members: names('worker', 2) },
       { kind: 'writeConfigmeta', members: oldMembers({ worker: 3 }, nm('worker', 2)) },
       { kind: 'runEvent', event: 'configure', role: 'worker', targets: names('worker', 2) },
@@ -270,7 +336,12 @@ describe('grow', () => {
 
     // proxy (configPackage null): no --configure, yet the others hear of it.
     const hearers2 = [...names('worker', 0, 1, 2), ...names('head', 0), ...names('passive', 0)];
-    expect(sim.change({ ...base, worker: 3, proxy: 2 }).converge().map(brief)).toEqual([
+    expect(
+      sim
+        .change({ ...base, worker: 3, proxy: 2 })
+        .converge()
+        .map(brief),
+    ).toEqual([
       { kind: 'launchMembers', role: 'proxy', members: names('proxy', 1) },
       { kind: 'writeConfigmeta', members: oldMembers({ worker: 3, proxy: 2 }, nm('proxy', 1)) },
       { kind: 'markConfigured', role: 'proxy', members: names('proxy', 1) },
@@ -278,7 +349,12 @@ describe('grow', () => {
     ]);
 
     // passive (addnodes + delnodes, no configure): no --configure.
-    expect(sim.change({ ...base, worker: 3, proxy: 2, passive: 2 }).converge().map(brief)).toEqual([
+    expect(
+      sim
+        .change({ ...base, worker: 3, proxy: 2, passive: 2 })
+        .converge()
+        .map(brief),
+    ).toEqual([
       { kind: 'launchMembers', role: 'passive', members: names('passive', 1) },
       { kind: 'writeConfigmeta', members: oldMembers({ worker: 3, proxy: 2, passive: 2 }, nm('passive', 1)) },
       { kind: 'markConfigured', role: 'passive', members: names('passive', 1) },
@@ -292,9 +368,15 @@ describe('grow', () => {
     expect(Object.keys(sim.get(nm('cache', 0)).runs)).toEqual(['configure']);
     expect(sim.told(nm('proxy', 0))).toEqual([]);
     expect(sim.get(nm('proxy', 0)).runs).toEqual({});
-    expect(sim.told(nm('passive', 0))).toEqual([notifyArgv('addnodes', 'worker', fqdns('worker', 2)), notifyArgv('addnodes', 'proxy', fqdns('proxy', 1)), notifyArgv('addnodes', 'passive', fqdns('passive', 1))]);
+    expect(sim.told(nm('passive', 0))).toEqual([
+      notifyArgv('addnodes', 'worker', fqdns('worker', 2)),
+      notifyArgv('addnodes', 'proxy', fqdns('proxy', 1)),
+      notifyArgv('addnodes', 'passive', fqdns('passive', 1)),
+    ]);
     // The last run of each event is kept: passive-0's --addnodes was about passive-1.
-    expect(sim.get(nm('passive', 0)).runs).toEqual({ addnodes: expect.objectContaining({ about: { role: 'passive', ordinals: [[1, 1]] } }) });
+    expect(sim.get(nm('passive', 0)).runs).toEqual({
+      addnodes: expect.objectContaining({ about: { role: 'passive', ordinals: [[1, 1]] } }),
+    });
   });
 
   it('when no older member handles addnodes, the new members are just marked announced', () => {
@@ -307,7 +389,8 @@ describe('grow', () => {
 
   it('a new member that fails --configure is left out of the --addnodes; after retry it gets its own late --addnodes', () => {
     const sim = settled(single, { worker: 2 });
-    sim.fail = (step, member) => (step.kind === 'runEvent' && step.event === 'configure' && member === nm('worker', 3) ? 'exit 1' : undefined);
+    sim.fail = (step, member) =>
+      step.kind === 'runEvent' && step.event === 'configure' && member === nm('worker', 3) ? 'exit 1' : undefined;
     const steps = sim.change({ worker: 4 }).converge();
     expect(steps.slice(-2).map(brief)).toEqual([
       { kind: 'runEvent', event: 'configure', role: 'worker', targets: names('worker', 2, 3) },
@@ -344,14 +427,31 @@ describe('grow', () => {
       const sim = settled(single, { worker: 1 });
       sim.fail = (step, member) => (step.kind === 'launchMembers' && member === nm('worker', 2) ? error : undefined);
       const steps = sim.change({ worker: 3 }).converge();
-      expect(sim.get(nm('worker', 2)), error).toMatchObject({ state: 'config error', lastError: error, launched: false, ready: false });
+      expect(sim.get(nm('worker', 2)), error).toMatchObject({
+        state: 'config error',
+        lastError: error,
+        launched: false,
+        ready: false,
+      });
       expect(sim.get(nm('worker', 1)).state).toBe('configured');
-      expect(steps.at(-1), error).toEqual({ kind: 'runEvent', event: 'addnodes', role: 'worker', targets: names('worker', 0), about: [[1, 1]] });
-      expect(steps.some((s) => s.kind === 'runEvent' && s.targets.includes(nm('worker', 2))), error).toBe(false);
+      expect(steps.at(-1), error).toEqual({
+        kind: 'runEvent',
+        event: 'addnodes',
+        role: 'worker',
+        targets: names('worker', 0),
+        about: [[1, 1]],
+      });
+      expect(
+        steps.some((s) => s.kind === 'runEvent' && s.targets.includes(nm('worker', 2))),
+        error,
+      ).toBe(false);
       expectSettled(sim, { worker: 3 });
       sim.fail = never;
       sim.retry().converge();
-      expect(sim.members.every((m) => m.state === 'configured'), error).toBe(true);
+      expect(
+        sim.members.every((m) => m.state === 'configured'),
+        error,
+      ).toBe(true);
       expectEveryoneKnowsEveryone(sim);
     }
   });
@@ -364,7 +464,9 @@ describe('grow', () => {
     const lastB = roles.lastIndexOf('b');
     const firstC = roles.indexOf('c');
     expect(lastB).toBeLessThan(firstC);
-    expect(steps.filter((s): s is LaunchStep => s.kind === 'launchMembers').map((s) => s.members.map((m) => m.name))).toEqual([names('b', 2), names('c', 0, 1)]);
+    expect(
+      steps.filter((s): s is LaunchStep => s.kind === 'launchMembers').map((s) => s.members.map((m) => m.name)),
+    ).toEqual([names('b', 2), names('c', 0, 1)]);
     expectSettled(sim, { a: 1, b: 3, c: 2 });
   });
 
@@ -388,11 +490,22 @@ describe('shrink', () => {
       { kind: 'writeConfigmeta', members: names('worker', 0, 1) },
       { kind: 'removeMembers', role: 'worker', members: leavers },
     ]);
-    expect(argvOf(steps[1] as RunEventStep)).toEqual(['--delnodes', '--nodegroup', '1', '--role', 'worker', '--fqdns', `${fq('worker', 2)},${fq('worker', 3)}`]);
+    expect(argvOf(steps[1] as RunEventStep)).toEqual([
+      '--delnodes',
+      '--nodegroup',
+      '1',
+      '--role',
+      'worker',
+      '--fqdns',
+      `${fq('worker', 2)},${fq('worker', 3)}`,
+    ]);
     expect((steps[2] as Extract<Step, { kind: 'writeConfigmeta' }>).topology).toBe(topologyKey(liveNames(sim.members)));
     expectSettled(sim, { worker: 2 });
     expect(sim.told(nm('worker', 1)).map((a) => a[0])).toEqual(['--configure', '--delnodes']);
-    expect(sim.get(nm('worker', 1)).runs.delnodes).toMatchObject({ exitCode: 0, about: { role: 'worker', ordinals: [[2, 3]] } });
+    expect(sim.get(nm('worker', 1)).runs.delnodes).toMatchObject({
+      exitCode: 0,
+      about: { role: 'worker', ordinals: [[2, 3]] },
+    });
     expectEveryoneKnowsEveryone(sim);
   });
 
@@ -414,8 +527,23 @@ describe('shrink', () => {
     expect(steps.map(brief)).toEqual([
       { kind: 'markLeaving', role: 'worker', members: leavers },
       // worker lacks delnodes, cache lacks it, proxy has no package: head and passive hear it.
-      { kind: 'runEvent', event: 'delnodes', role: 'worker', targets: [...names('head', 0), ...names('passive', 0)], about: [[1, 2]] },
-      { kind: 'writeConfigmeta', members: [...names('worker', 0), ...names('head', 0), ...names('cache', 0), ...names('proxy', 0), ...names('passive', 0)] },
+      {
+        kind: 'runEvent',
+        event: 'delnodes',
+        role: 'worker',
+        targets: [...names('head', 0), ...names('passive', 0)],
+        about: [[1, 2]],
+      },
+      {
+        kind: 'writeConfigmeta',
+        members: [
+          ...names('worker', 0),
+          ...names('head', 0),
+          ...names('cache', 0),
+          ...names('proxy', 0),
+          ...names('passive', 0),
+        ],
+      },
       { kind: 'removeMembers', role: 'worker', members: leavers },
     ]);
     expect(argvOf(steps[1] as RunEventStep)).toEqual(notifyArgv('delnodes', 'worker', fqdns('worker', 1, 2)));
@@ -438,7 +566,13 @@ describe('shrink', () => {
     const steps = sim.change({ a: 1, b: 2, c: 0 }).converge();
     expect(steps.map(brief)).toEqual(
       expect.arrayContaining([
-        { kind: 'runEvent', event: 'delnodes', role: 'c', targets: [...names('a', 0), ...names('b', 0, 1)], about: [[0, 1]] },
+        {
+          kind: 'runEvent',
+          event: 'delnodes',
+          role: 'c',
+          targets: [...names('a', 0), ...names('b', 0, 1)],
+          about: [[0, 1]],
+        },
         { kind: 'writeConfigmeta', members: [...names('a', 0), ...names('b', 0, 1)] },
       ]),
     );
@@ -461,11 +595,18 @@ describe('shrink', () => {
 
   it('a leaver in config error leaves too (and is named in --delnodes)', () => {
     const sim = settled(single, { worker: 2 });
-    sim.fail = (step, member) => (step.kind === 'runEvent' && step.event === 'configure' && member === nm('worker', 3) ? 'boom' : undefined);
+    sim.fail = (step, member) =>
+      step.kind === 'runEvent' && step.event === 'configure' && member === nm('worker', 3) ? 'boom' : undefined;
     sim.change({ worker: 4 }).converge();
     sim.fail = never;
     const steps = sim.change({ worker: 2 }).converge();
-    expect(steps[1]).toEqual({ kind: 'runEvent', event: 'delnodes', role: 'worker', about: [[2, 3]], targets: names('worker', 0, 1) });
+    expect(steps[1]).toEqual({
+      kind: 'runEvent',
+      event: 'delnodes',
+      role: 'worker',
+      about: [[2, 3]],
+      targets: names('worker', 0, 1),
+    });
     expect(argvOf(steps[1] as RunEventStep)).toEqual(notifyArgv('delnodes', 'worker', fqdns('worker', 2, 3)));
     expectSettled(sim, { worker: 2 });
   });
@@ -475,7 +616,13 @@ describe('shrink', () => {
     const sim = settled(app3, { a: 1, b: 3 });
     expect(sim.change({ a: 1, b: 2 }).converge().map(brief)).toEqual([
       { kind: 'markLeaving', role: 'b', members: names('b', 2) },
-      { kind: 'runEvent', event: 'delnodes', role: 'b', targets: [...names('a', 0), ...names('b', 0, 1)], about: [[2, 2]] },
+      {
+        kind: 'runEvent',
+        event: 'delnodes',
+        role: 'b',
+        targets: [...names('a', 0), ...names('b', 0, 1)],
+        about: [[2, 2]],
+      },
       { kind: 'writeConfigmeta', members: [...names('a', 0), ...names('b', 0, 1)] },
       { kind: 'removeMembers', role: 'b', members: names('b', 2) },
     ]);
@@ -488,7 +635,10 @@ describe('shrink', () => {
     const rm = steps.findIndex((s) => s.kind === 'removeMembers');
     expect(del).toBeGreaterThan(0);
     expect(del).toBeLessThan(rm);
-    expect(steps[del]).toMatchObject({ about: [[2, 2]], targets: [...names('a', 0), ...names('b', 0, 1), ...names('c', 0)] });
+    expect(steps[del]).toMatchObject({
+      about: [[2, 2]],
+      targets: [...names('a', 0), ...names('b', 0, 1), ...names('c', 0)],
+    });
     expectSettled(sim, { a: 1, b: 2, c: 1 });
     expectEveryoneKnowsEveryone(sim);
   });
@@ -499,7 +649,13 @@ describe('shrink', () => {
     const rm = steps.findIndex((s) => s.kind === 'removeMembers');
     const launchC = steps.findIndex((s) => s.kind === 'launchMembers');
     expect(rm).toBeLessThan(launchC); // b before c
-    expect(steps.at(-1)).toEqual({ kind: 'runEvent', event: 'addnodes', role: 'c', targets: [...names('a', 0), ...names('b', 0, 1)], about: [[0, 0]] });
+    expect(steps.at(-1)).toEqual({
+      kind: 'runEvent',
+      event: 'addnodes',
+      role: 'c',
+      targets: [...names('a', 0), ...names('b', 0, 1)],
+      about: [[0, 0]],
+    });
     expectSettled(sim, { a: 1, b: 2, c: 1 });
     expectEveryoneKnowsEveryone(sim);
   });
@@ -509,9 +665,21 @@ describe('shrink', () => {
     sim.change({ a: 1, b: 2, c: 0 });
     // A state a spec change between steps can leave: b-1 launched again with a configmeta from
     // before, c-0 leaving and not yet announced. While c-0 is pending, b's turn rewrites nothing.
-    sim.members = sim.members.map((m) => (m.name === nm('b', 1) ? { ...m, state: 'creating', topology: 'before' } : m.name === nm('c', 0) ? { ...m, state: 'delete pending' } : m));
+    sim.members = sim.members.map((m) =>
+      m.name === nm('b', 1)
+        ? { ...m, state: 'creating', topology: 'before' }
+        : m.name === nm('c', 0)
+          ? { ...m, state: 'delete pending' }
+          : m,
+    );
     expect(sim.converge().map(brief)).toEqual([
-      { kind: 'runEvent', event: 'delnodes', role: 'c', targets: [...names('a', 0), ...names('b', 0)], about: [[0, 0]] },
+      {
+        kind: 'runEvent',
+        event: 'delnodes',
+        role: 'c',
+        targets: [...names('a', 0), ...names('b', 0)],
+        about: [[0, 0]],
+      },
       { kind: 'writeConfigmeta', members: [...names('a', 0), ...names('b', 0, 1)] },
       // No script runs while a leaver is pending: the others' configmeta could not list a newcomer.
       { kind: 'removeMembers', role: 'c', members: names('c', 0) },
@@ -523,14 +691,30 @@ describe('shrink', () => {
 
   it('a batch with a failed member in the middle: --addnodes names the others by two ranges, and so does --delnodes', () => {
     const sim = settled(single, { worker: 2 });
-    sim.fail = (step, member) => (step.kind === 'runEvent' && step.event === 'configure' && member === nm('worker', 3) ? 'exit 1' : undefined);
+    sim.fail = (step, member) =>
+      step.kind === 'runEvent' && step.event === 'configure' && member === nm('worker', 3) ? 'exit 1' : undefined;
     const grow = sim.change({ worker: 5 }).converge();
-    expect(grow.at(-1)).toEqual({ kind: 'runEvent', event: 'addnodes', role: 'worker', targets: names('worker', 0, 1), about: [[2, 2], [4, 4]] });
+    expect(grow.at(-1)).toEqual({
+      kind: 'runEvent',
+      event: 'addnodes',
+      role: 'worker',
+      targets: names('worker', 0, 1),
+      about: [
+        [2, 2],
+        [4, 4],
+      ],
+    });
     expect(argvOf(grow.at(-1) as RunEventStep)).toEqual(notifyArgv('addnodes', 'worker', fqdns('worker', 2, 4)));
     sim.fail = never;
     // worker-3 (config error) leaves with the others and is named too: one range again.
     const shrink = sim.change({ worker: 2 }).converge();
-    expect(shrink[1]).toEqual({ kind: 'runEvent', event: 'delnodes', role: 'worker', targets: names('worker', 0, 1), about: [[2, 4]] });
+    expect(shrink[1]).toEqual({
+      kind: 'runEvent',
+      event: 'delnodes',
+      role: 'worker',
+      targets: names('worker', 0, 1),
+      about: [[2, 4]],
+    });
     expectSettled(sim, { worker: 2 });
     expectEveryoneKnowsEveryone(sim);
   });
@@ -539,9 +723,18 @@ describe('shrink', () => {
 describe('notify failures and retry', () => {
   it('a failed --addnodes is recorded on its target, which stays configured; retry runs it again', () => {
     const sim = settled(single, { worker: 3 });
-    sim.fail = (step, member) => (step.kind === 'runEvent' && step.event === 'addnodes' && member === nm('worker', 1) ? 'addnodes exit 3' : undefined);
+    sim.fail = (step, member) =>
+      step.kind === 'runEvent' && step.event === 'addnodes' && member === nm('worker', 1)
+        ? 'addnodes exit 3'
+        : undefined;
     const steps = sim.change({ worker: 4 }).converge();
-    expect(steps.at(-1)).toEqual({ kind: 'runEvent', event: 'addnodes', role: 'worker', targets: names('worker', 0, 1, 2), about: [[3, 3]] });
+    expect(steps.at(-1)).toEqual({
+      kind: 'runEvent',
+      event: 'addnodes',
+      role: 'worker',
+      targets: names('worker', 0, 1, 2),
+      about: [[3, 3]],
+    });
     const target = sim.get(nm('worker', 1));
     expect(target).toMatchObject({
       state: 'configured',
@@ -555,20 +748,39 @@ describe('notify failures and retry', () => {
 
     // requestRetry moves the failed notify into retryNotifies; the planner re-runs it on that member only.
     sim.retry();
-    expect(sim.get(nm('worker', 1))).toMatchObject({ failedNotifies: [], retryNotifies: [{ event: 'addnodes', role: 'worker', ordinals: [[3, 3]] }], lastError: undefined });
+    expect(sim.get(nm('worker', 1))).toMatchObject({
+      failedNotifies: [],
+      retryNotifies: [{ event: 'addnodes', role: 'worker', ordinals: [[3, 3]] }],
+      lastError: undefined,
+    });
     sim.fail = never;
     const retried = sim.converge();
-    expect(retried.map(brief)).toEqual([{ kind: 'runEvent', event: 'addnodes', role: 'worker', targets: names('worker', 1), about: [[3, 3]], retry: true }]);
+    expect(retried.map(brief)).toEqual([
+      {
+        kind: 'runEvent',
+        event: 'addnodes',
+        role: 'worker',
+        targets: names('worker', 1),
+        about: [[3, 3]],
+        retry: true,
+      },
+    ]);
     expect(argvOf(retried[0] as RunEventStep)).toEqual(notifyArgv('addnodes', 'worker', fqdns('worker', 3)));
     expect(sim.get(nm('worker', 1))).toMatchObject({ state: 'configured', failedNotifies: [], retryNotifies: [] });
-    expect(sim.get(nm('worker', 1)).runs.addnodes).toMatchObject({ exitCode: 0, about: { role: 'worker', ordinals: [[3, 3]] } });
+    expect(sim.get(nm('worker', 1)).runs.addnodes).toMatchObject({
+      exitCode: 0,
+      about: { role: 'worker', ordinals: [[3, 3]] },
+    });
     expectSettled(sim, { worker: 4 });
     expectEveryoneKnowsEveryone(sim);
   });
 
   it('a failed --delnodes is recorded on its target; the leaver is still removed; retry runs it again', () => {
     const sim = settled(single, { worker: 3 });
-    sim.fail = (step, member) => (step.kind === 'runEvent' && step.event === 'delnodes' && member === nm('worker', 0) ? 'delnodes exit 2' : undefined);
+    sim.fail = (step, member) =>
+      step.kind === 'runEvent' && step.event === 'delnodes' && member === nm('worker', 0)
+        ? 'delnodes exit 2'
+        : undefined;
     const steps = sim.change({ worker: 2 }).converge();
     expect(steps.map((s) => s.kind)).toEqual(['markLeaving', 'runEvent', 'writeConfigmeta', 'removeMembers']);
     expect(sim.get(nm('worker', 0))).toMatchObject({
@@ -580,7 +792,16 @@ describe('notify failures and retry', () => {
 
     sim.fail = never;
     const retried = sim.retry(nm('worker', 0)).converge();
-    expect(retried.map(brief)).toEqual([{ kind: 'runEvent', event: 'delnodes', role: 'worker', targets: names('worker', 0), about: [[2, 2]], retry: true }]);
+    expect(retried.map(brief)).toEqual([
+      {
+        kind: 'runEvent',
+        event: 'delnodes',
+        role: 'worker',
+        targets: names('worker', 0),
+        about: [[2, 2]],
+        retry: true,
+      },
+    ]);
     expect(argvOf(retried[0] as RunEventStep)).toEqual(notifyArgv('delnodes', 'worker', fqdns('worker', 2)));
     expect(sim.get(nm('worker', 0))).toMatchObject({ failedNotifies: [], retryNotifies: [] });
     expectEveryoneKnowsEveryone(sim);
@@ -588,16 +809,23 @@ describe('notify failures and retry', () => {
 
   it('a retried notify that fails again is recorded again and does not loop', () => {
     const sim = settled(single, { worker: 2 });
-    sim.fail = (step, member) => (step.kind === 'runEvent' && step.event === 'addnodes' && member === nm('worker', 0) ? 'still failing' : undefined);
+    sim.fail = (step, member) =>
+      step.kind === 'runEvent' && step.event === 'addnodes' && member === nm('worker', 0) ? 'still failing' : undefined;
     sim.change({ worker: 3 }).converge();
     const again = sim.retry().converge();
     expect(again).toHaveLength(1);
-    expect(sim.get(nm('worker', 0))).toMatchObject({ state: 'configured', retryNotifies: [], failedNotifies: [{ event: 'addnodes', role: 'worker', ordinals: [[2, 2]] }], lastError: 'still failing' });
+    expect(sim.get(nm('worker', 0))).toMatchObject({
+      state: 'configured',
+      retryNotifies: [],
+      failedNotifies: [{ event: 'addnodes', role: 'worker', ordinals: [[2, 2]] }],
+      lastError: 'still failing',
+    });
   });
 
   it('several failed notifies on one member are retried one at a time; they merge per event and role, pruned to what is still true', () => {
     const sim = settled(single, { worker: 1 });
-    sim.fail = (step, member) => (step.kind === 'runEvent' && step.event !== 'configure' && member === nm('worker', 0) ? 'x' : undefined);
+    sim.fail = (step, member) =>
+      step.kind === 'runEvent' && step.event !== 'configure' && member === nm('worker', 0) ? 'x' : undefined;
     sim.change({ worker: 2 }).converge();
     sim.change({ worker: 3 }).converge();
     sim.change({ worker: 2 }).converge();
@@ -609,8 +837,15 @@ describe('notify failures and retry', () => {
     ]);
     sim.fail = never;
     const steps = sim.retry().converge();
-    expect(steps.map((s) => argvOf(s as RunEventStep))).toEqual([notifyArgv('addnodes', 'worker', fqdns('worker', 1)), notifyArgv('delnodes', 'worker', fqdns('worker', 2))]);
-    expect(steps.every((s) => s.kind === 'runEvent' && s.retry === true && s.targets.length === 1 && s.targets[0] === nm('worker', 0))).toBe(true);
+    expect(steps.map((s) => argvOf(s as RunEventStep))).toEqual([
+      notifyArgv('addnodes', 'worker', fqdns('worker', 1)),
+      notifyArgv('delnodes', 'worker', fqdns('worker', 2)),
+    ]);
+    expect(
+      steps.every(
+        (s) => s.kind === 'runEvent' && s.retry === true && s.targets.length === 1 && s.targets[0] === nm('worker', 0),
+      ),
+    ).toBe(true);
     expectSettled(sim, { worker: 2 });
     expectEveryoneKnowsEveryone(sim);
   });
@@ -642,14 +877,42 @@ describe('notify failures and retry', () => {
   it('requestRetry: config error → creating (launched again), failed notifies → retryNotifies, others untouched', () => {
     const d = makeDesired(single, { worker: 3 }, 1);
     const base = newMember(d, 'worker', 0);
-    const broken: Member = { ...base, state: 'config error', launched: true, ready: true, topology: 'k', announced: true, lastError: 'boom' };
+    const broken: Member = {
+      ...base,
+      state: 'config error',
+      launched: true,
+      ready: true,
+      topology: 'k',
+      announced: true,
+      lastError: 'boom',
+    };
     const notify = { event: 'addnodes' as const, role: 'worker', ordinals: [[5, 5]] as [number, number][] };
     const queued = { event: 'delnodes' as const, role: 'worker', ordinals: [[7, 8]] as [number, number][] };
-    const noisy: Member = { ...base, name: nm('worker', 1), ordinal: 1, state: 'configured', failedNotifies: [notify], retryNotifies: [queued], lastError: 'n' };
+    const noisy: Member = {
+      ...base,
+      name: nm('worker', 1),
+      ordinal: 1,
+      state: 'configured',
+      failedNotifies: [notify],
+      retryNotifies: [queued],
+      lastError: 'n',
+    };
     const fine: Member = { ...base, name: nm('worker', 2), ordinal: 2, state: 'configured' };
     const all = requestRetry([broken, noisy, fine]);
-    expect(all[0]).toMatchObject({ state: 'creating', launched: false, ready: false, topology: '', announced: false, lastError: undefined });
-    expect(all[1]).toMatchObject({ state: 'configured', failedNotifies: [], retryNotifies: [queued, notify], lastError: undefined });
+    expect(all[0]).toMatchObject({
+      state: 'creating',
+      launched: false,
+      ready: false,
+      topology: '',
+      announced: false,
+      lastError: undefined,
+    });
+    expect(all[1]).toMatchObject({
+      state: 'configured',
+      failedNotifies: [],
+      retryNotifies: [queued, notify],
+      lastError: undefined,
+    });
     expect(all[2]).toEqual(fine);
     // Only the named member.
     const one = requestRetry([broken, noisy, fine], nm('worker', 1));
@@ -664,14 +927,44 @@ describe('notify failures and retry', () => {
     const d = makeDesired(single, { worker: 4 }, 1);
     const base = newMember(d, 'worker', 0);
     const notify = { event: 'addnodes' as const, role: 'worker', ordinals: [[5, 5]] as [number, number][] };
-    const healthy: Member = { ...base, state: 'configured', launched: true, ready: true, topology: 'k', announced: true };
-    const dead: Member = { ...healthy, name: nm('worker', 1), ordinal: 1, failedNotifies: [notify], retryNotifies: [notify], lastError: 'x' };
-    const deadBroken: Member = { ...healthy, name: nm('worker', 2), ordinal: 2, state: 'config error', lastError: 'boom' };
+    const healthy: Member = {
+      ...base,
+      state: 'configured',
+      launched: true,
+      ready: true,
+      topology: 'k',
+      announced: true,
+    };
+    const dead: Member = {
+      ...healthy,
+      name: nm('worker', 1),
+      ordinal: 1,
+      failedNotifies: [notify],
+      retryNotifies: [notify],
+      lastError: 'x',
+    };
+    const deadBroken: Member = {
+      ...healthy,
+      name: nm('worker', 2),
+      ordinal: 2,
+      state: 'config error',
+      lastError: 'boom',
+    };
     const deadLeaver: Member = { ...healthy, name: nm('worker', 3), ordinal: 3, state: 'delete pending' };
     const gone = new Set([dead.name, deadBroken.name, deadLeaver.name]);
     const after = requestRetry([healthy, dead, deadBroken, deadLeaver], undefined, gone);
     expect(after[0]).toEqual(healthy);
-    expect(after[1]).toEqual({ ...dead, state: 'creating', launched: false, ready: false, topology: '', lastError: undefined, announced: true, failedNotifies: [], retryNotifies: [] });
+    expect(after[1]).toEqual({
+      ...dead,
+      state: 'creating',
+      launched: false,
+      ready: false,
+      topology: '',
+      lastError: undefined,
+      announced: true,
+      failedNotifies: [],
+      retryNotifies: [],
+    });
     // In config error it was never announced: it will be, once configured.
     expect(after[2]).toMatchObject({ state: 'creating', launched: false, announced: false });
     expect(after[3]).toEqual(deadLeaver);
@@ -699,7 +992,9 @@ describe('notify failures and retry', () => {
     const sim = settled(single, { worker: 2 });
     sim.fail = (step, member) => (isNotify(step) && member === nm('worker', 0) ? 'unreachable' : undefined);
     sim.change({ worker: 4 }).converge();
-    expect(sim.get(nm('worker', 0)).failedNotifies).toEqual([{ event: 'addnodes', role: 'worker', ordinals: [[2, 3]] }]);
+    expect(sim.get(nm('worker', 0)).failedNotifies).toEqual([
+      { event: 'addnodes', role: 'worker', ordinals: [[2, 3]] },
+    ]);
     sim.fail = never;
     const steps = sim.retry(undefined, [nm('worker', 0)]).converge();
     expect(steps.map(brief)).toEqual([
@@ -717,13 +1012,26 @@ describe('notify failures and retry', () => {
     expect(sim.get(nm('worker', 1))).toMatchObject({ state: 'config error', launched: false, lastError: 'no space' });
     sim.fail = never;
     const steps = sim.retry().converge();
-    expect(steps[0]).toEqual({ kind: 'launchMembers', batch: expect.any(Number), members: [ref('worker', 1)], topology: topologyKey(names('worker', 0, 1)) });
-    expect(steps.at(-1)).toEqual({ kind: 'runEvent', event: 'addnodes', role: 'worker', targets: names('worker', 0), about: [[1, 1]] });
+    expect(steps[0]).toEqual({
+      kind: 'launchMembers',
+      batch: expect.any(Number),
+      members: [ref('worker', 1)],
+      topology: topologyKey(names('worker', 0, 1)),
+    });
+    expect(steps.at(-1)).toEqual({
+      kind: 'runEvent',
+      event: 'addnodes',
+      role: 'worker',
+      targets: names('worker', 0),
+      about: [[1, 1]],
+    });
     expectSettled(sim, { worker: 2 });
   });
 
   it('a configure failure in the first batch: retry configures it, with no --addnodes to its own batch', () => {
-    const sim = new Sim(makeDesired(single, { worker: 2 }, 1), (step, member) => (step.kind === 'runEvent' && member === nm('worker', 1) ? 'bad' : undefined));
+    const sim = new Sim(makeDesired(single, { worker: 2 }, 1), (step, member) =>
+      step.kind === 'runEvent' && member === nm('worker', 1) ? 'bad' : undefined,
+    );
     sim.converge();
     expect(sim.members.map((m) => m.state)).toEqual(['configured', 'config error']);
     sim.fail = never;
@@ -734,7 +1042,8 @@ describe('notify failures and retry', () => {
 
   it('a config error member gets no more scripts, not even notifies about later members', () => {
     const sim = settled(single, { worker: 2 });
-    sim.fail = (step, member) => (step.kind === 'runEvent' && step.event === 'configure' && member === nm('worker', 2) ? 'x' : undefined);
+    sim.fail = (step, member) =>
+      step.kind === 'runEvent' && step.event === 'configure' && member === nm('worker', 2) ? 'x' : undefined;
     sim.change({ worker: 3 }).converge();
     sim.fail = never;
     const grow = sim.change({ worker: 4 }).converge();
@@ -748,9 +1057,14 @@ describe('notify failures and retry', () => {
   // Regression test (found as a planner bug, fixed in workflows/plan.ts).
   it('a member re-launched by retry keeps no stale failed notify', () => {
     const sim = settled(single, { worker: 2 });
-    sim.fail = (step, member) => (step.kind === 'runEvent' && step.event === 'addnodes' && member === nm('worker', 0) ? 'addnodes failed' : undefined);
+    sim.fail = (step, member) =>
+      step.kind === 'runEvent' && step.event === 'addnodes' && member === nm('worker', 0)
+        ? 'addnodes failed'
+        : undefined;
     sim.change({ worker: 3 }).converge();
-    expect(sim.get(nm('worker', 0)).failedNotifies).toEqual([{ event: 'addnodes', role: 'worker', ordinals: [[2, 2]] }]);
+    expect(sim.get(nm('worker', 0)).failedNotifies).toEqual([
+      { event: 'addnodes', role: 'worker', ordinals: [[2, 2]] },
+    ]);
     let once = true;
     sim.fail = (step, member) => {
       if (step.kind === 'writeConfigmeta' && member === nm('worker', 0) && once) {
@@ -763,7 +1077,12 @@ describe('notify failures and retry', () => {
     expect(sim.get(nm('worker', 0))).toMatchObject({ state: 'config error', lastError: 'write failed' });
     sim.fail = never;
     sim.retry().converge();
-    expect(sim.get(nm('worker', 0))).toMatchObject({ state: 'configured', lastError: undefined, failedNotifies: [], retryNotifies: [] });
+    expect(sim.get(nm('worker', 0))).toMatchObject({
+      state: 'configured',
+      lastError: undefined,
+      failedNotifies: [],
+      retryNotifies: [],
+    });
     // Nothing is left to replay: worker-0 was just configured with a configmeta listing worker-2.
     expect(sim.retry().converge()).toEqual([]);
     expectEveryoneKnowsEveryone(sim);
@@ -772,7 +1091,8 @@ describe('notify failures and retry', () => {
   // Regression test (found as a planner bug, fixed in workflows/plan.ts).
   it('a member whose configmeta write keeps failing is left in config error and the plan converges', () => {
     const sim = settled(single, { worker: 2 });
-    sim.fail = (step, member) => (step.kind === 'writeConfigmeta' && member === nm('worker', 1) ? 'node gone' : undefined);
+    sim.fail = (step, member) =>
+      step.kind === 'writeConfigmeta' && member === nm('worker', 1) ? 'node gone' : undefined;
     sim.change({ worker: 3 }).converge(200);
     expect(sim.get(nm('worker', 1)).state).toBe('config error');
     expectSettled(sim, { worker: 3 });
@@ -781,10 +1101,27 @@ describe('notify failures and retry', () => {
   it('a long error is kept as one short line (the rest is in history), whichever step failed', () => {
     const long = `${'e'.repeat(500)}\nstack line 1\nstack line 2`;
     const cases: [string, FailFn, string][] = [
-      ['launch', (step, member) => (step.kind === 'launchMembers' && member === nm('worker', 2) ? long : undefined), nm('worker', 2)],
-      ['configmeta', (step, member) => (step.kind === 'writeConfigmeta' && member === nm('worker', 0) ? long : undefined), nm('worker', 0)],
-      ['configure', (step, member) => (step.kind === 'runEvent' && step.event === 'configure' && member === nm('worker', 2) ? long : undefined), nm('worker', 2)],
-      ['addnodes', (step, member) => (isNotify(step) && member === nm('worker', 1) ? long : undefined), nm('worker', 1)],
+      [
+        'launch',
+        (step, member) => (step.kind === 'launchMembers' && member === nm('worker', 2) ? long : undefined),
+        nm('worker', 2),
+      ],
+      [
+        'configmeta',
+        (step, member) => (step.kind === 'writeConfigmeta' && member === nm('worker', 0) ? long : undefined),
+        nm('worker', 0),
+      ],
+      [
+        'configure',
+        (step, member) =>
+          step.kind === 'runEvent' && step.event === 'configure' && member === nm('worker', 2) ? long : undefined,
+        nm('worker', 2),
+      ],
+      [
+        'addnodes',
+        (step, member) => (isNotify(step) && member === nm('worker', 1) ? long : undefined),
+        nm('worker', 1),
+      ],
     ];
     for (const [label, fail, member] of cases) {
       const sim = settled(single, { worker: 2 });
@@ -794,7 +1131,8 @@ describe('notify failures and retry', () => {
     }
     // A short first line is kept whole.
     const sim = settled(single, { worker: 1 });
-    sim.fail = (step, member) => (step.kind === 'launchMembers' && member === nm('worker', 1) ? 'no space left\n  at create' : undefined);
+    sim.fail = (step, member) =>
+      step.kind === 'launchMembers' && member === nm('worker', 1) ? 'no space left\n  at create' : undefined;
     sim.change({ worker: 2 }).converge();
     expect(sim.get(nm('worker', 1)).lastError).toBe('no space left');
   });
@@ -831,18 +1169,40 @@ describe('applyOutcome details', () => {
     sim.fail = (step, member) => (member === nm('worker', 1) && step.kind !== 'runEvent' ? 'launch failed' : undefined);
     sim.change({ worker: 2 }).converge();
     expect(sim.get(nm('worker', 1))).toMatchObject({ state: 'config error', runs: {} });
-    sim.fail = (step, member) => (step.kind === 'runEvent' && member === nm('worker', 1) ? 'configure failed' : undefined);
+    sim.fail = (step, member) =>
+      step.kind === 'runEvent' && member === nm('worker', 1) ? 'configure failed' : undefined;
     sim.retry().converge();
-    expect(sim.get(nm('worker', 1)).runs).toEqual({ configure: expect.objectContaining({ exitCode: 1, generation: 2 }) });
+    expect(sim.get(nm('worker', 1)).runs).toEqual({
+      configure: expect.objectContaining({ exitCode: 1, generation: 2 }),
+    });
   });
 
   it('a retried notify changes nothing on the members it is about (they were handled when it first ran)', () => {
     const d = makeDesired(single, { worker: 4 }, 2);
-    const configured = (o: number, extra: Partial<Member> = {}): Member => ({ ...newMember(d, 'worker', o), state: 'configured', launched: true, ready: true, announced: true, ...extra });
+    const configured = (o: number, extra: Partial<Member> = {}): Member => ({
+      ...newMember(d, 'worker', o),
+      state: 'configured',
+      launched: true,
+      ready: true,
+      announced: true,
+      ...extra,
+    });
     // worker-3 is a later member under an ordinal a failed notify once named; it is not announced yet.
-    const members = [configured(0), configured(1), configured(2), configured(3, { announced: false, state: 'config error', lastError: 'x' })];
+    const members = [
+      configured(0),
+      configured(1),
+      configured(2),
+      configured(3, { announced: false, state: 'config error', lastError: 'x' }),
+    ];
     for (const event of ['addnodes', 'delnodes'] as const) {
-      const step: Step = { kind: 'runEvent', event, role: 'worker', targets: [nm('worker', 1)], about: [[3, 3]], retry: true };
+      const step: Step = {
+        kind: 'runEvent',
+        event,
+        role: 'worker',
+        targets: [nm('worker', 1)],
+        about: [[3, 3]],
+        retry: true,
+      };
       const after = applyOutcome(d, members, step, succeeded);
       expect(after[3], event).toEqual(members[3]);
       // Not retried, the same notify does mark them.
@@ -861,7 +1221,9 @@ describe('applyOutcome details', () => {
       const failed = step.kind === 'runEvent' ? { [nm('worker', 0)]: 'x' } : {};
       members = applyOutcome(d2, members, step, { failed, runs: {} });
     }
-    expect(members.map((m) => [m.name, m.state, m.failedNotifies.length])).toEqual([[nm('worker', 0), 'configured', 1]]);
+    expect(members.map((m) => [m.name, m.state, m.failedNotifies.length])).toEqual([
+      [nm('worker', 0), 'configured', 1],
+    ]);
     expect(sim.members).toEqual(frozen);
     expect(plan(d, sim.members)).toEqual([]);
   });
@@ -869,12 +1231,37 @@ describe('applyOutcome details', () => {
   it('stepMembers names everyone a step touches, resolving `about` to members of the step role', () => {
     const d = makeDesired(app3, { a: 1, b: 4 }, 1);
     const members = [newMember(d, 'a', 0), ...[0, 1, 2, 3].map((o) => newMember(d, 'b', o))];
-    expect(stepMembers({ kind: 'launchMembers', batch: 1000, members: [{ name: 'x', role: 'r', ordinal: 0 }], topology: 'k' })).toEqual(['x']);
+    expect(
+      stepMembers({
+        kind: 'launchMembers',
+        batch: 1000,
+        members: [{ name: 'x', role: 'r', ordinal: 0 }],
+        topology: 'k',
+      }),
+    ).toEqual(['x']);
     // a-0 shares ordinal 0 with b-0, but the notify is about role b.
-    expect(stepMembers({ kind: 'runEvent', event: 'addnodes', role: 'b', targets: [nm('a', 0), nm('b', 0)], about: [[0, 0], [2, 3]] }, members)).toEqual([nm('a', 0), nm('b', 0), nm('b', 2), nm('b', 3)]);
+    expect(
+      stepMembers(
+        {
+          kind: 'runEvent',
+          event: 'addnodes',
+          role: 'b',
+          targets: [nm('a', 0), nm('b', 0)],
+          about: [
+            [0, 0],
+            [2, 3],
+          ],
+        },
+        members,
+      ),
+    ).toEqual([nm('a', 0), nm('b', 0), nm('b', 2), nm('b', 3)]);
     // Without the members, only the targets.
-    expect(stepMembers({ kind: 'runEvent', event: 'addnodes', role: 'b', targets: [nm('a', 0)], about: [[2, 3]] })).toEqual([nm('a', 0)]);
-    expect(stepMembers({ kind: 'runEvent', event: 'configure', role: 'b', targets: [nm('b', 1)] }, members)).toEqual([nm('b', 1)]);
+    expect(
+      stepMembers({ kind: 'runEvent', event: 'addnodes', role: 'b', targets: [nm('a', 0)], about: [[2, 3]] }),
+    ).toEqual([nm('a', 0)]);
+    expect(stepMembers({ kind: 'runEvent', event: 'configure', role: 'b', targets: [nm('b', 1)] }, members)).toEqual([
+      nm('b', 1),
+    ]);
     expect(stepMembers({ kind: 'removeMembers', role: 'r', members: ['z'] })).toEqual(['z']);
     expect(stepMembers({ kind: 'writeConfigmeta', members: ['y'], topology: 'k' })).toEqual(['y']);
   });
@@ -931,9 +1318,18 @@ describe('topologyKey', () => {
     expect(topologyKey([...live].reverse())).toBe(key);
     expect(topologyKey(structuredClone(live))).toBe(key);
     // State, readiness, errors, runs, batches: no change in who is live, no stale configmeta.
-    const touched = sim.members.map((m, i) => ({ ...m, state: i === 1 ? ('config error' as const) : m.state, ready: false, lastError: 'x', runs: {}, batch: 9 }));
+    const touched = sim.members.map((m, i) => ({
+      ...m,
+      state: i === 1 ? ('config error' as const) : m.state,
+      ready: false,
+      lastError: 'x',
+      runs: {},
+      batch: 9,
+    }));
     expect(topologyKey(liveNames(touched))).toBe(key);
-    expect(plan(sim.desired, touched).filter((s) => s.kind === 'writeConfigmeta' || s.kind === 'launchMembers')).toEqual([]);
+    expect(
+      plan(sim.desired, touched).filter((s) => s.kind === 'writeConfigmeta' || s.kind === 'launchMembers'),
+    ).toEqual([]);
     // A member more, a member less, a member leaving: change.
     const more = [...live, nm('worker', 3)];
     expect(topologyKey(more)).not.toBe(key);
@@ -941,7 +1337,9 @@ describe('topologyKey', () => {
     expect(topologyKey(live.slice(0, 2))).not.toBe(key);
     const leaving = sim.members.map((m) => (m.ordinal === 2 ? { ...m, state: 'delete pending' as const } : m));
     expect(topologyKey(liveNames(leaving))).toBe(topologyKey(live.slice(0, 2)));
-    expect(topologyKey(liveNames(sim.members.map((m) => (m.ordinal === 2 ? { ...m, state: 'deleting' as const } : m))))).toBe(topologyKey(live.slice(0, 2)));
+    expect(
+      topologyKey(liveNames(sim.members.map((m) => (m.ordinal === 2 ? { ...m, state: 'deleting' as const } : m)))),
+    ).toBe(topologyKey(live.slice(0, 2)));
     // The planner drops a leaver from the configmeta it writes.
     const d1 = makeDesired(single, { worker: 2 }, sim.desired.generation + 1);
     const rewrite = plan(d1, sim.members).find((s) => s.kind === 'writeConfigmeta');
@@ -969,7 +1367,13 @@ describe('topologyKey', () => {
     for (let a = 0; a <= 4; a++)
       for (let b = 0; b <= 4; b++)
         for (let c = 0; c <= 4; c++) {
-          keys.add(topologyKey([...names('a', ...Array(a).keys()), ...names('b', ...Array(b).keys()), ...names('c', ...Array(c).keys())]));
+          keys.add(
+            topologyKey([
+              ...names('a', ...Array(a).keys()),
+              ...names('b', ...Array(b).keys()),
+              ...names('c', ...Array(c).keys()),
+            ]),
+          );
           count++;
         }
     expect(keys.size).toBe(count);
@@ -998,14 +1402,17 @@ describe('near the cap', () => {
     expect(Math.max(...sizes)).toBeLessThan(32 * 1024);
     // The argv itself, formatted at the activity, does list the 100 FQDNs.
     const addnodes = steps.at(-1) as RunEventStep;
-    expect(argvOf(addnodes).at(-1)!.split(',')).toEqual(fqdns('worker', ...Array.from({ length: 100 }, (_, i) => 900 + i)));
+    expect(argvOf(addnodes).at(-1)!.split(',')).toEqual(
+      fqdns('worker', ...Array.from({ length: 100 }, (_, i) => 900 + i)),
+    );
     expectSettled(sim, { head: 1, worker: 1000 });
     expectEveryoneKnowsEveryone(sim);
     console.log(`near the cap: step JSON sizes ${steps.map((s, i) => `${s.kind}=${sizes[i]}B`).join(', ')}`);
   });
 });
 
-const actorsOf = (s: Step) => (s.kind === 'launchMembers' ? s.members.length : s.kind === 'runEvent' ? s.targets.length : s.members.length);
+const actorsOf = (s: Step) =>
+  s.kind === 'launchMembers' ? s.members.length : s.kind === 'runEvent' ? s.targets.length : s.members.length;
 
 // ---------------------------------------------------------------------------------------------
 // Property tests
@@ -1063,7 +1470,9 @@ describe('convergence (property)', () => {
         const planned = plan(sim.desired, sim.members);
         expect(sim.converge(500)).toEqual(planned);
         expectSettled(sim, target);
-        expect(sim.members.every((m) => m.state === 'configured' && m.failedNotifies.length === 0 && m.announced)).toBe(true);
+        expect(sim.members.every((m) => m.state === 'configured' && m.failedNotifies.length === 0 && m.announced)).toBe(
+          true,
+        );
         // Every member's startscript learns of every other, from configmeta or --addnodes.
         expectEveryoneKnowsEveryone(sim);
         runs++;
@@ -1096,7 +1505,11 @@ describe('convergence (property)', () => {
           sim.fail = never;
           sim.retry().converge(500);
           expectSettled(sim, target);
-          expect(sim.members.every((m) => m.state === 'configured' && m.failedNotifies.length === 0 && m.retryNotifies.length === 0)).toBe(true);
+          expect(
+            sim.members.every(
+              (m) => m.state === 'configured' && m.failedNotifies.length === 0 && m.retryNotifies.length === 0,
+            ),
+          ).toBe(true);
           // Within one change, the replays leave every startscript knowing exactly the live members
           // (across several changes they may not: see "known planner bugs").
           expectEveryoneKnowsEveryone(sim);
@@ -1178,7 +1591,10 @@ describe('planner bugs found by these tests (fixed)', () => {
   // same role and ordinal should cancel the failed one in applyRunEvent).
   it('a retried --addnodes does not announce a member that has left since', () => {
     const sim = settled(single, { worker: 2 });
-    sim.fail = (step, member) => (step.kind === 'runEvent' && step.event === 'addnodes' && member === nm('worker', 0) ? 'addnodes failed' : undefined);
+    sim.fail = (step, member) =>
+      step.kind === 'runEvent' && step.event === 'addnodes' && member === nm('worker', 0)
+        ? 'addnodes failed'
+        : undefined;
     sim.change({ worker: 3 }).converge();
     sim.change({ worker: 2 }).converge();
     // worker-2 left: the failed --addnodes about it is no longer true, so it is dropped.
@@ -1192,7 +1608,10 @@ describe('planner bugs found by these tests (fixed)', () => {
   // again (worker-0 heard that --addnodes); the retry tells worker-0 that the live worker-2 left.
   it('a retried --delnodes does not remove a member that has joined again since', () => {
     const sim = settled(single, { worker: 3 });
-    sim.fail = (step, member) => (step.kind === 'runEvent' && step.event === 'delnodes' && member === nm('worker', 0) ? 'delnodes failed' : undefined);
+    sim.fail = (step, member) =>
+      step.kind === 'runEvent' && step.event === 'delnodes' && member === nm('worker', 0)
+        ? 'delnodes failed'
+        : undefined;
     sim.change({ worker: 2 }).converge();
     sim.change({ worker: 3 }).converge();
     // worker-2 is back: the failed --delnodes about it is no longer true, so it is dropped.

@@ -1,6 +1,14 @@
 /** Ordinal ranges (api/ranges.ts): how steps, state and activity inputs name members of one role in O(1). */
 import { describe, expect, it } from 'vitest';
-import { fromRanges, mergeRanges, rangeCount, rangesText, scriptArgv, toRanges, type OrdinalRange } from '../../api/index.ts';
+import {
+  fromRanges,
+  mergeRanges,
+  rangeCount,
+  rangesText,
+  scriptArgv,
+  toRanges,
+  type OrdinalRange,
+} from '../../api/index.ts';
 import { mulberry32 } from './plan-sim.ts';
 
 const sortedUnique = (values: number[]) => [...new Set(values)].sort((a, b) => a - b);
@@ -35,16 +43,31 @@ describe('toRanges', () => {
 
 describe('fromRanges and rangeCount', () => {
   it('expand ranges back to ordinals, in range order', () => {
-    expect(fromRanges([[0, 2], [5, 5]])).toEqual([0, 1, 2, 5]);
+    expect(
+      fromRanges([
+        [0, 2],
+        [5, 5],
+      ]),
+    ).toEqual([0, 1, 2, 5]);
     expect(fromRanges([])).toEqual([]);
-    expect(rangeCount([[0, 2], [5, 5]])).toBe(4);
+    expect(
+      rangeCount([
+        [0, 2],
+        [5, 5],
+      ]),
+    ).toBe(4);
     expect(rangeCount([])).toBe(0);
   });
 
   it('a reversed range is empty, not negative', () => {
     expect(fromRanges([[5, 3]])).toEqual([]);
     expect(rangeCount([[5, 3]])).toBe(0);
-    expect(fromRanges([[5, 3], [1, 1]])).toEqual([1]);
+    expect(
+      fromRanges([
+        [5, 3],
+        [1, 1],
+      ]),
+    ).toEqual([1]);
   });
 
   it('round-trips with toRanges for random sets, unsorted and with duplicates', () => {
@@ -72,13 +95,23 @@ describe('fromRanges and rangeCount', () => {
 
 describe('rangesText', () => {
   it('writes single ordinals bare and runs with a dash', () => {
-    expect(rangesText([[1, 1], [3, 5], [9, 9]])).toBe('1,3-5,9');
+    expect(
+      rangesText([
+        [1, 1],
+        [3, 5],
+        [9, 9],
+      ]),
+    ).toBe('1,3-5,9');
     expect(rangesText([[0, 999]])).toBe('0-999');
     expect(rangesText([])).toBe('');
   });
 
   it('writes what it is given: canonicalise first with toRanges', () => {
-    const messy: OrdinalRange[] = [[3, 5], [1, 1], [4, 6]];
+    const messy: OrdinalRange[] = [
+      [3, 5],
+      [1, 1],
+      [4, 6],
+    ];
     expect(rangesText(messy)).toBe('3-5,1,4-6');
     expect(rangesText(toRanges(fromRanges(messy)))).toBe('1,3-6');
   });
@@ -93,11 +126,30 @@ describe('mergeRanges', () => {
 
   it('keeps gaps, sorts whatever the input order, and is commutative', () => {
     const a: OrdinalRange[] = [[7, 9]];
-    const b: OrdinalRange[] = [[1, 2], [4, 4]];
-    expect(mergeRanges(a, b)).toEqual([[1, 2], [4, 4], [7, 9]]);
+    const b: OrdinalRange[] = [
+      [1, 2],
+      [4, 4],
+    ];
+    expect(mergeRanges(a, b)).toEqual([
+      [1, 2],
+      [4, 4],
+      [7, 9],
+    ]);
     expect(mergeRanges(b, a)).toEqual(mergeRanges(a, b));
     // Unsorted, overlapping input lists are canonical after a merge.
-    expect(mergeRanges([[5, 6], [0, 1], [5, 5]], [[2, 3]])).toEqual([[0, 3], [5, 6]]);
+    expect(
+      mergeRanges(
+        [
+          [5, 6],
+          [0, 1],
+          [5, 5],
+        ],
+        [[2, 3]],
+      ),
+    ).toEqual([
+      [0, 3],
+      [5, 6],
+    ]);
   });
 
   it('with nothing on either side', () => {
@@ -131,7 +183,20 @@ describe('scriptArgv', () => {
   });
 
   it('names the members a notify is about by FQDN, in KubeDirector words', () => {
-    expect(scriptArgv('addnodes', { role: 'worker', ordinals: [[2, 3], [5, 5]] }, 'kc', 'team1')).toEqual([
+    expect(
+      scriptArgv(
+        'addnodes',
+        {
+          role: 'worker',
+          ordinals: [
+            [2, 3],
+            [5, 5],
+          ],
+        },
+        'kc',
+        'team1',
+      ),
+    ).toEqual([
       '--addnodes',
       '--nodegroup',
       '1',
@@ -141,6 +206,14 @@ describe('scriptArgv', () => {
       'kc-worker-2.kc.team1.svc.cluster.local,kc-worker-3.kc.team1.svc.cluster.local,kc-worker-5.kc.team1.svc.cluster.local',
     ]);
     // A role id with an underscore: dashes in the host names, the id as it is after --role.
-    expect(scriptArgv('delnodes', { role: 'vanilla_centos', ordinals: [[0, 0]] }, 'kc', 'ns')).toEqual(['--delnodes', '--nodegroup', '1', '--role', 'vanilla_centos', '--fqdns', 'kc-vanilla-centos-0.kc.ns.svc.cluster.local']);
+    expect(scriptArgv('delnodes', { role: 'vanilla_centos', ordinals: [[0, 0]] }, 'kc', 'ns')).toEqual([
+      '--delnodes',
+      '--nodegroup',
+      '1',
+      '--role',
+      'vanilla_centos',
+      '--fqdns',
+      'kc-vanilla-centos-0.kc.ns.svc.cluster.local',
+    ]);
   });
 });

@@ -40,11 +40,21 @@ function appSpec(): Json {
     roles: [
       { id: 'controller', cardinality: '1', minResources: { cpu: '500m', memory: '2Gi' } },
       { id: 'worker', cardinality: '2+', persistDirs: ['/data'] },
-      { id: 'jupyter_nb', cardinality: '0+', imageRepoTag: 'docker.io/bluedata/jupyter:7', configPackage: null, eventList: ['configure'] },
+      {
+        id: 'jupyter_nb',
+        cardinality: '0+',
+        imageRepoTag: 'docker.io/bluedata/jupyter:7',
+        configPackage: null,
+        eventList: ['configure'],
+      },
     ],
     services: [
       { id: 'ssh', label: { name: 'SSH' }, endpoint: { port: 22, urlScheme: 'ssh' } },
-      { id: 'spark-ui', label: { name: 'Spark UI' }, endpoint: { port: 8080, urlScheme: 'http', path: '/', isDashboard: true } },
+      {
+        id: 'spark-ui',
+        label: { name: 'Spark UI' },
+        endpoint: { port: 8080, urlScheme: 'http', path: '/', isDashboard: true },
+      },
       { id: 'notebook', label: { name: 'Jupyter' }, endpoint: { port: 8888, urlScheme: 'http', hasAuthToken: true } },
     ],
     config: {
@@ -59,7 +69,12 @@ function appSpec(): Json {
 }
 
 function appManifest(): Json {
-  return { apiVersion: API, kind: 'KdApp', metadata: { name: 'spark', namespace: 'analytics', labels: { team: 'data' } }, spec: appSpec() };
+  return {
+    apiVersion: API,
+    kind: 'KdApp',
+    metadata: { name: 'spark', namespace: 'analytics', labels: { team: 'data' } },
+    spec: appSpec(),
+  };
 }
 
 function clusterManifest(): Json {
@@ -164,7 +179,13 @@ describe('KdApp', () => {
     {
       name: 'a minimal app: one role, image from defaultImageRepoTag',
       mutate: (m) => {
-        m.spec = { label: { name: 'Tiny' }, distroID: 'tiny', version: '1', defaultImageRepoTag: 'busybox:1', roles: [{ id: 'node', cardinality: '1' }] };
+        m.spec = {
+          label: { name: 'Tiny' },
+          distroID: 'tiny',
+          version: '1',
+          defaultImageRepoTag: 'busybox:1',
+          roles: [{ id: 'node', cardinality: '1' }],
+        };
       },
       check: (app) => expect(app.spec.services).toBeUndefined(),
     },
@@ -176,14 +197,21 @@ describe('KdApp', () => {
         m.spec.roles[1].imageRepoTag = 'b:1';
       },
     },
-    { name: 'cardinality "10"', mutate: (m) => void (m.spec.roles[0].cardinality = '10'), check: (app) => expect(app.spec.roles[0].cardinality).toBe('10') },
+    {
+      name: 'cardinality "10"',
+      mutate: (m) => void (m.spec.roles[0].cardinality = '10'),
+      check: (app) => expect(app.spec.roles[0].cardinality).toBe('10'),
+    },
     { name: 'cardinality "9999+"', mutate: (m) => void (m.spec.roles[1].cardinality = '9999+') },
     { name: 'cardinality "0"', mutate: (m) => void (m.spec.roles[2].cardinality = '0') },
     {
       name: 'a role id with "_" (vanilla_centos)',
       mutate: (m) => {
         m.spec.roles = [{ id: 'vanilla_centos', cardinality: '1+' }];
-        m.spec.config = { roleServices: [{ roleID: 'vanilla_centos', serviceIDs: ['ssh'] }], selectedRoles: ['vanilla_centos'] };
+        m.spec.config = {
+          roleServices: [{ roleID: 'vanilla_centos', serviceIDs: ['ssh'] }],
+          selectedRoles: ['vanilla_centos'],
+        };
       },
       check: (app) => expect(app.spec.roles[0].id).toBe('vanilla_centos'),
     },
@@ -194,15 +222,27 @@ describe('KdApp', () => {
         delete m.spec.config;
       },
     },
-    { name: 'scriptTimeoutSeconds at its maximum (86400)', mutate: (m) => void (m.spec.scriptTimeoutSeconds = 86_400), check: (app) => expect(app.spec.scriptTimeoutSeconds).toBe(86_400) },
-    { name: 'maxParallel 1 and 1000', mutate: (m) => void (m.spec.maxParallel = 1000), check: (app) => expect(app.spec.maxParallel).toBe(1000) },
-    { name: 'service ports 1 and 65535', mutate: (m) => ((m.spec.services[0].endpoint.port = 1), (m.spec.services[1].endpoint.port = 65_535)) },
+    {
+      name: 'scriptTimeoutSeconds at its maximum (86400)',
+      mutate: (m) => void (m.spec.scriptTimeoutSeconds = 86_400),
+      check: (app) => expect(app.spec.scriptTimeoutSeconds).toBe(86_400),
+    },
+    {
+      name: 'maxParallel 1 and 1000',
+      mutate: (m) => void (m.spec.maxParallel = 1000),
+      check: (app) => expect(app.spec.maxParallel).toBe(1000),
+    },
+    {
+      name: 'service ports 1 and 65535',
+      mutate: (m) => ((m.spec.services[0].endpoint.port = 1), (m.spec.services[1].endpoint.port = 65_535)),
+    },
     { name: 'a service without an endpoint', mutate: (m) => void delete m.spec.services[2].endpoint },
     { name: 'a 63-character metadata.name', mutate: (m) => void (m.metadata.name = `a${'-'.repeat(61)}z`) },
     {
       name: 'numeric minResources, converted to quantity strings',
       mutate: (m) => void (m.spec.roles[0].minResources = { cpu: 2, memory: '1.5Gi', 'nvidia.com/gpu': 1 }),
-      check: (app) => expect(app.spec.roles[0].minResources).toEqual({ cpu: '2', memory: '1.5Gi', 'nvidia.com/gpu': '1' }),
+      check: (app) =>
+        expect(app.spec.roles[0].minResources).toEqual({ cpu: '2', memory: '1.5Gi', 'nvidia.com/gpu': '1' }),
     },
     { name: 'an empty eventList (the role wants no events)', mutate: (m) => void (m.spec.roles[1].eventList = []) },
     { name: 'a persist dir "/" ', mutate: (m) => void (m.spec.roles[1].persistDirs = ['/']) },
@@ -216,14 +256,54 @@ describe('KdApp', () => {
   });
 
   const invalid: InvalidCase[] = [
-    { name: 'cardinality "two"', mutate: (m) => void (m.spec.roles[1].cardinality = 'two'), path: 'spec.roles[1].cardinality', message: CARDINALITY },
-    { name: 'cardinality "-1"', mutate: (m) => void (m.spec.roles[1].cardinality = '-1'), path: 'spec.roles[1].cardinality', message: CARDINALITY },
-    { name: 'cardinality "1-"', mutate: (m) => void (m.spec.roles[1].cardinality = '1-'), path: 'spec.roles[1].cardinality', message: CARDINALITY },
-    { name: 'cardinality ""', mutate: (m) => void (m.spec.roles[0].cardinality = ''), path: 'spec.roles[0].cardinality', message: CARDINALITY },
-    { name: 'cardinality "+"', mutate: (m) => void (m.spec.roles[2].cardinality = '+'), path: 'spec.roles[2].cardinality', message: CARDINALITY },
-    { name: 'cardinality "2.5"', mutate: (m) => void (m.spec.roles[2].cardinality = '2.5'), path: 'spec.roles[2].cardinality', message: CARDINALITY },
-    { name: 'cardinality with five digits', mutate: (m) => void (m.spec.roles[0].cardinality = '10000'), path: 'spec.roles[0].cardinality', message: CARDINALITY },
-    { name: 'cardinality as a number', mutate: (m) => void (m.spec.roles[0].cardinality = 1), path: 'spec.roles[0].cardinality', message: /expected string/ },
+    {
+      name: 'cardinality "two"',
+      mutate: (m) => void (m.spec.roles[1].cardinality = 'two'),
+      path: 'spec.roles[1].cardinality',
+      message: CARDINALITY,
+    },
+    {
+      name: 'cardinality "-1"',
+      mutate: (m) => void (m.spec.roles[1].cardinality = '-1'),
+      path: 'spec.roles[1].cardinality',
+      message: CARDINALITY,
+    },
+    {
+      name: 'cardinality "1-"',
+      mutate: (m) => void (m.spec.roles[1].cardinality = '1-'),
+      path: 'spec.roles[1].cardinality',
+      message: CARDINALITY,
+    },
+    {
+      name: 'cardinality ""',
+      mutate: (m) => void (m.spec.roles[0].cardinality = ''),
+      path: 'spec.roles[0].cardinality',
+      message: CARDINALITY,
+    },
+    {
+      name: 'cardinality "+"',
+      mutate: (m) => void (m.spec.roles[2].cardinality = '+'),
+      path: 'spec.roles[2].cardinality',
+      message: CARDINALITY,
+    },
+    {
+      name: 'cardinality "2.5"',
+      mutate: (m) => void (m.spec.roles[2].cardinality = '2.5'),
+      path: 'spec.roles[2].cardinality',
+      message: CARDINALITY,
+    },
+    {
+      name: 'cardinality with five digits',
+      mutate: (m) => void (m.spec.roles[0].cardinality = '10000'),
+      path: 'spec.roles[0].cardinality',
+      message: CARDINALITY,
+    },
+    {
+      name: 'cardinality as a number',
+      mutate: (m) => void (m.spec.roles[0].cardinality = 1),
+      path: 'spec.roles[0].cardinality',
+      message: /expected string/,
+    },
     {
       name: 'duplicate role ids',
       mutate: (m) => void m.spec.roles.push({ id: 'worker', cardinality: '0+' }),
@@ -236,40 +316,150 @@ describe('KdApp', () => {
       path: 'spec.roles[4].id',
       message: /^role id "a-b" gives the same member names as role "a_b"$/,
     },
-    { name: 'an uppercase role id', mutate: (m) => void (m.spec.roles[1].id = 'Worker'), path: 'spec.roles[1].id', message: /role id must be lowercase/ },
-    { name: 'a role id ending in "_"', mutate: (m) => void (m.spec.roles[1].id = 'worker_'), path: 'spec.roles[1].id', message: /role id must be lowercase/ },
-    { name: 'a 41-character role id', mutate: (m) => void (m.spec.roles[0].id = 'r'.repeat(41)), path: 'spec.roles[0].id', message: /at most 40 characters/ },
+    {
+      name: 'an uppercase role id',
+      mutate: (m) => void (m.spec.roles[1].id = 'Worker'),
+      path: 'spec.roles[1].id',
+      message: /role id must be lowercase/,
+    },
+    {
+      name: 'a role id ending in "_"',
+      mutate: (m) => void (m.spec.roles[1].id = 'worker_'),
+      path: 'spec.roles[1].id',
+      message: /role id must be lowercase/,
+    },
+    {
+      name: 'a 41-character role id',
+      mutate: (m) => void (m.spec.roles[0].id = 'r'.repeat(41)),
+      path: 'spec.roles[0].id',
+      message: /at most 40 characters/,
+    },
     {
       name: 'an unknown event in a role eventList',
       mutate: (m) => void (m.spec.roles[2].eventList = ['configure', 'restart']),
       path: 'spec.roles[2].eventList[1]',
       message: /^got "restart"; expected one of configure, addnodes, delnodes$/,
     },
-    { name: 'an unknown event in defaultEventList', mutate: (m) => void (m.spec.defaultEventList = ['start']), path: 'spec.defaultEventList[0]', message: /expected one of/ },
-    { name: 'a relative persist dir', mutate: (m) => void (m.spec.roles[1].persistDirs = ['/data', 'var/lib/spark']), path: 'spec.roles[1].persistDirs[1]', message: /must be an absolute path/ },
-    { name: "a persist dir with '..'", mutate: (m) => void (m.spec.roles[1].persistDirs = ['/data/../etc']), path: 'spec.roles[1].persistDirs[0]', message: /must not contain '\.\.'/ },
-    { name: 'a relative default persist dir', mutate: (m) => void (m.spec.defaultPersistDirs = ['spark']), path: 'spec.defaultPersistDirs[0]', message: /must be an absolute path/ },
-    { name: 'a missing label.name', mutate: (m) => void (m.spec.label = { description: 'no name' }), path: 'spec.label.name', message: /^missing; expected string$/ },
-    { name: 'an empty label.name', mutate: (m) => void (m.spec.label.name = ''), path: 'spec.label.name', message: /label\.name must not be empty/ },
-    { name: 'an empty distroID', mutate: (m) => void (m.spec.distroID = ''), path: 'spec.distroID', message: /distroID must not be empty/ },
-    { name: 'a missing version', mutate: (m) => void delete m.spec.version, path: 'spec.version', message: /expected string/ },
-    { name: 'missing roles', mutate: (m) => void delete m.spec.roles, path: 'spec.roles', message: /^missing; expected array$/ },
-    { name: 'empty roles', mutate: (m) => void (m.spec.roles = []), path: 'spec.roles', message: /an app needs at least one role/ },
-    { name: 'an unknown top-level field', mutate: (m) => void (m.status = {}), path: '', message: /Unrecognized key: "status"/ },
-    { name: 'an unknown spec field', mutate: (m) => void (m.spec.configSchemaVersion = 7), path: 'spec', message: /Unrecognized key: "configSchemaVersion"/ },
-    { name: 'an unknown role field', mutate: (m) => void (m.spec.roles[1].replicas = 3), path: 'spec.roles[1]', message: /Unrecognized key: "replicas"/ },
+    {
+      name: 'an unknown event in defaultEventList',
+      mutate: (m) => void (m.spec.defaultEventList = ['start']),
+      path: 'spec.defaultEventList[0]',
+      message: /expected one of/,
+    },
+    {
+      name: 'a relative persist dir',
+      mutate: (m) => void (m.spec.roles[1].persistDirs = ['/data', 'var/lib/spark']),
+      path: 'spec.roles[1].persistDirs[1]',
+      message: /must be an absolute path/,
+    },
+    {
+      name: "a persist dir with '..'",
+      mutate: (m) => void (m.spec.roles[1].persistDirs = ['/data/../etc']),
+      path: 'spec.roles[1].persistDirs[0]',
+      message: /must not contain '\.\.'/,
+    },
+    {
+      name: 'a relative default persist dir',
+      mutate: (m) => void (m.spec.defaultPersistDirs = ['spark']),
+      path: 'spec.defaultPersistDirs[0]',
+      message: /must be an absolute path/,
+    },
+    {
+      name: 'a missing label.name',
+      mutate: (m) => void (m.spec.label = { description: 'no name' }),
+      path: 'spec.label.name',
+      message: /^missing; expected string$/,
+    },
+    {
+      name: 'an empty label.name',
+      mutate: (m) => void (m.spec.label.name = ''),
+      path: 'spec.label.name',
+      message: /label\.name must not be empty/,
+    },
+    {
+      name: 'an empty distroID',
+      mutate: (m) => void (m.spec.distroID = ''),
+      path: 'spec.distroID',
+      message: /distroID must not be empty/,
+    },
+    {
+      name: 'a missing version',
+      mutate: (m) => void delete m.spec.version,
+      path: 'spec.version',
+      message: /expected string/,
+    },
+    {
+      name: 'missing roles',
+      mutate: (m) => void delete m.spec.roles,
+      path: 'spec.roles',
+      message: /^missing; expected array$/,
+    },
+    {
+      name: 'empty roles',
+      mutate: (m) => void (m.spec.roles = []),
+      path: 'spec.roles',
+      message: /an app needs at least one role/,
+    },
+    {
+      name: 'an unknown top-level field',
+      mutate: (m) => void (m.status = {}),
+      path: '',
+      message: /Unrecognized key: "status"/,
+    },
+    {
+      name: 'an unknown spec field',
+      mutate: (m) => void (m.spec.configSchemaVersion = 7),
+      path: 'spec',
+      message: /Unrecognized key: "configSchemaVersion"/,
+    },
+    {
+      name: 'an unknown role field',
+      mutate: (m) => void (m.spec.roles[1].replicas = 3),
+      path: 'spec.roles[1]',
+      message: /Unrecognized key: "replicas"/,
+    },
     {
       name: 'a role without an image and no defaultImageRepoTag',
       mutate: (m) => void delete m.spec.defaultImageRepoTag,
       path: 'spec.roles[1].imageRepoTag',
       message: /^role "worker" has no imageRepoTag and the app has no defaultImageRepoTag$/,
     },
-    { name: 'an empty configPackage.packageURL', mutate: (m) => void (m.spec.roles[0].configPackage = { packageURL: '' }), path: 'spec.roles[0].configPackage.packageURL', message: /packageURL must not be empty/ },
-    { name: 'a bad minResources quantity', mutate: (m) => void (m.spec.roles[0].minResources.cpu = 'lots'), path: 'spec.roles[0].minResources.cpu', message: /Kubernetes quantity/ },
-    { name: 'service port 70000', mutate: (m) => void (m.spec.services[1].endpoint.port = 70_000), path: 'spec.services[1].endpoint.port', message: /<=65535/ },
-    { name: 'service port 0', mutate: (m) => void (m.spec.services[0].endpoint.port = 0), path: 'spec.services[0].endpoint.port', message: />=1/ },
-    { name: 'a fractional service port', mutate: (m) => void (m.spec.services[0].endpoint.port = 22.5), path: 'spec.services[0].endpoint.port', message: /expected int/ },
-    { name: 'a service id that is not a DNS label', mutate: (m) => void (m.spec.services[1].id = 'spark_ui'), path: 'spec.services[1].id', message: /service id must be a DNS-1123 label/ },
+    {
+      name: 'an empty configPackage.packageURL',
+      mutate: (m) => void (m.spec.roles[0].configPackage = { packageURL: '' }),
+      path: 'spec.roles[0].configPackage.packageURL',
+      message: /packageURL must not be empty/,
+    },
+    {
+      name: 'a bad minResources quantity',
+      mutate: (m) => void (m.spec.roles[0].minResources.cpu = 'lots'),
+      path: 'spec.roles[0].minResources.cpu',
+      message: /Kubernetes quantity/,
+    },
+    {
+      name: 'service port 70000',
+      mutate: (m) => void (m.spec.services[1].endpoint.port = 70_000),
+      path: 'spec.services[1].endpoint.port',
+      message: /<=65535/,
+    },
+    {
+      name: 'service port 0',
+      mutate: (m) => void (m.spec.services[0].endpoint.port = 0),
+      path: 'spec.services[0].endpoint.port',
+      message: />=1/,
+    },
+    {
+      name: 'a fractional service port',
+      mutate: (m) => void (m.spec.services[0].endpoint.port = 22.5),
+      path: 'spec.services[0].endpoint.port',
+      message: /expected int/,
+    },
+    {
+      name: 'a service id that is not a DNS label',
+      mutate: (m) => void (m.spec.services[1].id = 'spark_ui'),
+      path: 'spec.services[1].id',
+      message: /service id must be a DNS-1123 label/,
+    },
     {
       name: 'duplicate service ids',
       mutate: (m) => void (m.spec.services[2].id = 'ssh'),
@@ -294,19 +484,79 @@ describe('KdApp', () => {
       path: 'spec.config.selectedRoles[1]',
       message: /^unknown role "gateway"$/,
     },
-    { name: 'scriptTimeoutSeconds 0', mutate: (m) => void (m.spec.scriptTimeoutSeconds = 0), path: 'spec.scriptTimeoutSeconds', message: />=1/ },
-    { name: 'scriptTimeoutSeconds over a day', mutate: (m) => void (m.spec.scriptTimeoutSeconds = 86_401), path: 'spec.scriptTimeoutSeconds', message: /<=86400/ },
+    {
+      name: 'scriptTimeoutSeconds 0',
+      mutate: (m) => void (m.spec.scriptTimeoutSeconds = 0),
+      path: 'spec.scriptTimeoutSeconds',
+      message: />=1/,
+    },
+    {
+      name: 'scriptTimeoutSeconds over a day',
+      mutate: (m) => void (m.spec.scriptTimeoutSeconds = 86_401),
+      path: 'spec.scriptTimeoutSeconds',
+      message: /<=86400/,
+    },
     { name: 'maxParallel 0', mutate: (m) => void (m.spec.maxParallel = 0), path: 'spec.maxParallel', message: />=1/ },
-    { name: 'retry.maximumAttempts 0', mutate: (m) => void (m.spec.retry = { maximumAttempts: 0 }), path: 'spec.retry.maximumAttempts', message: />=1/ },
-    { name: 'retry.backoffCoefficient below 1', mutate: (m) => void (m.spec.retry = { backoffCoefficient: 0.5 }), path: 'spec.retry.backoffCoefficient', message: />=1/ },
-    { name: 'an uppercase metadata.name', mutate: (m) => void (m.metadata.name = 'Spark'), path: 'metadata.name', message: DNS },
-    { name: 'a metadata.name with "_"', mutate: (m) => void (m.metadata.name = 'spark_app'), path: 'metadata.name', message: DNS },
-    { name: 'a metadata.name starting with "-"', mutate: (m) => void (m.metadata.name = '-spark'), path: 'metadata.name', message: DNS },
-    { name: 'a 64-character metadata.name', mutate: (m) => void (m.metadata.name = 'a'.repeat(64)), path: 'metadata.name', message: /metadata\.name must be at most 63 characters/ },
-    { name: 'an empty metadata.name', mutate: (m) => void (m.metadata.name = ''), path: 'metadata.name', message: /metadata\.name must not be empty/ },
-    { name: 'an invalid metadata.namespace', mutate: (m) => void (m.metadata.namespace = 'Data.Team'), path: 'metadata.namespace', message: DNS },
-    { name: 'a KubeDirector apiVersion', mutate: (m) => void (m.apiVersion = 'kubedirector.hpe.com/v1beta1'), path: 'apiVersion', message: /expected "kdflow\.dev\/v1beta1"/ },
-    { name: 'an older apiVersion', mutate: (m) => void (m.apiVersion = 'kdflow.dev/v1alpha1'), path: 'apiVersion', message: /expected "kdflow\.dev\/v1beta1"/ },
+    {
+      name: 'retry.maximumAttempts 0',
+      mutate: (m) => void (m.spec.retry = { maximumAttempts: 0 }),
+      path: 'spec.retry.maximumAttempts',
+      message: />=1/,
+    },
+    {
+      name: 'retry.backoffCoefficient below 1',
+      mutate: (m) => void (m.spec.retry = { backoffCoefficient: 0.5 }),
+      path: 'spec.retry.backoffCoefficient',
+      message: />=1/,
+    },
+    {
+      name: 'an uppercase metadata.name',
+      mutate: (m) => void (m.metadata.name = 'Spark'),
+      path: 'metadata.name',
+      message: DNS,
+    },
+    {
+      name: 'a metadata.name with "_"',
+      mutate: (m) => void (m.metadata.name = 'spark_app'),
+      path: 'metadata.name',
+      message: DNS,
+    },
+    {
+      name: 'a metadata.name starting with "-"',
+      mutate: (m) => void (m.metadata.name = '-spark'),
+      path: 'metadata.name',
+      message: DNS,
+    },
+    {
+      name: 'a 64-character metadata.name',
+      mutate: (m) => void (m.metadata.name = 'a'.repeat(64)),
+      path: 'metadata.name',
+      message: /metadata\.name must be at most 63 characters/,
+    },
+    {
+      name: 'an empty metadata.name',
+      mutate: (m) => void (m.metadata.name = ''),
+      path: 'metadata.name',
+      message: /metadata\.name must not be empty/,
+    },
+    {
+      name: 'an invalid metadata.namespace',
+      mutate: (m) => void (m.metadata.namespace = 'Data.Team'),
+      path: 'metadata.namespace',
+      message: DNS,
+    },
+    {
+      name: 'a KubeDirector apiVersion',
+      mutate: (m) => void (m.apiVersion = 'kubedirector.hpe.com/v1beta1'),
+      path: 'apiVersion',
+      message: /expected "kdflow\.dev\/v1beta1"/,
+    },
+    {
+      name: 'an older apiVersion',
+      mutate: (m) => void (m.apiVersion = 'kdflow.dev/v1alpha1'),
+      path: 'apiVersion',
+      message: /expected "kdflow\.dev\/v1beta1"/,
+    },
     { name: 'kind KdCluster', mutate: (m) => void (m.kind = 'KdCluster'), path: 'kind', message: /expected "KdApp"/ },
     { name: 'a missing metadata', mutate: (m) => void delete m.metadata, path: 'metadata', message: /expected object/ },
   ];
@@ -322,8 +572,14 @@ describe('KdApp', () => {
     const m = appManifest();
     delete m.spec.defaultImageRepoTag;
     expect(issuesOf(KdApp, m)).toEqual([
-      { path: 'spec.roles[0].imageRepoTag', message: 'role "controller" has no imageRepoTag and the app has no defaultImageRepoTag' },
-      { path: 'spec.roles[1].imageRepoTag', message: 'role "worker" has no imageRepoTag and the app has no defaultImageRepoTag' },
+      {
+        path: 'spec.roles[0].imageRepoTag',
+        message: 'role "controller" has no imageRepoTag and the app has no defaultImageRepoTag',
+      },
+      {
+        path: 'spec.roles[1].imageRepoTag',
+        message: 'role "worker" has no imageRepoTag and the app has no defaultImageRepoTag',
+      },
     ]);
   });
 
@@ -336,7 +592,9 @@ describe('KdApp', () => {
   it('formats the path of a nested issue into the error message', () => {
     const m = appManifest();
     m.spec.roles[1].cardinality = 'two';
-    expect(() => parseOrThrow(KdApp, m, 'spark.yaml')).toThrowError(/^spark\.yaml: spec\.roles\[1\]\.cardinality: cardinality must be "N" or "N\+"/);
+    expect(() => parseOrThrow(KdApp, m, 'spark.yaml')).toThrowError(
+      /^spark\.yaml: spec\.roles\[1\]\.cardinality: cardinality must be "N" or "N\+"/,
+    );
   });
 });
 
@@ -346,7 +604,10 @@ describe('KdCluster', () => {
   it('accepts a cluster with resources, storage, env and a role whose members are omitted', () => {
     const cluster = parseOrThrow(KdCluster, clusterManifest());
     const [controller, worker, notebook] = cluster.spec.roles;
-    expect(controller?.resources).toEqual({ requests: { cpu: '500m', memory: '4Gi' }, limits: { cpu: '2', memory: '8Gi' } });
+    expect(controller?.resources).toEqual({
+      requests: { cpu: '500m', memory: '4Gi' },
+      limits: { cpu: '2', memory: '8Gi' },
+    });
     expect(controller?.storage).toEqual({ size: '10Gi', storageClass: 'fast-ssd' });
     expect(controller?.env?.map((e) => e.name)).toEqual(['SPARK_HOME', 'LOG_LEVEL']);
     expect(controller?.serviceType).toBe('NodePort');
@@ -355,26 +616,59 @@ describe('KdCluster', () => {
   });
 
   const valid: ValidCase[] = [
-    { name: 'members omitted everywhere', mutate: (m) => m.spec.roles.forEach((r: Json) => delete r.members), check: (c) => expect(c.spec.roles.every((r: Json) => r.members === undefined)).toBe(true) },
-    { name: 'members 0', mutate: (m) => void (m.spec.roles[1].members = 0), check: (c) => expect(c.spec.roles[1].members).toBe(0) },
+    {
+      name: 'members omitted everywhere',
+      mutate: (m) => m.spec.roles.forEach((r: Json) => delete r.members),
+      check: (c) => expect(c.spec.roles.every((r: Json) => r.members === undefined)).toBe(true),
+    },
+    {
+      name: 'members 0',
+      mutate: (m) => void (m.spec.roles[1].members = 0),
+      check: (c) => expect(c.spec.roles[1].members).toBe(0),
+    },
     { name: 'members 1000', mutate: (m) => void (m.spec.roles[1].members = 1000) },
     { name: 'no roles at all', mutate: (m) => void (m.spec.roles = []) },
     {
       name: 'an env list with lowercase and "_"-led names and an empty value',
-      mutate: (m) => void (m.spec.roles[1].env = [{ name: '_private', value: '' }, { name: 'java_opts', value: '-Xmx4g' }, { name: 'A1', value: 'x' }]),
+      mutate: (m) =>
+        void (m.spec.roles[1].env = [
+          { name: '_private', value: '' },
+          { name: 'java_opts', value: '-Xmx4g' },
+          { name: 'A1', value: 'x' },
+        ]),
       check: (c) => expect(c.spec.roles[1].env).toHaveLength(3),
     },
-    { name: 'the same env name on two roles', mutate: (m) => void (m.spec.roles[1].env = [{ name: 'SPARK_HOME', value: '/opt/spark' }]) },
-    { name: 'storage without a storageClass', mutate: (m) => void (m.spec.roles[1].storage = { size: '100G' }), check: (c) => expect(c.spec.roles[1].storage).toEqual({ size: '100G' }) },
-    { name: 'storage size "1.5Ti"', mutate: (m) => void (m.spec.roles[1].storage = { size: '1.5Ti', storageClass: 'standard' }) },
+    {
+      name: 'the same env name on two roles',
+      mutate: (m) => void (m.spec.roles[1].env = [{ name: 'SPARK_HOME', value: '/opt/spark' }]),
+    },
+    {
+      name: 'storage without a storageClass',
+      mutate: (m) => void (m.spec.roles[1].storage = { size: '100G' }),
+      check: (c) => expect(c.spec.roles[1].storage).toEqual({ size: '100G' }),
+    },
+    {
+      name: 'storage size "1.5Ti"',
+      mutate: (m) => void (m.spec.roles[1].storage = { size: '1.5Ti', storageClass: 'standard' }),
+    },
     { name: 'storage size in bytes', mutate: (m) => void (m.spec.roles[1].storage = { size: '1073741824' }) },
     {
       name: 'quantities "500m", "4Gi", 2, 0.25, "1e3" and ".5"',
-      mutate: (m) => void (m.spec.roles[1].resources = { requests: { cpu: '500m', memory: '4Gi', 'nvidia.com/gpu': 2 }, limits: { cpu: 0.25, memory: '1e3', ephemeral: '.5' } }),
+      mutate: (m) =>
+        void (m.spec.roles[1].resources = {
+          requests: { cpu: '500m', memory: '4Gi', 'nvidia.com/gpu': 2 },
+          limits: { cpu: 0.25, memory: '1e3', ephemeral: '.5' },
+        }),
       check: (c) =>
-        expect(c.spec.roles[1].resources).toEqual({ requests: { cpu: '500m', memory: '4Gi', 'nvidia.com/gpu': '2' }, limits: { cpu: '0.25', memory: '1e3', ephemeral: '.5' } }),
+        expect(c.spec.roles[1].resources).toEqual({
+          requests: { cpu: '500m', memory: '4Gi', 'nvidia.com/gpu': '2' },
+          limits: { cpu: '0.25', memory: '1e3', ephemeral: '.5' },
+        }),
     },
-    { name: 'resources with only limits', mutate: (m) => void (m.spec.roles[1].resources = { limits: { memory: '512Mi' } }) },
+    {
+      name: 'resources with only limits',
+      mutate: (m) => void (m.spec.roles[1].resources = { limits: { memory: '512Mi' } }),
+    },
     { name: 'serviceType ClusterIP', mutate: (m) => void (m.spec.roles[1].serviceType = 'ClusterIP') },
     { name: 'serviceType LoadBalancer', mutate: (m) => void (m.spec.roles[1].serviceType = 'LoadBalancer') },
     { name: 'a metadata.name with digits and "-"', mutate: (m) => void (m.metadata.name = '0-spark-2024') },
@@ -389,50 +683,235 @@ describe('KdCluster', () => {
   });
 
   const invalid: InvalidCase[] = [
-    { name: 'negative members', mutate: (m) => void (m.spec.roles[1].members = -1), path: 'spec.roles[1].members', message: /^members must not be negative, got -1$/ },
-    { name: 'fractional members', mutate: (m) => void (m.spec.roles[1].members = 1.5), path: 'spec.roles[1].members', message: /^members must be a whole number, got 1\.5$/ },
-    { name: 'members over 1000', mutate: (m) => void (m.spec.roles[1].members = 1001), path: 'spec.roles[1].members', message: /^members must be at most 1000, got 1001$/ },
-    { name: 'members as a string', mutate: (m) => void (m.spec.roles[1].members = '3'), path: 'spec.roles[1].members', message: /^got "3"; expected number$/ },
-    { name: 'duplicate role ids', mutate: (m) => void (m.spec.roles[2].id = 'worker'), path: 'spec.roles[2].id', message: /^duplicate role id "worker"$/ },
-    { name: 'an invalid role id', mutate: (m) => void (m.spec.roles[1].id = 'Worker'), path: 'spec.roles[1].id', message: /role id must be lowercase/ },
+    {
+      name: 'negative members',
+      mutate: (m) => void (m.spec.roles[1].members = -1),
+      path: 'spec.roles[1].members',
+      message: /^members must not be negative, got -1$/,
+    },
+    {
+      name: 'fractional members',
+      mutate: (m) => void (m.spec.roles[1].members = 1.5),
+      path: 'spec.roles[1].members',
+      message: /^members must be a whole number, got 1\.5$/,
+    },
+    {
+      name: 'members over 1000',
+      mutate: (m) => void (m.spec.roles[1].members = 1001),
+      path: 'spec.roles[1].members',
+      message: /^members must be at most 1000, got 1001$/,
+    },
+    {
+      name: 'members as a string',
+      mutate: (m) => void (m.spec.roles[1].members = '3'),
+      path: 'spec.roles[1].members',
+      message: /^got "3"; expected number$/,
+    },
+    {
+      name: 'duplicate role ids',
+      mutate: (m) => void (m.spec.roles[2].id = 'worker'),
+      path: 'spec.roles[2].id',
+      message: /^duplicate role id "worker"$/,
+    },
+    {
+      name: 'an invalid role id',
+      mutate: (m) => void (m.spec.roles[1].id = 'Worker'),
+      path: 'spec.roles[1].id',
+      message: /role id must be lowercase/,
+    },
     {
       name: 'duplicate env names',
       mutate: (m) => void m.spec.roles[0].env.push({ name: 'SPARK_HOME', value: '/srv/spark' }),
       path: 'spec.roles[0].env[2].name',
       message: /^duplicate env name "SPARK_HOME"$/,
     },
-    { name: "an env name with '-'", mutate: (m) => void (m.spec.roles[0].env[1].name = 'LOG-LEVEL'), path: 'spec.roles[0].env[1].name', message: /shell-style identifier/ },
-    { name: 'an env name starting with a digit', mutate: (m) => void (m.spec.roles[0].env[0].name = '1SPARK'), path: 'spec.roles[0].env[0].name', message: /shell-style identifier/ },
-    { name: 'an empty env name', mutate: (m) => void (m.spec.roles[0].env[0].name = ''), path: 'spec.roles[0].env[0].name', message: /shell-style identifier/ },
-    { name: 'an env value over 32 KiB', mutate: (m) => void (m.spec.roles[0].env[0].value = 'x'.repeat(32_769)), path: 'spec.roles[0].env[0].value', message: /at most 32 KiB/ },
-    { name: 'an env value that is a number', mutate: (m) => void (m.spec.roles[0].env[0].value = 8080), path: 'spec.roles[0].env[0].value', message: /expected string/ },
-    { name: 'an unknown env field', mutate: (m) => void (m.spec.roles[0].env[0].valueFrom = {}), path: 'spec.roles[0].env[0]', message: /Unrecognized key: "valueFrom"/ },
-    { name: 'storage size "10GB"', mutate: (m) => void (m.spec.roles[0].storage.size = '10GB'), path: 'spec.roles[0].storage.size', message: /storage\.size must be a quantity/ },
-    { name: 'storage size "ten"', mutate: (m) => void (m.spec.roles[0].storage.size = 'ten'), path: 'spec.roles[0].storage.size', message: /storage\.size must be a quantity/ },
-    { name: 'storage size "-1Gi"', mutate: (m) => void (m.spec.roles[0].storage.size = '-1Gi'), path: 'spec.roles[0].storage.size', message: /storage\.size must be a quantity/ },
-    { name: 'storage without a size', mutate: (m) => void (m.spec.roles[0].storage = { storageClass: 'fast' }), path: 'spec.roles[0].storage.size', message: /expected string/ },
-    { name: 'an empty storageClass', mutate: (m) => void (m.spec.roles[0].storage.storageClass = ''), path: 'spec.roles[0].storage.storageClass', message: />=1 characters/ },
-    { name: 'storageClassName (the KubeDirector spelling)', mutate: (m) => void (m.spec.roles[0].storage = { size: '1Gi', storageClassName: 'x' }), path: 'spec.roles[0].storage', message: /Unrecognized key: "storageClassName"/ },
-    { name: 'quantity "lots"', mutate: (m) => void (m.spec.roles[0].resources.requests.cpu = 'lots'), path: 'spec.roles[0].resources.requests.cpu', message: /Kubernetes quantity/ },
-    { name: 'quantity "4GB"', mutate: (m) => void (m.spec.roles[0].resources.limits.memory = '4GB'), path: 'spec.roles[0].resources.limits.memory', message: /Kubernetes quantity/ },
-    { name: 'quantity -1', mutate: (m) => void (m.spec.roles[0].resources.limits.cpu = -1), path: 'spec.roles[0].resources.limits.cpu', message: /Kubernetes quantity/ },
-    { name: 'quantity "1.2.3"', mutate: (m) => void (m.spec.roles[0].resources.requests.cpu = '1.2.3'), path: 'spec.roles[0].resources.requests.cpu', message: /Kubernetes quantity/ },
-    { name: 'an unknown resources key', mutate: (m) => void (m.spec.roles[0].resources.maximum = { cpu: '1' }), path: 'spec.roles[0].resources', message: /Unrecognized key: "maximum"/ },
-    { name: 'serviceType ExternalName', mutate: (m) => void (m.spec.roles[0].serviceType = 'ExternalName'), path: 'spec.roles[0].serviceType', message: /^got "ExternalName"; expected one of ClusterIP, NodePort, LoadBalancer$/ },
-    { name: 'serviceType in lowercase', mutate: (m) => void (m.spec.roles[0].serviceType = 'nodeport'), path: 'spec.roles[0].serviceType', message: /expected one of/ },
-    { name: 'an unknown role field', mutate: (m) => void (m.spec.roles[1].replicas = 3), path: 'spec.roles[1]', message: /Unrecognized key: "replicas"/ },
-    { name: 'an unknown spec field (cluster-level serviceType)', mutate: (m) => void (m.spec.serviceType = 'NodePort'), path: 'spec', message: /Unrecognized key: "serviceType"/ },
-    { name: 'an unknown top-level field', mutate: (m) => void (m.status = { state: 'ready' }), path: '', message: /Unrecognized key: "status"/ },
-    { name: 'podLabels with a non-string value', mutate: (m) => void (m.spec.roles[0].podLabels = { tier: 1 }), path: 'spec.roles[0].podLabels.tier', message: /expected string/ },
-    { name: 'an app name that is not DNS-1123', mutate: (m) => void (m.spec.app = 'Spark_3'), path: 'spec.app', message: /^app must be a DNS-1123 label/ },
-    { name: 'an app name over 63 characters', mutate: (m) => void (m.spec.app = 's'.repeat(64)), path: 'spec.app', message: /^app must be at most 63 characters, got "s{32}…" \(64 characters\)$/ },
-    { name: 'a missing app', mutate: (m) => void delete m.spec.app, path: 'spec.app', message: /^missing; expected string$/ },
+    {
+      name: "an env name with '-'",
+      mutate: (m) => void (m.spec.roles[0].env[1].name = 'LOG-LEVEL'),
+      path: 'spec.roles[0].env[1].name',
+      message: /shell-style identifier/,
+    },
+    {
+      name: 'an env name starting with a digit',
+      mutate: (m) => void (m.spec.roles[0].env[0].name = '1SPARK'),
+      path: 'spec.roles[0].env[0].name',
+      message: /shell-style identifier/,
+    },
+    {
+      name: 'an empty env name',
+      mutate: (m) => void (m.spec.roles[0].env[0].name = ''),
+      path: 'spec.roles[0].env[0].name',
+      message: /shell-style identifier/,
+    },
+    {
+      name: 'an env value over 32 KiB',
+      mutate: (m) => void (m.spec.roles[0].env[0].value = 'x'.repeat(32_769)),
+      path: 'spec.roles[0].env[0].value',
+      message: /at most 32 KiB/,
+    },
+    {
+      name: 'an env value that is a number',
+      mutate: (m) => void (m.spec.roles[0].env[0].value = 8080),
+      path: 'spec.roles[0].env[0].value',
+      message: /expected string/,
+    },
+    {
+      name: 'an unknown env field',
+      mutate: (m) => void (m.spec.roles[0].env[0].valueFrom = {}),
+      path: 'spec.roles[0].env[0]',
+      message: /Unrecognized key: "valueFrom"/,
+    },
+    {
+      name: 'storage size "10GB"',
+      mutate: (m) => void (m.spec.roles[0].storage.size = '10GB'),
+      path: 'spec.roles[0].storage.size',
+      message: /storage\.size must be a quantity/,
+    },
+    {
+      name: 'storage size "ten"',
+      mutate: (m) => void (m.spec.roles[0].storage.size = 'ten'),
+      path: 'spec.roles[0].storage.size',
+      message: /storage\.size must be a quantity/,
+    },
+    {
+      name: 'storage size "-1Gi"',
+      mutate: (m) => void (m.spec.roles[0].storage.size = '-1Gi'),
+      path: 'spec.roles[0].storage.size',
+      message: /storage\.size must be a quantity/,
+    },
+    {
+      name: 'storage without a size',
+      mutate: (m) => void (m.spec.roles[0].storage = { storageClass: 'fast' }),
+      path: 'spec.roles[0].storage.size',
+      message: /expected string/,
+    },
+    {
+      name: 'an empty storageClass',
+      mutate: (m) => void (m.spec.roles[0].storage.storageClass = ''),
+      path: 'spec.roles[0].storage.storageClass',
+      message: />=1 characters/,
+    },
+    {
+      name: 'storageClassName (the KubeDirector spelling)',
+      mutate: (m) => void (m.spec.roles[0].storage = { size: '1Gi', storageClassName: 'x' }),
+      path: 'spec.roles[0].storage',
+      message: /Unrecognized key: "storageClassName"/,
+    },
+    {
+      name: 'quantity "lots"',
+      mutate: (m) => void (m.spec.roles[0].resources.requests.cpu = 'lots'),
+      path: 'spec.roles[0].resources.requests.cpu',
+      message: /Kubernetes quantity/,
+    },
+    {
+      name: 'quantity "4GB"',
+      mutate: (m) => void (m.spec.roles[0].resources.limits.memory = '4GB'),
+      path: 'spec.roles[0].resources.limits.memory',
+      message: /Kubernetes quantity/,
+    },
+    {
+      name: 'quantity -1',
+      mutate: (m) => void (m.spec.roles[0].resources.limits.cpu = -1),
+      path: 'spec.roles[0].resources.limits.cpu',
+      message: /Kubernetes quantity/,
+    },
+    {
+      name: 'quantity "1.2.3"',
+      mutate: (m) => void (m.spec.roles[0].resources.requests.cpu = '1.2.3'),
+      path: 'spec.roles[0].resources.requests.cpu',
+      message: /Kubernetes quantity/,
+    },
+    {
+      name: 'an unknown resources key',
+      mutate: (m) => void (m.spec.roles[0].resources.maximum = { cpu: '1' }),
+      path: 'spec.roles[0].resources',
+      message: /Unrecognized key: "maximum"/,
+    },
+    {
+      name: 'serviceType ExternalName',
+      mutate: (m) => void (m.spec.roles[0].serviceType = 'ExternalName'),
+      path: 'spec.roles[0].serviceType',
+      message: /^got "ExternalName"; expected one of ClusterIP, NodePort, LoadBalancer$/,
+    },
+    {
+      name: 'serviceType in lowercase',
+      mutate: (m) => void (m.spec.roles[0].serviceType = 'nodeport'),
+      path: 'spec.roles[0].serviceType',
+      message: /expected one of/,
+    },
+    {
+      name: 'an unknown role field',
+      mutate: (m) => void (m.spec.roles[1].replicas = 3),
+      path: 'spec.roles[1]',
+      message: /Unrecognized key: "replicas"/,
+    },
+    {
+      name: 'an unknown spec field (cluster-level serviceType)',
+      mutate: (m) => void (m.spec.serviceType = 'NodePort'),
+      path: 'spec',
+      message: /Unrecognized key: "serviceType"/,
+    },
+    {
+      name: 'an unknown top-level field',
+      mutate: (m) => void (m.status = { state: 'ready' }),
+      path: '',
+      message: /Unrecognized key: "status"/,
+    },
+    {
+      name: 'podLabels with a non-string value',
+      mutate: (m) => void (m.spec.roles[0].podLabels = { tier: 1 }),
+      path: 'spec.roles[0].podLabels.tier',
+      message: /expected string/,
+    },
+    {
+      name: 'an app name that is not DNS-1123',
+      mutate: (m) => void (m.spec.app = 'Spark_3'),
+      path: 'spec.app',
+      message: /^app must be a DNS-1123 label/,
+    },
+    {
+      name: 'an app name over 63 characters',
+      mutate: (m) => void (m.spec.app = 's'.repeat(64)),
+      path: 'spec.app',
+      message: /^app must be at most 63 characters, got "s{32}…" \(64 characters\)$/,
+    },
+    {
+      name: 'a missing app',
+      mutate: (m) => void delete m.spec.app,
+      path: 'spec.app',
+      message: /^missing; expected string$/,
+    },
     { name: 'missing roles', mutate: (m) => void delete m.spec.roles, path: 'spec.roles', message: /expected array/ },
-    { name: 'an uppercase metadata.name', mutate: (m) => void (m.metadata.name = 'Spark-1'), path: 'metadata.name', message: DNS },
-    { name: 'a metadata.name with a dot', mutate: (m) => void (m.metadata.name = 'spark.1'), path: 'metadata.name', message: DNS },
-    { name: 'a metadata.name ending in "-"', mutate: (m) => void (m.metadata.name = 'spark-'), path: 'metadata.name', message: DNS },
-    { name: 'a 64-character metadata.name', mutate: (m) => void (m.metadata.name = 'c'.repeat(64)), path: 'metadata.name', message: /at most 63 characters/ },
-    { name: 'a wrong apiVersion', mutate: (m) => void (m.apiVersion = 'v1'), path: 'apiVersion', message: /expected "kdflow\.dev\/v1beta1"/ },
+    {
+      name: 'an uppercase metadata.name',
+      mutate: (m) => void (m.metadata.name = 'Spark-1'),
+      path: 'metadata.name',
+      message: DNS,
+    },
+    {
+      name: 'a metadata.name with a dot',
+      mutate: (m) => void (m.metadata.name = 'spark.1'),
+      path: 'metadata.name',
+      message: DNS,
+    },
+    {
+      name: 'a metadata.name ending in "-"',
+      mutate: (m) => void (m.metadata.name = 'spark-'),
+      path: 'metadata.name',
+      message: DNS,
+    },
+    {
+      name: 'a 64-character metadata.name',
+      mutate: (m) => void (m.metadata.name = 'c'.repeat(64)),
+      path: 'metadata.name',
+      message: /at most 63 characters/,
+    },
+    {
+      name: 'a wrong apiVersion',
+      mutate: (m) => void (m.apiVersion = 'v1'),
+      path: 'apiVersion',
+      message: /expected "kdflow\.dev\/v1beta1"/,
+    },
     { name: 'kind KdApp', mutate: (m) => void (m.kind = 'KdApp'), path: 'kind', message: /expected "KdCluster"/ },
   ];
 
@@ -490,7 +969,12 @@ describe('clusterIssues', () => {
         { id: 'worker', members: 2 },
         { id: 'gateway', members: 1 },
       ],
-      issues: [{ path: 'roles[2].id', message: 'unknown role "gateway"; app "spark" has "controller", "worker", "jupyter_nb"' }],
+      issues: [
+        {
+          path: 'roles[2].id',
+          message: 'unknown role "gateway"; app "spark" has "controller", "worker", "jupyter_nb"',
+        },
+      ],
     },
     {
       name: 'too few workers for "2+"',
@@ -570,7 +1054,12 @@ describe('clusterIssues', () => {
         { id: 'controller', members: 1 },
         { id: 'worker', members: 2 },
       ],
-      issues: [{ path: 'roles[0].id', message: `member name "${long51}-controller-0" is longer than 63 characters; shorten the cluster name` }],
+      issues: [
+        {
+          path: 'roles[0].id',
+          message: `member name "${long51}-controller-0" is longer than 63 characters; shorten the cluster name`,
+        },
+      ],
     },
     {
       name: 'ten notebooks still fit in 63 characters (the last ordinal is 9)',
@@ -590,7 +1079,12 @@ describe('clusterIssues', () => {
         { id: 'worker', members: 2 },
         { id: 'jupyter_nb', members: 100 },
       ],
-      issues: [{ path: 'roles[2].id', message: `member name "${long50}-jupyter-nb-99" is longer than 63 characters; shorten the cluster name` }],
+      issues: [
+        {
+          path: 'roles[2].id',
+          message: `member name "${long50}-jupyter-nb-99" is longer than 63 characters; shorten the cluster name`,
+        },
+      ],
     },
   ];
 
@@ -625,12 +1119,16 @@ describe('clusterIssues', () => {
       'roles[0].members: controller needs exactly 1 member (cardinality "1"), got 2',
       'roles[1].members: worker needs at least 2 members (cardinality "2+"), got 1',
     ]);
-    expect(formatIssues(issues, 'spark-1.yaml').split('\n')[1]).toBe('spark-1.yaml: roles[1].members: worker needs at least 2 members (cardinality "2+"), got 1');
+    expect(formatIssues(issues, 'spark-1.yaml').split('\n')[1]).toBe(
+      'spark-1.yaml: roles[1].members: worker needs at least 2 members (cardinality "2+"), got 1',
+    );
     expect(new ValidationError(issues, 'spark-1.yaml').message).toBe(formatIssues(issues, 'spark-1.yaml'));
   });
 
   it('formats an issue without a path as the bare message', () => {
-    expect(formatIssues([{ path: '', message: 'the file holds no manifest' }], 'a.yaml')).toBe('a.yaml: the file holds no manifest');
+    expect(formatIssues([{ path: '', message: 'the file holds no manifest' }], 'a.yaml')).toBe(
+      'a.yaml: the file holds no manifest',
+    );
   });
 });
 
@@ -644,7 +1142,12 @@ describe('changeIssues', () => {
       app: 'spark',
       roles: [
         { id: 'controller', members: 1, resources: { requests: { cpu: '1' } } },
-        { id: 'worker', members: 2, resources: { requests: { cpu: '2', memory: '4Gi' } }, env: [{ name: 'A', value: '1' }] },
+        {
+          id: 'worker',
+          members: 2,
+          resources: { requests: { cpu: '2', memory: '4Gi' } },
+          env: [{ name: 'A', value: '1' }],
+        },
         { id: 'jupyter_nb', members: 0 },
       ],
     };
@@ -671,7 +1174,7 @@ describe('changeIssues', () => {
       issues: [{ path: 'app', message: 'app is immutable (was "spark", got "hive")' }],
     },
     {
-      name: "new resources for a role that has members",
+      name: 'new resources for a role that has members',
       change: (n) => void (role(n, 1).resources = { requests: { cpu: '4', memory: '4Gi' } }),
       issues: [{ path: 'roles[1]', message: 'role "worker" has members, so only its members count may change' }],
     },
@@ -714,7 +1217,12 @@ describe('changeIssues', () => {
     },
     {
       name: 'a role that had 0 members gets resources and members',
-      change: (n) => Object.assign(role(n, 2), { members: 2, resources: { limits: { memory: '2Gi' } }, serviceType: 'LoadBalancer' }),
+      change: (n) =>
+        Object.assign(role(n, 2), {
+          members: 2,
+          resources: { limits: { memory: '2Gi' } },
+          serviceType: 'LoadBalancer',
+        }),
       issues: [],
     },
     {
@@ -797,7 +1305,10 @@ spec:
   it('reads a KdCluster and turns numeric quantities into strings', () => {
     const [manifest] = parseManifests(CLUSTER_YAML, 'cluster.yaml');
     if (manifest?.kind !== 'KdCluster') throw new Error('expected a KdCluster');
-    expect(manifest.value.spec.roles[0]?.resources).toEqual({ requests: { cpu: '500m', memory: '4Gi' }, limits: { cpu: '2' } });
+    expect(manifest.value.spec.roles[0]?.resources).toEqual({
+      requests: { cpu: '500m', memory: '4Gi' },
+      limits: { cpu: '2' },
+    });
     expect(manifest.value.spec.roles[1]?.members).toBe(3);
   });
 
@@ -836,7 +1347,12 @@ spec:
         roles: [
           { id: 'controller', cardinality: '1', containerSpec: { tty: true } },
           { id: 'worker', cardinality: '2+', minStorage: { size: '20Gi', ephemeralModeSupported: true } },
-          { id: 'jupyter_nb', cardinality: '0+', imageRepoTag: 'docker.io/bluedata/jupyter:7', blockDevices: { deviceCount: 1 } },
+          {
+            id: 'jupyter_nb',
+            cardinality: '0+',
+            imageRepoTag: 'docker.io/bluedata/jupyter:7',
+            blockDevices: { deviceCount: 1 },
+          },
         ],
       },
     };
@@ -854,13 +1370,27 @@ spec:
     expect(manifest.value.spec.roles[1]?.minStorage).toEqual({ size: '20Gi', ephemeralModeSupported: true });
     expect(manifest.value.spec.config?.selectedRoles).toEqual(['controller', 'worker', 'jupyter_nb']);
     expect(manifest.value.spec.retry.maximumAttempts).toBe(3);
-    expect(manifest.dropped.sort()).toEqual(['spec.capabilities', 'spec.configSchemaVersion', 'spec.roles[0].containerSpec', 'spec.roles[2].blockDevices'].sort());
+    expect(manifest.dropped.sort()).toEqual(
+      [
+        'spec.capabilities',
+        'spec.configSchemaVersion',
+        'spec.roles[0].containerSpec',
+        'spec.roles[2].blockDevices',
+      ].sort(),
+    );
   });
 
   it('reports KubeDirectorApp errors with kdflow field paths', () => {
-    const kd = { apiVersion: 'kubedirector.hpe.com/v1beta1', kind: 'KubeDirectorApp', metadata: { name: 'spark' }, spec: { ...appSpec() } };
+    const kd = {
+      apiVersion: 'kubedirector.hpe.com/v1beta1',
+      kind: 'KubeDirectorApp',
+      metadata: { name: 'spark' },
+      spec: { ...appSpec() },
+    };
     kd.spec.roles[1].cardinality = 'many';
-    expect(() => parseManifests(JSON.stringify(kd), 'kd.json')).toThrowError(/^kd\.json: spec\.roles\[1\]\.cardinality: cardinality must be/);
+    expect(() => parseManifests(JSON.stringify(kd), 'kd.json')).toThrowError(
+      /^kd\.json: spec\.roles\[1\]\.cardinality: cardinality must be/,
+    );
   });
 
   it('converts a KubeDirectorCluster: storageClassName → storageClass, serviceType onto each role', () => {
@@ -916,11 +1446,18 @@ spec:
         ],
       },
     });
-    expect(manifest.dropped.sort()).toEqual(['spec.appCatalog', 'spec.connections', 'spec.roles[1].blockStorage', 'spec.roles[1].serviceType'].sort());
+    expect(manifest.dropped.sort()).toEqual(
+      ['spec.appCatalog', 'spec.connections', 'spec.roles[1].blockStorage', 'spec.roles[1].serviceType'].sort(),
+    );
   });
 
   it('leaves serviceType unset when a KubeDirectorCluster has none', () => {
-    const kd = { apiVersion: 'kubedirector.hpe.com/v1beta1', kind: 'KubeDirectorCluster', metadata: { name: 'c' }, spec: { app: 'spark', roles: [{ id: 'worker', members: 2 }] } };
+    const kd = {
+      apiVersion: 'kubedirector.hpe.com/v1beta1',
+      kind: 'KubeDirectorCluster',
+      metadata: { name: 'c' },
+      spec: { app: 'spark', roles: [{ id: 'worker', members: 2 }] },
+    };
     const [manifest] = parseManifests(JSON.stringify(kd), 'c.json');
     if (manifest?.kind !== 'KdCluster') throw new Error('expected a KdCluster');
     expect(manifest.value.spec.roles).toEqual([{ id: 'worker', members: 2 }]);
@@ -938,14 +1475,22 @@ spec:
     expect(manifest?.dropped).toEqual(['spec.roles[0].storage.volumeMode']);
   });
 
-  it.each(['KubeDirectorApp', 'KubeDirectorCluster'])('keeps metadata.annotations of a %s or lists them as dropped', (kind) => {
-    const spec = kind === 'KubeDirectorApp' ? appSpec() : { app: 'spark', roles: [{ id: 'worker', members: 2 }] };
-    const kd = { apiVersion: 'kubedirector.hpe.com/v1beta1', kind, metadata: { name: 'spark', annotations: { owner: 'data-team' } }, spec };
-    const [manifest] = parseManifests(JSON.stringify(kd), 'kd.json');
-    const kept = manifest?.value.metadata.annotations?.owner === 'data-team';
-    const listed = manifest?.dropped.some((d) => d.startsWith('metadata.annotations')) ?? false;
-    expect(kept || listed).toBe(true);
-  });
+  it.each(['KubeDirectorApp', 'KubeDirectorCluster'])(
+    'keeps metadata.annotations of a %s or lists them as dropped',
+    (kind) => {
+      const spec = kind === 'KubeDirectorApp' ? appSpec() : { app: 'spark', roles: [{ id: 'worker', members: 2 }] };
+      const kd = {
+        apiVersion: 'kubedirector.hpe.com/v1beta1',
+        kind,
+        metadata: { name: 'spark', annotations: { owner: 'data-team' } },
+        spec,
+      };
+      const [manifest] = parseManifests(JSON.stringify(kd), 'kd.json');
+      const kept = manifest?.value.metadata.annotations?.owner === 'data-team';
+      const listed = manifest?.dropped.some((d) => d.startsWith('metadata.annotations')) ?? false;
+      expect(kept || listed).toBe(true);
+    },
+  );
 
   interface ErrorCase {
     name: string;
@@ -955,16 +1500,56 @@ spec:
   }
 
   const errors: ErrorCase[] = [
-    { name: 'invalid YAML', text: 'apiVersion: [unclosed\nkind: KdApp\n', path: '', message: /^not valid JSON or YAML: / },
-    { name: 'invalid JSON (unclosed object)', text: '{"apiVersion": "kdflow.dev/v1beta1", "kind": "KdApp"', path: '', message: /^not valid JSON or YAML: / },
-    { name: 'a wrong apiVersion', text: 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n', path: 'apiVersion', message: /got "apps\/v1" \/ "Deployment"$/ },
-    { name: 'no apiVersion', text: 'kind: KdApp\nmetadata: {name: x}\n', path: 'apiVersion', message: /^expected apiVersion kdflow\.dev\/v1beta1/ },
-    { name: 'a known apiVersion with an unknown kind', text: 'apiVersion: kdflow.dev/v1beta1\nkind: KdWidget\n', path: 'kind', message: /got "kdflow\.dev\/v1beta1" \/ "KdWidget"$/ },
-    { name: 'a KubeDirector apiVersion with an unknown kind', text: 'apiVersion: kubedirector.hpe.com/v1beta1\nkind: KubeDirectorConfig\n', path: 'kind', message: /KubeDirectorConfig/ },
+    {
+      name: 'invalid YAML',
+      text: 'apiVersion: [unclosed\nkind: KdApp\n',
+      path: '',
+      message: /^not valid JSON or YAML: /,
+    },
+    {
+      name: 'invalid JSON (unclosed object)',
+      text: '{"apiVersion": "kdflow.dev/v1beta1", "kind": "KdApp"',
+      path: '',
+      message: /^not valid JSON or YAML: /,
+    },
+    {
+      name: 'a wrong apiVersion',
+      text: 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n',
+      path: 'apiVersion',
+      message: /got "apps\/v1" \/ "Deployment"$/,
+    },
+    {
+      name: 'no apiVersion',
+      text: 'kind: KdApp\nmetadata: {name: x}\n',
+      path: 'apiVersion',
+      message: /^expected apiVersion kdflow\.dev\/v1beta1/,
+    },
+    {
+      name: 'a known apiVersion with an unknown kind',
+      text: 'apiVersion: kdflow.dev/v1beta1\nkind: KdWidget\n',
+      path: 'kind',
+      message: /got "kdflow\.dev\/v1beta1" \/ "KdWidget"$/,
+    },
+    {
+      name: 'a KubeDirector apiVersion with an unknown kind',
+      text: 'apiVersion: kubedirector.hpe.com/v1beta1\nkind: KubeDirectorConfig\n',
+      path: 'kind',
+      message: /KubeDirectorConfig/,
+    },
     { name: 'an empty file', text: '', path: '', message: /^the file holds no manifest$/ },
-    { name: 'a file of comments only', text: '# nothing\n\n# at all\n', path: '', message: /^the file holds no manifest$/ },
+    {
+      name: 'a file of comments only',
+      text: '# nothing\n\n# at all\n',
+      path: '',
+      message: /^the file holds no manifest$/,
+    },
     { name: 'only document separators', text: '---\n---\n', path: '', message: /^the file holds no manifest$/ },
-    { name: 'a list instead of an object', text: '- apiVersion: kdflow.dev/v1beta1\n', path: '', message: /^a manifest must be an object/ },
+    {
+      name: 'a list instead of an object',
+      text: '- apiVersion: kdflow.dev/v1beta1\n',
+      path: '',
+      message: /^a manifest must be an object/,
+    },
     { name: 'a bare scalar', text: '42\n', path: '', message: /^a manifest must be an object/ },
   ];
 
@@ -989,21 +1574,96 @@ spec:
 
 describe('issues name the value the user wrote', () => {
   const cases: { name: string; mutate: (m: Json) => void; path: string; message: string }[] = [
-    { name: 'an unknown event', mutate: (m) => void (m.spec.roles[1].eventList = ['configure', 'reboot']), path: 'spec.roles[1].eventList[1]', message: 'got "reboot"; expected one of configure, addnodes, delnodes' },
-    { name: 'a wrong literal', mutate: (m) => void (m.kind = 'KdWidget'), path: 'kind', message: 'got "KdWidget"; expected "KdApp"' },
-    { name: 'a number for a string', mutate: (m) => void (m.spec.version = 3), path: 'spec.version', message: 'got 3; expected string' },
-    { name: 'a field left out', mutate: (m) => void delete m.spec.distroID, path: 'spec.distroID', message: 'missing; expected string' },
-    { name: 'null for an object', mutate: (m) => void (m.spec.label = null), path: 'spec.label', message: 'got null; expected object' },
-    { name: 'a list for a string', mutate: (m) => void (m.spec.distroID = ['a', 'b']), path: 'spec.distroID', message: 'got ["a","b"]; expected string' },
-    { name: 'a number below the minimum', mutate: (m) => void (m.spec.maxParallel = 0), path: 'spec.maxParallel', message: 'got 0; expected number to be >=1' },
-    { name: 'a number above the maximum', mutate: (m) => void (m.spec.services[0].endpoint.port = 70_000), path: 'spec.services[0].endpoint.port', message: 'got 70000; expected number to be <=65535' },
-    { name: 'a refinement', mutate: (m) => void (m.spec.roles[1].cardinality = 'two'), path: 'spec.roles[1].cardinality', message: 'cardinality must be "N" or "N+" (for example "1", "2+", "0+"), got "two"' },
-    { name: 'a pattern', mutate: (m) => void (m.metadata.name = 'Spark'), path: 'metadata.name', message: `metadata.name must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit), got "Spark"` },
-    { name: 'a quantity of the wrong type (a union)', mutate: (m) => void (m.spec.roles[0].minResources.cpu = true), path: 'spec.roles[0].minResources.cpu', message: 'got true; expected string or number' },
-    { name: 'a quantity as a number, named as written', mutate: (m) => void (m.spec.roles[0].minResources.cpu = -1), path: 'spec.roles[0].minResources.cpu', message: 'must be a Kubernetes quantity such as 500m, 2 or 4Gi, got -1' },
-    { name: 'a message that already quotes the value', mutate: (m) => void (m.spec.config.roleServices[1].roleID = 'ghost'), path: 'spec.config.roleServices[1].roleID', message: 'unknown role "ghost"' },
-    { name: 'an unknown key (named by the message)', mutate: (m) => void (m.spec.colour = 'blue'), path: 'spec', message: 'Unrecognized key: "colour"' },
-    { name: 'a control character, escaped', mutate: (m) => void (m.metadata.name = 'a\u001b[31m'), path: 'metadata.name', message: `metadata.name must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit), got "a\\u001b[31m"` },
+    {
+      name: 'an unknown event',
+      mutate: (m) => void (m.spec.roles[1].eventList = ['configure', 'reboot']),
+      path: 'spec.roles[1].eventList[1]',
+      message: 'got "reboot"; expected one of configure, addnodes, delnodes',
+    },
+    {
+      name: 'a wrong literal',
+      mutate: (m) => void (m.kind = 'KdWidget'),
+      path: 'kind',
+      message: 'got "KdWidget"; expected "KdApp"',
+    },
+    {
+      name: 'a number for a string',
+      mutate: (m) => void (m.spec.version = 3),
+      path: 'spec.version',
+      message: 'got 3; expected string',
+    },
+    {
+      name: 'a field left out',
+      mutate: (m) => void delete m.spec.distroID,
+      path: 'spec.distroID',
+      message: 'missing; expected string',
+    },
+    {
+      name: 'null for an object',
+      mutate: (m) => void (m.spec.label = null),
+      path: 'spec.label',
+      message: 'got null; expected object',
+    },
+    {
+      name: 'a list for a string',
+      mutate: (m) => void (m.spec.distroID = ['a', 'b']),
+      path: 'spec.distroID',
+      message: 'got ["a","b"]; expected string',
+    },
+    {
+      name: 'a number below the minimum',
+      mutate: (m) => void (m.spec.maxParallel = 0),
+      path: 'spec.maxParallel',
+      message: 'got 0; expected number to be >=1',
+    },
+    {
+      name: 'a number above the maximum',
+      mutate: (m) => void (m.spec.services[0].endpoint.port = 70_000),
+      path: 'spec.services[0].endpoint.port',
+      message: 'got 70000; expected number to be <=65535',
+    },
+    {
+      name: 'a refinement',
+      mutate: (m) => void (m.spec.roles[1].cardinality = 'two'),
+      path: 'spec.roles[1].cardinality',
+      message: 'cardinality must be "N" or "N+" (for example "1", "2+", "0+"), got "two"',
+    },
+    {
+      name: 'a pattern',
+      mutate: (m) => void (m.metadata.name = 'Spark'),
+      path: 'metadata.name',
+      message: `metadata.name must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit), got "Spark"`,
+    },
+    {
+      name: 'a quantity of the wrong type (a union)',
+      mutate: (m) => void (m.spec.roles[0].minResources.cpu = true),
+      path: 'spec.roles[0].minResources.cpu',
+      message: 'got true; expected string or number',
+    },
+    {
+      name: 'a quantity as a number, named as written',
+      mutate: (m) => void (m.spec.roles[0].minResources.cpu = -1),
+      path: 'spec.roles[0].minResources.cpu',
+      message: 'must be a Kubernetes quantity such as 500m, 2 or 4Gi, got -1',
+    },
+    {
+      name: 'a message that already quotes the value',
+      mutate: (m) => void (m.spec.config.roleServices[1].roleID = 'ghost'),
+      path: 'spec.config.roleServices[1].roleID',
+      message: 'unknown role "ghost"',
+    },
+    {
+      name: 'an unknown key (named by the message)',
+      mutate: (m) => void (m.spec.colour = 'blue'),
+      path: 'spec',
+      message: 'Unrecognized key: "colour"',
+    },
+    {
+      name: 'a control character, escaped',
+      mutate: (m) => void (m.metadata.name = 'a\u001b[31m'),
+      path: 'metadata.name',
+      message: `metadata.name must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit), got "a\\u001b[31m"`,
+    },
   ];
 
   it.each(cases)('$name', ({ mutate, path, message }) => {
@@ -1027,8 +1687,25 @@ describe('issues name the value the user wrote', () => {
 
   it('names the value in a change the workflow and the CLI check (checkChange)', () => {
     const app = KdAppSpec.parse(appSpec());
-    const current: KdClusterSpec = { app: 'spark', roles: [{ id: 'controller', members: 1 }, { id: 'worker', members: 2 }] };
-    const checked = checkChange('spark-1', current, { app: 'spark', roles: [{ id: 'controller', members: 1 }, { id: 'worker', members: 'many' }] }, app);
+    const current: KdClusterSpec = {
+      app: 'spark',
+      roles: [
+        { id: 'controller', members: 1 },
+        { id: 'worker', members: 2 },
+      ],
+    };
+    const checked = checkChange(
+      'spark-1',
+      current,
+      {
+        app: 'spark',
+        roles: [
+          { id: 'controller', members: 1 },
+          { id: 'worker', members: 'many' },
+        ],
+      },
+      app,
+    );
     expect(checked.issues).toEqual([{ path: 'spec.roles[1].members', message: 'got "many"; expected number' }]);
   });
 });
@@ -1036,24 +1713,63 @@ describe('issues name the value the user wrote', () => {
 // ──────────────────────────────────────── names and prototypes ──────────────────────────────────────
 
 describe('names that could reach Object.prototype', () => {
-  const app = KdAppSpec.parse({ ...appSpec(), roles: [{ id: 'constructor', cardinality: '1+' }, { id: 'worker', cardinality: '0+' }], config: undefined });
-  const spec: KdClusterSpec = { app: 'spark', roles: [{ id: 'constructor', members: 1 }, { id: 'worker', members: 1 }] };
+  const app = KdAppSpec.parse({
+    ...appSpec(),
+    roles: [
+      { id: 'constructor', cardinality: '1+' },
+      { id: 'worker', cardinality: '0+' },
+    ],
+    config: undefined,
+  });
+  const spec: KdClusterSpec = {
+    app: 'spark',
+    roles: [
+      { id: 'constructor', members: 1 },
+      { id: 'worker', members: 1 },
+    ],
+  };
 
   it('a role named "constructor" resizes like any other, and is left alone when not named', () => {
-    expect(checkChange('c', spec, resizedSpec(spec, { worker: 3 }), app)).toEqual({ spec: { app: 'spark', roles: [{ id: 'constructor', members: 1 }, { id: 'worker', members: 3 }] }, issues: [] });
+    expect(checkChange('c', spec, resizedSpec(spec, { worker: 3 }), app)).toEqual({
+      spec: {
+        app: 'spark',
+        roles: [
+          { id: 'constructor', members: 1 },
+          { id: 'worker', members: 3 },
+        ],
+      },
+      issues: [],
+    });
     expect(checkChange('c', spec, resizedSpec(spec, { constructor: 2 }), app)).toMatchObject({ issues: [] });
   });
 
   it('a "__proto__" key in a resize (a JSON payload) becomes a role the rules refuse by name', () => {
     const payload = JSON.parse('{"__proto__": 3}') as Record<string, number>;
     const checked = checkChange('c', spec, resizedSpec(spec, payload), app);
-    expect(checked.issues).toEqual([{ path: 'spec.roles[2].id', message: 'role id must not be "__proto__" (a name reserved by JavaScript)' }]);
+    expect(checked.issues).toEqual([
+      { path: 'spec.roles[2].id', message: 'role id must not be "__proto__" (a name reserved by JavaScript)' },
+    ]);
   });
 
   it.each([
-    ['a role id', (m: Json) => void (m.spec.roles[0].id = '__proto__'), 'spec.roles[0].id', 'role id must not be "__proto__" (a name reserved by JavaScript)'],
-    ['an env name', (m: Json) => void (m.spec.roles[0].env[0].name = '__proto__'), 'spec.roles[0].env[0].name', 'env name must not be "__proto__" (a name reserved by JavaScript)'],
-    ['a metadata.name', (m: Json) => void (m.metadata.name = '__proto__'), 'metadata.name', 'metadata.name must not be "__proto__" (a name reserved by JavaScript)'],
+    [
+      'a role id',
+      (m: Json) => void (m.spec.roles[0].id = '__proto__'),
+      'spec.roles[0].id',
+      'role id must not be "__proto__" (a name reserved by JavaScript)',
+    ],
+    [
+      'an env name',
+      (m: Json) => void (m.spec.roles[0].env[0].name = '__proto__'),
+      'spec.roles[0].env[0].name',
+      'env name must not be "__proto__" (a name reserved by JavaScript)',
+    ],
+    [
+      'a metadata.name',
+      (m: Json) => void (m.metadata.name = '__proto__'),
+      'metadata.name',
+      'metadata.name must not be "__proto__" (a name reserved by JavaScript)',
+    ],
   ])('refuses "__proto__" as %s, with one issue that says why', (_what, mutate, path, message) => {
     const m = clusterManifest();
     mutate(m);
@@ -1062,7 +1778,20 @@ describe('names that could reach Object.prototype', () => {
 
   it('writes a role named "constructor" into configmeta like any other', () => {
     const member = { name: 'c-constructor-0', fqdn: 'c-constructor-0.c.ns.svc.cluster.local', ordinal: 0 };
-    const meta = JSON.parse(JSON.stringify(buildConfigmeta({ namespace: 'ns', cluster: 'c', clusterId: 'id', app: app, roles: [{ id: 'constructor', ordinals: [[0, 0]] }] }, member.name)));
+    const meta = JSON.parse(
+      JSON.stringify(
+        buildConfigmeta(
+          {
+            namespace: 'ns',
+            cluster: 'c',
+            clusterId: 'id',
+            app: app,
+            roles: [{ id: 'constructor', ordinals: [[0, 0]] }],
+          },
+          member.name,
+        ),
+      ),
+    );
     expect(meta.nodegroups['1'].roles.constructor).toMatchObject({ node_ids: ['0'], fqdns: [member.fqdn] });
     expect(meta.node.role_id).toBe('constructor');
   });

@@ -9,7 +9,7 @@ import { scanShell, scanSource, scanTypeScript } from '../../scripts/chaos/sourc
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('no shell strings built from input', () => {
-  it('finds none in kdflow\'s own source', () => {
+  it("finds none in kdflow's own source", () => {
     const { files, findings } = scanSource(REPO);
     expect(files).toBeGreaterThan(50);
     expect(findings.map((f) => `${f.file}:${f.line}: ${f.what}`)).toEqual([]);
@@ -34,7 +34,11 @@ const fine = ['sh', '-c', SCRIPT, 'kdflow', dir];`;
       '7: sh -c with a script built from strings (pass values as positional parameters)',
       '8: eval()',
     ]);
-    expect(scanShell('x.sh', 'exec "$@"\nexec $@\neval "$x"\n# eval here is a comment\necho "$*"\n').map((f) => `${f.line}: ${f.what}`)).toEqual(['2: unquoted $@ or $*', '3: eval']);
+    expect(
+      scanShell('x.sh', 'exec "$@"\nexec $@\neval "$x"\n# eval here is a comment\necho "$*"\n').map(
+        (f) => `${f.line}: ${f.what}`,
+      ),
+    ).toEqual(['2: unquoted $@ or $*', '3: eval']);
   });
 });
 
@@ -52,7 +56,9 @@ describe('secrets', () => {
 
   it('redacts every occurrence, and the end of one a tail cut in half', () => {
     const secrets = secretValues(env);
-    expect(redact('DB_PASSWORD=hunter2-secret\nagain hunter2-secret LOG_LEVEL=debug-verbose', secrets)).toBe(`DB_PASSWORD=${REDACTED}\nagain ${REDACTED} LOG_LEVEL=debug-verbose`);
+    expect(redact('DB_PASSWORD=hunter2-secret\nagain hunter2-secret LOG_LEVEL=debug-verbose', secrets)).toBe(
+      `DB_PASSWORD=${REDACTED}\nagain ${REDACTED} LOG_LEVEL=debug-verbose`,
+    );
     expect(redact('r2-secret\nrest', secrets)).toBe(`${REDACTED}\nrest`);
     expect(redact('nothing here', [])).toBe('nothing here');
   });
@@ -68,7 +74,10 @@ describe('secrets', () => {
     log.info({ input: { spec: { roles: [{ id: 'w', env: roleEnv }] } } }, 'a workflow input');
     log.info({ args: { input: { spec: { roles: [{ id: 'w', env: roleEnv }] } } } }, 'an activity call');
     log.info({ activity: { request: { env: roleEnv } } }, 'nested deeper');
-    log.info({ headers: { authorization: 'Bearer tok-123456' }, password: 'pw-123456', token: 'tok-123456' }, 'credentials');
+    log.info(
+      { headers: { authorization: 'Bearer tok-123456' }, password: 'pw-123456', token: 'tok-123456' },
+      'credentials',
+    );
     expect(lines).toHaveLength(7);
     for (const line of lines) expect(line).not.toMatch(/hunter2-secret|tok-123456|pw-123456/);
   });

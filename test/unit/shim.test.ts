@@ -6,15 +6,38 @@ import { runEvent, runsToTell } from '../../shim/status-sync.ts';
 
 const appCr: CrObject = {
   metadata: { name: 'spark', namespace: 'ns' },
-  spec: { label: { name: 's' }, distroID: 'x', version: '1', defaultImageRepoTag: 'img:1', roles: [{ id: 'controller', cardinality: '1' }, { id: 'worker', cardinality: '0+' }] },
+  spec: {
+    label: { name: 's' },
+    distroID: 'x',
+    version: '1',
+    defaultImageRepoTag: 'img:1',
+    roles: [
+      { id: 'controller', cardinality: '1' },
+      { id: 'worker', cardinality: '0+' },
+    ],
+  },
 };
 const apps = new Map([['ns/spark', appCr]]);
 const cluster = (spec: unknown): CrObject => ({ metadata: { name: 'sc', namespace: 'ns', generation: 2 }, spec });
 
 describe('what the shim forwards', () => {
   it('builds the workflow input from a valid KdCluster and the KdApp in its namespace', () => {
-    const verdict = clusterInputOf(cluster({ app: 'spark', roles: [{ id: 'controller', members: 1 }, { id: 'worker', members: 3 }] }), apps);
-    expect('input' in verdict && verdict.input).toMatchObject({ namespace: 'ns', name: 'sc', appName: 'spark', spec: { app: 'spark' } });
+    const verdict = clusterInputOf(
+      cluster({
+        app: 'spark',
+        roles: [
+          { id: 'controller', members: 1 },
+          { id: 'worker', members: 3 },
+        ],
+      }),
+      apps,
+    );
+    expect('input' in verdict && verdict.input).toMatchObject({
+      namespace: 'ns',
+      name: 'sc',
+      appName: 'spark',
+      spec: { app: 'spark' },
+    });
   });
 
   it('refuses with field-named issues: cardinality, unknown role, unknown app, wrong types', () => {
@@ -23,16 +46,32 @@ describe('what the shim forwards', () => {
       return 'issues' in verdict ? verdict.issues : [];
     };
     expect(issues({ app: 'spark', roles: [{ id: 'controller', members: 2 }] })[0]?.path).toBe('spec.roles[0].members');
-    expect(issues({ app: 'spark', roles: [{ id: 'ghost', members: 1 }] }).map((i) => i.path)).toContain('spec.roles[0].id');
-    expect(issues({ app: 'nope', roles: [] })).toEqual([{ path: 'spec.app', message: 'unknown app "nope": no KdApp of that name in namespace ns' }]);
+    expect(issues({ app: 'spark', roles: [{ id: 'ghost', members: 1 }] }).map((i) => i.path)).toContain(
+      'spec.roles[0].id',
+    );
+    expect(issues({ app: 'nope', roles: [] })).toEqual([
+      { path: 'spec.app', message: 'unknown app "nope": no KdApp of that name in namespace ns' },
+    ]);
     // Only a missing or broken app is a refusal that heals without a new generation.
     expect(clusterInputOf(cluster({ app: 'nope', roles: [] }), apps)).toMatchObject({ reason: 'UnknownApp' });
-    expect(clusterInputOf(cluster({ app: 'spark', roles: [{ id: 'ghost', members: 1 }] }), apps)).toMatchObject({ reason: 'InvalidSpec' });
-    expect(issues({ app: 'spark', roles: [{ id: 'worker', members: 'three' }] })[0]?.path).toBe('spec.roles[0].members');
-    const broken = new Map([['ns/spark', { ...appCr, spec: { ...(appCr.spec as object), defaultImageRepoTag: undefined } }]]);
-    expect(clusterInputOf(cluster({ app: 'spark', roles: [] }), broken)).toMatchObject({ issues: [{ path: 'spec.app', message: expect.stringContaining('KdApp spark is invalid: spec.roles[0].imageRepoTag') }] });
+    expect(clusterInputOf(cluster({ app: 'spark', roles: [{ id: 'ghost', members: 1 }] }), apps)).toMatchObject({
+      reason: 'InvalidSpec',
+    });
+    expect(issues({ app: 'spark', roles: [{ id: 'worker', members: 'three' }] })[0]?.path).toBe(
+      'spec.roles[0].members',
+    );
+    const broken = new Map([
+      ['ns/spark', { ...appCr, spec: { ...(appCr.spec as object), defaultImageRepoTag: undefined } }],
+    ]);
+    expect(clusterInputOf(cluster({ app: 'spark', roles: [] }), broken)).toMatchObject({
+      issues: [
+        { path: 'spec.app', message: expect.stringContaining('KdApp spark is invalid: spec.roles[0].imageRepoTag') },
+      ],
+    });
     // The same app name in another namespace is not this cluster's app.
-    expect(clusterInputOf({ ...cluster({ app: 'spark', roles: [] }), metadata: { name: 'sc', namespace: 'other' } }, apps)).toMatchObject({ issues: [{ path: 'spec.app' }] });
+    expect(
+      clusterInputOf({ ...cluster({ app: 'spark', roles: [] }), metadata: { name: 'sc', namespace: 'other' } }, apps),
+    ).toMatchObject({ issues: [{ path: 'spec.app' }] });
   });
 });
 
@@ -45,8 +84,43 @@ describe('the status the shim writes', () => {
     generation: 3,
     observedGeneration: 3,
     roles: [
-      { id: 'controller', desired: 1, total: 1, ready: 1, configured: 1, members: [{ name: 'sc-controller-0', role: 'controller', ordinal: 0, fqdn: 'f0', state: 'configured', ready: true, events: [] }] },
-      { id: 'worker', desired: 2, total: 1, ready: 1, configured: 0, members: [{ name: 'sc-worker-0', role: 'worker', ordinal: 0, fqdn: 'f1', state: 'config error', ready: true, lastError: 'configure exited 3', events: [] }] },
+      {
+        id: 'controller',
+        desired: 1,
+        total: 1,
+        ready: 1,
+        configured: 1,
+        members: [
+          {
+            name: 'sc-controller-0',
+            role: 'controller',
+            ordinal: 0,
+            fqdn: 'f0',
+            state: 'configured',
+            ready: true,
+            events: [],
+          },
+        ],
+      },
+      {
+        id: 'worker',
+        desired: 2,
+        total: 1,
+        ready: 1,
+        configured: 0,
+        members: [
+          {
+            name: 'sc-worker-0',
+            role: 'worker',
+            ordinal: 0,
+            fqdn: 'f1',
+            state: 'config error',
+            ready: true,
+            lastError: 'configure exited 3',
+            events: [],
+          },
+        ],
+      },
     ],
     page: { offset: 0, limit: 100, total: 2 },
   };
@@ -58,17 +132,25 @@ describe('the status the shim writes', () => {
       membersReady: '1/3',
       roles: [
         { id: 'controller', desired: 1, members: [{ name: 'sc-controller-0', state: 'configured', fqdn: 'f0' }] },
-        { id: 'worker', desired: 2, members: [{ name: 'sc-worker-0', state: 'config error', fqdn: 'f1', lastError: 'configure exited 3' }] },
+        {
+          id: 'worker',
+          desired: 2,
+          members: [{ name: 'sc-worker-0', state: 'config error', fqdn: 'f1', lastError: 'configure exited 3' }],
+        },
       ],
       lastError: 'configure exited 3',
     });
-    expect(crStatusFrom({ ...status, lastRejection: { reason: 'bad change', at: 't' } }, 'w').lastError).toBe('bad change');
+    expect(crStatusFrom({ ...status, lastRejection: { reason: 'bad change', at: 't' } }, 'w').lastError).toBe(
+      'bad change',
+    );
   });
 
   it('keeps a condition transition time while its status holds', () => {
     const first = withCondition(undefined, { type: 'Valid', status: 'True', reason: 'Forwarded', message: 'g1' }, 't1');
     const same = withCondition(first, { type: 'Valid', status: 'True', reason: 'Forwarded', message: 'g2' }, 't2');
-    expect(same).toEqual([{ type: 'Valid', status: 'True', reason: 'Forwarded', message: 'g2', lastTransitionTime: 't1' }]);
+    expect(same).toEqual([
+      { type: 'Valid', status: 'True', reason: 'Forwarded', message: 'g2', lastTransitionTime: 't1' },
+    ]);
     const flipped = withCondition(same, { type: 'Valid', status: 'False', reason: 'InvalidSpec', message: 'x' }, 't3');
     expect(flipped[0]?.lastTransitionTime).toBe('t3');
   });
@@ -76,8 +158,29 @@ describe('the status the shim writes', () => {
 
 describe('the script runs the shim tells as Events', () => {
   // A member's last run of each event kind.
-  const run = (event: ScriptRun['event'], finishedAt: string, exitCode: number | null, extra: Partial<ScriptRun> = {}): ScriptRun => ({ runId: `r-${finishedAt}`, event, exitCode, attempts: 1, startedAt: finishedAt, finishedAt, ...extra });
-  const member = (name: string, events: ScriptRun[]) => ({ name, role: 'worker', ordinal: 0, fqdn: `${name}.f`, state: 'configured' as const, ready: true, events });
+  const run = (
+    event: ScriptRun['event'],
+    finishedAt: string,
+    exitCode: number | null,
+    extra: Partial<ScriptRun> = {},
+  ): ScriptRun => ({
+    runId: `r-${finishedAt}`,
+    event,
+    exitCode,
+    attempts: 1,
+    startedAt: finishedAt,
+    finishedAt,
+    ...extra,
+  });
+  const member = (name: string, events: ScriptRun[]) => ({
+    name,
+    role: 'worker',
+    ordinal: 0,
+    fqdn: `${name}.f`,
+    state: 'configured' as const,
+    ready: true,
+    events,
+  });
   const status: ClusterStatus = {
     name: 'sc',
     namespace: 'ns',
@@ -86,15 +189,45 @@ describe('the script runs the shim tells as Events', () => {
     generation: 2,
     observedGeneration: 2,
     roles: [
-      { id: 'controller', desired: 1, total: 1, ready: 1, configured: 1, members: [member('sc-controller-0', [run('configure', '2026-01-01T00:00:01.000Z', 0), run('addnodes', '2026-01-01T00:00:05.000Z', 0, { about: 'sc-worker-1' })])] },
-      { id: 'worker', desired: 2, total: 2, ready: 2, configured: 2, members: [member('sc-worker-0', [run('configure', '2026-01-01T00:00:02.000Z', 0)]), member('sc-worker-1', [run('configure', '2026-01-01T00:00:04.000Z', 3, { attempts: 2 })])] },
+      {
+        id: 'controller',
+        desired: 1,
+        total: 1,
+        ready: 1,
+        configured: 1,
+        members: [
+          member('sc-controller-0', [
+            run('configure', '2026-01-01T00:00:01.000Z', 0),
+            run('addnodes', '2026-01-01T00:00:05.000Z', 0, { about: 'sc-worker-1' }),
+          ]),
+        ],
+      },
+      {
+        id: 'worker',
+        desired: 2,
+        total: 2,
+        ready: 2,
+        configured: 2,
+        members: [
+          member('sc-worker-0', [run('configure', '2026-01-01T00:00:02.000Z', 0)]),
+          member('sc-worker-1', [run('configure', '2026-01-01T00:00:04.000Z', 3, { attempts: 2 })]),
+        ],
+      },
     ],
     page: { offset: 0, limit: 100, total: 3 },
   };
 
   it('tells the runs that ended after reportedThrough, oldest first, from every member', () => {
-    expect(runsToTell(status, undefined).map((r) => `${r.member}/${r.event}`)).toEqual(['sc-controller-0/configure', 'sc-worker-0/configure', 'sc-worker-1/configure', 'sc-controller-0/addnodes']);
-    expect(runsToTell(status, '2026-01-01T00:00:02.000Z').map((r) => r.finishedAt)).toEqual(['2026-01-01T00:00:04.000Z', '2026-01-01T00:00:05.000Z']);
+    expect(runsToTell(status, undefined).map((r) => `${r.member}/${r.event}`)).toEqual([
+      'sc-controller-0/configure',
+      'sc-worker-0/configure',
+      'sc-worker-1/configure',
+      'sc-controller-0/addnodes',
+    ]);
+    expect(runsToTell(status, '2026-01-01T00:00:02.000Z').map((r) => r.finishedAt)).toEqual([
+      '2026-01-01T00:00:04.000Z',
+      '2026-01-01T00:00:05.000Z',
+    ]);
     expect(runsToTell(status, '2026-01-01T00:00:05.000Z')).toEqual([]);
   });
 
@@ -102,7 +235,20 @@ describe('the script runs the shim tells as Events', () => {
     const [first, failed, notify] = runsToTell(status, '2026-01-01T00:00:01.000Z').map(runEvent);
     expect(first).toEqual(['Normal', 'ScriptSucceeded', 'configure on sc-worker-0: exit 0, attempt 1']);
     expect(failed).toEqual(['Warning', 'ScriptFailed', 'configure on sc-worker-1: exit 3, attempt 2']);
-    expect(notify).toEqual(['Normal', 'ScriptSucceeded', 'addnodes on sc-controller-0: exit 0, attempt 1 (about sc-worker-1)']);
-    expect(runEvent({ member: 'm', event: 'configure', exitCode: null, attempts: 1, finishedAt: 't', error: 'timed out after 60 s' })[2]).toBe('configure on m: timed out after 60 s, attempt 1');
+    expect(notify).toEqual([
+      'Normal',
+      'ScriptSucceeded',
+      'addnodes on sc-controller-0: exit 0, attempt 1 (about sc-worker-1)',
+    ]);
+    expect(
+      runEvent({
+        member: 'm',
+        event: 'configure',
+        exitCode: null,
+        attempts: 1,
+        finishedAt: 't',
+        error: 'timed out after 60 s',
+      })[2],
+    ).toBe('configure on m: timed out after 60 s, attempt 1');
   });
 });

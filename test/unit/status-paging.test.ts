@@ -16,7 +16,8 @@ const app = makeApp([
 const KIB = 1024;
 const T = Date.UTC(2026, 10, 30, 12);
 
-const errorOf = (i: number) => `member ${i}: startscript exited 1: ${'y'.repeat(MAX_ERROR_CHARS)}`.slice(0, MAX_ERROR_CHARS);
+const errorOf = (i: number) =>
+  `member ${i}: startscript exited 1: ${'y'.repeat(MAX_ERROR_CHARS)}`.slice(0, MAX_ERROR_CHARS);
 const run = (seq: number, exitCode: number | null, about?: LastRun['about']): LastRun => ({
   generation: 250,
   seq,
@@ -33,7 +34,10 @@ const run = (seq: number, exitCode: number | null, about?: LastRun['about']): La
  */
 function cluster(workers: number, want = workers, failedRuns = 3): StatusInput {
   const desired = makeDesired(app, { controller: 1, worker: want }, 250);
-  const all = [newMember(desired, 'controller', 0), ...Array.from({ length: workers }, (_, o) => newMember(desired, 'worker', o))];
+  const all = [
+    newMember(desired, 'controller', 0),
+    ...Array.from({ length: workers }, (_, o) => newMember(desired, 'worker', o)),
+  ];
   const exit = (position: number) => (position >= 3 - failedRuns ? 1 : 0);
   const members: Member[] = all.map((m, i) => ({
     ...m,
@@ -46,7 +50,13 @@ function cluster(workers: number, want = workers, failedRuns = 3): StatusInput {
     runs: {
       configure: run(3 * i, exit(0)),
       addnodes: run(3 * i + 1, exit(1), { role: 'worker', ordinals: [[900, 999]] }),
-      delnodes: run(3 * i + 2, exit(2), { role: 'worker', ordinals: [[1000, 1099], [1200, 1200]] }),
+      delnodes: run(3 * i + 2, exit(2), {
+        role: 'worker',
+        ordinals: [
+          [1000, 1099],
+          [1200, 1200],
+        ],
+      }),
     },
   }));
   return { desired, members, observedGeneration: 249, busy: false, deleting: false, deleted: false };
@@ -73,7 +83,9 @@ describe('buildStatus paging', () => {
     const last = buildStatus(big, { offset: 1000 - STATUS_PAGE_DEFAULT });
     expect(size(last)).toBeLessThanOrEqual(256 * KIB);
     expect(ClusterStatus.parse(byDefault)).toEqual(byDefault);
-    console.log(`status at 1,000 members, every run failed: default page (${STATUS_PAGE_DEFAULT}) ${size(byDefault)} bytes, last default page ${size(last)} bytes`);
+    console.log(
+      `status at 1,000 members, every run failed: default page (${STATUS_PAGE_DEFAULT}) ${size(byDefault)} bytes, last default page ${size(last)} bytes`,
+    );
   });
 
   it('at 1,000 members the largest page is at most 256 KiB of JSON when every member has an error but its runs succeeded', () => {
@@ -81,7 +93,9 @@ describe('buildStatus paging', () => {
     const largest = buildStatus(cluster(999, 999, 0), { limit: STATUS_PAGE_MAX });
     expect(listed(largest)).toHaveLength(STATUS_PAGE_MAX);
     expect(largest.page).toEqual({ offset: 0, limit: STATUS_PAGE_MAX, total: 1000 });
-    expect(largest.roles[1]!.members.every((m) => m.lastError?.length === MAX_ERROR_CHARS && m.events.length === 3)).toBe(true);
+    expect(
+      largest.roles[1]!.members.every((m) => m.lastError?.length === MAX_ERROR_CHARS && m.events.length === 3),
+    ).toBe(true);
     expect(size(largest)).toBeLessThanOrEqual(256 * KIB);
     expect(ClusterStatus.parse(largest)).toEqual(largest);
     console.log(`status at 1,000 members, runs succeeded: max page (${STATUS_PAGE_MAX}) ${size(largest)} bytes`);
@@ -103,12 +117,19 @@ describe('buildStatus paging', () => {
   });
 
   it('counts cover every member, whatever the page', () => {
-    const counts = (s: ClusterStatus) => s.roles.map(({ id, desired, total, ready, configured }) => ({ id, desired, total, ready, configured }));
+    const counts = (s: ClusterStatus) =>
+      s.roles.map(({ id, desired, total, ready, configured }) => ({ id, desired, total, ready, configured }));
     const expected = [
       { id: 'controller', desired: 1, total: 1, ready: 1, configured: 1 },
       { id: 'worker', desired: 999, total: 999, ready: 899, configured: 899 },
     ];
-    for (const request of [{}, { offset: 0, limit: 1 }, { offset: 500, limit: 10 }, { offset: 990, limit: STATUS_PAGE_MAX }, { offset: 5000 }]) {
+    for (const request of [
+      {},
+      { offset: 0, limit: 1 },
+      { offset: 500, limit: 10 },
+      { offset: 990, limit: STATUS_PAGE_MAX },
+      { offset: 5000 },
+    ]) {
       const s = buildStatus(big, request);
       expect(counts(s), JSON.stringify(request)).toEqual(expected);
       expect(s.page.total).toBe(1000);
@@ -116,34 +137,58 @@ describe('buildStatus paging', () => {
     }
     // Pages tile the members in role order, then ordinal: no gap, no overlap.
     const seen: string[] = [];
-    for (let offset = 0; offset < 1000; offset += STATUS_PAGE_MAX) seen.push(...listed(buildStatus(big, { offset, limit: STATUS_PAGE_MAX })));
+    for (let offset = 0; offset < 1000; offset += STATUS_PAGE_MAX)
+      seen.push(...listed(buildStatus(big, { offset, limit: STATUS_PAGE_MAX })));
     expect(seen).toEqual([nm('controller', 0), ...names('worker', ...Array(999).keys())]);
     // The page straddling two roles lists each under its role.
     const straddle = buildStatus(big, { offset: 0, limit: 3 });
-    expect(straddle.roles.map((r) => r.members.map((m) => m.name))).toEqual([[nm('controller', 0)], names('worker', 0, 1)]);
+    expect(straddle.roles.map((r) => r.members.map((m) => m.name))).toEqual([
+      [nm('controller', 0)],
+      names('worker', 0, 1),
+    ]);
   });
 
   it('offset and limit are clamped, whatever a client sends', () => {
     const cases: [StatusRequest, { offset: number; limit: number; count: number }][] = [
-      [{ offset: -5, limit: -5 }, { offset: 0, limit: 1, count: 1 }],
-      [{ offset: Number.NaN, limit: Number.NaN }, { offset: 0, limit: STATUS_PAGE_DEFAULT, count: STATUS_PAGE_DEFAULT }],
+      [
+        { offset: -5, limit: -5 },
+        { offset: 0, limit: 1, count: 1 },
+      ],
+      [
+        { offset: Number.NaN, limit: Number.NaN },
+        { offset: 0, limit: STATUS_PAGE_DEFAULT, count: STATUS_PAGE_DEFAULT },
+      ],
       [{ limit: 1_000_000 }, { offset: 0, limit: STATUS_PAGE_MAX, count: STATUS_PAGE_MAX }],
       [{ limit: Number.POSITIVE_INFINITY }, { offset: 0, limit: STATUS_PAGE_MAX, count: STATUS_PAGE_MAX }],
       [{ limit: Number.NEGATIVE_INFINITY }, { offset: 0, limit: 1, count: 1 }],
-      [{ offset: 2.9, limit: 3.7 }, { offset: 2, limit: 3, count: 3 }],
-      [{ offset: 995, limit: 50 }, { offset: 995, limit: 50, count: 5 }],
+      [
+        { offset: 2.9, limit: 3.7 },
+        { offset: 2, limit: 3, count: 3 },
+      ],
+      [
+        { offset: 995, limit: 50 },
+        { offset: 995, limit: 50, count: 5 },
+      ],
       // Past the end: an empty page at the end, never an offset the answer's own schema refuses.
       [{ offset: 10_000 }, { offset: 1000, limit: STATUS_PAGE_DEFAULT, count: 0 }],
       // 0 counts as no limit given (not as "counts only").
       [{ limit: 0 }, { offset: 0, limit: STATUS_PAGE_DEFAULT, count: STATUS_PAGE_DEFAULT }],
       // A query argument is whatever JSON a client sent: strings and nulls are no numbers.
-      [{ offset: '7' as unknown as number, limit: 'lots' as unknown as number }, { offset: 7, limit: STATUS_PAGE_DEFAULT, count: STATUS_PAGE_DEFAULT }],
-      [{ offset: null as unknown as number, limit: null as unknown as number }, { offset: 0, limit: STATUS_PAGE_DEFAULT, count: STATUS_PAGE_DEFAULT }],
+      [
+        { offset: '7' as unknown as number, limit: 'lots' as unknown as number },
+        { offset: 7, limit: STATUS_PAGE_DEFAULT, count: STATUS_PAGE_DEFAULT },
+      ],
+      [
+        { offset: null as unknown as number, limit: null as unknown as number },
+        { offset: 0, limit: STATUS_PAGE_DEFAULT, count: STATUS_PAGE_DEFAULT },
+      ],
       [{ offset: {} as unknown as number }, { offset: 0, limit: STATUS_PAGE_DEFAULT, count: STATUS_PAGE_DEFAULT }],
     ];
     for (const [request, want] of cases) {
       const s = buildStatus(big, request);
-      expect({ offset: s.page.offset, limit: s.page.limit, count: listed(s).length }, JSON.stringify(request)).toEqual(want);
+      expect({ offset: s.page.offset, limit: s.page.limit, count: listed(s).length }, JSON.stringify(request)).toEqual(
+        want,
+      );
       // The answer is still valid status.
       expect(ClusterStatus.safeParse(s).success, JSON.stringify(request)).toBe(true);
     }
@@ -171,9 +216,20 @@ describe('buildStatus paging', () => {
     const s = buildStatus(growing, { limit: STATUS_PAGE_MAX });
     const workers = s.roles[1]!;
     expect(workers).toMatchObject({ desired: 15, total: 15, configured: 9, ready: 9 });
-    expect(workers.members.map((m) => m.state)).toEqual([...Array(10).fill(expect.stringMatching(/^config(ured| error)$/)), ...Array(5).fill('create pending')]);
+    expect(workers.members.map((m) => m.state)).toEqual([
+      ...Array(10).fill(expect.stringMatching(/^config(ured| error)$/)),
+      ...Array(5).fill('create pending'),
+    ]);
     expect(workers.members.slice(10)).toEqual(
-      [10, 11, 12, 13, 14].map((o) => ({ name: nm('worker', o), role: 'worker', ordinal: o, fqdn: fq('worker', o), state: 'create pending', ready: false, events: [] })),
+      [10, 11, 12, 13, 14].map((o) => ({
+        name: nm('worker', o),
+        role: 'worker',
+        ordinal: o,
+        fqdn: fq('worker', o),
+        state: 'create pending',
+        ready: false,
+        events: [],
+      })),
     );
     expect(s.page.total).toBe(16);
     expect(s.phase).toBe('updating');
@@ -183,7 +239,9 @@ describe('buildStatus paging', () => {
 
   it('a shrink shows the leavers and counts only the live as ready; deleting wants nobody', () => {
     const input = cluster(10, 8);
-    const members = input.members.map((m) => (m.role === 'worker' && m.ordinal >= 8 ? { ...m, state: 'delete pending' as const } : m));
+    const members = input.members.map((m) =>
+      m.role === 'worker' && m.ordinal >= 8 ? { ...m, state: 'delete pending' as const } : m,
+    );
     const s = buildStatus({ ...input, members, busy: true });
     // worker-8 is not ready and worker-9 is, but both leave: the eight that stay are ready.
     expect(s.roles[1]).toMatchObject({ desired: 8, total: 10, ready: 8, configured: 8 });

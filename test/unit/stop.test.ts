@@ -36,7 +36,11 @@ describe('listenForStop', () => {
     const target = new EventEmitter();
     const exits: number[] = [];
     const forced: string[] = [];
-    const stop = listenForStop({ target: target as unknown as NodeJS.Process, exit: (code) => void exits.push(code), onForce: (s) => void forced.push(s) });
+    const stop = listenForStop({
+      target: target as unknown as NodeJS.Process,
+      exit: (code) => void exits.push(code),
+      onForce: (s) => void forced.push(s),
+    });
     expect(stop.requested).toBeUndefined();
     target.emit('SIGTERM', 'SIGTERM');
     expect(await stop.stopped).toBe('SIGTERM');
@@ -56,7 +60,12 @@ describe('listenForStop', () => {
     target.emit('SIGINT', 'SIGINT');
     expect(await pending).toBeUndefined();
     expect(await unlessStopped(stop, Promise.resolve('late'))).toBeUndefined();
-    expect(await unlessStopped(listenForStop({ target: new EventEmitter() as unknown as NodeJS.Process }), Promise.resolve('done'))).toBe('done');
+    expect(
+      await unlessStopped(
+        listenForStop({ target: new EventEmitter() as unknown as NodeJS.Process }),
+        Promise.resolve('done'),
+      ),
+    ).toBe('done');
   });
 });
 

@@ -24,7 +24,9 @@ describe('worker identity', () => {
   it('is never gone when it cannot be known: another boot or pid namespace (whatever the host name), or no start time', () => {
     const [boot, namespace] = here.split('/');
     expect(workerGone(`${NO_SUCH_PID}@${host} kdflow-worker 12345 ${boot}/${Number(namespace) + 1}`)).toBe(false);
-    expect(workerGone(`${NO_SUCH_PID}@${host} kdflow-worker 12345 00000000-0000-0000-0000-000000000000/${namespace}`)).toBe(false);
+    expect(
+      workerGone(`${NO_SUCH_PID}@${host} kdflow-worker 12345 00000000-0000-0000-0000-000000000000/${namespace}`),
+    ).toBe(false);
     expect(workerGone(`${NO_SUCH_PID}@${host}`)).toBe(false);
     expect(workerGone('')).toBe(false);
   });

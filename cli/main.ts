@@ -1,15 +1,11 @@
 /**
  * kdflow: the command line. One top-level handler turns every typed error into one line and an exit
- * code; a stack trace reaches the user only with KDFLOW_DEBUG=1.
+ * code; a stack trace reaches the user only with KDFLOW_DEBUG=1. Only what a command uses is loaded
+ * (the Temporal client, zod, pino each take longer to load than a query takes to answer): ADR 0021.
  */
-import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { parseArgs } from 'node:util';
-import { ValidationError } from '../api/index.ts';
-import { logger } from '../lib/logger.ts';
-import { temporalAddress } from '../lib/config.ts';
-import { CliContext } from './context.ts';
-import { NotFoundError, TemporalUnreachableError, UsageError, WaitError, unreachableTemporal } from './errors.ts';
-import { checkNamespace } from './names.ts';
+import type { CliContext } from './context.ts';
+import { NotFoundError, TemporalUnreachableError, UsageError, WaitError } from './errors.ts';
 import { COMMAND_SPECS, FLAGS, GLOBAL_FLAGS, commandHelp, mainHelp, type CommandSpec, type FlagName } from './usage.ts';
 
 export type Flags = { [K in FlagName]?: (typeof FLAGS)[K] extends { value: string } ? string : boolean };
@@ -43,7 +39,7 @@ export async function main(
   try {
     const { values, positionals, tokens } = parseCommandLine(argv);
     // Before anything else: the namespace becomes paths and workflow ids.
-    checkNamespace(values.namespace);
+    if (values.namespace !== undefined) (await import('./names.ts')).checkNamespace(values.namespace);
     const [command, ...args] = positionals;
     if (command === 'help') {
       const topic = args[0];
@@ -68,12 +64,12 @@ export async function main(
     }
     const load = COMMANDS.get(command);
     if (!load) throw new UsageError(`unknown command "${command}"; see kdflow --help`);
-    const run = await load();
+    const [run, { CliContext }] = await Promise.all([load(), import('./context.ts')]);
     ctx = new CliContext(values.namespace, out);
     await run(ctx, args, values);
     return 0;
   } catch (error) {
-    return report(error, err);
+    return await report(error, err);
   } finally {
     await ctx?.close();
   }
@@ -134,17 +130,12 @@ function checkFlags(command: string, spec: CommandSpec, tokens: Token[]): void {
   }
 }
 
-function report(error: unknown, err: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): number {
+async function report(
+  error: unknown,
+  err: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<number> {
   const line = (text: string) => err(`kdflow: ${text}`);
-  if (process.env.KDFLOW_DEBUG) logger.error({ err: error }, 'command failed');
-  if (error instanceof ValidationError) {
-    for (const text of error.message.split('\n')) line(text);
-    return 1;
-  }
-  if (error instanceof WorkflowUpdateFailedError) {
-    line(`change rejected: ${error.cause?.message ?? error.message}`);
-    return 1;
-  }
+  if (process.env.KDFLOW_DEBUG) (await import('../lib/logger.ts')).logger.error({ err: error }, 'command failed');
   if (error instanceof UsageError) {
     line(error.message);
     return 2;
@@ -157,7 +148,27 @@ function report(error: unknown, err: (line: string) => void = (l) => process.std
     line(error.message);
     return 5;
   }
-  const unreachable = error instanceof TemporalUnreachableError ? error : unreachableTemporal(error, temporalAddress());
+  if (error instanceof TemporalUnreachableError) {
+    line(error.message);
+    return 3;
+  }
+  // Errors of the libraries: loaded here, on the way out, so that a command that succeeds never loads them.
+  const [{ ValidationError }, { WorkflowUpdateFailedError }, { unreachableTemporal }, { temporalAddress }] =
+    await Promise.all([
+      import('../api/validate.ts'),
+      import('@temporalio/client'),
+      import('./temporal-errors.ts'),
+      import('../lib/config.ts'),
+    ]);
+  if (error instanceof ValidationError) {
+    for (const text of error.message.split('\n')) line(text);
+    return 1;
+  }
+  if (error instanceof WorkflowUpdateFailedError) {
+    line(`change rejected: ${error.cause?.message ?? error.message}`);
+    return 1;
+  }
+  const unreachable = unreachableTemporal(error, temporalAddress());
   if (unreachable) {
     line(unreachable.message);
     return 3;

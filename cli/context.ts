@@ -1,6 +1,7 @@
 import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { DEFAULT_NAMESPACE, clusterWorkflowId } from '../api/names.ts';
 import type { AppCatalog } from '../lib/app-catalog.ts';
+import type { RunInfo } from './cluster-facts.ts';
 import { kdflowHome, runtimeKind, temporalConnection, temporalNamespace } from '../lib/config.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
 import type { clusterWorkflow } from '../workflows/cluster.ts';
@@ -60,6 +61,11 @@ export class CliContext {
   }
 
   async cluster(name: string): Promise<WorkflowHandle<typeof clusterWorkflow>> {
+    return (await this.runningCluster(name)).handle;
+  }
+
+  /** A running cluster's workflow and which run it is (for its age). */
+  async runningCluster(name: string): Promise<{ handle: WorkflowHandle<typeof clusterWorkflow>; run: RunInfo }> {
     const client = await this.temporal();
     const { WorkflowNotFoundError } = await import('@temporalio/client');
     const handle = client.workflow.getHandle<typeof clusterWorkflow>(clusterWorkflowId(this.namespace, name));
@@ -69,12 +75,20 @@ export class CliContext {
         throw new NotFoundError(
           `cluster ${this.namespace}/${name} is not running (its workflow is ${description.status.name.toLowerCase()})`,
         );
+      return {
+        handle,
+        run: {
+          workflowId: description.workflowId,
+          runId: description.runId,
+          startTime: description.startTime,
+          firstRunId: description.raw.workflowExecutionInfo?.firstRunId,
+        },
+      };
     } catch (error) {
       if (error instanceof WorkflowNotFoundError)
         throw new NotFoundError(`cluster ${this.namespace}/${name} not found`);
       throw error;
     }
-    return handle;
   }
 
   async close(): Promise<void> {

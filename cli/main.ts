@@ -6,7 +6,16 @@
 import { parseArgs } from 'node:util';
 import type { CliContext } from './context.ts';
 import { NotFoundError, TemporalUnreachableError, UsageError, WaitError } from './errors.ts';
-import { COMMAND_SPECS, FLAGS, GLOBAL_FLAGS, commandHelp, mainHelp, type CommandSpec, type FlagName } from './usage.ts';
+import {
+  COMMAND_SPECS,
+  FLAGS,
+  GLOBAL_FLAGS,
+  commandHelp,
+  mainHelp,
+  shortsFor,
+  type CommandSpec,
+  type FlagName,
+} from './usage.ts';
 
 export type Flags = { [K in FlagName]?: (typeof FLAGS)[K] extends { value: string } ? string : boolean };
 type Command = (ctx: CliContext, args: string[], flags: Flags) => Promise<void>;
@@ -83,32 +92,37 @@ function specOf(command: string): CommandSpec {
 
 type Token = { kind: 'option'; name: string; rawName: string } | { kind: 'positional' | 'option-terminator' };
 
-const PARSE_OPTIONS = Object.fromEntries(
-  Object.entries(FLAGS).map(([name, flag]) => [
-    name,
-    {
-      type: 'value' in flag ? ('string' as const) : ('boolean' as const),
-      ...('short' in flag ? { short: flag.short } : {}),
-    },
-  ]),
-);
+/** parseArgs' options for `command`: every flag (checkFlags says which the command takes), each short letter once. */
+function parseOptions(command: string | undefined) {
+  const shorts = new Map([...shortsFor(command)].map(([short, name]) => [name, short]));
+  return Object.fromEntries(
+    Object.entries(FLAGS).map(([name, flag]) => [
+      name,
+      {
+        type: 'value' in flag ? ('string' as const) : ('boolean' as const),
+        ...(shorts.has(name as FlagName) ? { short: shorts.get(name as FlagName) } : {}),
+      },
+    ]),
+  );
+}
 
 function parseCommandLine(argv: string[]): { values: Flags; positionals: string[]; tokens: Token[] } {
+  // The command first, as the default letters read it; then the line again with the command's own letters.
+  const command = parseArgs({ args: argv, allowPositionals: true, strict: false, options: parseOptions(undefined) })
+    .positionals[0];
   try {
     const parsed = parseArgs({
       args: argv,
       allowPositionals: true,
       strict: true,
       tokens: true,
-      options: PARSE_OPTIONS,
+      options: parseOptions(command),
     });
     return { values: parsed.values as Flags, positionals: parsed.positionals, tokens: parsed.tokens as Token[] };
   } catch (error) {
     const code = (error as { code?: string }).code ?? '';
     if (!code.startsWith('ERR_PARSE_ARGS')) throw error;
     // Point at the command's own help when the command can be made out.
-    const command = parseArgs({ args: argv, allowPositionals: true, strict: false, options: PARSE_OPTIONS })
-      .positionals[0];
     const help = command && COMMAND_SPECS.has(command) ? `kdflow ${command} --help` : 'kdflow --help';
     const message = (error as Error).message;
     const unknown = /^Unknown option '([^']+)'/.exec(message);

@@ -101,7 +101,8 @@ export async function cliPoint(env: BenchEnv, reps: number, log: (line: string) 
     TEMPORAL_ADDRESS: env.address,
     KDFLOW_HOME: env.home,
   };
-  delete base.NODE_OPTIONS;
+  // A user's shell: the bench runs under `npm run`, whose npm_* settings a nested npx would otherwise inherit.
+  for (const key of Object.keys(base)) if (/^(npm_|INIT_CWD$|NODE$|NODE_OPTIONS$)/i.test(key)) delete base[key];
   const kdflow = (args: string[]): Probe => ({
     label: `kdflow ${args.join(' ')}`,
     file: path.join(bin, 'kdflow'),

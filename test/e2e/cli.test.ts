@@ -16,7 +16,7 @@ interface Run {
 }
 
 /** The CLI as a user runs it: its own process, its own exit code. */
-function run(command: string, args: string[], env: Record<string, string>): Promise<Run> {
+function run(command: string, args: string[], env: Record<string, string | undefined>): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(command, args, {
       cwd: REPO,
@@ -271,16 +271,35 @@ const systemPath = (first: string[] = []) =>
   );
 const PROJECT_NODE_BIN = path.join(REPO, 'node_modules', 'node', 'bin');
 
+/** A user's shell: no npm_* variables (vitest runs under npx, whose settings a nested npx would inherit). */
+const userShell = (env: Record<string, string>): Record<string, string | undefined> => ({
+  ...Object.fromEntries(
+    Object.keys(process.env).flatMap((k) => (/^(npm_|INIT_CWD$|NODE$)/i.test(k) ? [[k, undefined]] : [])),
+  ),
+  ...env,
+});
+
 describe('kdflow says nothing but its own lines: no npm or Node warnings', () => {
   const fresh = () => mkdtemp(path.join(os.tmpdir(), 'kdflow-cli-'));
   // The system Node here (Node 20 on the CI machine) and the project's Node 24 standing in as the system's.
+  // KDFLOW_TEST_NODE_DIRS adds more (directories holding a `node`, such as a Node 22's bin/), colon-separated.
   const systems: [string, string[]][] = [
     ['the system Node', []],
     ['Node 24 as the system Node', [PROJECT_NODE_BIN]],
+    ...(process.env.KDFLOW_TEST_NODE_DIRS ?? '')
+      .split(':')
+      .filter(Boolean)
+      .map((dir): [string, string[]] => [`the Node in ${dir}`, [dir]]),
   ];
 
   it.each(systems)('npx kdflow with %s', async (_label, first) => {
-    const env = { PATH: systemPath(first), KDFLOW_HOME: await fresh(), TEMPORAL_ADDRESS: '127.0.0.1:1' };
+    // A fresh npm cache, as on a new machine: npx then sets the project up in it, which is when npm checks engines.
+    const env = userShell({
+      PATH: systemPath(first),
+      KDFLOW_HOME: await fresh(),
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      npm_config_cache: await fresh(),
+    });
     const help = await run('npx', ['kdflow', 'get', '--help'], env);
     expect([help.code, help.stderr]).toEqual([0, '']);
     expect(help.stdout).toMatch(/^usage: kdflow get /);
@@ -294,7 +313,11 @@ describe('kdflow says nothing but its own lines: no npm or Node warnings', () =>
     const bin = path.join(await fresh(), 'bin');
     await mkdir(bin);
     await symlink(BIN, path.join(bin, 'kdflow'));
-    const env = { PATH: systemPath([bin, ...first]), KDFLOW_HOME: await fresh(), TEMPORAL_ADDRESS: '127.0.0.1:1' };
+    const env = userShell({
+      PATH: systemPath([bin, ...first]),
+      KDFLOW_HOME: await fresh(),
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+    });
     const help = await run('kdflow', ['logs', '--help'], env);
     expect([help.code, help.stderr]).toEqual([0, '']);
     expect(help.stdout).toContain('-f, --follow');
@@ -303,7 +326,7 @@ describe('kdflow says nothing but its own lines: no npm or Node warnings', () =>
   });
 
   it('node cli/bin.js with the system Node runs under the project Node when the system one cannot strip types', async () => {
-    const env = { PATH: systemPath(), KDFLOW_HOME: await fresh(), TEMPORAL_ADDRESS: '127.0.0.1:1' };
+    const env = userShell({ PATH: systemPath(), KDFLOW_HOME: await fresh(), TEMPORAL_ADDRESS: '127.0.0.1:1' });
     const result = await run('node', [BIN, 'help', 'get'], env);
     expect([result.code, result.stderr]).toEqual([0, '']);
     expect(result.stdout).toMatch(/^usage: kdflow get /);

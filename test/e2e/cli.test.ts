@@ -206,6 +206,9 @@ describe('kdflow CLI: names, help and messages', () => {
       '--namespace',
       '--tail',
     ]);
+    // For logs, -f is --follow: it takes no value, so no files are offered after it and it swallows nothing.
+    expect(await complete('logs', 'c', 'm', '-f', '')).toEqual([]);
+    expect(await complete('logs', 'c', 'm', '-f', '--e')).toEqual(['--event']);
     expect(await complete('app', '')).toEqual(['apply', 'list', 'validate']);
     expect(await complete('completion', '')).toEqual(['bash', 'zsh']);
     expect(await complete('apply', '-f', 'crds/examples/centos/cl')).toEqual(['crds/examples/centos/cluster.yaml']);

@@ -5,7 +5,7 @@
 // line above (a comment to JavaScript) execs this file under the project's Node 24 (the `node`
 // devDependency), whatever the system Node is: one exec, no npm and no second Node in between. Run as
 // `node cli/bin.js` with a Node that cannot strip types, it runs itself again under the project's Node.
-// The compile cache keeps V8's compiled code (TypeScript already stripped) between runs: docs/adr/0021.
+// The compile cache keeps V8's compiled code (TypeScript already stripped) between runs: docs/adr/0031.
 import module from 'node:module';
 
 if (process.features.typescript) {

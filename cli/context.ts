@@ -11,7 +11,7 @@ import { tcpRefusal } from '../lib/reachability.ts';
 
 /**
  * What every command may need, each loaded and made on first use: `kdflow app validate` never loads
- * the Temporal client, `kdflow get` never loads the app catalog (ADR 0021).
+ * the Temporal client, `kdflow get` never loads the app catalog (ADR 0031).
  */
 export class CliContext {
   readonly namespace: string;
@@ -31,7 +31,14 @@ export class CliContext {
     this.out = this.output.line;
   }
 
-  async catalog(): Promise<AppCatalog> {
+  /** The app catalog; it (and zod with it) loads on the first call. */
+  readonly catalog: Pick<AppCatalog, 'put' | 'get' | 'list'> = {
+    put: async (...args) => (await this.loadCatalog()).put(...args),
+    get: async (...args) => (await this.loadCatalog()).get(...args),
+    list: async (...args) => (await this.loadCatalog()).list(...args),
+  };
+
+  private async loadCatalog(): Promise<AppCatalog> {
     const { AppCatalog } = await import('../lib/app-catalog.ts');
     this.appCatalog ??= new AppCatalog(this.home);
     return this.appCatalog;

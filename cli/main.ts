@@ -1,7 +1,7 @@
 /**
  * kdflow: the command line. One top-level handler turns every typed error into one line and an exit
  * code; a stack trace reaches the user only with KDFLOW_DEBUG=1. Only what a command uses is loaded
- * (the Temporal client, zod, pino each take longer to load than a query takes to answer): ADR 0021.
+ * (the Temporal client, zod, pino each take longer to load than a query takes to answer): ADR 0031.
  */
 import { parseArgs } from 'node:util';
 import type { CliContext } from './context.ts';

@@ -1,5 +1,5 @@
 // Plain JavaScript on purpose: it runs on a Node too old to strip types (Node 20), to hand the command
-// to the project's own Node (the `node` devDependency). See docs/adr/0021.
+// to the project's own Node (the `node` devDependency). See docs/adr/0031.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';

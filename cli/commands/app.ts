@@ -5,7 +5,7 @@ import { renderTable } from '../render.ts';
 
 export async function appCommand(ctx: CliContext, [verb]: string[], flags: { file?: string }): Promise<void> {
   if (verb === 'list') {
-    const apps = await (await ctx.catalog()).list(ctx.namespace);
+    const apps = await ctx.catalog.list(ctx.namespace);
     ctx.out(
       renderTable(
         ['NAME', 'LABEL', 'VERSION', 'ROLES'],
@@ -27,7 +27,7 @@ export async function appCommand(ctx: CliContext, [verb]: string[], flags: { fil
       throw new UsageError(`${flags.file} holds a ${m.kind}; kdflow app takes KdApp or KubeDirectorApp manifests`);
     for (const field of m.dropped)
       ctx.out(`warning: ${m.value.metadata.name}: ${field} is not supported by kdflow and was dropped`);
-    if (verb === 'apply') await (await ctx.catalog()).put(m.value.metadata.namespace ?? ctx.namespace, m.value);
+    if (verb === 'apply') await ctx.catalog.put(m.value.metadata.namespace ?? ctx.namespace, m.value);
     ctx.out(`app/${m.value.metadata.name} ${verb === 'apply' ? 'applied' : 'is valid'}`);
   }
 }

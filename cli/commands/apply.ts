@@ -29,7 +29,7 @@ const appsFirst = (ms: Manifest[]) => [
 export async function applyCommand(ctx: CliContext, _args: string[], flags: { file?: string }): Promise<void> {
   for (const m of appsFirst(await readManifests(flags.file))) {
     if (m.kind === 'KdApp') {
-      await (await ctx.catalog()).put(m.value.metadata.namespace ?? ctx.namespace, m.value);
+      await ctx.catalog.put(m.value.metadata.namespace ?? ctx.namespace, m.value);
       ctx.out(`app/${m.value.metadata.name} applied`);
     } else {
       const result = await applyCluster(ctx, m.value);
@@ -51,7 +51,7 @@ interface Applied {
 async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<Applied> {
   const namespace = cluster.metadata.namespace ?? ctx.namespace;
   const name = cluster.metadata.name;
-  const app = await (await ctx.catalog()).get(namespace, cluster.spec.app);
+  const app = await ctx.catalog.get(namespace, cluster.spec.app);
   const issues = newClusterIssues(name, cluster.spec, app.spec);
   if (issues.length > 0) throw new ValidationError(issues, name);
   const client = await ctx.temporal();
@@ -99,7 +99,7 @@ export async function planCommand(ctx: CliContext, _args: string[], flags: { fil
       if ('issues' in answer) throw new ValidationError(answer.issues, name);
       steps = answer.steps;
     } else {
-      const app = (await (await ctx.catalog()).get(namespace, m.value.spec.app).catch(() => undefined))?.spec;
+      const app = (await ctx.catalog.get(namespace, m.value.spec.app).catch(() => undefined))?.spec;
       if (!app) throw new ValidationError([{ path: 'spec.app', message: `unknown app "${m.value.spec.app}"` }], name);
       const issues = newClusterIssues(name, m.value.spec, app);
       if (issues.length > 0) throw new ValidationError(issues, name);

@@ -207,7 +207,6 @@ try {
     guestMountMode() === 'off' ? 'off' : guestMountSupport().available ? 'on' : `off (${guestMountSupport().reason})`;
   report.conditions.sqlite = "the dev server's SQLite file in the bench's temp home on the local disk";
   report.conditions.guestMounts = `guest mounts ${mounts}: every script run is local-run.sh${mounts === 'on' ? ' → unshare → guest-mount.sh' : ''} → startscript`;
-  report.cli = await point('cli', () => cliPoint(e, quick ? 3 : 9, log));
   report.p3 = await point('p3', () => latencyPoint(e, sizes.p3, log));
   report.p1 = await point('p1', () => overheadPoint(e, sizes.p1, log));
   report.p2 = await point('p2', () => fanoutPoint(e, sizes.p2, log));
@@ -218,6 +217,8 @@ try {
   // P6 before P5: P5 leaves a thousand clusters behind until it ends them, P6 deletes its own.
   report.p6 = await point('p6', () => thousandPoint(e, sizes.p6, log));
   report.p5 = await point('p5', () => scalePoint(e, sizes.p5, log));
+  // Last: the CLI commands against one small cluster of its own, on the same server.
+  report.cli = await point('cli', () => cliPoint(e, quick ? 3 : 9, log));
 } finally {
   log('cleaning up');
   await env.close();

@@ -69,6 +69,8 @@ export const RUNNER = `st=$1 run=$2 base=$3 out=$4 err=$5 t=$6 grace=$7 ws=$8 s=
 ${COMMON}
 read -r me _ < /proc/self/stat
 echo "$run=$me" > "$base.running"
+# The script starts in the member's root, as it always has.
+cd "$mr" 2>/dev/null
 [ -e "$base.expired" ] || [ -e "$base.ended" ] && rm -f "$base.expired" "$base.ended"
 # "$@" is N ARG(N)... PREFIX...; it becomes PREFIX... SCRIPT ARG(N)...
 n=$1; shift; set -- "$@" "$s"; i=0; while [ $i -lt "$n" ]; do set -- "$@" "$1"; shift; i=$((i + 1)); done
@@ -128,6 +130,8 @@ exit($sig ? 128 + $sig : $s >> 8);`;
  */
 export const START = `mode=$1 ev=$2 run=$3 t=$4 grace=$5 tailb=$6 envb=$7 runner=$8 ws=$9; shift 9
 ${COMMON}
+# Nothing here needs a cwd, and a waiter never holds the member's directory.
+cd /
 st=$g/$ev.status; pidf=$k/$ev.running
 # The runner is gone without a record: only it could learn the script's end, so the run ends here.
 lost() {
@@ -159,13 +163,12 @@ if [ -z "$state" ]; then
   [ -x "$s" ] || { echo "/opt/guestconfig/\${s#"$g/"} is not executable" >&2; exit 3; }
   { [ -d "$k" ] || mkdir -p "$k"; } && { [ ! -e "$st" ] || rm -f "$st"; } && (umask 077 && head -c "$envb" > "$k/$ev.env") || exit 4
   echo "$run=0" > "$pidf" || exit 4
-  cd "$mr" || exit 4
   sid=; command -v setsid > /dev/null 2>&1 && sid=setsid
   $sid sh -c "$runner" kdflow-run "$st" "$run" "$k/$ev" "$g/$ev.stdout" "$g/$ev.stderr" "$t" "$grace" "$ws" "$s" "$@" < /dev/null > /dev/null 2>&1 &
   child=$!; state=started
 fi
-# Dots keep an idle exec stream from being closed.
-( while sleep 5 > /dev/null 2>&1; do printf .; done ) & dots=$!
+# Dots keep an idle exec stream from being closed; their sleep goes with them.
+( trap 'kill $sp 2>/dev/null; exit 0' TERM; while :; do sleep 5 > /dev/null 2>&1 & sp=$!; wait $sp; printf .; done ) & dots=$!
 [ "$state" = started ] && wait "$child"
 while ! ended_as; do
   p=; [ -f "$pidf" ] && read -r pl < "$pidf" && case $pl in "$run="*) p=\${pl#*=} ;; esac

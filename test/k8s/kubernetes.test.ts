@@ -90,7 +90,8 @@ async function podEvents(cluster: string, member: string): Promise<string[]> {
 
 /** A sleep no other process runs, so its processes can be found by argv. */
 const sleepMark = () => `${100_000 + Math.floor(Math.random() * 800_000)}.${Date.now() % 10_000}`;
-const withMarker = (mark: string) => processesWhere((p) => p.argv.join(' ').includes(mark));
+/** The `sleep MARK` itself (the runner's and `start`'s argv carry the mark too). */
+const withMarker = (mark: string) => processesWhere((p) => p.argv[0] === 'sleep' && p.argv[1] === mark);
 
 const names = (items: { metadata?: { name?: string } }[]) => items.map((i) => i.metadata?.name ?? '').sort();
 
@@ -363,7 +364,10 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
     await core.replaceNamespacedPodStatus({ namespace: NS, name: m.name, body: pod });
     const runId = `${NS}/ke/oom`;
     for (const pid of [
-      ...(await processesWhere((p) => p.argv.includes('kdflow-run') && p.argv.includes(runId))),
+      // The exec's `start`, the runner and its watchdog, and the script: all of the container.
+      ...(await processesWhere(
+        (p) => (p.argv.includes('kdflow-start') || p.argv.includes('kdflow-run')) && p.argv.includes(runId),
+      )),
       ...(await withMarker(mark)),
     ])
       process.kill(pid, 'SIGKILL');

@@ -9,7 +9,7 @@
  */
 import * as wf from '@temporalio/workflow';
 import {
-  checkChange,
+  checkSpecChange,
   clusterSearchAttributes,
   clusterWorkflowId,
   deleteSignal,
@@ -135,7 +135,7 @@ export async function clusterWorkflow(
   };
   const validated = (raw: unknown): KdClusterSpec => {
     if (deleting) return reject('the cluster is being deleted');
-    const checked = checkChange(input.name, state.desired.spec, raw, state.desired.app);
+    const checked = checkSpecChange(input.name, state.desired.spec, raw, state.desired.app);
     return 'spec' in checked ? checked.spec : reject(formatIssues(checked.issues));
   };
   const accept = (spec: KdClusterSpec): Accepted => {
@@ -162,7 +162,7 @@ export async function clusterWorkflow(
   };
   // `kdflow plan` for a live cluster: this planner, this state, the proposed spec. Changes nothing.
   const planned = (change: SpecChange | undefined): PlanAnswer => {
-    const checked = checkChange(input.name, state.desired.spec, change?.spec, state.desired.app);
+    const checked = checkSpecChange(input.name, state.desired.spec, change?.spec, state.desired.app);
     if (!('spec' in checked)) return { issues: checked.issues };
     const desired = { ...state.desired, spec: checked.spec, generation: state.desired.generation + 1 };
     return { generation: desired.generation, steps: plan(desired, state.members).map(describeStep) };

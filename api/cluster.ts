@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { API_VERSION, Metadata, Resources, RoleId, dnsLabel, unreservedString } from './common.ts';
-import { ENV_NAME_PATTERN, ENV_VALUE_MAX, MAX_MEMBERS, SERVICE_TYPES, STORAGE_SIZE_PATTERN } from './fields.ts';
+import { ENV_NAME_PATTERN, ENV_VALUE_MAX, MEMBERS_RULES, SERVICE_TYPES, STORAGE_SIZE_PATTERN } from './fields.ts';
 import { clusterSpecIssues } from './rules.ts';
 
 const EnvVar = z.strictObject({
@@ -16,9 +16,9 @@ export const ClusterRole = z.strictObject({
   // Absent means the N of the role's cardinality, as in KubeDirector.
   members: z
     .number()
-    .int('members must be a whole number')
-    .min(0, 'members must not be negative')
-    .max(MAX_MEMBERS, `members must be at most ${MAX_MEMBERS}`)
+    .int(MEMBERS_RULES.int)
+    .min(...MEMBERS_RULES.min)
+    .max(...MEMBERS_RULES.max)
     .optional(),
   resources: Resources.optional(),
   storage: z

@@ -26,6 +26,13 @@ export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'] as const;
 /** The total member cap KubeDirector enforces; kdflow keeps it. */
 export const MAX_MEMBERS = 1000;
 
+/** What a role's member count must be, and what is said when it is not. */
+export const MEMBERS_RULES = {
+  int: 'members must be a whole number',
+  min: [0, 'members must not be negative'],
+  max: [MAX_MEMBERS, `members must be at most ${MAX_MEMBERS}`],
+} as const;
+
 /** Members per status answer: at 1,000 members the whole status would pass the SDK's 512 KiB warning. */
 export const STATUS_PAGE_DEFAULT = 100;
 export const STATUS_PAGE_MAX = 200;

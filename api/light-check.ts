@@ -22,7 +22,7 @@ import {
   ENV_NAME_PATTERN,
   ENV_VALUE_MAX,
   EVENTS,
-  MAX_MEMBERS,
+  MEMBERS_RULES,
   PERSIST_DIR_DOTDOT,
   PERSIST_DIR_PATTERN,
   QUANTITY_PATTERN,
@@ -70,32 +70,60 @@ const got = (v: unknown) => (v === undefined ? 'missing' : `got ${describeValue(
 
 interface StringRules {
   reserved?: string;
-  min?: [number, string];
-  max?: [number, string];
+  min?: [number, string?];
+  max?: [number, string?];
   pattern?: Pattern;
   rule?: [(s: string) => boolean, string];
 }
 
+// Messages a schema does not set are zod's own, as validate.ts words them: `got 0; expected number to be >=1`.
 function string(rules: StringRules = {}): Check<string> {
   return (value, path, issues) => {
     if (typeof value !== 'string') return issue(issues, path, `${got(value)}; expected string`) as never;
     if (rules.reserved !== undefined && RESERVED_NAMES.has(value))
       return issue(issues, path, reservedMessage(rules.reserved)) as never;
-    if (rules.min && value.length < rules.min[0]) issue(issues, path, rules.min[1], value);
-    if (rules.max && value.length > rules.max[0]) issue(issues, path, rules.max[1], value);
+    const [min, minMessage] = rules.min ?? [];
+    if (min !== undefined && value.length < min)
+      if (minMessage) issue(issues, path, minMessage, value);
+      else issue(issues, path, `${got(value)}; expected string to have >=${min} characters`);
+    const [max, maxMessage] = rules.max ?? [];
+    if (max !== undefined && value.length > max)
+      if (maxMessage) issue(issues, path, maxMessage, value);
+      else issue(issues, path, `${got(value)}; expected string to have <=${max} characters`);
     if (rules.pattern && !rules.pattern.regex.test(value)) issue(issues, path, rules.pattern.message, value);
     if (rules.rule && !rules.rule[0](value)) issue(issues, path, rules.rule[1], value);
     return value;
   };
 }
 
-function number(rules: { int?: boolean; min?: number; max?: number; what?: string } = {}): Check<number> {
+interface NumberRules {
+  /** true, or the message a schema gives for a fraction. */
+  int?: boolean | string;
+  min?: number | readonly [number, string];
+  max?: number | readonly [number, string];
+}
+
+function number(rules: NumberRules = {}): Check<number> {
+  const bound = (b: number | readonly [number, string] | undefined): [number?, string?] =>
+    typeof b === 'number' ? [b] : b ? [b[0], b[1]] : [];
+  const [min, minMessage] = bound(rules.min);
+  const [max, maxMessage] = bound(rules.max);
   return (value, path, issues) => {
     if (typeof value !== 'number' || !Number.isFinite(value))
       return issue(issues, path, `${got(value)}; expected number`) as never;
-    if (rules.int && !Number.isSafeInteger(value)) issue(issues, path, 'expected a whole number', value);
-    if (rules.min !== undefined && value < rules.min) issue(issues, path, `must be at least ${rules.min}`, value);
-    if (rules.max !== undefined && value > rules.max) issue(issues, path, `must be at most ${rules.max}`, value);
+    // As in zod, a fraction (or an unsafe integer) is refused as that alone.
+    if (rules.int && !Number.isSafeInteger(value)) {
+      if (typeof rules.int === 'string') return issue(issues, path, rules.int, value) as never;
+      if (!Number.isInteger(value)) return issue(issues, path, `${got(value)}; expected int`) as never;
+      const limit = `${value > 0 ? '<=' : '>='}${Math.sign(value) * Number.MAX_SAFE_INTEGER}`;
+      return issue(issues, path, `${got(value)}; expected int to be ${limit}`) as never;
+    }
+    if (min !== undefined && value < min)
+      if (minMessage) issue(issues, path, minMessage, value);
+      else issue(issues, path, `${got(value)}; expected number to be >=${min}`);
+    if (max !== undefined && value > max)
+      if (maxMessage) issue(issues, path, maxMessage, value);
+      else issue(issues, path, `${got(value)}; expected number to be <=${max}`);
     return value;
   };
 }
@@ -114,7 +142,7 @@ function array<T>(item: Check<T>, min?: [number, string]): Check<T[]> {
   return (value, path, issues) => {
     if (!Array.isArray(value)) return issue(issues, path, `${got(value)}; expected array`) as never;
     const out = value.map((v, i) => item(v, [...path, i], issues));
-    if (min && value.length < min[0]) issue(issues, path, min[1]);
+    if (min && value.length < min[0]) issue(issues, path, min[1], value);
     return out;
   };
 }
@@ -145,11 +173,11 @@ function strict<T>(fields: { [K in keyof T]-?: Field<T[K]> | Check<T[K]> }): Che
     for (const [key, spec] of Object.entries(fields) as [string, Field<unknown> | Check<unknown>][]) {
       const field = typeof spec === 'function' ? { check: spec } : spec;
       const v = Object.hasOwn(value, key) ? value[key] : undefined;
-      if (v === undefined) {
+      if (v === undefined && (field.default || field.optional)) {
         if (field.default) out[key] = field.default();
-        else if (!field.optional) issue(issues, [...path, key], 'missing; expected a value');
         continue;
       }
+      // A required field left out is refused by its own check: `missing; expected string`.
       out[key] = field.check(v, [...path, key], issues);
     }
     const unknown = Object.keys(value).filter((k) => !Object.hasOwn(fields, k));
@@ -165,13 +193,14 @@ function strict<T>(fields: { [K in keyof T]-?: Field<T[K]> | Check<T[K]> }): Che
 
 /** A Kubernetes quantity, as a string or a number; the output is its string. */
 const quantity: Check<string> = (value, path, issues) => {
-  if (typeof value === 'number' && Number.isFinite(value))
-    return string({ pattern: QUANTITY_PATTERN })(String(value), path, issues);
-  if (typeof value === 'string') return string({ pattern: QUANTITY_PATTERN })(value, path, issues);
-  return issue(issues, path, `${got(value)}; expected string or number`) as never;
+  if ((typeof value !== 'number' || !Number.isFinite(value)) && typeof value !== 'string')
+    return issue(issues, path, `${got(value)}; expected string or number`) as never;
+  const text = String(value);
+  if (!QUANTITY_PATTERN.regex.test(text)) issue(issues, path, QUANTITY_PATTERN.message, value);
+  return text;
 };
 
-const nonEmpty = (message = 'must not be empty'): StringRules => ({ min: [1, message] });
+const nonEmpty = (message?: string): StringRules => ({ min: [1, message] });
 const dnsLabel = (what: string) =>
   string({
     reserved: what,
@@ -193,7 +222,7 @@ const event = oneOf<EventName>(EVENTS);
 const resources = strict<Resources>({ requests: optional(record(quantity)), limits: optional(record(quantity)) });
 const clusterRole = strict<ClusterRole>({
   id: roleId,
-  members: optional(number({ int: true, min: 0, max: MAX_MEMBERS })),
+  members: optional(number(MEMBERS_RULES)),
   resources: optional(resources),
   storage: optional(
     strict<NonNullable<ClusterRole['storage']>>({

@@ -198,9 +198,7 @@ function mutate(root: Json, next: () => number): Json {
   return copy;
 }
 
-const paths = (issues: FieldIssue[]) => issues.map((i) => i.path);
-
-/** The same verdict and value; when refused, every field the light check names, zod names too. */
+/** The same verdict and value; when refused, the same words about the same fields. */
 function expectAgreement(light: { issues: FieldIssue[] }, zod: { issues: FieldIssue[] }, input: unknown) {
   const context = JSON.stringify(input);
   expect(
@@ -211,13 +209,16 @@ function expectAgreement(light: { issues: FieldIssue[] }, zod: { issues: FieldIs
     expect(light, context).toEqual(zod);
     return;
   }
-  const named = new Set(paths(zod.issues));
-  for (const path of paths(light.issues))
-    expect(
-      named.has(path) ||
-        [...named].some((p) => p.startsWith(`${path}.`) || p.startsWith(`${path}[`) || path.startsWith(p)),
-      `light names ${path}, zod names ${[...named].join(', ')} for ${context}`,
-    ).toBe(true);
+  // zod stops early in places and the light check in others, so neither list holds the other; but
+  // they share an issue, and where both name a field they say the same about it.
+  const said = new Set(zod.issues.map((i) => `${i.path}: ${i.message}`));
+  const fields = new Set(zod.issues.map((i) => i.path));
+  const both = `light: ${formatIssues(light.issues)}\nzod: ${formatIssues(zod.issues)}\nfor ${context}`;
+  expect(
+    light.issues.some((i) => said.has(`${i.path}: ${i.message}`)),
+    both,
+  ).toBe(true);
+  for (const i of light.issues) if (fields.has(i.path)) expect(said.has(`${i.path}: ${i.message}`), both).toBe(true);
 }
 
 describe('the light check agrees with the zod schemas', () => {
@@ -238,7 +239,7 @@ describe('the light check agrees with the zod schemas', () => {
     expect('input' in rich && rich.input.spec.roles[0]?.resources?.requests?.memory).toBe('512');
   });
 
-  it('on 4,000 broken cluster inputs: same verdict, same value, issues at fields zod names', () => {
+  it('on 4,000 broken cluster inputs: same verdict, same value, the same words about the same fields', () => {
     const next = mulberry32(12);
     let refused = 0;
     for (let i = 0; i < 4000; i++) {
@@ -293,7 +294,7 @@ describe('a hand-started workflow input the light check refuses', () => {
     expect('input' in checked).toBe(false);
     expect(formatIssues(checked.issues)).toMatchInlineSnapshot(`
       "name: name must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit), got "Bad_Name"
-      app.maxParallel: must be at least 1, got 0
+      app.maxParallel: got 0; expected number to be >=1
       spec.roles[0].env[0].name: env name must be a shell-style identifier (letters, digits, _), got "1abc""
     `);
   });
@@ -304,9 +305,7 @@ describe('a hand-started workflow input the light check refuses', () => {
     ]);
     const input = bareInput();
     delete input.app.roles;
-    expect(formatIssues(parseClusterInput(input).issues)).toMatchInlineSnapshot(
-      `"app.roles: missing; expected a value"`,
-    );
+    expect(formatIssues(parseClusterInput(input).issues)).toMatchInlineSnapshot(`"app.roles: missing; expected array"`);
   });
 });
 

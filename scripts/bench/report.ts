@@ -220,7 +220,7 @@ export function headline(r: Pick<BenchReport, 'p1' | 'p2' | 'p3' | 'p4' | 'p5' |
       `P5 ${n} clusters: worker CPU per resize (worker process + spawner)`,
       'P5 worker CPU',
       'ms',
-      cpu ? cpu.worker + cpu.spawner : undefined,
+      cpu ? Math.round((cpu.worker + cpu.spawner) * 10) / 10 : undefined,
       '',
     ),
     h(`P5 ${n} clusters: server CPU per resize`, 'P5 server CPU', 'ms', cpu?.server, ''),

@@ -34,10 +34,28 @@ export function bundleCacheDir(env: NodeJS.ProcessEnv = process.env): string | u
   return setting ? path.resolve(setting) : path.join(kdflowCacheDir(env), 'bundles');
 }
 
+/**
+ * KDFLOW_MAX_CACHED_WORKFLOWS: how many clusters' workflows the worker keeps in memory (the SDK's
+ * sticky cache). Unset, the SDK sizes it from the heap limit. A cluster beyond it costs no memory
+ * while idle; its next event replays its history (since its last continue-as-new) on whichever
+ * worker takes it. Each cached idle cluster costs about 0.3 MiB (docs/adr/0012).
+ */
+export function maxCachedWorkflowsSetting(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const setting = env.KDFLOW_MAX_CACHED_WORKFLOWS;
+  if (setting === undefined || setting === '') return undefined;
+  const count = Number(setting);
+  if (!Number.isSafeInteger(count) || count < 1)
+    throw new Error(
+      `KDFLOW_MAX_CACHED_WORKFLOWS: got ${JSON.stringify(setting)}; expected a whole number of workflows, at least 1`,
+    );
+  return count;
+}
+
 let loopWatch: LoopWatch | undefined;
 
 /** The one place a kdflow worker is assembled: used by `npm start`, the worker bin and the tests alike. */
 export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<Worker> {
+  const maxCachedWorkflows = options.tuning?.maxCachedWorkflows ?? maxCachedWorkflowsSetting();
   const pruning = pruneUnusedPackages(options.home).catch((error: unknown) => {
     options.logger.warn({ err: error }, 'could not prune the package cache');
     return [];
@@ -72,7 +90,7 @@ export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<
     // How long a workflow task (or query) waits for this worker before it goes to the shared queue:
     // after a crash, the bound on a status query sent before the next worker took over (docs/adr/0017).
     stickyQueueScheduleToStartTimeout: '5 seconds',
-    ...(options.tuning?.maxCachedWorkflows ? { maxCachedWorkflows: options.tuning.maxCachedWorkflows } : {}),
+    ...(maxCachedWorkflows ? { maxCachedWorkflows } : {}),
   });
   // In the background: the worker polls meanwhile, and what is handed over later simply comes to it then.
   void takeOver({ connection: options.connection, namespace: options.namespace, taskQueue, identity }).then(

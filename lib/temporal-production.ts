@@ -5,7 +5,17 @@
  * mounts too), and kdflow's namespace and search attributes. docs/adr/0030-production-temporal-here.md.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
@@ -269,13 +279,32 @@ export interface TemporalServer {
   exited: Promise<number | null>;
 }
 
+/** The last lines of a log, for an error that names it. */
+function logTail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
 /** The ports a server at `port` uses, by temporal/production.yaml's layout. */
 export function serverPorts(port: number): number[] {
   return [0, 1, 2, 6, 10, -300, -299, -298, -294].map((offset) => port + offset);
 }
 
+/**
+ * The frontend ports whose layout fits: the membership ports (300 below) go into PostgreSQL's
+ * cluster_membership table as a smallint, so they must stay below 32768.
+ */
+export const SERVER_PORT_RANGE = { min: 1324, max: 32767 + 294 } as const;
+
 /** The server with temporal/production.yaml, on 127.0.0.1; resolves once the frontend answers. */
 export async function startTemporalServer(options: TemporalServerOptions): Promise<TemporalServer> {
+  if (options.port < SERVER_PORT_RANGE.min || options.port > SERVER_PORT_RANGE.max)
+    throw new Error(
+      `the server's frontend port: got ${options.port}; expected ${SERVER_PORT_RANGE.min} to ${SERVER_PORT_RANGE.max} (its membership ports, 300 below, are stored in PostgreSQL as a smallint)`,
+    );
   const address = `127.0.0.1:${options.port}`;
   mkdirSync(path.dirname(options.logFile), { recursive: true });
   const log = openPrivateLog(options.logFile);
@@ -308,7 +337,8 @@ export async function startTemporalServer(options: TemporalServerOptions): Promi
   });
   const deadline = Date.now() + 180_000;
   while (!(await answersAsTemporal(address))) {
-    if (code !== undefined) throw new Error(`the Temporal server exited with ${code}; see ${options.logFile}`);
+    if (code !== undefined)
+      throw new Error(`the Temporal server exited with ${code}; see ${options.logFile}:\n${logTail(options.logFile)}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`the Temporal server did not answer on ${address} within 180s; see ${options.logFile}`);

@@ -31,6 +31,7 @@ import {
   ensureTemporalServer,
   findPostgres,
   registerKdflowNamespace,
+  SERVER_PORT_RANGE,
   serverPorts,
   setupTemporalSchemas,
   startPostgres,
@@ -80,13 +81,13 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A frontend port whose whole layout (temporal/production.yaml: nine ports around it) is free. */
+/** A frontend port whose whole layout (temporal/production.yaml: nine ports around it) is free, below the ephemeral range. */
 async function freeServerPort(): Promise<number> {
+  const { min, max } = SERVER_PORT_RANGE;
   for (;;) {
-    const port = await freePort();
-    if (port - 300 < 1024 || port + 10 > 65535) continue;
+    const port = 20_000 + Math.floor(Math.random() * (Math.min(max, 32_000) - 20_000));
     const free = await Promise.all(serverPorts(port).map(portFree));
-    if (free.every(Boolean)) return port;
+    if (port >= min && free.every(Boolean)) return port;
   }
 }
 

@@ -169,7 +169,7 @@ async function report(
   // Errors of the libraries: loaded here, on the way out, so that a command that succeeds never loads them.
   const [{ ValidationError }, { WorkflowUpdateFailedError }, { unreachableTemporal }, { temporalAddress }] =
     await Promise.all([
-      import('../api/validate.ts'),
+      import('../api/rules.ts'),
       import('@temporalio/client'),
       import('./temporal-errors.ts'),
       import('../lib/config.ts'),

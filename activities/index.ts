@@ -19,6 +19,7 @@ import { redact, secretValues } from '../lib/secrets.ts';
 import { preparePackage, type PrepareOptions } from '../runtimes/config-package.ts';
 import { packageCacheDir } from '../runtimes/package-cache.ts';
 import { RuntimeError } from '../runtimes/errors.ts';
+import { runScript } from '../runtimes/script/protocol.ts';
 import {
   CONFIGMETA_PATH,
   type MemberSpec,
@@ -34,7 +35,11 @@ export interface BatchResult {
 
 export interface ScriptOutcome {
   exitCode: number | null;
+  /** The signal that killed the script, such as 'SIGKILL'. */
+  signal?: string;
   timedOut: boolean;
+  /** The runtime saw the member killed for want of memory. */
+  oomKilled?: boolean;
   attempts: number;
   startedAt: string;
   finishedAt: string;
@@ -264,7 +269,7 @@ export function createActivities(deps: ActivityDeps) {
       const startedAt = new Date().toISOString();
       let result;
       try {
-        result = await runtime.runScript(member, request, {
+        result = await runScript(runtime, member, request, {
           signal: ctx.cancellationSignal,
           heartbeat: (d) => ctx.heartbeat(d),
         });
@@ -296,9 +301,11 @@ export function createActivities(deps: ActivityDeps) {
       if (result.exitCode === 0) return outcome;
       const why = result.timedOut
         ? `timed out after ${request.timeoutSeconds}s`
-        : result.signal
-          ? `exited on ${result.signal}`
-          : `exited with ${result.exitCode ?? 'no exit status (its runner was killed)'}`;
+        : result.oomKilled
+          ? `was killed for want of memory (OOMKilled)`
+          : result.signal
+            ? `exited on ${result.signal}`
+            : `exited with ${result.exitCode ?? 'no exit status (its runner was killed)'}`;
       // Retryable: Temporal's retry policy bounds the attempts; the details carry the output tails.
       // The message is what status keeps (one short line): the output's last line says the most.
       const said = lastLine(tails.stderrTail) ?? lastLine(tails.stdoutTail);

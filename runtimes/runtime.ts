@@ -132,3 +132,8 @@ export interface Runtime {
 export const GUESTCONFIG_DIR = '/opt/guestconfig';
 export const CONFIGMETA_PATH = '/etc/guestconfig/configmeta.json';
 export const OUTPUT_TAIL_BYTES = 4096;
+/**
+ * SIGTERM, then this long before SIGKILL: for a run's processes (timeout, cancel, lost runner) on
+ * every runtime, and for a local member's services on removal, as in a container stop.
+ */
+export const KILL_GRACE_SECONDS = 3;

@@ -8,6 +8,7 @@
 import { RuntimeError } from '../errors.ts';
 import { signalName, sleep } from '../processes.ts';
 import {
+  KILL_GRACE_SECONDS,
   OUTPUT_TAIL_BYTES,
   type ExecResult,
   type MemberTarget,
@@ -18,8 +19,6 @@ import {
 } from '../runtime.ts';
 import { RUNNER, START, STOP, WAIT_STATUS } from './programs.ts';
 
-/** SIGTERM to a run's processes, then this long before SIGKILL: on a timeout, a cancel and a lost runner alike. */
-export const KILL_GRACE_SECONDS = 3;
 /** The runner ends a run at its timeout; the worker gives up waiting only this much later (a runner that hangs). */
 const BACKSTOP_SECONDS = 30;
 const REATTACH_MS = 1000;

@@ -38,7 +38,13 @@ export class CliContext {
     } catch (error) {
       throw new TemporalUnreachableError(address, (error as Error).message);
     }
-    this.client = new Client({ connection: this.connection, namespace: temporalNamespace() });
+    // Encrypts and decrypts payloads when a key is configured (lib/codec.ts); loaded only by commands that dial Temporal.
+    const { clientDataConverter } = await import('../lib/codec.ts');
+    this.client = new Client({
+      connection: this.connection,
+      namespace: temporalNamespace(),
+      dataConverter: clientDataConverter(),
+    });
     return this.client;
   }
 

@@ -6,6 +6,7 @@
 import os from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { KubeConfig } from '@kubernetes/client-node';
+import { clientDataConverter } from '../lib/codec.ts';
 import { temporalConnection, temporalNamespace } from '../lib/config.ts';
 import { logger } from '../lib/logger.ts';
 import { tcpRefusal } from '../lib/reachability.ts';
@@ -31,7 +32,7 @@ export async function runShim(): Promise<void> {
       );
     if (!stop.requested) connection = await unlessStopped(stop, Connection.connect(settings));
     if (connection) {
-      const client = new Client({ connection, namespace: temporalNamespace() });
+      const client = new Client({ connection, namespace: temporalNamespace(), dataConverter: clientDataConverter() });
       const identity = process.env.KDFLOW_SHIM_ID ?? `${os.hostname()}-${process.pid}`;
       shim = new Shim({
         kc,

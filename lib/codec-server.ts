@@ -115,8 +115,10 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
       }
     }
     const body = await readBody(req);
-    const list = (body as { payloads?: unknown } | null)?.payloads;
-    if (!Array.isArray(list)) throw new HttpError(400, 'expected {"payloads": [...]}');
+    if (typeof body !== 'object' || body === null) throw new HttpError(400, 'expected {"payloads": [...]}');
+    // proto3 JSON leaves an empty list out: `{}` is no payloads.
+    const list = (body as { payloads?: unknown }).payloads ?? [];
+    if (!Array.isArray(list)) throw new HttpError(400, 'payloads: expected a list');
     const payloads = list.map(fromJson);
     const out = route[1] === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
     res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ payloads: out.map(toJson) }));

@@ -12,21 +12,23 @@
  */
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { Connection } from '@temporalio/client';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterWorkflowId } from '../../api/index.ts';
 import { main as kdflow } from '../../cli/main.ts';
 import { EncryptionCodec, ENCRYPTED_ENCODING } from '../../lib/codec.ts';
 import { freePort } from '../../lib/free-port.ts';
-import { startDevServer, type DevServer } from '../../lib/temporal-server.ts';
+import { ensureTemporalCli, startDevServer, type DevServer } from '../../lib/temporal-server.ts';
 
+const execFileAsync = promisify(execFile);
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const CHROMIUM = process.env.KDFLOW_CHROMIUM ?? '/usr/bin/chromium';
 const SECRET = 'hunter2';
@@ -212,6 +214,30 @@ describe('with a payload key', () => {
     );
   });
 
+  it('the Temporal CLI shows the history decrypted through the codec server, and ciphertext without it', async () => {
+    const show = async (...extra: string[]) =>
+      (
+        await execFileAsync(
+          ensureTemporalCli(),
+          ['workflow', 'show', '--address', server.address, '-w', WORKFLOW_ID, '-o', 'json', ...extra],
+          { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+        )
+      ).stdout;
+    // JSON output keeps each payload's data as base64: read them all.
+    const payloadTexts = (json: string) => {
+      const texts: string[] = [];
+      JSON.parse(json, (key, value: unknown) => {
+        if (key === 'data' && typeof value === 'string') texts.push(Buffer.from(value, 'base64').toString('latin1'));
+        return value;
+      });
+      return texts.join('\n');
+    };
+    expect(payloadTexts(await show('--codec-endpoint', codecUrl))).toContain(SECRET);
+    const raw = await show();
+    expect(payloadTexts(raw)).not.toContain(SECRET);
+    expect(raw).toContain(Buffer.from(ENCRYPTED_ENCODING).toString('base64'));
+  });
+
   it("history holds the spec, the env value and the failed script's output only as ciphertext", async () => {
     const connection = await Connection.connect({ address: server.address });
     const codec = new EncryptionCodec([{ id: KEY_ID, key: KEY }]);
@@ -290,6 +316,12 @@ describe.skipIf(!existsSync(CHROMIUM))(`the Web UI in Chromium (${CHROMIUM}) wit
     await page.screenshot({ path: path.join(home, 'web-ui-decoded.png') });
     expect(decodes.length).toBeGreaterThan(0);
     expect(decodes.every((status) => status === '200')).toBe(true);
+  });
+});
+
+describe('kdflow codec-server', () => {
+  it('stops on SIGTERM with exit 0', async () => {
+    expect(await stopChild(codecServer)).toBe(0);
   });
 });
 

@@ -29,6 +29,9 @@ export class CliContext {
   async temporal(): Promise<Client> {
     if (this.client) return this.client;
     const settings = temporalConnection();
+    // Encrypts and decrypts payloads when a key is configured (lib/codec.ts); a key setting that cannot be used is said first.
+    const { clientDataConverter } = await import('../lib/codec.ts');
+    const dataConverter = clientDataConverter();
     const address = settings.address;
     // A refused connection fails at once here; the SDK would retry it until its deadline and then say only that.
     const refused = await tcpRefusal(address);
@@ -38,13 +41,7 @@ export class CliContext {
     } catch (error) {
       throw new TemporalUnreachableError(address, (error as Error).message);
     }
-    // Encrypts and decrypts payloads when a key is configured (lib/codec.ts); loaded only by commands that dial Temporal.
-    const { clientDataConverter } = await import('../lib/codec.ts');
-    this.client = new Client({
-      connection: this.connection,
-      namespace: temporalNamespace(),
-      dataConverter: clientDataConverter(),
-    });
+    this.client = new Client({ connection: this.connection, namespace: temporalNamespace(), dataConverter });
     return this.client;
   }
 

@@ -24,6 +24,7 @@ export async function runShim(): Promise<void> {
     const kc = new KubeConfig();
     kc.loadFromDefault();
     const settings = temporalConnection();
+    const dataConverter = clientDataConverter();
     // A refused connection is said at once and plainly; the SDK would retry until its deadline first.
     const refused = await unlessStopped(stop, tcpRefusal(settings.address));
     if (refused)
@@ -32,7 +33,7 @@ export async function runShim(): Promise<void> {
       );
     if (!stop.requested) connection = await unlessStopped(stop, Connection.connect(settings));
     if (connection) {
-      const client = new Client({ connection, namespace: temporalNamespace(), dataConverter: clientDataConverter() });
+      const client = new Client({ connection, namespace: temporalNamespace(), dataConverter });
       const identity = process.env.KDFLOW_SHIM_ID ?? `${os.hostname()}-${process.pid}`;
       shim = new Shim({
         kc,

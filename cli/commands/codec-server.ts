@@ -63,7 +63,10 @@ export async function codecServerCommand(ctx: CliContext, _args: string[], flags
       ctx.out(
         `kdflow codec server on ${server.url} (keys ${codec.keyIds.join(', ')}; Web UI origins ${origins.join(', ')}${token ? '; bearer token required' : ''})`,
       );
-      logger.info({ url: server.url, keyIds: codec.keyIds, origins, token: Boolean(token) }, 'codec server running');
+      logger.info(
+        { url: server.url, keyIds: codec.keyIds, origins, bearerToken: Boolean(token) },
+        'codec server running',
+      );
       await stop.stopped;
     } finally {
       await server.close();

@@ -325,18 +325,21 @@ describe('kdflow codec-server', () => {
   });
 });
 
-describe("the dev server's SQLite file", () => {
-  it('holds neither the env value nor the script output, as text, hex or base64', async () => {
+describe("the server's database", () => {
+  it("the dev server's SQLite file holds neither the env value nor the script output, as text, hex or base64", async () => {
     // Stopped first, so everything is in the files (the WAL is checkpointed on a clean stop; it is read too if left).
     await server.stop();
     const files = ['temporal.db', 'temporal.db-wal', 'temporal.db-shm'].map((f) => path.join(home, f));
     const bytes = Buffer.concat(await Promise.all(files.filter(existsSync).map((f) => readFile(f))));
     expect(bytes.length).toBeGreaterThan(100_000);
-    // The scan can find what is there: the cluster's name is a search attribute, stored as it is.
+    // The scan finds what is there: the workflow id (the cluster's name) is stored as it is.
     expect(forms(WORKFLOW_ID).some((form) => bytes.includes(form))).toBe(true);
     expectAbsent(bytes, SECRET);
     expectAbsent(bytes, CANARY);
   });
+
+  // TODO(issue 18, item 1): the PostgreSQL-backed server is being built in another branch this session.
+  it.todo('a pg_dump of the PostgreSQL-backed server (npm run temporal:prod) holds neither, as text, hex or base64');
 });
 
 /** The string as text (UTF-8 and UTF-16), hex (either case) and base64 at each of the three byte alignments. */
@@ -356,7 +359,7 @@ function forms(text: string): string[] {
   ];
 }
 
-/** Exported shape for the PostgreSQL dump check to reuse (see the TODO at the top). */
+/** Fails naming the form found. The PostgreSQL check (the TODO at the top) is to hand its dump to this. */
 function expectAbsent(bytes: Buffer, text: string): void {
   for (const form of forms(text)) expect(bytes.includes(Buffer.from(form, 'latin1')), `${text} as ${form}`).toBe(false);
 }

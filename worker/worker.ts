@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { TASK_QUEUE } from '../api/index.ts';
 import { createActivities } from '../activities/index.ts';
 import { pruneUnusedPackages } from '../lib/app-catalog.ts';
+import { KEY_FILE_ENV, KEYS_ENV, codecFromEnv, kdflowDataConverter, type EncryptionCodec } from '../lib/codec.ts';
 import { kdflowCacheDir } from '../lib/config.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
 import { loadWorkflowBundle } from './bundle-cache.ts';
@@ -19,6 +20,8 @@ export interface KdflowWorkerOptions {
   logger: Logger;
   taskQueue?: string;
   tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxCachedWorkflows'>>;
+  /** The payload codec; by default the keys of KDFLOW_CODEC_KEY_FILE / KDFLOW_CODEC_KEYS, or none (lib/codec.ts). */
+  codec?: EncryptionCodec;
 }
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -55,6 +58,11 @@ let loopWatch: LoopWatch | undefined;
 
 /** The one place a kdflow worker is assembled: used by `npm start`, the worker bin and the tests alike. */
 export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<Worker> {
+  // First: a key setting that cannot be used stops the start before anything else is done.
+  const codec = options.codec ?? codecFromEnv();
+  if (codec.currentKeyId)
+    options.logger.info({ keyId: codec.currentKeyId, keyIds: codec.keyIds }, 'payloads encrypted (AES-256-GCM)');
+  else options.logger.info(`payloads unencrypted: no key in ${KEY_FILE_ENV} or ${KEYS_ENV}`);
   const maxCachedWorkflows = options.tuning?.maxCachedWorkflows ?? maxCachedWorkflowsSetting();
   const pruning = pruneUnusedPackages(options.home).catch((error: unknown) => {
     options.logger.warn({ err: error }, 'could not prune the package cache');
@@ -79,6 +87,8 @@ export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<
     namespace: options.namespace,
     taskQueue,
     workflowBundle: { code: bundle.code },
+    // The codec runs here, outside the workflow sandbox, on every payload in and out (lib/codec.ts).
+    dataConverter: kdflowDataConverter(codec),
     activities: createActivities({ runtime: options.runtime, home: options.home, logger: options.logger }),
     // Every activity heartbeats at least once a second while it runs, so a short heartbeat timeout only catches a dead worker.
     interceptors: { activity: [livenessHeartbeats()] },

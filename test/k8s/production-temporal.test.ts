@@ -6,10 +6,10 @@
  * process is killed and started again mid-grow. Every member's events.log (the script ledger in its
  * pod) shows each event exactly once. PostgreSQL and the server start once for the file.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import {
   KdClusterSpec,
   TASK_QUEUE,
@@ -313,5 +314,61 @@ describe.skipIf(skip)('kdflow on a production Temporal server (PostgreSQL) with 
 
     await handle.signal(deleteSignal);
     expect((await handle.result()).phase).toBe('deleted');
+  });
+
+  it("docker-compose.temporal.yml's schema job sets up both databases on an empty PostgreSQL, idempotently", async () => {
+    // The job's own script (Compose's $$ is a literal $), with the image's tool, host and schema path mapped to ours.
+    const compose = parse(await readFile(path.join(REPO, 'docker-compose.temporal.yml'), 'utf8')) as {
+      services: Record<string, { command: string[]; environment: Record<string, string> }>;
+    };
+    const job = compose.services['temporal-schema'];
+    const fresh = { host: '127.0.0.1', port: await freePort(), password: randomBytes(18).toString('base64url') };
+    const other = await startPostgres({
+      dir: path.join(dir, 'postgresql-compose'),
+      port: fresh.port,
+      password: fresh.password,
+    });
+    try {
+      const tools = path.join(dir, 'tools');
+      await mkdir(tools, { recursive: true });
+      await symlink(binaries.sql, path.join(tools, 'temporal-sql-tool'));
+      const script = (job?.command[0] ?? '')
+        .replaceAll('$$', '$')
+        .replace('--ep postgresql -p 5432', `--ep ${fresh.host} -p ${fresh.port}`)
+        .replace('/etc/temporal/schema/postgresql/v12', binaries.schemaDir);
+      const env = {
+        ...process.env,
+        SQL_PASSWORD: fresh.password,
+        PATH: `${tools}${path.delimiter}${process.env.PATH}`,
+      };
+      for (const round of ['first', 'second']) {
+        const result = spawnSync('/bin/sh', ['-c', script], { env, encoding: 'utf8' });
+        expect(result.status, `${round} run: ${result.stdout}${result.stderr}`).toBe(0);
+      }
+      // Both at the version the server's own set-up reaches (ours finds nothing left to do).
+      const version = (database: string) =>
+        spawnSync(
+          path.join(findPostgres(), 'psql'),
+          [
+            '-h',
+            fresh.host,
+            '-p',
+            String(fresh.port),
+            '-U',
+            'temporal',
+            '-d',
+            database,
+            '-tAc',
+            'select curr_version from schema_version',
+          ],
+          { env: { ...process.env, PGPASSWORD: fresh.password }, encoding: 'utf8' },
+        ).stdout.trim();
+      const composed = [version('temporal'), version('temporal_visibility')];
+      await setupTemporalSchemas(binaries, fresh);
+      expect([version('temporal'), version('temporal_visibility')]).toEqual(composed);
+      expect(composed.every((v) => /^\d+\.\d+$/.test(v) && v !== '0.0')).toBe(true);
+    } finally {
+      await other.stop();
+    }
   });
 });

@@ -237,6 +237,8 @@ describe.skipIf(skip)('kdflow on a production Temporal server (PostgreSQL) with 
           { id: 'controller', cardinality: '1', eventList: ['configure', 'addnodes', 'delnodes'] },
           { id: 'worker', cardinality: '0+', eventList: ['configure'] },
         ],
+        // A held script outlasts a server restart on a starved machine; its timeout is not what is tested.
+        scriptTimeoutSeconds: 600,
       },
     );
     const spec = KdClusterSpec.parse({

@@ -95,7 +95,7 @@ export interface DevServer {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-async function portOpen(port: number): Promise<boolean> {
+export async function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     socket.once('connect', () => {

@@ -11,7 +11,7 @@ import {
   waitForStatus,
   writePackage,
 } from '../support/cluster.ts';
-import { startHarness, type Harness } from '../support/temporal.ts';
+import { startHarness, type Harness } from '../../testing/temporal.ts';
 import type { ClusterOptions } from '../../workflows/cluster.ts';
 
 const WORKER = fileURLToPath(new URL('../../worker/main.ts', import.meta.url));

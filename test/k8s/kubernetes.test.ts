@@ -20,8 +20,14 @@ import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
 import type { MemberTarget } from '../../runtimes/runtime.ts';
 import type { clusterWorkflow } from '../../workflows/cluster.ts';
 import { memberStates, settled, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
-import { startHarness, type Harness } from '../support/temporal.ts';
-import { eventually, kubectl, serviceAccountKubeConfig, startKubeHarness, type KubeHarness } from './harness.ts';
+import { startHarness, type Harness } from '../../testing/temporal.ts';
+import {
+  eventually,
+  kubectl,
+  serviceAccountKubeConfig,
+  startKubeHarness,
+  type KubeHarness,
+} from '../../testing/kube/harness.ts';
 
 const NS = 'kdtest';
 const fqdn = (member: string, cluster: string) => `${member}.${cluster}.${NS}.svc.cluster.local`;

@@ -14,8 +14,14 @@ import { clusterWorkflowId, type ClusterStatus } from '../../api/index.ts';
 import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
 import { Shim } from '../../shim/shim.ts';
 import { writePackage } from '../support/cluster.ts';
-import { startHarness, type Harness } from '../support/temporal.ts';
-import { eventually, kubectl, serviceAccountKubeConfig, startKubeHarness, type KubeHarness } from './harness.ts';
+import { startHarness, type Harness } from '../../testing/temporal.ts';
+import {
+  eventually,
+  kubectl,
+  serviceAccountKubeConfig,
+  startKubeHarness,
+  type KubeHarness,
+} from '../../testing/kube/harness.ts';
 
 const NS = 'kdshim';
 /** A hang guard for a whole lifecycle on a starved machine, not a time anyone should wait: each step has its own. */

@@ -6,7 +6,7 @@ import {
   renderMarkdown,
   type ChaosReport,
   type ChaosRun,
-} from '../../scripts/chaos/report.ts';
+} from '../../testing/chaos/report.ts';
 
 const ORDER = ['worker-crash', 'server-restart', 'signal-flood'];
 const part = (name: string, convergenceMs: number[], passed = true) =>

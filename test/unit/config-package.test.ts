@@ -10,7 +10,7 @@ import { AppCatalog, pruneUnusedPackages } from '../../lib/app-catalog.ts';
 import { preparePackage, unpackPackage } from '../../runtimes/config-package.ts';
 import { cleanPackageCache, packageCacheDir } from '../../runtimes/package-cache.ts';
 import { RuntimeError } from '../../runtimes/errors.ts';
-import { tgz } from '../../scripts/chaos/tarball.ts';
+import { tgz } from '../../testing/chaos/tarball.ts';
 
 /** Builds archives with the system tar, which (unlike ours) will write whatever it is told to. */
 async function archive(build: (dir: string) => Promise<string[]>, tarFlags: string[] = []): Promise<string> {

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { REDACT_PATHS } from '../../lib/logger.ts';
 import { REDACTED, redact, secretValues } from '../../lib/secrets.ts';
-import { scanShell, scanSource, scanTypeScript } from '../../scripts/chaos/source-scan.ts';
+import { scanShell, scanSource, scanTypeScript } from '../../testing/chaos/source-scan.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 

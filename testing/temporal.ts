@@ -5,11 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
-import { SEARCH_ATTRIBUTE_KEYS } from '../../api/index.ts';
-import { ensureTemporalCli } from '../../lib/temporal-server.ts';
-import { LocalRuntime } from '../../runtimes/local.ts';
-import type { Runtime } from '../../runtimes/runtime.ts';
-import { createKdflowWorker } from '../../worker/worker.ts';
+import { SEARCH_ATTRIBUTE_KEYS } from '../api/index.ts';
+import { ensureTemporalCli } from '../lib/temporal-server.ts';
+import { LocalRuntime } from '../runtimes/local.ts';
+import type { Runtime } from '../runtimes/runtime.ts';
+import { createKdflowWorker } from '../worker/worker.ts';
 
 /** A real dev server (the CLI built from source), a real worker, the local runtime in a temp home. */
 export interface Harness<R extends Runtime = LocalRuntime> {

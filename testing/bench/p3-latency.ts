@@ -9,8 +9,8 @@
  */
 import path from 'node:path';
 import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
-import { kubeBinariesCached } from '../../test/k8s/binaries.ts';
-import { kubectl, startKubeHarness } from '../../test/k8s/harness.ts';
+import { kubeBinariesCached } from '../kube/binaries.ts';
+import { kubectl, startKubeHarness } from '../kube/harness.ts';
 import {
   benchApp,
   deleteCluster,

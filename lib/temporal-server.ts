@@ -85,6 +85,8 @@ export interface DevServer {
   uiUrl: string;
   /** True when an already running server was reused. */
   reused: boolean;
+  /** The server process, when this call started it. */
+  pid?: number;
   /** SIGTERM by default; SIGKILL simulates a crash (chaos tests). */
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -169,6 +171,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     address,
     uiUrl,
     reused: false,
+    ...(child.pid ? { pid: child.pid } : {}),
     stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
       if (exited !== undefined) return;
       const gone = new Promise((r) => child.once('exit', r));

@@ -4,7 +4,7 @@
  * Random kills rarely land in a window this narrow, so each is staged here.
  */
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { preparePackage } from '../../runtimes/config-package.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
 import type { MemberSpec } from '../../runtimes/runtime.ts';
+import { taggedProcesses } from '../../testing/processes.ts';
 
 const RUNNER = fileURLToPath(new URL('../../runtimes/local-run.sh', import.meta.url));
 const control = { signal: new AbortController().signal, heartbeat: () => {} };
@@ -28,18 +29,6 @@ const member = (name: string): MemberSpec => ({
   image: 'local',
   persistDirs: [],
 });
-
-/** Processes with this argv0 whose cwd is in this test's home (other test files may use the same names). */
-async function tagged(tag: string): Promise<number> {
-  let n = 0;
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    const argv0 = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0')[0];
-    const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '');
-    if (argv0 === tag && cwd.startsWith(home)) n += 1;
-  }
-  return n;
-}
 
 beforeAll(async () => {
   home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-win-'));
@@ -109,9 +98,9 @@ describe('a worker killed inside a crash window', () => {
     await new Promise((resolve) => stray.once('spawn', resolve));
     await runtime.ensureMember(m);
     await runtime.ensureMember(m);
-    expect(await tagged(tag)).toBe(1);
+    expect(await taggedProcesses(tag, home)).toBe(1);
     await runtime.removeMember(m);
-    expect(await tagged(tag)).toBe(0);
+    expect(await taggedProcesses(tag, home)).toBe(0);
   });
 
   it('never turns a name that is not a DNS label into a path', async () => {

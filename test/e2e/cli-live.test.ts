@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.ts';
-import { useHarness } from '../../testing/temporal.ts';
+import { useHarness } from '../../testing/harness.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.ts';
 import { writePackage } from '../support/cluster.ts';
-import { useHarness } from '../../testing/temporal.ts';
+import { useHarness } from '../../testing/harness.ts';
 
 const h = useHarness();
 beforeAll(() => {

@@ -5,7 +5,6 @@
  * picks here, as root) and the tracked fallback (KDFLOW_CONTAINMENT=tracked).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,15 +17,15 @@ import { pino } from 'pino';
 import { createActivities, type ScriptInput } from '../../activities/index.ts';
 import { preparePackage } from '../../runtimes/config-package.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
-import { processesWhere } from '../../runtimes/processes.ts';
 import type { MemberSpec, ScriptRequest } from '../../runtimes/runtime.ts';
+import { isAlive, processes, taggedProcesses } from '../../testing/processes.ts';
 
 const CHILD = fileURLToPath(new URL('../support/run-script-child.ts', import.meta.url));
 const control = { signal: new AbortController().signal, heartbeat: () => {} };
 
 /** Live (not zombie) processes whose command line contains the marker. */
 async function withMarker(marker: string): Promise<number[]> {
-  return processesWhere((p) => p.argv.join(' ').includes(marker));
+  return (await processes((p) => p.argv.join(' ').includes(marker))).map((p) => p.pid);
 }
 
 /** Waits for a condition the system reaches by itself (a fork to exec, a process to appear); the limit is a hang guard. */
@@ -209,7 +208,7 @@ exit 0
     await workerGone;
     process.kill(runner, 'SIGKILL');
     // The retry comes once Temporal gives up on the dead worker; by then its runner is long gone.
-    await until('the runner is gone', async () => (isGone(runner) ? true : undefined));
+    await until('the runner is gone', async () => (!isAlive(runner) ? true : undefined));
     await writeFile(path.join(runtime.memberRoot(m), 'second'), '');
     const retried = await runtime.runScript(m, request(runId), control);
     expect(retried.exitCode).toBe(0);
@@ -256,7 +255,7 @@ exit 0
     expect(await runtime.listMembers(ns, 'c')).toContain(m.name);
     await install('c-gone-0', `#!/bin/sh\necho again > "$GUESTCONFIG_DIR/again"\n`);
     expect(await withMarker(mark), 'the removed member left its daemon').toEqual([]);
-    expect(await keepAlives(home, `kdflow-keepalive:${ns}/c/c-gone-0`)).toBe(1);
+    expect(await taggedProcesses(`kdflow-keepalive:${ns}/c/c-gone-0`, home)).toBe(1);
     expect((await runtime.runScript(m, request('ct/gone/configure/2'), control)).exitCode).toBe(0);
     expect(await readFile(path.join(runtime.memberRoot(m), 'opt/guestconfig/again'), 'utf8')).toBe('again\n');
   });
@@ -383,20 +382,7 @@ describe('KDFLOW_CONTAINMENT', () => {
   });
 });
 
-/** Exited, whether or not anyone reaped it yet. */
-function isGone(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] === 'Z';
-  } catch {
-    return true;
-  }
-}
-
 function restoreEnv(value: string | undefined): void {
   if (value === undefined) delete process.env.KDFLOW_CONTAINMENT;
   else process.env.KDFLOW_CONTAINMENT = value;
-}
-
-async function keepAlives(home: string, tag: string): Promise<number> {
-  return (await processesWhere((p) => p.argv[0] === tag && p.cwd.startsWith(home))).length;
 }

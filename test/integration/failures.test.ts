@@ -10,7 +10,7 @@ import {
   waitForStatus,
   writePackage,
 } from '../support/cluster.ts';
-import { useHarness } from '../../testing/temporal.ts';
+import { useHarness } from '../../testing/harness.ts';
 
 const h = useHarness();
 

@@ -20,7 +20,7 @@ import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
 import type { MemberTarget } from '../../runtimes/runtime.ts';
 import type { clusterWorkflow } from '../../workflows/cluster.ts';
 import { memberStates, settled, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
-import { startHarness, type Harness } from '../../testing/temporal.ts';
+import { startHarness, type Harness } from '../../testing/harness.ts';
 import {
   eventually,
   kubectl,

@@ -14,7 +14,7 @@ import { clusterWorkflowId, type ClusterStatus } from '../../api/index.ts';
 import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
 import { Shim } from '../../shim/shim.ts';
 import { writePackage } from '../support/cluster.ts';
-import { startHarness, type Harness } from '../../testing/temporal.ts';
+import { startHarness, type Harness } from '../../testing/harness.ts';
 import {
   eventually,
   kubectl,

@@ -9,7 +9,8 @@ import { randomInt } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { KdClusterSpec, deleteSignal, type MemberStatus } from '../../api/index.ts';
-import { checkGone, markedProcesses } from './checks.ts';
+import { markedProcesses } from '../processes.ts';
+import { checkGone } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
 import {
   APP_NAME,

@@ -10,7 +10,8 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { KdClusterSpec, deleteSignal, memberFqdn, memberName } from '../../api/index.ts';
 import type { MemberSpec } from '../../runtimes/runtime.ts';
-import { checkGone, markedProcesses, observeCluster } from './checks.ts';
+import { markedProcesses } from '../processes.ts';
+import { checkGone, observeCluster } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
 import {
   APP_NAME,

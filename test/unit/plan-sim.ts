@@ -30,7 +30,16 @@ import {
   type Step,
   type StepOutcome,
 } from '../../workflows/model.ts';
-import { applyOutcome, nextStep, requestRetry, sortMembers, stepMembers, topologyKey } from '../../workflows/plan.ts';
+import {
+  applyOutcome,
+  isLive,
+  liveNames,
+  nextStep,
+  requestRetry,
+  sortMembers,
+  stepMembers,
+  topologyKey,
+} from '../../workflows/plan.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -130,8 +139,6 @@ export function actors(step: Step): string[] {
   }
 }
 
-export const isLive = (m: Pick<Member, 'state'>) => m.state !== 'delete pending' && m.state !== 'deleting';
-export const liveNames = (members: Member[]) => members.filter(isLive).map((m) => m.name);
 export const allows = (app: KdAppSpec, role: string, event: EventName) => {
   const r = effectiveRole(app, role);
   return !!r && !!r.configPackage && r.events.includes(event);

@@ -10,6 +10,8 @@ import { desiredMembers, memberFqdn, memberName, scriptArgv } from '../../api/in
 import { succeeded, type Member, type Step } from '../../workflows/model.ts';
 import {
   applyOutcome,
+  isLive,
+  liveNames,
   newMember,
   nextStep,
   plan,
@@ -29,8 +31,6 @@ import {
   expectSettled,
   fq,
   fqdns,
-  isLive,
-  liveNames,
   makeApp,
   makeDesired,
   mixed,

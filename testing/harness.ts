@@ -1,6 +1,7 @@
 /** A test file's harness on the one environment (testing/temporal.ts): vitest's hooks start and end it. */
 import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll } from 'vitest';
+import type { Activities } from '../activities/index.ts';
 import type { LocalRuntime } from '../runtimes/local.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
 import { TemporalEnv, type InProcessWorker } from './temporal.ts';
@@ -17,9 +18,15 @@ export interface Harness<R extends Runtime = LocalRuntime> {
   teardown(): Promise<void>;
 }
 
+export interface HarnessOptions {
+  /** Wraps the worker's activities: an ActivityGate's `wrap` (testing/activity-gate.ts) lets the test hold and release them. */
+  wrapActivities?: (activities: Activities) => Activities;
+}
+
 /** `makeRuntime` swaps the local runtime for another (the Kubernetes suite passes its own). */
 export async function startHarness<R extends Runtime = LocalRuntime>(
   makeRuntime?: (home: string) => R,
+  options: HarnessOptions = {},
 ): Promise<Harness<R>> {
   const env = await TemporalEnv.start();
   const runtime = makeRuntime ? makeRuntime(env.home) : (env.runtime as unknown as R);
@@ -31,7 +38,7 @@ export async function startHarness<R extends Runtime = LocalRuntime>(
     taskQueue: 'kdflow',
     worker: undefined as unknown as Worker,
     async startWorker() {
-      current = await env.startWorker({ runtime, taskQueue: harness.taskQueue });
+      current = await env.startWorker({ runtime, taskQueue: harness.taskQueue, ...options });
       harness.worker = current.worker;
     },
     async stopWorker() {
@@ -48,10 +55,10 @@ export async function startHarness<R extends Runtime = LocalRuntime>(
 }
 
 /** One harness per test file: started before its tests, torn down after them. */
-export function useHarness(): Harness {
+export function useHarness(options: HarnessOptions = {}): Harness {
   let harness: Harness | undefined;
   beforeAll(async () => {
-    harness = await startHarness();
+    harness = await startHarness(undefined, options);
   });
   afterAll(async () => {
     await harness?.teardown();

@@ -125,6 +125,7 @@ export class TemporalEnv {
       taskQueue?: string;
       tuning?: KdflowWorkerOptions['tuning'];
       logger?: Logger;
+      wrapActivities?: KdflowWorkerOptions['wrapActivities'];
     } = {},
   ): Promise<InProcessWorker> {
     const worker = await createKdflowWorker({
@@ -135,6 +136,7 @@ export class TemporalEnv {
       logger: options.logger ?? pino({ level: process.env.KDFLOW_TEST_LOG ?? 'silent' }),
       taskQueue: options.taskQueue ?? 'kdflow',
       ...(options.tuning ? { tuning: options.tuning } : {}),
+      ...(options.wrapActivities ? { wrapActivities: options.wrapActivities } : {}),
     });
     const running = worker.run();
     return {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { TASK_QUEUE } from '../api/index.ts';
-import { createActivities } from '../activities/index.ts';
+import { createActivities, type Activities } from '../activities/index.ts';
 import { pruneUnusedPackages } from '../lib/app-catalog.ts';
 import { kdflowCacheDir } from '../lib/config.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
@@ -19,6 +19,8 @@ export interface KdflowWorkerOptions {
   logger: Logger;
   taskQueue?: string;
   tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxCachedWorkflows'>>;
+  /** Tests only: wraps the activities, so a test can hold some until it releases them (testing/activity-gate.ts). */
+  wrapActivities?: (activities: Activities) => Activities;
 }
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -61,7 +63,9 @@ export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<
     namespace: options.namespace,
     taskQueue,
     workflowBundle: { code: bundle.code },
-    activities: createActivities({ runtime: options.runtime, home: options.home, logger: options.logger }),
+    activities: (options.wrapActivities ?? ((activities) => activities))(
+      createActivities({ runtime: options.runtime, home: options.home, logger: options.logger }),
+    ),
     // Every activity heartbeats at least once a second while it runs, so a short heartbeat timeout only catches a dead worker.
     interceptors: { activity: [livenessHeartbeats()] },
     maxConcurrentActivityTaskExecutions: options.tuning?.maxConcurrentActivityTaskExecutions ?? 200,

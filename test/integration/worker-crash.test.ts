@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deleteSignal, resizeUpdate } from '../../api/index.ts';
 import {
@@ -25,15 +27,27 @@ async function startWorker(): Promise<WorkerBinary> {
   return worker;
 }
 
-/** A cluster grows from 1+1 to 1+3 with a `behaviour` startscript, on a worker of its own, until the grow's --configure scripts run. */
-async function growing(name: string, options: ClusterOptions = {}, behaviour = '[[ "$1" == --configure ]] && sleep 2') {
-  const app = testApp(await writePackage(`${h.home}/${name}`, behaviour));
+/** A crash test's heartbeat timeout: short, so that a lost activity the takeover does not retry is retried soon. */
+const CRASH_HEARTBEAT: ClusterOptions = { heartbeatTimeoutSeconds: 5 };
+
+/** A startscript whose --configure waits until the test releases it, so a crash lands while it runs. */
+const heldConfigure = (release: string) => `[[ "$1" == --configure ]] && until [ -e ${release} ]; do sleep 0.1; done`;
+
+/**
+ * A cluster grows from 1+1 to 1+3 with a `behaviour` startscript, on a worker of its own, until the
+ * grow's --configure scripts run. `release()` lets held scripts finish.
+ */
+async function growing(name: string, options: ClusterOptions = CRASH_HEARTBEAT, behaviour?: string) {
+  const release = path.join(h.home, `${name}-release`);
+  // The first members configure at once; the grow's are held until release().
+  const held = `[[ "$KDFLOW_MEMBER_ROOT" != *-0 ]] && ${heldConfigure(release)}`;
+  const app = testApp(await writePackage(`${h.home}/${name}`, behaviour ?? held));
   const worker = await startWorker();
   const handle = await startCluster(h, name, app, { controller: 1, worker: 1 }, 'default', options);
   await waitForStatus(handle, settled(1), 180_000);
   await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 3 } }] });
   await waitForStatus(handle, (s) => (s.operation ?? '').startsWith('configure'));
-  return { handle, worker };
+  return { handle, worker, release: () => writeFile(release, '') };
 }
 
 beforeAll(async () => {
@@ -50,9 +64,10 @@ afterAll(async () => {
 
 describe('a worker killed mid-grow', () => {
   it('converges after a restart, and no script runs twice to completion', async () => {
-    const { handle, worker } = await growing('crash');
+    const { handle, worker, release } = await growing('crash');
     await worker.kill();
     await startWorker();
+    await release();
     const status = await waitForStatus(handle, settled(2), 180_000);
     expect(status.phase).toBe('configured');
     expect(Object.values(memberStates(status))).toEqual(['configured', 'configured', 'configured', 'configured']);
@@ -68,9 +83,10 @@ describe('a worker killed mid-grow', () => {
   // The new worker sees that the one that started them is gone (worker/takeover.ts), instead of waiting for their heartbeat timeout.
   it("is followed by a worker that retries the dead worker's activities at once", async () => {
     // Ten minutes: without the takeover the scripts would be retried only at their start-to-close timeout.
-    const { handle, worker } = await growing('takeover', { heartbeatTimeoutSeconds: 600 });
+    const { handle, worker, release } = await growing('takeover', { heartbeatTimeoutSeconds: 600 });
     await worker.kill();
     await startWorker();
+    await release();
     expect((await waitForStatus(handle, settled(2), 150_000)).phase).toBe('configured');
     const retries = (await handle.fetchHistory()).events?.flatMap((e) => {
       const started = e.activityTaskStartedEventAttributes;

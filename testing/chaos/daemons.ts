@@ -22,7 +22,7 @@ import {
   waitForStatus,
   writeScriptPackage,
 } from './fixtures.ts';
-import { partReport, type PartReport, type TrialResult } from './report.ts';
+import { finishPart, type PartReport, type TrialResult } from './report.ts';
 
 const TIMEOUT_S = 2;
 const DAEMON_MEMBERS = 2;
@@ -137,13 +137,10 @@ export async function daemons(env: ChaosEnv, { rounds, attempts }: DaemonOptions
       details: { live, hangMax, hangLeft, survivors: survivors.length },
     });
   }
-  for (const result of results)
-    env.log(`[chaos] daemons ${result.id}: ${result.passed ? 'pass' : `FAIL ${result.problems.join('; ')}`}`);
-  return partReport(
-    'daemons',
-    'Daemons a startscript leaves (&, nohup, setsid; timed-out attempts)',
+  return finishPart(
+    env.log,
+    { name: 'daemons', title: 'Daemons a startscript leaves (&, nohup, setsid; timed-out attempts)', started },
     results,
-    Date.now() - started,
     {
       containment,
       daemonKinds: kinds,

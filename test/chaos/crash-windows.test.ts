@@ -12,24 +12,15 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { preparePackage } from '../../runtimes/config-package.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
-import type { MemberSpec } from '../../runtimes/runtime.ts';
 import { processes, taggedProcesses } from '../../testing/processes.ts';
+import { memberSpec } from '../../testing/members.ts';
 
 const RUNNER = fileURLToPath(new URL('../../runtimes/local-run.sh', import.meta.url));
 const control = { signal: new AbortController().signal, heartbeat: () => {} };
 let home: string;
 let runtime: LocalRuntime;
 
-const member = (name: string): MemberSpec => ({
-  namespace: 'win',
-  cluster: 'c',
-  name,
-  role: 'r',
-  ordinal: 0,
-  fqdn: `${name}.c.win.svc.cluster.local`,
-  image: 'local',
-  persistDirs: [],
-});
+const member = (name: string) => memberSpec('win', 'c', name);
 
 beforeAll(async () => {
   home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-win-'));

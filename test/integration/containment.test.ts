@@ -18,6 +18,7 @@ import { createActivities, type ScriptInput } from '../../activities/index.ts';
 import { preparePackage } from '../../runtimes/config-package.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
 import type { MemberSpec, ScriptRequest } from '../../runtimes/runtime.ts';
+import { memberSpec } from '../../testing/members.ts';
 import { isAlive, processes, taggedProcesses } from '../../testing/processes.ts';
 
 const CHILD = fileURLToPath(new URL('../support/run-script-child.ts', import.meta.url));
@@ -50,16 +51,7 @@ describe.each(['auto', 'tracked'] as const)('containment %s', (setting) => {
   let runtime: LocalRuntime;
   const before = process.env.KDFLOW_CONTAINMENT;
   const ns = setting === 'auto' ? 'cta' : 'ctt';
-  const member = (name: string): MemberSpec => ({
-    namespace: ns,
-    cluster: 'c',
-    name,
-    role: 'r',
-    ordinal: 0,
-    fqdn: `${name}.c.${ns}.svc.cluster.local`,
-    image: 'local',
-    persistDirs: [],
-  });
+  const member = (name: string) => memberSpec(ns, 'c', name);
   const request = (runId: string, overrides: Partial<ScriptRequest> = {}): ScriptRequest => ({
     runId,
     event: 'configure',
@@ -299,16 +291,7 @@ describe('the activities', () => {
   let home: string;
   let runtime: LocalRuntime;
   let activities: ReturnType<typeof createActivities>;
-  const member = (name: string): MemberSpec => ({
-    namespace: 'cact',
-    cluster: 'c',
-    name,
-    role: 'r',
-    ordinal: 0,
-    fqdn: `${name}.c.cact.svc.cluster.local`,
-    image: 'local',
-    persistDirs: [],
-  });
+  const member = (name: string) => memberSpec('cact', 'c', name);
   beforeAll(async () => {
     home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-contain-act-'));
     runtime = new LocalRuntime(home);

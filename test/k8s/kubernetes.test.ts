@@ -1,5 +1,5 @@
 /**
- * The Kubernetes runtime on a real control plane (test/k8s/harness.ts): a real API server, scheduler,
+ * The Kubernetes runtime on a real control plane (testing/kube/harness.ts): a real API server, scheduler,
  * controller manager and kwok node, a real Temporal dev server and worker. The worker talks to the
  * API as the least-privilege ServiceAccount from crds/deploy/worker-rbac.yaml.
  */

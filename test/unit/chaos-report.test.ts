@@ -1,4 +1,4 @@
-/** scripts/chaos/report.ts: re-running some parts (`--only`) keeps the other parts of the report. */
+/** testing/chaos/report.ts: re-running some parts (`--only`) keeps the other parts of the report. */
 import { describe, expect, it } from 'vitest';
 import {
   mergeReports,

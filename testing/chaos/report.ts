@@ -154,7 +154,7 @@ export function renderMarkdown(report: ChaosReport): string {
     '# kdflow chaos report',
     '',
     ...runLines(report),
-    `Made by \`npm run chaos\` (scripts/chaos/); every trial is in \`reports/chaos.json\`. What the suite found and what was fixed: docs/security.md; how it works: docs/adr/0011-chaos-and-security.md.`,
+    `Made by \`npm run chaos\` (testing/chaos/); every trial is in \`reports/chaos.json\`. What the suite found and what was fixed: docs/security.md; how it works: docs/adr/0011-chaos-and-security.md.`,
     '',
     `**${report.totals.passes}/${report.totals.trials} trials passed.**`,
     '',

@@ -1,7 +1,7 @@
 /**
  * The one harness that tests, the chaos suite and the bench start from (like controller-runtime's
- * envtest): a Temporal dev server of its own (the CLI built from source, free ports, SQLite in a temp
- * directory so that it can be stopped and started again), a client, a temporary KDFLOW_HOME with the
+ * envtest): a Temporal dev server of its own (the CLI built from source, free ports; in memory, or
+ * SQLite in a temp directory so that it can be stopped and started again), a client, a temporary KDFLOW_HOME with the
  * local runtime, and workers: in this process, or the real worker binary in a process of its own so
  * that kill -9 is a real crash. `close()` ends whatever members left running under that home.
  */
@@ -29,6 +29,10 @@ export interface TemporalEnvOptions {
   prefix?: string;
   /** More `temporal server start-dev` arguments, to try a server setting. */
   serverArgs?: string[];
+  /** State in a SQLite file (`dbFile`), so the server can be stopped and started again; in memory otherwise. */
+  persist?: boolean;
+  /** The Web UI on `uiPort`; none otherwise. */
+  ui?: boolean;
   /** Keep the temp directory (server log, worker logs, member files) after close. */
   keep?: boolean;
 }
@@ -52,6 +56,7 @@ export interface WorkerBinary {
 export class TemporalEnv {
   readonly dir: string;
   readonly home: string;
+  /** With `persist`: the server's SQLite file. */
   readonly dbFile: string;
   readonly port: number;
   readonly uiPort: number;
@@ -61,8 +66,7 @@ export class TemporalEnv {
   connection!: Connection;
   nativeConnection!: NativeConnection;
   private server?: DevServer;
-  private readonly serverArgs: string[];
-  private readonly keep: boolean;
+  private readonly options: TemporalEnvOptions;
   private readonly binaries = new Set<WorkerBinary>();
   private binaryStarts = 0;
 
@@ -73,8 +77,7 @@ export class TemporalEnv {
     this.port = port;
     this.uiPort = uiPort;
     this.runtime = new LocalRuntime(this.home);
-    this.serverArgs = options.serverArgs ?? [];
-    this.keep = options.keep ?? false;
+    this.options = options;
   }
 
   static async start(options: TemporalEnvOptions = {}): Promise<TemporalEnv> {
@@ -97,15 +100,16 @@ export class TemporalEnv {
     return this.server?.pid;
   }
 
-  /** Starts the dev server (again, after stopServer: the same SQLite file); resolves to the milliseconds it took. */
+  /** Starts the dev server (again after stopServer: with `persist`, on the same SQLite file); resolves to the milliseconds it took. */
   async startServer(): Promise<number> {
     const started = Date.now();
     this.server = await startDevServer({
       port: this.port,
       uiPort: this.uiPort,
-      dbFile: this.dbFile,
+      ...(this.options.persist ? { dbFile: this.dbFile } : {}),
       logFile: path.join(this.dir, 'temporal.log'),
-      extraArgs: this.serverArgs,
+      headless: !this.options.ui,
+      extraArgs: this.options.serverArgs ?? [],
     });
     if (this.server.reused)
       throw new Error(`port ${this.port} already had a Temporal server; the harness needs its own`);
@@ -205,7 +209,8 @@ export class TemporalEnv {
     await killMemberProcesses(this.home);
     await this.nativeConnection?.close().catch(() => {});
     await this.connection?.close().catch(() => {});
-    await this.stopServer('SIGTERM').catch(() => {});
-    if (!this.keep) await rm(this.dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
+    // A server in memory has nothing to write at exit.
+    await this.stopServer(this.options.persist ? 'SIGTERM' : 'SIGKILL').catch(() => {});
+    if (!this.options.keep) await rm(this.dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
   }
 }

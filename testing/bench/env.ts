@@ -52,7 +52,7 @@ export async function startBenchEnv(log: (line: string) => void): Promise<BenchE
   Runtime.install({ logger: new DefaultLogger('WARN') });
   // KDFLOW_BENCH_SERVER_ARGS: more dev server arguments, to try a server setting (space-separated).
   const serverArgs = process.env.KDFLOW_BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? [];
-  const temporal = await TemporalEnv.start({ prefix: 'kdflow-bench-', serverArgs });
+  const temporal = await TemporalEnv.start({ prefix: 'kdflow-bench-', persist: true, serverArgs });
   const { home, address } = temporal;
   log(`dev server on ${address}, home ${home}`);
   const logger = pino({ level: process.env.KDFLOW_BENCH_LOG ?? 'silent' });

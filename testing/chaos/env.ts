@@ -37,7 +37,7 @@ export class ChaosEnv {
   }
 
   static async start(options: ChaosEnvOptions = {}): Promise<ChaosEnv> {
-    const temporal = await TemporalEnv.start({ prefix: 'kdflow-chaos-', keep: options.keep ?? false });
+    const temporal = await TemporalEnv.start({ prefix: 'kdflow-chaos-', persist: true, keep: options.keep ?? false });
     const env = new ChaosEnv(temporal, options);
     await env.startWorker();
     return env;

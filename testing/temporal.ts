@@ -23,6 +23,7 @@ import { killMemberProcesses } from './processes.ts';
 export const REPO = path.resolve(import.meta.dirname, '..');
 const WORKER_BINARY = path.join(REPO, 'worker', 'main.ts');
 const WORKER_START_LIMIT_MS = 120_000;
+const START_ATTEMPTS = 3;
 
 export interface TemporalEnvOptions {
   /** The temp directory's name starts with this. */
@@ -81,14 +82,23 @@ export class TemporalEnv {
   }
 
   static async start(options: TemporalEnvOptions = {}): Promise<TemporalEnv> {
-    const dir = await mkdtemp(path.join(os.tmpdir(), options.prefix ?? 'kdflow-test-'));
-    const env = new TemporalEnv(dir, await freePort(), await freePort(), options);
-    await mkdir(env.home, { recursive: true });
-    await env.startServer();
-    env.connection = await Connection.connect({ address: env.address });
-    env.client = new Client({ connection: env.connection, namespace: env.namespace });
-    env.nativeConnection = await NativeConnection.connect({ address: env.address });
-    return env;
+    for (let attempt = 1; ; attempt++) {
+      const dir = await mkdtemp(path.join(os.tmpdir(), options.prefix ?? 'kdflow-test-'));
+      const env = new TemporalEnv(dir, await freePort(), await freePort(), options);
+      await mkdir(env.home, { recursive: true });
+      try {
+        await env.startServer();
+      } catch (error) {
+        // Another process can bind the free port before the server does (a busy machine runs many suites): new ports.
+        if (attempt >= START_ATTEMPTS) throw error;
+        await rm(dir, { recursive: true, force: true });
+        continue;
+      }
+      env.connection = await Connection.connect({ address: env.address });
+      env.client = new Client({ connection: env.connection, namespace: env.namespace });
+      env.nativeConnection = await NativeConnection.connect({ address: env.address });
+      return env;
+    }
   }
 
   get address(): string {

@@ -40,7 +40,7 @@ export function topologyKey(liveNames: string[]): string {
   return `${liveNames.length}:${hash.toString(16)}`;
 }
 
-const liveNames = (members: Member[]) => members.filter(isLive).map((m) => m.name);
+export const liveNames = (members: Member[]) => members.filter(isLive).map((m) => m.name);
 
 function roleEvents(desired: Desired, roleId: string): EventName[] {
   const role = effectiveRole(desired.app, roleId);

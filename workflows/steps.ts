@@ -32,7 +32,7 @@ export interface StepContext {
 export const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 10;
 
 // The workflow waits for a cancelled activity to stop, so teardown never races a half-done create.
-function batchOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
+function memberActivityOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
   return {
     startToCloseTimeout: '10 minutes',
     heartbeatTimeout: `${heartbeatTimeoutSeconds} seconds`,
@@ -41,13 +41,14 @@ function batchOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
   };
 }
 
-const batch = (ctx: Pick<StepContext, 'heartbeatTimeoutSeconds'>) =>
-  proxyActivities<Activities>(batchOptions(ctx.heartbeatTimeoutSeconds));
+/** Launch and configmeta writes over a step's members. (`batch` is only ever a launch batch number: Member.batch.) */
+const memberActivities = (ctx: Pick<StepContext, 'heartbeatTimeoutSeconds'>) =>
+  proxyActivities<Activities>(memberActivityOptions(ctx.heartbeatTimeoutSeconds));
 
 /** Asking the runtime whether members live: a few quick attempts. */
 export function probe(heartbeatTimeoutSeconds: number) {
   return proxyActivities<Activities>({
-    ...batchOptions(heartbeatTimeoutSeconds),
+    ...memberActivityOptions(heartbeatTimeoutSeconds),
     startToCloseTimeout: '2 minutes',
     retry: { initialInterval: '1 second', maximumAttempts: 3 },
   });
@@ -56,14 +57,14 @@ export function probe(heartbeatTimeoutSeconds: number) {
 /** Removal must finish, so it retries without a bound. */
 export function removal(heartbeatTimeoutSeconds: number) {
   return proxyActivities<Activities>({
-    ...batchOptions(heartbeatTimeoutSeconds),
+    ...memberActivityOptions(heartbeatTimeoutSeconds),
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
   });
 }
 
 function scriptActivities(app: KdAppSpec, heartbeatTimeoutSeconds: number) {
   return proxyActivities<Activities>({
-    ...batchOptions(heartbeatTimeoutSeconds),
+    ...memberActivityOptions(heartbeatTimeoutSeconds),
     // The runtime kills the script at scriptTimeoutSeconds; this bound only catches a lost worker.
     startToCloseTimeout: `${app.scriptTimeoutSeconds + 60} seconds`,
     retry: {
@@ -149,14 +150,15 @@ export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome
         ...(refresh.length > 0 ? { refresh: targets(refresh) } : {}),
       };
       return batchStep([...names, ...refresh], () =>
-        batch(ctx).launchMembers.executeWithOptions({ summary: launchSummary(names, refresh) }, [input]),
+        memberActivities(ctx).launchMembers.executeWithOptions({ summary: launchSummary(names, refresh) }, [input]),
       );
     }
     case 'writeConfigmeta':
       return batchStep(step.members, () =>
-        batch(ctx).writeConfigmeta.executeWithOptions({ summary: `write configmeta.json to ${listed(step.members)}` }, [
-          { topology: topologyOf(desired, ctx.clusterId, ctx.members), members: targets(step.members) },
-        ]),
+        memberActivities(ctx).writeConfigmeta.executeWithOptions(
+          { summary: `write configmeta.json to ${listed(step.members)}` },
+          [{ topology: topologyOf(desired, ctx.clusterId, ctx.members), members: targets(step.members) }],
+        ),
       );
     case 'runEvent':
       return runEvent(step, ctx, targets(step.targets));

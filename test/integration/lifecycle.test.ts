@@ -12,7 +12,7 @@ import {
   waitForStatus,
   writePackage,
 } from '../support/cluster.ts';
-import { useHarness } from '../support/temporal.ts';
+import { useHarness } from '../../testing/harness.ts';
 
 const h = useHarness();
 

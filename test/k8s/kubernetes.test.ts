@@ -1,5 +1,5 @@
 /**
- * The Kubernetes runtime on a real control plane (test/k8s/harness.ts): a real API server, scheduler,
+ * The Kubernetes runtime on a real control plane (testing/kube/harness.ts): a real API server, scheduler,
  * controller manager and kwok node, a real Temporal dev server and worker. The worker talks to the
  * API as the least-privilege ServiceAccount from crds/deploy/worker-rbac.yaml.
  */
@@ -22,8 +22,14 @@ import { runScript } from '../../runtimes/script/protocol.ts';
 import type { MemberTarget } from '../../runtimes/runtime.ts';
 import type { clusterWorkflow } from '../../workflows/cluster.ts';
 import { memberStates, settled, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
-import { startHarness, type Harness } from '../support/temporal.ts';
-import { eventually, kubectl, serviceAccountKubeConfig, startKubeHarness, type KubeHarness } from './harness.ts';
+import { startHarness, type Harness } from '../../testing/harness.ts';
+import {
+  eventually,
+  kubectl,
+  serviceAccountKubeConfig,
+  startKubeHarness,
+  type KubeHarness,
+} from '../../testing/kube/harness.ts';
 
 const NS = 'kdtest';
 const fqdn = (member: string, cluster: string) => `${member}.${cluster}.${NS}.svc.cluster.local`;

@@ -9,7 +9,8 @@ import { randomInt } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { KdClusterSpec, deleteSignal, type MemberStatus } from '../../api/index.ts';
-import { checkGone, markedProcesses } from './checks.ts';
+import { markedProcesses } from '../processes.ts';
+import { checkGone } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
 import {
   APP_NAME,
@@ -21,7 +22,7 @@ import {
   waitForStatus,
   writeScriptPackage,
 } from './fixtures.ts';
-import { partReport, type PartReport, type TrialResult } from './report.ts';
+import { finishPart, type PartReport, type TrialResult } from './report.ts';
 
 const TIMEOUT_S = 2;
 const DAEMON_MEMBERS = 2;
@@ -136,13 +137,10 @@ export async function daemons(env: ChaosEnv, { rounds, attempts }: DaemonOptions
       details: { live, hangMax, hangLeft, survivors: survivors.length },
     });
   }
-  for (const result of results)
-    env.log(`[chaos] daemons ${result.id}: ${result.passed ? 'pass' : `FAIL ${result.problems.join('; ')}`}`);
-  return partReport(
-    'daemons',
-    'Daemons a startscript leaves (&, nohup, setsid; timed-out attempts)',
+  return finishPart(
+    env.log,
+    { name: 'daemons', title: 'Daemons a startscript leaves (&, nohup, setsid; timed-out attempts)', started },
     results,
-    Date.now() - started,
     {
       containment,
       daemonKinds: kinds,

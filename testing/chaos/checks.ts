@@ -2,11 +2,10 @@
  * Invariants checked against the real world, not only against what the workflow says: member
  * directories on disk, keep-alive processes in /proc, and the startscript's own ledger.
  */
-import { readFileSync } from 'node:fs';
-import { readFile, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { memberName, type ClusterStatus, type HistoryEntry } from '../../api/index.ts';
 import { scriptHistory } from '../../lib/script-history.ts';
+import { childrenOf, isInside, processes } from '../processes.ts';
 import type { ChaosEnv } from './env.ts';
 import { NAMESPACE, bounded, memberNames, repeatedRunIds, type ClusterHandle, type LedgerLine } from './fixtures.ts';
 
@@ -23,57 +22,21 @@ export async function observeCluster(env: ChaosEnv, cluster: string): Promise<Ob
   const clusterDir = path.join(env.home, 'members', NAMESPACE, cluster);
   const dirs = (await env.runtime.listMembers(NAMESPACE, cluster)).sort();
   const tag = `kdflow-keepalive:${NAMESPACE}/${cluster}/`;
+  const inCluster = await processes((p) => isInside(clusterDir, p.cwd));
   const keepalives = new Map<string, number>();
-  const strays: string[] = [];
-  const seen: { pid: string; argv: string[]; ppid: string; inCluster: boolean }[] = [];
-  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '');
-    // The parent pid follows the command name in /proc/PID/stat, after its closing parenthesis.
-    const ppid = (await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).split(') ')[1]?.split(' ')[1] ?? '';
-    seen.push({
-      pid,
-      argv: cmdline.split('\0'),
-      ppid,
-      inCluster: cwd === clusterDir || cwd.startsWith(`${clusterDir}/`),
-    });
-  }
-  const keepalivePids = new Set<string>();
-  for (const p of seen) {
-    if (!(p.argv[0]?.startsWith(tag) && p.inCluster)) continue;
+  const keepalivePids = new Set<number>();
+  for (const p of inCluster) {
+    if (!p.argv[0]?.startsWith(tag)) continue;
     const member = p.argv[0].slice(tag.length);
     keepalives.set(member, (keepalives.get(member) ?? 0) + 1);
     keepalivePids.add(p.pid);
   }
-  for (const p of seen) {
-    if (!p.inCluster || keepalivePids.has(p.pid)) continue;
-    // In a per-member pid namespace the keep-alive's child is the namespace's init (docs/adr/0015): part of it.
-    if (keepalivePids.has(p.ppid) && p.argv.includes('infinity')) continue;
-    strays.push(`${p.pid} ${p.argv.join(' ').trim()}`);
-  }
+  // In a per-member pid namespace the keep-alive's child is the namespace's init (docs/adr/0015): part of it.
+  const namespaceInits = new Set([...keepalivePids].flatMap(childrenOf));
+  const strays = inCluster
+    .filter((p) => !keepalivePids.has(p.pid) && !(namespaceInits.has(p.pid) && p.argv.includes('infinity')))
+    .map((p) => `${p.pid} ${p.argv.join(' ').trim()}`);
   return { dirs, keepalives, strays };
-}
-
-/** Live processes (zombies excluded) whose argv has an argument starting with the marker: `sleep <mark>.N` daemons. */
-export async function markedProcesses(mark: string): Promise<string[]> {
-  const found: string[] = [];
-  // Small synchronous reads, so one look at /proc is quick even on a busy machine.
-  const read = (file: string) => {
-    try {
-      return readFileSync(file, 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(pid)) continue;
-    const argv = read(`/proc/${pid}/cmdline`).split('\0');
-    if (!argv.some((arg) => arg.startsWith(mark))) continue;
-    const state = read(`/proc/${pid}/stat`).replace(/^.*\) /s, '')[0];
-    if (state !== undefined && state !== 'Z') found.push(argv.join(' ').trim());
-  }
-  return found;
 }
 
 export function expectedNames(cluster: string, counts: Record<string, number>): string[] {

@@ -10,7 +10,8 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { KdClusterSpec, deleteSignal, memberFqdn, memberName } from '../../api/index.ts';
 import type { MemberSpec } from '../../runtimes/runtime.ts';
-import { checkGone, markedProcesses, observeCluster } from './checks.ts';
+import { markedProcesses } from '../processes.ts';
+import { checkGone, observeCluster } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
 import {
   APP_NAME,
@@ -23,7 +24,7 @@ import {
   waitForStatus,
   writeScriptPackage,
 } from './fixtures.ts';
-import { partReport, summarize, type PartReport, type TrialResult } from './report.ts';
+import { finishPart, summarize, type PartReport, type TrialResult } from './report.ts';
 
 const SCRIPT = `#!/bin/sh
 me=$(basename "$KDFLOW_MEMBER_ROOT")
@@ -130,13 +131,10 @@ export async function deadMember(env: ChaosEnv, rounds: number): Promise<PartRep
     if (survivors.length > 0) problems.push(`processes outlived delete: ${survivors.join(' | ')}`);
     results.push({ id: `dead@${r}`, passed: problems.length === 0, problems });
   }
-  for (const result of results)
-    env.log(`[chaos] dead-member ${result.id}: ${result.passed ? 'pass' : `FAIL ${result.problems.join('; ')}`}`);
-  return partReport(
-    'dead-member',
-    'Dead members (keep-alive killed, directory removed)',
+  return finishPart(
+    env.log,
+    { name: 'dead-member', title: 'Dead members (keep-alive killed, directory removed)', started },
     results,
-    Date.now() - started,
     {
       containment,
       killToReportedDeadMs: summarize(detectMs),

@@ -8,7 +8,18 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 
-export const SOURCE_DIRS = ['api', 'activities', 'cli', 'lib', 'runtimes', 'scripts', 'shim', 'worker', 'workflows'];
+export const SOURCE_DIRS = [
+  'api',
+  'activities',
+  'cli',
+  'lib',
+  'runtimes',
+  'scripts',
+  'shim',
+  'testing',
+  'worker',
+  'workflows',
+];
 const PROCESS_CALLS = new Set(['spawn', 'spawnSync', 'execFile', 'execFileSync', 'fork']);
 const SHELL_CALLS = new Set(['exec', 'execSync']);
 const SHELLS = new Set(['sh', 'bash', '/bin/sh', '/bin/bash', 'zsh', 'dash']);

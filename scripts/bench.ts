@@ -24,20 +24,20 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { guestMountSupport, guestMountMode } from '../../runtimes/guest-mounts.ts';
-import { ensureTemporalCli } from '../../lib/temporal-server.ts';
-import { cliMarkdown, cliPoint, type CliBenchReport } from './cli-speed.ts';
-import { machineInfo, startBenchEnv, type BenchEnv } from './env.ts';
-import { overheadPoint } from './p1-overhead.ts';
-import { fanoutPoint } from './p2-fanout.ts';
-import { latencyPoint } from './p3-latency.ts';
-import { historyCostPoint, longRunPoint } from './p4-history.ts';
-import { scalePoint } from './p5-scale.ts';
-import { thousandPoint } from './p6-thousand.ts';
-import { compareHotspots, headline, markdown, type BenchReport, type Outcome } from './report.ts';
-import { plots } from './report-plots.ts';
+import { guestMountSupport, guestMountMode } from '../runtimes/guest-mounts.ts';
+import { ensureTemporalCli } from '../lib/temporal-server.ts';
+import { cliMarkdown, cliPoint, type CliBenchReport } from '../testing/bench/cli-speed.ts';
+import { machineInfo, startBenchEnv, type BenchEnv } from '../testing/bench/env.ts';
+import { overheadPoint } from '../testing/bench/p1-overhead.ts';
+import { fanoutPoint } from '../testing/bench/p2-fanout.ts';
+import { latencyPoint } from '../testing/bench/p3-latency.ts';
+import { historyCostPoint, longRunPoint } from '../testing/bench/p4-history.ts';
+import { scalePoint } from '../testing/bench/p5-scale.ts';
+import { thousandPoint } from '../testing/bench/p6-thousand.ts';
+import { compareHotspots, headline, markdown, type BenchReport, type Outcome } from '../testing/bench/report.ts';
+import { plots } from '../testing/bench/report-plots.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '..', '..');
+const ROOT = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean' },

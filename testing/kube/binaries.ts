@@ -136,13 +136,3 @@ export function ensureKubeBinaries(log: (line: string) => void = (l) => process.
 export function kubeBinariesCached(): boolean {
   return targets().every((t) => existsSync(binPath(t)));
 }
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  try {
-    const bins = ensureKubeBinaries();
-    for (const [name, file] of Object.entries(bins)) process.stdout.write(`${name}: ${file}\n`);
-  } catch (error) {
-    process.stderr.write(`[k8s] ${(error as Error).message}\n`);
-    process.exit(1);
-  }
-}

@@ -1,4 +1,4 @@
-/** The bench's SVG plots, drawn from a report with scripts/bench/svg.ts. Pure: report in, SVG text out. */
+/** The bench's SVG plots, drawn from a report with testing/bench/svg.ts. Pure: report in, SVG text out. */
 import type { HistoryCostRow } from './p4-history.ts';
 import { ok, type BenchReport } from './report.ts';
 import { barChart, lineChart } from './svg.ts';

@@ -221,8 +221,8 @@ export async function thousandPoint(
       workerRssAtStartMiB,
       workerPeakRssMiB: peakRssMiB(w.pid),
       workerMaxRssMiB: rssMax.stop(),
-      leftoverProcesses: processesUnder(path.join(env.home, 'members', 'default', name)).length,
-      note: 'one role; the worker in a process of its own (scripts/bench/worker-process.ts); phase times from the client call to the workflow task that settled it (delete: to the workflow closing)',
+      leftoverProcesses: (await processesUnder(path.join(env.home, 'members', 'default', name))).length,
+      note: 'one role; the worker in a process of its own (testing/bench/worker-process.ts); phase times from the client call to the workflow task that settled it (delete: to the workflow closing)',
     };
   }
 }

@@ -25,7 +25,7 @@ import {
   writeScriptPackage,
 } from './fixtures.ts';
 import { partReport, type PartReport, type TrialResult } from './report.ts';
-import { scanSource } from './source-scan.ts';
+import { scanSource } from '../source-scan.ts';
 
 /** Prints its whole environment to stdout and stderr; the worker role then fails so the tails land in lastError too. */
 const ECHO_ENV_SCRIPT = `#!/usr/bin/env bash

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { memberName, resizeSignal, statusQuery } from '../../api/index.ts';
 import { ROLE, benchApp, historyOf, inPool, isSettled, startCluster, writeScriptPackage } from './clusters.ts';
+import { killAll } from '../processes.ts';
 import { cpuSeconds, maxRssSampler, peakRssMiB, processesUnder, rssMiB, steadyRssMiB, type BenchEnv } from './env.ts';
 import { kindOf, lastTaskCompletedMs, signalToActivityStartMs } from './history.ts';
 import { percentile, round } from './stats.ts';
@@ -167,13 +168,7 @@ export async function scalePoint(
     // Nothing of P5 stays for the points after it: the workflows end, their members' processes go.
     await worker.stop();
     await inPool(handles, 32, (h) => h.terminate('bench point finished').catch(() => {}));
-    for (const pid of processesUnder(path.join(env.home, 'members', 'default'))) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Gone meanwhile.
-      }
-    }
+    killAll(await processesUnder(path.join(env.home, 'members', 'default')));
   }
 
   async function measure(): Promise<ScaleResult> {
@@ -251,7 +246,7 @@ export async function scalePoint(
         Math.max(idle.cachedWorkflows - firstQuarter.cachedWorkflows, 1),
       3,
     );
-    const keepAliveProcesses = processesUnder(path.join(env.home, 'members')).length;
+    const keepAliveProcesses = (await processesUnder(path.join(env.home, 'members'))).length;
     log(
       `  P5 idle: worker ${idle.workerCpuPercent}% CPU ${idle.workerRssMiB} MiB (${idle.workerRssAfterGcMiB} after GC; ${perCachedClusterMiB} MiB per cached cluster), server ${idle.serverCpuPercent}% CPU ${idle.serverRssMiB} MiB, ${keepAliveProcesses} member processes`,
     );
@@ -318,7 +313,7 @@ export async function scalePoint(
       workerMaxRssMiB: rssMax.stop(),
       spawnerRssMiB: spawner ? rssMiB(spawner) : null,
       serverRssAfterMiB: server ? rssMiB(server) : 0,
-      note: 'the worker runs in a process of its own (scripts/bench/worker-process.ts) on its own task queue; the bench process only drives and polls',
+      note: 'the worker runs in a process of its own (testing/bench/worker-process.ts) on its own task queue; the bench process only drives and polls',
     };
   }
 }

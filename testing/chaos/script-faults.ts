@@ -20,7 +20,7 @@ import {
   bounded,
   writeScriptPackage,
 } from './fixtures.ts';
-import { partReport, type PartReport, type TrialResult } from './report.ts';
+import { finishPart, type PartReport, type TrialResult } from './report.ts';
 import { KdClusterSpec } from '../../api/index.ts';
 
 const MiB = 1024 * 1024;
@@ -226,13 +226,10 @@ export async function scriptFaults(env: ChaosEnv, rounds: number): Promise<PartR
     const gone = await checkGone(env, name);
     if (gone.length > 0) results.push({ id: `teardown@${r}`, passed: false, problems: gone });
   }
-  for (const result of results)
-    env.log(`[chaos] script-faults ${result.id}: ${result.passed ? 'pass' : `FAIL ${result.problems.join('; ')}`}`);
-  return partReport(
-    'script-faults',
-    'Script faults (hang, fail, flaky, megabytes of output)',
+  return finishPart(
+    env.log,
+    { name: 'script-faults', title: 'Script faults (hang, fail, flaky, megabytes of output)', started },
     results,
-    Date.now() - started,
     {
       clusterSettleMs: settleMs,
       largestStatusBytes: statusBytes,

@@ -58,26 +58,12 @@ export async function badInput(env: ChaosEnv, options: BadInputOptions): Promise
   const results: TrialResult[] = [];
 
   // Controls: the good app and the target cluster go through the same CLI and must be accepted.
-  const goodApp = path.join(dir, 'good-app.yaml');
-  await writeFile(
-    goodApp,
-    stringify({
-      apiVersion: 'kdflow.dev/v1beta1',
-      kind: 'KdApp',
-      metadata: { name: GOOD_APP },
-      spec: baseAppSpec(null),
-    }),
-  );
-  const goodCluster = path.join(dir, 'good-cluster.yaml');
-  await writeFile(
-    goodCluster,
-    stringify({
-      apiVersion: 'kdflow.dev/v1beta1',
-      kind: 'KdCluster',
-      metadata: { name: TARGET },
-      spec: baseClusterSpec(),
-    }),
-  );
+  const manifest = async (file: string, kind: 'KdApp' | 'KdCluster', name: string, spec: unknown) => {
+    await writeFile(file, stringify({ apiVersion: 'kdflow.dev/v1beta1', kind, metadata: { name }, spec }));
+    return file;
+  };
+  const goodApp = await manifest(path.join(dir, 'good-app.yaml'), 'KdApp', GOOD_APP, baseAppSpec(null));
+  const goodCluster = await manifest(path.join(dir, 'good-cluster.yaml'), 'KdCluster', TARGET, baseClusterSpec());
   for (const [id, file] of [
     ['control: good app', goodApp],
     ['control: good cluster', goodCluster],

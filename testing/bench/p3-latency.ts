@@ -5,12 +5,12 @@
  * and installs its package in one go (docs/adr/0013): so the span is the configure run and the
  * workflow's turns around it, where it used to include the configmeta and package activities. On
  * the local runtime, and on the Kubernetes runtime against the test harness's real control plane
- * (test/k8s/harness.ts: API server, scheduler, controller manager, a kwok node) when it is built.
+ * (testing/kube/harness.ts: API server, scheduler, controller manager, a kwok node) when it is built.
  */
 import path from 'node:path';
 import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
-import { kubeBinariesCached } from '../../test/k8s/binaries.ts';
-import { kubectl, startKubeHarness } from '../../test/k8s/harness.ts';
+import { kubeBinariesCached } from '../kube/binaries.ts';
+import { kubectl, startKubeHarness } from '../kube/harness.ts';
 import {
   benchApp,
   deleteCluster,

@@ -14,9 +14,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO } from './env.ts';
-import { mergeReports, renderMarkdown, type ChaosReport } from './report.ts';
-import { DEFAULT_SEED, PARTS, runChaos, type PartName } from './suite.ts';
+import { REPO } from '../testing/chaos/env.ts';
+import { mergeReports, renderMarkdown, type ChaosReport } from '../testing/chaos/report.ts';
+import { DEFAULT_SEED, PARTS, runChaos, type PartName } from '../testing/chaos/suite.ts';
 
 const { values } = parseArgs({
   options: {

@@ -105,6 +105,20 @@ export function mergeReports(
   };
 }
 
+/** Says each trial's result on `log`, then makes the part's report (`started`: when the part began, as Date.now()). */
+export function finishPart(
+  log: (line: string) => void,
+  part: { name: string; title: string; started: number },
+  results: TrialResult[],
+  figures: Record<string, unknown> = {},
+): PartReport {
+  for (const r of results) {
+    const convergence = r.convergenceMs === undefined ? '' : ` (${r.convergenceMs}ms)`;
+    log(`[chaos] ${part.name} ${r.id}: ${r.passed ? 'pass' : `FAIL ${r.problems.join('; ')}`}${convergence}`);
+  }
+  return partReport(part.name, part.title, results, Date.now() - part.started, figures);
+}
+
 export function partReport(
   name: string,
   title: string,
@@ -140,7 +154,7 @@ export function renderMarkdown(report: ChaosReport): string {
     '# kdflow chaos report',
     '',
     ...runLines(report),
-    `Made by \`npm run chaos\` (scripts/chaos/); every trial is in \`reports/chaos.json\`. What the suite found and what was fixed: docs/security.md; how it works: docs/adr/0011-chaos-and-security.md.`,
+    `Made by \`npm run chaos\` (testing/chaos/); every trial is in \`reports/chaos.json\`. What the suite found and what was fixed: docs/security.md; how it works: docs/adr/0011-chaos-and-security.md.`,
     '',
     `**${report.totals.passes}/${report.totals.trials} trials passed.**`,
     '',

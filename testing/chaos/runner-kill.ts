@@ -20,7 +20,7 @@ import {
   waitForStatus,
   writeScriptPackage,
 } from './fixtures.ts';
-import { partReport, summarize, type PartReport, type TrialResult } from './report.ts';
+import { finishPart, summarize, type PartReport, type TrialResult } from './report.ts';
 import type { Rng } from './rng.ts';
 
 const SCRIPT_SECONDS = 2;
@@ -123,15 +123,10 @@ export async function runnerKill(env: ChaosEnv, rng: Rng, options: RunnerKillOpt
       details: { runs, overlap },
     });
   }
-  for (const result of results)
-    env.log(
-      `[chaos] runner-kill ${result.id}: ${result.passed ? 'pass' : `FAIL ${result.problems.join('; ')}`} (${result.convergenceMs ?? '-'}ms)`,
-    );
-  return partReport(
-    'runner-kill',
-    'Runner killed mid-configure (kill -9 of local-run)',
+  return finishPart(
+    env.log,
+    { name: 'runner-kill', title: 'Runner killed mid-configure (kill -9 of local-run)', started },
     results,
-    Date.now() - started,
     {
       containment: env.runtime.containment,
       overlappingRuns: overlaps,

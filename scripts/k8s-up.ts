@@ -1,5 +1,5 @@
 /** `npm run k8s:up`: the test control plane on its own, to poke at with kubectl or KDFLOW_RUNTIME=kubernetes. */
-import { startKubeHarness } from './harness.ts';
+import { startKubeHarness } from '../testing/kube/harness.ts';
 
 const kube = await startKubeHarness();
 process.stdout.write(

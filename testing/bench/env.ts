@@ -3,25 +3,24 @@
  * in-process worker on the local runtime, and a client. `close()` removes every member, keep-alive
  * and script process under that home, then stops worker and server.
  */
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { fork, type ChildProcess } from 'node:child_process';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { freePort } from '../../lib/free-port.ts';
-import { startDevServer, type DevServer } from '../../lib/temporal-server.ts';
-import { clientDataConverter } from '../../lib/codec.ts';
-import { LocalRuntime } from '../../runtimes/local.ts';
+import type { LocalRuntime } from '../../runtimes/local.ts';
 import type { Runtime as KdflowRuntime } from '../../runtimes/runtime.ts';
-import { createKdflowWorker, type KdflowWorkerOptions } from '../../worker/worker.ts';
+import type { KdflowWorkerOptions } from '../../worker/worker.ts';
+import { killAll, processesUnder, rssMiB } from '../processes.ts';
+import { TemporalEnv, type InProcessWorker } from '../temporal.ts';
 import type { WorkerMessage, WorkerProcessArgs, WorkerRequest, WorkerSample } from './worker-process.ts';
+
+export { cpuSeconds, peakRssMiB, processesUnder, rssMiB } from '../processes.ts';
 
 const WORKER_PROCESS = path.join(import.meta.dirname, 'worker-process.ts');
 
-/** A worker in its own process (scripts/bench/worker-process.ts), so its RSS and CPU are its own. */
+/** A worker in its own process (testing/bench/worker-process.ts), so its RSS and CPU are its own. */
 export interface WorkerProcess {
   pid: number;
   taskQueue: string;
@@ -48,102 +47,35 @@ export interface BenchEnv {
   close(): Promise<void>;
 }
 
-/** The pid whose command line mentions `needle` (the server is found by its unique SQLite path). */
-export function findPid(needle: string): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) return Number(entry);
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return undefined;
-}
-
-/** Processes whose working directory is under `dir`: the keep-alives and scripts of our members. */
-export function processesUnder(dir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${entry}/cwd`);
-      if (cwd === dir || cwd.startsWith(dir + path.sep)) pids.push(Number(entry));
-    } catch {
-      // Gone, or not ours to read.
-    }
-  }
-  return pids;
-}
-
 export async function startBenchEnv(log: (line: string) => void): Promise<BenchEnv> {
   // The SDK's own state-change lines would drown the bench's output.
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-bench-'));
-  const [port, uiPort] = [await freePort(), await freePort()];
-  const dbFile = path.join(home, 'temporal.db');
-  log(`dev server on 127.0.0.1:${port}, home ${home}`);
   // KDFLOW_BENCH_SERVER_ARGS: more dev server arguments, to try a server setting (space-separated).
-  const extraArgs = process.env.KDFLOW_BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? [];
-  const server: DevServer = await startDevServer({
-    port,
-    uiPort,
-    dbFile,
-    logFile: path.join(home, 'temporal.log'),
-    extraArgs,
-  });
-  const serverPid = findPid(dbFile);
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection, namespace: 'default', dataConverter: clientDataConverter() });
-  const native = await NativeConnection.connect({ address: server.address });
-  const runtime = new LocalRuntime(home);
+  const serverArgs = process.env.KDFLOW_BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? [];
+  const temporal = await TemporalEnv.start({ prefix: 'kdflow-bench-', persist: true, serverArgs });
+  const { home, address } = temporal;
+  log(`dev server on ${address}, home ${home}`);
   const logger = pino({ level: process.env.KDFLOW_BENCH_LOG ?? 'silent' });
   const taskQueue = 'kdflow-bench';
-  let worker: Worker | undefined;
+  let worker: InProcessWorker | undefined;
   const workerProcesses = new Set<WorkerProcess>();
-  let running: Promise<void> = Promise.resolve();
-  const stopWorker = async () => {
-    worker?.shutdown();
-    await running;
-    worker = undefined;
-  };
   const env: BenchEnv = {
     home,
-    runtime,
-    client,
+    runtime: temporal.runtime,
+    client: temporal.client,
     taskQueue,
-    serverPid,
-    address: server.address,
+    serverPid: temporal.serverPid,
+    address,
     async restartWorker(tuning) {
-      await stopWorker();
-      worker = await createKdflowWorker({
-        connection: native,
-        namespace: 'default',
-        runtime,
-        home,
-        logger,
-        taskQueue,
-        ...(tuning ? { tuning } : {}),
-      });
-      running = worker.run();
+      await worker?.stop();
+      worker = await temporal.startWorker({ taskQueue, logger, ...(tuning ? { tuning } : {}) });
     },
     async startWorker(other, queue) {
-      const extra = await createKdflowWorker({
-        connection: native,
-        namespace: 'default',
-        runtime: other,
-        home,
-        logger,
-        taskQueue: queue,
-      });
-      const done = extra.run();
-      return async () => {
-        extra.shutdown();
-        await done;
-      };
+      const extra = await temporal.startWorker({ runtime: other, taskQueue: queue, logger });
+      return () => extra.stop();
     },
     async startWorkerProcess(queue) {
-      const child = await forkWorker({ address: server.address, home, taskQueue: queue });
+      const child = await forkWorker({ address, home, taskQueue: queue });
       workerProcesses.add(child);
       const stop = child.stop;
       child.stop = async () => {
@@ -154,13 +86,9 @@ export async function startBenchEnv(log: (line: string) => void): Promise<BenchE
     },
     async close() {
       for (const child of [...workerProcesses]) await child.stop().catch(() => {});
-      killAll(processesUnder(path.join(home, 'members')));
-      await stopWorker().catch(() => {});
-      await native.close().catch(() => {});
-      await connection.close().catch(() => {});
-      await server.stop();
-      killAll(processesUnder(home));
-      await rm(home, { recursive: true, force: true, maxRetries: 3 });
+      killAll(await processesUnder(path.join(home, 'members')));
+      await worker?.stop().catch(() => {});
+      await temporal.close();
     },
   };
   await env.restartWorker();
@@ -262,16 +190,6 @@ async function forkWorker(args: WorkerProcessArgs): Promise<WorkerProcess> {
   };
 }
 
-function killAll(pids: number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
 export interface Machine {
   cpuModel: string;
   cores: number;
@@ -295,21 +213,3 @@ export function machineInfo(temporalCli: string, sdk: string): Machine {
     loadAverageAtStart: os.loadavg().map((l) => Math.round(l * 100) / 100),
   };
 }
-
-/** CPU seconds (user + system) a process has used so far. */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After "pid (comm) ": state is field 0, utime 11, stime 12 (proc(5) fields 14 and 15).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function statusMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return Math.round((kb / 1024) * 10) / 10;
-}
-
-export const rssMiB = (pid: number) => statusMiB(pid, 'VmRSS');
-/** The peak RSS (high-water mark) over the process's life. */
-export const peakRssMiB = (pid: number) => statusMiB(pid, 'VmHWM');

@@ -4,7 +4,10 @@
  * (`node worker/main.ts`, KDFLOW_RUNTIME=kubernetes) against the Kubernetes harness. A grow is held in
  * flight and the worker running it is killed with `kill -9`: the other finishes it. Then the server
  * process is killed and started again mid-grow. Every member's events.log (the script ledger in its
- * pod) shows each event exactly once. PostgreSQL and the server start once for the file.
+ * pod) shows each event exactly once. The workers and the client encrypt payloads (a codec key,
+ * docs/adr/0035-encrypted-payloads.md): after the lifecycle, with `password=hunter2` in a role's env
+ * and a canary in the scripts' output, a pg_dump of both databases holds neither. PostgreSQL and the
+ * server start once for the file.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,15 +25,19 @@ import {
   KdClusterSpec,
   TASK_QUEUE,
   clusterStartOptions,
+  clusterWorkflowId,
   deleteSignal,
   resizeUpdate,
   type ClusterInput,
   type KdAppSpec,
 } from '../../api/index.ts';
+import { clientDataConverter, KEYS_ENV } from '../../lib/codec.ts';
 import { freePort } from '../../lib/free-port.ts';
+import { scriptHistory } from '../../lib/script-history.ts';
 import {
   ensureTemporalServer,
   findPostgres,
+  POSTGRES_ROLE,
   registerKdflowNamespace,
   SERVER_PORT_RANGE,
   serverPorts,
@@ -42,6 +49,7 @@ import {
   type TemporalServer,
 } from '../../lib/temporal-production.ts';
 import type { clusterWorkflow } from '../../workflows/cluster.ts';
+import { expectAbsent, foundIn } from '../support/absence.ts';
 import { memberStates, settled, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
 import {
   eventually,
@@ -55,6 +63,11 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const NS = 'kdprod';
 /** A hang guard for a step on a starved machine, not a time anyone should wait. */
 const LONG = 300_000;
+/** Workers and client share one payload key; the env value and the canary must reach PostgreSQL only as ciphertext. */
+const CODEC_ENV = { [KEYS_ENV]: `prod-1:${randomBytes(32).toString('base64')}` };
+const SECRET = 'hunter2';
+const CANARY = `canary-${randomBytes(6).toString('hex')}`;
+const WORKFLOW_ID = clusterWorkflowId(NS, 'pw');
 
 function postgresMissing(): string | undefined {
   try {
@@ -135,6 +148,7 @@ async function startWorker(name: string): Promise<WorkerProcess> {
       KDFLOW_RUNTIME: 'kubernetes',
       KDFLOW_HOME: home,
       KDFLOW_LOG_LEVEL: 'info',
+      ...CODEC_ENV,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -209,7 +223,7 @@ beforeAll(async () => {
     mode: 0o600,
   });
   connection = await Connection.connect({ address: `127.0.0.1:${serverPort}` });
-  client = new Client({ connection });
+  client = new Client({ connection, dataConverter: clientDataConverter(CODEC_ENV) });
   await Promise.all([startWorker('worker-a'), startWorker('worker-b')]);
 }, 1_800_000);
 
@@ -237,7 +251,7 @@ describe.skipIf(skip)('kdflow on a production Temporal server (PostgreSQL) with 
     await mkdir(gates);
     const hold = path.join(gates, 'hold');
     const app: KdAppSpec = testApp(
-      await writePackage(dir, `while [ -e ${JSON.stringify(hold)} ]; do sleep 0.2; done`),
+      await writePackage(dir, `echo "greeting=$GREETING"\nwhile [ -e ${JSON.stringify(hold)} ]; do sleep 0.2; done`),
       {
         roles: [
           { id: 'controller', cardinality: '1', eventList: ['configure', 'addnodes', 'delnodes'] },
@@ -251,7 +265,14 @@ describe.skipIf(skip)('kdflow on a production Temporal server (PostgreSQL) with 
       app: 'testapp',
       roles: [
         { id: 'controller', members: 1 },
-        { id: 'worker', members: 1 },
+        {
+          id: 'worker',
+          members: 1,
+          env: [
+            { name: 'password', value: SECRET },
+            { name: 'GREETING', value: CANARY },
+          ],
+        },
       ],
     });
     const input: ClusterInput = { namespace: NS, name: 'pw', appName: 'testapp', app, spec };
@@ -338,6 +359,28 @@ describe.skipIf(skip)('kdflow on a production Temporal server (PostgreSQL) with 
 
     await handle.signal(deleteSignal);
     expect((await handle.result()).phase).toBe('deleted');
+  });
+
+  it('a pg_dump of both databases holds neither the env value nor the script output, as text, hex or base64', async () => {
+    // The lifecycle above recorded the canary (decoded here with the key), so its absence below means encrypted.
+    const outputs = (await scriptHistory(client.workflow, WORKFLOW_ID)).map((entry) => entry.stdoutTail ?? '');
+    expect(outputs.some((tail) => tail.includes(`greeting=${CANARY}`))).toBe(true);
+    const dump = (database: string) => {
+      const result = spawnSync(
+        path.join(findPostgres(), 'pg_dump'),
+        ['-h', db.host, '-p', String(db.port), '-U', POSTGRES_ROLE, '-d', database],
+        { env: { ...process.env, PGPASSWORD: db.password }, maxBuffer: 1024 * 1024 * 1024 },
+      );
+      expect(result.status, `pg_dump ${database}: ${String(result.stderr)}`).toBe(0);
+      return result.stdout;
+    };
+    const [store, visibility] = [dump('temporal'), dump('temporal_visibility')];
+    // The scan finds what is there: the workflow id is stored as it is, in each database.
+    expect(foundIn(store, WORKFLOW_ID)).toBe(true);
+    expect(foundIn(visibility, WORKFLOW_ID)).toBe(true);
+    const bytes = Buffer.concat([store, visibility]);
+    expectAbsent(bytes, SECRET);
+    expectAbsent(bytes, CANARY);
   });
 
   it("docker-compose.temporal.yml's schema job sets up both databases on an empty PostgreSQL, idempotently", async () => {

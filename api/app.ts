@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { API_VERSION, EventName, Metadata, Quantity, RoleId, dnsLabel, oversize } from './common.ts';
+import { kubeDirectorRefusals } from './kubedirector-fields.ts';
+import { dnsName } from './names.ts';
 import { parseCardinality } from './cardinality.ts';
 
 /** `null` says "this role has no config package", as in KubeDirector. */
@@ -30,6 +32,9 @@ export const AppRole = z.strictObject({
   // A flat resource list, as in KubeDirector: { cpu: "2", memory: "4Gi" }.
   minResources: z.record(z.string(), Quantity).optional(),
   minStorage: z.strictObject({ size: z.string(), ephemeralModeSupported: z.boolean().optional() }).optional(),
+  // KubeDirector fields kdflow accepts and ignores, with a warning (api/kubedirector-fields.ts).
+  containerSpec: z.looseObject({}).optional(),
+  maxLogSizeDump: z.number().int().min(0).optional(),
 });
 export type AppRole = z.infer<typeof AppRole>;
 
@@ -45,6 +50,8 @@ export const AppService = z.strictObject({
       hasAuthToken: z.boolean().optional(),
     })
     .optional(),
+  // KubeDirector's name for it: copied into configmeta's service entries.
+  exported_service: z.string().optional(),
 });
 export type AppService = z.infer<typeof AppService>;
 
@@ -63,6 +70,8 @@ export const KdAppSpec = z
     }),
     distroID: z.string().min(1, 'distroID must not be empty'),
     version: z.string().min(1, 'version must not be empty'),
+    /** configmeta.json's `version`; KubeDirector requires at least 7. */
+    configSchemaVersion: z.number().int().min(7, 'configSchemaVersion must be at least 7').optional(),
     defaultImageRepoTag: z.string().min(1).optional(),
     defaultConfigPackage: ConfigPackage.optional(),
     defaultPersistDirs: z.array(PersistDir).optional(),
@@ -74,12 +83,24 @@ export const KdAppSpec = z
       .strictObject({
         roleServices: z.array(z.strictObject({ roleID: RoleId, serviceIDs: z.array(z.string()) })).optional(),
         selectedRoles: z.array(RoleId).optional(),
+        /** Free-form settings for the app's scripts: configmeta's `config_metadata`. */
+        configMeta: z.record(z.string(), z.string()).nullable().optional(),
       })
       .optional(),
+    // KubeDirector fields kdflow accepts and ignores, with a warning (api/kubedirector-fields.ts).
+    capabilities: z.array(z.string()).optional(),
+    logoURL: z.string().optional(),
+    defaultMaxLogSizeDump: z.number().int().min(0).optional(),
     // kdflow's own knobs; KubeDirector has none of these (its scripts never time out).
     scriptTimeoutSeconds: z.number().int().min(1).max(86_400).default(600),
     maxParallel: z.number().int().min(1).max(1000).default(16),
     retry: RetryKnobs.default({ maximumAttempts: 3, initialIntervalSeconds: 1, backoffCoefficient: 2 }),
+    /**
+     * How many times a failed --configure runs; absent means `retry.maximumAttempts`. Apps converted
+     * from a KubeDirectorApp get 1: KubeDirector runs configure once, and its scripts are not written
+     * to run twice (docs/adr/0027).
+     */
+    configureAttempts: z.number().int().min(1).max(20).optional(),
   })
   .superRefine((spec, ctx) => {
     const roleIds = new Set<string>();
@@ -88,14 +109,14 @@ export const KdAppSpec = z
       if (roleIds.has(role.id))
         ctx.addIssue({ code: 'custom', path: ['roles', i, 'id'], message: `duplicate role id "${role.id}"` });
       roleIds.add(role.id);
-      // Member names use '-' for '_', so "a_b" and "a-b" would name the same pods.
-      const asName = role.id.replaceAll('_', '-');
+      // Member names use the DNS-safe form, so "a_b", "a.b", "A-b" and "a-b" would name the same pods.
+      const asName = dnsName(role.id);
       const clash = memberRoleNames.get(asName);
       if (clash && clash !== role.id)
         ctx.addIssue({
           code: 'custom',
           path: ['roles', i, 'id'],
-          message: `role id "${role.id}" gives the same member names as role "${clash}"`,
+          message: `role id "${role.id}" gives the same member names (${asName}) as role "${clash}"; rename one of them`,
         });
       memberRoleNames.set(asName, role.id);
       if (!role.imageRepoTag && !spec.defaultImageRepoTag) {
@@ -131,6 +152,8 @@ export const KdAppSpec = z
       if (!roleIds.has(r))
         ctx.addIssue({ code: 'custom', path: ['config', 'selectedRoles', i], message: `unknown role "${r}"` });
     });
+    for (const issue of kubeDirectorRefusals('app', spec))
+      ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
     const big = oversize(spec, 'the app spec');
     if (big) ctx.addIssue({ code: 'custom', path: big.path, message: big.message });
   });

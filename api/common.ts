@@ -36,14 +36,30 @@ export const dnsLabel = (what: string) =>
       `${what} must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)`,
     );
 
-/** Role ids may hold '_' as KubeDirector's do (vanilla_centos); member names map it to '-'. */
+/**
+ * Role ids as KubeDirector accepts them (`vanilla_centos`, `LoadBalancer`, `RESTServer`, `a.b`): kept
+ * as given in specs, configmeta and argv; member names use their DNS-safe form (api/names.ts).
+ */
 export const RoleId = unreservedString('role id')
   .min(1, 'role id must not be empty')
-  .max(40, 'role id must be at most 40 characters')
+  .max(63, 'role id must be at most 63 characters')
   .regex(
-    /^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$/,
-    "role id must be lowercase letters, digits, '-' or '_', starting and ending with a letter or digit",
+    /^[A-Za-z0-9]([-_.A-Za-z0-9]*[A-Za-z0-9])?$/,
+    "role id must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
   );
+
+/**
+ * A cluster's name: a DNS-1123 subdomain as Kubernetes allows for objects (`ubuntu18.04`), at most 63
+ * characters because its DNS-safe form names the headless Service and starts every member name.
+ */
+export const ClusterName = (what: string) =>
+  unreservedString(what)
+    .min(1, `${what} must not be empty`)
+    .max(63, `${what} must be at most 63 characters`)
+    .regex(
+      /^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/,
+      `${what} must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)`,
+    );
 
 // A Kubernetes resource quantity such as 500m, 2, 4Gi or 1e3.
 export const Quantity = z

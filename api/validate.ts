@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { KdAppSpec } from './app.ts';
 import { cardinalityViolation, parseCardinality } from './cardinality.ts';
 import { KdClusterSpec, MAX_MEMBERS } from './cluster.ts';
-import { dnsLabel } from './common.ts';
+import { ClusterName, dnsLabel } from './common.ts';
 import { memberName } from './names.ts';
 import type { ClusterInput } from './messages.ts';
 
@@ -258,7 +258,7 @@ export function parseClusterInput(input: unknown): { input: ClusterInput; issues
   const issues: FieldIssue[] = [];
   const names: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const field of ['namespace', 'name', 'appName'] as const) {
-    const checked = dnsLabel(field).safeParse(raw[field]);
+    const checked = (field === 'name' ? ClusterName(field) : dnsLabel(field)).safeParse(raw[field]);
     if (checked.success) names[field] = checked.data;
     else issues.push(...zodIssues(checked.error, [field], raw[field]));
   }

@@ -90,7 +90,7 @@ export class LocalRuntime implements Runtime {
 
   /** Names become paths here, so each must be a DNS label: "..", "/" or "" never reach path.join (nor rm). */
   private clusterDir(namespace: string, cluster: string): string {
-    return path.join(this.home, 'members', safeSegment('namespace', namespace), safeSegment('cluster name', cluster));
+    return path.join(this.home, 'members', safeSegment('namespace', namespace), safeClusterSegment(cluster));
   }
 
   private guestPath(member: MemberTarget, guest: string): string {
@@ -403,6 +403,18 @@ export class LocalRuntime implements Runtime {
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** Cluster names may be dotted (`ubuntu18.04`): never "." or "..", as they start and end with a letter or digit. */
+const CLUSTER_NAME = /^[a-z0-9]([-.a-z0-9]{0,61}[a-z0-9])?$/;
+
+function safeClusterSegment(cluster: string): string {
+  if (!CLUSTER_NAME.test(cluster))
+    throw new RuntimeError(
+      'RuntimeFailure',
+      `cluster name ${JSON.stringify(cluster)} is not a DNS-1123 subdomain`,
+      true,
+    );
+  return cluster;
+}
 
 function safeSegment(what: string, value: string): string {
   if (!DNS_LABEL.test(value))

@@ -19,6 +19,7 @@ import { describeStep } from '../../workflows/status.ts';
 import { plan } from '../../workflows/plan.ts';
 import type { CliContext } from '../context.ts';
 import { readManifests } from '../files.ts';
+import { printWarnings } from '../render.ts';
 
 /** Apps first, so a file holding an app and its cluster applies in one go. */
 const appsFirst = (ms: Manifest[]) => [
@@ -28,6 +29,7 @@ const appsFirst = (ms: Manifest[]) => [
 
 export async function applyCommand(ctx: CliContext, _args: string[], flags: { file?: string }): Promise<void> {
   for (const m of appsFirst(await readManifests(flags.file))) {
+    printWarnings(ctx, m);
     if (m.kind === 'KdApp') {
       await ctx.catalog.put(m.value.metadata.namespace ?? ctx.namespace, m.value);
       ctx.out(`app/${m.value.metadata.name} applied`);
@@ -86,6 +88,7 @@ async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<Applie
 export async function planCommand(ctx: CliContext, _args: string[], flags: { file?: string }): Promise<void> {
   for (const m of await readManifests(flags.file)) {
     if (m.kind !== 'KdCluster') continue;
+    printWarnings(ctx, m);
     const namespace = m.value.metadata.namespace ?? ctx.namespace;
     const name = m.value.metadata.name;
     const client = await ctx.temporal();

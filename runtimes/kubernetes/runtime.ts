@@ -28,6 +28,7 @@ import {
   clusterSelector,
   foreignOwner,
   headlessService,
+  headlessServiceName,
   memberPod,
   memberPvc,
   memberServiceName,
@@ -130,10 +131,10 @@ export class KubernetesRuntime implements Runtime {
     const owner = { namespace, cluster };
     return this.createOrAdopt(
       'service',
-      cluster,
+      headlessServiceName(cluster),
       owner,
       () => this.core.createNamespacedService({ namespace, body: headlessService(namespace, cluster) }),
-      () => this.core.readNamespacedService({ namespace, name: cluster }),
+      () => this.core.readNamespacedService({ namespace, name: headlessServiceName(cluster) }),
     );
   }
 
@@ -351,12 +352,14 @@ export class KubernetesRuntime implements Runtime {
   }
 
   async removeCluster(namespace: string, cluster: string): Promise<void> {
-    const anchor = await readIfPresent(() => this.core.readNamespacedService({ namespace, name: cluster }));
+    const anchor = await readIfPresent(() =>
+      this.core.readNamespacedService({ namespace, name: headlessServiceName(cluster) }),
+    );
     if (!anchor || !this.ours('service', anchor, { namespace, cluster })) return;
     await deleteIfPresent(() =>
       this.core.deleteNamespacedService({
         namespace,
-        name: cluster,
+        name: headlessServiceName(cluster),
         body: { preconditions: { uid: anchor.metadata?.uid } },
       }),
     );

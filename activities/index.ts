@@ -5,7 +5,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ApplicationFailureCategory } from '@temporalio/common';
 import {
-  buildConfigmeta,
+  configmetaFile,
   scriptArgv,
   type ClusterRole,
   type EnvVar,
@@ -16,6 +16,7 @@ import {
 } from '../api/index.ts';
 import type { Logger } from 'pino';
 import { redact, secretValues } from '../lib/secrets.ts';
+import { suspiciousLine } from '../lib/suspicious-output.ts';
 import { preparePackage, type PrepareOptions } from '../runtimes/config-package.ts';
 import { packageCacheDir } from '../runtimes/package-cache.ts';
 import { RuntimeError } from '../runtimes/errors.ts';
@@ -41,6 +42,8 @@ export interface ScriptOutcome {
   stdoutTail: string;
   stderrTail: string;
   recorded: boolean;
+  /** Exit 0 with a stderr line such as `configcli: command not found` (lib/suspicious-output.ts). */
+  warning?: string;
 }
 
 /** One role's launch settings, given once per launch whatever the number of members. */
@@ -181,13 +184,7 @@ export function createActivities(deps: ActivityDeps) {
         going = going.filter((m) => !(m.name in failed));
       }
       going = await stage('configmeta', going, (m) =>
-        runtime.writeFiles(m, [
-          {
-            path: CONFIGMETA_PATH,
-            content: `${JSON.stringify(buildConfigmeta(input.topology, m.name), null, 2)}\n`,
-            mode: 0o600,
-          },
-        ]),
+        runtime.writeFiles(m, [{ path: CONFIGMETA_PATH, ...configmetaFile(input.topology, m.name) }]),
       );
       for (const role of input.roles) {
         const members = going.filter((m) => m.role === role.id);
@@ -228,13 +225,7 @@ export function createActivities(deps: ActivityDeps) {
       members: MemberTarget[];
     }): Promise<BatchResult> {
       const result = await eachMember(members, parallel, (m) =>
-        runtime.writeFiles(m, [
-          {
-            path: CONFIGMETA_PATH,
-            content: `${JSON.stringify(buildConfigmeta(topology, m.name), null, 2)}\n`,
-            mode: 0o600,
-          },
-        ]),
+        runtime.writeFiles(m, [{ path: CONFIGMETA_PATH, ...configmetaFile(topology, m.name) }]),
       );
       log({ members: members.length, failed: Object.keys(result.failed).length }, 'configmeta written');
       return result;
@@ -293,7 +284,10 @@ export function createActivities(deps: ActivityDeps) {
         },
         'script finished',
       );
-      if (result.exitCode === 0) return outcome;
+      if (result.exitCode === 0) {
+        const suspicious = suspiciousLine(tails.stderrTail);
+        return suspicious ? { ...outcome, warning: `exit 0, but stderr says: ${suspicious}` } : outcome;
+      }
       const why = result.timedOut
         ? `timed out after ${request.timeoutSeconds}s`
         : result.signal

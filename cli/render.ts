@@ -44,7 +44,7 @@ export function renderMembers(s: ClusterStatus): string {
         r.id,
         m.state,
         last ? `${last.event}=${last.exitCode ?? 'none'}` : '',
-        (m.lastError ?? '').split('\n')[0] ?? '',
+        (m.lastError ?? (m.warning ? `warning: ${m.warning}` : '')).split('\n')[0] ?? '',
       ];
     }),
   );

@@ -1808,7 +1808,7 @@ describe('names that could reach Object.prototype', () => {
         ),
       ),
     );
-    expect(meta.nodegroups['1'].roles.constructor).toMatchObject({ node_ids: ['0'], fqdns: [member.fqdn] });
+    expect(meta.nodegroups['1'].roles.constructor).toMatchObject({ node_ids: ['1'], fqdns: [member.fqdn] });
     expect(meta.node.role_id).toBe('constructor');
   });
 

@@ -17,7 +17,9 @@ import {
 import type { Logger } from 'pino';
 import { redact, secretValues } from '../lib/secrets.ts';
 import { suspiciousLine } from '../lib/suspicious-output.ts';
+import path from 'node:path';
 import { preparePackage, type PrepareOptions } from '../runtimes/config-package.ts';
+import { guestToolsArchive } from '../runtimes/guest-tools.ts';
 import { packageCacheDir } from '../runtimes/package-cache.ts';
 import { RuntimeError } from '../runtimes/errors.ts';
 import {
@@ -186,6 +188,11 @@ export function createActivities(deps: ActivityDeps) {
       going = await stage('configmeta', going, (m) =>
         runtime.writeFiles(m, [{ path: CONFIGMETA_PATH, ...configmetaFile(input.topology, m.name) }]),
       );
+      // The configcli helpers (ccli, configmacro, …) its scripts find first on their PATH.
+      const tools = await guestToolsArchive(path.join(deps.home, 'guest-tools')).catch((error: unknown) => {
+        throw toFailure(error);
+      });
+      going = await stage('helpers', going, (m) => runtime.installPackage(m, tools));
       for (const role of input.roles) {
         const members = going.filter((m) => m.role === role.id);
         if (!role.packageURL || members.length === 0) continue;

@@ -31,6 +31,8 @@ import {
   type ProcessInfo,
 } from './processes.ts';
 import { spawnDetached } from './spawner.ts';
+import { GUEST_BIN_DIR } from './guest-tools.ts';
+import { startscriptCommand } from './startscript.ts';
 import {
   CONFIGMETA_PATH,
   GUESTCONFIG_DIR,
@@ -229,7 +231,16 @@ export class LocalRuntime implements Runtime {
         : guestMountPrefix(guestconfig, etcGuestconfig);
     const runner = await spawnDetached({
       command: RUNNER,
-      args: [files.status, request.runId, files.stdout, files.stderr, ...inMember, script, ...request.argv],
+      args: [
+        files.status,
+        request.runId,
+        files.stdout,
+        files.stderr,
+        ...inMember,
+        // bash for a script without a shebang, and the exec bit back (runtimes/startscript.ts).
+        ...(await startscriptCommand(script)),
+        ...request.argv,
+      ],
       cwd: root,
       env: scriptEnv(root, guestconfig, request),
     }).catch((error: Error) => {
@@ -464,7 +475,8 @@ function outputFiles(guestconfig: string, event: string): OutputFiles {
 /** Scripts get a clean environment: the worker's own variables (tokens, API keys) never leak in. */
 function scriptEnv(root: string, guestconfig: string, request: ScriptRequest): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    // The configcli helpers first (runtimes/guest-tools.ts): the member's own copy, at its host path.
+    PATH: `${path.join(guestconfig, path.relative(GUESTCONFIG_DIR, GUEST_BIN_DIR))}:${process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`,
     HOME: root,
     LANG: 'C.UTF-8',
     KDFLOW_MEMBER_ROOT: root,
@@ -485,11 +497,7 @@ async function findStartscript(guestconfig: string): Promise<string> {
     if (!entry.isDirectory()) continue;
     const candidate = path.join(guestconfig, entry.name, 'startscript');
     const info = await stat(candidate).catch(() => undefined);
-    if (info?.isFile()) {
-      if ((info.mode & 0o111) === 0)
-        throw new RuntimeError('ScriptMissing', `${GUESTCONFIG_DIR}/${entry.name}/startscript is not executable`, true);
-      return candidate;
-    }
+    if (info?.isFile()) return candidate;
   }
   throw new RuntimeError(
     'ScriptMissing',

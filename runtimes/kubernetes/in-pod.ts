@@ -35,16 +35,20 @@ ev=$1 run=$2 t=$3; shift 3
 st=$g/$ev.status; pidf=$k/$ev.running
 if [ "$(cat "$st" 2>/dev/null)" = "$run=0" ]; then echo recorded; exit 0; fi
 if [ -f "$pidf" ]; then read -r line < "$pidf"; case $line in "$run="*) if alive "\${line#*=}"; then echo running; exit 0; fi;; esac; fi
-s=; for c in "$g"/*/startscript; do [ -x "$c" ] && s=$c && break; done
-[ -n "$s" ] || { echo "no executable */startscript in /opt/guestconfig" >&2; exit 3; }
+s=; for c in "$g"/*/startscript; do [ -f "$c" ] && s=$c && break; done
+[ -n "$s" ] || { echo "no */startscript in /opt/guestconfig" >&2; exit 3; }
+# As KubeDirector: chmod u+x, and bash for a script without a shebang (runtimes/startscript.ts).
+[ -x "$s" ] || chmod u+x "$s"; b=; [ "$(head -c 2 "$s")" = "#!" ] || b=$(command -v bash || echo sh)
 mkdir -p "$k" && rm -f "$st" || exit 4
 export KDFLOW_MEMBER_ROOT="\${r:-/}" CONFIGMETA="$r/etc/guestconfig/configmeta.json" GUESTCONFIG_DIR="$g" KDFLOW_RUN_ID="$run"
+# The configcli helpers first on the PATH, and at /usr/bin/bd_vcli where the image lets us (never under the harness prefix).
+export PATH="$g/.kdflow/bin:$PATH"; [ -n "$r" ] || [ -e /usr/bin/bd_vcli ] || ln -s "$g/.kdflow/bin/ccli" /usr/bin/bd_vcli 2>/dev/null
 cd "\${r:-/}" || exit 4
 sid=; command -v setsid >/dev/null 2>&1 && sid=setsid
 # The runner outlives this exec (closing the socket does not stop it) and records its own exit code.
 $sid sh -c 'st=$1 run=$2 out=$3 err=$4 t=$5; shift 5
 timeout -k 10 "$t" "$@" > "$out" 2> "$err" < /dev/null; code=$?
-printf "%s=%s\\n" "$run" "$code" > "$st.tmp" && mv -f "$st.tmp" "$st"' kdflow-run "$st" "$run" "$g/$ev.stdout" "$g/$ev.stderr" "$t" "$s" "$@" < /dev/null > /dev/null 2>&1 &
+printf "%s=%s\\n" "$run" "$code" > "$st.tmp" && mv -f "$st.tmp" "$st"' kdflow-run "$st" "$run" "$g/$ev.stdout" "$g/$ev.stderr" "$t" $b "$s" "$@" < /dev/null > /dev/null 2>&1 &
 echo "$run=$!" > "$pidf"
 echo started`,
 

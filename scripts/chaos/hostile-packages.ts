@@ -159,11 +159,6 @@ const HOSTILE: Hostile[] = [
       ]),
   },
   {
-    id: 'not-executable',
-    refusal: /startscript is not executable/,
-    make: (d) => archive(d, 'not-executable', script(0o644)),
-  },
-  {
     id: 'two-startscripts',
     refusal: /more than one startscript/,
     make: (d) =>

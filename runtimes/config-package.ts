@@ -76,7 +76,12 @@ async function fetchPackage(
       true,
     );
   const info = await stat(local).catch(() => undefined);
-  if (!info) throw new RuntimeError('PackageUnavailable', `config package ${packageURL} does not exist`, true);
+  if (!info)
+    throw new RuntimeError(
+      'PackageUnavailable',
+      `config package ${packageURL} does not exist on the worker's machine (a file:// URL is read there, not inside an image)`,
+      true,
+    );
   if (info.isDirectory()) return packDirectory(local, packageURL, staging, limits, options);
   if (info.size > limits.archiveBytes)
     throw new RuntimeError(

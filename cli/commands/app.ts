@@ -1,3 +1,5 @@
+import { ValidationError } from '../../api/index.ts';
+import { localPackageIssues } from '../../lib/package-url.ts';
 import type { CliContext } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { readManifests } from '../files.ts';
@@ -26,6 +28,8 @@ export async function appCommand(ctx: CliContext, [verb]: string[], flags: { fil
     if (m.kind !== 'KdApp')
       throw new UsageError(`${flags.file} holds a ${m.kind}; kdflow app takes KdApp or KubeDirectorApp manifests`);
     printWarnings(ctx, m);
+    const packages = await localPackageIssues(m.value.spec);
+    if (packages.length > 0) throw new ValidationError(packages, m.value.metadata.name);
     if (verb === 'apply') await ctx.catalog.put(m.value.metadata.namespace ?? ctx.namespace, m.value);
     ctx.out(`app/${m.value.metadata.name} ${verb === 'apply' ? 'applied' : 'is valid'}`);
   }

@@ -293,7 +293,10 @@ export function createActivities(deps: ActivityDeps) {
       );
       if (result.exitCode === 0) {
         const suspicious = suspiciousLine(tails.stderrTail);
-        return suspicious ? { ...outcome, warning: `exit 0, but stderr says: ${suspicious}` } : outcome;
+        if (!suspicious) return outcome;
+        // The end of the line says what was missing; a long script path before it is cut.
+        const said = suspicious.length > 100 ? `…${suspicious.slice(-100)}` : suspicious;
+        return { ...outcome, warning: `exit 0, but stderr says: ${said}` };
       }
       const why = result.timedOut
         ? `timed out after ${request.timeoutSeconds}s`

@@ -172,7 +172,7 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
     const meta = JSON.parse(
       (await h.runtime.readGuestFile(target('kc', 'kc-worker-1'), '/etc/guestconfig/configmeta.json')) ?? '{}',
     );
-    expect(meta.node).toMatchObject({ role_id: 'worker', id: '1', fqdn: fqdn('kc-worker-1', 'kc') });
+    expect(meta.node).toMatchObject({ role_id: 'worker', id: '3', fqdn: fqdn('kc-worker-1', 'kc') });
     expect(meta.nodegroups['1'].roles.worker.fqdns).toEqual([fqdn('kc-worker-0', 'kc'), fqdn('kc-worker-1', 'kc')]);
     for (const m of ['kc-controller-0', 'kc-worker-0', 'kc-worker-1'])
       expect(await podEvents('kc', m)).toEqual(['--configure']);

@@ -100,9 +100,9 @@ export const KUBEDIRECTOR_FIELDS: readonly FieldRule[] = [
   laterRefused(
     'cluster',
     'spec.connections',
-    'connected clusters, configmaps and secrets come in a later step of issue 15',
+    'connected clusters, configmaps and secrets come in a later kdflow version',
   ),
-  laterRefused('cluster', 'spec.defaultSecret', 'secret volumes come in a later step of issue 15'),
+  laterRefused('cluster', 'spec.defaultSecret', 'secret volumes come in a later kdflow version'),
   supported('cluster', 'spec.roles', 'members per role'),
   supported('cluster', 'spec.roles[].id', 'a role of the app'),
   supported('cluster', 'spec.roles[].members', 'N of the cardinality when absent'),
@@ -122,12 +122,12 @@ export const KUBEDIRECTOR_FIELDS: readonly FieldRule[] = [
   laterWarned('cluster', 'spec.roles[].affinity', 'not yet given to the scheduler'),
   laterWarned('cluster', 'spec.roles[].sharedMemory', "/dev/shm keeps the runtime's default size"),
   laterRefused('cluster', 'spec.roles[].serviceAccountName', 'members run without a ServiceAccount token for now'),
-  laterRefused('cluster', 'spec.roles[].fileInjections', 'file injections come in a later step of issue 15'),
-  laterRefused('cluster', 'spec.roles[].secret', 'secret volumes come in a later step of issue 15'),
+  laterRefused('cluster', 'spec.roles[].fileInjections', 'file injections come in a later kdflow version'),
+  laterRefused('cluster', 'spec.roles[].secret', 'secret volumes come in a later kdflow version'),
   laterRefused(
     'cluster',
     'spec.roles[].blockStorage',
-    'block devices come in a later step of issue 15 (Kubernetes only)',
+    'block devices come in a later kdflow version (Kubernetes only)',
   ),
   laterRefused('cluster', 'spec.roles[].volumeProjections', 'volume projections are not supported yet'),
 ];

@@ -198,7 +198,7 @@ export class KubernetesRuntime implements Runtime {
   async writeFiles(member: MemberTarget, files: GuestFile[]): Promise<void> {
     for (const file of files) {
       const content = typeof file.content === 'string' ? Buffer.from(file.content) : file.content;
-      // Private files live in private directories (configmeta: 0600 in 0700).
+      // Private files live in private directories (0600 in 0700); configmeta is 0644 in 0755, as KubeDirector makes it.
       const dirMode = (file.mode & 0o077) === 0 ? '700' : '755';
       await this.inPod(member, 'writeFile', [file.path, file.mode.toString(8), dirMode, content.length], content);
     }

@@ -54,6 +54,8 @@ export function convertKubeDirectorApp(doc: Json): Converted {
   const dropped: FieldIssue[] = [];
   const spec = isObject(doc.spec) ? doc.spec : {};
   const out = pick(spec, Object.keys(KdAppSpec.shape), 'spec.', dropped);
+  // KubeDirector's CRD keeps unknown fields in `label` too.
+  if (isObject(spec.label)) out.label = pick(spec.label, ['name', 'description'], 'spec.label.', dropped);
   out.roles = eachObject(spec.roles, (role, i) => pick(role, Object.keys(AppRole.shape), `spec.roles[${i}].`, dropped));
   out.services = eachObject(spec.services, (service, i) =>
     pick(service, Object.keys(AppService.shape), `spec.services[${i}].`, dropped),

@@ -1467,6 +1467,19 @@ spec:
     expect(manifest.warnings.map((w) => w.path)).toEqual(['spec.appCatalog']);
   });
 
+  it('drops and names label fields KubeDirector keeps but defines not', () => {
+    const kd = {
+      apiVersion: 'kubedirector.hpe.com/v1beta1',
+      kind: 'KubeDirectorApp',
+      metadata: { name: 'spark' },
+      spec: { ...appSpec(), label: { name: 'Spark', description: 'd', icon: 'spark.png' } },
+    };
+    const [manifest] = parseManifests(JSON.stringify(kd), 'kd.json');
+    if (manifest?.kind !== 'KdApp') throw new Error('expected a KdApp');
+    expect(manifest.value.spec.label).toEqual({ name: 'Spark', description: 'd' });
+    expect(manifest.warnings.map((w) => w.path)).toContain('spec.label.icon');
+  });
+
   it('leaves serviceType unset when a KubeDirectorCluster has none', () => {
     const kd = {
       apiVersion: 'kubedirector.hpe.com/v1beta1',

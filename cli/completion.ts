@@ -2,15 +2,23 @@
  * Shell completion scripts, generated from the command table (cli/usage.ts): commands, each
  * command's flags, the fixed values of flags and arguments, and files after -f.
  */
-import { COMMAND_SPECS, FLAGS, GLOBAL_FLAGS, type FlagName, type FlagSpec } from './usage.ts';
+import { COMMAND_SPECS, FLAGS, GLOBAL_FLAGS, shortsFor, type FlagName, type FlagSpec } from './usage.ts';
 
 const flagsOf = (command: string): FlagName[] => [...(COMMAND_SPECS.get(command)?.flags ?? []), ...GLOBAL_FLAGS];
-const spellings = (name: FlagName): string[] => {
+/** -x (when the letter means this flag for `command`; by default, what it means for most) and --name. */
+const spellings = (name: FlagName, command?: string): string[] => {
   const flag: FlagSpec = FLAGS[name];
-  return [...(flag.short ? [`-${flag.short}`] : []), `--${name}`];
+  const short = flag.short && shortsFor(command).get(flag.short) === name ? [`-${flag.short}`] : [];
+  return [...short, `--${name}`];
 };
 const withValue = (Object.keys(FLAGS) as FlagName[]).filter((n) => 'value' in FLAGS[n]);
 const commands = [...COMMAND_SPECS.keys()];
+/** Commands for which a short letter means another flag than by default (logs: -f is --follow), as [command, letter, flag]. */
+const ownShorts = commands.flatMap((c) =>
+  [...shortsFor(c)]
+    .filter(([short, name]) => shortsFor(undefined).get(short) !== name)
+    .map(([short, name]) => [c, short, name] as const),
+);
 
 export function bashCompletion(): string {
   const valueCases = withValue.map((n) => {
@@ -23,7 +31,14 @@ export function bashCompletion(): string {
           : 'COMPREPLY=()';
     return `    ${spellings(n).join('|')}) ${reply}; return ;;`;
   });
-  const flagCases = commands.map((c) => `    ${c}) flags="${flagsOf(c).flatMap(spellings).join(' ')}" ;;`);
+  const flagCases = commands.map(
+    (c) =>
+      `    ${c}) flags="${flagsOf(c)
+        .flatMap((n) => spellings(n, c))
+        .join(' ')}" ;;`,
+  );
+  // Such a letter is read as the command's flag: "$cmd:-f" becomes --follow before anything looks at it.
+  const ownShortCases = ownShorts.map(([c, short, name]) => `    ${c}:-${short}) word=--${name} ;;`);
   const wordCases = commands.flatMap((c) => {
     const words = c === 'help' ? commands : COMMAND_SPECS.get(c)?.words;
     return words ? [`    ${c}) words="${words.join(' ')}" ;;`] : [];
@@ -31,20 +46,28 @@ export function bashCompletion(): string {
   return `# kdflow completion for bash. Load it with: source <(kdflow completion bash)
 _kdflow() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}"
-  local cmd="" args=0 i=1 flags="" words=""
+  local cmd="" args=0 i=1 flags="" words="" word=""
   while [ "$i" -lt "$COMP_CWORD" ]; do
-    case "\${COMP_WORDS[i]}" in
-      ${withValue.flatMap(spellings).join('|')}) i=$((i + 2)); continue ;;
+    word="\${COMP_WORDS[i]}"
+    case "$cmd:$word" in
+${ownShortCases.join('\n')}
+    esac
+    case "$word" in
+      ${withValue.flatMap((n) => spellings(n)).join('|')}) i=$((i + 2)); continue ;;
       -*) ;;
-      *) if [ -z "$cmd" ]; then cmd="\${COMP_WORDS[i]}"; else args=$((args + 1)); fi ;;
+      *) if [ -z "$cmd" ]; then cmd="$word"; else args=$((args + 1)); fi ;;
     esac
     i=$((i + 1))
   done
-  case "$prev" in
+  word="$prev"
+  case "$cmd:$prev" in
+${ownShortCases.join('\n')}
+  esac
+  case "$word" in
 ${valueCases.join('\n')}
   esac
   if [ -z "$cmd" ]; then
-    if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "${GLOBAL_FLAGS.flatMap(spellings).join(' ')}" -- "$cur") ); else COMPREPLY=( $(compgen -W "${commands.join(' ')}" -- "$cur") ); fi
+    if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "${GLOBAL_FLAGS.flatMap((n) => spellings(n)).join(' ')}" -- "$cur") ); else COMPREPLY=( $(compgen -W "${commands.join(' ')}" -- "$cur") ); fi
     return
   fi
   case "$cmd" in
@@ -63,7 +86,7 @@ complete -F _kdflow kdflow
 }
 
 /** An _arguments spec for one flag: exclusive spellings, its help, its values. */
-function zshFlag(name: FlagName): string {
+function zshFlag(name: FlagName, command?: string): string {
   const flag: FlagSpec = FLAGS[name];
   const help = flag.help
     .replace(/[[\]':]/g, ' ')
@@ -73,7 +96,7 @@ function zshFlag(name: FlagName): string {
     'value' in flag
       ? `:${flag.value?.toLowerCase()}:${name === 'file' ? '_files' : flag.choices ? `(${flag.choices.join(' ')})` : ' '}`
       : '';
-  const names = spellings(name);
+  const names = spellings(name, command);
   return names.length > 1
     ? `'(${names.join(' ')})'{${names.join(',')}}'[${help}]${value}'`
     : `'${names[0]}[${help}]${value}'`;
@@ -85,7 +108,9 @@ export function zshCompletion(): string {
     const words = c === 'help' ? commands : COMMAND_SPECS.get(c)?.words;
     const first = words ? ` '1:argument:(${words.join(' ')})'` : '';
     // The rest take names no list holds: an empty list, since a bare message would also hide the flags.
-    return `        ${c}) _arguments ${flagsOf(c).map(zshFlag).join(' ')}${first} '*:argument:( )' ;;`;
+    return `        ${c}) _arguments ${flagsOf(c)
+      .map((n) => zshFlag(n, c))
+      .join(' ')}${first} '*:argument:( )' ;;`;
   });
   return `#compdef kdflow
 # kdflow completion for zsh. Install it with: kdflow completion zsh > "\${fpath[1]}/_kdflow", then restart zsh.
@@ -95,7 +120,7 @@ _kdflow() {
   commands=(
 ${described.join('\n')}
   )
-  _arguments -C ${GLOBAL_FLAGS.map(zshFlag).join(' ')} '1:command:->command' '*::argument:->argument'
+  _arguments -C ${GLOBAL_FLAGS.map((n) => zshFlag(n)).join(' ')} '1:command:->command' '*::argument:->argument'
   case $state in
     command) _describe -t commands 'kdflow command' commands ;;
     argument)

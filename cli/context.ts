@@ -1,33 +1,52 @@
-import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import { DEFAULT_NAMESPACE, clusterWorkflowId } from '../api/index.ts';
-import { AppCatalog } from '../lib/app-catalog.ts';
+import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
+import { DEFAULT_NAMESPACE, clusterWorkflowId } from '../api/names.ts';
+import type { AppCatalog } from '../lib/app-catalog.ts';
+import type { RunInfo } from './cluster-facts.ts';
 import { kdflowHome, runtimeKind, temporalConnection, temporalNamespace } from '../lib/config.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
 import type { clusterWorkflow } from '../workflows/cluster.ts';
-import { checkName } from './names.ts';
 import { lineOutput, stdoutOutput, type Output } from './output.ts';
 import { NotFoundError, TemporalUnreachableError } from './errors.ts';
 import { tcpRefusal } from '../lib/reachability.ts';
 
-/** What every command may need, made on first use so that `kdflow app validate` never dials Temporal. */
+/**
+ * What every command may need, each loaded and made on first use: `kdflow app validate` never loads
+ * the Temporal client, `kdflow get` never loads the app catalog (ADR 0031).
+ */
 export class CliContext {
   readonly namespace: string;
   readonly home = kdflowHome();
-  readonly catalog = new AppCatalog(this.home);
   readonly out: (line: string) => void;
   /** For output too large to hold: a member's logs. */
   readonly output: Output;
   private client?: Client;
   private connection?: Connection;
 
+  private appCatalog?: AppCatalog;
+
+  /** The namespace is checked by main before a context is made. */
   constructor(namespace: string | undefined, out?: (line: string) => void) {
-    this.namespace = namespace === undefined ? DEFAULT_NAMESPACE : checkName('namespace', '-n/--namespace', namespace);
+    this.namespace = namespace ?? DEFAULT_NAMESPACE;
     this.output = out ? lineOutput(out) : stdoutOutput();
     this.out = this.output.line;
   }
 
+  /** The app catalog; it (and zod with it) loads on the first call. */
+  readonly catalog: Pick<AppCatalog, 'put' | 'get' | 'list'> = {
+    put: async (...args) => (await this.loadCatalog()).put(...args),
+    get: async (...args) => (await this.loadCatalog()).get(...args),
+    list: async (...args) => (await this.loadCatalog()).list(...args),
+  };
+
+  private async loadCatalog(): Promise<AppCatalog> {
+    const { AppCatalog } = await import('../lib/app-catalog.ts');
+    this.appCatalog ??= new AppCatalog(this.home);
+    return this.appCatalog;
+  }
+
   async temporal(): Promise<Client> {
     if (this.client) return this.client;
+    const { Client, Connection } = await import('@temporalio/client');
     const settings = temporalConnection();
     const address = settings.address;
     // A refused connection fails at once here; the SDK would retry it until its deadline and then say only that.
@@ -49,7 +68,13 @@ export class CliContext {
   }
 
   async cluster(name: string): Promise<WorkflowHandle<typeof clusterWorkflow>> {
+    return (await this.runningCluster(name)).handle;
+  }
+
+  /** A running cluster's workflow and which run it is (for its age). */
+  async runningCluster(name: string): Promise<{ handle: WorkflowHandle<typeof clusterWorkflow>; run: RunInfo }> {
     const client = await this.temporal();
+    const { WorkflowNotFoundError } = await import('@temporalio/client');
     const handle = client.workflow.getHandle<typeof clusterWorkflow>(clusterWorkflowId(this.namespace, name));
     try {
       const description = await handle.describe();
@@ -57,12 +82,20 @@ export class CliContext {
         throw new NotFoundError(
           `cluster ${this.namespace}/${name} is not running (its workflow is ${description.status.name.toLowerCase()})`,
         );
+      return {
+        handle,
+        run: {
+          workflowId: description.workflowId,
+          runId: description.runId,
+          startTime: description.startTime,
+          firstRunId: description.raw.workflowExecutionInfo?.firstRunId,
+        },
+      };
     } catch (error) {
       if (error instanceof WorkflowNotFoundError)
         throw new NotFoundError(`cluster ${this.namespace}/${name} not found`);
       throw error;
     }
-    return handle;
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import { isGrpcServiceError } from '@temporalio/client';
+// The CLI's own errors: plain classes, so that loading them loads nothing else.
 
 /** A mistake in how the command was called: exit 2, like most CLIs. */
 export class UsageError extends Error {
@@ -23,17 +23,4 @@ export class TemporalUnreachableError extends Error {
       `cannot reach Temporal at ${address} (${reason}); is the server running? npm run temporal:dev (or npm start), or set TEMPORAL_ADDRESS`,
     );
   }
-}
-
-const UNAVAILABLE = 14;
-
-/** A gRPC call that failed because the server went away (it answered before: this is not a refused connect). */
-export function unreachableTemporal(error: unknown, address: string): TemporalUnreachableError | undefined {
-  const grpc = isGrpcServiceError(error)
-    ? error
-    : error instanceof Error && isGrpcServiceError(error.cause)
-      ? error.cause
-      : undefined;
-  if (grpc?.code !== UNAVAILABLE) return undefined;
-  return new TemporalUnreachableError(address, `unavailable: ${(grpc.details || grpc.message).split('\n')[0]}`);
 }

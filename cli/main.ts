@@ -1,16 +1,21 @@
 /**
  * kdflow: the command line. One top-level handler turns every typed error into one line and an exit
- * code; a stack trace reaches the user only with KDFLOW_DEBUG=1.
+ * code; a stack trace reaches the user only with KDFLOW_DEBUG=1. Only what a command uses is loaded
+ * (the Temporal client, zod, pino each take longer to load than a query takes to answer): ADR 0031.
  */
-import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { parseArgs } from 'node:util';
-import { ValidationError } from '../api/index.ts';
-import { logger } from '../lib/logger.ts';
-import { temporalAddress } from '../lib/config.ts';
-import { CliContext } from './context.ts';
-import { NotFoundError, TemporalUnreachableError, UsageError, WaitError, unreachableTemporal } from './errors.ts';
-import { checkNamespace } from './names.ts';
-import { COMMAND_SPECS, FLAGS, GLOBAL_FLAGS, commandHelp, mainHelp, type CommandSpec, type FlagName } from './usage.ts';
+import type { CliContext } from './context.ts';
+import { NotFoundError, TemporalUnreachableError, UsageError, WaitError } from './errors.ts';
+import {
+  COMMAND_SPECS,
+  FLAGS,
+  GLOBAL_FLAGS,
+  commandHelp,
+  mainHelp,
+  shortsFor,
+  type CommandSpec,
+  type FlagName,
+} from './usage.ts';
 
 export type Flags = { [K in FlagName]?: (typeof FLAGS)[K] extends { value: string } ? string : boolean };
 type Command = (ctx: CliContext, args: string[], flags: Flags) => Promise<void>;
@@ -43,7 +48,7 @@ export async function main(
   try {
     const { values, positionals, tokens } = parseCommandLine(argv);
     // Before anything else: the namespace becomes paths and workflow ids.
-    checkNamespace(values.namespace);
+    if (values.namespace !== undefined) (await import('./names.ts')).checkNamespace(values.namespace);
     const [command, ...args] = positionals;
     if (command === 'help') {
       const topic = args[0];
@@ -68,12 +73,12 @@ export async function main(
     }
     const load = COMMANDS.get(command);
     if (!load) throw new UsageError(`unknown command "${command}"; see kdflow --help`);
-    const run = await load();
+    const [run, { CliContext }] = await Promise.all([load(), import('./context.ts')]);
     ctx = new CliContext(values.namespace, out);
     await run(ctx, args, values);
     return 0;
   } catch (error) {
-    return report(error, err);
+    return await report(error, err);
   } finally {
     await ctx?.close();
   }
@@ -87,32 +92,37 @@ function specOf(command: string): CommandSpec {
 
 type Token = { kind: 'option'; name: string; rawName: string } | { kind: 'positional' | 'option-terminator' };
 
-const PARSE_OPTIONS = Object.fromEntries(
-  Object.entries(FLAGS).map(([name, flag]) => [
-    name,
-    {
-      type: 'value' in flag ? ('string' as const) : ('boolean' as const),
-      ...('short' in flag ? { short: flag.short } : {}),
-    },
-  ]),
-);
+/** parseArgs' options for `command`: every flag (checkFlags says which the command takes), each short letter once. */
+function parseOptions(command: string | undefined) {
+  const shorts = new Map([...shortsFor(command)].map(([short, name]) => [name, short]));
+  return Object.fromEntries(
+    Object.entries(FLAGS).map(([name, flag]) => [
+      name,
+      {
+        type: 'value' in flag ? ('string' as const) : ('boolean' as const),
+        ...(shorts.has(name as FlagName) ? { short: shorts.get(name as FlagName) } : {}),
+      },
+    ]),
+  );
+}
 
 function parseCommandLine(argv: string[]): { values: Flags; positionals: string[]; tokens: Token[] } {
+  // The command first, as the default letters read it; then the line again with the command's own letters.
+  const command = parseArgs({ args: argv, allowPositionals: true, strict: false, options: parseOptions(undefined) })
+    .positionals[0];
   try {
     const parsed = parseArgs({
       args: argv,
       allowPositionals: true,
       strict: true,
       tokens: true,
-      options: PARSE_OPTIONS,
+      options: parseOptions(command),
     });
     return { values: parsed.values as Flags, positionals: parsed.positionals, tokens: parsed.tokens as Token[] };
   } catch (error) {
     const code = (error as { code?: string }).code ?? '';
     if (!code.startsWith('ERR_PARSE_ARGS')) throw error;
     // Point at the command's own help when the command can be made out.
-    const command = parseArgs({ args: argv, allowPositionals: true, strict: false, options: PARSE_OPTIONS })
-      .positionals[0];
     const help = command && COMMAND_SPECS.has(command) ? `kdflow ${command} --help` : 'kdflow --help';
     const message = (error as Error).message;
     const unknown = /^Unknown option '([^']+)'/.exec(message);
@@ -134,17 +144,12 @@ function checkFlags(command: string, spec: CommandSpec, tokens: Token[]): void {
   }
 }
 
-function report(error: unknown, err: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): number {
+async function report(
+  error: unknown,
+  err: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<number> {
   const line = (text: string) => err(`kdflow: ${text}`);
-  if (process.env.KDFLOW_DEBUG) logger.error({ err: error }, 'command failed');
-  if (error instanceof ValidationError) {
-    for (const text of error.message.split('\n')) line(text);
-    return 1;
-  }
-  if (error instanceof WorkflowUpdateFailedError) {
-    line(`change rejected: ${error.cause?.message ?? error.message}`);
-    return 1;
-  }
+  if (process.env.KDFLOW_DEBUG) (await import('../lib/logger.ts')).logger.error({ err: error }, 'command failed');
   if (error instanceof UsageError) {
     line(error.message);
     return 2;
@@ -157,7 +162,27 @@ function report(error: unknown, err: (line: string) => void = (l) => process.std
     line(error.message);
     return 5;
   }
-  const unreachable = error instanceof TemporalUnreachableError ? error : unreachableTemporal(error, temporalAddress());
+  if (error instanceof TemporalUnreachableError) {
+    line(error.message);
+    return 3;
+  }
+  // Errors of the libraries: loaded here, on the way out, so that a command that succeeds never loads them.
+  const [{ ValidationError }, { WorkflowUpdateFailedError }, { unreachableTemporal }, { temporalAddress }] =
+    await Promise.all([
+      import('../api/validate.ts'),
+      import('@temporalio/client'),
+      import('./temporal-errors.ts'),
+      import('../lib/config.ts'),
+    ]);
+  if (error instanceof ValidationError) {
+    for (const text of error.message.split('\n')) line(text);
+    return 1;
+  }
+  if (error instanceof WorkflowUpdateFailedError) {
+    line(`change rejected: ${error.cause?.message ?? error.message}`);
+    return 1;
+  }
+  const unreachable = unreachableTemporal(error, temporalAddress());
   if (unreachable) {
     line(unreachable.message);
     return 3;

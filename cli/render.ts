@@ -2,16 +2,32 @@ import { stringify } from 'yaml';
 import type { ClusterStatus } from '../api/index.ts';
 import type { Manifest } from '../api/manifest.ts';
 
+/** Each column's width: its widest cell or header. */
+export function columnWidths(header: string[], rows: string[][]): number[] {
+  return header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+}
+
+/** One row padded to the widths (a watch keeps the widths of its first table, as kubectl does). */
+export function formatRow(row: string[], widths: number[]): string {
+  return row
+    .map((cell, i) => (cell ?? '').padEnd(widths[i] ?? 0))
+    .join('  ')
+    .trimEnd();
+}
+
 export function renderTable(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  return [header, ...rows]
-    .map((r) =>
-      r
-        .map((cell, i) => (cell ?? '').padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  const widths = columnWidths(header, rows);
+  return [header, ...rows].map((r) => formatRow(r, widths)).join('\n');
+}
+
+/** kubectl's short age: 45s, 12m, 5h, 3d. */
+export function age(since: Date | undefined, now = Date.now()): string {
+  if (!since) return '?';
+  const s = Math.max(0, Math.floor((now - since.getTime()) / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 120 * 60) return `${Math.floor(s / 60)}m`;
+  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
 }
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
@@ -25,18 +41,38 @@ export function memberCounts(s: ClusterStatus): { ready: number; configured: num
   return { ready: sum((r) => r.ready), configured: sum((r) => r.configured), total: sum((r) => r.total) };
 }
 
-export function renderClusters(statuses: ClusterStatus[]): string {
+/** What `kdflow get` shows of a cluster beyond its status: its app's version and when it was created. */
+export interface ClusterFacts {
+  appVersion: string;
+  createdAt?: Date;
+}
+
+export const CLUSTER_HEADER = ['NAME', 'APP', 'VERSION', 'PHASE', 'MEMBERS', 'GENERATION', 'AGE'];
+
+export function clusterRow(s: ClusterStatus, facts: ClusterFacts, now = Date.now()): string[] {
+  const c = memberCounts(s);
+  return [
+    s.name,
+    s.app,
+    facts.appVersion,
+    s.phase,
+    `${c.configured}/${c.total}`,
+    `${s.observedGeneration}/${s.generation}`,
+    age(facts.createdAt, now),
+  ];
+}
+
+export function renderClusters(clusters: { status: ClusterStatus; facts: ClusterFacts }[]): string {
   return renderTable(
-    ['NAME', 'APP', 'PHASE', 'MEMBERS', 'GENERATION'],
-    statuses.map((s) => {
-      const c = memberCounts(s);
-      return [s.name, s.app, s.phase, `${c.configured}/${c.total}`, `${s.observedGeneration}/${s.generation}`];
-    }),
+    CLUSTER_HEADER,
+    clusters.map((c) => clusterRow(c.status, c.facts)),
   );
 }
 
-export function renderMembers(s: ClusterStatus): string {
-  const rows = s.roles.flatMap((r) =>
+export const MEMBER_HEADER = ['MEMBER', 'ROLE', 'STATE', 'LAST EVENT', 'ERROR'];
+
+export function memberRows(s: ClusterStatus): string[][] {
+  return s.roles.flatMap((r) =>
     r.members.map((m) => {
       const last = [...m.events].sort((a, b) => a.finishedAt.localeCompare(b.finishedAt)).at(-1);
       return [
@@ -48,9 +84,17 @@ export function renderMembers(s: ClusterStatus): string {
       ];
     }),
   );
-  const header = `cluster ${s.namespace}/${s.name} (app ${s.app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}`;
+}
+
+/** The line above a cluster's members. */
+export function clusterLine(s: ClusterStatus, facts?: ClusterFacts): string {
+  const app = facts ? `app ${s.app} ${facts.appVersion}, age ${age(facts.createdAt)}` : `app ${s.app}`;
   const rejection = s.lastRejection ? `\nlast rejected change: ${s.lastRejection.reason}` : '';
-  return `${header}${rejection}\n${renderTable(['MEMBER', 'ROLE', 'STATE', 'LAST EVENT', 'ERROR'], rows)}`;
+  return `cluster ${s.namespace}/${s.name} (${app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}${rejection}`;
+}
+
+export function renderMembers(s: ClusterStatus, facts?: ClusterFacts): string {
+  return `${clusterLine(s, facts)}\n${renderTable(MEMBER_HEADER, memberRows(s))}`;
 }
 
 /** A short list of the members there are, for a member that is not one of them. */

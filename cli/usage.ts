@@ -27,10 +27,28 @@ export const FLAGS = {
   tail: { value: 'N', help: 'show the last N lines of each file (default 100)' },
   limit: { value: 'N', help: 'history: the newest N script runs (default 50)' },
   all: { help: 'logs: every line of each file; history: every retained script run' },
+  watch: { short: 'w', help: 'after the table, one line for each row that changes, until Ctrl-C' },
+  // -f is --file elsewhere: a command's own flag takes the short letter (shortsFor).
+  follow: { short: 'f', help: 'after the files, what is written to them, until Ctrl-C' },
   help: { short: 'h', help: 'show this help' },
 } as const satisfies Record<string, FlagSpec>;
 
 export type FlagName = keyof typeof FLAGS;
+
+/**
+ * Which flag a short letter means for `command`: its own flag or a global one when one of them has
+ * that letter (-f is --follow for logs), else the first flag in FLAGS that has it (-f is --file).
+ */
+export function shortsFor(command: string | undefined): Map<string, FlagName> {
+  const names = Object.keys(FLAGS) as FlagName[];
+  const own = [...(command ? (COMMAND_SPECS.get(command)?.flags ?? []) : []), ...GLOBAL_FLAGS];
+  const shorts = new Map<string, FlagName>();
+  for (const name of [...own, ...names]) {
+    const short = (FLAGS[name] as FlagSpec).short;
+    if (short && !shorts.has(short)) shorts.set(short, name);
+  }
+  return shorts;
+}
 
 /** Taken by every command. */
 export const GLOBAL_FLAGS: readonly FlagName[] = ['namespace', 'help'];
@@ -98,9 +116,13 @@ export const COMMAND_SPECS: ReadonlyMap<string, CommandSpec> = new Map<string, C
   [
     'get',
     {
-      synopsis: ['get [NAME] [-o table|json|yaml]'],
+      synopsis: ['get [NAME] [-o table|json|yaml] [-w]'],
       summary: "list the namespace's clusters, or show one cluster's members",
-      flags: ['output'],
+      details: [
+        "The list shows each cluster's app, app version, phase, configured/total members, generation and age.",
+        '-w keeps watching: a line for each cluster (or member) that changes; a deleted cluster ends it.',
+      ],
+      flags: ['output', 'watch'],
       maxArgs: 1,
     },
   ],
@@ -126,13 +148,14 @@ export const COMMAND_SPECS: ReadonlyMap<string, CommandSpec> = new Map<string, C
   [
     'logs',
     {
-      synopsis: ['logs NAME MEMBER [--event configure|addnodes|delnodes] [--tail N | --all]'],
+      synopsis: ['logs NAME MEMBER [--event configure|addnodes|delnodes] [--tail N | --all] [-f]'],
       summary: "a member's script output: <event>.stdout, .stderr and .status",
       details: [
         'Reads the files as they are, streaming, however large; on the local runtime they are',
         '$KDFLOW_HOME/members/<namespace>/<cluster>/<member>/opt/guestconfig/<event>.*',
+        '-f keeps following the files, as tail -f does, until Ctrl-C.',
       ],
-      flags: ['event', 'tail', 'all'],
+      flags: ['event', 'tail', 'all', 'follow'],
       maxArgs: 2,
     },
   ],

@@ -2,12 +2,13 @@
  * The Temporal CLI, built from source (no binary download works here) and cached by version outside
  * the repo, and its dev server on 127.0.0.1 with SQLite persistence.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_KEYS } from '../api/search-attributes.ts';
+import { runWithProgress } from './build-progress.ts';
 import { kdflowCacheDir } from './config.ts';
 import { openPrivateLog } from './logger.ts';
 
@@ -44,13 +45,18 @@ export function ensureTemporalCli(log: (line: string) => void = (l) => process.s
     `[kdflow] building the Temporal CLI ${TEMPORAL_CLI_VERSION} from source into ${path.dirname(cached)} (first time only; takes several minutes)…`,
   );
   mkdirSync(path.dirname(cached), { recursive: true });
-  // -v prints each package as it compiles: the progress a user sees during the long first build.
-  const result = spawnSync('go', ['install', '-v', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], {
-    stdio: ['ignore', 'inherit', 'inherit'],
+  // -v names each package as it compiles: the log has them all, the terminal one progress line.
+  const logFile = path.join(path.dirname(path.dirname(cached)), 'build.log');
+  const status = runWithProgress({
+    label: `the Temporal CLI ${TEMPORAL_CLI_VERSION}`,
+    command: 'go',
+    args: ['install', '-v', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`],
     env: { ...process.env, GOBIN: path.dirname(cached), CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
+    logFile,
+    unit: 'packages',
   });
-  if (result.status !== 0 || !existsSync(cached))
-    throw new Error(`building the Temporal CLI failed (go install exited ${result.status})`);
+  if (status !== 0 || !existsSync(cached))
+    throw new Error(`building the Temporal CLI failed (go install exited ${status}); see ${logFile}`);
   log(`[kdflow] built ${cached}`);
   return cached;
 }

@@ -1,4 +1,4 @@
-/** Kubernetes Events on a KdCluster, so that `kubectl describe kdc NAME` tells its story. */
+/** Kubernetes Events on a KdCluster (or a KdApp), so that `kubectl describe kdc NAME` tells its story. */
 import type { CoreV1Api } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { API_GROUP } from '../api/index.ts';
@@ -13,6 +13,7 @@ export async function recordEvent(
   type: EventType,
   reason: string,
   message: string,
+  kind: string = KINDS.cluster.kind,
 ): Promise<void> {
   const namespace = cr.metadata.namespace ?? 'default';
   const now = new Date();
@@ -23,7 +24,7 @@ export async function recordEvent(
         metadata: { generateName: `${cr.metadata.name}.`, namespace },
         involvedObject: {
           apiVersion: `${API_GROUP}/${VERSION}`,
-          kind: KINDS.cluster.kind,
+          kind,
           name: cr.metadata.name,
           namespace,
           uid: cr.metadata.uid,

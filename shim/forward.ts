@@ -32,6 +32,7 @@ import {
 import { memberNameCollisionIssues } from '../lib/member-name-check.ts';
 import type { clusterWorkflow } from '../workflows/cluster.ts';
 import { recordEvent } from './events.ts';
+import { unfetchablePackageIssues } from './package-check.ts';
 import { FINALIZER, KINDS, crApi, keyOf, type CrObject } from './resources.ts';
 
 export interface ForwardDeps {
@@ -79,6 +80,9 @@ async function patchFinalizers(deps: ForwardDeps, cr: CrObject, finalizers: stri
  * is applied or fixed), so such a cluster is looked at again whenever its app changes.
  */
 export const UNKNOWN_APP = 'UnknownApp';
+/** The KdApp names a config package no one can fetch (a relative file:// URL); it heals when the app is fixed. */
+export const UNFETCHABLE_PACKAGE = 'UnfetchablePackage';
+const APP_REFUSALS: readonly string[] = [UNKNOWN_APP, UNFETCHABLE_PACKAGE];
 
 /** The workflow input for this CR, or the field-named issues (and the refusal's reason) that keep it from being forwarded. */
 export function clusterInputOf(
@@ -110,6 +114,12 @@ export function clusterInputOf(
       ],
       reason: UNKNOWN_APP,
     };
+  const unfetchable = unfetchablePackageIssues(app.data);
+  if (unfetchable.length > 0)
+    return {
+      issues: unfetchable.map((issue) => ({ ...issue, path: `KdApp ${parsed.data.app}: ${issue.path}` })),
+      reason: UNFETCHABLE_PACKAGE,
+    };
   const issues = newClusterIssues(cr.metadata.name, parsed.data, app.data);
   if (issues.length > 0) return { issues, reason: 'InvalidSpec' };
   return { input: { namespace, name: cr.metadata.name, appName: parsed.data.app, app: app.data, spec: parsed.data } };
@@ -125,7 +135,8 @@ export async function reconcileCluster(deps: ForwardDeps, observed: CrObject): P
   const status = (cr.status ?? {}) as KdClusterCrStatus;
   const valid = status.conditions?.find((c) => c.type === 'Valid');
   // A generation is handled once, unless it waits for its app: the app's arrival is not a new generation.
-  if (status.observedGeneration === generation && !(valid?.status === 'False' && valid.reason === UNKNOWN_APP)) return;
+  if (status.observedGeneration === generation && !(valid?.status === 'False' && APP_REFUSALS.includes(valid.reason)))
+    return;
   const now = new Date().toISOString();
   const refuse = async (reason: string, message: string) => {
     // Looked at again (its app changed, a re-list) and still refused for the same reason: told once is enough.

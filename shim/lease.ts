@@ -2,8 +2,32 @@
  * Leader election on a coordination.k8s.io Lease, so that of several shims exactly one forwards
  * changes and writes status. A leader that cannot renew in time steps down before its lease expires.
  */
+import { readFileSync } from 'node:fs';
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+
+/** Where a pod finds its own namespace. */
+export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/**
+ * The namespace of the shim's Lease: KDFLOW_SHIM_NAMESPACE, else the shim's own namespace (in a pod,
+ * its service account's; outside, the kubeconfig context's), else "default". A namespace that always
+ * exists where the shim runs, so `npm run shim` leads without a namespace created first.
+ */
+export function leaseNamespaceOf(
+  kc: KubeConfig,
+  env: NodeJS.ProcessEnv = process.env,
+  serviceAccountFile = SERVICE_ACCOUNT_NAMESPACE_FILE,
+): string {
+  if (env.KDFLOW_SHIM_NAMESPACE) return env.KDFLOW_SHIM_NAMESPACE;
+  try {
+    const own = readFileSync(serviceAccountFile, 'utf8').trim();
+    if (own) return own;
+  } catch {
+    // Not in a pod.
+  }
+  return kc.getContextObject(kc.getCurrentContext())?.namespace || 'default';
+}
 
 export interface LeaseOptions {
   kc: KubeConfig;
@@ -25,6 +49,8 @@ export function startLeaderElection(options: LeaseOptions): { stop(): Promise<vo
   let leading = false;
   let lastRenewed = 0;
   let stopped = false;
+  /** The last problem logged: a failure that repeats every renewal is said once, until it changes. */
+  let lastProblem: string | undefined;
 
   const spec = (transitions: number, acquired?: Date) => ({
     holderIdentity: identity,
@@ -57,6 +83,7 @@ export function startLeaderElection(options: LeaseOptions): { stop(): Promise<vo
   const tick = async () => {
     try {
       const ok = await tryAcquire();
+      lastProblem = undefined;
       if (ok) lastRenewed = Date.now();
       if (ok && !leading) {
         leading = true;
@@ -66,7 +93,19 @@ export function startLeaderElection(options: LeaseOptions): { stop(): Promise<vo
         step('another shim holds the lease');
       }
     } catch (error) {
-      if (codeOf(error) !== 409) options.logger.warn({ err: error }, 'lease renewal failed');
+      const code = codeOf(error);
+      const problem = code === 404 ? 'no namespace' : String((error as Error)?.message ?? error);
+      if (code !== 409 && problem === lastProblem)
+        options.logger.debug({ lease: `${namespace}/${name}` }, 'lease renewal failed again');
+      if (code !== 409 && problem !== lastProblem) {
+        lastProblem = problem;
+        if (code === 404)
+          options.logger.error(
+            { lease: `${namespace}/${name}` },
+            `the Lease's namespace ${namespace} does not exist: create it (kubectl create namespace ${namespace}) or set KDFLOW_SHIM_NAMESPACE to one that exists; the shim keeps trying`,
+          );
+        else options.logger.warn({ err: error }, 'lease renewal failed; the shim keeps trying');
+      }
     }
     // Step down before the lease can expire under us, whatever the API says.
     if (leading && Date.now() - lastRenewed > options.durationSeconds * 1000 * 0.66)

@@ -1,7 +1,7 @@
 /**
  * `kdflow shim` (or `npm run shim`): runs the CRD shim against the cluster of the usual kubeconfig and
  * the Temporal of TEMPORAL_ADDRESS until Ctrl-C or SIGTERM, which stop it cleanly with one line
- * (lib/stop.ts). KDFLOW_SHIM_NAMESPACE holds its Lease.
+ * (lib/stop.ts). Its Lease is in KDFLOW_SHIM_NAMESPACE, else in its own namespace (shim/lease.ts).
  */
 import os from 'node:os';
 import { Client, Connection } from '@temporalio/client';
@@ -10,6 +10,7 @@ import { temporalConnection, temporalNamespace } from '../lib/config.ts';
 import { logger } from '../lib/logger.ts';
 import { tcpRefusal } from '../lib/reachability.ts';
 import { listenForStop, unlessStopped } from '../lib/stop.ts';
+import { leaseNamespaceOf } from './lease.ts';
 import { Shim } from './shim.ts';
 
 /** Resolves once the shim has stopped after a signal; rejects when it cannot start. */
@@ -33,15 +34,13 @@ export async function runShim(): Promise<void> {
     if (connection) {
       const client = new Client({ connection, namespace: temporalNamespace() });
       const identity = process.env.KDFLOW_SHIM_ID ?? `${os.hostname()}-${process.pid}`;
-      shim = new Shim({
-        kc,
-        client,
-        logger: logger.child({ component: 'shim' }),
-        identity,
-        leaseNamespace: process.env.KDFLOW_SHIM_NAMESPACE ?? 'kdflow-system',
-      });
+      const leaseNamespace = leaseNamespaceOf(kc);
+      shim = new Shim({ kc, client, logger: logger.child({ component: 'shim' }), identity, leaseNamespace });
       shim.start();
-      logger.info({ identity, cluster: kc.getCurrentCluster()?.server }, 'kdflow shim running');
+      logger.info(
+        { identity, cluster: kc.getCurrentCluster()?.server, lease: `${leaseNamespace}/kdflow-shim` },
+        'kdflow shim running',
+      );
       await stop.stopped;
     }
   } finally {

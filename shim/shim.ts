@@ -6,7 +6,10 @@
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { reconcileCluster, type ForwardDeps } from './forward.ts';
+import { KdAppSpec, formatIssues } from '../api/index.ts';
+import { recordEvent } from './events.ts';
+import { UNFETCHABLE_PACKAGE, reconcileCluster, type ForwardDeps } from './forward.ts';
+import { unfetchablePackageIssues } from './package-check.ts';
 import { startLeaderElection } from './lease.ts';
 import { KINDS, crApi, keyOf, listPath, type CrObject } from './resources.ts';
 import { StatusSync } from './status-sync.ts';
@@ -147,7 +150,10 @@ export class Shim {
       KINDS.app.plural,
       (obj, deleted) => {
         if (deleted) this.deps.apps.delete(keyOf(obj));
-        else this.deps.apps.set(keyOf(obj), obj);
+        else {
+          this.deps.apps.set(keyOf(obj), obj);
+          this.warnIfUnfetchable(obj);
+        }
         // A cluster refused for want of this app is looked at again.
         for (const cr of this.clusters.values())
           if (
@@ -172,6 +178,22 @@ export class Shim {
       apps.stop();
       clusters?.stop();
     };
+  }
+
+  /** Apps already told about, by uid and generation: a re-list does not repeat the Event. */
+  private readonly warnedApps = new Set<string>();
+
+  /** A Warning Event on a KdApp whose package can never be fetched, once per generation; its clusters are refused too (forward.ts). */
+  private warnIfUnfetchable(app: CrObject): void {
+    const parsed = KdAppSpec.safeParse(app.spec);
+    if (!parsed.success) return;
+    const issues = unfetchablePackageIssues(parsed.data);
+    const key = `${app.metadata.uid}/${app.metadata.generation}`;
+    if (issues.length === 0 || this.warnedApps.has(key)) return;
+    this.warnedApps.add(key);
+    const message = formatIssues(issues);
+    this.options.logger.warn({ app: keyOf(app), message }, 'app package can never be fetched');
+    void recordEvent(this.deps.core, this.options.logger, app, 'Warning', UNFETCHABLE_PACKAGE, message, KINDS.app.kind);
   }
 
   private async list(plural: string): Promise<{ items: CrObject[]; resourceVersion?: string }> {

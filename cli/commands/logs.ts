@@ -8,6 +8,7 @@ import type { CliContext } from '../context.ts';
 import { NotFoundError, UsageError } from '../errors.ts';
 import { checkName } from '../names.ts';
 import { memberList } from '../render.ts';
+import { followFiles, followGuestFiles } from '../follow.ts';
 import { tailStart } from '../tail.ts';
 
 const USAGE = 'usage: kdflow logs NAME MEMBER [--event configure|addnodes|delnodes] [--tail N | --all]';
@@ -19,7 +20,7 @@ const STREAMS = ['stdout', 'stderr', 'status'] as const;
 export async function logsCommand(
   ctx: CliContext,
   [name, memberName]: string[],
-  flags: { event?: string; tail?: string; all?: boolean },
+  flags: { event?: string; tail?: string; all?: boolean; follow?: boolean },
 ): Promise<void> {
   if (!name || !memberName) throw new UsageError(USAGE);
   checkName('cluster name', 'NAME', name);
@@ -56,16 +57,30 @@ export async function logsCommand(
         `member ${memberName} has no files here: ${root} does not exist. Is KDFLOW_HOME (${ctx.home}) the one the worker runs with? Run kdflow with the worker's KDFLOW_HOME (npm start prints it).`,
       );
     }
-    for (const file of files) await showFile(ctx, file, path.join(root, 'opt', 'guestconfig', file), lines);
+    const sizes: number[] = [];
+    for (const file of files) sizes.push(await showFile(ctx, file, path.join(root, 'opt', 'guestconfig', file), lines));
+    if (flags.follow)
+      await followFiles(
+        ctx.output,
+        files.map((label, i) => ({ label, file: path.join(root, 'opt', 'guestconfig', label), offset: sizes[i] ?? 0 })),
+      );
     return;
   }
   // Other runtimes read through the Runtime interface, which bounds what it returns.
+  const texts: (string | undefined)[] = [];
   for (const file of files) {
     const text = await runtime.readGuestFile(target, `/opt/guestconfig/${file}`);
+    texts.push(text);
     ctx.out(`==> ${file} <==`);
     if (text === undefined) ctx.out('(none)');
     else await ctx.output.stream(Readable.from([Buffer.from(lastLines(text, lines))]));
   }
+  if (flags.follow)
+    await followGuestFiles(
+      ctx.output,
+      files.map((label, i) => ({ label, text: texts[i] })),
+      (label) => runtime.readGuestFile(target, `/opt/guestconfig/${label}`),
+    );
 }
 
 function parseTail(text: string | undefined): number {
@@ -74,8 +89,8 @@ function parseTail(text: string | undefined): number {
   return Number(text);
 }
 
-/** One file, streamed: its last `lines` lines, or all of it. Memory stays at a chunk whatever its size. */
-async function showFile(ctx: CliContext, label: string, file: string, lines: number): Promise<void> {
+/** One file, streamed: its last `lines` lines, or all of it. Memory stays at a chunk whatever its size. Returns the size shown up to. */
+async function showFile(ctx: CliContext, label: string, file: string, lines: number): Promise<number> {
   const handle = await open(file, 'r').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
     throw error;
@@ -83,7 +98,7 @@ async function showFile(ctx: CliContext, label: string, file: string, lines: num
   if (!handle) {
     ctx.out(`==> ${label} <==`);
     ctx.out('(none)');
-    return;
+    return 0;
   }
   try {
     const { size } = await handle.stat();
@@ -93,6 +108,7 @@ async function showFile(ctx: CliContext, label: string, file: string, lines: num
     ctx.out(cut ? `==> ${label} (${shown} of ${size} bytes; --tail N or --all for more) <==` : `==> ${label} <==`);
     if (size === 0) ctx.out('(empty)');
     else if (start < size) await ctx.output.stream(handle.createReadStream({ start, end: size - 1, autoClose: false }));
+    return size;
   } finally {
     await handle.close();
   }

@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { clusterWorkflowId, statusQuery } from '../../api/index.ts';
+import { clusterWorkflowId, statusQuery, type ClusterStatus } from '../../api/index.ts';
+import { elapsed } from '../../lib/build-progress.ts';
 import { fullStatus } from '../../lib/cluster-status.ts';
 import type { CliContext } from '../context.ts';
 import { checkName } from '../names.ts';
@@ -11,6 +12,12 @@ export function parseDuration(text: string): number {
   if (!match) throw new UsageError(`--timeout must be a duration such as 120s or 5m, got "${text}"`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
   return Number(match[1]) * unit;
+}
+
+/** The one line a wait redraws on a terminal: what it waits for, how far it is, and for how long. */
+export function waitProgress(name: string, status: ClusterStatus, ms: number): string {
+  const c = memberCounts(status);
+  return `cluster/${name}: ${status.phase}, configured ${c.configured}/${c.total} (ready ${c.ready}/${c.total}), ${elapsed(ms)}`;
 }
 
 function isBusyWorker(error: unknown): boolean {
@@ -27,7 +34,8 @@ export async function waitCommand(
   if (!name || (flags.for !== 'configured' && flags.for !== 'deleted'))
     throw new UsageError('usage: kdflow wait NAME --for configured|deleted [--timeout 120s]');
   checkName('cluster name', 'NAME', name);
-  const deadline = Date.now() + parseDuration(flags.timeout ?? '120s');
+  const started = Date.now();
+  const deadline = started + parseDuration(flags.timeout ?? '120s');
   const client = await ctx.temporal();
   const handle = client.workflow.getHandle(clusterWorkflowId(ctx.namespace, name));
   const tty = process.stderr.isTTY;
@@ -55,16 +63,11 @@ export async function waitCommand(
           `cluster/${name} settled with ${failed.length} member(s) in config error: ${failed.map((m) => `${m.name} (${(m.lastError ?? '').split('\n')[0]})`).join(', ')}; see kdflow logs ${name} MEMBER, then kdflow retry ${name}`,
         );
       }
-      if (tty) {
-        const c = memberCounts(status);
-        process.stderr.write(
-          `\r${status.phase}: ${c.ready}/${c.total} ready, ${c.configured}/${c.total} configured   `,
-        );
-      }
+      if (tty) process.stderr.write(`\r\x1b[K${waitProgress(name, status, Date.now() - started)}`);
     }
     if (Date.now() > deadline) throw new WaitError(`timed out waiting for cluster/${name} to be ${flags.for}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  if (tty) process.stderr.write('\n');
+  if (tty) process.stderr.write('\r\x1b[K');
   ctx.out(`cluster/${name} ${flags.for}`);
 }

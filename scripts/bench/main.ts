@@ -4,7 +4,7 @@
  * measured); writes reports/bench.json, reports/bench.md and SVG plots. Nothing here asserts a time:
  * the targets are read, not enforced.
  *   --quick          tiny sizes, for a smoke run (written to reports/quick/)
- *   --only p1,p3     a subset of points (p1 … p6)
+ *   --only p1,p3     a subset of points (p1 … p6, cli)
  *   --out DIR        where to write (default reports/)
  *   --before FILE    an earlier bench.json to compare with (the hot-spot table), and
  *   --also FILE      another later run to take figures from for it (e.g. a smaller P5 to match the before run's)
@@ -26,6 +26,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { guestMountSupport, guestMountMode } from '../../runtimes/guest-mounts.ts';
 import { ensureTemporalCli } from '../../lib/temporal-server.ts';
+import { cliMarkdown, cliPoint, type CliBenchReport } from './cli-speed.ts';
 import { machineInfo, startBenchEnv, type BenchEnv } from './env.ts';
 import { overheadPoint } from './p1-overhead.ts';
 import { fanoutPoint } from './p2-fanout.ts';
@@ -59,13 +60,14 @@ const outDir = path.resolve(
   values.out ?? (values.render ? path.dirname(values.render) : path.join(ROOT, 'reports', ...(quick ? ['quick'] : []))),
 );
 const wanted = (point: string) => !only || only.has(point);
-const readReport = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
+const readReport = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as BenchReport & CliBenchReport;
+const fullMarkdown = (r: BenchReport & CliBenchReport) => markdown(r) + cliMarkdown(r.cli);
 
 /** The headline again from the measurements, then the Markdown and the plots (the JSON is saved already). */
-async function render(report: BenchReport): Promise<void> {
+async function render(report: BenchReport & CliBenchReport): Promise<void> {
   report.headline = headline(report);
   await writeFile(path.join(outDir, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
-  await writeFile(path.join(outDir, 'bench.md'), markdown(report));
+  await writeFile(path.join(outDir, 'bench.md'), fullMarkdown(report));
   for (const [file, svg] of Object.entries(plots(report))) await writeFile(path.join(outDir, file), svg);
 }
 
@@ -184,7 +186,7 @@ process.once('SIGINT', () => void stop('SIGINT'));
 process.once('SIGTERM', () => void stop('SIGTERM'));
 
 env = await startBenchEnv(log);
-const report: BenchReport = {
+const report: BenchReport & CliBenchReport = {
   generatedAt: new Date().toISOString(),
   commit,
   machine,
@@ -215,6 +217,8 @@ try {
   // P6 before P5: P5 leaves a thousand clusters behind until it ends them, P6 deletes its own.
   report.p6 = await point('p6', () => thousandPoint(e, sizes.p6, log));
   report.p5 = await point('p5', () => scalePoint(e, sizes.p5, log));
+  // Last: the CLI commands against one small cluster of its own, on the same server.
+  report.cli = await point('cli', () => cliPoint(e, quick ? 3 : 9, log));
 } finally {
   log('cleaning up');
   await env.close();
@@ -250,5 +254,5 @@ try {
   log(`no hot-spot comparison: ${(error as Error).message}`);
 }
 await render(report);
-process.stdout.write(`\n${markdown(report)}`);
+process.stdout.write(`\n${fullMarkdown(report)}`);
 log(`wrote ${path.relative(process.cwd(), outDir) || '.'}/bench.json, bench.md and plots`);

@@ -102,7 +102,7 @@ describe('kdflow against a live cluster', () => {
     });
     expect(json.roles[0].members[1].events[0]).toMatchObject({ event: 'configure', exitCode: 0, attempts: 1 });
     expect(json.roles[0].members[1].events[0].startedAt).toMatch(/^\d{4}-/);
-    expect((await kdflow('get')).out).toMatch(/centos-demo\s+centos7x\s+configured\s+2\/2/);
+    expect((await kdflow('get')).out).toMatch(/^centos-demo\s+centos7x\s+1\.0\s+configured\s+2\/2\s+1\/1\s+\d+s$/m);
 
     const planned = (await kdflow('plan', '-f', 'crds/examples/centos/cluster.yaml')).out;
     expect(planned).toBe('cluster/centos-demo: no change');

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ interface Run {
 }
 
 /** The CLI as a user runs it: its own process, its own exit code. */
-function run(command: string, args: string[], env: Record<string, string>): Promise<Run> {
+function run(command: string, args: string[], env: Record<string, string | undefined>): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(command, args, {
       cwd: REPO,
@@ -155,6 +155,9 @@ describe('kdflow CLI: names, help and messages', () => {
       expect((await kdflow(home, 'help', command)).stdout, command).toBe(help.stdout);
     }
     expect((await kdflow(home, 'logs', '-h')).stdout).toContain('--tail N');
+    expect((await kdflow(home, 'logs', '-h')).stdout).toContain('  -f, --follow ');
+    expect((await kdflow(home, 'get', '-h')).stdout).toContain('  -w, --watch ');
+    expect((await kdflow(home, 'apply', '-h')).stdout).toContain('  -f, --file FILE ');
   });
 
   it('names an unknown command or flag and points to --help (exit 2)', async () => {
@@ -169,6 +172,10 @@ describe('kdflow CLI: names, help and messages', () => {
       [['get', 'a', 'b'], 'kdflow: kdflow get takes at most 1 argument, got 2 (a b); see kdflow get --help'],
       [['logs', 'c', 'm-0', '--tail', 'many'], 'kdflow: --tail must be a number of lines such as 100, got "many"'],
       [['completion', 'fish'], 'kdflow: usage: kdflow completion bash|zsh, got "fish"'],
+      [['get', '-w', '-o', 'json'], 'kdflow: -w/--watch shows a table and its changes; it does not go with -o json'],
+      [['apply', '--follow'], 'kdflow: kdflow apply does not take --follow; see kdflow apply --help'],
+      [['logs', 'c', 'm-0', '--file', 'x'], 'kdflow: kdflow logs does not take --file; see kdflow logs --help'],
+      [['get', '-f', 'x.yaml'], 'kdflow: kdflow get does not take -f; see kdflow get --help'],
     ];
     for (const [args, line] of cases) {
       const result = await kdflow(home, ...args);
@@ -194,7 +201,17 @@ describe('kdflow CLI: names, help and messages', () => {
     expect(await complete('-n', 'prod', 're')).toEqual(['resize', 'retry']);
     expect(await complete('get', '--o')).toEqual(['--output']);
     expect(await complete('get', '-o', '')).toEqual(['json', 'table', 'yaml']);
-    expect(await complete('logs', 'c', 'm', '--')).toEqual(['--all', '--event', '--help', '--namespace', '--tail']);
+    expect(await complete('logs', 'c', 'm', '--')).toEqual([
+      '--all',
+      '--event',
+      '--follow',
+      '--help',
+      '--namespace',
+      '--tail',
+    ]);
+    // For logs, -f is --follow: it takes no value, so no files are offered after it and it swallows nothing.
+    expect(await complete('logs', 'c', 'm', '-f', '')).toEqual([]);
+    expect(await complete('logs', 'c', 'm', '-f', '--e')).toEqual(['--event']);
     expect(await complete('app', '')).toEqual(['apply', 'list', 'validate']);
     expect(await complete('completion', '')).toEqual(['bash', 'zsh']);
     expect(await complete('apply', '-f', 'crds/examples/centos/cl')).toEqual(['crds/examples/centos/cluster.yaml']);
@@ -250,6 +267,75 @@ describe('kdflow CLI: names, help and messages', () => {
       3,
       'kdflow: cannot reach Temporal at 127.0.0.1:1 (connection refused); is the server running? npm run temporal:dev (or npm start), or set TEMPORAL_ADDRESS\n',
     ]);
+  });
+});
+
+/** PATH without the project's node_modules/.bin (vitest runs under npm, which puts it first): the system's as a user has it. */
+const systemPath = (first: string[] = []) =>
+  [...first, ...(process.env.PATH ?? '').split(path.delimiter).filter((d) => d && !d.includes('node_modules'))].join(
+    path.delimiter,
+  );
+const PROJECT_NODE_BIN = path.join(REPO, 'node_modules', 'node', 'bin');
+
+/** A user's shell: no npm_* variables (vitest runs under npx, whose settings a nested npx would inherit). */
+const userShell = (env: Record<string, string>): Record<string, string | undefined> => ({
+  ...Object.fromEntries(
+    Object.keys(process.env).flatMap((k) => (/^(npm_|INIT_CWD$|NODE$)/i.test(k) ? [[k, undefined]] : [])),
+  ),
+  ...env,
+});
+
+describe('kdflow says nothing but its own lines: no npm or Node warnings', () => {
+  const fresh = () => mkdtemp(path.join(os.tmpdir(), 'kdflow-cli-'));
+  // The system Node here (Node 20 on the CI machine) and the project's Node 24 standing in as the system's.
+  // KDFLOW_TEST_NODE_DIRS adds more (directories holding a `node`, such as a Node 22's bin/), colon-separated.
+  const systems: [string, string[]][] = [
+    ['the system Node', []],
+    ['Node 24 as the system Node', [PROJECT_NODE_BIN]],
+    ...(process.env.KDFLOW_TEST_NODE_DIRS ?? '')
+      .split(':')
+      .filter(Boolean)
+      .map((dir): [string, string[]] => [`the Node in ${dir}`, [dir]]),
+  ];
+
+  it.each(systems)('npx kdflow with %s', async (_label, first) => {
+    // A fresh npm cache, as on a new machine: npx then sets the project up in it, which is when npm checks engines.
+    const env = userShell({
+      PATH: systemPath(first),
+      KDFLOW_HOME: await fresh(),
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      npm_config_cache: await fresh(),
+    });
+    const help = await run('npx', ['kdflow', 'get', '--help'], env);
+    expect([help.code, help.stderr]).toEqual([0, '']);
+    expect(help.stdout).toMatch(/^usage: kdflow get /);
+    const refused = await run('npx', ['kdflow', 'get'], env);
+    expect([refused.code, refused.stdout]).toEqual([3, '']);
+    expect(refused.stderr).toMatch(/^kdflow: cannot reach Temporal at 127\.0\.0\.1:1 \(connection refused\)[^\n]*\n$/);
+  });
+
+  it.each(systems)('kdflow on the PATH (as npm link puts it there) with %s', async (_label, first) => {
+    // npm link makes <prefix>/bin/kdflow a link to cli/bin.js; a link in a directory of our own is the same.
+    const bin = path.join(await fresh(), 'bin');
+    await mkdir(bin);
+    await symlink(BIN, path.join(bin, 'kdflow'));
+    const env = userShell({
+      PATH: systemPath([bin, ...first]),
+      KDFLOW_HOME: await fresh(),
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+    });
+    const help = await run('kdflow', ['logs', '--help'], env);
+    expect([help.code, help.stderr]).toEqual([0, '']);
+    expect(help.stdout).toContain('-f, --follow');
+    const bad = await run('kdflow', ['get', '-o', 'xml', 'x'], env);
+    expect([bad.code, bad.stdout, bad.stderr]).toEqual([2, '', 'kdflow: -o must be table, json or yaml, got "xml"\n']);
+  });
+
+  it('node cli/bin.js with the system Node runs under the project Node when the system one cannot strip types', async () => {
+    const env = userShell({ PATH: systemPath(), KDFLOW_HOME: await fresh(), TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    const result = await run('node', [BIN, 'help', 'get'], env);
+    expect([result.code, result.stderr]).toEqual([0, '']);
+    expect(result.stdout).toMatch(/^usage: kdflow get /);
   });
 });
 

@@ -2,10 +2,10 @@
  * The Kubernetes test harness binaries, built from the Go module proxy (no binary download works
  * here) into a version-keyed cache outside the repo. Only the wrapper modules in tools/ are committed.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runWithProgress } from '../../lib/build-progress.ts';
 import { toolCache } from '../../lib/temporal-server.ts';
 
 export const KUBE_VERSION = 'v1.33.13';
@@ -25,18 +25,27 @@ export interface KubeBinaries {
 interface Target {
   name: string;
   cache: string;
-  /** Builds into `out`; returns the go exit status. */
-  build(out: string): number | null;
+  /** Builds into `out`, logging to `logFile`; returns the go exit status. */
+  build(out: string, logFile: string): number | null;
 }
 
-function go(args: string[], cwd: string, env: Record<string, string> = {}): number | null {
-  // -v prints every package as it compiles: the progress a user sees during the long first build.
-  const result = spawnSync('go', args, {
+/** One `go` build with one progress line on the terminal; its output (-v: every package) goes to `logFile`. */
+function go(
+  label: string,
+  args: string[],
+  cwd: string,
+  logFile: string,
+  env: Record<string, string> = {},
+): number | null {
+  return runWithProgress({
+    label,
+    command: 'go',
+    args,
     cwd,
-    stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, CGO_ENABLED: '0', ...env },
+    logFile,
+    unit: 'packages',
   });
-  return result.status;
 }
 
 function kubeLdflags(): string {
@@ -57,24 +66,31 @@ function targets(): Target[] {
   const kube = (cmd: string): Target => ({
     name: cmd,
     cache: kubeCache,
-    build: (out) =>
+    build: (out, logFile) =>
       go(
+        cmd,
         ['build', '-v', '-trimpath', '-ldflags', kubeLdflags(), '-o', out, `k8s.io/kubernetes/cmd/${cmd}`],
         path.join(TOOLS_DIR, 'kube'),
+        logFile,
       ),
   });
   return [
     {
       name: 'etcd',
       cache: toolCache('etcd', ETCD_VERSION),
-      build: (out) =>
-        go(['build', '-v', '-trimpath', '-o', out, 'go.etcd.io/etcd/server/v3'], path.join(TOOLS_DIR, 'etcd')),
+      build: (out, logFile) =>
+        go(
+          'etcd',
+          ['build', '-v', '-trimpath', '-o', out, 'go.etcd.io/etcd/server/v3'],
+          path.join(TOOLS_DIR, 'etcd'),
+          logFile,
+        ),
     },
     {
       name: 'kwok',
       cache: toolCache('kwok', KWOK_VERSION),
-      build: (out) =>
-        go(['install', '-v', `sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`], TOOLS_DIR, {
+      build: (out, logFile) =>
+        go('kwok', ['install', '-v', `sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`], TOOLS_DIR, logFile, {
           GOBIN: path.dirname(out),
           GOFLAGS: '-mod=mod',
         }),
@@ -99,8 +115,10 @@ export function ensureKubeBinaries(log: (line: string) => void = (l) => process.
     mkdirSync(path.dirname(out), { recursive: true });
     // Build beside the final name, then rename, so an interrupted build never looks finished.
     const partial = target.name === 'kwok' ? out : `${out}.partial`;
-    const status = target.build(partial);
-    if (status !== 0 || !existsSync(partial)) throw new Error(`building ${target.name} failed (go exited ${status})`);
+    const logFile = path.join(target.cache, `build-${target.name}.log`);
+    const status = target.build(partial, logFile);
+    if (status !== 0 || !existsSync(partial))
+      throw new Error(`building ${target.name} failed (go exited ${status}); see ${logFile}`);
     if (partial !== out) renameSync(partial, out);
     log(`[k8s] built ${target.name} in ${Math.round((Date.now() - started) / 1000)}s`);
   }

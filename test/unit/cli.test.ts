@@ -7,9 +7,10 @@ import { parseRoleCounts } from '../../cli/commands/resize.ts';
 import { main } from '../../cli/main.ts';
 import { decodeManifest } from '../../cli/files.ts';
 import { hostPort } from '../../lib/reachability.ts';
-import { memberList } from '../../cli/render.ts';
+import { age, memberList } from '../../cli/render.ts';
 import { tailStart } from '../../cli/tail.ts';
-import { COMMAND_SPECS, FLAGS, commandHelp, mainHelp } from '../../cli/usage.ts';
+import { COMMAND_SPECS, FLAGS, commandHelp, mainHelp, shortsFor } from '../../cli/usage.ts';
+import { waitProgress } from '../../cli/commands/wait.ts';
 
 describe('kdflow resize ROLE=N', () => {
   it('keeps every role as an own key, "constructor" and "__proto__" included', () => {
@@ -160,5 +161,51 @@ describe('small helpers', () => {
     expect(hostPort('[::1]:7233')).toEqual({ host: '::1', port: 7233 });
     expect(hostPort('my.temporal.cloud:7233')).toEqual({ host: 'my.temporal.cloud', port: 7233 });
     expect(hostPort('dns:///x:7233')).toBeUndefined();
+  });
+});
+
+describe('watching and waiting', () => {
+  it('gives -f to a command’s own flag (logs: --follow) and to --file elsewhere', () => {
+    expect(shortsFor('logs').get('f')).toBe('follow');
+    expect(shortsFor('apply').get('f')).toBe('file');
+    expect(shortsFor(undefined).get('f')).toBe('file');
+    expect(shortsFor('get').get('w')).toBe('watch');
+  });
+
+  it('says age as kubectl does', () => {
+    const now = Date.parse('2026-01-10T00:00:00Z');
+    const ago = (s: number) => new Date(now - s * 1000);
+    expect([ago(5), ago(119), ago(600), ago(3 * 3600), ago(3 * 86400)].map((d) => age(d, now))).toEqual([
+      '5s',
+      '119s',
+      '10m',
+      '3h',
+      '3d',
+    ]);
+    expect(age(undefined, now)).toBe('?');
+  });
+
+  it('shows a wait as configured k/N with the time so far', () => {
+    const role = (configured: number, ready: number, total: number) => ({
+      id: 'w',
+      desired: total,
+      total,
+      ready,
+      configured,
+      members: [],
+    });
+    const status = {
+      name: 'c',
+      namespace: 'default',
+      app: 'a',
+      phase: 'creating',
+      generation: 1,
+      observedGeneration: 0,
+      roles: [role(1, 2, 3), role(0, 1, 1)],
+      page: { offset: 0, limit: 100, total: 4 },
+    } as const;
+    expect(waitProgress('c', { ...status, roles: [...status.roles] }, 12_300)).toBe(
+      'cluster/c: creating, configured 1/4 (ready 3/4), 12s',
+    );
   });
 });

@@ -1,6 +1,12 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { crStatusFrom, withCondition, type ClusterStatus, type ScriptRun } from '../../api/index.ts';
-import { clusterInputOf } from '../../shim/forward.ts';
+import { UNFETCHABLE_PACKAGE, clusterInputOf } from '../../shim/forward.ts';
+import { leaseNamespaceOf } from '../../shim/lease.ts';
+import { unfetchableReason } from '../../shim/package-check.ts';
 import type { CrObject } from '../../shim/resources.ts';
 import { runEvent, runsToTell } from '../../shim/status-sync.ts';
 
@@ -250,5 +256,64 @@ describe('the script runs the shim tells as Events', () => {
         error: 'timed out after 60 s',
       })[2],
     ).toBe('configure on m: timed out after 60 s, attempt 1');
+  });
+});
+
+describe('a KdApp whose package can never be fetched', () => {
+  const withPackage = (packageURL: string): CrObject => ({
+    ...appCr,
+    spec: { ...(appCr.spec as object), defaultConfigPackage: { packageURL } },
+  });
+
+  it('names relative file:// URLs and paths; absolute ones and http(s) pass', () => {
+    expect(unfetchableReason('file://./appconfig')).toBe('a relative file:// URL');
+    expect(unfetchableReason('file://appconfig/x')).toBe('a relative file:// URL');
+    expect(unfetchableReason('appconfig')).toBe('a relative path');
+    expect(unfetchableReason('ftp://host/pkg.tgz')).toBe('a scheme kdflow does not fetch');
+    for (const ok of ['file:///srv/pkg', '/srv/pkg', 'https://example.com/pkg.tgz', 'http://h/p.tgz'])
+      expect(unfetchableReason(ok), ok).toBeUndefined();
+  });
+
+  it('refuses its clusters, naming the app and the field, and the refusal heals with the app', () => {
+    const spec = { app: 'spark', roles: [{ id: 'controller', members: 1 }] };
+    const verdict = clusterInputOf(cluster(spec), new Map([['ns/spark', withPackage('file://./appconfig')]]));
+    expect(verdict).toEqual({
+      reason: UNFETCHABLE_PACKAGE,
+      issues: [
+        {
+          path: 'KdApp spark: spec.defaultConfigPackage.packageURL',
+          message: expect.stringMatching(
+            /^got "file:\/\/\.\/appconfig", a relative file:\/\/ URL, which can never be fetched; kubectl does not send/,
+          ),
+        },
+      ],
+    });
+    expect(clusterInputOf(cluster(spec), new Map([['ns/spark', withPackage('file:///srv/appconfig')]]))).toHaveProperty(
+      'input',
+    );
+  });
+});
+
+describe('the Lease namespace', () => {
+  const kc = (namespace?: string) => {
+    const config = new KubeConfig();
+    config.loadFromOptions({
+      clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u', ...(namespace ? { namespace } : {}) }],
+      currentContext: 'x',
+    });
+    return config;
+  };
+  const noFile = '/nonexistent/namespace';
+
+  it('is KDFLOW_SHIM_NAMESPACE, else the pod’s own, else the kubeconfig context’s, else default', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'kdflow-sa-'));
+    const saFile = path.join(dir, 'namespace');
+    await writeFile(saFile, 'kdflow-system\n');
+    expect(leaseNamespaceOf(kc('team'), { KDFLOW_SHIM_NAMESPACE: 'ops' }, saFile)).toBe('ops');
+    expect(leaseNamespaceOf(kc('team'), {}, saFile)).toBe('kdflow-system');
+    expect(leaseNamespaceOf(kc('team'), {}, noFile)).toBe('team');
+    expect(leaseNamespaceOf(kc(), {}, noFile)).toBe('default');
   });
 });

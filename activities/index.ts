@@ -22,6 +22,7 @@ import { preparePackage, type PrepareOptions } from '../runtimes/config-package.
 import { guestToolsArchive } from '../runtimes/guest-tools.ts';
 import { packageCacheDir } from '../runtimes/package-cache.ts';
 import { RuntimeError } from '../runtimes/errors.ts';
+import { runScript } from '../runtimes/script/protocol.ts';
 import {
   CONFIGMETA_PATH,
   type MemberSpec,
@@ -37,7 +38,11 @@ export interface BatchResult {
 
 export interface ScriptOutcome {
   exitCode: number | null;
+  /** The signal that killed the script, such as 'SIGKILL'. */
+  signal?: string;
   timedOut: boolean;
+  /** The runtime saw the member killed for want of memory. */
+  oomKilled?: boolean;
   attempts: number;
   startedAt: string;
   finishedAt: string;
@@ -66,6 +71,8 @@ export interface LaunchInput {
   members: { name: string; role: string; ordinal: number; fqdn: string }[];
   /** What every launched member's configmeta describes. */
   topology: Topology;
+  /** Members launched before whose configmeta is rewritten to the same topology (planner v3). */
+  refresh?: MemberTarget[];
 }
 
 /** A script run as the workflow asks for it: the argv is formatted here, from `about`, never carried. */
@@ -129,6 +136,11 @@ export function createActivities(deps: ActivityDeps) {
     );
   };
 
+  const writeMemberConfigmeta = (topology: Topology, m: MemberTarget) =>
+    runtime.writeFiles(m, [{ path: CONFIGMETA_PATH, ...configmetaFile(topology, m.name) }]);
+  const writeConfigmetaTo = (topology: Topology, members: MemberTarget[]) =>
+    eachMember(members, parallel, (m) => writeMemberConfigmeta(topology, m));
+
   // Removal must finish, so a failure is retried by Temporal rather than recorded on the member.
   const removeAll = async (members: MemberTarget[]) => {
     const failures = Object.entries((await eachMember(members, parallel, (m) => runtime.removeMember(m))).failed);
@@ -185,9 +197,7 @@ export function createActivities(deps: ActivityDeps) {
             failed[m.name] = `not ready: ${readiness[m.name]?.reason ?? 'timed out waiting'}`;
         going = going.filter((m) => !(m.name in failed));
       }
-      going = await stage('configmeta', going, (m) =>
-        runtime.writeFiles(m, [{ path: CONFIGMETA_PATH, ...configmetaFile(input.topology, m.name) }]),
-      );
+      going = await stage('configmeta', going, (m) => writeMemberConfigmeta(input.topology, m));
       // The configcli helpers (ccli, configmacro, …) its scripts find first on their PATH.
       const tools = await guestToolsArchive(path.join(deps.home, 'guest-tools')).catch((error: unknown) => {
         throw toFailure(error);
@@ -206,7 +216,16 @@ export function createActivities(deps: ActivityDeps) {
           for (const m of members) failed[m.name] = failure.message;
         }
       }
-      log({ members: input.members.length, failed: Object.keys(failed).length }, 'members launched');
+      // The members launched before learn of the new ones once these are ready, as a writeConfigmeta
+      // right after would have told them, one round trip sooner.
+      if (input.refresh && input.refresh.length > 0) {
+        ctx.heartbeat({ stage: 'refresh' });
+        Object.assign(failed, (await writeConfigmetaTo(input.topology, input.refresh)).failed);
+      }
+      log(
+        { members: input.members.length, refreshed: input.refresh?.length ?? 0, failed: Object.keys(failed).length },
+        'members launched',
+      );
       return { failed };
     },
 
@@ -231,9 +250,7 @@ export function createActivities(deps: ActivityDeps) {
       topology: Topology;
       members: MemberTarget[];
     }): Promise<BatchResult> {
-      const result = await eachMember(members, parallel, (m) =>
-        runtime.writeFiles(m, [{ path: CONFIGMETA_PATH, ...configmetaFile(topology, m.name) }]),
-      );
+      const result = await writeConfigmetaTo(topology, members);
       log({ members: members.length, failed: Object.keys(result.failed).length }, 'configmeta written');
       return result;
     },
@@ -262,7 +279,7 @@ export function createActivities(deps: ActivityDeps) {
       const startedAt = new Date().toISOString();
       let result;
       try {
-        result = await runtime.runScript(member, request, {
+        result = await runScript(runtime, member, request, {
           signal: ctx.cancellationSignal,
           heartbeat: (d) => ctx.heartbeat(d),
         });
@@ -300,9 +317,11 @@ export function createActivities(deps: ActivityDeps) {
       }
       const why = result.timedOut
         ? `timed out after ${request.timeoutSeconds}s`
-        : result.signal
-          ? `exited on ${result.signal}`
-          : `exited with ${result.exitCode ?? 'no exit status (its runner was killed)'}`;
+        : result.oomKilled
+          ? `was killed for want of memory (OOMKilled)`
+          : result.signal
+            ? `exited on ${result.signal}`
+            : `exited with ${result.exitCode ?? 'no exit status (its runner was killed)'}`;
       // Retryable: Temporal's retry policy bounds the attempts; the details carry the output tails.
       // The message is what status keeps (one short line): the output's last line says the most.
       const said = lastLine(tails.stderrTail) ?? lastLine(tails.stdoutTail);

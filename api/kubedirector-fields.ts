@@ -9,7 +9,7 @@
  * - later: not done yet; set, it is refused or warned (`whenSet`) so that nobody counts on it;
  * - refused: kdflow will not do it, and says what to use instead.
  */
-import type { FieldIssue } from './validate.ts';
+import type { FieldIssue } from './rules.ts';
 
 export type FieldStatus = 'supported' | 'ignored' | 'later' | 'refused';
 

@@ -8,7 +8,7 @@
 import { AppRole, AppService, KdAppSpec } from './app.ts';
 import { ClusterRole, KdClusterSpec } from './cluster.ts';
 import { API_VERSION } from './common.ts';
-import type { FieldIssue } from './validate.ts';
+import type { FieldIssue } from './rules.ts';
 
 export const KUBEDIRECTOR_API_VERSION = 'kubedirector.hpe.com/v1beta1';
 

@@ -4,7 +4,8 @@ import { KdCluster } from './cluster.ts';
 import { API_VERSION } from './common.ts';
 import { KUBEDIRECTOR_API_VERSION, convertKubeDirectorApp, convertKubeDirectorCluster } from './kubedirector.ts';
 import { kubeDirectorWarnings } from './kubedirector-fields.ts';
-import { ValidationError, parseOrThrow, type FieldIssue } from './validate.ts';
+import { ValidationError, type FieldIssue } from './rules.ts';
+import { parseOrThrow } from './validate.ts';
 
 /**
  * A valid manifest and what every command says about it before acting: fields dropped in conversion

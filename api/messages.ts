@@ -2,7 +2,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { KdAppSpec } from './app.ts';
 import type { KdClusterSpec } from './cluster.ts';
 import type { ClusterStatus, StatusRequest } from './status.ts';
-import type { FieldIssue } from './validate.ts';
+import type { FieldIssue } from './rules.ts';
 
 /** What starts a cluster workflow: where it lives, the app snapshot it keeps, and the first spec. */
 export interface ClusterInput {

@@ -48,6 +48,9 @@ export class CliContext {
     if (this.client) return this.client;
     const { Client, Connection } = await import('@temporalio/client');
     const settings = temporalConnection();
+    // Encrypts and decrypts payloads when a key is configured (lib/codec.ts); a key setting that cannot be used is said first.
+    const { clientDataConverter } = await import('../lib/codec.ts');
+    const dataConverter = clientDataConverter();
     const address = settings.address;
     // A refused connection fails at once here; the SDK would retry it until its deadline and then say only that.
     const refused = await tcpRefusal(address);
@@ -57,7 +60,7 @@ export class CliContext {
     } catch (error) {
       throw new TemporalUnreachableError(address, (error as Error).message);
     }
-    this.client = new Client({ connection: this.connection, namespace: temporalNamespace() });
+    this.client = new Client({ connection: this.connection, namespace: temporalNamespace(), dataConverter });
     return this.client;
   }
 

@@ -24,7 +24,7 @@ import {
 } from '../api/contract.ts';
 import type { Topology } from '../api/configmeta.ts';
 import { isLive, nextNodeIds, withNodeIds } from './plan.ts';
-import { listed, scriptSummary } from './summaries.ts';
+import { launchSummary, listed, scriptSummary } from './summaries.ts';
 import type { Desired, Member, MemberRef, RunRecord, Step, StepOutcome } from './model.ts';
 import type { MemberTarget } from '../runtimes/runtime.ts';
 
@@ -149,6 +149,7 @@ export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome
   switch (step.kind) {
     case 'launchMembers': {
       const names = step.members.map((m) => m.name);
+      const refresh = step.refresh ?? [];
       const launching = new Set(names);
       // New members take their node ids as applyOutcome will give them; a re-launched one keeps its own.
       const ids = nextNodeIds(ctx.members, step.members.filter((m) => !byName.has(m.name)).length);
@@ -171,12 +172,10 @@ export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome
           fqdn: memberFqdn(m.name, desired.name, desired.namespace),
         })),
         topology: topologyOf(desired, ctx.clusterId, after),
+        ...(refresh.length > 0 ? { refresh: targets(refresh) } : {}),
       };
-      return batchStep(names, () =>
-        batch(ctx).launchMembers.executeWithOptions(
-          { summary: `launch ${listed(names)} (create, ready, configmeta, package)` },
-          [input],
-        ),
+      return batchStep([...names, ...refresh], () =>
+        batch(ctx).launchMembers.executeWithOptions({ summary: launchSummary(names, refresh) }, [input]),
       );
     }
     case 'writeConfigmeta':

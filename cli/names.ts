@@ -1,4 +1,4 @@
-import { dnsLabel, zodIssues } from '../api/index.ts';
+import { ClusterName, dnsLabel, zodIssues } from '../api/index.ts';
 import { UsageError } from './errors.ts';
 
 /**
@@ -6,7 +6,8 @@ import { UsageError } from './errors.ts';
  * and workflow ids): one line naming the flag or argument, what is accepted and the value given.
  */
 export function checkName(what: string, where: string, value: string): string {
-  const checked = dnsLabel(what).safeParse(value);
+  // Cluster names may be dotted (`ubuntu18.04`), as KubeDirector's are; every other name is a DNS label.
+  const checked = (what === 'cluster name' ? ClusterName(what) : dnsLabel(what)).safeParse(value);
   if (checked.success) return checked.data;
   const [issue] = zodIssues(checked.error, [], value);
   throw new UsageError(`${where}: ${issue?.message ?? `${what} is not valid`}`);

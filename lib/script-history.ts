@@ -114,10 +114,11 @@ async function entriesOf(events: HistoryEvent[], converter: LoadedDataConverter)
 
 function outcomeFields(
   outcome: ScriptOutcome | undefined | null,
-): Pick<HistoryEntry, 'exitCode' | 'attempts' | 'stdoutTail' | 'stderrTail'> {
+): Pick<HistoryEntry, 'exitCode' | 'attempts' | 'stdoutTail' | 'stderrTail' | 'warning'> {
   return {
     exitCode: outcome?.exitCode ?? null,
     attempts: outcome?.attempts ?? 0,
+    ...(outcome?.warning ? { warning: outcome.warning } : {}),
     ...(outcome?.stdoutTail ? { stdoutTail: outcome.stdoutTail } : {}),
     ...(outcome?.stderrTail ? { stderrTail: outcome.stderrTail } : {}),
   };

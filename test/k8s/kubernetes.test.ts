@@ -127,7 +127,9 @@ afterAll(async () => {
 
 describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
   it('creates, grows, shrinks and deletes a two-role cluster: objects, files, argv and order', async () => {
-    const app = testApp(await writePackage(h.home), {
+    // The configcli helper is on the script's PATH in the pod (ADR 0025): it records its node id.
+    const helper = 'case "$1" in --configure) ccli --get node.id > "$GUESTCONFIG_DIR/node.id";; esac';
+    const app = testApp(await writePackage(h.home, helper), {
       roles: [
         { id: 'controller', cardinality: '1', eventList: ['configure', 'addnodes', 'delnodes'] },
         { id: 'worker', cardinality: '0+', persistDirs: ['/data'], eventList: ['configure'] },
@@ -185,10 +187,11 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
     const meta = JSON.parse(
       (await h.runtime.readGuestFile(target('kc', 'kc-worker-1'), '/etc/guestconfig/configmeta.json')) ?? '{}',
     );
-    expect(meta.node).toMatchObject({ role_id: 'worker', id: '1', fqdn: fqdn('kc-worker-1', 'kc') });
+    expect(meta.node).toMatchObject({ role_id: 'worker', id: '3', fqdn: fqdn('kc-worker-1', 'kc') });
     expect(meta.nodegroups['1'].roles.worker.fqdns).toEqual([fqdn('kc-worker-0', 'kc'), fqdn('kc-worker-1', 'kc')]);
     for (const m of ['kc-controller-0', 'kc-worker-0', 'kc-worker-1'])
       expect(await podEvents('kc', m)).toEqual(['--configure']);
+    expect(await h.runtime.readGuestFile(target('kc', 'kc-worker-1'), '/opt/guestconfig/node.id')).toBe('3\n');
     expect(await h.runtime.readGuestFile(target('kc', 'kc-worker-0'), '/opt/guestconfig/configure.stdout')).toBe(
       'ran --configure\n',
     );

@@ -54,6 +54,14 @@ describe('config packages', () => {
     expect((await stat(path.join(dest, 'appconfig', 'startscript'))).mode & 0o111).not.toBe(0);
   });
 
+  it('takes a startscript without its exec bit and gives it u+x at unpack, as KubeDirector does', async () => {
+    const tgz = await archive(async (d) => (await startscript(d, 0o644), ['appconfig']));
+    const prepared = await preparePackage(tgz, await cache());
+    const dest = await mkdtemp(path.join(os.tmpdir(), 'kdflow-dest-'));
+    await unpackPackage(prepared.tgzPath, dest);
+    expect((await stat(path.join(dest, 'appconfig', 'startscript'))).mode & 0o777).toBe(0o744);
+  });
+
   it('packs a plain directory to the same digest each time', async () => {
     const src = await mkdtemp(path.join(os.tmpdir(), 'kdflow-dir-'));
     await startscript(src);
@@ -105,12 +113,6 @@ describe('config packages', () => {
       ),
       [],
       /no <dir>\/startscript/,
-    ],
-    [
-      'a startscript that is not executable',
-      async (d: string) => (await startscript(d, 0o644), ['appconfig']),
-      [],
-      /not executable/,
     ],
   ])('refuses %s', async (_name, build, flags, message) => {
     const tgz = await archive(build, flags);

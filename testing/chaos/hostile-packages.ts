@@ -159,11 +159,6 @@ const HOSTILE: Hostile[] = [
       ]),
   },
   {
-    id: 'not-executable',
-    refusal: /startscript is not executable/,
-    make: (d) => archive(d, 'not-executable', script(0o644)),
-  },
-  {
     id: 'two-startscripts',
     refusal: /more than one startscript/,
     make: (d) =>
@@ -320,7 +315,9 @@ export async function hostilePackages(env: ChaosEnv): Promise<PartReport> {
       const unpacked = await readdir(
         path.join(env.runtime.memberRoot({ namespace: NAMESPACE, cluster, name: m?.name ?? '' }), 'opt', 'guestconfig'),
       ).catch(() => ['(member dir missing)']);
-      if (unpacked.length > 0) problems.push(`the member's /opt/guestconfig holds ${unpacked.join(',')}`);
+      // .kdflow holds the helpers kdflow itself installs (ccli and its names, ADR 0025).
+      const fromPackage = unpacked.filter((entry) => entry !== '.kdflow');
+      if (fromPackage.length > 0) problems.push(`the member's /opt/guestconfig holds ${fromPackage.join(',')}`);
       problems.push(...escaped);
       results.push({
         id: h.id,

@@ -153,7 +153,8 @@ export async function security(env: ChaosEnv, cli: CliRunner): Promise<PartRepor
     const modes: [string, string, number][] = [
       ['member dir', root, 0o700],
       ['/etc/guestconfig', path.join(root, 'etc/guestconfig'), 0o700],
-      ['configmeta.json', path.join(root, 'etc/guestconfig/configmeta.json'), 0o600],
+      // Readable by whatever user a script runs as, as KubeDirector's; its directory keeps it private (ADR 0025).
+      ['configmeta.json', path.join(root, 'etc/guestconfig/configmeta.json'), 0o644],
       ['members/<namespace>', path.join(env.home, 'members', NAMESPACE), 0o700],
       // The dev server's SQLite file holds every history, env values included.
       ['the Temporal dev server database', env.dbFile, 0o600],

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DNS_LABEL } from './names.ts';
 
 /** The group and version of kdflow's own kinds (also the CRD group). */
 export const API_GROUP = 'kdflow.dev';
@@ -25,8 +26,6 @@ export const unreservedString = (what: string) =>
     message: `${what} must not be "__proto__" (a name reserved by JavaScript)`,
   });
 
-// RFC 1123 label: what Kubernetes accepts as a Pod, Service or namespace name.
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const dnsLabel = (what: string) =>
   unreservedString(what)
     .min(1, `${what} must not be empty`)

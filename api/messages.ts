@@ -51,6 +51,13 @@ export interface ClusterSpecView {
 /** What `kdflow plan` prints for a running cluster: the steps its own planner would take, or why the spec is refused. */
 export type PlanAnswer = { generation: number; steps: string[] } | { issues: FieldIssue[] };
 
+/**
+ * Members per status answer: at 1,000 members the whole status would pass the SDK's 512 KiB warning.
+ * Here, beside the query, not with the schemas: the CLI pages through the status without loading zod.
+ */
+export const STATUS_PAGE_DEFAULT = 100;
+export const STATUS_PAGE_MAX = 200;
+
 export const statusQuery = defineQuery<ClusterStatus, [StatusRequest?]>('status');
 export const specQuery = defineQuery<ClusterSpecView>('spec');
 /** Runs the workflow's planner over its own member state with a proposed spec; changes nothing. */

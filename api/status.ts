@@ -69,10 +69,6 @@ export interface StatusRequest {
   limit?: number;
 }
 
-/** Members per status answer: at 1,000 members the whole status would pass the SDK's 512 KiB warning. */
-export const STATUS_PAGE_DEFAULT = 100;
-export const STATUS_PAGE_MAX = 200;
-
 export const Rejection = z.object({
   generation: z.number().int().optional(),
   reason: z.string(),

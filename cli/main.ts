@@ -48,7 +48,7 @@ export async function main(
   try {
     const { values, positionals, tokens } = parseCommandLine(argv);
     // Before anything else: the namespace becomes paths and workflow ids.
-    if (values.namespace !== undefined) (await import('./names.ts')).checkNamespace(values.namespace);
+    if (values.namespace !== undefined) await (await import('./names.ts')).checkNamespace(values.namespace);
     const [command, ...args] = positionals;
     if (command === 'help') {
       const topic = args[0];

@@ -25,7 +25,7 @@ export function parseRoleCounts(args: string[]): Record<string, number> {
 
 export async function resizeCommand(ctx: CliContext, [name, ...pairs]: string[]): Promise<void> {
   if (!name) throw new UsageError(USAGE);
-  checkName('cluster name', 'NAME', name);
+  await checkName('cluster name', 'NAME', name);
   const roles = parseRoleCounts(pairs);
   const handle = await ctx.cluster(name);
   const view = await handle.query(specQuery);

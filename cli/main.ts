@@ -167,19 +167,25 @@ async function report(
     return 3;
   }
   // Errors of the libraries: loaded here, on the way out, so that a command that succeeds never loads them.
-  const [{ ValidationError }, { WorkflowUpdateFailedError }, { unreachableTemporal }, { temporalAddress }] =
-    await Promise.all([
-      import('../api/validate.ts'),
-      import('@temporalio/client'),
-      import('./temporal-errors.ts'),
-      import('../lib/config.ts'),
-    ]);
+  const [
+    { ValidationError },
+    { WorkflowUpdateFailedError },
+    { UpdateFailedError },
+    { unreachableTemporal },
+    { temporalAddress },
+  ] = await Promise.all([
+    import('../api/validate.ts'),
+    import('@temporalio/client'),
+    import('../lib/temporal-grpc.ts'),
+    import('./temporal-errors.ts'),
+    import('../lib/config.ts'),
+  ]);
   if (error instanceof ValidationError) {
     for (const text of error.message.split('\n')) line(text);
     return 1;
   }
-  if (error instanceof WorkflowUpdateFailedError) {
-    line(`change rejected: ${error.cause?.message ?? error.message}`);
+  if (error instanceof WorkflowUpdateFailedError || error instanceof UpdateFailedError) {
+    line(`change rejected: ${(error.cause as Error | undefined)?.message ?? error.message}`);
     return 1;
   }
   const unreachable = unreachableTemporal(error, temporalAddress());

@@ -26,7 +26,7 @@ export function temporalNamespace(): string {
  * `lean` (default; lib/temporal-grpc.ts, ADR 0036) or `sdk` (@temporalio/client). KDFLOW_TEMPORAL_CLIENT.
  */
 export function temporalClientKind(env: NodeJS.ProcessEnv = process.env): 'lean' | 'sdk' {
-  const kind = env.KDFLOW_TEMPORAL_CLIENT ?? 'lean';
+  const kind = env.KDFLOW_TEMPORAL_CLIENT || 'lean';
   if (kind !== 'lean' && kind !== 'sdk') throw new Error(`KDFLOW_TEMPORAL_CLIENT must be lean or sdk, got "${kind}"`);
   return kind;
 }

@@ -111,13 +111,18 @@ export class LeanTemporalClient {
         session.destroy();
         reject(new GrpcTransportError(`no HTTP/2 session within ${timeoutMs} ms`));
       }, timeoutMs);
-      session.once('connect', () => {
+      // The server's SETTINGS, not the TCP (or TLS) connect: anything that accepts a connection connects.
+      session.once('remoteSettings', () => {
         clearTimeout(timer);
         resolve();
       });
       session.once('error', (error: Error) => {
         clearTimeout(timer);
         reject(new GrpcTransportError(error.message));
+      });
+      session.once('close', () => {
+        clearTimeout(timer);
+        reject(new GrpcTransportError('the server closed the connection before HTTP/2 settings'));
       });
     });
     // Later session errors reach the call that is waiting, as a stream error.

@@ -19,6 +19,7 @@ import { redact, secretValues } from '../lib/secrets.ts';
 import { preparePackage, type PrepareOptions } from '../runtimes/config-package.ts';
 import { packageCacheDir } from '../runtimes/package-cache.ts';
 import { RuntimeError } from '../runtimes/errors.ts';
+import { runScript } from '../runtimes/script/protocol.ts';
 import {
   CONFIGMETA_PATH,
   type MemberSpec,
@@ -34,7 +35,11 @@ export interface BatchResult {
 
 export interface ScriptOutcome {
   exitCode: number | null;
+  /** The signal that killed the script, such as 'SIGKILL'. */
+  signal?: string;
   timedOut: boolean;
+  /** The runtime saw the member killed for want of memory. */
+  oomKilled?: boolean;
   attempts: number;
   startedAt: string;
   finishedAt: string;
@@ -61,6 +66,8 @@ export interface LaunchInput {
   members: { name: string; role: string; ordinal: number; fqdn: string }[];
   /** What every launched member's configmeta describes. */
   topology: Topology;
+  /** Members launched before whose configmeta is rewritten to the same topology (planner v3). */
+  refresh?: MemberTarget[];
 }
 
 /** A script run as the workflow asks for it: the argv is formatted here, from `about`, never carried. */
@@ -124,6 +131,17 @@ export function createActivities(deps: ActivityDeps) {
     );
   };
 
+  const writeMemberConfigmeta = (topology: Topology, m: MemberTarget) =>
+    runtime.writeFiles(m, [
+      {
+        path: CONFIGMETA_PATH,
+        content: `${JSON.stringify(buildConfigmeta(topology, m.name), null, 2)}\n`,
+        mode: 0o600,
+      },
+    ]);
+  const writeConfigmetaTo = (topology: Topology, members: MemberTarget[]) =>
+    eachMember(members, parallel, (m) => writeMemberConfigmeta(topology, m));
+
   // Removal must finish, so a failure is retried by Temporal rather than recorded on the member.
   const removeAll = async (members: MemberTarget[]) => {
     const failures = Object.entries((await eachMember(members, parallel, (m) => runtime.removeMember(m))).failed);
@@ -180,15 +198,7 @@ export function createActivities(deps: ActivityDeps) {
             failed[m.name] = `not ready: ${readiness[m.name]?.reason ?? 'timed out waiting'}`;
         going = going.filter((m) => !(m.name in failed));
       }
-      going = await stage('configmeta', going, (m) =>
-        runtime.writeFiles(m, [
-          {
-            path: CONFIGMETA_PATH,
-            content: `${JSON.stringify(buildConfigmeta(input.topology, m.name), null, 2)}\n`,
-            mode: 0o600,
-          },
-        ]),
-      );
+      going = await stage('configmeta', going, (m) => writeMemberConfigmeta(input.topology, m));
       for (const role of input.roles) {
         const members = going.filter((m) => m.role === role.id);
         if (!role.packageURL || members.length === 0) continue;
@@ -202,7 +212,16 @@ export function createActivities(deps: ActivityDeps) {
           for (const m of members) failed[m.name] = failure.message;
         }
       }
-      log({ members: input.members.length, failed: Object.keys(failed).length }, 'members launched');
+      // The members launched before learn of the new ones once these are ready, as a writeConfigmeta
+      // right after would have told them, one round trip sooner.
+      if (input.refresh && input.refresh.length > 0) {
+        ctx.heartbeat({ stage: 'refresh' });
+        Object.assign(failed, (await writeConfigmetaTo(input.topology, input.refresh)).failed);
+      }
+      log(
+        { members: input.members.length, refreshed: input.refresh?.length ?? 0, failed: Object.keys(failed).length },
+        'members launched',
+      );
       return { failed };
     },
 
@@ -227,15 +246,7 @@ export function createActivities(deps: ActivityDeps) {
       topology: Topology;
       members: MemberTarget[];
     }): Promise<BatchResult> {
-      const result = await eachMember(members, parallel, (m) =>
-        runtime.writeFiles(m, [
-          {
-            path: CONFIGMETA_PATH,
-            content: `${JSON.stringify(buildConfigmeta(topology, m.name), null, 2)}\n`,
-            mode: 0o600,
-          },
-        ]),
-      );
+      const result = await writeConfigmetaTo(topology, members);
       log({ members: members.length, failed: Object.keys(result.failed).length }, 'configmeta written');
       return result;
     },
@@ -264,7 +275,7 @@ export function createActivities(deps: ActivityDeps) {
       const startedAt = new Date().toISOString();
       let result;
       try {
-        result = await runtime.runScript(member, request, {
+        result = await runScript(runtime, member, request, {
           signal: ctx.cancellationSignal,
           heartbeat: (d) => ctx.heartbeat(d),
         });
@@ -296,9 +307,11 @@ export function createActivities(deps: ActivityDeps) {
       if (result.exitCode === 0) return outcome;
       const why = result.timedOut
         ? `timed out after ${request.timeoutSeconds}s`
-        : result.signal
-          ? `exited on ${result.signal}`
-          : `exited with ${result.exitCode ?? 'no exit status (its runner was killed)'}`;
+        : result.oomKilled
+          ? `was killed for want of memory (OOMKilled)`
+          : result.signal
+            ? `exited on ${result.signal}`
+            : `exited with ${result.exitCode ?? 'no exit status (its runner was killed)'}`;
       // Retryable: Temporal's retry policy bounds the attempts; the details carry the output tails.
       // The message is what status keeps (one short line): the output's last line says the most.
       const said = lastLine(tails.stderrTail) ?? lastLine(tails.stdoutTail);

@@ -1,6 +1,16 @@
 import { z } from 'zod';
-import { API_VERSION, EventName, Metadata, Quantity, RoleId, dnsLabel, oversize } from './common.ts';
+import { API_VERSION, EventName, Metadata, Quantity, RoleId, dnsLabel } from './common.ts';
 import { parseCardinality } from './cardinality.ts';
+import {
+  APP_KNOBS,
+  CARDINALITY_MESSAGE,
+  PERSIST_DIR_DOTDOT,
+  PERSIST_DIR_PATTERN,
+  RETRY_KNOBS,
+  SERVICE_PORT,
+  persistDirClimbs,
+} from './fields.ts';
+import { appSpecIssues } from './rules.ts';
 
 /** `null` says "this role has no config package", as in KubeDirector. */
 export const ConfigPackage = z
@@ -13,12 +23,10 @@ export type ConfigPackage = z.infer<typeof ConfigPackage>;
 
 const PersistDir = z
   .string()
-  .regex(/^\//, 'persist dir must be an absolute path')
-  .refine((dir) => !dir.split('/').includes('..'), "persist dir must not contain '..'");
+  .regex(PERSIST_DIR_PATTERN.regex, PERSIST_DIR_PATTERN.message)
+  .refine((dir) => !persistDirClimbs(dir), PERSIST_DIR_DOTDOT);
 
-export const Cardinality = z
-  .string()
-  .refine((c) => parseCardinality(c) !== undefined, 'cardinality must be "N" or "N+" (for example "1", "2+", "0+")');
+export const Cardinality = z.string().refine((c) => parseCardinality(c) !== undefined, CARDINALITY_MESSAGE);
 
 export const AppRole = z.strictObject({
   id: RoleId,
@@ -39,7 +47,7 @@ export const AppService = z.strictObject({
   endpoint: z
     .strictObject({
       urlScheme: z.string().optional(),
-      port: z.number().int().min(1).max(65535),
+      port: z.number().int().min(SERVICE_PORT.min).max(SERVICE_PORT.max),
       path: z.string().optional(),
       isDashboard: z.boolean().optional(),
       hasAuthToken: z.boolean().optional(),
@@ -48,10 +56,13 @@ export const AppService = z.strictObject({
 });
 export type AppService = z.infer<typeof AppService>;
 
+const knob = (k: { min: number; max: number; default: number; int?: boolean }) =>
+  (k.int === false ? z.number() : z.number().int()).min(k.min).max(k.max).default(k.default);
+
 export const RetryKnobs = z.strictObject({
-  maximumAttempts: z.number().int().min(1).max(20).default(3),
-  initialIntervalSeconds: z.number().min(0.1).max(600).default(1),
-  backoffCoefficient: z.number().min(1).max(10).default(2),
+  maximumAttempts: knob(RETRY_KNOBS.maximumAttempts),
+  initialIntervalSeconds: knob(RETRY_KNOBS.initialIntervalSeconds),
+  backoffCoefficient: knob(RETRY_KNOBS.backoffCoefficient),
 });
 export type RetryKnobs = z.infer<typeof RetryKnobs>;
 
@@ -77,62 +88,16 @@ export const KdAppSpec = z
       })
       .optional(),
     // kdflow's own knobs; KubeDirector has none of these (its scripts never time out).
-    scriptTimeoutSeconds: z.number().int().min(1).max(86_400).default(600),
-    maxParallel: z.number().int().min(1).max(1000).default(16),
-    retry: RetryKnobs.default({ maximumAttempts: 3, initialIntervalSeconds: 1, backoffCoefficient: 2 }),
+    scriptTimeoutSeconds: knob(APP_KNOBS.scriptTimeoutSeconds),
+    maxParallel: knob(APP_KNOBS.maxParallel),
+    retry: RetryKnobs.default({
+      maximumAttempts: RETRY_KNOBS.maximumAttempts.default,
+      initialIntervalSeconds: RETRY_KNOBS.initialIntervalSeconds.default,
+      backoffCoefficient: RETRY_KNOBS.backoffCoefficient.default,
+    }),
   })
   .superRefine((spec, ctx) => {
-    const roleIds = new Set<string>();
-    const memberRoleNames = new Map<string, string>();
-    spec.roles.forEach((role, i) => {
-      if (roleIds.has(role.id))
-        ctx.addIssue({ code: 'custom', path: ['roles', i, 'id'], message: `duplicate role id "${role.id}"` });
-      roleIds.add(role.id);
-      // Member names use '-' for '_', so "a_b" and "a-b" would name the same pods.
-      const asName = role.id.replaceAll('_', '-');
-      const clash = memberRoleNames.get(asName);
-      if (clash && clash !== role.id)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['roles', i, 'id'],
-          message: `role id "${role.id}" gives the same member names as role "${clash}"`,
-        });
-      memberRoleNames.set(asName, role.id);
-      if (!role.imageRepoTag && !spec.defaultImageRepoTag) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['roles', i, 'imageRepoTag'],
-          message: `role "${role.id}" has no imageRepoTag and the app has no defaultImageRepoTag`,
-        });
-      }
-    });
-    const serviceIds = new Set((spec.services ?? []).map((s) => s.id));
-    (spec.services ?? []).forEach((s, i) => {
-      if ((spec.services ?? []).findIndex((o) => o.id === s.id) !== i)
-        ctx.addIssue({ code: 'custom', path: ['services', i, 'id'], message: `duplicate service id "${s.id}"` });
-    });
-    spec.config?.roleServices?.forEach((rs, i) => {
-      if (!roleIds.has(rs.roleID))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['config', 'roleServices', i, 'roleID'],
-          message: `unknown role "${rs.roleID}"`,
-        });
-      rs.serviceIDs.forEach((sid, j) => {
-        if (!serviceIds.has(sid))
-          ctx.addIssue({
-            code: 'custom',
-            path: ['config', 'roleServices', i, 'serviceIDs', j],
-            message: `unknown service "${sid}"`,
-          });
-      });
-    });
-    spec.config?.selectedRoles?.forEach((r, i) => {
-      if (!roleIds.has(r))
-        ctx.addIssue({ code: 'custom', path: ['config', 'selectedRoles', i], message: `unknown role "${r}"` });
-    });
-    const big = oversize(spec, 'the app spec');
-    if (big) ctx.addIssue({ code: 'custom', path: big.path, message: big.message });
+    for (const issue of appSpecIssues(spec)) ctx.addIssue({ code: 'custom', ...issue });
   });
 export type KdAppSpec = z.infer<typeof KdAppSpec>;
 export type KdAppSpecInput = z.input<typeof KdAppSpec>;
@@ -144,46 +109,3 @@ export const KdApp = z.strictObject({
   spec: KdAppSpec,
 });
 export type KdApp = z.infer<typeof KdApp>;
-
-/** A service endpoint a role's members expose, as the app declares it. */
-export interface RoleService {
-  id: string;
-  port: number;
-  urlScheme?: string;
-}
-
-/** The app's services with an endpoint that `config.roleServices` gives this role. */
-export function roleServices(app: KdAppSpec, roleId: string): RoleService[] {
-  const ids = new Set(
-    (app.config?.roleServices ?? []).filter((rs) => rs.roleID === roleId).flatMap((rs) => rs.serviceIDs),
-  );
-  return (app.services ?? []).flatMap((s) =>
-    ids.has(s.id) && s.endpoint
-      ? [{ id: s.id, port: s.endpoint.port, ...(s.endpoint.urlScheme ? { urlScheme: s.endpoint.urlScheme } : {}) }]
-      : [],
-  );
-}
-
-/** The settings of one role after the app's defaults are applied. */
-export interface EffectiveRole {
-  id: AppRole['id'];
-  cardinality: string;
-  image: string;
-  configPackage: ConfigPackage;
-  persistDirs: string[];
-  events: EventName[];
-}
-
-export function effectiveRole(app: KdAppSpec, roleId: string): EffectiveRole | undefined {
-  const role = app.roles.find((r) => r.id === roleId);
-  if (!role) return undefined;
-  return {
-    id: role.id,
-    cardinality: role.cardinality,
-    image: role.imageRepoTag ?? app.defaultImageRepoTag ?? '',
-    configPackage: role.configPackage !== undefined ? role.configPackage : (app.defaultConfigPackage ?? null),
-    persistDirs: role.persistDirs ?? app.defaultPersistDirs ?? [],
-    // An absent eventList means every event.
-    events: role.eventList ?? app.defaultEventList ?? [...EventName.options],
-  };
-}

@@ -1,16 +1,30 @@
 /**
- * What the workflow sandbox may import from api/: the shapes, names, messages and rules a cluster
- * workflow needs, and nothing of the edges (KubeDirector conversion, manifests, CRDs, CR status,
- * configmeta). workflows/preload.ts loads it once per worker, shared by every cached workflow
- * (docs/adr/0013); scripts/lint-workflows.ts keeps workflows/ on it.
+ * What the workflow sandbox may import from api/: the shapes (as types), names, messages and rules
+ * a cluster workflow needs, and nothing of the edges (KubeDirector conversion, manifests, CRDs, CR
+ * status, configmeta) and no zod: the schemas are types here, and the workflow checks its input and
+ * changes with light-check.ts (docs/adr/0013). Every module below is free of per-workflow state, so
+ * the worker loads the workflow code once and every cached workflow shares it (workflows/preload.ts);
+ * scripts/lint-workflows.ts keeps workflows/ on this file and this file free of zod.
  */
-export * from './common.ts';
+export * from './fields.ts';
 export * from './cardinality.ts';
-export * from './app.ts';
-export * from './cluster.ts';
 export * from './names.ts';
 export * from './ranges.ts';
-export * from './status.ts';
-export * from './validate.ts';
+export * from './rules.ts';
+export * from './light-check.ts';
 export * from './messages.ts';
 export * from './search-attributes.ts';
+export type { EventName, Resources } from './common.ts';
+export type { AppRole, AppService, ConfigPackage, KdAppSpec, RetryKnobs } from './app.ts';
+export type { ClusterRole, EnvVar, KdClusterSpec } from './cluster.ts';
+export type {
+  ClusterPhase,
+  ClusterStatus,
+  MemberState,
+  MemberStatus,
+  Rejection,
+  RoleStatus,
+  ScriptRun,
+  StatusPage,
+  StatusRequest,
+} from './status.ts';

@@ -3,7 +3,8 @@ import { KdApp } from './app.ts';
 import { KdCluster } from './cluster.ts';
 import { API_VERSION } from './common.ts';
 import { KUBEDIRECTOR_API_VERSION, convertKubeDirectorApp, convertKubeDirectorCluster } from './kubedirector.ts';
-import { ValidationError, parseOrThrow } from './validate.ts';
+import { ValidationError } from './rules.ts';
+import { parseOrThrow } from './validate.ts';
 
 export type Manifest =
   { kind: 'KdApp'; value: KdApp; dropped: string[] } | { kind: 'KdCluster'; value: KdCluster; dropped: string[] };

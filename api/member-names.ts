@@ -10,7 +10,7 @@
  * through every later grow of either cluster.
  */
 import { memberName } from './names.ts';
-import type { FieldIssue } from './validate.ts';
+import type { FieldIssue } from './rules.ts';
 
 /** A cluster as the rule sees it: its name and every role id of its app. */
 export interface ClusterRoleNames {

@@ -2,7 +2,7 @@ import type { QueryDefinition, SignalDefinition, UpdateDefinition } from '@tempo
 import type { KdAppSpec } from './app.ts';
 import type { KdClusterSpec } from './cluster.ts';
 import type { ClusterStatus, StatusRequest } from './status.ts';
-import type { FieldIssue } from './validate.ts';
+import type { FieldIssue } from './rules.ts';
 
 /*
  * The SDK's defineSignal/defineUpdate/defineQuery return exactly { type, name }; made here with the
@@ -63,13 +63,6 @@ export interface ClusterSpecView {
 
 /** What `kdflow plan` prints for a running cluster: the steps its own planner would take, or why the spec is refused. */
 export type PlanAnswer = { generation: number; steps: string[] } | { issues: FieldIssue[] };
-
-/**
- * Members per status answer: at 1,000 members the whole status would pass the SDK's 512 KiB warning.
- * Here, beside the query, not with the schemas: the CLI pages through the status without loading zod.
- */
-export const STATUS_PAGE_DEFAULT = 100;
-export const STATUS_PAGE_MAX = 200;
 
 export const statusQuery = defineQuery<ClusterStatus, [StatusRequest?]>('status');
 export const specQuery = defineQuery<ClusterSpecView>('spec');

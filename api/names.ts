@@ -1,6 +1,3 @@
-/** RFC 1123 label: what Kubernetes accepts as a Pod, Service or namespace name (at most 63 characters). */
-export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
 /** Naming is the same on every runtime, so a member keeps its identity wherever it runs. */
 
 export const TASK_QUEUE = 'kdflow';

@@ -1,19 +1,13 @@
 import { z } from 'zod';
 import { EventName } from './common.ts';
+import { CLUSTER_PHASES, MEMBER_STATES } from './fields.ts';
 
 /** KubeDirector's member states, kept verbatim so its users read them without a glossary. */
-export const MemberState = z.enum([
-  'create pending',
-  'creating',
-  'configured',
-  'config error',
-  'delete pending',
-  'deleting',
-]);
+export const MemberState = z.enum(MEMBER_STATES);
 export type MemberState = z.infer<typeof MemberState>;
 
-/** `config error` is a settled cluster with at least one member in config error. */
-export const ClusterPhase = z.enum(['creating', 'configured', 'updating', 'config error', 'deleting', 'deleted']);
+/** `config error` is a settled cluster with at least one member in config error (fields.ts). */
+export const ClusterPhase = z.enum(CLUSTER_PHASES);
 export type ClusterPhase = z.infer<typeof ClusterPhase>;
 
 /**

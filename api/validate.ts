@@ -1,39 +1,22 @@
+/**
+ * Validation at the edges (CLI, shim, client helpers): the zod schemas, and their issues as field
+ * issues that name the field and the value. The workflow sandbox does not load zod (docs/adr/0013):
+ * it runs the light check of light-check.ts, which a test holds to the same verdicts as these.
+ */
 import type { z } from 'zod';
 import { KdAppSpec } from './app.ts';
-import { cardinalityViolation, parseCardinality } from './cardinality.ts';
-import { KdClusterSpec, MAX_MEMBERS } from './cluster.ts';
+import { KdClusterSpec } from './cluster.ts';
 import { dnsLabel } from './common.ts';
-import { memberName } from './names.ts';
 import type { ClusterInput } from './messages.ts';
-
-export interface FieldIssue {
-  path: string;
-  message: string;
-}
-
-/** A spec that breaks a rule; every issue names its field. Shared by the CLI, the shim and the workflow. */
-export class ValidationError extends Error {
-  override readonly name = 'ValidationError';
-  readonly issues: FieldIssue[];
-  readonly source: string | undefined;
-  constructor(issues: FieldIssue[], source?: string) {
-    super(formatIssues(issues, source));
-    this.issues = issues;
-    this.source = source;
-  }
-}
-
-export function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  return path.reduce<string>(
-    (out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
-    '',
-  );
-}
-
-export function formatIssues(issues: FieldIssue[], source?: string): string {
-  const prefix = source ? `${source}: ` : '';
-  return issues.map((i) => `${prefix}${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n');
-}
+import {
+  ValidationError,
+  clusterIssues,
+  describeValue,
+  formatPath,
+  specChangeIssues,
+  valueAt,
+  type FieldIssue,
+} from './rules.ts';
 
 /**
  * zod's issues as field issues that also name what the user wrote: `input` is what was parsed (the
@@ -48,48 +31,7 @@ export function zodIssues(error: z.ZodError, basePath: PropertyKey[], input: unk
   }));
 }
 
-/**
- * The value at a path, own properties only (a segment such as "constructor" finds nothing inherited).
- * A key missing from an object that is there is found, as undefined: the field was left out.
- */
-export function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): { found: boolean; value?: unknown } {
-  let at: unknown = root;
-  for (const [i, key] of path.entries()) {
-    if (at === null || typeof at !== 'object' || typeof key === 'symbol') return { found: false };
-    if (!Object.hasOwn(at, key)) return i === path.length - 1 ? { found: true, value: undefined } : { found: false };
-    at = (at as Record<string, unknown>)[key];
-  }
-  return { found: true, value: at };
-}
-
 const ZOD_WORDING = /^(Invalid input|Invalid option|Invalid string|Invalid|Too small|Too big)(: |$)/;
-const MAX_SHOWN = 40;
-
-/** A value as a user would recognise it, short: strings quoted (escapes visible), long ones cut with their length. */
-export function describeValue(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (typeof value === 'string') {
-    const quoted = JSON.stringify(value);
-    return quoted.length <= MAX_SHOWN
-      ? quoted
-      : `${JSON.stringify(value.slice(0, MAX_SHOWN - 8)).slice(0, -1)}…" (${value.length} characters)`;
-  }
-  if (typeof value !== 'object' || value === null) return String(value);
-  const json = safeJson(value);
-  if (json !== undefined && json.length <= MAX_SHOWN) return json;
-  if (Array.isArray(value)) return `a list of ${value.length} item${value.length === 1 ? '' : 's'}`;
-  const keys = Object.keys(value);
-  return `an object with ${keys.length === 0 ? 'no keys' : `keys ${keys.slice(0, 4).join(', ')}${keys.length > 4 ? ', …' : ''}`}`;
-}
-
-function safeJson(value: unknown): string | undefined {
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return undefined;
-  }
-}
-
 function withValue(issue: z.core.$ZodIssue, at: { found: boolean; value?: unknown }): string {
   // An unknown key is named by the message itself; the object it sits in is no help.
   if (issue.code === 'unrecognized_keys') return issue.message;
@@ -131,97 +73,6 @@ export function parseOrThrow<S extends z.ZodType>(
   return result.data;
 }
 
-/** The member count each app role ends up with: the spec's, or N of the cardinality when absent. */
-export function desiredMembers(spec: KdClusterSpec, app: KdAppSpec): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const role of app.roles) {
-    const listed = spec.roles.find((r) => r.id === role.id);
-    counts.set(role.id, listed?.members ?? (listed ? (parseCardinality(role.cardinality)?.min ?? 0) : 0));
-  }
-  return counts;
-}
-
-/** Rules that need both the cluster and its app: known roles, cardinality, the member cap, name length. */
-export function clusterIssues(
-  clusterName: string,
-  spec: KdClusterSpec,
-  app: KdAppSpec,
-  appName?: string,
-): FieldIssue[] {
-  const issues: FieldIssue[] = [];
-  if (appName !== undefined && spec.app !== appName)
-    issues.push({ path: 'app', message: `cluster names app "${spec.app}" but was given app "${appName}"` });
-  spec.roles.forEach((role, i) => {
-    if (!app.roles.some((r) => r.id === role.id)) {
-      issues.push({
-        path: `roles[${i}].id`,
-        message: `unknown role "${role.id}"; app "${spec.app}" has ${app.roles.map((r) => `"${r.id}"`).join(', ')}`,
-      });
-    }
-  });
-  const counts = desiredMembers(spec, app);
-  let total = 0;
-  for (const appRole of app.roles) {
-    const members = counts.get(appRole.id) ?? 0;
-    total += members;
-    const index = spec.roles.findIndex((r) => r.id === appRole.id);
-    const violation = cardinalityViolation(appRole.id, appRole.cardinality, members);
-    if (violation) issues.push({ path: index >= 0 ? `roles[${index}].members` : 'roles', message: violation });
-    if (members > 0) {
-      const longest = memberName(clusterName, appRole.id, members - 1);
-      if (longest.length > 63)
-        issues.push({
-          path: index >= 0 ? `roles[${index}].id` : 'roles',
-          message: `member name "${longest}" is longer than 63 characters; shorten the cluster name`,
-        });
-    }
-  }
-  if (total > MAX_MEMBERS)
-    issues.push({ path: 'roles', message: `a cluster may have at most ${MAX_MEMBERS} members, got ${total}` });
-  return issues;
-}
-
-/** Rules for changing a live cluster: the app is fixed, and a role with members changes only its count. */
-export function changeIssues(current: KdClusterSpec, next: KdClusterSpec, app: KdAppSpec): FieldIssue[] {
-  const issues: FieldIssue[] = [];
-  const live = desiredMembers(current, app);
-  if (current.app !== next.app)
-    issues.push({ path: 'app', message: `app is immutable (was "${current.app}", got "${next.app}")` });
-  next.roles.forEach((role, i) => {
-    const before = current.roles.find((r) => r.id === role.id);
-    if (!before || (live.get(role.id) ?? 0) === 0) return;
-    const { members: _a, ...restBefore } = before;
-    const { members: _b, ...restNext } = role;
-    if (stableJson(restBefore) !== stableJson(restNext)) {
-      issues.push({
-        path: `roles[${i}]`,
-        message: `role "${role.id}" has members, so only its members count may change`,
-      });
-    }
-  });
-  return issues;
-}
-
-export function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
-      : v,
-  );
-}
-
-/**
- * A resize is a spec change: the listed roles get new member counts, roles not yet listed are added.
- * `roles` is a client's payload: only its own keys count (a role named "constructor" must not find
- * Object.prototype.constructor), and a "__proto__" key becomes a role id the schema then refuses.
- */
-export function resizedSpec(spec: KdClusterSpec, roles: Readonly<Record<string, number>>): KdClusterSpec {
-  const counts = new Map(Object.entries(roles));
-  const next = { ...spec, roles: spec.roles.map((r) => (counts.has(r.id) ? { ...r, members: counts.get(r.id) } : r)) };
-  for (const [id, members] of counts) if (!spec.roles.some((r) => r.id === id)) next.roles.push({ id, members });
-  return next;
-}
-
 /** Every rule a change to a live cluster must pass: the schema, immutability, and the app's rules. */
 export function checkChange(
   clusterName: string,
@@ -231,23 +82,16 @@ export function checkChange(
 ): { spec: KdClusterSpec; issues: [] } | { issues: FieldIssue[] } {
   const parsed = KdClusterSpec.safeParse(next);
   if (!parsed.success) return { issues: zodIssues(parsed.error, ['spec'], next) };
-  const issues = [...changeIssues(current, parsed.data, app), ...clusterIssues(clusterName, parsed.data, app)].map(
-    (i) => ({ ...i, path: `spec.${i.path}` }),
-  );
+  const issues = specChangeIssues(clusterName, current, parsed.data, app);
   return issues.length > 0 ? { issues } : { spec: parsed.data, issues: [] };
 }
 
-/** The app-level rules for a new cluster, with paths from the manifest's top. */
-export function newClusterIssues(clusterName: string, spec: KdClusterSpec, app: KdAppSpec): FieldIssue[] {
-  return clusterIssues(clusterName, spec, app).map((i) => ({ ...i, path: `spec.${i.path}` }));
-}
-
 /**
- * Every rule a new cluster workflow's input must pass, and the input as parsed (defaults filled in).
- * The CLI and the shim check before they start one; the workflow checks again and runs on the parsed
- * value, because anyone with access to Temporal can start it by hand with only the required fields.
+ * Every rule a new cluster workflow's input must pass, and the input as parsed (defaults filled in),
+ * with zod: what the edges check before they start one. The workflow checks again with the light
+ * check (light-check.ts `parseClusterInput`), which must agree with this on every input.
  */
-export function parseClusterInput(input: unknown): { input: ClusterInput; issues: [] } | { issues: FieldIssue[] } {
+export function validateClusterInput(input: unknown): { input: ClusterInput; issues: [] } | { issues: FieldIssue[] } {
   if (typeof input !== 'object' || input === null || Array.isArray(input))
     return {
       issues: [
@@ -282,5 +126,5 @@ export function parseClusterInput(input: unknown): { input: ClusterInput; issues
 }
 
 export function clusterInputIssues(input: unknown): FieldIssue[] {
-  return parseClusterInput(input).issues;
+  return validateClusterInput(input).issues;
 }

@@ -1,4 +1,5 @@
 import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
+import type { Payload, PayloadCodec } from '@temporalio/common';
 import { DEFAULT_NAMESPACE, clusterWorkflowId } from '../api/names.ts';
 import type { HistoryEntry } from '../api/status.ts';
 import type { AppCatalog } from '../lib/app-catalog.ts';
@@ -67,6 +68,9 @@ export class CliContext {
     if (this.client) return this.client;
     const { Client, Connection } = await import('@temporalio/client');
     const settings = temporalConnection();
+    // Encrypts and decrypts payloads when a key is configured (lib/codec.ts); a key setting that cannot be used is said first.
+    const { clientDataConverter } = await import('../lib/codec.ts');
+    const dataConverter = clientDataConverter();
     const address = settings.address;
     // A refused connection fails at once here; the SDK would retry it until its deadline and then say only that.
     const refused = await tcpRefusal(address);
@@ -76,7 +80,7 @@ export class CliContext {
     } catch (error) {
       throw new TemporalUnreachableError(address, (error as Error).message);
     }
-    this.client = new Client({ connection: this.connection, namespace: temporalNamespace() });
+    this.client = new Client({ connection: this.connection, namespace: temporalNamespace(), dataConverter });
     return this.client;
   }
 
@@ -92,11 +96,12 @@ export class CliContext {
     this.leanClient = null;
     if (temporalClientKind() === 'sdk') return undefined;
     const settings = temporalConnection();
+    const codecs = await payloadCodecs();
     const refused = await tcpRefusal(settings.address);
     if (refused) throw new TemporalUnreachableError(settings.address, refused);
     const { LeanTemporalClient } = await import('../lib/temporal-grpc.ts');
     try {
-      this.leanClient = await LeanTemporalClient.connect({ ...settings, namespace: temporalNamespace() });
+      this.leanClient = await LeanTemporalClient.connect({ ...settings, namespace: temporalNamespace(), codecs });
     } catch (error) {
       const { logger } = await import('../lib/logger.ts');
       logger.debug(
@@ -218,6 +223,23 @@ export class CliContext {
     this.leanClient?.close();
     await this.connection?.close();
   }
+}
+
+/**
+ * The encryption codec (lib/codec.ts, ADR 0035), the one the SDK's client gets. Its module loads
+ * Temporal's protobuf tree, so without a key it loads only when an encrypted payload arrives, to refuse
+ * it with its own message (which key id, how to configure one).
+ */
+async function payloadCodecs(env: NodeJS.ProcessEnv = process.env): Promise<PayloadCodec[]> {
+  const load = async () => (await import('../lib/codec.ts')).codecFromEnv(env);
+  if (env.KDFLOW_CODEC_KEY_FILE || env.KDFLOW_CODEC_KEYS) return [await load()];
+  const encrypted = (p: Payload) => Buffer.from(p.metadata?.encoding ?? []).toString() === 'binary/encrypted';
+  return [
+    {
+      encode: async (payloads) => payloads,
+      decode: async (payloads) => (payloads.some(encrypted) ? (await load()).decode(payloads) : payloads),
+    },
+  ];
 }
 
 /** The SDK handle's methods that commands use, over the lean client (the same values come back). */

@@ -35,6 +35,8 @@ const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map<string, ()
   ['completion', async () => (await import('./commands/completion.ts')).completionCommand],
   // Runs until Ctrl-C or SIGTERM: the CRD shim (kubectl → workflows, status back onto the CRs).
   ['shim', async () => async () => (await import('../shim/main.ts')).runShimProcess()],
+  // Runs until Ctrl-C or SIGTERM: decrypts payloads for the Web UI (lib/codec-server.ts).
+  ['codec-server', async () => (await import('./commands/codec-server.ts')).codecServerCommand],
 ]);
 
 /** Exit codes: 1 invalid input or failed change, 2 usage, 3 Temporal unreachable or other failure, 4 not found, 5 wait failed. */
@@ -174,7 +176,7 @@ async function report(
     { unreachableTemporal },
     { temporalAddress },
   ] = await Promise.all([
-    import('../api/validate.ts'),
+    import('../api/rules.ts'),
     import('@temporalio/client'),
     import('../lib/temporal-grpc.ts'),
     import('./temporal-errors.ts'),

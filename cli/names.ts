@@ -1,4 +1,4 @@
-import { DNS_LABEL } from '../api/names.ts';
+import { DNS_LABEL_MAX, dnsLabelPattern } from '../api/fields.ts';
 import { UsageError } from './errors.ts';
 
 /**
@@ -7,7 +7,7 @@ import { UsageError } from './errors.ts';
  */
 export async function checkName(what: string, where: string, value: string): Promise<string> {
   // A valid name is the common case: the rule alone, without loading the schemas (and zod) to say why not.
-  if (value.length <= 63 && DNS_LABEL.test(value)) return value;
+  if (value.length <= DNS_LABEL_MAX && dnsLabelPattern(what).regex.test(value)) return value;
   const { dnsLabel, zodIssues } = await import('../api/index.ts');
   const checked = dnsLabel(what).safeParse(value);
   if (checked.success) return checked.data;

@@ -30,6 +30,8 @@ export const FLAGS = {
   watch: { short: 'w', help: 'after the table, one line for each row that changes, until Ctrl-C' },
   // -f is --file elsewhere: a command's own flag takes the short letter (shortsFor).
   follow: { short: 'f', help: 'after the files, what is written to them, until Ctrl-C' },
+  listen: { value: 'HOST:PORT', help: 'codec-server: where to listen (default 127.0.0.1:8888)' },
+  origin: { value: 'URL[,URL…]', help: "codec-server: the Web UI's origin (default http://127.0.0.1:8233)" },
   help: { short: 'h', help: 'show this help' },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -176,6 +178,20 @@ export const COMMAND_SPECS: ReadonlyMap<string, CommandSpec> = new Map<string, C
       summary: 'run the CRD shim: KdApp/KdCluster objects drive the workflows',
       details: ['Uses the usual kubeconfig; runs until Ctrl-C or SIGTERM.'],
       flags: [],
+      maxArgs: 0,
+    },
+  ],
+  [
+    'codec-server',
+    {
+      synopsis: ['codec-server [--listen HOST:PORT] [--origin URL]'],
+      summary: 'decrypt payloads for the Web UI and the Temporal CLI (POST /encode, /decode)',
+      details: [
+        'Keys from KDFLOW_CODEC_KEY_FILE or KDFLOW_CODEC_KEYS; KDFLOW_CODEC_SERVER_TOKEN requires',
+        'Authorization: Bearer TOKEN. Point the Web UI at it: temporal server start-dev --ui-codec-endpoint URL,',
+        "or the UI's codec server setting. Runs until Ctrl-C or SIGTERM.",
+      ],
+      flags: ['listen', 'origin'],
       maxArgs: 0,
     },
   ],

@@ -3,7 +3,8 @@
  * for the callers that want every member (`kdflow get NAME`, tests, chaos). Counts need only page one.
  */
 import type { WorkflowHandle } from '@temporalio/client';
-import { STATUS_PAGE_MAX, statusQuery } from '../api/messages.ts';
+import { STATUS_PAGE_MAX } from '../api/fields.ts';
+import { statusQuery } from '../api/messages.ts';
 import type { ClusterStatus } from '../api/status.ts';
 
 export async function fullStatus(handle: Pick<WorkflowHandle, 'query'>): Promise<ClusterStatus> {

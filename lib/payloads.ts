@@ -24,7 +24,9 @@ export function fromPayload(payload: Payload): unknown {
   if (name === 'binary/null') return undefined;
   if (name !== 'json/plain')
     throw new PayloadDecodeError(
-      `cannot read a payload encoded as ${name} (this client reads json/plain; is a payload codec configured?)`,
+      name === 'binary/encrypted'
+        ? 'a payload is encrypted and no key is configured: set KDFLOW_CODEC_KEY_FILE or KDFLOW_CODEC_KEYS (docs/security.md)'
+        : `cannot read a payload encoded as ${name} (this client reads json/plain; is a payload codec configured?)`,
     );
   return JSON.parse(Buffer.from(payload.data ?? new Uint8Array()).toString('utf8'));
 }

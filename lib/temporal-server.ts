@@ -107,7 +107,7 @@ async function portOpen(port: number): Promise<boolean> {
   });
 }
 
-async function answersAsTemporal(address: string): Promise<boolean> {
+export async function answersAsTemporal(address: string): Promise<boolean> {
   try {
     const connection = await Connection.connect({ address, connectTimeout: 3000 });
     try {

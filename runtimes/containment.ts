@@ -13,6 +13,7 @@
  * `pidns` (fail when the machine cannot), or `tracked`.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
 import { childrenOf, namespaceOf } from './processes.ts';
 import { RuntimeError } from './errors.ts';
 
@@ -60,34 +61,52 @@ export function keepAliveCommand(mode: ContainmentMode, lifetime = 'infinity'): 
 }
 
 /**
- * The argv prefix that runs a command inside the member's pid namespace ([] when tracked), in a
- * mount namespace of its own whose /proc shows that pid namespace: `ps`, `pidof` and `kill` in a
- * script then agree on pids. The guest mounts (ADR 0006) go after it, in the same mount namespace.
+ * The argv prefix that runs a command inside the member's pid namespace ([] when tracked): how
+ * `exec` enters a member. /proc stays the host's, so the protocol's pid files hold pids a host
+ * `kill` can use (docs/adr/0021).
  */
-export function enterPrefix(mode: ContainmentMode, keepAlivePid: number): string[] {
+export function enterPidNamespace(mode: ContainmentMode, keepAlivePid: number): string[] {
   if (mode === 'tracked') return [];
   const user = asRoot() ? [] : [`--user=/proc/${keepAlivePid}/ns/user`, '--preserve-credentials'];
-  return [
-    'nsenter',
-    ...user,
-    `--pid=/proc/${keepAlivePid}/ns/pid_for_children`,
-    '--',
-    'unshare',
-    '--mount',
-    '--propagation',
-    'private',
-    '--mount-proc',
-  ];
+  return ['nsenter', ...user, `--pid=/proc/${keepAlivePid}/ns/pid_for_children`, '--'];
 }
 
-/** The namespace's pid 1 exists: before that, the first process to enter would become pid 1 itself. */
+/**
+ * What a script is started through once inside the pid namespace: a mount namespace of its own whose
+ * /proc shows that pid namespace, so `ps`, `pidof` and `kill` in a script agree on pids. The guest
+ * mounts (ADR 0006) go after it, in the same mount namespace. [] when tracked.
+ */
+export function scriptNamespace(mode: ContainmentMode): string[] {
+  return mode === 'tracked' ? [] : ['unshare', '--mount', '--propagation', 'private', '--mount-proc'];
+}
+
+/** Both: a command entering the member as a script does. */
+export function enterPrefix(mode: ContainmentMode, keepAlivePid: number): string[] {
+  return [...enterPidNamespace(mode, keepAlivePid), ...scriptNamespace(mode)];
+}
+
+/**
+ * The namespace's pid 1 exists and runs its own program: before that, the first process to enter
+ * would become pid 1 itself, and the forked child would still carry the keep-alive's tag.
+ */
 export function namespaceReady(keepAlivePid: number): boolean {
   const inner = namespaceOf(keepAlivePid, 'pid_for_children');
+  const program = exeOf(keepAlivePid);
   return (
     inner !== undefined &&
     inner !== namespaceOf(process.pid, 'pid') &&
-    childrenOf(keepAlivePid).some((child) => namespaceOf(child, 'pid') === inner)
+    childrenOf(keepAlivePid).some(
+      (child) => namespaceOf(child, 'pid') === inner && exeOf(child) !== undefined && exeOf(child) !== program,
+    )
   );
+}
+
+function exeOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return undefined;
+  }
 }
 
 export interface PidNamespaceSupport {

@@ -7,6 +7,7 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import os from 'node:os';
+import { KILL_GRACE_SECONDS } from './runtime.ts';
 
 /** One process, as /proc shows it. Its cwd and pid namespace are read when first asked for. */
 export class ProcessInfo {
@@ -118,7 +119,7 @@ function readOr(file: string, fallback: string): string {
   }
 }
 
-export const KILL_GRACE_MS = 3_000;
+const KILL_GRACE_MS = KILL_GRACE_SECONDS * 1000;
 const MAX_KILL_ROUNDS = 50;
 
 function signal(target: number, sig: NodeJS.Signals): void {

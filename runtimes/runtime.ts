@@ -1,7 +1,9 @@
 /**
  * Where members live. The local runtime makes directories and processes; the Kubernetes runtime
- * makes Pods, PVCs and Services. Activities see only this interface, so a third runtime (plain
- * SSH hosts, say) is a new file.
+ * makes Pods, PVCs and Services. A runtime is the member lifecycle (ensure, await ready, probe,
+ * list, remove, remove cluster), the member's files, and one primitive, `exec`: a command in the
+ * member. Script runs are written once on top of it (runtimes/script/, docs/adr/0021), so a third
+ * runtime (plain SSH hosts, say) is a new file.
  */
 import type { ClusterRole, EffectiveRole, EnvVar, RoleService } from '../api/index.ts';
 
@@ -50,7 +52,10 @@ export interface ScriptResult {
   exitCode: number | null;
   /** The signal that killed the script, such as 'SIGKILL', when one did. */
   signal?: string;
+  /** Ended by the runner at its timeout, counted from the run's start (not from an adoption). */
   timedOut: boolean;
+  /** Killed for want of memory, where the runtime can see it (the pod's OOMKilled on Kubernetes). */
+  oomKilled?: boolean;
   stdoutTail: string;
   stderrTail: string;
   /** True when the result was read from an earlier run with the same run id. */
@@ -67,6 +72,22 @@ export interface ReadyWait {
 export interface RunControl {
   signal: AbortSignal;
   heartbeat: (detail?: unknown) => void;
+}
+
+export interface ExecOptions {
+  /** Bytes for the command's stdin, which is closed after them. */
+  stdin?: Uint8Array;
+  /** Ends the exec (the command itself on the local runtime, the stream on Kubernetes). */
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  /** Null when it did not exit by itself (ended by the signal, a broken stream, a refused exec). */
+  exitCode: number | null;
+  stdout: Buffer;
+  stderr: string;
+  /** Why, when it did not succeed, for error text. */
+  message?: string;
 }
 
 export interface Runtime {
@@ -87,7 +108,17 @@ export interface Runtime {
     tgzPath: string,
     onProgress?: (bytes: number, total: number) => void,
   ): Promise<void>;
-  runScript(member: MemberTarget, request: ScriptRequest, control: RunControl): Promise<ScriptResult>;
+  /**
+   * Runs argv in the member, as its own process: on Kubernetes in the pod's container; on the local
+   * runtime in the member's pid namespace (docs/adr/0015) with the member's directory as cwd and
+   * KDFLOW_MEMBER_ROOT set (the root the in-member programs put paths under: empty in a real pod).
+   * Resolves when the command has ended. A dead member fails with MemberNotReady.
+   */
+  exec(member: MemberTarget, argv: string[], options?: ExecOptions): Promise<ExecResult>;
+  /** What a startscript is started through, after the exec: on the local runtime its own /proc and the guest paths (ADR 0006). */
+  scriptPrefix(member: MemberTarget): string[];
+  /** Whether the member was killed for want of memory since then (epoch ms); runtimes that cannot see it leave it out. */
+  oomKilledSince?(member: MemberTarget, since: number): Promise<boolean>;
   /** Delete if present, volume included. */
   removeMember(member: MemberTarget): Promise<void>;
   /** A file inside the member, such as /opt/guestconfig/configure.stdout; undefined when absent. */
@@ -101,3 +132,8 @@ export interface Runtime {
 export const GUESTCONFIG_DIR = '/opt/guestconfig';
 export const CONFIGMETA_PATH = '/etc/guestconfig/configmeta.json';
 export const OUTPUT_TAIL_BYTES = 4096;
+/**
+ * SIGTERM, then this long before SIGKILL: for a run's processes (timeout, cancel, lost runner) on
+ * every runtime, and for a local member's services on removal, as in a container stop.
+ */
+export const KILL_GRACE_SECONDS = 3;

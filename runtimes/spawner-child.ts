@@ -13,6 +13,20 @@ interface Request {
   cwd: string;
   env?: NodeJS.ProcessEnv;
   argv0?: string;
+  /** Capture stdout and stderr (base64 in the exit message) and write this (base64) to stdin. */
+  capture?: { stdin: string };
+}
+
+const MAX_CAPTURE = 1024 * 1024;
+
+function collect(stream: NodeJS.ReadableStream | null): () => string {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  stream?.on('data', (chunk: Buffer) => {
+    if (size < MAX_CAPTURE) chunks.push(chunk);
+    size += chunk.length;
+  });
+  return () => Buffer.concat(chunks).toString('base64');
 }
 
 const send = (message: object) => {
@@ -26,11 +40,18 @@ process.on('message', (request: Request) => {
       env: request.env ?? process.env,
       argv0: request.argv0,
       detached: true,
-      stdio: 'ignore',
+      stdio: request.capture ? 'pipe' : 'ignore',
     });
     child.once('spawn', () => send({ id: request.id, pid: child.pid }));
     child.once('error', (error) => send({ id: request.id, error: error.message }));
-    child.once('exit', () => send({ id: request.id, exited: true }));
+    if (request.capture) {
+      const [stdout, stderr] = [collect(child.stdout), collect(child.stderr)];
+      child.stdin?.on('error', () => {});
+      child.stdin?.end(Buffer.from(request.capture.stdin, 'base64'));
+      child.once('close', (code, signal) =>
+        send({ id: request.id, exited: true, code, signal, stdout: stdout(), stderr: stderr() }),
+      );
+    } else child.once('exit', () => send({ id: request.id, exited: true }));
     child.unref();
   } catch (error) {
     send({ id: request.id, error: (error as Error).message });

@@ -23,10 +23,30 @@ export interface Spawned {
   exited: Promise<void>;
 }
 
+/** How a captured process ended; code and signal null when that can no longer be known. */
+export interface Captured {
+  code: number | null;
+  signal: string | null;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+export interface SpawnedCapture {
+  pid: number;
+  ended: Promise<Captured>;
+}
+
+interface ExitMessage {
+  code?: number | null;
+  signal?: string | null;
+  stdout?: string;
+  stderr?: string;
+}
+
 interface Pending {
   started: (pid: number) => void;
   failed: (error: Error) => void;
-  exited: () => void;
+  exited: (message?: ExitMessage) => void;
   pid?: number;
 }
 
@@ -54,7 +74,7 @@ function startHelper(): ChildProcess {
     execArgv: ['--max-old-space-size=64'],
     serialization: 'json',
   });
-  child.on('message', (message: { id: number; pid?: number; error?: string; exited?: boolean }) => {
+  child.on('message', (message: { id: number; pid?: number; error?: string; exited?: boolean } & ExitMessage) => {
     const p = pending.get(message.id);
     if (!p) return;
     if (message.error !== undefined) {
@@ -65,7 +85,7 @@ function startHelper(): ChildProcess {
       p.pid = message.pid;
       p.started(message.pid);
     } else if (message.exited) {
-      p.exited();
+      p.exited(message);
       pending.delete(message.id);
     }
     refWhileBusy();
@@ -93,6 +113,60 @@ function direct(request: SpawnRequest): Promise<Spawned> {
       child.unref();
       resolve({ pid: child.pid as number, exited });
     });
+    child.once('error', reject);
+  });
+}
+
+/** Start a detached process with its stdin written and closed, its stdout and stderr captured. */
+export async function spawnCaptured(request: SpawnRequest & { stdin?: Uint8Array }): Promise<SpawnedCapture> {
+  const stdin = Buffer.from(request.stdin ?? new Uint8Array()).toString('base64');
+  const { stdin: _, ...rest } = request;
+  if (process.env.KDFLOW_SPAWNER !== 'off') {
+    try {
+      helper ??= startHelper();
+    } catch {
+      helper = undefined;
+    }
+  }
+  if (!helper) return directCapture(rest, stdin);
+  const id = nextId++;
+  let exited!: (message?: ExitMessage) => void;
+  const ended = new Promise<Captured>(
+    (resolve) =>
+      (exited = (m) =>
+        resolve({
+          code: m?.code ?? null,
+          signal: m?.signal ?? null,
+          stdout: Buffer.from(m?.stdout ?? '', 'base64'),
+          stderr: Buffer.from(m?.stderr ?? '', 'base64'),
+        })),
+  );
+  const pid = new Promise<number>((started, failed) => pending.set(id, { started, failed, exited }));
+  helper.send({ id, ...rest, capture: { stdin } });
+  refWhileBusy();
+  return { pid: await pid, ended };
+}
+
+function directCapture(request: SpawnRequest, stdin: string): Promise<SpawnedCapture> {
+  const child = spawn(request.command, request.args, {
+    cwd: request.cwd,
+    env: request.env ?? process.env,
+    argv0: request.argv0,
+    detached: true,
+  });
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+  child.stdin.on('error', () => {});
+  child.stdin.end(Buffer.from(stdin, 'base64'));
+  const ended = new Promise<Captured>((resolve) =>
+    child.once('close', (code, signal) =>
+      resolve({ code, signal, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) }),
+    ),
+  );
+  return new Promise((resolve, reject) => {
+    child.once('spawn', () => resolve({ pid: child.pid as number, ended }));
     child.once('error', reject);
   });
 }

@@ -6,6 +6,7 @@
 import os from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { KubeConfig } from '@kubernetes/client-node';
+import { clientDataConverter } from '../lib/codec.ts';
 import { temporalConnection, temporalNamespace } from '../lib/config.ts';
 import { logger } from '../lib/logger.ts';
 import { tcpRefusal } from '../lib/reachability.ts';
@@ -24,6 +25,7 @@ export async function runShim(): Promise<void> {
     const kc = new KubeConfig();
     kc.loadFromDefault();
     const settings = temporalConnection();
+    const dataConverter = clientDataConverter();
     // A refused connection is said at once and plainly; the SDK would retry until its deadline first.
     const refused = await unlessStopped(stop, tcpRefusal(settings.address));
     if (refused)
@@ -32,7 +34,7 @@ export async function runShim(): Promise<void> {
       );
     if (!stop.requested) connection = await unlessStopped(stop, Connection.connect(settings));
     if (connection) {
-      const client = new Client({ connection, namespace: temporalNamespace() });
+      const client = new Client({ connection, namespace: temporalNamespace(), dataConverter });
       const identity = process.env.KDFLOW_SHIM_ID ?? `${os.hostname()}-${process.pid}`;
       const leaseNamespace = leaseNamespaceOf(kc);
       shim = new Shim({ kc, client, logger: logger.child({ component: 'shim' }), identity, leaseNamespace });

@@ -6,6 +6,12 @@
  *   thousand members or waiting for a slow API call between its own progress heartbeats. The beat
  *   repeats the activity's last details, so what the Web UI shows does not flicker. A hung call is
  *   bounded by the activity's start-to-close timeout and the runtime's own timeouts, not by this.
+ * - Nothing goes out in an activity's first beat period (a second): the activity's own heartbeats are
+ *   kept and the first beat carries the newest. A heartbeat is a write on the server, and most
+ *   activities (a script, a small launch) end well within a second, so this saves a server write per
+ *   activity (docs/adr/0012) while the heartbeat timeout (10 s) still sees a live worker long before
+ *   it would call it dead. A cancel reaches a running activity with a heartbeat's answer: up to a
+ *   second later at the start.
  * - The event loop is watched: heartbeats are sent from it, so a stall longer than a heartbeat
  *   timeout fails every running activity. A stall of a second or more is logged with its length.
  */
@@ -24,19 +30,22 @@ export function livenessHeartbeats(everyMs = LIVENESS_BEAT_MS): ActivityIntercep
         const timeoutMs = ctx.info.heartbeatTimeoutMs;
         if (!timeoutMs || ctx.info.isLocal) return next(input);
         const own: Beat = ctx.heartbeat;
+        const period = Math.min(everyMs, timeoutMs / 4);
+        const started = Date.now();
         let last: unknown;
-        let lastAt = Date.now();
-        // The activity's own heartbeats still go out at once; they are noted so the timer can repeat them.
+        let lastAt = started;
+        // After the first period the activity's own heartbeats go out at once; before it they are kept
+        // for the timer's first beat. Either way they are noted so the timer can repeat them.
         Object.defineProperty(ctx, 'heartbeat', {
           configurable: true,
           writable: true,
           value: (details?: unknown) => {
             last = details;
+            if (Date.now() - started < period) return;
             lastAt = Date.now();
             own(details);
           },
         });
-        const period = Math.min(everyMs, timeoutMs / 4);
         const timer = setInterval(() => {
           if (Date.now() - lastAt < period) return;
           lastAt = Date.now();

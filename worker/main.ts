@@ -4,6 +4,7 @@
  * Ctrl-C or SIGTERM stops it cleanly, in whatever state it is (lib/stop.ts).
  */
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import { codecFromEnv } from '../lib/codec.ts';
 import { kdflowHome, runtimeKind, temporalConnection, temporalNamespace } from '../lib/config.ts';
 import { logger } from '../lib/logger.ts';
 import { tcpRefusal } from '../lib/reachability.ts';
@@ -21,6 +22,8 @@ let running: Promise<void> | undefined;
 let failed = false;
 try {
   const settings = temporalConnection();
+  // Before dialling: a key setting that cannot be used is the first thing said (lib/codec.ts).
+  const codec = codecFromEnv();
   address = settings.address;
   const metrics = metricsAddress();
   installRuntime({ logger, metricsAddress: metrics });
@@ -40,7 +43,7 @@ try {
       ? { containment: runtime.containment, containmentReason: runtime.containmentReason }
       : {};
   if (connection)
-    worker = await unlessStopped(stop, createKdflowWorker({ connection, namespace, runtime, home, logger }));
+    worker = await unlessStopped(stop, createKdflowWorker({ connection, namespace, runtime, home, logger, codec }));
   if (worker) {
     logger.info(
       {

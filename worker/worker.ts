@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { TASK_QUEUE } from '../api/index.ts';
 import { createActivities } from '../activities/index.ts';
 import { pruneUnusedPackages } from '../lib/app-catalog.ts';
+import { KEY_FILE_ENV, KEYS_ENV, codecFromEnv, kdflowDataConverter, type EncryptionCodec } from '../lib/codec.ts';
 import { kdflowCacheDir } from '../lib/config.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
 import { loadWorkflowBundle } from './bundle-cache.ts';
@@ -19,6 +20,8 @@ export interface KdflowWorkerOptions {
   logger: Logger;
   taskQueue?: string;
   tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxCachedWorkflows'>>;
+  /** The payload codec; by default the keys of KDFLOW_CODEC_KEY_FILE / KDFLOW_CODEC_KEYS, or none (lib/codec.ts). */
+  codec?: EncryptionCodec;
 }
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -34,10 +37,33 @@ export function bundleCacheDir(env: NodeJS.ProcessEnv = process.env): string | u
   return setting ? path.resolve(setting) : path.join(kdflowCacheDir(env), 'bundles');
 }
 
+/**
+ * KDFLOW_MAX_CACHED_WORKFLOWS: how many clusters' workflows the worker keeps in memory (the SDK's
+ * sticky cache). Unset, the SDK sizes it from the heap limit. A cluster beyond it costs no memory
+ * while idle; its next event replays its history (since its last continue-as-new) on whichever
+ * worker takes it. Each cached idle cluster costs about 0.3 MiB (docs/adr/0012).
+ */
+export function maxCachedWorkflowsSetting(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const setting = env.KDFLOW_MAX_CACHED_WORKFLOWS;
+  if (setting === undefined || setting === '') return undefined;
+  const count = Number(setting);
+  if (!Number.isSafeInteger(count) || count < 1)
+    throw new Error(
+      `KDFLOW_MAX_CACHED_WORKFLOWS: got ${JSON.stringify(setting)}; expected a whole number of workflows, at least 1`,
+    );
+  return count;
+}
+
 let loopWatch: LoopWatch | undefined;
 
 /** The one place a kdflow worker is assembled: used by `npm start`, the worker bin and the tests alike. */
 export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<Worker> {
+  // First: a key setting that cannot be used stops the start before anything else is done.
+  const codec = options.codec ?? codecFromEnv();
+  if (codec.currentKeyId)
+    options.logger.info({ keyId: codec.currentKeyId, keyIds: codec.keyIds }, 'payloads encrypted (AES-256-GCM)');
+  else options.logger.info(`payloads unencrypted: no key in ${KEY_FILE_ENV} or ${KEYS_ENV}`);
+  const maxCachedWorkflows = options.tuning?.maxCachedWorkflows ?? maxCachedWorkflowsSetting();
   const pruning = pruneUnusedPackages(options.home).catch((error: unknown) => {
     options.logger.warn({ err: error }, 'could not prune the package cache');
     return [];
@@ -61,6 +87,8 @@ export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<
     namespace: options.namespace,
     taskQueue,
     workflowBundle: { code: bundle.code },
+    // The codec runs here, outside the workflow sandbox, on every payload in and out (lib/codec.ts).
+    dataConverter: kdflowDataConverter(codec),
     activities: createActivities({ runtime: options.runtime, home: options.home, logger: options.logger }),
     // Every activity heartbeats at least once a second while it runs, so a short heartbeat timeout only catches a dead worker.
     interceptors: { activity: [livenessHeartbeats()] },
@@ -72,7 +100,7 @@ export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<
     // How long a workflow task (or query) waits for this worker before it goes to the shared queue:
     // after a crash, the bound on a status query sent before the next worker took over (docs/adr/0017).
     stickyQueueScheduleToStartTimeout: '5 seconds',
-    ...(options.tuning?.maxCachedWorkflows ? { maxCachedWorkflows: options.tuning.maxCachedWorkflows } : {}),
+    ...(maxCachedWorkflows ? { maxCachedWorkflows } : {}),
   });
   // In the background: the worker polls meanwhile, and what is handed over later simply comes to it then.
   void takeOver({ connection: options.connection, namespace: options.namespace, taskQueue, identity }).then(

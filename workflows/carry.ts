@@ -4,10 +4,10 @@
  * role, topology key and error text given once in a dictionary; names and FQDNs are derived again.
  * Pure; the round trip is tested.
  */
-import { MemberState, memberName, type EventName, type OrdinalRange } from '../api/contract.ts';
+import { MEMBER_STATES, memberName, type EventName, type OrdinalRange } from '../api/contract.ts';
 import type { LastRun, Member, Notify, NotifyEvent } from './model.ts';
 
-const STATES = MemberState.options;
+const STATES = MEMBER_STATES;
 const EVENTS: EventName[] = ['configure', 'addnodes', 'delnodes'];
 const NOTIFY_EVENTS: NotifyEvent[] = ['addnodes', 'delnodes'];
 

@@ -9,7 +9,7 @@
  */
 import * as wf from '@temporalio/workflow';
 import {
-  checkChange,
+  checkSpecChange,
   clusterSearchAttributes,
   clusterWorkflowId,
   deleteSignal,
@@ -20,6 +20,7 @@ import {
   resizeSignal,
   resizeUpdate,
   retrySignal,
+  searchAttributes,
   specChangeSignal,
   specChangeUpdate,
   specQuery,
@@ -38,7 +39,7 @@ import {
 import { packMembers, unpackMembers, type PackedMembers } from './carry.ts';
 import type { Desired, Member, Step } from './model.ts';
 import { isLive } from './plan.ts';
-import { PLANNER_VERSION, plannerFor } from './planners.ts';
+import { PLANNER_VERSION, freshPlannerVersion, plannerFor } from './planners.ts';
 import { buildStatus, currentDetails, describeStep } from './status.ts';
 import { DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, failureMessage, probe, removal, runStep, target } from './steps.ts';
 import { listed, teardownSummary } from './summaries.ts';
@@ -89,7 +90,7 @@ export async function clusterWorkflow(
   const input = parsed.input;
   const state: ClusterState = carried ? resume(input, carried) : fresh(input);
   // This run's planner for life; the newest takes over at continue-as-new (docs/adr/0014).
-  const { nextStep, applyOutcome, plan, requestRetry } = plannerFor(state.plannerVersion);
+  const { nextStep, applyOutcome, plan, requestRetry, countsWithPhaseOnly } = plannerFor(state.plannerVersion);
   const heartbeatTimeoutSeconds = options.heartbeatTimeoutSeconds ?? DEFAULT_HEARTBEAT_TIMEOUT_SECONDS;
   let deleting = false;
   let deleted = false;
@@ -123,7 +124,8 @@ export async function clusterWorkflow(
     const attributes = clusterSearchAttributes(input, now.phase, state.members.filter(isLive).length).filter(
       (pair) => current.get(pair.key) !== pair.value,
     );
-    if (attributes.length > 0) wf.upsertSearchAttributes(attributes);
+    const phaseChanged = attributes.some((pair) => pair.key.name === searchAttributes.phase.name);
+    if (attributes.length > 0 && (phaseChanged || !countsWithPhaseOnly)) wf.upsertSearchAttributes(attributes);
   };
 
   // --- changes: validated with the same code as the CLI, coalesced to the newest spec ---
@@ -135,7 +137,7 @@ export async function clusterWorkflow(
   };
   const validated = (raw: unknown): KdClusterSpec => {
     if (deleting) return reject('the cluster is being deleted');
-    const checked = checkChange(input.name, state.desired.spec, raw, state.desired.app);
+    const checked = checkSpecChange(input.name, state.desired.spec, raw, state.desired.app);
     return 'spec' in checked ? checked.spec : reject(formatIssues(checked.issues));
   };
   const accept = (spec: KdClusterSpec): Accepted => {
@@ -162,7 +164,7 @@ export async function clusterWorkflow(
   };
   // `kdflow plan` for a live cluster: this planner, this state, the proposed spec. Changes nothing.
   const planned = (change: SpecChange | undefined): PlanAnswer => {
-    const checked = checkChange(input.name, state.desired.spec, change?.spec, state.desired.app);
+    const checked = checkSpecChange(input.name, state.desired.spec, change?.spec, state.desired.app);
     if (!('spec' in checked)) return { issues: checked.issues };
     const desired = { ...state.desired, spec: checked.spec, generation: state.desired.generation + 1 };
     return { generation: desired.generation, steps: plan(desired, state.members).map(describeStep) };
@@ -309,7 +311,8 @@ function fresh(input: ClusterInput): ClusterState {
     seq: 0,
     retries: [],
     statusVersion: 0,
-    plannerVersion: PLANNER_VERSION,
+    // A history that began before v3 has no marker: it replays on the planner it ran with (docs/adr/0014).
+    plannerVersion: freshPlannerVersion(wf.patched),
   };
 }
 

@@ -65,8 +65,12 @@ export interface MemberRef {
  * A member list is O(k) in the members the step touches; nothing in a step grows with the others.
  */
 export type Step =
-  /** Create, wait until ready, write configmeta (describing `topology`) and install the package: one activity. */
-  | { kind: 'launchMembers'; batch: number; members: MemberRef[]; topology: string }
+  /**
+   * Create, wait until ready, write configmeta (describing `topology`) and install the package: one
+   * activity. From planner v3, `refresh` names members launched before whose configmeta the same
+   * activity rewrites to `topology` (what v2 did in a writeConfigmeta step right after).
+   */
+  | { kind: 'launchMembers'; batch: number; members: MemberRef[]; topology: string; refresh?: string[] }
   | { kind: 'writeConfigmeta'; members: string[]; topology: string }
   | { kind: 'runEvent'; event: EventName; role: string; targets: string[]; about?: OrdinalRange[]; retry?: boolean }
   | { kind: 'markConfigured'; role: string; members: string[] }

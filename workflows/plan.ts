@@ -334,7 +334,7 @@ export function sortMembers(desired: Desired, members: Member[]): Member[] {
 export function stepMembers(step: Step, members: Member[] = []): string[] {
   switch (step.kind) {
     case 'launchMembers':
-      return step.members.map((m) => m.name);
+      return [...step.members.map((m) => m.name), ...(step.refresh ?? [])];
     case 'runEvent':
       return [...new Set([...step.targets, ...stepAboutNames(step, members)])];
     default:
@@ -376,12 +376,22 @@ export function requestRetry(members: Member[], only?: string, dead: ReadonlySet
 
 /** Every step the change would take, if every script succeeded. Bounded so a planner bug cannot hang a caller. */
 export function plan(desired: Desired, members: Member[], limit = 10_000): Step[] {
+  return planWith({ nextStep, applyOutcome }, desired, members, limit);
+}
+
+/** `plan` for any planner version's `nextStep` and `applyOutcome` (workflows/planners.ts). */
+export function planWith(
+  planner: { nextStep: typeof nextStep; applyOutcome: typeof applyOutcome },
+  desired: Desired,
+  members: Member[],
+  limit = 10_000,
+): Step[] {
   const steps: Step[] = [];
   let current = members;
-  for (let step = nextStep(desired, current); step; step = nextStep(desired, current)) {
+  for (let step = planner.nextStep(desired, current); step; step = planner.nextStep(desired, current)) {
     if (steps.length === limit) throw new Error(`plan did not converge after ${limit} steps`);
     steps.push(step);
-    current = applyOutcome(desired, current, step, succeeded);
+    current = planner.applyOutcome(desired, current, step, succeeded);
   }
   return steps;
 }

@@ -6,19 +6,41 @@
  * retained history uses them, each with its replay fixtures in test/replay/histories/v<N>/.
  */
 import { applyOutcome, nextStep, plan, requestRetry } from './plan.ts';
+import { applyOutcomeV3, nextStepV3, planV3 } from './plan-v3.ts';
 
 export interface Planner {
   nextStep: typeof nextStep;
   applyOutcome: typeof applyOutcome;
   plan: typeof plan;
   requestRetry: typeof requestRetry;
+  /**
+   * How the workflow publishes the live member count (the KdMembers search attribute): v2 upserts it
+   * whenever it changes, v3 only with a phase change (an operation's start and end), one upsert
+   * fewer per grow or shrink. An upsert is a command, so this is part of the version too.
+   */
+  countsWithPhaseOnly: boolean;
 }
 
 /** The version new runs take. */
-export const PLANNER_VERSION = 2;
+export const PLANNER_VERSION = 3;
+
+/**
+ * The patch a fresh run (not continued as new) asks `patched()` for: a history that began before
+ * v3 has no marker and replays on v2; a run that begins now records it and takes v3. Continued
+ * runs carry their version in their input instead.
+ */
+export const PLANNER_V3_PATCH = 'kdflow-planner-v3';
+
+/** The version a fresh run takes, given the workflow's `patched`: it records the newest version's patch. */
+export function freshPlannerVersion(patched: (patchId: string) => boolean): number {
+  return patched(PLANNER_V3_PATCH) ? 3 : 2;
+}
 
 const PLANNERS: Readonly<Record<number, Planner>> = Object.freeze(
-  Object.assign(Object.create(null) as Record<number, Planner>, { 2: { nextStep, applyOutcome, plan, requestRetry } }),
+  Object.assign(Object.create(null) as Record<number, Planner>, {
+    2: { nextStep, applyOutcome, plan, requestRetry, countsWithPhaseOnly: false },
+    3: { nextStep: nextStepV3, applyOutcome: applyOutcomeV3, plan: planV3, requestRetry, countsWithPhaseOnly: true },
+  }),
 );
 
 /** Versions this build can replay: the replay test checks each has fixtures and that they replay. */

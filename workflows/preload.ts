@@ -1,14 +1,11 @@
 /**
  * Loaded once per worker, before any workflow, into the reusable V8 context's shared module cache
- * (the worker's `preloadModules`). Without it every cached workflow evaluates zod again: about
- * 0.5 MiB of heap and 10 ms per workflow, which a thousand idle clusters feel (docs/adr/0012).
- * zod lists itself as free of side effects, so naming it directly would be tree-shaken away;
- * using it here keeps it, and fills its one lazy module-level cache before the shared modules
- * are frozen. The api schemas stay per workflow: they cannot be shared, because the SDK deep-freezes
- * shared modules and zod 4 changes a schema on its first parse (it memoizes by replacing its own
- * `_zod.parse`, resets `lastIndex` on its RegExps and installs lazy internals), which a frozen schema
- * refuses with a TypeError inside the workflow task. Tried and measured: docs/adr/0013.
+ * (the worker's `preloadModules`): the whole workflow code, so every cached workflow shares one copy
+ * of its modules instead of evaluating them again (docs/adr/0013). That is safe because none of them
+ * keeps per-workflow state at module level: the workflow's state lives in the `clusterWorkflow` call,
+ * and the SDK's API finds the running workflow through the context's globals, which it switches for
+ * each workflow. The SDK freezes shared modules, so a module that changed its own objects later would
+ * fail loudly, not leak. zod is not here and not in the bundle: its schemas change on first use
+ * (tried and measured, docs/adr/0013); the workflow checks its input with api/light-check.ts.
  */
-import { z } from 'zod';
-
-export const zodPreloaded = z.object({ preload: z.array(z.string()) }).safeParse({ preload: ['zod'] }).success;
+export * from './index.ts';

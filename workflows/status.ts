@@ -45,7 +45,7 @@ export function describeStep(step: Step): string {
     case 'runEvent':
       return `${step.event} on ${listed(step.targets)}${step.about ? ` about ${aboutText(step.role, step.about)}` : ''}${step.retry ? ' (retry)' : ''}`;
     case 'launchMembers':
-      return `launch ${listed(step.members.map((m) => m.name))}`;
+      return `launch ${listed(step.members.map((m) => m.name))}${step.refresh ? `, configmeta to ${listed(step.refresh)}` : ''}`;
     default:
       return `${step.kind} ${listed(step.members)}`;
   }

@@ -15,7 +15,7 @@ import type { Activities, LaunchRole, ScriptOutcome } from '../activities/index.
 import { effectiveRole, memberFqdn, roleServices, scriptRunId, toRanges, type KdAppSpec } from '../api/contract.ts';
 import type { Topology } from '../api/configmeta.ts';
 import { isLive } from './plan.ts';
-import { listed, scriptSummary } from './summaries.ts';
+import { launchSummary, listed, scriptSummary } from './summaries.ts';
 import type { Desired, Member, MemberRef, RunRecord, Step, StepOutcome } from './model.ts';
 import type { MemberTarget } from '../runtimes/runtime.ts';
 
@@ -129,6 +129,7 @@ export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome
   switch (step.kind) {
     case 'launchMembers': {
       const names = step.members.map((m) => m.name);
+      const refresh = step.refresh ?? [];
       const launching = new Set(names);
       const after = [
         ...ctx.members.filter((m) => !launching.has(m.name)),
@@ -145,12 +146,10 @@ export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome
           fqdn: memberFqdn(m.name, desired.name, desired.namespace),
         })),
         topology: topologyOf(desired, ctx.clusterId, after),
+        ...(refresh.length > 0 ? { refresh: targets(refresh) } : {}),
       };
-      return batchStep(names, () =>
-        batch(ctx).launchMembers.executeWithOptions(
-          { summary: `launch ${listed(names)} (create, ready, configmeta, package)` },
-          [input],
-        ),
+      return batchStep([...names, ...refresh], () =>
+        batch(ctx).launchMembers.executeWithOptions({ summary: launchSummary(names, refresh) }, [input]),
       );
     }
     case 'writeConfigmeta':

@@ -23,6 +23,12 @@ export function aboutText(role: string, about: OrdinalRange[]): string {
   return `${role} ${rangesText(about)}`;
 }
 
+/** `launch a, b (create, ready, configmeta, package); configmeta to c`: the launch activity's line. */
+export function launchSummary(names: string[], refresh: string[] = []): string {
+  const rewrite = refresh.length > 0 ? `; configmeta to ${listed(refresh)}` : '';
+  return `launch ${listed(names)} (create, ready, configmeta, package)${rewrite}`;
+}
+
 export function teardownSummary(cluster: string, members: number): string {
   return `tear down ${cluster} (${members} known member${members === 1 ? '' : 's'})`;
 }

@@ -6,20 +6,12 @@
 import { Readable, Writable } from 'node:stream';
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 import { RuntimeError } from '../errors.ts';
+import type { ExecResult } from '../runtime.ts';
 import { CONTAINER } from './objects.ts';
-
-export interface ExecResult {
-  /** null when the status carried no exit code (the connection broke, or the API refused). */
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-  /** The status message when the exec did not succeed, for error text. */
-  message?: string;
-}
 
 const MAX_CAPTURE = 1024 * 1024;
 
-function collector(): { stream: Writable; text: () => string } {
+function collector(): { stream: Writable; bytes: () => Buffer } {
   const chunks: Buffer[] = [];
   let size = 0;
   const stream = new Writable({
@@ -29,7 +21,7 @@ function collector(): { stream: Writable; text: () => string } {
       done();
     },
   });
-  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
+  return { stream, bytes: () => Buffer.concat(chunks) };
 }
 
 export function exitCodeOf(status: V1Status): number | null {
@@ -81,8 +73,8 @@ export async function execInPod(
   const exitCode = status ? exitCodeOf(status) : null;
   return {
     exitCode,
-    stdout: out.text(),
-    stderr: err.text(),
+    stdout: out.bytes(),
+    stderr: err.bytes().toString('utf8'),
     ...(exitCode === 0 ? {} : { message: status?.message ?? 'the exec stream closed without a status' }),
   };
 }

@@ -5,7 +5,7 @@
  */
 import { Watch, type CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { MemberTarget, Readiness, ReadyWait } from '../runtime.ts';
-import { clusterSelector } from './objects.ts';
+import { CONTAINER, clusterSelector } from './objects.ts';
 
 const STUCK_REASONS = new Set([
   'ErrImagePull',
@@ -166,4 +166,18 @@ export async function watchReadiness(
     check();
     void startWatch();
   });
+}
+
+/**
+ * Pure: whether the member's container was killed for want of memory at or after `since` (epoch ms):
+ * its current or last termination says OOMKilled. The kubelet says so when the container ends (with
+ * cgroup v2 the kernel then kills the whole container, runner included); a script killed alone inside
+ * a container that lives on is not visible here.
+ */
+export function oomKilledSince(pod: V1Pod | undefined, since: number): boolean {
+  const status = pod?.status?.containerStatuses?.find((c) => c.name === CONTAINER);
+  return [status?.state?.terminated, status?.lastState?.terminated].some(
+    (t) =>
+      t?.reason === 'OOMKilled' && (t.finishedAt === undefined || new Date(t.finishedAt).getTime() >= since - 1000),
+  );
 }

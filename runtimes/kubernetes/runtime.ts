@@ -9,20 +9,17 @@ import type { Logger } from 'pino';
 import { logger as rootLogger } from '../../lib/logger.ts';
 import { RuntimeError } from '../errors.ts';
 import {
-  OUTPUT_TAIL_BYTES,
-  GUESTCONFIG_DIR,
+  type ExecOptions,
+  type ExecResult,
   type GuestFile,
   type MemberSpec,
   type MemberTarget,
   type Readiness,
   type ReadyWait,
-  type RunControl,
   type Runtime,
-  type ScriptRequest,
-  type ScriptResult,
 } from '../runtime.ts';
-import { execInPod, type ExecResult } from './exec.ts';
-import { inPodCommand, type InPodProgram } from './in-pod.ts';
+import { execInPod } from './exec.ts';
+import { ENTER, inPodCommand, type InPodProgram } from './in-pod.ts';
 import {
   LABELS,
   clusterSelector,
@@ -35,7 +32,7 @@ import {
   ownerRef,
   pvcName,
 } from './objects.ts';
-import { podAlive, watchReadiness } from './readiness.ts';
+import { oomKilledSince, podAlive, watchReadiness } from './readiness.ts';
 
 export interface KubernetesRuntimeOptions {
   /** How long Unschedulable, image-pull or crash-loop problems last before a member is failed. */
@@ -64,10 +61,6 @@ function refuseForeign(kind: string, object: Labelled, owner: Owner): void {
     true,
   );
 }
-
-/** In-pod `timeout` exits 124 on expiry, 137 when it had to SIGKILL. */
-const TIMEOUT_CODES = new Set([124, 137]);
-const TIMEOUT_GRACE_MS = 30_000;
 
 export class KubernetesRuntime implements Runtime {
   readonly kind = 'kubernetes';
@@ -220,63 +213,27 @@ export class KubernetesRuntime implements Runtime {
     onProgress?.(bytes.length, bytes.length);
   }
 
-  async runScript(member: MemberTarget, request: ScriptRequest, control: RunControl): Promise<ScriptResult> {
-    const start = await this.inPod(
-      member,
-      'runStart',
-      [request.event, request.runId, request.timeoutSeconds, ...request.argv],
-      undefined,
-      { allowFailure: true },
+  async exec(member: MemberTarget, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    return execInPod(
+      this.kc,
+      member.namespace,
+      member.name,
+      ['sh', '-c', ENTER, 'kdflow', `${member.namespace}/${member.name}`, ...argv],
+      options.stdin,
+      options.signal,
     );
-    if (start.exitCode === 3) throw new RuntimeError('ScriptMissing', `${member.name}: ${start.stderr.trim()}`, true);
-    if (start.exitCode !== 0)
-      throw new RuntimeError(
-        'RuntimeFailure',
-        `${member.name}: could not start ${request.event}: ${start.stderr.trim() || start.message}`,
-      );
-    const recorded = start.stdout.trim() === 'recorded';
-    const exitCode = recorded ? 0 : await this.awaitRun(member, request, control);
-    const [stdoutTail, stderrTail] = await Promise.all(
-      ['stdout', 'stderr'].map((s) => this.readTail(member, `${GUESTCONFIG_DIR}/${request.event}.${s}`)),
-    );
-    return {
-      exitCode,
-      timedOut: exitCode !== null && TIMEOUT_CODES.has(exitCode),
-      stdoutTail: stdoutTail ?? '',
-      stderrTail: stderrTail ?? '',
-      recorded,
-    };
   }
 
-  /** Re-attaches until the run records its exit: a dropped exec stream is not the end of the run. */
-  private async awaitRun(member: MemberTarget, request: ScriptRequest, control: RunControl): Promise<number | null> {
-    const deadline = Date.now() + request.timeoutSeconds * 1000 + TIMEOUT_GRACE_MS;
-    const beat = setInterval(() => control.heartbeat({ member: member.name, event: request.event }), 5000);
-    try {
-      while (!control.signal.aborted && Date.now() < deadline) {
-        const waited = await this.inPod(member, 'runWait', [request.event, request.runId], undefined, {
-          allowFailure: true,
-          signal: control.signal,
-        });
-        const last = waited.stdout.replace(/\.+/g, '').trim();
-        if (last.startsWith('exit=')) return Number(last.slice(5));
-        if (last === 'vanished') return null;
-      }
-      const code = control.signal.aborted ? 130 : 124;
-      await this.inPod(member, 'runKill', [request.event, request.runId, code], undefined, { allowFailure: true });
-      if (control.signal.aborted)
-        throw new RuntimeError('RuntimeFailure', `${request.event} on ${member.name} was cancelled`);
-      return code;
-    } finally {
-      clearInterval(beat);
-    }
+  /** The container is the member already: a startscript runs as it is. */
+  scriptPrefix(): string[] {
+    return [];
   }
 
-  private async readTail(member: MemberTarget, guestPath: string): Promise<string | undefined> {
-    const result = await this.inPod(member, 'readTail', [guestPath, OUTPUT_TAIL_BYTES], undefined, {
-      allowFailure: true,
-    });
-    return result.exitCode === 0 ? result.stdout : undefined;
+  async oomKilledSince(member: MemberTarget, since: number): Promise<boolean> {
+    const pod = await readIfPresent(() =>
+      this.core.readNamespacedPod({ namespace: member.namespace, name: member.name }),
+    );
+    return oomKilledSince(pod, since);
   }
 
   async readGuestFile(member: MemberTarget, guestPath: string): Promise<string | undefined> {
@@ -287,7 +244,7 @@ export class KubernetesRuntime implements Runtime {
     const result = await this.inPod(member, 'readTail', [guestPath, 64 * 1024 * 1024], undefined, {
       allowFailure: true,
     });
-    return result.exitCode === 0 ? result.stdout : undefined;
+    return result.exitCode === 0 ? result.stdout.toString('utf8') : undefined;
   }
 
   async removeMember(member: MemberTarget): Promise<void> {

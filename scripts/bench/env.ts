@@ -13,6 +13,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { freePort } from '../../lib/free-port.ts';
 import { startDevServer, type DevServer } from '../../lib/temporal-server.ts';
+import { clientDataConverter } from '../../lib/codec.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
 import type { Runtime as KdflowRuntime } from '../../runtimes/runtime.ts';
 import { createKdflowWorker, type KdflowWorkerOptions } from '../../worker/worker.ts';
@@ -93,7 +94,7 @@ export async function startBenchEnv(log: (line: string) => void): Promise<BenchE
   });
   const serverPid = findPid(dbFile);
   const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection, namespace: 'default' });
+  const client = new Client({ connection, namespace: 'default', dataConverter: clientDataConverter() });
   const native = await NativeConnection.connect({ address: server.address });
   const runtime = new LocalRuntime(home);
   const logger = pino({ level: process.env.KDFLOW_BENCH_LOG ?? 'silent' });

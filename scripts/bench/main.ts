@@ -206,7 +206,7 @@ try {
   const mounts =
     guestMountMode() === 'off' ? 'off' : guestMountSupport().available ? 'on' : `off (${guestMountSupport().reason})`;
   report.conditions.sqlite = "the dev server's SQLite file in the bench's temp home on the local disk";
-  report.conditions.guestMounts = `guest mounts ${mounts}: every script run is local-run.sh${mounts === 'on' ? ' → unshare → guest-mount.sh' : ''} → startscript`;
+  report.conditions.guestMounts = `guest mounts ${mounts}: every script run is exec → start → runner → perl${mounts === 'on' ? ' → unshare → guest-mount.sh' : ''} → startscript`;
   report.p3 = await point('p3', () => latencyPoint(e, sizes.p3, log));
   report.p1 = await point('p1', () => overheadPoint(e, sizes.p1, log));
   report.p2 = await point('p2', () => fanoutPoint(e, sizes.p2, log));

@@ -21,6 +21,9 @@ export interface MemorySample {
   rssMiB: number;
   rssAfterGcMiB: number | null;
   heapUsedMiB: number;
+  /** The workflow thread's V8 heap (where the cached workflows live), and after a full GC of it (KDFLOW_BENCH_WORKFLOW_GC=1). */
+  workflowHeapUsedMiB?: number | null;
+  workflowHeapAfterGcMiB?: number | null;
 }
 
 export interface ScaleResult {
@@ -185,6 +188,8 @@ export async function scalePoint(
         rssMiB: s.rssMiB,
         rssAfterGcMiB: s.rssAfterGcMiB,
         heapUsedMiB: s.heapUsedMiB,
+        workflowHeapUsedMiB: s.workflowHeapUsedMiB,
+        workflowHeapAfterGcMiB: s.workflowHeapAfterGcMiB,
       };
     };
     await steadyRssMiB(worker);

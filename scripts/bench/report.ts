@@ -220,7 +220,7 @@ export function headline(r: Pick<BenchReport, 'p1' | 'p2' | 'p3' | 'p4' | 'p5' |
       `P5 ${n} clusters: worker CPU per resize (worker process + spawner)`,
       'P5 worker CPU',
       'ms',
-      cpu ? cpu.worker + cpu.spawner : undefined,
+      cpu ? Math.round((cpu.worker + cpu.spawner) * 10) / 10 : undefined,
       '',
     ),
     h(`P5 ${n} clusters: server CPU per resize`, 'P5 server CPU', 'ms', cpu?.server, ''),
@@ -368,12 +368,19 @@ export function markdown(r: BenchReport): string {
       '',
       `P5 worker process memory (${p5.clusters} one-member clusters; idle a moment after each quarter, the last row after the idle window):`,
       '',
-      '| clusters | cached workflows | RSS MiB | RSS after a main-thread GC MiB | main-thread V8 heap used MiB |',
-      '|---|---|---|---|---|',
+      '| clusters | cached workflows | RSS MiB | RSS after a main-thread GC MiB | main-thread V8 heap used MiB | workflow-thread V8 heap used MiB | … after its full GC MiB |',
+      '|---|---|---|---|---|---|---|',
     );
     for (const m of p5.memory)
       lines.push(
-        `| ${m.clusters} | ${m.cachedWorkflows} | ${m.rssMiB} | ${m.rssAfterGcMiB ?? '—'} | ${m.heapUsedMiB} |`,
+        `| ${m.clusters} | ${m.cachedWorkflows} | ${m.rssMiB} | ${m.rssAfterGcMiB ?? '—'} | ${m.heapUsedMiB} | ${m.workflowHeapUsedMiB ?? '—'} | ${m.workflowHeapAfterGcMiB ?? '—'} |`,
+      );
+    const first = p5.memory[0];
+    const last = p5.memory.at(-1);
+    if (first?.workflowHeapAfterGcMiB != null && last?.workflowHeapAfterGcMiB != null && last.cachedWorkflows > 0)
+      lines.push(
+        '',
+        `Live workflow-thread heap per cached workflow (after a full GC of that thread): ${Math.round(((last.workflowHeapAfterGcMiB - first.workflowHeapAfterGcMiB) / last.cachedWorkflows) * 1000) / 1000} MiB.`,
       );
     const c = p5.storm.cpu;
     lines.push(

@@ -5,7 +5,8 @@
  * address, the bench's home and a task queue; answers `sample` with what only it knows (cached
  * workflows, V8 heap, its spawner's pid) and exits on `stop` or when the bench goes away.
  */
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import type { Worker as Thread } from 'node:worker_threads';
 import { pino } from 'pino';
 import { LocalRuntime } from '../../runtimes/local.ts';
 import { spawnerPid } from '../../runtimes/spawner.ts';
@@ -30,9 +31,40 @@ export interface WorkerSample {
   rssMiB: number;
   rssAfterGcMiB: number | null;
   heapUsedMiB: number;
+  /**
+   * The V8 heap of the SDK's workflow thread(s), where the cached workflows live: used, and (with
+   * `collect` and KDFLOW_BENCH_WORKFLOW_GC=1) used after a full collection of that thread, which a
+   * heap snapshot of it starts with. Null where the SDK's internals are not as expected.
+   */
+  workflowHeapUsedMiB: number | null;
+  workflowHeapAfterGcMiB: number | null;
   spawnerPid: number | null;
 }
 export type WorkerMessage = { kind: 'ready' } | ({ kind: 'sample' } & WorkerSample) | { kind: 'failed'; error: string };
+
+/**
+ * The SDK's workflow threads, read from its internals (a bench-only look: `workflowCreator` of a
+ * reusable-context worker holds one client per thread). Empty if they are not there.
+ */
+function workflowThreads(worker: Worker): Thread[] {
+  const creator = (worker as unknown as { workflowCreator?: { workerThreadClients?: { workerThread?: Thread }[] } })
+    .workflowCreator;
+  return (creator?.workerThreadClients ?? []).flatMap((c) => (c.workerThread ? [c.workerThread] : []));
+}
+
+async function workflowHeapMiB(threads: Thread[], collect: boolean): Promise<number | null> {
+  if (threads.length === 0) return null;
+  let used = 0;
+  for (const thread of threads) {
+    if (collect) {
+      // A heap snapshot starts with a full GC of the thread; its contents are not needed.
+      const snapshot = await thread.getHeapSnapshot();
+      for await (const _chunk of snapshot as AsyncIterable<unknown>);
+    }
+    used += (await thread.getHeapStatistics()).used_heap_size;
+  }
+  return Math.round((used / 2 ** 20) * 10) / 10;
+}
 
 const send = (message: WorkerMessage) => {
   if (process.connected) process.send?.(message);
@@ -59,19 +91,30 @@ async function main(args: WorkerProcessArgs): Promise<void> {
   const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
   // Started with --expose-gc (env.ts); without it a sample reports no after-GC figure.
   const collect = (globalThis as { gc?: () => void }).gc;
-  process.on('message', (request: WorkerRequest) => {
-    if (request.kind === 'stop') return stop();
+  const threads = workflowThreads(worker);
+  const collectWorkflows = process.env.KDFLOW_BENCH_WORKFLOW_GC === '1';
+  const answer = async (request: Extract<WorkerRequest, { kind: 'sample' }>) => {
     const rssMiB = mib(process.memoryUsage.rss());
     if (request.collect) collect?.();
+    const rssAfterGcMiB = request.collect && collect ? mib(process.memoryUsage.rss()) : null;
+    const workflowHeapUsedMiB = await workflowHeapMiB(threads, false).catch(() => null);
+    const workflowHeapAfterGcMiB =
+      request.collect && collectWorkflows ? await workflowHeapMiB(threads, true).catch(() => null) : null;
     send({
       kind: 'sample',
       id: request.id,
       cachedWorkflows: worker.getStatus().numCachedWorkflows,
       rssMiB,
-      rssAfterGcMiB: request.collect && collect ? mib(process.memoryUsage.rss()) : null,
+      rssAfterGcMiB,
       heapUsedMiB: mib(process.memoryUsage().heapUsed),
+      workflowHeapUsedMiB,
+      workflowHeapAfterGcMiB,
       spawnerPid: spawnerPid() ?? null,
     });
+  };
+  process.on('message', (request: WorkerRequest) => {
+    if (request.kind === 'stop') return stop();
+    void answer(request);
   });
   // The bench went away (crashed or killed): nothing is left running for it.
   process.on('disconnect', stop);

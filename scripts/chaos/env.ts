@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../lib/free-port.ts';
 import { startDevServer, type DevServer } from '../../lib/temporal-server.ts';
+import { clientDataConverter } from '../../lib/codec.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -61,7 +62,7 @@ export class ChaosEnv {
     await mkdir(env.home, { recursive: true });
     await env.startServer();
     env.connection = await Connection.connect({ address: env.address });
-    env.client = new Client({ connection: env.connection });
+    env.client = new Client({ connection: env.connection, dataConverter: clientDataConverter() });
     await env.startWorker();
     return env;
   }

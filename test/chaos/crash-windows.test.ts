@@ -7,13 +7,12 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { preparePackage } from '../../runtimes/config-package.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
+import { runScript, runnerArgv } from '../../runtimes/script/protocol.ts';
 import type { MemberSpec } from '../../runtimes/runtime.ts';
 
-const RUNNER = fileURLToPath(new URL('../../runtimes/local-run.sh', import.meta.url));
 const control = { signal: new AbortController().signal, heartbeat: () => {} };
 let home: string;
 let runtime: LocalRuntime;
@@ -62,27 +61,33 @@ describe('a worker killed inside a crash window', () => {
     const guest = path.join(runtime.memberRoot(m), 'opt', 'guestconfig');
     const runId = 'win/c/g1/s1/c-runner-0/configure';
     // What the dead worker did: `.kdflow/configure.running` says the run is about to start (pid 0),
-    // the runner is started, and its pid is never recorded.
-    await writeFile(path.join(runtime.memberRoot(m), '.kdflow', 'configure.running'), `${runId}=0\n`);
-    const orphan = spawn(
-      RUNNER,
-      [
-        path.join(guest, 'configure.status'),
-        runId,
-        path.join(guest, 'configure.stdout'),
-        path.join(guest, 'configure.stderr'),
-        path.join(guest, 'appconfig', 'startscript'),
-        '--configure',
-      ],
-      {
-        detached: true,
-        stdio: 'ignore',
-        env: { PATH: process.env.PATH, KDFLOW_RUN_ID: runId },
-      },
-    );
+    // the runner is started, and its pid is never recorded. (The runner records its own pid as it
+    // starts; the record is put back to 0 after that, which is the window.)
+    const running = path.join(runtime.memberRoot(m), '.kdflow', 'configure.running');
+    await writeFile(running, `${runId}=0\n`);
+    const [shell, ...args] = runnerArgv({
+      status: path.join(guest, 'configure.status'),
+      runId,
+      base: path.join(runtime.memberRoot(m), '.kdflow', 'configure'),
+      stdout: path.join(guest, 'configure.stdout'),
+      stderr: path.join(guest, 'configure.stderr'),
+      timeoutSeconds: 30,
+      script: path.join(guest, 'appconfig', 'startscript'),
+      argv: ['--configure'],
+    }) as [string, ...string[]];
+    const orphan = spawn(shell, args, {
+      detached: true,
+      stdio: 'ignore',
+      cwd: runtime.memberRoot(m),
+      env: { PATH: process.env.PATH, KDFLOW_MEMBER_ROOT: runtime.memberRoot(m) },
+    });
     orphan.unref();
     await new Promise((resolve) => orphan.once('spawn', resolve));
-    const result = await runtime.runScript(
+    while (!(await readFile(running, 'utf8')).endsWith(`=${orphan.pid}\n`))
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    await writeFile(running, `${runId}=0\n`);
+    const result = await runScript(
+      runtime,
       m,
       { runId, event: 'configure', argv: ['--configure'], env: [], timeoutSeconds: 30 },
       control,

@@ -1,6 +1,6 @@
 /**
  * docker-compose.temporal.yml is valid Compose (checked by `docker-compose config`, which needs no
- * Docker engine), registers exactly kdflow's search attributes, and its registration job really works:
+ * Docker engine), runs the server with the repo's temporal/production.yaml, registers exactly kdflow's search attributes, and its registration job really works:
  * its script runs here against a dev server that has none of them, twice (it must be idempotent).
  */
 import { Connection } from '@temporalio/client';
@@ -11,6 +11,7 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../api/index.ts';
 import { freePort } from '../../lib/free-port.ts';
+import { SERVER_CONFIG_DIR } from '../../lib/temporal-production.ts';
 import { ensureTemporalCli } from '../../lib/temporal-server.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -21,6 +22,7 @@ interface Service {
   image?: string;
   command?: string[];
   environment?: Record<string, string>;
+  volumes?: string[];
   profiles?: string[];
   depends_on?: Record<string, { condition: string }>;
 }
@@ -43,11 +45,16 @@ describe.skipIf(!hasCompose)('docker-compose.temporal.yml', () => {
       'kdflow-worker',
       'postgresql',
       'temporal',
+      'temporal-schema',
       'temporal-search-attributes',
       'temporal-ui',
     ]);
-    expect(services.temporal?.image).toMatch(/^temporalio\/auto-setup:\d+\.\d+\.\d+$/);
-    expect(services.temporal?.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
+    expect(services.temporal?.image).toMatch(/^temporalio\/server:\d+\.\d+\.\d+$/);
+    expect(services.temporal?.environment).toMatchObject({ POSTGRES_SEEDS: 'postgresql' });
+    // The same settings as `npm run temporal:prod`: the repo's temporal/ directory, mounted and named.
+    expect(services.temporal?.volumes).toEqual([`${SERVER_CONFIG_DIR}:/etc/kdflow/temporal:ro`]);
+    expect(services.temporal?.command?.[0]).toContain('--config /etc/kdflow/temporal --env production start');
+    expect(services.temporal?.depends_on?.['temporal-schema']?.condition).toBe('service_completed_successfully');
     expect(services['temporal-ui']?.image).toMatch(/^temporalio\/ui:\d+\.\d+\.\d+$/);
     expect(services['temporal-ui']?.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
     expect(services['kdflow-worker']?.profiles).toEqual(['worker']);

@@ -2,9 +2,11 @@
  * Every process a member's scripts start ends with the member (issue 13): daemons a configure leaves,
  * the tree of a timed-out or orphaned run, and everything of a member whose keep-alive died or whose
  * directory was removed. Each case runs in both containment modes: the pid namespace (what `auto`
- * picks here, as root) and the tracked fallback (KDFLOW_CONTAINMENT=tracked).
+ * picks here, as root) and the tracked fallback (KDFLOW_CONTAINMENT=tracked). With them, what the
+ * script protocol promises there (docs/adr/0021): the runner's own timeout, counted from the run's
+ * start whether or not a worker watches or adopts it, and a kill told from a timeout.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
@@ -19,6 +21,7 @@ import { createActivities, type ScriptInput } from '../../activities/index.ts';
 import { preparePackage } from '../../runtimes/config-package.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
 import { processesWhere } from '../../runtimes/processes.ts';
+import { runScript, runnerArgv } from '../../runtimes/script/protocol.ts';
 import type { MemberSpec, ScriptRequest } from '../../runtimes/runtime.ts';
 
 const CHILD = fileURLToPath(new URL('../support/run-script-child.ts', import.meta.url));
@@ -110,7 +113,7 @@ cd / && nohup sleep ${marks[1]} >/dev/null 2>&1 &
 exit 0
 `,
     );
-    const result = await runtime.runScript(m, request('ct/daemons/configure'), control);
+    const result = await runScript(runtime, m, request('ct/daemons/configure'), control);
     expect(result.exitCode).toBe(0);
     for (const mark of marks)
       await until(`daemon sleep ${mark} runs`, async () => ((await withMarker(mark)).length === 1 ? true : undefined));
@@ -124,7 +127,7 @@ exit 0
     const [mark, hang] = [uniqueSleep(), uniqueSleep()];
     const m = await install('c-timeout-0', `#!/bin/sh\n(cd / && exec setsid sleep ${mark}) &\nsleep ${hang}\n`);
     for (let attempt = 1; attempt <= 2; attempt++) {
-      const result = await runtime.runScript(m, request('ct/timeout/configure', { timeoutSeconds: 1 }), control);
+      const result = await runScript(runtime, m, request('ct/timeout/configure', { timeoutSeconds: 1 }), control);
       expect(result).toMatchObject({ timedOut: true, exitCode: null });
       expect(await withMarker(mark), `attempt ${attempt} left its setsid child`).toEqual([]);
       expect(await withMarker(hang), `attempt ${attempt} left its script`).toEqual([]);
@@ -139,13 +142,14 @@ exit 0
       'c-ends-0',
       '#!/bin/sh\ncase "$1" in --configure) kill -KILL $$ ;; --addnodes) exit 137 ;; esac\n',
     );
-    const killed = await runtime.runScript(m, request('ct/ends/configure'), control);
+    const killed = await runScript(runtime, m, request('ct/ends/configure'), control);
     expect(killed).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: false });
     expect(await readFile(path.join(runtime.memberRoot(m), 'opt/guestconfig/configure.status'), 'utf8')).toBe(
       'ct/ends/configure=signal 9\n',
     );
     // An exit code that looks like a signal is still an exit code.
-    const exited = await runtime.runScript(
+    const exited = await runScript(
+      runtime,
       m,
       request('ct/ends/addnodes', { event: 'addnodes', argv: ['--addnodes'] }),
       control,
@@ -162,7 +166,7 @@ exit 0
       exclusive(ledger, `echo start >> "${ledger}"\nsleep ${mark}\necho done >> "${ledger}"`),
     );
     const running = path.join(runtime.memberRoot(m), '.kdflow', 'configure.running');
-    const attempt = runtime.runScript(m, request('ct/runner/configure'), control);
+    const attempt = runScript(runtime, m, request('ct/runner/configure'), control);
     const runner = await until(
       'the runner is recorded',
       async () => Number((await readFile(running, 'utf8').catch(() => '')).split('=').at(-1)) || undefined,
@@ -179,7 +183,7 @@ exit 0
       path.join(runtime.memberRoot(m), 'opt/guestconfig/appconfig/startscript'),
       exclusive(ledger, `echo retried >> "${ledger}"`),
     );
-    expect((await runtime.runScript(m, request('ct/runner/configure'), control)).exitCode).toBe(0);
+    expect((await runScript(runtime, m, request('ct/runner/configure'), control)).exitCode).toBe(0);
     expect((await readFile(ledger, 'utf8')).trim().split('\n')).toEqual(['retried']);
   });
 
@@ -211,7 +215,7 @@ exit 0
     // The retry comes once Temporal gives up on the dead worker; by then its runner is long gone.
     await until('the runner is gone', async () => (isGone(runner) ? true : undefined));
     await writeFile(path.join(runtime.memberRoot(m), 'second'), '');
-    const retried = await runtime.runScript(m, request(runId), control);
+    const retried = await runScript(runtime, m, request(runId), control);
     expect(retried.exitCode).toBe(0);
     expect(await withMarker(mark), 'the orphaned script still runs').toEqual([]);
     const lines = (await readFile(ledger, 'utf8')).trim().split('\n');
@@ -221,7 +225,7 @@ exit 0
   it('a member whose keep-alive died is dead, with every process it had, and ensureMember brings it back', async () => {
     const mark = uniqueSleep();
     const m = await install('c-dead-0', `#!/bin/sh\n(cd / && exec setsid sleep ${mark}) &\nexit 0\n`);
-    expect((await runtime.runScript(m, request('ct/dead/configure/1'), control)).exitCode).toBe(0);
+    expect((await runScript(runtime, m, request('ct/dead/configure/1'), control)).exitCode).toBe(0);
     await until('the daemon runs', async () => ((await withMarker(mark)).length === 1 ? true : undefined));
     const keepAlive = Number(await readFile(path.join(runtime.memberRoot(m), '.kdflow', 'keepalive.pid'), 'utf8'));
     process.kill(keepAlive, 'SIGKILL');
@@ -235,17 +239,17 @@ exit 0
       await until('the daemon died with its member', async () =>
         (await withMarker(mark)).length === 0 ? true : undefined,
       );
-    await expect(runtime.runScript(m, request('ct/dead/configure/2'), control)).rejects.toThrow(/keep-alive/);
+    await expect(runScript(runtime, m, request('ct/dead/configure/2'), control)).rejects.toThrow(/keep-alive/);
     await runtime.ensureMember(m);
     expect(await withMarker(mark)).toEqual([]);
     expect((await runtime.probeMembers([m]))[m.name]).toEqual({ ready: true });
-    expect((await runtime.runScript(m, request('ct/dead/configure/3'), control)).exitCode).toBe(0);
+    expect((await runScript(runtime, m, request('ct/dead/configure/3'), control)).exitCode).toBe(0);
   });
 
   it('a member whose directory was removed is dead; ensureMember re-creates it, ending what the old one left', async () => {
     const mark = uniqueSleep();
     const m = await install('c-gone-0', `#!/bin/sh\n(cd / && exec setsid sleep ${mark}) &\nexit 0\n`);
-    expect((await runtime.runScript(m, request('ct/gone/configure/1'), control)).exitCode).toBe(0);
+    expect((await runScript(runtime, m, request('ct/gone/configure/1'), control)).exitCode).toBe(0);
     await until('the daemon runs', async () => ((await withMarker(mark)).length === 1 ? true : undefined));
     await rm(runtime.memberRoot(m), { recursive: true, force: true });
     expect((await runtime.probeMembers([m]))[m.name]).toMatchObject({
@@ -257,7 +261,7 @@ exit 0
     await install('c-gone-0', `#!/bin/sh\necho again > "$GUESTCONFIG_DIR/again"\n`);
     expect(await withMarker(mark), 'the removed member left its daemon').toEqual([]);
     expect(await keepAlives(home, `kdflow-keepalive:${ns}/c/c-gone-0`)).toBe(1);
-    expect((await runtime.runScript(m, request('ct/gone/configure/2'), control)).exitCode).toBe(0);
+    expect((await runScript(runtime, m, request('ct/gone/configure/2'), control)).exitCode).toBe(0);
     expect(await readFile(path.join(runtime.memberRoot(m), 'opt/guestconfig/again'), 'utf8')).toBe('again\n');
   });
 
@@ -273,10 +277,10 @@ case "$1" in
 esac
 `,
     );
-    expect((await runtime.runScript(m, request('ct/pids/configure'), control)).exitCode).toBe(0);
+    expect((await runScript(runtime, m, request('ct/pids/configure'), control)).exitCode).toBe(0);
     await until('the daemon runs', async () => ((await withMarker(mark)).length === 1 ? true : undefined));
     expect(
-      (await runtime.runScript(m, request('ct/pids/addnodes', { event: 'addnodes', argv: ['--addnodes'] }), control))
+      (await runScript(runtime, m, request('ct/pids/addnodes', { event: 'addnodes', argv: ['--addnodes'] }), control))
         .exitCode,
     ).toBe(0);
     await until('the daemon is stopped', async () => ((await withMarker(mark)).length === 0 ? true : undefined));
@@ -293,6 +297,63 @@ esac
     const probed = await runtime.probeMembers([live, member('c-probe-1')]);
     expect(probed[live.name]).toEqual({ ready: true });
     expect(probed['c-probe-1']).toMatchObject({ ready: false });
+  });
+
+  /** A worker that starts the run in a process of its own, and is killed -9 once `ready` holds. */
+  async function startThenKillWorker(m: MemberSpec, req: ScriptRequest, ready: () => Promise<boolean>): Promise<void> {
+    const worker = spawn(process.execPath, [CHILD, home, JSON.stringify(m), JSON.stringify(req)], {
+      stdio: 'ignore',
+      env: { ...process.env, KDFLOW_CONTAINMENT: setting },
+    });
+    const gone = new Promise((resolve) => worker.once('exit', resolve));
+    await until('the run is under way', async () => ((await ready()) ? true : undefined));
+    worker.kill('SIGKILL');
+    await gone;
+  }
+
+  it('the runner times a run out with no worker watching it: the worker died, the runner did not', async () => {
+    const mark = uniqueSleep();
+    const m = await install('c-alone-0', `#!/bin/sh\nsleep ${mark}\n`);
+    const status = path.join(runtime.memberRoot(m), 'opt/guestconfig/configure.status');
+    await startThenKillWorker(m, request('ct/alone/configure', { timeoutSeconds: 2 }), async () => {
+      return (await withMarker(mark)).length > 0;
+    });
+    await until('the runner records the timeout', async () =>
+      (await readFile(status, 'utf8').catch(() => '')) === 'ct/alone/configure=timeout\n' ? true : undefined,
+    );
+    expect(await withMarker(mark), 'the timed-out script still runs').toEqual([]);
+  });
+
+  it('an adopted run keeps its clock: the adopting worker waits out only what is left of the timeout', async () => {
+    const mark = uniqueSleep();
+    const timeoutSeconds = 8;
+    const m = await install('c-adopt-0', `#!/bin/sh\nsleep 5\necho tick > "$GUESTCONFIG_DIR/tick"\nsleep ${mark}\n`);
+    const tick = path.join(runtime.memberRoot(m), 'opt/guestconfig/tick');
+    const req = request('ct/adopt/configure', { timeoutSeconds });
+    // The worker dies 5 s into the run; its successor adopts the run at once.
+    await startThenKillWorker(m, req, async () => (await readFile(tick, 'utf8').catch(() => '')) === 'tick\n');
+    const adoptedAt = Date.now();
+    const result = await runScript(runtime, m, req, control);
+    const waited = Date.now() - adoptedAt;
+    expect(result).toMatchObject({ timedOut: true, exitCode: null, recorded: false });
+    // A clock restarted on adoption would wait the whole timeout again (8 s); the run's own clock had 3 s left.
+    expect(waited).toBeLessThan(timeoutSeconds * 1000);
+    expect(await withMarker(mark)).toEqual([]);
+  });
+
+  it('a script killed from outside is a kill, a hanging one a timeout', async () => {
+    const mark = uniqueSleep();
+    const m = await install('c-kill-0', `#!/bin/sh\nexec sleep ${mark}\n`);
+    const run = runScript(runtime, m, request('ct/kill/configure'), control);
+    const [victim] = await until('the script sleeps', async () => {
+      const found = await withMarker(mark);
+      return found.length > 0 ? found : undefined;
+    });
+    process.kill(victim as number, 'SIGKILL');
+    expect(await run).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: false });
+    const timedOut = await runScript(runtime, m, request('ct/kill/configure/2', { timeoutSeconds: 1 }), control);
+    expect(timedOut).toMatchObject({ exitCode: null, timedOut: true });
+    expect(timedOut.signal).toBeUndefined();
   });
 });
 
@@ -347,18 +408,48 @@ describe('the activities', () => {
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect((failure as ApplicationFailure).message).toBe('configure on c-a-3 exited on SIGKILL');
   });
+
+  it('runScript tells a timeout (ScriptTimeout) from a kill (ScriptFailed), in the failure status shows', async () => {
+    const m = member('c-a-4');
+    await runtime.ensureMember(m);
+    const dir = path.join(home, 'pkg-hang', 'appconfig');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'startscript'), `#!/bin/sh\nsleep ${uniqueSleep()}\n`);
+    await chmod(path.join(dir, 'startscript'), 0o755);
+    await runtime.installPackage(m, (await preparePackage(dir, path.join(home, 'cache'))).tgzPath);
+    const script: ScriptInput = { runId: 'cact/c/configure/4', event: 'configure', env: [], timeoutSeconds: 1 };
+    const failure = await new MockActivityEnvironment()
+      .run(activities.runScript, { member: m, script })
+      .catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect((failure as ApplicationFailure).type).toBe('ScriptTimeout');
+    expect((failure as ApplicationFailure).message).toBe('configure on c-a-4 timed out after 1s');
+  });
 });
 
 describe('the runner without perl', () => {
   it('records the exit itself; a signal shows as 128+N, since a shell cannot tell them apart', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'kdflow-noperl-'));
-    // A PATH with mv and nothing else: no perl to hand the run to.
+    // A PATH with the runner's few tools and no perl to hand the run to.
     await mkdir(path.join(dir, 'bin'));
-    await symlink('/bin/mv', path.join(dir, 'bin', 'mv'));
+    for (const tool of ['sh', 'mv', 'rm', 'cat', 'sleep', 'grep'])
+      await symlink(
+        execFileSync('sh', ['-c', 'command -v "$1"', 'sh', tool], { encoding: 'utf8' }).trim(),
+        path.join(dir, 'bin', tool),
+      );
     await writeFile(path.join(dir, 'script'), '#!/bin/sh\nkill -KILL $$\n', { mode: 0o755 });
-    const runner = fileURLToPath(new URL('../../runtimes/local-run.sh', import.meta.url));
     const out = (name: string) => path.join(dir, name);
-    const child = spawn(runner, [out('status'), 'noperl/configure', out('stdout'), out('stderr'), out('script')], {
+    const [shell, ...args] = runnerArgv({
+      status: out('status'),
+      runId: 'noperl/configure',
+      base: out('configure'),
+      stdout: out('stdout'),
+      stderr: out('stderr'),
+      timeoutSeconds: 30,
+      script: out('script'),
+      argv: [],
+    }) as [string, ...string[]];
+    const child = spawn(path.join(dir, 'bin', shell), args, {
       env: { PATH: path.join(dir, 'bin') },
       stdio: 'ignore',
     });

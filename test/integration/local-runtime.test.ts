@@ -10,6 +10,7 @@ import { preparePackage } from '../../runtimes/config-package.ts';
 import { RuntimeError } from '../../runtimes/errors.ts';
 import { guestMountSupport } from '../../runtimes/guest-mounts.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
+import { runScript } from '../../runtimes/script/protocol.ts';
 import type { MemberSpec } from '../../runtimes/runtime.ts';
 
 /** An unmodified KubeDirector-style script: it knows only the fixed guest paths, no kdflow env vars. */
@@ -62,7 +63,8 @@ describe('local runtime: guest paths', () => {
     ]);
     const pkg = await preparePackage(await packageDir(KUBEDIRECTOR_SCRIPT), path.join(home, 'cache'));
     await runtime.installPackage(m, pkg.tgzPath);
-    const result = await runtime.runScript(
+    const result = await runScript(
+      runtime,
       m,
       { runId: `rt/${name}/configure`, event: 'configure', argv: ['--configure'], env: [], timeoutSeconds: 30 },
       control,

@@ -2,8 +2,10 @@
  * State that scales (docs/adr/0013), on a real dev server and real processes: a cluster grows and
  * shrinks across continue-as-new and goes on; what the workflow carries and schedules is O(1) per
  * member; history is read from Temporal across runs; a hand-started workflow with only the required
- * fields runs on its parsed, defaulted input.
+ * fields runs on its parsed, defaulted input, and a bad one fails at once, naming what is wrong.
  */
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
 import {
@@ -142,5 +144,42 @@ describe('state that scales', () => {
     expect(first.roles[0]?.members.map((m) => m.name)).toEqual(['bare-node-1']);
     await handle.signal(deleteSignal);
     await handle.result();
+  });
+
+  it('fails a hand-started workflow with a bad input at once, non-retryable, naming each field and value', async () => {
+    const pkg = await writePackage(`${h.home}/wrong`);
+    const app = {
+      label: { name: 'wrong' },
+      distroID: 'wrong',
+      version: '1',
+      defaultImageRepoTag: 'x:1',
+      defaultConfigPackage: { packageURL: pkg },
+      roles: [{ id: 'node', cardinality: '1' }],
+      maxParallel: 0,
+    };
+    const spec = { app: 'wrong', roles: [{ id: 'node', env: [{ name: '1abc', value: 'x' }] }] };
+    const input = { namespace: 'default', name: 'wrong', appName: 'wrong', app, spec } as unknown as Parameters<
+      typeof clusterWorkflow
+    >[0];
+    const typed = { ...input, spec: KdClusterSpec.parse({ app: 'wrong', roles: [{ id: 'node' }] }) };
+    const handle = await h.env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', {
+      taskQueue: h.taskQueue,
+      args: [input],
+      ...clusterStartOptions(typed),
+    });
+    const failure = await handle.result().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    const cause = (failure as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect(cause).toMatchObject({ type: 'InvalidCluster', nonRetryable: true });
+    expect(cause?.message).toBe(
+      [
+        'app.maxParallel: got 0; expected number to be >=1',
+        'spec.roles[0].env[0].name: env name must be a shell-style identifier (letters, digits, _), got "1abc"',
+      ].join('\n'),
+    );
   });
 });

@@ -70,10 +70,17 @@ describe('the Web UI finds and reads a cluster', () => {
     const said = await summaries(good);
     expect(said).toContain('configure seen-good-worker-2');
     expect(said).toContain('addnodes on seen-good-controller-0 (+worker 1-2)');
-    expect(said).toContain('launch seen-good-worker-1, seen-good-worker-2 (create, ready, configmeta, package)');
-    expect(said).toContain('write configmeta.json to seen-good-controller-0, seen-good-worker-0');
-    const scheduled = ((await good.fetchHistory()).events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
+    // Planner v3: the launch also brings the older members' configmeta up to date, and says so.
+    expect(said).toContain(
+      'launch seen-good-worker-1, seen-good-worker-2 (create, ready, configmeta, package); configmeta to seen-good-controller-0, seen-good-worker-0',
+    );
+    expect(said.some((s) => s.startsWith('write configmeta.json'))).toBe(false);
+    const events = (await good.fetchHistory()).events ?? [];
+    const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes);
     expect(said).toHaveLength(scheduled.length);
+    // The count goes out with the phase: one upsert as the grow starts (updating), one as it ends.
+    const grow = events.slice(events.findIndex((e) => e.workflowExecutionSignaledEventAttributes));
+    expect(grow.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes)).toHaveLength(2);
 
     // The current details are a Markdown table of members and states.
     const details = (await bad.query(workflowMetadataQuery)).currentDetails ?? '';

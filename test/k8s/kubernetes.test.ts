@@ -17,6 +17,8 @@ import {
 } from '../../api/index.ts';
 import { scriptHistory } from '../../lib/script-history.ts';
 import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
+import { processesWhere } from '../../runtimes/processes.ts';
+import { runScript } from '../../runtimes/script/protocol.ts';
 import type { MemberTarget } from '../../runtimes/runtime.ts';
 import type { clusterWorkflow } from '../../workflows/cluster.ts';
 import { memberStates, settled, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
@@ -85,6 +87,11 @@ async function podEvents(cluster: string, member: string): Promise<string[]> {
   const text = (await h.runtime.readGuestFile(target(cluster, member), '/opt/guestconfig/events.log')) ?? '';
   return text.split('\n').filter(Boolean);
 }
+
+/** A sleep no other process runs, so its processes can be found by argv. */
+const sleepMark = () => `${100_000 + Math.floor(Math.random() * 800_000)}.${Date.now() % 10_000}`;
+/** The `sleep MARK` itself (the runner's and `start`'s argv carry the mark too). */
+const withMarker = (mark: string) => processesWhere((p) => p.argv[0] === 'sleep' && p.argv[1] === mark);
 
 const names = (items: { metadata?: { name?: string } }[]) => items.map((i) => i.metadata?.name ?? '').sort();
 
@@ -325,6 +332,46 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
     expect(runs.find((r) => r.member === member?.name && r.event === 'configure')?.stdoutTail).toContain(
       'ran --configure',
     );
+    await handle.signal(deleteSignal);
+    await handle.result();
+  });
+
+  it('tells a kill from a timeout and from an exit code that looks like one, and names an OOM kill the pod reports', async () => {
+    const behaviour = 'case "$1" in --kill) kill -KILL $$ ;; --exit124) exit 124 ;; --hang) exec sleep "$2" ;; esac';
+    const app = testApp(await writePackage(`${h.home}/ends`, behaviour));
+    const handle = await startKubeCluster('ke', app, [{ id: 'controller', members: 1 }]);
+    expect(memberStates(await waitForStatus(handle, settled(1)))).toEqual({ 'ke-controller-0': 'configured' });
+    const m = target('ke', 'ke-controller-0');
+    const control = { signal: new AbortController().signal, heartbeat: () => {} };
+    const run = (id: string, argv: string[], timeoutSeconds = 60) =>
+      runScript(h.runtime, m, { runId: `${NS}/ke/${id}`, event: 'addnodes', argv, env: [], timeoutSeconds }, control);
+
+    expect(await run('kill', ['--kill'])).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: false });
+    expect(await run('exit124', ['--exit124'])).toMatchObject({ exitCode: 124, timedOut: false });
+    const hang = await run('hang', ['--hang', sleepMark()], 1);
+    expect(hang).toMatchObject({ exitCode: null, timedOut: true });
+    expect(hang.oomKilled).toBeUndefined();
+
+    // The container is OOM-killed: the kubelet reports it, and the run's processes die with the container.
+    const mark = sleepMark();
+    const oom = run('oom', ['--hang', mark]);
+    await eventually('the script sleeps', async () => ((await withMarker(mark)).length > 0 ? true : undefined));
+    const pod = await core.readNamespacedPod({ namespace: NS, name: m.name });
+    const container = pod.status?.containerStatuses?.[0];
+    if (!container) throw new Error('the pod has no container status');
+    container.restartCount = (container.restartCount ?? 0) + 1;
+    container.lastState = { terminated: { reason: 'OOMKilled', exitCode: 137, finishedAt: new Date() } };
+    await core.replaceNamespacedPodStatus({ namespace: NS, name: m.name, body: pod });
+    const runId = `${NS}/ke/oom`;
+    for (const pid of [
+      // The exec's `start`, the runner and its watchdog, and the script: all of the container.
+      ...(await processesWhere(
+        (p) => (p.argv.includes('kdflow-start') || p.argv.includes('kdflow-run')) && p.argv.includes(runId),
+      )),
+      ...(await withMarker(mark)),
+    ])
+      process.kill(pid, 'SIGKILL');
+    expect(await oom).toMatchObject({ exitCode: null, oomKilled: true, timedOut: false });
     await handle.signal(deleteSignal);
     await handle.result();
   });

@@ -1,11 +1,17 @@
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
-import { Worker } from '@temporalio/worker';
+import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PLANNER_VERSION, SUPPORTED_PLANNER_VERSIONS } from '../../workflows/planners.ts';
 import { replayDir } from '../support/cluster.ts';
-import { WORKFLOWS_PATH } from '../../worker/worker.ts';
+import { WORKFLOW_SOURCES } from '../../worker/worker.ts';
+
+// The bundle the worker runs, with the workflow code preloaded and shared (workflows/preload.ts).
+const bundle = bundleWorkflowCode({
+  workflowsPath: WORKFLOW_SOURCES.workflowsPath,
+  preloadModules: WORKFLOW_SOURCES.preloadModules,
+});
 
 /**
  * Histories recorded from real runs, kept per planner version (docs/adr/0014), must replay on today's
@@ -19,6 +25,8 @@ describe.each(SUPPORTED_PLANNER_VERSIONS)('replay of recorded cluster histories,
   });
   it.each(files)('%s replays without nondeterminism', async (file) => {
     const history = historyFromJSON(JSON.parse(await readFile(path.join(dir, file), 'utf8')));
-    await expect(Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, history, file)).resolves.toBeUndefined();
+    await expect(
+      Worker.runReplayHistory({ workflowBundle: { code: (await bundle).code } }, history, file),
+    ).resolves.toBeUndefined();
   });
 });

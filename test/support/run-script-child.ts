@@ -4,11 +4,12 @@
  * Usage: node run-script-child.ts HOME MEMBER_JSON REQUEST_JSON
  */
 import { LocalRuntime } from '../../runtimes/local.ts';
+import { runScript } from '../../runtimes/script/protocol.ts';
 import type { MemberTarget, ScriptRequest } from '../../runtimes/runtime.ts';
 
 const [home, member, request] = process.argv.slice(2) as [string, string, string];
 const runtime = new LocalRuntime(home);
-const result = await runtime.runScript(JSON.parse(member) as MemberTarget, JSON.parse(request) as ScriptRequest, {
+const result = await runScript(runtime, JSON.parse(member) as MemberTarget, JSON.parse(request) as ScriptRequest, {
   signal: new AbortController().signal,
   heartbeat: () => {},
 });

@@ -2,6 +2,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { exitCodeOf } from '../../runtimes/kubernetes/exec.ts';
 import { inPodCommand } from '../../runtimes/kubernetes/in-pod.ts';
+import { startArgv } from '../../runtimes/script/protocol.ts';
 import { headlessService, memberPod, memberPvc, memberServices, ownerRef } from '../../runtimes/kubernetes/objects.ts';
 import { podVerdict } from '../../runtimes/kubernetes/readiness.ts';
 import type { MemberSpec } from '../../runtimes/runtime.ts';
@@ -169,10 +170,19 @@ describe('exec plumbing', () => {
     expect(exitCodeOf({ status: 'Failure', message: 'container not found' })).toBeNull();
   });
   it('passes names and argv as positional parameters, never as shell text', () => {
-    const argv = inPodCommand('runStart', 'ns/pod', ['configure', 'run;id', 600, '--fqdns', '$(rm -rf /)']);
+    const argv = inPodCommand('writeFile', 'ns/pod', ['/opt/x;id', 600, '$(rm -rf /)']);
     expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
     expect(argv[3]).toBe('kdflow');
-    expect(argv.slice(4)).toEqual(['ns/pod', 'configure', 'run;id', '600', '--fqdns', '$(rm -rf /)']);
+    expect(argv.slice(4)).toEqual(['ns/pod', '/opt/x;id', '600', '$(rm -rf /)']);
     expect(argv[2]).not.toContain('rm -rf');
+    const start = startArgv(
+      { runId: 'run;id', event: 'configure', argv: ['--fqdns', '$(rm -rf /)'], env: [], timeoutSeconds: 600 },
+      [],
+    );
+    expect(start.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(start[3]).toBe('kdflow-start');
+    expect(start.slice(4, 7)).toEqual(['start', 'configure', 'run;id']);
+    expect(start.slice(-3)).toEqual(['2', '--fqdns', '$(rm -rf /)']);
+    expect(start[2]).not.toContain('rm -rf');
   });
 });

@@ -29,6 +29,42 @@ describe('liveness heartbeats', () => {
     expect(beats).toEqual([{ stage: 'create' }, { stage: 'create' }, { stage: 'create' }, { stage: 'create' }]);
   });
 
+  it('send nothing for an activity that ends within its first beat period', async () => {
+    const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 60_000 }, { interceptors: [livenessHeartbeats()] });
+    const beats: unknown[] = [];
+    env.on('heartbeat', (details: unknown) => beats.push(details));
+    const result = await env.run(async () => {
+      Context.current().heartbeat({ stage: 'create' });
+      Context.current().heartbeat({ stage: 'configmeta' });
+      return 'done';
+    });
+    expect(result).toBe('done');
+    expect(beats).toEqual([]);
+  });
+
+  it(
+    "hold an early heartbeat for the first beat, then send the activity's own at once",
+    { timeout: 30_000 },
+    async () => {
+      const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 400 }, { interceptors: [livenessHeartbeats()] });
+      const beats: unknown[] = [];
+      let first!: () => void;
+      const beaten = new Promise<void>((resolve) => (first = resolve));
+      env.on('heartbeat', (details: unknown) => {
+        beats.push(details);
+        first();
+      });
+      await env.run(async () => {
+        Context.current().heartbeat({ stage: 'create' });
+        Context.current().heartbeat({ stage: 'ready' });
+        await beaten;
+        // Past the first period: the activity's own heartbeat is not held.
+        Context.current().heartbeat({ stage: 'package' });
+      });
+      expect(beats).toEqual([{ stage: 'ready' }, { stage: 'package' }]);
+    },
+  );
+
   it('leave activities without a heartbeat timeout alone', async () => {
     const env = new MockActivityEnvironment(
       { heartbeatTimeoutMs: undefined },

@@ -30,7 +30,8 @@ import {
   type Step,
   type StepOutcome,
 } from '../../workflows/model.ts';
-import { applyOutcome, nextStep, requestRetry, sortMembers, stepMembers, topologyKey } from '../../workflows/plan.ts';
+import { sortMembers, stepMembers, topologyKey } from '../../workflows/plan.ts';
+import { plannerFor, type Planner } from '../../workflows/planners.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -120,7 +121,7 @@ export const never: FailFn = () => undefined;
 export function actors(step: Step): string[] {
   switch (step.kind) {
     case 'launchMembers':
-      return step.members.map((m) => m.name);
+      return [...step.members.map((m) => m.name), ...(step.refresh ?? [])];
     case 'writeConfigmeta':
       return step.members;
     case 'runEvent':
@@ -162,9 +163,17 @@ export class Sim {
    */
   strictOrder = true;
 
-  constructor(desired: Desired, fail: FailFn = never) {
+  /** The planner version under test (workflows/planners.ts); v2 unless a test says otherwise. */
+  planner: Pick<Planner, 'nextStep' | 'applyOutcome' | 'requestRetry'>;
+
+  constructor(
+    desired: Desired,
+    fail: FailFn = never,
+    planner: Pick<Planner, 'nextStep' | 'applyOutcome' | 'requestRetry'> = plannerFor(2),
+  ) {
     this.desired = desired;
     this.fail = fail;
+    this.planner = planner;
   }
 
   get(name: string): Member {
@@ -180,7 +189,7 @@ export class Sim {
 
   /** One turn of the loop; returns the step taken, or undefined when the planner is done. */
   step(): Step | undefined {
-    const step = nextStep(this.desired, this.members);
+    const step = this.planner.nextStep(this.desired, this.members);
     if (!step) return undefined;
     this.seq += 1;
     this.checkPreconditions(step);
@@ -196,7 +205,7 @@ export class Sim {
     const outcome: StepOutcome = { failed, runs };
     this.track(step, outcome);
     const before = this.members;
-    this.members = applyOutcome(this.desired, this.members, step, outcome);
+    this.members = this.planner.applyOutcome(this.desired, this.members, step, outcome);
     this.checkPostconditions(step, before);
     this.steps.push(step);
     return step;
@@ -220,7 +229,7 @@ export class Sim {
 
   /** `kdflow retry [member]`, with the members the runtime reports dead. */
   retry(member?: string, dead: Iterable<string> = []): this {
-    this.members = requestRetry(this.members, member, new Set(dead));
+    this.members = this.planner.requestRetry(this.members, member, new Set(dead));
     return this;
   }
 
@@ -273,6 +282,14 @@ export class Sim {
           expect(roles, `a growth launches one role: ${where}`).toHaveLength(1);
           expect(step.batch, where).toBe(base + 1 + this.desired.app.roles.findIndex((r) => r.id === roles[0]));
         }
+        // v3: the members it rewrites are the ones v2's writeConfigmeta right after would; never while members leave.
+        for (const n of step.refresh ?? []) {
+          expect(refs.includes(n), where).toBe(false);
+          expect(isLive(by(n)) && by(n).launched && by(n).state !== 'config error', where).toBe(true);
+          expect(by(n).topology, `rewrite of a current configmeta: ${where}`).not.toBe(step.topology);
+        }
+        if (step.refresh)
+          expect(this.members.every(isLive), `configmeta rewritten while members leave: ${where}`).toBe(true);
         break;
       }
       case 'runEvent': {
@@ -434,6 +451,7 @@ export class Sim {
           this.knows.delete(name);
           if (ok(name)) this.meta.set(name, listed);
         }
+        for (const n of step.refresh ?? []) if (ok(n)) this.meta.set(n, listed);
         break;
       }
       case 'writeConfigmeta': {
@@ -479,8 +497,8 @@ export class Sim {
  * A cluster settled at `counts`, every step succeeded. Roles are brought up one spec change at a
  * time, in app order, so every member's startscript has been told of every other.
  */
-export function settled(app: KdAppSpec, counts: Record<string, number | null>): Sim {
-  const sim = new Sim(makeDesired(app, {}, 0));
+export function settled(app: KdAppSpec, counts: Record<string, number | null>, planner = plannerFor(2)): Sim {
+  const sim = new Sim(makeDesired(app, {}, 0), never, planner);
   const sofar: Record<string, number | null> = {};
   for (const role of app.roles) {
     if (!(role.id in counts)) continue;
@@ -498,6 +516,7 @@ export function brief(step: Step): Record<string, unknown> {
         kind: step.kind,
         role: [...new Set(step.members.map((m) => m.role))].join(','),
         members: step.members.map((m) => m.name),
+        ...(step.refresh ? { refresh: step.refresh } : {}),
       };
     case 'runEvent':
       return {
@@ -530,7 +549,7 @@ export function mulberry32(seed: number): () => number {
 
 /** The invariants of a converged cluster. */
 export function expectSettled(sim: Sim, counts: Record<string, number>): void {
-  expect(nextStep(sim.desired, sim.members)).toBeUndefined();
+  expect(sim.planner.nextStep(sim.desired, sim.members)).toBeUndefined();
   const topology = topologyKey(liveNames(sim.members));
   for (const role of sim.desired.app.roles) {
     const want = counts[role.id] ?? 0;

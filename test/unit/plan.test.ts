@@ -8,6 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { desiredMembers, memberFqdn, memberName, scriptArgv } from '../../api/index.ts';
 import { succeeded, type Member, type Step } from '../../workflows/model.ts';
+import { applyOutcomeV3, nextStepV3, planV3 } from '../../workflows/plan-v3.ts';
+import { freshPlannerVersion, plannerFor, PLANNER_V3_PATCH, PLANNER_VERSION } from '../../workflows/planners.ts';
 import {
   applyOutcome,
   newMember,
@@ -1459,15 +1461,19 @@ function someLive(sim: Sim, rng: () => number, p: number): string[] {
   return sim.members.filter((m) => isLive(m) && rng() < p).map((m) => m.name);
 }
 
-describe('convergence (property)', () => {
+describe.each([2, 3])('convergence (property), planner v%i', (version) => {
+  const planner = plannerFor(version);
   it('every change from a settled cluster converges, with every step succeeding', () => {
     let runs = 0;
     for (const start of STARTS) {
       for (const target of targets()) {
-        const sim = start.a + start.b + start.c === 0 ? new Sim(makeDesired(app3, {}, 1)) : settled(app3, start);
+        const sim =
+          start.a + start.b + start.c === 0
+            ? new Sim(makeDesired(app3, {}, 1), never, planner)
+            : settled(app3, start, planner);
         sim.change(target);
         // plan() is exactly the success-only replay of the loop.
-        const planned = plan(sim.desired, sim.members);
+        const planned = planner.plan(sim.desired, sim.members);
         expect(sim.converge(500)).toEqual(planned);
         expectSettled(sim, target);
         expect(sim.members.every((m) => m.state === 'configured' && m.failedNotifies.length === 0 && m.announced)).toBe(
@@ -1490,7 +1496,10 @@ describe('convergence (property)', () => {
       const rng = mulberry32(0xc0ffee ^ label.length);
       for (const start of STARTS) {
         for (const target of targets()) {
-          const sim = start.a + start.b + start.c === 0 ? new Sim(makeDesired(app3, {}, 1)) : settled(app3, start);
+          const sim =
+            start.a + start.b + start.c === 0
+              ? new Sim(makeDesired(app3, {}, 1), never, planner)
+              : settled(app3, start, planner);
           sim.fail = make(rng);
           sim.change(target).converge(500);
           expectSettled(sim, target);
@@ -1525,7 +1534,10 @@ describe('convergence (property)', () => {
       const start = STARTS[Math.floor(rng() * STARTS.length)]!;
       const mid = all[Math.floor(rng() * all.length)]!;
       const end = all[Math.floor(rng() * all.length)]!;
-      const sim = start.a + start.b + start.c === 0 ? new Sim(makeDesired(app3, {}, 1)) : settled(app3, start);
+      const sim =
+        start.a + start.b + start.c === 0
+          ? new Sim(makeDesired(app3, {}, 1), never, planner)
+          : settled(app3, start, planner);
       // A change between steps (the workflow never makes one: an operation finishes against its spec,
       // but the plan query plans from mid-operation state) must keep KubeDirector's order too.
       sim.fail = rng() < 0.5 ? randomFailures(rng, 0.2) : never;
@@ -1548,7 +1560,7 @@ describe('convergence (property)', () => {
     for (let trial = 0; trial < 300; trial++) {
       const start = STARTS[1 + Math.floor(rng() * (STARTS.length - 1))]!;
       const end = [...targets()][Math.floor(rng() * 125)]!;
-      const sim = settled(app3, start);
+      const sim = settled(app3, start, planner);
       sim.change(end);
       const cut = Math.floor(rng() * 10);
       for (let i = 0; i < cut && sim.step(); i++);
@@ -1566,7 +1578,7 @@ describe('convergence (property)', () => {
       const counts = () => Object.fromEntries(mixed.roles.map((r) => [r.id, Math.floor(rng() * 4)]));
       const start = counts();
       const end = counts();
-      const sim = settled(mixed, start);
+      const sim = settled(mixed, start, planner);
       expectSettled(sim, start);
       sim.fail = rng() < 0.5 ? randomFailures(rng, 0.25) : never;
       sim.change(end).converge(500);
@@ -1645,5 +1657,97 @@ describe('planner bugs found by these tests (fixed)', () => {
     // Today the precondition check throws: addnodes to kc-a-0 with a stale configmeta.
     sim.change({ a: 3, b: 2 }).converge();
     expectSettled(sim, { a: 3, b: 2 });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Planner v3 (workflows/plan-v3.ts, docs/adr/0014): v2's decisions, with the configmeta rewrite
+// that follows a launch into a live cluster done by the launch itself.
+// ---------------------------------------------------------------------------------------------
+
+const v3 = plannerFor(3);
+
+/** v2's steps with every launch that a writeConfigmeta of the same topology follows made one launch step. */
+function mergedV2(steps: Step[]): Step[] {
+  const out: Step[] = [];
+  for (const step of steps) {
+    const last = out.at(-1);
+    if (step.kind === 'writeConfigmeta' && last?.kind === 'launchMembers' && last.topology === step.topology)
+      out[out.length - 1] = { ...last, refresh: step.members };
+    else out.push(step);
+  }
+  return out;
+}
+
+/** The property tests above run on v3 too (convergence, KubeDirector's order, everyone knowing everyone). */
+describe('planner v3', () => {
+  it('is what new runs take; a run whose history began before it (no patch marker) stays on v2', () => {
+    expect(PLANNER_VERSION).toBe(3);
+    expect(freshPlannerVersion((id) => id === PLANNER_V3_PATCH)).toBe(3);
+    expect(freshPlannerVersion(() => false)).toBe(2);
+    expect(plannerFor(3).countsWithPhaseOnly).toBe(true);
+    expect(plannerFor(2).countsWithPhaseOnly).toBe(false);
+  });
+
+  it("a grow is one launch that also rewrites the old members' configmeta: one step fewer than v2", () => {
+    const sim = settled(single, { worker: 2 }, v3);
+    const steps = sim.change({ worker: 4 }).converge();
+    const fresh = names('worker', 2, 3);
+    expect(steps.map(brief)).toEqual([
+      { kind: 'launchMembers', role: 'worker', members: fresh, refresh: names('worker', 0, 1) },
+      { kind: 'runEvent', event: 'configure', role: 'worker', targets: fresh },
+      { kind: 'runEvent', event: 'addnodes', role: 'worker', targets: names('worker', 0, 1), about: [[2, 3]] },
+    ]);
+    expectSettled(sim, { worker: 4 });
+    expect(sim.members.every((m) => m.topology === topologyKey(names('worker', 0, 1, 2, 3)))).toBe(true);
+    expectEveryoneKnowsEveryone(sim);
+  });
+
+  it('a create has nothing to rewrite, and a launch while members leave leaves the rewrite to its own step', () => {
+    expect(new Sim(makeDesired(app3, { a: 1, b: 2 }, 1), never, v3).converge().map(brief)[0]).toEqual({
+      kind: 'launchMembers',
+      role: 'a,b',
+      members: [nm('a', 0), ...names('b', 0, 1)],
+    });
+    // c-1 is marked to leave; then b grows: survivors must hear --delnodes before configmeta drops c-1.
+    const sim = settled(app3, { a: 1, b: 2, c: 2 }, v3).change({ a: 1, b: 2, c: 1 });
+    expect(sim.step()).toMatchObject({ kind: 'markLeaving', members: [nm('c', 1)] });
+    sim.change({ a: 1, b: 3, c: 1 });
+    const launch = sim.step();
+    expect(launch).toMatchObject({ kind: 'launchMembers', members: [ref('b', 2)] });
+    expect(launch).not.toHaveProperty('refresh');
+    sim.converge();
+    expectSettled(sim, { a: 1, b: 3, c: 1 });
+    expectEveryoneKnowsEveryone(sim);
+  });
+
+  it('a member whose rewrite fails is in config error with why; the launched ones go on', () => {
+    const sim = settled(single, { worker: 2 }, v3).change({ worker: 3 });
+    const step = nextStepV3(sim.desired, sim.members) as LaunchStep;
+    expect(step.refresh).toEqual(names('worker', 0, 1));
+    const after = applyOutcomeV3(sim.desired, sim.members, step, {
+      failed: { [nm('worker', 0)]: 'disk full' },
+      runs: {},
+    });
+    expect(after.map((m) => [m.name, m.state, m.topology === step.topology, m.lastError])).toEqual([
+      [nm('worker', 0), 'config error', false, 'disk full'],
+      [nm('worker', 1), 'configured', true, undefined],
+      [nm('worker', 2), 'creating', true, undefined],
+    ]);
+  });
+
+  it("plans exactly v2's steps with each launch and the rewrite after it merged, from every start to every target", () => {
+    let merged = 0;
+    for (const start of STARTS) {
+      for (const target of targets()) {
+        const sim = start.a + start.b + start.c === 0 ? new Sim(makeDesired(app3, {}, 1)) : settled(app3, start);
+        sim.change(target);
+        const v2 = plan(sim.desired, sim.members);
+        const mine = planV3(sim.desired, sim.members);
+        expect(mine).toEqual(mergedV2(v2));
+        merged += v2.length - mine.length;
+      }
+    }
+    expect(merged).toBeGreaterThan(100);
   });
 });

@@ -1,0 +1,130 @@
+/**
+ * The field rules of the api's shapes as plain data: enums, name patterns, limits and their
+ * messages. zod-free, so the workflow sandbox can use them (docs/adr/0013): the zod schemas
+ * (common.ts, app.ts, cluster.ts, status.ts) and the workflow's light check (light-check.ts) both
+ * read them from here, so a pattern or a limit is written once.
+ */
+
+/** The lifecycle events a startscript receives, in KubeDirector's words. */
+export const EVENTS = ['configure', 'addnodes', 'delnodes'] as const;
+
+/** KubeDirector's member states, kept verbatim so its users read them without a glossary. */
+export const MEMBER_STATES = [
+  'create pending',
+  'creating',
+  'configured',
+  'config error',
+  'delete pending',
+  'deleting',
+] as const;
+
+/** `config error` is a settled cluster with at least one member in config error. */
+export const CLUSTER_PHASES = ['creating', 'configured', 'updating', 'config error', 'deleting', 'deleted'] as const;
+
+export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'] as const;
+
+/** The total member cap KubeDirector enforces; kdflow keeps it. */
+export const MAX_MEMBERS = 1000;
+
+/** What a role's member count must be, and what is said when it is not. */
+export const MEMBERS_RULES = {
+  int: 'members must be a whole number',
+  min: [0, 'members must not be negative'],
+  max: [MAX_MEMBERS, `members must be at most ${MAX_MEMBERS}`],
+} as const;
+
+/** Members per status answer: at 1,000 members the whole status would pass the SDK's 512 KiB warning. */
+export const STATUS_PAGE_DEFAULT = 100;
+export const STATUS_PAGE_MAX = 200;
+
+/**
+ * Names kdflow keys maps by must never reach Object.prototype. kdflow's own lookups are
+ * prototype-free (Map, Object.create(null), Object.hasOwn); refusing `__proto__` outright also keeps
+ * it out of any plain object a name reaches later (JSON, env, labels). The patterns below already
+ * exclude it; this check says why, and holds if a pattern is ever widened. `constructor` and
+ * `prototype` stay valid: Kubernetes and KubeDirector accept them, and refusing them now could fail
+ * the specs of clusters that already run.
+ */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__']);
+export const reservedMessage = (what: string) => `${what} must not be "__proto__" (a name reserved by JavaScript)`;
+
+/** A pattern and what it says when a value does not match. */
+export interface Pattern {
+  regex: RegExp;
+  message: string;
+}
+
+// RFC 1123 label: what Kubernetes accepts as a Pod, Service or namespace name.
+export const DNS_LABEL_MAX = 63;
+export const dnsLabelPattern = (what: string): Pattern => ({
+  regex: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+  message: `${what} must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)`,
+});
+
+/** Role ids may hold '_' as KubeDirector's do (vanilla_centos); member names map it to '-'. */
+export const ROLE_ID_MAX = 40;
+export const ROLE_ID_PATTERN: Pattern = {
+  regex: /^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$/,
+  message: "role id must be lowercase letters, digits, '-' or '_', starting and ending with a letter or digit",
+};
+
+// A Kubernetes resource quantity such as 500m, 2, 4Gi or 1e3.
+export const QUANTITY_PATTERN: Pattern = {
+  regex: /^(\d+(\.\d+)?|\.\d+)(e\d+|[KMGTPE]i|[mkMGTPE])?$/,
+  message: 'must be a Kubernetes quantity such as 500m, 2 or 4Gi',
+};
+
+export const ENV_NAME_PATTERN: Pattern = {
+  regex: /^[A-Za-z_][A-Za-z0-9_]*$/,
+  message: 'env name must be a shell-style identifier (letters, digits, _)',
+};
+export const ENV_VALUE_MAX = 32_768;
+
+export const STORAGE_SIZE_PATTERN: Pattern = {
+  regex: /^\d+(\.\d+)?([KMGTPE]i?)?$/,
+  message: 'storage.size must be a quantity such as 10Gi',
+};
+
+export const PERSIST_DIR_PATTERN: Pattern = { regex: /^\//, message: 'persist dir must be an absolute path' };
+export const PERSIST_DIR_DOTDOT = "persist dir must not contain '..'";
+export const persistDirClimbs = (dir: string) => dir.split('/').includes('..');
+
+export const CARDINALITY_MESSAGE = 'cardinality must be "N" or "N+" (for example "1", "2+", "0+")';
+
+/** kdflow's own app knobs; KubeDirector has none of these (its scripts never time out). */
+export const APP_KNOBS = {
+  scriptTimeoutSeconds: { min: 1, max: 86_400, default: 600 },
+  maxParallel: { min: 1, max: 1000, default: 16 },
+} as const;
+export const RETRY_KNOBS = {
+  maximumAttempts: { min: 1, max: 20, default: 3, int: true },
+  initialIntervalSeconds: { min: 0.1, max: 600, default: 1, int: false },
+  backoffCoefficient: { min: 1, max: 10, default: 2, int: false },
+} as const;
+export const SERVICE_PORT = { min: 1, max: 65535 } as const;
+
+/**
+ * A spec travels in Temporal payloads (a warning at 512 KiB, refused at 2 MiB) and lives in workflow
+ * state, so a huge one fails late and obscurely. 256 KiB is far more than any real app or cluster needs.
+ */
+export const MAX_SPEC_BYTES = 256 * 1024;
+
+/** The issue for a spec over MAX_SPEC_BYTES, placed at its largest string, the likely culprit. */
+export function oversize(value: unknown, what: string): { path: (string | number)[]; message: string } | undefined {
+  // Characters of the JSON, close to its bytes; no Buffer here, as the workflow sandbox has none.
+  const bytes = (JSON.stringify(value) ?? '').length;
+  if (bytes <= MAX_SPEC_BYTES) return undefined;
+  let largest: { path: (string | number)[]; size: number } = { path: [], size: -1 };
+  const walk = (v: unknown, at: (string | number)[]): void => {
+    if (typeof v === 'string') {
+      if (v.length > largest.size) largest = { path: at, size: v.length };
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...at, i]));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...at, k]);
+  };
+  walk(value, []);
+  const kib = (n: number) => Math.ceil(n / 1024);
+  return {
+    path: largest.path,
+    message: `${what} is ${kib(bytes)} KiB, more than the ${kib(MAX_SPEC_BYTES)} KiB allowed (this field holds ${kib(largest.size)} KiB)`,
+  };
+}

@@ -1,0 +1,305 @@
+/**
+ * The api's rules that need no schema: issues and how they read, the cross-field rules of an app
+ * and a cluster spec, the rules between a cluster and its app, and the changes a live cluster
+ * accepts. zod-free, so the workflow sandbox shares one copy (docs/adr/0013); the zod schemas run
+ * the same rules (their superRefine calls appSpecIssues and clusterSpecIssues), so no rule is
+ * written twice.
+ */
+import type { AppRole, ConfigPackage, KdAppSpec } from './app.ts';
+import { cardinalityViolation, parseCardinality } from './cardinality.ts';
+import type { KdClusterSpec } from './cluster.ts';
+import type { EventName } from './common.ts';
+import { EVENTS, MAX_MEMBERS, oversize } from './fields.ts';
+import { memberName } from './names.ts';
+
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+/** An issue a schema's own rule finds, at a path from the schema's root. */
+export interface RuleIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/** A spec that breaks a rule; every issue names its field. Shared by the CLI, the shim and the workflow. */
+export class ValidationError extends Error {
+  override readonly name = 'ValidationError';
+  readonly issues: FieldIssue[];
+  readonly source: string | undefined;
+  constructor(issues: FieldIssue[], source?: string) {
+    super(formatIssues(issues, source));
+    this.issues = issues;
+    this.source = source;
+  }
+}
+
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>(
+    (out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
+    '',
+  );
+}
+
+export function formatIssues(issues: FieldIssue[], source?: string): string {
+  const prefix = source ? `${source}: ` : '';
+  return issues.map((i) => `${prefix}${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n');
+}
+
+/**
+ * The value at a path, own properties only (a segment such as "constructor" finds nothing inherited).
+ * A key missing from an object that is there is found, as undefined: the field was left out.
+ */
+export function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): { found: boolean; value?: unknown } {
+  let at: unknown = root;
+  for (const [i, key] of path.entries()) {
+    if (at === null || typeof at !== 'object' || typeof key === 'symbol') return { found: false };
+    if (!Object.hasOwn(at, key)) return i === path.length - 1 ? { found: true, value: undefined } : { found: false };
+    at = (at as Record<string, unknown>)[key];
+  }
+  return { found: true, value: at };
+}
+
+const MAX_SHOWN = 40;
+
+/** A value as a user would recognise it, short: strings quoted (escapes visible), long ones cut with their length. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') {
+    const quoted = JSON.stringify(value);
+    return quoted.length <= MAX_SHOWN
+      ? quoted
+      : `${JSON.stringify(value.slice(0, MAX_SHOWN - 8)).slice(0, -1)}…" (${value.length} characters)`;
+  }
+  if (typeof value !== 'object' || value === null) return String(value);
+  const json = safeJson(value);
+  if (json !== undefined && json.length <= MAX_SHOWN) return json;
+  if (Array.isArray(value)) return `a list of ${value.length} item${value.length === 1 ? '' : 's'}`;
+  const keys = Object.keys(value);
+  return `an object with ${keys.length === 0 ? 'no keys' : `keys ${keys.slice(0, 4).join(', ')}${keys.length > 4 ? ', …' : ''}`}`;
+}
+
+function safeJson(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Rules of an app spec across its fields: unique role and service ids, images, known references, size. */
+export function appSpecIssues(spec: KdAppSpec): RuleIssue[] {
+  const issues: RuleIssue[] = [];
+  const roleIds = new Set<string>();
+  const memberRoleNames = new Map<string, string>();
+  spec.roles.forEach((role, i) => {
+    if (roleIds.has(role.id)) issues.push({ path: ['roles', i, 'id'], message: `duplicate role id "${role.id}"` });
+    roleIds.add(role.id);
+    // Member names use '-' for '_', so "a_b" and "a-b" would name the same pods.
+    const asName = role.id.replaceAll('_', '-');
+    const clash = memberRoleNames.get(asName);
+    if (clash && clash !== role.id)
+      issues.push({
+        path: ['roles', i, 'id'],
+        message: `role id "${role.id}" gives the same member names as role "${clash}"`,
+      });
+    memberRoleNames.set(asName, role.id);
+    if (!role.imageRepoTag && !spec.defaultImageRepoTag)
+      issues.push({
+        path: ['roles', i, 'imageRepoTag'],
+        message: `role "${role.id}" has no imageRepoTag and the app has no defaultImageRepoTag`,
+      });
+  });
+  const services = spec.services ?? [];
+  const serviceIds = new Set(services.map((s) => s.id));
+  services.forEach((s, i) => {
+    if (services.findIndex((o) => o.id === s.id) !== i)
+      issues.push({ path: ['services', i, 'id'], message: `duplicate service id "${s.id}"` });
+  });
+  spec.config?.roleServices?.forEach((rs, i) => {
+    if (!roleIds.has(rs.roleID))
+      issues.push({ path: ['config', 'roleServices', i, 'roleID'], message: `unknown role "${rs.roleID}"` });
+    rs.serviceIDs.forEach((sid, j) => {
+      if (!serviceIds.has(sid))
+        issues.push({ path: ['config', 'roleServices', i, 'serviceIDs', j], message: `unknown service "${sid}"` });
+    });
+  });
+  spec.config?.selectedRoles?.forEach((r, i) => {
+    if (!roleIds.has(r)) issues.push({ path: ['config', 'selectedRoles', i], message: `unknown role "${r}"` });
+  });
+  const big = oversize(spec, 'the app spec');
+  if (big) issues.push(big);
+  return issues;
+}
+
+/** Rules of a cluster spec across its fields: unique role ids, unique env names per role, size. */
+export function clusterSpecIssues(spec: KdClusterSpec): RuleIssue[] {
+  const issues: RuleIssue[] = [];
+  const seen = new Set<string>();
+  spec.roles.forEach((role, i) => {
+    if (seen.has(role.id)) issues.push({ path: ['roles', i, 'id'], message: `duplicate role id "${role.id}"` });
+    seen.add(role.id);
+    const names = new Set<string>();
+    role.env?.forEach((env, j) => {
+      if (names.has(env.name))
+        issues.push({ path: ['roles', i, 'env', j, 'name'], message: `duplicate env name "${env.name}"` });
+      names.add(env.name);
+    });
+  });
+  const big = oversize(spec, 'the cluster spec');
+  if (big) issues.push(big);
+  return issues;
+}
+
+/** A service endpoint a role's members expose, as the app declares it. */
+export interface RoleService {
+  id: string;
+  port: number;
+  urlScheme?: string;
+}
+
+/** The app's services with an endpoint that `config.roleServices` gives this role. */
+export function roleServices(app: KdAppSpec, roleId: string): RoleService[] {
+  const ids = new Set(
+    (app.config?.roleServices ?? []).filter((rs) => rs.roleID === roleId).flatMap((rs) => rs.serviceIDs),
+  );
+  return (app.services ?? []).flatMap((s) =>
+    ids.has(s.id) && s.endpoint
+      ? [{ id: s.id, port: s.endpoint.port, ...(s.endpoint.urlScheme ? { urlScheme: s.endpoint.urlScheme } : {}) }]
+      : [],
+  );
+}
+
+/** The settings of one role after the app's defaults are applied. */
+export interface EffectiveRole {
+  id: AppRole['id'];
+  cardinality: string;
+  image: string;
+  configPackage: ConfigPackage;
+  persistDirs: string[];
+  events: EventName[];
+}
+
+export function effectiveRole(app: KdAppSpec, roleId: string): EffectiveRole | undefined {
+  const role = app.roles.find((r) => r.id === roleId);
+  if (!role) return undefined;
+  return {
+    id: role.id,
+    cardinality: role.cardinality,
+    image: role.imageRepoTag ?? app.defaultImageRepoTag ?? '',
+    configPackage: role.configPackage !== undefined ? role.configPackage : (app.defaultConfigPackage ?? null),
+    persistDirs: role.persistDirs ?? app.defaultPersistDirs ?? [],
+    // An absent eventList means every event.
+    events: role.eventList ?? app.defaultEventList ?? [...EVENTS],
+  };
+}
+
+/** The member count each app role ends up with: the spec's, or N of the cardinality when absent. */
+export function desiredMembers(spec: KdClusterSpec, app: KdAppSpec): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const role of app.roles) {
+    const listed = spec.roles.find((r) => r.id === role.id);
+    counts.set(role.id, listed?.members ?? (listed ? (parseCardinality(role.cardinality)?.min ?? 0) : 0));
+  }
+  return counts;
+}
+
+/** Rules that need both the cluster and its app: known roles, cardinality, the member cap, name length. */
+export function clusterIssues(
+  clusterName: string,
+  spec: KdClusterSpec,
+  app: KdAppSpec,
+  appName?: string,
+): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  if (appName !== undefined && spec.app !== appName)
+    issues.push({ path: 'app', message: `cluster names app "${spec.app}" but was given app "${appName}"` });
+  spec.roles.forEach((role, i) => {
+    if (!app.roles.some((r) => r.id === role.id)) {
+      issues.push({
+        path: `roles[${i}].id`,
+        message: `unknown role "${role.id}"; app "${spec.app}" has ${app.roles.map((r) => `"${r.id}"`).join(', ')}`,
+      });
+    }
+  });
+  const counts = desiredMembers(spec, app);
+  let total = 0;
+  for (const appRole of app.roles) {
+    const members = counts.get(appRole.id) ?? 0;
+    total += members;
+    const index = spec.roles.findIndex((r) => r.id === appRole.id);
+    const violation = cardinalityViolation(appRole.id, appRole.cardinality, members);
+    if (violation) issues.push({ path: index >= 0 ? `roles[${index}].members` : 'roles', message: violation });
+    if (members > 0) {
+      const longest = memberName(clusterName, appRole.id, members - 1);
+      if (longest.length > 63)
+        issues.push({
+          path: index >= 0 ? `roles[${index}].id` : 'roles',
+          message: `member name "${longest}" is longer than 63 characters; shorten the cluster name`,
+        });
+    }
+  }
+  if (total > MAX_MEMBERS)
+    issues.push({ path: 'roles', message: `a cluster may have at most ${MAX_MEMBERS} members, got ${total}` });
+  return issues;
+}
+
+/** Rules for changing a live cluster: the app is fixed, and a role with members changes only its count. */
+export function changeIssues(current: KdClusterSpec, next: KdClusterSpec, app: KdAppSpec): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const live = desiredMembers(current, app);
+  if (current.app !== next.app)
+    issues.push({ path: 'app', message: `app is immutable (was "${current.app}", got "${next.app}")` });
+  next.roles.forEach((role, i) => {
+    const before = current.roles.find((r) => r.id === role.id);
+    if (!before || (live.get(role.id) ?? 0) === 0) return;
+    const { members: _a, ...restBefore } = before;
+    const { members: _b, ...restNext } = role;
+    if (stableJson(restBefore) !== stableJson(restNext)) {
+      issues.push({
+        path: `roles[${i}]`,
+        message: `role "${role.id}" has members, so only its members count may change`,
+      });
+    }
+  });
+  return issues;
+}
+
+/** The app-level and change rules of a new spec for a live cluster, with paths from the change's top. */
+export function specChangeIssues(
+  clusterName: string,
+  current: KdClusterSpec,
+  next: KdClusterSpec,
+  app: KdAppSpec,
+): FieldIssue[] {
+  return [...changeIssues(current, next, app), ...clusterIssues(clusterName, next, app)].map((i) => ({
+    ...i,
+    path: `spec.${i.path}`,
+  }));
+}
+
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
+}
+
+/**
+ * A resize is a spec change: the listed roles get new member counts, roles not yet listed are added.
+ * `roles` is a client's payload: only its own keys count (a role named "constructor" must not find
+ * Object.prototype.constructor), and a "__proto__" key becomes a role id the schema then refuses.
+ */
+export function resizedSpec(spec: KdClusterSpec, roles: Readonly<Record<string, number>>): KdClusterSpec {
+  const counts = new Map(Object.entries(roles));
+  const next = { ...spec, roles: spec.roles.map((r) => (counts.has(r.id) ? { ...r, members: counts.get(r.id) } : r)) };
+  for (const [id, members] of counts) if (!spec.roles.some((r) => r.id === id)) next.roles.push({ id, members });
+  return next;
+}
+
+/** The app-level rules for a new cluster, with paths from the manifest's top. */
+export function newClusterIssues(clusterName: string, spec: KdClusterSpec, app: KdAppSpec): FieldIssue[] {
+  return clusterIssues(clusterName, spec, app).map((i) => ({ ...i, path: `spec.${i.path}` }));
+}

@@ -1,0 +1,106 @@
+/**
+ * A local member's keep-alive: the process that is its "container" (a `sleep infinity`, in a pid
+ * namespace of its own where the machine allows one: docs/adr/0015). Found by its argv0 tag and its
+ * cwd, recorded in `.kdflow/keepalive.pid` (`0` while it is about to start).
+ */
+import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { RuntimeError } from '../errors.ts';
+import { keepAliveCommand, namespaceReady, type ContainmentMode } from '../containment.ts';
+import { isAlive, processesWhere, sleep, type ProcessInfo } from '../processes.ts';
+import { spawnDetached } from '../spawner.ts';
+import type { MemberTarget } from '../runtime.ts';
+import { readPid, type MemberLayout } from './layout.ts';
+
+const NAMESPACE_START_MS = 10_000;
+
+export class KeepAlives {
+  private readonly layout: MemberLayout;
+  private readonly mode: () => ContainmentMode;
+  constructor(layout: MemberLayout, mode: () => ContainmentMode) {
+    this.layout = layout;
+    this.mode = mode;
+  }
+
+  tag(member: MemberTarget): string {
+    return `kdflow-keepalive:${member.namespace}/${member.cluster}/${member.name}`;
+  }
+
+  /** Its tag, and its directory as cwd (another KDFLOW_HOME may use the same names). */
+  isTagged(p: ProcessInfo, member: MemberTarget): boolean {
+    return p.argv[0] === this.tag(member) && p.cwd === this.layout.memberRoot(member);
+  }
+
+  /** The pid of the member's keep-alive when it runs, and (in a pid namespace) holds the member's namespace. */
+  async live(member: MemberTarget): Promise<number | undefined> {
+    const pid = await readPid(this.layout.stateFile(member, 'keepalive.pid'));
+    return pid !== undefined && this.isKeepAlive(pid, member) ? pid : undefined;
+  }
+
+  private isKeepAlive(pid: number, member: MemberTarget): boolean {
+    // The tag in argv0: a recycled pid is never mistaken for the member's.
+    const argv0 = readOr(`/proc/${pid}/cmdline`, '').split('\0')[0];
+    if (argv0 !== this.tag(member) || !isAlive(pid)) return false;
+    return this.mode() === 'tracked' || namespaceReady(pid);
+  }
+
+  /**
+   * Starts one, or adopts the one a worker killed mid-start left. `endMember` ends what a member
+   * whose keep-alive died left behind, before the new one starts.
+   */
+  async start(member: MemberTarget, endMember: () => Promise<void>): Promise<void> {
+    const root = this.layout.memberRoot(member);
+    const pidFile = this.layout.stateFile(member, 'keepalive.pid');
+    const recorded = (await readFile(pidFile, 'utf8').catch(() => undefined))?.trim();
+    // The pid file still says "about to start" (0): a killed worker may have started one and never
+    // recorded it. Adopt it, so a member never gets two. Only then is /proc searched (docs/adr/0012).
+    if (recorded === '0') {
+      const adopted = (await processesWhere((p) => this.isTagged(p, member))).find((pid) =>
+        this.isKeepAlive(pid, member),
+      );
+      if (adopted !== undefined) {
+        await writeFile(pidFile, `${adopted}\n`);
+        return;
+      }
+    }
+    // The member had a keep-alive and it is gone: the member died. What it left (in tracked mode, what
+    // its scripts started; a keep-alive of the wrong kind) ends before it starts again.
+    if (recorded !== undefined) await endMember();
+    await writeFile(pidFile, '0\n');
+    const { command, args } = keepAliveCommand(this.mode());
+    const keepAlive = await spawnDetached({
+      command,
+      args,
+      argv0: this.tag(member),
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', KDFLOW_MEMBER_ROOT: root },
+    });
+    await writeFile(pidFile, `${keepAlive.pid}\n`);
+    if (this.mode() === 'pid-namespace') await awaitNamespace(keepAlive.pid, keepAlive.exited, member.name);
+  }
+}
+
+/** A pid namespace's keep-alive is ready once its pid 1 runs; before that, a command entering it would become pid 1. */
+async function awaitNamespace(pid: number, exited: Promise<void>, member: string): Promise<void> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const deadline = Date.now() + NAMESPACE_START_MS;
+  while (!namespaceReady(pid)) {
+    if (gone || !isAlive(pid))
+      throw new RuntimeError('RuntimeFailure', `the keep-alive of ${member} exited before its pid namespace was up`);
+    if (Date.now() > deadline)
+      throw new RuntimeError(
+        'RuntimeFailure',
+        `the keep-alive of ${member} did not start its pid namespace within ${NAMESPACE_START_MS / 1000} s`,
+      );
+    await sleep(2);
+  }
+}
+
+function readOr(file: string, fallback: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}

@@ -1,7 +1,7 @@
 /**
  * The CLI's lean Temporal client (lib/temporal-grpc.ts, ADR 0036) against a real dev server and worker:
  * every command it carries prints what the SDK's client prints (each run both ways and compared),
- * it never loads @temporalio/client, and when it cannot open a session the SDK's client takes over.
+ * it never loads @temporalio/client (nor zod), and when it cannot open a session the SDK's client takes over.
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -88,10 +88,10 @@ describe('the lean client and the SDK client give the same answers', () => {
     expect((await same('resize', 'nosuch', 'vanilla_centos=1')).code).toBe(4);
   });
 
-  it('never loads @temporalio/client for get, history and resize', async () => {
+  it('never loads @temporalio/client, its protobuf tree or zod for get, history and resize', async () => {
     // A resolve hook in the CLI's own process names every module it loads.
     const hook = `data:text/javascript,${encodeURIComponent(
-      `import module from 'node:module'; module.registerHooks({ resolve(s, c, next) { const r = next(s, c); if (r.url.includes('@temporalio/client') || r.url.includes('@temporalio/proto')) process.stderr.write('loaded ' + r.url + '\\n'); return r; } });`,
+      `import module from 'node:module'; module.registerHooks({ resolve(s, c, next) { const r = next(s, c); if (/@temporalio\\/(client|proto)|node_modules\\/zod\\//.test(r.url)) process.stderr.write('loaded ' + r.url + '\\n'); return r; } });`,
     )}`;
     for (const args of [
       ['get', 'centos-demo'],

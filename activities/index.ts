@@ -5,7 +5,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ApplicationFailureCategory } from '@temporalio/common';
 import {
-  buildConfigmeta,
+  configmetaFile,
   scriptArgv,
   type ClusterRole,
   type EnvVar,
@@ -16,7 +16,10 @@ import {
 } from '../api/index.ts';
 import type { Logger } from 'pino';
 import { redact, secretValues } from '../lib/secrets.ts';
+import { suspiciousLine } from '../lib/suspicious-output.ts';
+import path from 'node:path';
 import { preparePackage, type PrepareOptions } from '../runtimes/config-package.ts';
+import { guestToolsArchive } from '../runtimes/guest-tools.ts';
 import { packageCacheDir } from '../runtimes/package-cache.ts';
 import { RuntimeError } from '../runtimes/errors.ts';
 import { runScript } from '../runtimes/script/protocol.ts';
@@ -46,6 +49,8 @@ export interface ScriptOutcome {
   stdoutTail: string;
   stderrTail: string;
   recorded: boolean;
+  /** Exit 0 with a stderr line such as `configcli: command not found` (lib/suspicious-output.ts). */
+  warning?: string;
 }
 
 /** One role's launch settings, given once per launch whatever the number of members. */
@@ -132,13 +137,7 @@ export function createActivities(deps: ActivityDeps) {
   };
 
   const writeMemberConfigmeta = (topology: Topology, m: MemberTarget) =>
-    runtime.writeFiles(m, [
-      {
-        path: CONFIGMETA_PATH,
-        content: `${JSON.stringify(buildConfigmeta(topology, m.name), null, 2)}\n`,
-        mode: 0o600,
-      },
-    ]);
+    runtime.writeFiles(m, [{ path: CONFIGMETA_PATH, ...configmetaFile(topology, m.name) }]);
   const writeConfigmetaTo = (topology: Topology, members: MemberTarget[]) =>
     eachMember(members, parallel, (m) => writeMemberConfigmeta(topology, m));
 
@@ -199,6 +198,11 @@ export function createActivities(deps: ActivityDeps) {
         going = going.filter((m) => !(m.name in failed));
       }
       going = await stage('configmeta', going, (m) => writeMemberConfigmeta(input.topology, m));
+      // The configcli helpers (ccli, configmacro, …) its scripts find first on their PATH.
+      const tools = await guestToolsArchive(path.join(deps.home, 'guest-tools')).catch((error: unknown) => {
+        throw toFailure(error);
+      });
+      going = await stage('helpers', going, (m) => runtime.installPackage(m, tools));
       for (const role of input.roles) {
         const members = going.filter((m) => m.role === role.id);
         if (!role.packageURL || members.length === 0) continue;
@@ -304,7 +308,13 @@ export function createActivities(deps: ActivityDeps) {
         },
         'script finished',
       );
-      if (result.exitCode === 0) return outcome;
+      if (result.exitCode === 0) {
+        const suspicious = suspiciousLine(tails.stderrTail);
+        if (!suspicious) return outcome;
+        // The end of the line says what was missing; a long script path before it is cut.
+        const said = suspicious.length > 100 ? `…${suspicious.slice(-100)}` : suspicious;
+        return { ...outcome, warning: `exit 0, but stderr says: ${said}` };
+      }
       const why = result.timedOut
         ? `timed out after ${request.timeoutSeconds}s`
         : result.oomKilled

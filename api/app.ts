@@ -3,7 +3,9 @@ import { API_VERSION, EventName, Metadata, Quantity, RoleId, dnsLabel } from './
 import { parseCardinality } from './cardinality.ts';
 import {
   APP_KNOBS,
+  CONFIGURE_ATTEMPTS,
   CARDINALITY_MESSAGE,
+  CONFIG_SCHEMA_VERSION_MIN,
   PERSIST_DIR_DOTDOT,
   PERSIST_DIR_PATTERN,
   RETRY_KNOBS,
@@ -38,6 +40,9 @@ export const AppRole = z.strictObject({
   // A flat resource list, as in KubeDirector: { cpu: "2", memory: "4Gi" }.
   minResources: z.record(z.string(), Quantity).optional(),
   minStorage: z.strictObject({ size: z.string(), ephemeralModeSupported: z.boolean().optional() }).optional(),
+  // KubeDirector fields kdflow accepts and ignores, with a warning (api/kubedirector-fields.ts).
+  containerSpec: z.looseObject({}).optional(),
+  maxLogSizeDump: z.number().int().min(0).optional(),
 });
 export type AppRole = z.infer<typeof AppRole>;
 
@@ -53,6 +58,8 @@ export const AppService = z.strictObject({
       hasAuthToken: z.boolean().optional(),
     })
     .optional(),
+  // KubeDirector's name for it: copied into configmeta's service entries.
+  exported_service: z.string().optional(),
 });
 export type AppService = z.infer<typeof AppService>;
 
@@ -74,6 +81,12 @@ export const KdAppSpec = z
     }),
     distroID: z.string().min(1, 'distroID must not be empty'),
     version: z.string().min(1, 'version must not be empty'),
+    /** configmeta.json's `version`; KubeDirector requires at least 7. */
+    configSchemaVersion: z
+      .number()
+      .int()
+      .min(CONFIG_SCHEMA_VERSION_MIN, `configSchemaVersion must be at least ${CONFIG_SCHEMA_VERSION_MIN}`)
+      .optional(),
     defaultImageRepoTag: z.string().min(1).optional(),
     defaultConfigPackage: ConfigPackage.optional(),
     defaultPersistDirs: z.array(PersistDir).optional(),
@@ -85,8 +98,14 @@ export const KdAppSpec = z
       .strictObject({
         roleServices: z.array(z.strictObject({ roleID: RoleId, serviceIDs: z.array(z.string()) })).optional(),
         selectedRoles: z.array(RoleId).optional(),
+        /** Free-form settings for the app's scripts: configmeta's `config_metadata`. */
+        configMeta: z.record(z.string(), z.string()).nullable().optional(),
       })
       .optional(),
+    // KubeDirector fields kdflow accepts and ignores, with a warning (api/kubedirector-fields.ts).
+    capabilities: z.array(z.string()).optional(),
+    logoURL: z.string().optional(),
+    defaultMaxLogSizeDump: z.number().int().min(0).optional(),
     // kdflow's own knobs; KubeDirector has none of these (its scripts never time out).
     scriptTimeoutSeconds: knob(APP_KNOBS.scriptTimeoutSeconds),
     maxParallel: knob(APP_KNOBS.maxParallel),
@@ -95,6 +114,12 @@ export const KdAppSpec = z
       initialIntervalSeconds: RETRY_KNOBS.initialIntervalSeconds.default,
       backoffCoefficient: RETRY_KNOBS.backoffCoefficient.default,
     }),
+    /**
+     * How many times a failed --configure runs; absent means `retry.maximumAttempts`. Apps converted
+     * from a KubeDirectorApp get 1: KubeDirector runs configure once, and its scripts are not written
+     * to run twice (docs/adr/0027).
+     */
+    configureAttempts: z.number().int().min(CONFIGURE_ATTEMPTS.min).max(CONFIGURE_ATTEMPTS.max).optional(),
   })
   .superRefine((spec, ctx) => {
     for (const issue of appSpecIssues(spec)) ctx.addIssue({ code: 'custom', ...issue });

@@ -1,6 +1,14 @@
 import { z } from 'zod';
-import { API_VERSION, Metadata, Resources, RoleId, dnsLabel, unreservedString } from './common.ts';
-import { ENV_NAME_PATTERN, ENV_VALUE_MAX, MEMBERS_RULES, SERVICE_TYPES, STORAGE_SIZE_PATTERN } from './fields.ts';
+import { API_VERSION, ClusterName, Metadata, Resources, RoleId, dnsLabel, unreservedString } from './common.ts';
+import {
+  APP_CATALOGS,
+  ENV_NAME_PATTERN,
+  ENV_VALUE_MAX,
+  MEMBERS_RULES,
+  NAMING_SCHEMES,
+  SERVICE_TYPES,
+  STORAGE_SIZE_PATTERN,
+} from './fields.ts';
 import { clusterSpecIssues } from './rules.ts';
 
 const EnvVar = z.strictObject({
@@ -30,6 +38,27 @@ export const ClusterRole = z.strictObject({
   env: z.array(EnvVar).optional(),
   podLabels: z.record(z.string(), z.string()).optional(),
   serviceType: ServiceType.optional(),
+  /** Values for the role's scripts: configmeta's `roles.<role>.secret_keys` (KubeDirector's `value`; `encryptedValue` is refused). */
+  secretKeys: z
+    .array(
+      z.strictObject({
+        name: unreservedString('secret key name').min(1, 'secret key name must not be empty'),
+        value: z.string().optional(),
+        encryptedValue: z.string().optional(),
+      }),
+    )
+    .optional(),
+  // KubeDirector fields kdflow does not apply yet: warned or refused by name (api/kubedirector-fields.ts).
+  podAnnotations: z.record(z.string(), z.string()).nullable().optional(),
+  serviceLabels: z.record(z.string(), z.string()).nullable().optional(),
+  serviceAnnotations: z.record(z.string(), z.string()).nullable().optional(),
+  affinity: z.looseObject({}).optional(),
+  sharedMemory: z.string().optional(),
+  serviceAccountName: z.string().optional(),
+  fileInjections: z.array(z.looseObject({})).optional(),
+  secret: z.looseObject({}).nullable().optional(),
+  blockStorage: z.looseObject({}).nullable().optional(),
+  volumeProjections: z.array(z.looseObject({})).optional(),
 });
 export type ClusterRole = z.infer<typeof ClusterRole>;
 
@@ -37,16 +66,31 @@ export const KdClusterSpec = z
   .strictObject({
     app: dnsLabel('app'),
     roles: z.array(ClusterRole),
+    /** Member names are always `<cluster>-<role>-<ordinal>`, KubeDirector's CrNameRole; UID is accepted with a warning. */
+    namingScheme: z.enum(NAMING_SCHEMES).optional(),
+    // KubeDirector fields kdflow does not apply yet: warned or refused by name (api/kubedirector-fields.ts).
+    appCatalog: z.enum(APP_CATALOGS).optional(),
+    connections: z
+      .strictObject({
+        clusters: z.array(z.string()).optional(),
+        configmaps: z.array(z.string()).optional(),
+        secrets: z.array(z.string()).optional(),
+      })
+      .optional(),
+    defaultSecret: z.looseObject({}).nullable().optional(),
   })
   .superRefine((spec, ctx) => {
     for (const issue of clusterSpecIssues(spec)) ctx.addIssue({ code: 'custom', ...issue });
   });
 export type KdClusterSpec = z.infer<typeof KdClusterSpec>;
 
+/** A cluster's name may be dotted (`ubuntu18.04`), as KubeDirector's are. */
+export const ClusterMetadata = Metadata.extend({ name: ClusterName('metadata.name') });
+
 export const KdCluster = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('KdCluster'),
-  metadata: Metadata,
+  metadata: ClusterMetadata,
   spec: KdClusterSpec,
 });
 export type KdCluster = z.infer<typeof KdCluster>;

@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import {
+  CLUSTER_NAME_MAX,
   DNS_LABEL_MAX,
   EVENTS,
   QUANTITY_PATTERN,
   RESERVED_NAMES,
   ROLE_ID_MAX,
   ROLE_ID_PATTERN,
+  clusterNamePattern,
   dnsLabelPattern,
   reservedMessage,
 } from './fields.ts';
@@ -30,11 +32,26 @@ export const dnsLabel = (what: string) => {
     .regex(pattern.regex, pattern.message);
 };
 
-/** Role ids may hold '_' as KubeDirector's do (vanilla_centos); member names map it to '-'. */
+/**
+ * Role ids as KubeDirector accepts them (`vanilla_centos`, `LoadBalancer`, `RESTServer`, `a.b`): kept
+ * as given in specs, configmeta and argv; member names use their DNS-safe form (api/names.ts).
+ */
 export const RoleId = unreservedString('role id')
   .min(1, 'role id must not be empty')
   .max(ROLE_ID_MAX, `role id must be at most ${ROLE_ID_MAX} characters`)
   .regex(ROLE_ID_PATTERN.regex, ROLE_ID_PATTERN.message);
+
+/**
+ * A cluster's name: a DNS-1123 subdomain as Kubernetes allows for objects (`ubuntu18.04`), at most 63
+ * characters because its DNS-safe form names the headless Service and starts every member name.
+ */
+export const ClusterName = (what: string) => {
+  const pattern = clusterNamePattern(what);
+  return unreservedString(what)
+    .min(1, `${what} must not be empty`)
+    .max(CLUSTER_NAME_MAX, `${what} must be at most ${CLUSTER_NAME_MAX} characters`)
+    .regex(pattern.regex, pattern.message);
+};
 
 // A Kubernetes resource quantity such as 500m, 2, 4Gi or 1e3.
 export const Quantity = z

@@ -1,25 +1,49 @@
 /**
- * /etc/guestconfig/configmeta.json, in KubeDirector's layout so that existing startscripts (and
- * helpers such as `ccli --get node.role_id`) read it unchanged.
+ * /etc/guestconfig/configmeta.json in KubeDirector's shape (pkg/catalog/configmeta.go and types.go in
+ * bluek8s/kubedirector), key by key and in its key order, so that existing startscripts and configcli
+ * (`ccli --get distros.<distro>.1.roles.R.fqdns`) read it unchanged. What differs is said in
+ * docs/adr/0025: `flavor.storage` holds the role's storage size when it has one, and `authToken` is
+ * empty. Maps are written with sorted keys, as Go's encoder does.
  */
 import type { KdAppSpec } from './app.ts';
-import { memberFqdn, memberName } from './names.ts';
+import type { ClusterRole } from './cluster.ts';
+import { clusterDomain, memberName } from './names.ts';
 import { fromRanges, type OrdinalRange } from './ranges.ts';
 
 export interface TopologyMember {
   name: string;
   fqdn: string;
   ordinal: number;
+  nodeId: number;
+}
+
+export interface TopologyRole {
+  id: string;
+  /** Live members by ordinal: O(roles) bytes for the usual contiguous ordinals, whatever the size. */
+  ordinals: OrdinalRange[];
+  /** Their node ids, in the order the ordinals expand to (runs, not sorted). Absent: numbered in order. */
+  nodeIds?: OrdinalRange[];
 }
 
 export interface Topology {
   namespace: string;
   cluster: string;
-  /** A stable id for the cluster (the workflow id). */
+  /** A stable plain id for the cluster (the first run id of its workflow), as KubeDirector's CR UID. */
   clusterId: string;
-  app: Pick<KdAppSpec, 'distroID' | 'version' | 'services' | 'config' | 'label'>;
-  /** Live members by ordinal: O(roles) bytes for the usual contiguous ordinals, whatever the size. */
-  roles: { id: string; ordinals: OrdinalRange[] }[];
+  app: Pick<KdAppSpec, 'distroID' | 'version' | 'services' | 'config' | 'label' | 'configSchemaVersion'>;
+  /** The cluster's role settings configmeta shows: resources and storage (the flavor) and secret keys. */
+  settings?: Pick<ClusterRole, 'id' | 'resources' | 'storage' | 'secretKeys'>[];
+  roles: TopologyRole[];
+}
+
+type RefKeys = { bdvlibrefkey: string[] };
+const ref = (...keys: string[]): RefKeys => ({ bdvlibrefkey: keys });
+
+/** An object with sorted keys and no prototype, so no id can reach Object.prototype. */
+function sortedMap<V>(entries: [string, V][]): Record<string, V> {
+  const out: Record<string, V> = Object.create(null) as Record<string, V>;
+  for (const [key, value] of [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) out[key] = value;
+  return out;
 }
 
 // Expanded once per topology: an activity writes the same topology to every member.
@@ -28,78 +52,173 @@ const expanded = new WeakMap<Topology, { id: string; members: TopologyMember[] }
 function expand(topology: Topology): { id: string; members: TopologyMember[] }[] {
   const known = expanded.get(topology);
   if (known) return known;
-  const roles = topology.roles.map((r) => ({
-    id: r.id,
-    members: fromRanges(r.ordinals).map((ordinal) => {
-      const name = memberName(topology.cluster, r.id, ordinal);
-      return { name, ordinal, fqdn: memberFqdn(name, topology.cluster, topology.namespace) };
-    }),
-  }));
+  let next = 1;
+  const roles = topology.roles.map((r) => {
+    const ordinals = fromRanges(r.ordinals);
+    const ids = r.nodeIds ? fromRanges(r.nodeIds) : [];
+    return {
+      id: r.id,
+      members: ordinals.map((ordinal, i) => {
+        const name = memberName(topology.cluster, r.id, ordinal);
+        const nodeId = ids[i] ?? next;
+        next = Math.max(next, nodeId) + 1;
+        return { name, ordinal, nodeId, fqdn: `${name}.${clusterDomain(topology.cluster, topology.namespace)}` };
+      }),
+    };
+  });
   expanded.set(topology, roles);
   return roles;
 }
 
+const UNITS: Record<string, number> = {
+  '': 1,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+
+/** A Kubernetes quantity's value (500m → 0.5, 4Gi → 4294967296); 0 when absent or unreadable. */
+export function quantityValue(quantity: string | undefined): number {
+  const match = /^([0-9.]+)(?:e(\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE])?)$/.exec(quantity ?? '');
+  if (!match) return 0;
+  const number = Number(match[1]);
+  return match[2] !== undefined ? number * 10 ** Number(match[2]) : number * (UNITS[match[3] ?? ''] ?? 1);
+}
+
+/** KubeDirector's flavor: cores and memory (MB) from the limits (requests when there are none), rounded as its Value() does. */
+function flavor(settings: Pick<ClusterRole, 'resources' | 'storage'> | undefined): Record<string, string> {
+  const limits = settings?.resources?.limits ?? settings?.resources?.requests ?? {};
+  const bytes = Math.ceil(quantityValue(limits.memory));
+  return {
+    storage: settings?.storage?.size ?? 'n/a',
+    name: 'n/a',
+    memory: String(Math.floor(bytes / 2 ** 20)),
+    description: 'n/a',
+    cores: String(Math.ceil(quantityValue(limits.cpu))),
+  };
+}
+
 export function buildConfigmeta(topology: Topology, member: string): Record<string, unknown> {
-  const roleMembers = expand(topology);
+  const roleMembers = expand(topology).filter((r) => r.members.length > 0);
   const self = roleMembers.flatMap((r) => r.members.map((m) => ({ role: r.id, ...m }))).find((m) => m.name === member);
   if (!self) throw new Error(`member ${member} is not in the topology of ${topology.cluster}`);
-  const domain = `${topology.cluster}.${topology.namespace}.svc.cluster.local`;
-  const roleServices = new Map((topology.app.config?.roleServices ?? []).map((rs) => [rs.roleID, rs.serviceIDs]));
-  // Keyed by role and service ids: objects without a prototype, so no id can reach Object.prototype.
-  const roles: Record<string, unknown> = Object.create(null);
-  for (const role of roleMembers) {
-    const services: Record<string, unknown> = Object.create(null);
-    for (const serviceId of roleServices.get(role.id) ?? []) {
-      const service = topology.app.services?.find((s) => s.id === serviceId);
-      if (!service) continue;
-      const endpoint = service.endpoint;
-      services[serviceId] = {
-        id: serviceId,
-        name: service.label.name,
-        qualifiers: [],
-        global_id: `1_${role.id}_${serviceId}`,
-        hostnames: role.members.map((m) => m.fqdn),
-        fqdns: role.members.map((m) => m.fqdn),
-        exported_service: '',
-        endpoints: endpoint
-          ? role.members.map(
-              (m) => `${endpoint.urlScheme ?? 'http'}://${m.fqdn}:${endpoint.port}${endpoint.path ?? ''}`,
-            )
-          : [],
-      };
-    }
-    roles[role.id] = {
-      node_ids: role.members.map((m) => String(m.ordinal)),
-      hostnames: role.members.map((m) => m.fqdn),
-      fqdns: role.members.map((m) => m.fqdn),
-      fqdn_mappings: Object.fromEntries(role.members.map((m) => [m.fqdn, String(m.ordinal)])),
-      services,
-    };
-  }
+  const { app } = topology;
+  const domain = clusterDomain(topology.cluster, topology.namespace);
+  const active = new Set(roleMembers.map((r) => r.id));
+  const roleServices = app.config?.roleServices ?? [];
+  const settings = new Map((topology.settings ?? []).map((s) => [s.id, s]));
+
+  const servicesOf = (role: { id: string; members: TopologyMember[] }) =>
+    sortedMap(
+      roleServices
+        .filter((rs) => rs.roleID === role.id)
+        .flatMap((rs) => rs.serviceIDs)
+        .flatMap((serviceId): [string, unknown][] => {
+          const service = app.services?.find((s) => s.id === serviceId);
+          if (!service) return [];
+          const port = service.endpoint?.port;
+          return [
+            [
+              serviceId,
+              {
+                qualifiers: [],
+                name: service.label.name,
+                id: serviceId,
+                hostnames: ref('nodegroups', '1', 'roles', role.id, 'hostnames'),
+                global_id: `1_${role.id}_${serviceId}`,
+                fqdns: ref('nodegroups', '1', 'roles', role.id, 'fqdns'),
+                exported_service: service.exported_service ?? '',
+                endpoints:
+                  port === undefined || role.members.length === 0
+                    ? null
+                    : role.members.map((m) => `${service.endpoint?.urlScheme ?? ''}://${m.fqdn}:${port}`),
+                authToken: '',
+              },
+            ],
+          ];
+        }),
+    );
+
+  const roles = sortedMap(
+    roleMembers.map((role): [string, unknown] => {
+      const fqdns = role.members.map((m) => m.fqdn);
+      const secretKeys = (settings.get(role.id)?.secretKeys ?? []).flatMap((k): [string, string][] =>
+        k.value === undefined ? [] : [[k.name, k.value]],
+      );
+      return [
+        role.id,
+        {
+          services: servicesOf(role),
+          node_ids: role.members.map((m) => String(m.nodeId)),
+          hostnames: fqdns,
+          fqdns,
+          fqdn_mappings: sortedMap(role.members.map((m) => [m.fqdn, String(m.nodeId)])),
+          flavor: flavor(settings.get(role.id)),
+          // Go's omitempty: no key when the role has none.
+          ...(secretKeys.length > 0 ? { secret_keys: sortedMap(secretKeys) } : {}),
+        },
+      ];
+    }),
+  );
+
+  // Top-level references: service → nodegroup → role, for the services a live role exposes.
+  const services = sortedMap(
+    (app.services ?? []).flatMap((service): [string, unknown][] => {
+      const withService = [
+        ...new Set(roleServices.filter((rs) => rs.serviceIDs.includes(service.id)).map((rs) => rs.roleID)),
+      ].filter((id) => active.has(id));
+      if (withService.length === 0) return [];
+      const byRole = sortedMap(
+        withService.map((id): [string, RefKeys] => [id, ref('nodegroups', '1', 'roles', id, 'services', service.id)]),
+      );
+      return [[service.id, { '1': byRole }]];
+    }),
+  );
+
   return {
-    version: '7',
-    services: {},
+    version: String(app.configSchemaVersion ?? 7),
+    services,
     nodegroups: {
       '1': {
-        distro_id: topology.app.distroID,
-        catalog_entry_version: topology.app.version,
-        config_metadata: {},
         roles,
+        distro_id: app.distroID,
+        catalog_entry_version: app.version,
+        // Go writes an absent map as null.
+        config_metadata: app.config?.configMeta ? sortedMap(Object.entries(app.config.configMeta)) : null,
       },
     },
-    distros: { [topology.app.distroID]: { '1': { roles: topology.roles.map((r) => r.id) } } },
-    cluster: { name: topology.cluster, id: topology.clusterId, isolated: false, config_metadata: {} },
+    distros: sortedMap([[app.distroID, { '1': ref('nodegroups', '1') }]]),
+    cluster: {
+      name: topology.cluster,
+      isolated: false,
+      id: topology.clusterId,
+      config_metadata: { '1': ref('nodegroups', '1', 'config_metadata') },
+    },
     node: {
       role_id: self.role,
       nodegroup_id: '1',
-      id: String(self.ordinal),
+      id: String(self.nodeId),
       hostname: self.fqdn,
       fqdn: self.fqdn,
       domain,
-      distro_id: topology.app.distroID,
+      distro_id: app.distroID,
       depends_on: {},
-      block_device_paths: [],
     },
-    connections: {},
+    connections: { clusters: {}, configmaps: {}, secrets: {} },
   };
+}
+
+/** The file as members get it: readable by whatever user the startscript runs as, as KubeDirector's (0644). */
+export function configmetaFile(topology: Topology, member: string): { content: string; mode: number } {
+  return { content: `${JSON.stringify(buildConfigmeta(topology, member), null, 2)}\n`, mode: 0o644 };
 }

@@ -28,7 +28,11 @@ export function structural(input: unknown): Schema {
     return { ...schema, 'x-kubernetes-preserve-unknown-fields': true };
   }
   if (schema.properties) {
+    // A loose object (additionalProperties: {}) keeps what it holds: pruned, a KubeDirector field
+    // kdflow warns about or refuses would reach the shim empty and pass unnoticed.
+    const loose = isEmptySchema(schema.additionalProperties);
     delete schema.additionalProperties;
+    if (loose) schema['x-kubernetes-preserve-unknown-fields'] = true;
     schema.properties = Object.fromEntries(
       Object.entries(schema.properties as Schema).map(([k, v]) => [k, structural(v)]),
     );
@@ -37,6 +41,10 @@ export function structural(input: unknown): Schema {
   }
   if (schema.items) schema.items = structural(schema.items);
   return schema;
+}
+
+function isEmptySchema(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && Object.keys(value).length === 0;
 }
 
 const jsonSchema = (s: z.ZodType, io: 'input' | 'output') =>

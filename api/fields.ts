@@ -61,12 +61,25 @@ export const dnsLabelPattern = (what: string): Pattern => ({
   message: `${what} must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)`,
 });
 
-/** Role ids may hold '_' as KubeDirector's do (vanilla_centos); member names map it to '-'. */
-export const ROLE_ID_MAX = 40;
+/**
+ * Role ids as KubeDirector accepts them (`vanilla_centos`, `LoadBalancer`, `RESTServer`, `a.b`): kept
+ * as given in specs, configmeta and argv; member names use their DNS-safe form (api/names.ts).
+ */
+export const ROLE_ID_MAX = 63;
 export const ROLE_ID_PATTERN: Pattern = {
-  regex: /^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$/,
-  message: "role id must be lowercase letters, digits, '-' or '_', starting and ending with a letter or digit",
+  regex: /^[A-Za-z0-9]([-_.A-Za-z0-9]*[A-Za-z0-9])?$/,
+  message: "role id must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
 };
+
+/**
+ * A cluster's name: a DNS-1123 subdomain as Kubernetes allows for objects (`ubuntu18.04`), at most 63
+ * characters because its DNS-safe form names the headless Service and starts every member name.
+ */
+export const CLUSTER_NAME_MAX = 63;
+export const clusterNamePattern = (what: string): Pattern => ({
+  regex: /^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/,
+  message: `${what} must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)`,
+});
 
 // A Kubernetes resource quantity such as 500m, 2, 4Gi or 1e3.
 export const QUANTITY_PATTERN: Pattern = {
@@ -101,6 +114,13 @@ export const RETRY_KNOBS = {
   initialIntervalSeconds: { min: 0.1, max: 600, default: 1, int: false },
   backoffCoefficient: { min: 1, max: 10, default: 2, int: false },
 } as const;
+/** How many times a failed --configure runs (docs/adr/0027); absent means `retry.maximumAttempts`. */
+export const CONFIGURE_ATTEMPTS = { min: 1, max: 20 } as const;
+/** KubeDirector's member naming schemes; kdflow always names members as CrNameRole does. */
+export const NAMING_SCHEMES = ['CrNameRole', 'UID'] as const;
+export const APP_CATALOGS = ['local', 'system'] as const;
+/** configmeta.json's `version`; KubeDirector requires at least 7. */
+export const CONFIG_SCHEMA_VERSION_MIN = 7;
 export const SERVICE_PORT = { min: 1, max: 65535 } as const;
 
 /**

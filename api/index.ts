@@ -14,3 +14,4 @@ export * from './search-attributes.ts';
 export * from './cr-status.ts';
 export * from './ranges.ts';
 export * from './member-names.ts';
+export * from './kubedirector-fields.ts';

@@ -1,8 +1,14 @@
 /**
- * KubeDirector v1beta1 manifests → kdflow kinds. Field names already match, so this is mostly a
- * copy of the fields kdflow knows, and a list of the ones it drops, so nothing is lost silently.
+ * KubeDirector v1beta1 manifests → kdflow kinds. Field names already match, and kdflow's schemas know
+ * every KubeDirector field (api/kubedirector-fields.ts says what each does), so this is a copy with
+ * three changes: `storageClassName` is `storageClass`, a cluster's `serviceType` goes to each role,
+ * and configure runs once (`configureAttempts: 1`) unless the app says otherwise, as in KubeDirector.
+ * A field KubeDirector does not define either (its CRD keeps unknown fields) is dropped and named.
  */
+import { AppRole, AppService, KdAppSpec } from './app.ts';
+import { ClusterRole, KdClusterSpec } from './cluster.ts';
 import { API_VERSION } from './common.ts';
+import type { FieldIssue } from './rules.ts';
 
 export const KUBEDIRECTOR_API_VERSION = 'kubedirector.hpe.com/v1beta1';
 
@@ -10,46 +16,29 @@ type Json = Record<string, unknown>;
 
 export interface Converted {
   manifest: Json;
-  dropped: string[];
+  /** Fields dropped, by path: neither KubeDirector nor kdflow defines them. */
+  dropped: FieldIssue[];
 }
-
-const APP_FIELDS = [
-  'label',
-  'distroID',
-  'version',
-  'defaultImageRepoTag',
-  'defaultConfigPackage',
-  'defaultPersistDirs',
-  'defaultEventList',
-  'systemdRequired',
-  'roles',
-  'services',
-  'config',
-];
-const APP_ROLE_FIELDS = [
-  'id',
-  'cardinality',
-  'imageRepoTag',
-  'configPackage',
-  'persistDirs',
-  'eventList',
-  'minResources',
-  'minStorage',
-];
-const CLUSTER_ROLE_FIELDS = ['id', 'members', 'resources', 'env', 'podLabels'];
 
 function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function pick(source: Json, fields: string[], path: string, dropped: string[]): Json {
+function pick(source: Json, fields: readonly string[], path: string, dropped: FieldIssue[]): Json {
   const out: Json = {};
   for (const [key, value] of Object.entries(source)) {
     if (fields.includes(key)) out[key] = value;
-    else dropped.push(`${path}${key}`);
+    else
+      dropped.push({
+        path: `${path}${key}`,
+        message: 'not a KubeDirector v1beta1 field that kdflow knows; dropped',
+      });
   }
   return out;
 }
+
+const eachObject = (list: unknown, convert: (item: Json, i: number) => Json): unknown =>
+  Array.isArray(list) ? list.map((item: unknown, i) => (isObject(item) ? convert(item, i) : item)) : list;
 
 function metadataOf(doc: Json): Json {
   const meta = isObject(doc.metadata) ? doc.metadata : {};
@@ -62,37 +51,40 @@ function metadataOf(doc: Json): Json {
 }
 
 export function convertKubeDirectorApp(doc: Json): Converted {
-  const dropped: string[] = [];
+  const dropped: FieldIssue[] = [];
   const spec = isObject(doc.spec) ? doc.spec : {};
-  const out = pick(spec, APP_FIELDS, 'spec.', dropped);
-  if (Array.isArray(spec.roles)) {
-    out.roles = spec.roles.map((role: unknown, i) =>
-      isObject(role) ? pick(role, APP_ROLE_FIELDS, `spec.roles[${i}].`, dropped) : role,
-    );
-  }
+  const out = pick(spec, Object.keys(KdAppSpec.shape), 'spec.', dropped);
+  // KubeDirector's CRD keeps unknown fields in `label` too.
+  if (isObject(spec.label)) out.label = pick(spec.label, ['name', 'description'], 'spec.label.', dropped);
+  out.roles = eachObject(spec.roles, (role, i) => pick(role, Object.keys(AppRole.shape), `spec.roles[${i}].`, dropped));
+  out.services = eachObject(spec.services, (service, i) =>
+    pick(service, Object.keys(AppService.shape), `spec.services[${i}].`, dropped),
+  );
+  if (out.services === undefined) delete out.services;
+  // KubeDirector runs --configure once: its scripts are not written to run twice (docs/adr/0027).
+  out.configureAttempts ??= 1;
   return { manifest: { apiVersion: API_VERSION, kind: 'KdApp', metadata: metadataOf(doc), spec: out }, dropped };
 }
 
 export function convertKubeDirectorCluster(doc: Json): Converted {
-  const dropped: string[] = [];
+  const dropped: FieldIssue[] = [];
   const spec = isObject(doc.spec) ? doc.spec : {};
-  const out: Json = {};
-  for (const key of Object.keys(spec)) if (!['app', 'roles', 'serviceType'].includes(key)) dropped.push(`spec.${key}`);
-  out.app = spec.app;
   // KubeDirector sets serviceType once per cluster; kdflow per role.
-  const serviceType = spec.serviceType;
-  out.roles = Array.isArray(spec.roles)
-    ? spec.roles.map((role: unknown, i) => {
-        if (!isObject(role)) return role;
-        const converted = pick(role, [...CLUSTER_ROLE_FIELDS, 'storage'], `spec.roles[${i}].`, dropped);
-        if (isObject(role.storage)) {
-          const { size, storageClassName, ...rest } = role.storage;
-          converted.storage = storageClassName === undefined ? { size } : { size, storageClass: storageClassName };
-          for (const key of Object.keys(rest)) dropped.push(`spec.roles[${i}].storage.${key}`);
-        }
-        if (serviceType !== undefined) converted.serviceType = serviceType;
-        return converted;
-      })
-    : spec.roles;
+  const { serviceType, ...rest } = spec;
+  const out = pick(rest, Object.keys(KdClusterSpec.shape), 'spec.', dropped);
+  out.roles = eachObject(spec.roles, (role, i) => {
+    const converted = pick(role, Object.keys(ClusterRole.shape), `spec.roles[${i}].`, dropped);
+    if (isObject(role.storage)) {
+      const { storageClassName, ...storage } = pick(
+        role.storage,
+        ['size', 'storageClassName'],
+        `spec.roles[${i}].storage.`,
+        dropped,
+      );
+      converted.storage = storageClassName === undefined ? storage : { ...storage, storageClass: storageClassName };
+    }
+    if (serviceType !== undefined && converted.serviceType === undefined) converted.serviceType = serviceType;
+    return converted;
+  });
   return { manifest: { apiVersion: API_VERSION, kind: 'KdCluster', metadata: metadataOf(doc), spec: out }, dropped };
 }

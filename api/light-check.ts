@@ -16,13 +16,18 @@ import { parseCardinality } from './cardinality.ts';
 import type { ClusterRole, KdClusterSpec } from './cluster.ts';
 import type { EventName, Resources } from './common.ts';
 import {
+  APP_CATALOGS,
   APP_KNOBS,
   CARDINALITY_MESSAGE,
+  CLUSTER_NAME_MAX,
+  CONFIGURE_ATTEMPTS,
+  CONFIG_SCHEMA_VERSION_MIN,
   DNS_LABEL_MAX,
   ENV_NAME_PATTERN,
   ENV_VALUE_MAX,
   EVENTS,
   MEMBERS_RULES,
+  NAMING_SCHEMES,
   PERSIST_DIR_DOTDOT,
   PERSIST_DIR_PATTERN,
   QUANTITY_PATTERN,
@@ -33,6 +38,7 @@ import {
   SERVICE_PORT,
   SERVICE_TYPES,
   STORAGE_SIZE_PATTERN,
+  clusterNamePattern,
   dnsLabelPattern,
   persistDirClimbs,
   reservedMessage,
@@ -191,6 +197,10 @@ function strict<T>(fields: { [K in keyof T]-?: Field<T[K]> | Check<T[K]> }): Che
   };
 }
 
+/** Any object, its keys kept, as with zod's `looseObject({})`: a KubeDirector field kdflow passes by. */
+const looseObject: Check<Record<string, unknown>> = (value, path, issues) =>
+  isObject(value) ? { ...value } : (issue(issues, path, `${got(value)}; expected object`) as never);
+
 /** A Kubernetes quantity, as a string or a number; the output is its string. */
 const quantity: Check<string> = (value, path, issues) => {
   if ((typeof value !== 'number' || !Number.isFinite(value)) && typeof value !== 'string')
@@ -207,6 +217,13 @@ const dnsLabel = (what: string) =>
     min: [1, `${what} must not be empty`],
     max: [DNS_LABEL_MAX, `${what} must be at most ${DNS_LABEL_MAX} characters`],
     pattern: dnsLabelPattern(what),
+  });
+const clusterName = (what: string) =>
+  string({
+    reserved: what,
+    min: [1, `${what} must not be empty`],
+    max: [CLUSTER_NAME_MAX, `${what} must be at most ${CLUSTER_NAME_MAX} characters`],
+    pattern: clusterNamePattern(what),
   });
 const roleId = string({
   reserved: 'role id',
@@ -240,8 +257,40 @@ const clusterRole = strict<ClusterRole>({
   ),
   podLabels: optional(record(string())),
   serviceType: optional(oneOf(SERVICE_TYPES)),
+  secretKeys: optional(
+    array(
+      strict<NonNullable<ClusterRole['secretKeys']>[number]>({
+        name: string({ reserved: 'secret key name', min: [1, 'secret key name must not be empty'] }),
+        value: optional(string()),
+        encryptedValue: optional(string()),
+      }),
+    ),
+  ),
+  podAnnotations: optional(nullable(record(string()))),
+  serviceLabels: optional(nullable(record(string()))),
+  serviceAnnotations: optional(nullable(record(string()))),
+  affinity: optional(looseObject),
+  sharedMemory: optional(string()),
+  serviceAccountName: optional(string()),
+  fileInjections: optional(array(looseObject)),
+  secret: optional(nullable(looseObject)),
+  blockStorage: optional(nullable(looseObject)),
+  volumeProjections: optional(array(looseObject)),
 });
-const clusterSpecShape = strict<KdClusterSpec>({ app: dnsLabel('app'), roles: array(clusterRole) });
+const clusterSpecShape = strict<KdClusterSpec>({
+  app: dnsLabel('app'),
+  roles: array(clusterRole),
+  namingScheme: optional(oneOf(NAMING_SCHEMES)),
+  appCatalog: optional(oneOf(APP_CATALOGS)),
+  connections: optional(
+    strict<NonNullable<KdClusterSpec['connections']>>({
+      clusters: optional(array(string())),
+      configmaps: optional(array(string())),
+      secrets: optional(array(string())),
+    }),
+  ),
+  defaultSecret: optional(nullable(looseObject)),
+});
 
 // --- the app spec (api/app.ts) ---
 const configPackage = nullable(
@@ -263,6 +312,8 @@ const appRole = strict<AppRole>({
   minStorage: optional(
     strict<NonNullable<AppRole['minStorage']>>({ size: string(), ephemeralModeSupported: optional(boolean) }),
   ),
+  containerSpec: optional(looseObject),
+  maxLogSizeDump: optional(number({ int: true, min: 0 })),
 });
 const appService = strict<AppService>({
   id: dnsLabel('service id'),
@@ -276,6 +327,7 @@ const appService = strict<AppService>({
       hasAuthToken: optional(boolean),
     }),
   ),
+  exported_service: optional(string()),
 });
 const retryKnobs = strict<RetryKnobs>({
   maximumAttempts: knob(RETRY_KNOBS.maximumAttempts),
@@ -289,6 +341,12 @@ const appSpecShape = strict<KdAppSpec>({
   }),
   distroID: string(nonEmpty('distroID must not be empty')),
   version: string(nonEmpty('version must not be empty')),
+  configSchemaVersion: optional(
+    number({
+      int: true,
+      min: [CONFIG_SCHEMA_VERSION_MIN, `configSchemaVersion must be at least ${CONFIG_SCHEMA_VERSION_MIN}`],
+    }),
+  ),
   defaultImageRepoTag: optional(string(nonEmpty())),
   defaultConfigPackage: optional(configPackage),
   defaultPersistDirs: optional(array(persistDir)),
@@ -307,8 +365,12 @@ const appSpecShape = strict<KdAppSpec>({
         ),
       ),
       selectedRoles: optional(array(roleId)),
+      configMeta: optional(nullable(record(string()))),
     }),
   ),
+  capabilities: optional(array(string())),
+  logoURL: optional(string()),
+  defaultMaxLogSizeDump: optional(number({ int: true, min: 0 })),
   scriptTimeoutSeconds: knob(APP_KNOBS.scriptTimeoutSeconds),
   maxParallel: knob(APP_KNOBS.maxParallel),
   retry: withDefault(retryKnobs, () => ({
@@ -316,6 +378,7 @@ const appSpecShape = strict<KdAppSpec>({
     initialIntervalSeconds: RETRY_KNOBS.initialIntervalSeconds.default,
     backoffCoefficient: RETRY_KNOBS.backoffCoefficient.default,
   })),
+  configureAttempts: optional(number({ int: true, min: CONFIGURE_ATTEMPTS.min, max: CONFIGURE_ATTEMPTS.max })),
 });
 
 /** A shape, then its cross-field rules (only on a value whose fields are right, as zod runs superRefine). */
@@ -363,7 +426,7 @@ export function parseClusterInput(input: unknown): { input: ClusterInput; issues
   const issues: FieldIssue[] = [];
   const names = { namespace: '', name: '', appName: '' };
   for (const field of ['namespace', 'name', 'appName'] as const)
-    names[field] = dnsLabel(field)(input[field], [field], issues);
+    names[field] = (field === 'name' ? clusterName : dnsLabel)(field)(input[field], [field], issues);
   const app = checkAppSpec(input.app, ['app']);
   const spec = checkClusterSpec(input.spec, ['spec']);
   issues.push(...app.issues, ...spec.issues);

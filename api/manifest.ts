@@ -3,11 +3,17 @@ import { KdApp } from './app.ts';
 import { KdCluster } from './cluster.ts';
 import { API_VERSION } from './common.ts';
 import { KUBEDIRECTOR_API_VERSION, convertKubeDirectorApp, convertKubeDirectorCluster } from './kubedirector.ts';
-import { ValidationError } from './rules.ts';
+import { kubeDirectorWarnings } from './kubedirector-fields.ts';
+import { ValidationError, type FieldIssue } from './rules.ts';
 import { parseOrThrow } from './validate.ts';
 
+/**
+ * A valid manifest and what every command says about it before acting: fields dropped in conversion
+ * and KubeDirector fields kdflow ignores or does not do yet (api/kubedirector-fields.ts).
+ */
 export type Manifest =
-  { kind: 'KdApp'; value: KdApp; dropped: string[] } | { kind: 'KdCluster'; value: KdCluster; dropped: string[] };
+  | { kind: 'KdApp'; value: KdApp; warnings: FieldIssue[] }
+  | { kind: 'KdCluster'; value: KdCluster; warnings: FieldIssue[] };
 
 /** Parse the text of a JSON or YAML file (one or more documents) into validated kdflow kinds. */
 export function parseManifests(text: string, source: string): Manifest[] {
@@ -46,16 +52,22 @@ export function toManifest(raw: unknown, source: string): Manifest {
   const { apiVersion, kind } = doc;
   if (apiVersion === KUBEDIRECTOR_API_VERSION && kind === 'KubeDirectorApp') {
     const { manifest, dropped } = convertKubeDirectorApp(doc);
-    return { kind: 'KdApp', value: parseOrThrow(KdApp, manifest, source), dropped };
+    const value = parseOrThrow(KdApp, manifest, source);
+    return { kind: 'KdApp', value, warnings: [...dropped, ...kubeDirectorWarnings('app', value.spec)] };
   }
   if (apiVersion === KUBEDIRECTOR_API_VERSION && kind === 'KubeDirectorCluster') {
     const { manifest, dropped } = convertKubeDirectorCluster(doc);
-    return { kind: 'KdCluster', value: parseOrThrow(KdCluster, manifest, source), dropped };
+    const value = parseOrThrow(KdCluster, manifest, source);
+    return { kind: 'KdCluster', value, warnings: [...dropped, ...kubeDirectorWarnings('cluster', value.spec)] };
   }
-  if (apiVersion === API_VERSION && kind === 'KdApp')
-    return { kind, value: parseOrThrow(KdApp, doc, source), dropped: [] };
-  if (apiVersion === API_VERSION && kind === 'KdCluster')
-    return { kind, value: parseOrThrow(KdCluster, doc, source), dropped: [] };
+  if (apiVersion === API_VERSION && kind === 'KdApp') {
+    const value = parseOrThrow(KdApp, doc, source);
+    return { kind, value, warnings: kubeDirectorWarnings('app', value.spec) };
+  }
+  if (apiVersion === API_VERSION && kind === 'KdCluster') {
+    const value = parseOrThrow(KdCluster, doc, source);
+    return { kind, value, warnings: kubeDirectorWarnings('cluster', value.spec) };
+  }
   const path = apiVersion !== API_VERSION && apiVersion !== KUBEDIRECTOR_API_VERSION ? 'apiVersion' : 'kind';
   throw new ValidationError(
     [

@@ -9,7 +9,7 @@
  * cluster could ever reach: an app is fixed for a cluster's life, so one check at creation holds
  * through every later grow of either cluster.
  */
-import { memberName } from './names.ts';
+import { dnsName, memberName } from './names.ts';
 import type { FieldIssue } from './rules.ts';
 
 /** A cluster as the rule sees it: its name and every role id of its app. */
@@ -32,9 +32,13 @@ export function rolePrefix(cluster: string, roleId: string): string {
   return memberName(cluster, roleId, 0).slice(0, -1);
 }
 
-/** Only a cluster whose name is the other's plus `-…` (or the reverse) can share member names with it. */
+/**
+ * Only a cluster whose DNS-safe name is the other's plus `-…` (or the reverse), or the same
+ * (`a.b` and `a-b`), can share member names with it.
+ */
 export function namesMayCollide(a: string, b: string): boolean {
-  return a !== b && (a.startsWith(`${b}-`) || b.startsWith(`${a}-`));
+  const [x, y] = [dnsName(a), dnsName(b)];
+  return a !== b && (x === y || x.startsWith(`${y}-`) || y.startsWith(`${x}-`));
 }
 
 export function memberNameCollisions(
@@ -60,11 +64,23 @@ export function memberNameIssues(
   others: readonly ClusterRoleNames[],
   namespace: string,
 ): FieldIssue[] {
-  return memberNameCollisions(cluster, others).map((c) => ({
-    path: 'metadata.name',
-    message:
-      `"${cluster.name}" would name role "${c.role}"'s members ${c.member}, ${rolePrefix(cluster.name, c.role)}1, …, ` +
-      `which cluster "${c.other}" in namespace ${namespace} uses for its role "${c.otherRole}"; ` +
-      `choose a cluster name whose "<cluster>-<role>-" member prefixes no other cluster has`,
-  }));
+  // Two names with one DNS-safe form share the headless Service and domain whatever their roles.
+  const sameDomain = others
+    .filter((o) => o.name !== cluster.name && dnsName(o.name) === dnsName(cluster.name))
+    .map((o) => ({
+      path: 'metadata.name',
+      message:
+        `"${cluster.name}" and cluster "${o.name}" in namespace ${namespace} have the same DNS-safe name ` +
+        `"${dnsName(cluster.name)}" (the headless Service and every FQDN); choose another cluster name`,
+    }));
+  return [
+    ...sameDomain,
+    ...memberNameCollisions(cluster, others).map((c) => ({
+      path: 'metadata.name',
+      message:
+        `"${cluster.name}" would name role "${c.role}"'s members ${c.member}, ${rolePrefix(cluster.name, c.role)}1, …, ` +
+        `which cluster "${c.other}" in namespace ${namespace} uses for its role "${c.otherRole}"; ` +
+        `choose a cluster name whose "<cluster>-<role>-" member prefixes no other cluster has`,
+    })),
+  ];
 }

@@ -9,14 +9,18 @@ export type OrdinalRange = [number, number];
 
 /** Sorted, de-duplicated ordinals as the fewest ranges. */
 export function toRanges(ordinals: Iterable<number>): OrdinalRange[] {
-  const sorted = [...new Set(ordinals)].sort((a, b) => a - b);
-  const ranges: OrdinalRange[] = [];
-  for (const ordinal of sorted) {
-    const last = ranges.at(-1);
-    if (last && last[1] + 1 === ordinal) last[1] = ordinal;
-    else ranges.push([ordinal, ordinal]);
+  return toRuns([...new Set(ordinals)].sort((a, b) => a - b));
+}
+
+/** Values in their given order as the fewest runs ([5,6,7,9] → [[5,7],[9,9]]): node ids beside their ordinals. */
+export function toRuns(values: readonly number[]): OrdinalRange[] {
+  const runs: OrdinalRange[] = [];
+  for (const value of values) {
+    const last = runs.at(-1);
+    if (last && last[1] + 1 === value) last[1] = value;
+    else runs.push([value, value]);
   }
-  return ranges;
+  return runs;
 }
 
 export function fromRanges(ranges: readonly OrdinalRange[]): number[] {

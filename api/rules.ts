@@ -10,7 +10,8 @@ import { cardinalityViolation, parseCardinality } from './cardinality.ts';
 import type { KdClusterSpec } from './cluster.ts';
 import type { EventName } from './common.ts';
 import { EVENTS, MAX_MEMBERS, oversize } from './fields.ts';
-import { memberName } from './names.ts';
+import { kubeDirectorRefusals } from './kubedirector-fields.ts';
+import { dnsName, memberName } from './names.ts';
 
 export interface FieldIssue {
   path: string;
@@ -88,7 +89,7 @@ function safeJson(value: unknown): string | undefined {
   }
 }
 
-/** Rules of an app spec across its fields: unique role and service ids, images, known references, size. */
+/** Rules of an app spec across its fields: unique role and service ids, images, known references, KubeDirector fields refused, size. */
 export function appSpecIssues(spec: KdAppSpec): RuleIssue[] {
   const issues: RuleIssue[] = [];
   const roleIds = new Set<string>();
@@ -96,13 +97,13 @@ export function appSpecIssues(spec: KdAppSpec): RuleIssue[] {
   spec.roles.forEach((role, i) => {
     if (roleIds.has(role.id)) issues.push({ path: ['roles', i, 'id'], message: `duplicate role id "${role.id}"` });
     roleIds.add(role.id);
-    // Member names use '-' for '_', so "a_b" and "a-b" would name the same pods.
-    const asName = role.id.replaceAll('_', '-');
+    // Member names use the DNS-safe form, so "a_b", "a.b", "A-b" and "a-b" would name the same pods.
+    const asName = dnsName(role.id);
     const clash = memberRoleNames.get(asName);
     if (clash && clash !== role.id)
       issues.push({
         path: ['roles', i, 'id'],
-        message: `role id "${role.id}" gives the same member names as role "${clash}"`,
+        message: `role id "${role.id}" gives the same member names (${asName}) as role "${clash}"; rename one of them`,
       });
     memberRoleNames.set(asName, role.id);
     if (!role.imageRepoTag && !spec.defaultImageRepoTag)
@@ -128,12 +129,13 @@ export function appSpecIssues(spec: KdAppSpec): RuleIssue[] {
   spec.config?.selectedRoles?.forEach((r, i) => {
     if (!roleIds.has(r)) issues.push({ path: ['config', 'selectedRoles', i], message: `unknown role "${r}"` });
   });
+  issues.push(...kubeDirectorRefusals('app', spec));
   const big = oversize(spec, 'the app spec');
   if (big) issues.push(big);
   return issues;
 }
 
-/** Rules of a cluster spec across its fields: unique role ids, unique env names per role, size. */
+/** Rules of a cluster spec across its fields: unique role ids, unique env names per role, KubeDirector fields refused, size. */
 export function clusterSpecIssues(spec: KdClusterSpec): RuleIssue[] {
   const issues: RuleIssue[] = [];
   const seen = new Set<string>();
@@ -147,6 +149,7 @@ export function clusterSpecIssues(spec: KdClusterSpec): RuleIssue[] {
       names.add(env.name);
     });
   });
+  issues.push(...kubeDirectorRefusals('cluster', spec));
   const big = oversize(spec, 'the cluster spec');
   if (big) issues.push(big);
   return issues;

@@ -37,6 +37,8 @@ export const MemberStatus = z.object({
   state: MemberState,
   ready: z.boolean(),
   lastError: z.string().optional(),
+  /** Configured, but its --configure exited 0 with a stderr line such as `command not found` (docs/adr/0028). */
+  warning: z.string().optional(),
   /** The last run of each event, oldest first. */
   events: z.array(ScriptRun),
 });
@@ -99,6 +101,8 @@ export const HistoryEntry = z.object({
   startedAt: z.string(),
   finishedAt: z.string(),
   error: z.string().optional(),
+  /** Exit 0 with a suspicious stderr line (docs/adr/0028). */
+  warning: z.string().optional(),
   stdoutTail: z.string().optional(),
   stderrTail: z.string().optional(),
 });

@@ -6,7 +6,7 @@
 import type { z } from 'zod';
 import { KdAppSpec } from './app.ts';
 import { KdClusterSpec } from './cluster.ts';
-import { dnsLabel } from './common.ts';
+import { ClusterName, dnsLabel } from './common.ts';
 import type { ClusterInput } from './messages.ts';
 import {
   ValidationError,
@@ -102,7 +102,7 @@ export function validateClusterInput(input: unknown): { input: ClusterInput; iss
   const issues: FieldIssue[] = [];
   const names: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const field of ['namespace', 'name', 'appName'] as const) {
-    const checked = dnsLabel(field).safeParse(raw[field]);
+    const checked = (field === 'name' ? ClusterName(field) : dnsLabel(field)).safeParse(raw[field]);
     if (checked.success) names[field] = checked.data;
     else issues.push(...zodIssues(checked.error, [field], raw[field]));
   }

@@ -1,4 +1,5 @@
 import type { ClusterStatus } from '../api/index.ts';
+import type { Manifest } from '../api/manifest.ts';
 
 /** Each column's width: its widest cell or header. */
 export function columnWidths(header: string[], rows: string[][]): number[] {
@@ -79,7 +80,7 @@ export function memberRows(s: ClusterStatus): string[][] {
         r.id,
         m.state,
         last ? `${last.event}=${last.exitCode ?? 'none'}` : '',
-        (m.lastError ?? '').split('\n')[0] ?? '',
+        (m.lastError ?? (m.warning ? `warning: ${m.warning}` : '')).split('\n')[0] ?? '',
       ];
     }),
   );
@@ -101,4 +102,12 @@ export function memberList(names: string[]): string {
   if (names.length === 0) return '; it has no members';
   const shown = names.slice(0, 5).join(', ');
   return `; its members: ${shown}${names.length > 5 ? `, … (${names.length} in all)` : ''}`;
+}
+
+/** What every command says about a manifest before it acts: warned fields, and the naming scheme a cluster's members get. */
+export function printWarnings(ctx: { out: (line: string) => void }, m: Manifest): void {
+  const name = m.value.metadata.name;
+  for (const w of m.warnings) ctx.out(`warning: ${name}: ${w.path}: ${w.message}`);
+  if (m.kind === 'KdCluster' && m.value.spec.namingScheme === 'CrNameRole')
+    ctx.out(`note: ${name}: spec.namingScheme: members are named <cluster>-<role>-<ordinal> (CrNameRole)`);
 }

@@ -85,6 +85,7 @@ export function entriesOf(events: ActivityEvent[]): HistoryEntry[] {
       argv: scriptArgv(script.event, script.about, member.cluster, member.namespace),
       exitCode: outcome?.exitCode ?? null,
       attempts: outcome?.attempts ?? 0,
+      ...(outcome?.warning ? { warning: outcome.warning } : {}),
       ...(outcome?.stdoutTail ? { stdoutTail: outcome.stdoutTail } : {}),
       ...(outcome?.stderrTail ? { stderrTail: outcome.stderrTail } : {}),
       startedAt: outcome?.startedAt ?? run.at,

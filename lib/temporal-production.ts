@@ -23,7 +23,7 @@ import { msToTs } from '@temporalio/common/lib/time.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../api/search-attributes.ts';
 import { runWithProgress } from './build-progress.ts';
 import { openPrivateLog } from './logger.ts';
-import { answersAsTemporal, toolCache } from './temporal-server.ts';
+import { answersAsTemporal, portOpen, toolCache } from './temporal-server.ts';
 
 /** The same server version as the dev server in the pinned CLI (`temporal server start-dev`). */
 export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
@@ -306,6 +306,11 @@ export async function startTemporalServer(options: TemporalServerOptions): Promi
       `the server's frontend port: got ${options.port}; expected ${SERVER_PORT_RANGE.min} to ${SERVER_PORT_RANGE.max} (its membership ports, 300 below, are stored in PostgreSQL as a smallint)`,
     );
   const address = `127.0.0.1:${options.port}`;
+  // Else a server already there (the dev server, say) would answer for this one while it fails to bind.
+  if (await portOpen(options.port))
+    throw new Error(
+      `port ${options.port} is taken (a Temporal dev server?); stop it or set TEMPORAL_ADDRESS to another port`,
+    );
   mkdirSync(path.dirname(options.logFile), { recursive: true });
   const log = openPrivateLog(options.logFile);
   const child = spawn(

@@ -80,8 +80,11 @@ export const DEV_SERVER_TUNING = [
 export interface DevServerOptions {
   port?: number;
   uiPort?: number;
-  dbFile: string;
+  /** SQLite file; without one the server keeps its state in memory (tests that never restart it). */
+  dbFile?: string;
   logFile: string;
+  /** No Web UI (tests that do not look at it start faster). */
+  headless?: boolean;
   /** More `temporal server start-dev` arguments, after kdflow's own. */
   extraArgs?: string[];
 }
@@ -91,11 +94,13 @@ export interface DevServer {
   uiUrl: string;
   /** True when an already running server was reused. */
   reused: boolean;
+  /** The server process, when this call started it. */
+  pid?: number;
   /** SIGTERM by default; SIGKILL simulates a crash (chaos tests). */
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-async function portOpen(port: number): Promise<boolean> {
+export async function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     socket.once('connect', () => {
@@ -134,21 +139,12 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     );
   }
   const bin = ensureTemporalCli();
-  mkdirSync(path.dirname(options.dbFile), { recursive: true });
-  const args = [
-    'server',
-    'start-dev',
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--ui-port',
-    String(uiPort),
-    '--db-filename',
-    options.dbFile,
-    '--log-level',
-    'warn',
-  ];
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
+  args.push(...(options.headless ? ['--headless'] : ['--ui-port', String(uiPort)]));
+  if (options.dbFile) {
+    mkdirSync(path.dirname(options.dbFile), { recursive: true });
+    args.push('--db-filename', options.dbFile);
+  }
   for (const key of SEARCH_ATTRIBUTE_KEYS)
     args.push('--search-attribute', `${key.name}=${key.type === 'INT' ? 'Int' : 'Keyword'}`);
   args.push(...DEV_SERVER_TUNING, ...(options.extraArgs ?? []));
@@ -159,22 +155,25 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     exited = code;
   });
   const deadline = Date.now() + 60_000;
-  while (!(await answersAsTemporal(address))) {
+  // A TCP probe first: a gRPC connect to a port nobody listens on yet waits out its reconnect backoff.
+  while (!((await portOpen(port)) && (await answersAsTemporal(address)))) {
     if (exited !== undefined) throw new Error(`the Temporal dev server exited with ${exited}; see ${options.logFile}`);
     if (Date.now() > deadline) {
       child.kill();
       throw new Error(`the Temporal dev server did not answer on ${address} within 60s; see ${options.logFile}`);
     }
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 100));
   }
   // The file holds every workflow's history, role env values included: only its owner may read it.
-  for (const file of [options.dbFile, `${options.dbFile}-wal`, `${options.dbFile}-shm`, `${options.dbFile}-journal`]) {
+  const db = options.dbFile;
+  for (const file of db ? [db, `${db}-wal`, `${db}-shm`, `${db}-journal`] : []) {
     if (existsSync(file)) chmodSync(file, 0o600);
   }
   return {
     address,
     uiUrl,
     reused: false,
+    ...(child.pid ? { pid: child.pid } : {}),
     stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
       if (exited !== undefined) return;
       const gone = new Promise((r) => child.once('exit', r));

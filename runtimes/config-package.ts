@@ -76,7 +76,12 @@ async function fetchPackage(
       true,
     );
   const info = await stat(local).catch(() => undefined);
-  if (!info) throw new RuntimeError('PackageUnavailable', `config package ${packageURL} does not exist`, true);
+  if (!info)
+    throw new RuntimeError(
+      'PackageUnavailable',
+      `config package ${packageURL} does not exist on the worker's machine (a file:// URL is read there, not inside an image)`,
+      true,
+    );
   if (info.isDirectory()) return packDirectory(local, packageURL, staging, limits, options);
   if (info.size > limits.archiveBytes)
     throw new RuntimeError(
@@ -128,11 +133,9 @@ export function verifyPackage(tgzPath: string, source: string, limits: PackageLi
           if (links.has(parent)) problems.push(`${entry.path}: path goes through the symlink ${parent}`);
         }
         if (entry.type === 'SymbolicLink') links.add(parts.join('/'));
-        if (parts.length === 2 && parts[1] === 'startscript' && entry.type === 'File') {
-          if (((entry.mode ?? 0) & 0o111) === 0)
-            problems.push(`${entry.path}: startscript is not executable (chmod +x it before packing)`);
+        // A startscript without its exec bit gets it at unpack, as KubeDirector does (chmod u+x).
+        if (parts.length === 2 && parts[1] === 'startscript' && entry.type === 'File')
           scriptDirs.push(parts[0] as string);
-        }
         entry.resume();
       },
     });
@@ -193,8 +196,12 @@ export async function unpackPackage(
     preservePaths: false,
     preserveOwner: false,
     // Called for every entry before it is written; the mode it leaves is the mode the file gets.
-    filter: (_path, entry) => {
-      if ('mode' in entry && typeof entry.mode === 'number') entry.mode &= 0o777;
+    filter: (entryPath, entry) => {
+      if ('mode' in entry && typeof entry.mode === 'number') {
+        entry.mode &= 0o777;
+        // KubeDirector does `chmod u+x` on the startscript: a package packed without the bit still runs.
+        if (/^(\.\/)?[^/]+\/startscript$/.test(entryPath)) entry.mode |= 0o100;
+      }
       return true;
     },
   });

@@ -10,7 +10,7 @@ import ts from 'typescript';
 
 const SANDBOXED = ['workflows', 'api'];
 // Node-side code the sandbox may know only as types.
-const NODE_SIDE = ['activities', 'runtimes', 'lib', 'cli', 'shim', 'worker', 'scripts'];
+const NODE_SIDE = ['activities', 'runtimes', 'lib', 'cli', 'shim', 'worker', 'scripts', 'testing'];
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
 /** Every import and re-export of a file, and whether it is for types only. */

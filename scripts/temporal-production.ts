@@ -16,6 +16,7 @@ import {
   setupTemporalSchemas,
   startPostgres,
   startTemporalServer,
+  SERVER_PORT_RANGE,
   type Postgres,
   type TemporalServer,
 } from '../lib/temporal-production.ts';
@@ -26,10 +27,10 @@ const stop = listenForStop({
 });
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
-function portOf(name: string, value: string): number {
+function portOf(name: string, value: string, min = 1024, max = 65535, why = ''): number {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 1024 || port > 65535)
-    throw new Error(`${name}: got "${value}"; expected a TCP port from 1024 to 65535`);
+  if (!Number.isInteger(port) || port < min || port > max)
+    throw new Error(`${name}: got port "${value}"; expected ${min} to ${max}${why}`);
   return port;
 }
 
@@ -44,7 +45,17 @@ let postgres: Postgres | undefined;
 let server: TemporalServer | undefined;
 let failed = false;
 try {
-  const port = portOf('TEMPORAL_ADDRESS', temporalAddress().split(':').at(-1) ?? '');
+  const [command] = process.argv.slice(2);
+  if (command !== undefined && command !== 'build')
+    throw new Error(`unknown argument "${command}"; usage: npm run temporal:prod [-- build]`);
+  const { min, max } = SERVER_PORT_RANGE;
+  const port = portOf(
+    'TEMPORAL_ADDRESS',
+    temporalAddress().split(':').at(-1) ?? '',
+    min,
+    max,
+    ' (its membership ports, 294 to 300 below it, go into PostgreSQL as a smallint)',
+  );
   const pgPort = portOf('KDFLOW_POSTGRES_PORT', process.env.KDFLOW_POSTGRES_PORT ?? '7432');
   const stateDir = path.join(kdflowHome(), 'temporal-production');
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -52,9 +63,6 @@ try {
   const pgDir =
     process.env.KDFLOW_POSTGRES_DIR ??
     (process.getuid?.() === 0 ? '/var/lib/postgresql/kdflow' : path.join(stateDir, 'postgresql'));
-  const [command] = process.argv.slice(2);
-  if (command !== undefined && command !== 'build')
-    throw new Error(`unknown argument "${command}"; usage: npm run temporal:prod [-- build]`);
   const binaries = ensureTemporalServer((line) => say(line));
   if (command === 'build') {
     say(path.dirname(binaries.server));

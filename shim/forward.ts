@@ -20,6 +20,7 @@ import {
   clusterWorkflowId,
   deleteSignal,
   formatIssues,
+  kubeDirectorWarnings,
   newClusterIssues,
   specChangeUpdate,
   withCondition,
@@ -179,7 +180,14 @@ export async function reconcileCluster(deps: ForwardDeps, observed: CrObject): P
       return refuse('ChangeRejected', error.cause?.message ?? error.message);
     throw error;
   }
-  const message = `generation ${generation} sent to workflow ${workflowId} (workflow generation ${accepted})`;
+  // Fields kdflow ignores or does not do yet are named here and in an Event, never dropped silently.
+  const warnings = formatIssues([
+    ...kubeDirectorWarnings('cluster', cr.spec),
+    ...kubeDirectorWarnings('app', input.app).map((w) => ({ ...w, path: `app ${input.appName}: ${w.path}` })),
+  ]).replaceAll('\n', '; ');
+  const message =
+    `generation ${generation} sent to workflow ${workflowId} (workflow generation ${accepted})` +
+    (warnings ? `; warnings: ${warnings}` : '');
   const conditions = withCondition(
     status.conditions,
     { type: 'Valid', status: 'True', reason: 'Forwarded', message, observedGeneration: generation },
@@ -187,6 +195,7 @@ export async function reconcileCluster(deps: ForwardDeps, observed: CrObject): P
   );
   await patchClusterStatus(deps, cr, { observedGeneration: generation, workflowId, conditions, lastError: null });
   await recordEvent(deps.core, deps.logger, cr, 'Normal', 'Forwarded', message);
+  if (warnings) await recordEvent(deps.core, deps.logger, cr, 'Warning', 'UnsupportedFields', warnings);
   deps.logger.info({ cluster: keyOf(cr), generation, workflowId, workflowGeneration: accepted }, 'change forwarded');
 }
 

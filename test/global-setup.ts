@@ -1,5 +1,5 @@
 import { ensureTemporalCli } from '../lib/temporal-server.ts';
-import { ensureKubeBinaries } from './k8s/binaries.ts';
+import { ensureKubeBinaries } from '../testing/kube/binaries.ts';
 
 /**
  * Build (or find) the Temporal CLI and the Kubernetes harness binaries once, before any test file

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { TASK_QUEUE } from '../api/index.ts';
-import { createActivities } from '../activities/index.ts';
+import { createActivities, type Activities } from '../activities/index.ts';
 import { pruneUnusedPackages } from '../lib/app-catalog.ts';
 import { KEY_FILE_ENV, KEYS_ENV, codecFromEnv, kdflowDataConverter, type EncryptionCodec } from '../lib/codec.ts';
 import { kdflowCacheDir } from '../lib/config.ts';
@@ -22,6 +22,8 @@ export interface KdflowWorkerOptions {
   tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxCachedWorkflows'>>;
   /** The payload codec; by default the keys of KDFLOW_CODEC_KEY_FILE / KDFLOW_CODEC_KEYS, or none (lib/codec.ts). */
   codec?: EncryptionCodec;
+  /** Tests only: wraps the activities, so a test can hold some until it releases them (testing/activity-gate.ts). */
+  wrapActivities?: (activities: Activities) => Activities;
 }
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -89,7 +91,9 @@ export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<
     workflowBundle: { code: bundle.code },
     // The codec runs here, outside the workflow sandbox, on every payload in and out (lib/codec.ts).
     dataConverter: kdflowDataConverter(codec),
-    activities: createActivities({ runtime: options.runtime, home: options.home, logger: options.logger }),
+    activities: (options.wrapActivities ?? ((activities) => activities))(
+      createActivities({ runtime: options.runtime, home: options.home, logger: options.logger }),
+    ),
     // Every activity heartbeats at least once a second while it runs, so a short heartbeat timeout only catches a dead worker.
     interceptors: { activity: [livenessHeartbeats()] },
     maxConcurrentActivityTaskExecutions: options.tuning?.maxConcurrentActivityTaskExecutions ?? 200,

@@ -6,6 +6,7 @@
  */
 import { MEMBER_STATES, memberName, type EventName, type OrdinalRange } from '../api/contract.ts';
 import type { LastRun, Member, Notify, NotifyEvent } from './model.ts';
+import { withNodeIds } from './plan.ts';
 
 const STATES = MEMBER_STATES;
 const EVENTS: EventName[] = ['configure', 'addnodes', 'delnodes'];
@@ -20,7 +21,10 @@ const DELNODES_SENT = 8;
 type PackedRun = [number, number, number, number | null, number, number, number, number, OrdinalRange[]];
 /** [event, role, ordinals] */
 type PackedNotify = [number, number, OrdinalRange[]];
-/** [role, ordinal, state, flags, topology, batch, error (-1: none), runs, failedNotifies, retryNotifies] */
+/**
+ * [role, ordinal, state, flags, topology, batch, error (-1: none), runs, failedNotifies, retryNotifies,
+ * nodeId, warning (-1: none)]; rows carried by runs from before node ids end after retryNotifies.
+ */
 type PackedMember = [
   number,
   number,
@@ -32,6 +36,8 @@ type PackedMember = [
   PackedRun[],
   PackedNotify[],
   PackedNotify[],
+  number?,
+  number?,
 ];
 
 export interface PackedMembers {
@@ -95,6 +101,8 @@ export function packMembers(members: Member[]): PackedMembers {
       runs,
       m.failedNotifies.map(notify),
       m.retryNotifies.map(notify),
+      m.nodeId ?? 0,
+      m.warning === undefined ? -1 : errors.of(m.warning),
     ];
   });
   return { roles: roles.values, topologies: topologies.values, errors: errors.values, rows };
@@ -107,35 +115,40 @@ export function unpackMembers(cluster: string, packed: PackedMembers): Member[] 
     role: role(r),
     ordinals,
   });
-  return packed.rows.map(([r, ordinal, state, flags, topology, batch, error, runs, failed, retry]) => {
-    const lastRuns: Member['runs'] = {};
-    for (const [e, generation, seq, exitCode, attempts, startedAt, finishedAt, aboutRole, aboutOrdinals] of runs) {
-      const run: LastRun = {
-        generation,
-        seq,
-        exitCode,
-        attempts,
-        startedAt,
-        finishedAt,
-        ...(aboutRole >= 0 ? { about: { role: role(aboutRole), ordinals: aboutOrdinals } } : {}),
+  const members = packed.rows.map(
+    ([r, ordinal, state, flags, topology, batch, error, runs, failed, retry, nodeId, warning]) => {
+      const lastRuns: Member['runs'] = {};
+      for (const [e, generation, seq, exitCode, attempts, startedAt, finishedAt, aboutRole, aboutOrdinals] of runs) {
+        const run: LastRun = {
+          generation,
+          seq,
+          exitCode,
+          attempts,
+          startedAt,
+          finishedAt,
+          ...(aboutRole >= 0 ? { about: { role: role(aboutRole), ordinals: aboutOrdinals } } : {}),
+        };
+        lastRuns[EVENTS[e] ?? 'configure'] = run;
+      }
+      return {
+        name: memberName(cluster, role(r), ordinal),
+        role: role(r),
+        ordinal,
+        state: STATES[state] ?? 'config error',
+        launched: (flags & LAUNCHED) !== 0,
+        ready: (flags & READY) !== 0,
+        topology: packed.topologies[topology] ?? '',
+        batch,
+        announced: (flags & ANNOUNCED) !== 0,
+        delnodesSent: (flags & DELNODES_SENT) !== 0,
+        failedNotifies: failed.map(notify),
+        retryNotifies: retry.map(notify),
+        ...(error >= 0 ? { lastError: packed.errors[error] ?? '' } : {}),
+        ...(nodeId ? { nodeId } : {}),
+        ...(warning !== undefined && warning >= 0 ? { warning: packed.errors[warning] ?? '' } : {}),
+        runs: lastRuns,
       };
-      lastRuns[EVENTS[e] ?? 'configure'] = run;
-    }
-    return {
-      name: memberName(cluster, role(r), ordinal),
-      role: role(r),
-      ordinal,
-      state: STATES[state] ?? 'config error',
-      launched: (flags & LAUNCHED) !== 0,
-      ready: (flags & READY) !== 0,
-      topology: packed.topologies[topology] ?? '',
-      batch,
-      announced: (flags & ANNOUNCED) !== 0,
-      delnodesSent: (flags & DELNODES_SENT) !== 0,
-      failedNotifies: failed.map(notify),
-      retryNotifies: retry.map(notify),
-      ...(error >= 0 ? { lastError: packed.errors[error] ?? '' } : {}),
-      runs: lastRuns,
-    };
-  });
+    },
+  );
+  return withNodeIds(members);
 }

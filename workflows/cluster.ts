@@ -11,7 +11,6 @@ import * as wf from '@temporalio/workflow';
 import {
   checkSpecChange,
   clusterSearchAttributes,
-  clusterWorkflowId,
   deleteSignal,
   formatIssues,
   parseClusterInput,
@@ -96,7 +95,8 @@ export async function clusterWorkflow(
   let deleted = false;
   let step: Step | undefined;
   let operation: wf.CancellationScope | undefined;
-  const clusterId = clusterWorkflowId(input.namespace, input.name);
+  // configmeta's cluster.id: a plain id, stable across continue-as-new, new for a re-created cluster (as a CR's UID).
+  const clusterId = wf.workflowInfo().firstExecutionRunId;
   const changed = () => {
     state.statusVersion += 1;
   };

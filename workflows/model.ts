@@ -37,6 +37,13 @@ export interface Member {
   retryNotifies: Notify[];
   /** One short line (MAX_ERROR_CHARS); the full output is in the member's files and in history. */
   lastError?: string;
+  /**
+   * KubeDirector's node id: from 1, never shared by two members at once, kept for the member's life
+   * (a retry's re-launch included). Absent only in state from before node ids; see withNodeIds.
+   */
+  nodeId?: number;
+  /** Configured, but its --configure looked suspicious (docs/adr/0028): one short line. */
+  warning?: string;
   runs: Partial<Record<EventName, LastRun>>;
 }
 
@@ -93,6 +100,8 @@ export interface RunRecord {
 export interface StepOutcome {
   failed: Record<string, string>;
   runs: Record<string, RunRecord>;
+  /** Succeeded runs whose output looked like a failure (a command not found), one short line each. */
+  warnings?: Record<string, string>;
 }
 
 export const succeeded: StepOutcome = { failed: {}, runs: {} };

@@ -40,7 +40,7 @@ export function topologyKey(liveNames: string[]): string {
   return `${liveNames.length}:${hash.toString(16)}`;
 }
 
-const liveNames = (members: Member[]) => members.filter(isLive).map((m) => m.name);
+export const liveNames = (members: Member[]) => members.filter(isLive).map((m) => m.name);
 
 function roleEvents(desired: Desired, roleId: string): EventName[] {
   const role = effectiveRole(desired.app, roleId);
@@ -201,9 +201,11 @@ function foldOutcome(desired: Desired, members: Member[], step: Step, outcome: S
       };
       const known = new Set(members.map((m) => m.name));
       const updated = members.map((m) => (touched.has(m.name) ? launched(m) : m));
-      const fresh = step.members
-        .filter((ref) => !known.has(ref.name))
-        .map((ref) => launched({ ...newMember(desired, ref.role, ref.ordinal), batch: step.batch }));
+      const refs = step.members.filter((ref) => !known.has(ref.name));
+      const ids = nextNodeIds(members, refs.length);
+      const fresh = refs.map((ref, i) =>
+        launched({ ...newMember(desired, ref.role, ref.ordinal), batch: step.batch, nodeId: ids[i] }),
+      );
       return sortMembers(desired, [...updated, ...fresh]);
     }
     case 'writeConfigmeta':
@@ -238,9 +240,10 @@ function applyRunEvent(step: Extract<Step, { kind: 'runEvent' }>, members: Membe
       };
       if (run) next = { ...next, runs: { ...next.runs, [step.event]: run } };
       if (step.event === 'configure') {
+        const warning = outcome.warnings?.[m.name];
         next = error
-          ? { ...next, state: 'config error', lastError: shortError(error) }
-          : { ...next, state: 'configured', lastError: undefined };
+          ? { ...next, state: 'config error', lastError: shortError(error), warning: undefined }
+          : { ...next, state: 'configured', lastError: undefined, warning: warning && shortError(warning) };
       } else {
         const notify: Notify = { event: step.event as NotifyEvent, role: step.role, ordinals: step.about ?? [] };
         const retried = step.retry ? next.retryNotifies.slice(1) : next.retryNotifies;
@@ -304,6 +307,23 @@ function stepAboutNames(step: Extract<Step, { kind: 'runEvent' }>, members: Memb
     (step.about ?? []).flatMap(([first, last]) => Array.from({ length: last - first + 1 }, (_, i) => first + i)),
   );
   return members.filter((m) => m.role === step.role && ordinals.has(m.ordinal)).map((m) => m.name);
+}
+
+/**
+ * The node ids the next `count` new members take: after the highest any member holds (a leaver's
+ * included), so no two members share one. The launch step and its outcome both use this on the same
+ * members, so the configmeta a launch writes and the state agree.
+ */
+export function nextNodeIds(members: Pick<Member, 'nodeId'>[], count: number): number[] {
+  const highest = members.reduce((max, m) => Math.max(max, m.nodeId ?? 0), 0);
+  return Array.from({ length: count }, (_, i) => highest + 1 + i);
+}
+
+/** Members of state from before node ids get theirs, in member order after the highest in use. */
+export function withNodeIds<M extends Pick<Member, 'nodeId'>>(members: M[]): M[] {
+  if (members.every((m) => m.nodeId !== undefined)) return members;
+  let next = nextNodeIds(members, 1)[0] ?? 1;
+  return members.map((m) => (m.nodeId !== undefined ? m : { ...m, nodeId: next++ }));
 }
 
 export function newMember(desired: Desired, role: string, ordinal: number): Member {

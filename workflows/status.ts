@@ -83,6 +83,7 @@ function memberStatus(desired: Desired, m: Member): MemberStatus {
     ready: m.ready,
     events,
     ...(m.lastError ? { lastError: m.lastError } : {}),
+    ...(m.warning ? { warning: m.warning } : {}),
   };
 }
 
@@ -178,7 +179,7 @@ export function currentDetails(s: ClusterStatus): string {
         ? `${last.event} ${last.exitCode === 0 ? 'ok' : `failed (exit ${last.exitCode ?? 'none'})`}`
         : '';
       lines.push(
-        `| ${cell(m.name)} | ${cell(m.role)} | ${m.state}${m.lastError ? ` — ${cell(m.lastError)}` : ''} | ${event} |`,
+        `| ${cell(m.name)} | ${cell(m.role)} | ${m.state}${m.lastError ? ` — ${cell(m.lastError)}` : ''}${m.warning ? ` — warning: ${cell(m.warning)}` : ''} | ${event} |`,
       );
     }
     if (s.page.total > members.length) lines.push(`| … ${s.page.total - members.length} more | | | |`);

@@ -12,9 +12,18 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities, LaunchRole, ScriptOutcome } from '../activities/index.ts';
-import { effectiveRole, memberFqdn, roleServices, scriptRunId, toRanges, type KdAppSpec } from '../api/contract.ts';
+import {
+  effectiveRole,
+  memberFqdn,
+  roleServices,
+  scriptRunId,
+  toRanges,
+  toRuns,
+  type EventName,
+  type KdAppSpec,
+} from '../api/contract.ts';
 import type { Topology } from '../api/configmeta.ts';
-import { isLive } from './plan.ts';
+import { isLive, nextNodeIds, withNodeIds } from './plan.ts';
 import { launchSummary, listed, scriptSummary } from './summaries.ts';
 import type { Desired, Member, MemberRef, RunRecord, Step, StepOutcome } from './model.ts';
 import type { MemberTarget } from '../runtimes/runtime.ts';
@@ -32,7 +41,7 @@ export interface StepContext {
 export const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 10;
 
 // The workflow waits for a cancelled activity to stop, so teardown never races a half-done create.
-function batchOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
+function memberActivityOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
   return {
     startToCloseTimeout: '10 minutes',
     heartbeatTimeout: `${heartbeatTimeoutSeconds} seconds`,
@@ -41,13 +50,14 @@ function batchOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
   };
 }
 
-const batch = (ctx: Pick<StepContext, 'heartbeatTimeoutSeconds'>) =>
-  proxyActivities<Activities>(batchOptions(ctx.heartbeatTimeoutSeconds));
+/** Launch and configmeta writes over a step's members. (`batch` is only ever a launch batch number: Member.batch.) */
+const memberActivities = (ctx: Pick<StepContext, 'heartbeatTimeoutSeconds'>) =>
+  proxyActivities<Activities>(memberActivityOptions(ctx.heartbeatTimeoutSeconds));
 
 /** Asking the runtime whether members live: a few quick attempts. */
 export function probe(heartbeatTimeoutSeconds: number) {
   return proxyActivities<Activities>({
-    ...batchOptions(heartbeatTimeoutSeconds),
+    ...memberActivityOptions(heartbeatTimeoutSeconds),
     startToCloseTimeout: '2 minutes',
     retry: { initialInterval: '1 second', maximumAttempts: 3 },
   });
@@ -56,18 +66,19 @@ export function probe(heartbeatTimeoutSeconds: number) {
 /** Removal must finish, so it retries without a bound. */
 export function removal(heartbeatTimeoutSeconds: number) {
   return proxyActivities<Activities>({
-    ...batchOptions(heartbeatTimeoutSeconds),
+    ...memberActivityOptions(heartbeatTimeoutSeconds),
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
   });
 }
 
-function scriptActivities(app: KdAppSpec, heartbeatTimeoutSeconds: number) {
+function scriptActivities(app: KdAppSpec, heartbeatTimeoutSeconds: number, event: EventName) {
   return proxyActivities<Activities>({
-    ...batchOptions(heartbeatTimeoutSeconds),
+    ...memberActivityOptions(heartbeatTimeoutSeconds),
     // The runtime kills the script at scriptTimeoutSeconds; this bound only catches a lost worker.
     startToCloseTimeout: `${app.scriptTimeoutSeconds + 60} seconds`,
     retry: {
-      maximumAttempts: app.retry.maximumAttempts,
+      // KubeDirector apps run --configure once (docs/adr/0027); notifies keep the app's retries.
+      maximumAttempts: (event === 'configure' ? app.configureAttempts : undefined) ?? app.retry.maximumAttempts,
       initialInterval: `${app.retry.initialIntervalSeconds} seconds`,
       backoffCoefficient: app.retry.backoffCoefficient,
       nonRetryableErrorTypes: ['ScriptMissing', 'PackageInvalid'],
@@ -86,22 +97,32 @@ export function target(desired: Desired, member: Pick<Member, 'name' | 'role' | 
   };
 }
 
-/** The live members as ordinal ranges per role: what configmeta describes. */
+/** The live members as ordinal ranges per role, with their node ids: what configmeta describes. */
 export function topologyOf(
   desired: Desired,
   clusterId: string,
-  members: Pick<Member, 'role' | 'ordinal' | 'state'>[],
+  members: Pick<Member, 'role' | 'ordinal' | 'state' | 'nodeId'>[],
 ): Topology {
-  const live = members.filter(isLive);
+  const live = withNodeIds(members).filter(isLive);
   return {
     namespace: desired.namespace,
     cluster: desired.name,
     clusterId,
     app: desired.app,
-    roles: desired.app.roles.map((r) => ({
-      id: r.id,
-      ordinals: toRanges(live.filter((m) => m.role === r.id).map((m) => m.ordinal)),
+    settings: desired.spec.roles.map(({ id, resources, storage, secretKeys }) => ({
+      id,
+      resources,
+      storage,
+      secretKeys,
     })),
+    roles: desired.app.roles.map((r) => {
+      const mine = live.filter((m) => m.role === r.id).sort((a, b) => a.ordinal - b.ordinal);
+      return {
+        id: r.id,
+        ordinals: toRanges(mine.map((m) => m.ordinal)),
+        nodeIds: toRuns(mine.map((m) => m.nodeId ?? 0)),
+      };
+    }),
   };
 }
 
@@ -131,9 +152,15 @@ export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome
       const names = step.members.map((m) => m.name);
       const refresh = step.refresh ?? [];
       const launching = new Set(names);
+      // New members take their node ids as applyOutcome will give them; a re-launched one keeps its own.
+      const ids = nextNodeIds(ctx.members, step.members.filter((m) => !byName.has(m.name)).length);
       const after = [
         ...ctx.members.filter((m) => !launching.has(m.name)),
-        ...step.members.map((m) => ({ ...m, state: 'creating' as const })),
+        ...step.members.map((m) => ({
+          ...m,
+          state: 'creating' as const,
+          nodeId: byName.get(m.name)?.nodeId ?? ids.shift(),
+        })),
       ];
       const input = {
         namespace: desired.namespace,
@@ -149,14 +176,15 @@ export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome
         ...(refresh.length > 0 ? { refresh: targets(refresh) } : {}),
       };
       return batchStep([...names, ...refresh], () =>
-        batch(ctx).launchMembers.executeWithOptions({ summary: launchSummary(names, refresh) }, [input]),
+        memberActivities(ctx).launchMembers.executeWithOptions({ summary: launchSummary(names, refresh) }, [input]),
       );
     }
     case 'writeConfigmeta':
       return batchStep(step.members, () =>
-        batch(ctx).writeConfigmeta.executeWithOptions({ summary: `write configmeta.json to ${listed(step.members)}` }, [
-          { topology: topologyOf(desired, ctx.clusterId, ctx.members), members: targets(step.members) },
-        ]),
+        memberActivities(ctx).writeConfigmeta.executeWithOptions(
+          { summary: `write configmeta.json to ${listed(step.members)}` },
+          [{ topology: topologyOf(desired, ctx.clusterId, ctx.members), members: targets(step.members) }],
+        ),
       );
     case 'runEvent':
       return runEvent(step, ctx, targets(step.targets));
@@ -193,7 +221,7 @@ async function runEvent(
   members: MemberTarget[],
 ): Promise<StepOutcome> {
   const { desired } = ctx;
-  const scripts = scriptActivities(desired.app, ctx.heartbeatTimeoutSeconds);
+  const scripts = scriptActivities(desired.app, ctx.heartbeatTimeoutSeconds, step.event);
   const outcome: StepOutcome = { failed: {}, runs: {} };
   const env = (role: string) => desired.spec.roles.find((r) => r.id === role)?.env ?? [];
   const about = step.about ? { role: step.role, ordinals: step.about } : undefined;
@@ -213,6 +241,7 @@ async function runEvent(
         { member, script },
       ]);
       outcome.runs[member.name] = runRecord(desired, ctx.seq, result, started);
+      if (result.warning) (outcome.warnings ??= {})[member.name] = result.warning;
     } catch (error) {
       if (isCancellation(error)) throw error;
       outcome.failed[member.name] = failureMessage(error);

@@ -1,7 +1,9 @@
+import { ValidationError } from '../../api/index.ts';
+import { localPackageIssues } from '../../lib/package-url.ts';
 import type { CliContext } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { readManifests } from '../files.ts';
-import { renderTable } from '../render.ts';
+import { printWarnings, renderTable } from '../render.ts';
 
 export async function appCommand(ctx: CliContext, [verb]: string[], flags: { file?: string }): Promise<void> {
   if (verb === 'list') {
@@ -25,8 +27,9 @@ export async function appCommand(ctx: CliContext, [verb]: string[], flags: { fil
   for (const m of manifests) {
     if (m.kind !== 'KdApp')
       throw new UsageError(`${flags.file} holds a ${m.kind}; kdflow app takes KdApp or KubeDirectorApp manifests`);
-    for (const field of m.dropped)
-      ctx.out(`warning: ${m.value.metadata.name}: ${field} is not supported by kdflow and was dropped`);
+    printWarnings(ctx, m);
+    const packages = await localPackageIssues(m.value.spec);
+    if (packages.length > 0) throw new ValidationError(packages, m.value.metadata.name);
     if (verb === 'apply') await ctx.catalog.put(m.value.metadata.namespace ?? ctx.namespace, m.value);
     ctx.out(`app/${m.value.metadata.name} ${verb === 'apply' ? 'applied' : 'is valid'}`);
   }

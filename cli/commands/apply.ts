@@ -15,10 +15,12 @@ import {
 } from '../../api/index.ts';
 import type { Manifest } from '../../api/manifest.ts';
 import { memberNameCollisionIssues } from '../../lib/member-name-check.ts';
+import { localPackageIssues } from '../../lib/package-url.ts';
 import { describeStep } from '../../workflows/status.ts';
 import { plan } from '../../workflows/plan.ts';
 import type { CliContext } from '../context.ts';
 import { readManifests } from '../files.ts';
+import { printWarnings } from '../render.ts';
 
 /** Apps first, so a file holding an app and its cluster applies in one go. */
 const appsFirst = (ms: Manifest[]) => [
@@ -28,7 +30,10 @@ const appsFirst = (ms: Manifest[]) => [
 
 export async function applyCommand(ctx: CliContext, _args: string[], flags: { file?: string }): Promise<void> {
   for (const m of appsFirst(await readManifests(flags.file))) {
+    printWarnings(ctx, m);
     if (m.kind === 'KdApp') {
+      const packages = await localPackageIssues(m.value.spec);
+      if (packages.length > 0) throw new ValidationError(packages, m.value.metadata.name);
       await ctx.catalog.put(m.value.metadata.namespace ?? ctx.namespace, m.value);
       ctx.out(`app/${m.value.metadata.name} applied`);
     } else {
@@ -52,6 +57,9 @@ async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<Applie
   const namespace = cluster.metadata.namespace ?? ctx.namespace;
   const name = cluster.metadata.name;
   const app = await ctx.catalog.get(namespace, cluster.spec.app);
+  // The app's packages must still be there: refused now, not as a config error later (lib/package-url.ts).
+  const packages = await localPackageIssues(app.spec);
+  if (packages.length > 0) throw new ValidationError(packages, `app ${app.metadata.name}`);
   const issues = newClusterIssues(name, cluster.spec, app.spec);
   if (issues.length > 0) throw new ValidationError(issues, name);
   const client = await ctx.temporal();
@@ -86,6 +94,7 @@ async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<Applie
 export async function planCommand(ctx: CliContext, _args: string[], flags: { file?: string }): Promise<void> {
   for (const m of await readManifests(flags.file)) {
     if (m.kind !== 'KdCluster') continue;
+    printWarnings(ctx, m);
     const namespace = m.value.metadata.namespace ?? ctx.namespace;
     const name = m.value.metadata.name;
     const client = await ctx.temporal();

@@ -31,7 +31,7 @@ export async function historyCommand(
         e.finishedAt,
         e.member,
         e.event,
-        String(e.exitCode ?? e.error?.split('\n')[0] ?? 'none'),
+        `${e.exitCode ?? e.error?.split('\n')[0] ?? 'none'}${e.warning ? ` (warning: ${e.warning})` : ''}`,
         String(e.attempts),
         e.argv.join(' '),
       ]),

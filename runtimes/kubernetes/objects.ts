@@ -11,6 +11,7 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from '@kubernetes/client-node';
+import { dnsName } from '../../api/names.ts';
 import type { MemberSpec, MemberTarget } from '../runtime.ts';
 
 export const LABELS = {
@@ -66,11 +67,18 @@ export function ownerRef(anchor: V1Service): V1OwnerReference {
   };
 }
 
+/** The headless Service is named after the cluster's DNS-safe form (`ubuntu18.04` → `ubuntu18-04`). */
+export const headlessServiceName = (cluster: string): string => dnsName(cluster);
+
 export function headlessService(namespace: string, cluster: string): V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name: cluster, namespace, labels: { [LABELS.managedBy]: 'kdflow', [LABELS.cluster]: cluster } },
+    metadata: {
+      name: headlessServiceName(cluster),
+      namespace,
+      labels: { [LABELS.managedBy]: 'kdflow', [LABELS.cluster]: cluster },
+    },
     spec: {
       clusterIP: 'None',
       selector: { [LABELS.cluster]: cluster },
@@ -106,7 +114,7 @@ export function memberPod(member: MemberSpec, owner: V1OwnerReference): V1Pod {
     },
     spec: {
       hostname: member.name,
-      subdomain: member.cluster,
+      subdomain: headlessServiceName(member.cluster),
       // The workflow owns a member's life: a dead pod is replaced by `kdflow retry`, never silently.
       restartPolicy: 'Always',
       automountServiceAccountToken: false,

@@ -25,6 +25,7 @@ import {
   clusterSelector,
   foreignOwner,
   headlessService,
+  headlessServiceName,
   memberPod,
   memberPvc,
   memberServiceName,
@@ -123,10 +124,10 @@ export class KubernetesRuntime implements Runtime {
     const owner = { namespace, cluster };
     return this.createOrAdopt(
       'service',
-      cluster,
+      headlessServiceName(cluster),
       owner,
       () => this.core.createNamespacedService({ namespace, body: headlessService(namespace, cluster) }),
-      () => this.core.readNamespacedService({ namespace, name: cluster }),
+      () => this.core.readNamespacedService({ namespace, name: headlessServiceName(cluster) }),
     );
   }
 
@@ -190,7 +191,7 @@ export class KubernetesRuntime implements Runtime {
   async writeFiles(member: MemberTarget, files: GuestFile[]): Promise<void> {
     for (const file of files) {
       const content = typeof file.content === 'string' ? Buffer.from(file.content) : file.content;
-      // Private files live in private directories (configmeta: 0600 in 0700).
+      // Private files live in private directories (0600 in 0700); configmeta is 0644 in 0755, as KubeDirector makes it.
       const dirMode = (file.mode & 0o077) === 0 ? '700' : '755';
       await this.inPod(member, 'writeFile', [file.path, file.mode.toString(8), dirMode, content.length], content);
     }
@@ -308,12 +309,14 @@ export class KubernetesRuntime implements Runtime {
   }
 
   async removeCluster(namespace: string, cluster: string): Promise<void> {
-    const anchor = await readIfPresent(() => this.core.readNamespacedService({ namespace, name: cluster }));
+    const anchor = await readIfPresent(() =>
+      this.core.readNamespacedService({ namespace, name: headlessServiceName(cluster) }),
+    );
     if (!anchor || !this.ours('service', anchor, { namespace, cluster })) return;
     await deleteIfPresent(() =>
       this.core.deleteNamespacedService({
         namespace,
-        name: cluster,
+        name: headlessServiceName(cluster),
         body: { preconditions: { uid: anchor.metadata?.uid } },
       }),
     );

@@ -2,7 +2,7 @@
  * Where a local member lives: `$KDFLOW_HOME/members/<namespace>/<cluster>/<member>/` is its volume,
  * with the guest paths under it (ADR 0005, 0006), `.kdflow/` for kdflow's own files, and a
  * `.<member>.member` file beside it that says the member was made. Names become paths only here,
- * and only as DNS labels.
+ * and only as DNS labels (a cluster name as a DNS subdomain).
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,6 +10,8 @@ import { RuntimeError } from '../errors.ts';
 import type { MemberTarget } from '../runtime.ts';
 
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** Cluster names may be dotted (`ubuntu18.04`): never "." or "..", as they start and end with a letter or digit. */
+const CLUSTER_NAME = /^[a-z0-9]([-.a-z0-9]{0,61}[a-z0-9])?$/;
 
 type MemberKey = Pick<MemberTarget, 'namespace' | 'cluster' | 'name'>;
 
@@ -24,9 +26,12 @@ export class MemberLayout {
     return path.join(this.clusterDir(member.namespace, member.cluster), safeSegment('member name', member.name));
   }
 
-  /** Names become paths here, so each must be a DNS label: "..", "/" or "" never reach path.join (nor rm). */
+  /**
+   * Names become paths here, so each must be a DNS label (a cluster name a DNS subdomain): "..", "/"
+   * or "" never reach path.join (nor rm).
+   */
   clusterDir(namespace: string, cluster: string): string {
-    return path.join(this.home, 'members', safeSegment('namespace', namespace), safeSegment('cluster name', cluster));
+    return path.join(this.home, 'members', safeSegment('namespace', namespace), safeClusterSegment(cluster));
   }
 
   /** A guest path (/opt/guestconfig/…) inside the member's directory; never outside it. */
@@ -56,6 +61,16 @@ function safeSegment(what: string, value: string): string {
   if (!DNS_LABEL.test(value))
     throw new RuntimeError('RuntimeFailure', `${what} ${JSON.stringify(value)} is not a DNS-1123 label`, true);
   return value;
+}
+
+function safeClusterSegment(cluster: string): string {
+  if (!CLUSTER_NAME.test(cluster))
+    throw new RuntimeError(
+      'RuntimeFailure',
+      `cluster name ${JSON.stringify(cluster)} is not a DNS-1123 subdomain`,
+      true,
+    );
+  return cluster;
 }
 
 export async function isDir(p: string): Promise<boolean> {

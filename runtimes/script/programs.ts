@@ -77,6 +77,10 @@ n=$1; shift; set -- "$@" "$s"; i=0; while [ $i -lt "$n" ]; do set -- "$@" "$1"; 
 # The script's environment: the member's, the role's, then the tags that find the run's processes again.
 (
   export CONFIGMETA="$r/etc/guestconfig/configmeta.json" GUESTCONFIG_DIR="$g"
+  # The configcli helpers (ccli, configmacro, …) first on the PATH (runtimes/guest-tools.ts), and at
+  # /usr/bin/bd_vcli where the image lets us (never under a member root).
+  export PATH="$g/.kdflow/bin:$PATH"
+  [ -n "$r" ] || [ -e /usr/bin/bd_vcli ] || ln -s "$g/.kdflow/bin/ccli" /usr/bin/bd_vcli 2> /dev/null
   # Each variable: a line "NAME LINES", then its value in LINES lines; exported as it is, never parsed.
   if [ -f "$base.env" ]; then
     while IFS=' ' read -r _name _lines; do
@@ -160,10 +164,13 @@ fi
 if [ -z "$state" ]; then
   s=; for c in "$g"/*/startscript; do [ -f "$c" ] && s=$c && break; done
   [ -n "$s" ] || { echo "no */startscript in /opt/guestconfig (was the config package installed?)" >&2; exit 3; }
-  [ -x "$s" ] || { echo "/opt/guestconfig/\${s#"$g/"} is not executable" >&2; exit 3; }
+  # As KubeDirector: the exec bit back (chmod u+x), and bash (else sh) for a script without a shebang.
+  [ -x "$s" ] || chmod u+x "$s"; b=; [ "$(head -c 2 "$s")" = "#!" ] || b=$(command -v bash || echo sh)
   { [ -d "$k" ] || mkdir -p "$k"; } && { [ ! -e "$st" ] || rm -f "$st"; } && (umask 077 && head -c "$envb" > "$k/$ev.env") || exit 4
   echo "$run=0" > "$pidf" || exit 4
   sid=; command -v setsid > /dev/null 2>&1 && sid=setsid
+  # The shell goes last in PREFIX..., so the runner puts it right before the script.
+  [ -n "$b" ] && set -- "$@" "$b"
   $sid sh -c "$runner" kdflow-run "$st" "$run" "$k/$ev" "$g/$ev.stdout" "$g/$ev.stderr" "$t" "$grace" "$ws" "$s" "$@" < /dev/null > /dev/null 2>&1 &
   child=$!; state=started
 fi

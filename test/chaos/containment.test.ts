@@ -1,5 +1,5 @@
 /**
- * The quick profile of the containment parts of `npm run chaos` (scripts/chaos/): daemons a
+ * The quick profile of the containment parts of `npm run chaos` (testing/chaos/): daemons a
  * startscript leaves (and timed-out attempts' children), a runner killed mid-configure, and
  * members that die under a cluster (keep-alive killed, directory removed). The full run has more
  * rounds, and kills the worker together with the runner too.

@@ -1,5 +1,5 @@
 /**
- * The quick profile of the disruption parts of `npm run chaos` (scripts/chaos/): the worker killed
+ * The quick profile of the disruption parts of `npm run chaos` (testing/chaos/): the worker killed
  * with -9 in the middle of a create, a grow, a shrink and a delete, and the Temporal server stopped
  * and started again on its SQLite file in the middle of the same. The full run has 52 and 20 trials.
  */

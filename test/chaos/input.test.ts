@@ -1,5 +1,5 @@
 /**
- * The quick profile of the input parts of `npm run chaos` (scripts/chaos/): a signal flood, faulty
+ * The quick profile of the input parts of `npm run chaos` (testing/chaos/): a signal flood, faulty
  * scripts, the bad-spec corpus through the CLI and straight to the workflow, hostile config
  * packages, and the security checks.
  */

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
-import type { ChaosReport } from '../../scripts/chaos/report.ts';
-import { DEFAULT_SEED, runChaos, type PartName } from '../../scripts/chaos/suite.ts';
+import type { ChaosReport } from '../../testing/chaos/report.ts';
+import { DEFAULT_SEED, runChaos, type PartName } from '../../testing/chaos/suite.ts';
 
 /** The quick profile of `npm run chaos` for some parts: prints each part's trials, passes and figures, and fails on any failed trial. */
 export async function quickChaos(parts: PartName[]): Promise<ChaosReport> {

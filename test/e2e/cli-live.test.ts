@@ -3,36 +3,21 @@ import { appendFile, mkdtemp, readFile, truncate, writeFile } from 'node:fs/prom
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../cli/main.ts';
-import { useHarness } from '../support/temporal.ts';
+import { describe, expect, it } from 'vitest';
+import { runCli, useCliHarness } from '../support/cli.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
-const h = useHarness();
-beforeAll(() => {
-  process.env.TEMPORAL_ADDRESS = h.env.address;
-  process.env.KDFLOW_HOME = h.home;
-});
+const h = useCliHarness();
 
-/** The CLI's own entry point against a real dev server and worker; returns the exit code and stdout lines. */
+/** The exit code and stdout. */
 async function kdflow(...args: string[]): Promise<{ code: number; out: string }> {
-  const lines: string[] = [];
-  const code = await main(args, (line) => lines.push(line));
-  return { code, out: lines.join('\n') };
+  const { code, out } = await runCli(...args);
+  return { code, out };
 }
 
 /** Also the error lines. */
-async function kdflowErr(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const lines: string[] = [];
-  const errors: string[] = [];
-  const code = await main(
-    args,
-    (line) => lines.push(line),
-    (line) => errors.push(line),
-  );
-  return { code, out: lines.join('\n'), err: errors.join('\n') };
-}
+const kdflowErr = runCli;
 
 interface ProcessRun {
   code: number | null;

@@ -4,27 +4,12 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../cli/main.ts';
+import { describe, expect, it } from 'vitest';
 import { writePackage } from '../support/cluster.ts';
-import { useHarness } from '../support/temporal.ts';
+import { runCli, useCliHarness } from '../support/cli.ts';
 
-const h = useHarness();
-beforeAll(() => {
-  process.env.TEMPORAL_ADDRESS = h.env.address;
-  process.env.KDFLOW_HOME = h.home;
-});
-
-async function kdflow(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(
-    args,
-    (l) => out.push(l),
-    (l) => err.push(l),
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const h = useCliHarness();
+const kdflow = runCli;
 
 async function manifest(name: string, text: string): Promise<string> {
   const file = path.join(h.home, `${name}.yaml`);

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.ts';
-import { useHarness } from '../support/temporal.ts';
+import { useHarness } from '../../testing/harness.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const h = useHarness();

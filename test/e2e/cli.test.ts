@@ -132,9 +132,12 @@ describe('kdflow CLI: names, help and messages', () => {
     expect(existsSync(path.join(home, 'apps'))).toBe(false);
     const empty = await kdflow(home, '-n', '', 'get');
     expect([empty.code, empty.stderr]).toEqual([2, 'kdflow: -n/--namespace: namespace must not be empty, got ""\n']);
-    // Cluster and member names on the command line are checked the same way.
+    // Cluster and member names on the command line are checked the same way (a cluster name may be dotted).
     const name = await kdflow(home, 'logs', '../x', 'm-0');
-    expect([name.code, name.stderr]).toEqual([2, `kdflow: NAME: cluster name ${DNS}, got "../x"\n`]);
+    expect([name.code, name.stderr]).toEqual([
+      2,
+      `kdflow: NAME: cluster name must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit), got "../x"\n`,
+    ]);
   });
 
   it('has help for every command, ending with one newline', async () => {

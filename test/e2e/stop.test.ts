@@ -6,7 +6,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import { KdClusterSpec, TASK_QUEUE, clusterStartOptions, type ClusterInput } fro
 import { freePort } from '../../lib/free-port.ts';
 import { startDevServer, type DevServer } from '../../lib/temporal-server.ts';
 import { testApp, writePackage } from '../support/cluster.ts';
+import { killMemberProcesses } from '../../testing/processes.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 /** A hang guard for each wait, not a claim about speed. */
@@ -110,15 +111,6 @@ async function silentServer(): Promise<{ address: string; connected: Promise<voi
   };
 }
 
-/** Members' keep-alives (and any script) the local runtime left running under this home: they persist by design; the test ends them. */
-async function endMemberProcesses(home: string): Promise<void> {
-  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '');
-    if (cwd.startsWith(path.join(home, 'members') + path.sep)) process.kill(Number(pid), 'SIGKILL');
-  }
-}
-
 const homes: string[] = [];
 const newHome = async () => {
   const home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-stop-'));
@@ -126,7 +118,7 @@ const newHome = async () => {
   return home;
 };
 afterAll(async () => {
-  for (const home of homes) await endMemberProcesses(home);
+  for (const home of homes) await killMemberProcesses(home);
 });
 
 describe('Ctrl-C on npm start', () => {
@@ -231,7 +223,7 @@ describe('Ctrl-C on npm run worker', () => {
     const before = p.stderr().length;
     expect(await interrupt(p)).toEqual({ code: 0, signal: null });
     expectOneStopLine(p.stderr().slice(before));
-    await endMemberProcesses(home);
+    await killMemberProcesses(home);
   });
 });
 

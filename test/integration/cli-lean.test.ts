@@ -6,18 +6,13 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { CliContext } from '../../cli/context.ts';
-import { main } from '../../cli/main.ts';
-import { useHarness } from '../support/temporal.ts';
+import { runCli, useCliHarness } from '../support/cli.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
-const h = useHarness();
-beforeAll(() => {
-  process.env.TEMPORAL_ADDRESS = h.env.address;
-  process.env.KDFLOW_HOME = h.home;
-});
+const h = useCliHarness();
 afterEach(() => {
   delete process.env.KDFLOW_TEMPORAL_CLIENT;
   process.env.TEMPORAL_ADDRESS = h.env.address;
@@ -31,14 +26,7 @@ interface Result {
 
 async function kdflow(client: 'lean' | 'sdk', ...args: string[]): Promise<Result> {
   process.env.KDFLOW_TEMPORAL_CLIENT = client;
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(
-    args,
-    (line) => out.push(line),
-    (line) => err.push(line),
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
+  return runCli(...args);
 }
 
 /** The command through both clients: the same exit code and the same lines (AGE may tick between the two). */

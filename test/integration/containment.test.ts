@@ -7,7 +7,6 @@
  * start whether or not a worker watches or adopts it, and a kill told from a timeout.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,16 +19,17 @@ import { pino } from 'pino';
 import { createActivities, type ScriptInput } from '../../activities/index.ts';
 import { preparePackage } from '../../runtimes/config-package.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
-import { processesWhere } from '../../runtimes/processes.ts';
 import { runScript, runnerArgv } from '../../runtimes/script/protocol.ts';
 import type { MemberSpec, ScriptRequest } from '../../runtimes/runtime.ts';
+import { memberSpec } from '../../testing/members.ts';
+import { isAlive, processes, taggedProcesses } from '../../testing/processes.ts';
 
 const CHILD = fileURLToPath(new URL('../support/run-script-child.ts', import.meta.url));
 const control = { signal: new AbortController().signal, heartbeat: () => {} };
 
 /** Live (not zombie) processes whose command line contains the marker. */
 async function withMarker(marker: string): Promise<number[]> {
-  return processesWhere((p) => p.argv.join(' ').includes(marker));
+  return (await processes((p) => p.argv.join(' ').includes(marker))).map((p) => p.pid);
 }
 
 /** Waits for a condition the system reaches by itself (a fork to exec, a process to appear); the limit is a hang guard. */
@@ -54,16 +54,7 @@ describe.each(['auto', 'tracked'] as const)('containment %s', (setting) => {
   let runtime: LocalRuntime;
   const before = process.env.KDFLOW_CONTAINMENT;
   const ns = setting === 'auto' ? 'cta' : 'ctt';
-  const member = (name: string): MemberSpec => ({
-    namespace: ns,
-    cluster: 'c',
-    name,
-    role: 'r',
-    ordinal: 0,
-    fqdn: `${name}.c.${ns}.svc.cluster.local`,
-    image: 'local',
-    persistDirs: [],
-  });
+  const member = (name: string) => memberSpec(ns, 'c', name);
   const request = (runId: string, overrides: Partial<ScriptRequest> = {}): ScriptRequest => ({
     runId,
     event: 'configure',
@@ -213,7 +204,7 @@ exit 0
     await workerGone;
     process.kill(runner, 'SIGKILL');
     // The retry comes once Temporal gives up on the dead worker; by then its runner is long gone.
-    await until('the runner is gone', async () => (isGone(runner) ? true : undefined));
+    await until('the runner is gone', async () => (!isAlive(runner) ? true : undefined));
     await writeFile(path.join(runtime.memberRoot(m), 'second'), '');
     const retried = await runScript(runtime, m, request(runId), control);
     expect(retried.exitCode).toBe(0);
@@ -260,7 +251,7 @@ exit 0
     expect(await runtime.listMembers(ns, 'c')).toContain(m.name);
     await install('c-gone-0', `#!/bin/sh\necho again > "$GUESTCONFIG_DIR/again"\n`);
     expect(await withMarker(mark), 'the removed member left its daemon').toEqual([]);
-    expect(await keepAlives(home, `kdflow-keepalive:${ns}/c/c-gone-0`)).toBe(1);
+    expect(await taggedProcesses(`kdflow-keepalive:${ns}/c/c-gone-0`, home)).toBe(1);
     expect((await runScript(runtime, m, request('ct/gone/configure/2'), control)).exitCode).toBe(0);
     expect(await readFile(path.join(runtime.memberRoot(m), 'opt/guestconfig/again'), 'utf8')).toBe('again\n');
   });
@@ -361,16 +352,7 @@ describe('the activities', () => {
   let home: string;
   let runtime: LocalRuntime;
   let activities: ReturnType<typeof createActivities>;
-  const member = (name: string): MemberSpec => ({
-    namespace: 'cact',
-    cluster: 'c',
-    name,
-    role: 'r',
-    ordinal: 0,
-    fqdn: `${name}.c.cact.svc.cluster.local`,
-    image: 'local',
-    persistDirs: [],
-  });
+  const member = (name: string) => memberSpec('cact', 'c', name);
   beforeAll(async () => {
     home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-contain-act-'));
     runtime = new LocalRuntime(home);
@@ -474,20 +456,7 @@ describe('KDFLOW_CONTAINMENT', () => {
   });
 });
 
-/** Exited, whether or not anyone reaped it yet. */
-function isGone(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] === 'Z';
-  } catch {
-    return true;
-  }
-}
-
 function restoreEnv(value: string | undefined): void {
   if (value === undefined) delete process.env.KDFLOW_CONTAINMENT;
   else process.env.KDFLOW_CONTAINMENT = value;
-}
-
-async function keepAlives(home: string, tag: string): Promise<number> {
-  return (await processesWhere((p) => p.argv[0] === tag && p.cwd.startsWith(home))).length;
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { deleteSignal, resizeSignal, resizeUpdate, retrySignal, statusQuery } from '../../api/index.ts';
 import {
   eventsLog,
@@ -10,9 +10,13 @@ import {
   waitForStatus,
   writePackage,
 } from '../support/cluster.ts';
-import { useHarness } from '../support/temporal.ts';
+import { ActivityGate } from '../../testing/activity-gate.ts';
+import { useHarness } from '../../testing/harness.ts';
 
-const h = useHarness();
+// Wiring tests hold the first scripts here instead of making them sleep, and act while they wait.
+const gate = new ActivityGate();
+const h = useHarness({ wrapActivities: gate.wrap });
+afterEach(() => gate.release());
 
 const fqdn = (member: string, cluster: string) => `${member}.${cluster}.default.svc.cluster.local`;
 
@@ -155,12 +159,17 @@ describe('events, failures and changes while busy', () => {
   });
 
   it('coalesces quick resizes to the newest spec and rejects invalid ones without touching the cluster', async () => {
-    const app = testApp(await writePackage(`${h.home}/burst`, 'sleep 0.3'));
+    const app = testApp(await writePackage(`${h.home}/burst`));
+    // Every resize arrives while the create's --configure is held: they coalesce into the newest spec.
+    gate.hold('runScript', ({ script }) => script.event === 'configure');
     const handle = await startCluster(h, 'burst', app, { controller: 1, worker: 1 });
+    await gate.arrived('runScript');
     for (let n = 2; n <= 11; n++) await handle.signal(resizeSignal, { roles: { worker: n } });
     await handle.signal(resizeSignal, { roles: { controller: 2 } });
     await handle.signal(resizeSignal, { roles: { nosuchrole: 1 } });
     await handle.signal(resizeSignal, { roles: { worker: -1 } });
+    await waitForStatus(handle, (s) => s.lastRejection?.reason.includes('members must not be negative') ?? false);
+    gate.release();
     const status = await waitForStatus(handle, settled(11));
     expect(status.generation).toBe(11);
     expect(status.roles.map((r) => r.members.length)).toEqual([1, 11]);
@@ -180,9 +189,11 @@ describe('events, failures and changes while busy', () => {
   });
 
   it('deletes during a create: the operation is cancelled and every member is torn down', async () => {
-    const app = testApp(await writePackage(`${h.home}/early`, 'sleep 30'));
+    const app = testApp(await writePackage(`${h.home}/early`));
+    // The create's scripts are held (never released): the delete must cancel them.
+    gate.hold('runScript', ({ script }) => script.event === 'configure');
     const handle = await startCluster(h, 'early', app, { controller: 1, worker: 3 });
-    await waitForStatus(handle, (s) => (s.operation ?? '').startsWith('configure'));
+    await gate.arrived('runScript');
     await handle.signal(deleteSignal);
     const final = await handle.result();
     expect(final.phase).toBe('deleted');

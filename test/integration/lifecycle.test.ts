@@ -12,7 +12,7 @@ import {
   waitForStatus,
   writePackage,
 } from '../support/cluster.ts';
-import { useHarness } from '../support/temporal.ts';
+import { useHarness } from '../../testing/harness.ts';
 
 const h = useHarness();
 
@@ -36,7 +36,8 @@ describe('cluster lifecycle on the local runtime', () => {
     const meta = JSON.parse(await readFile(path.join(root, 'etc/guestconfig/configmeta.json'), 'utf8'));
     expect(meta.node).toMatchObject({
       role_id: 'worker',
-      id: '1',
+      // Node ids count from 1 across roles: controller-0 is 1, worker-0 2, worker-1 3.
+      id: '3',
       fqdn: fqdn('life-worker-1', 'life'),
       nodegroup_id: '1',
     });
@@ -59,7 +60,7 @@ describe('cluster lifecycle on the local runtime', () => {
       expect(await eventsLog(h, 'life', m)).toEqual(['--configure', added]);
     for (const m of ['life-worker-2', 'life-worker-3']) expect(await eventsLog(h, 'life', m)).toEqual(['--configure']);
     const grown = JSON.parse(await readFile(path.join(root, 'etc/guestconfig/configmeta.json'), 'utf8'));
-    expect(grown.nodegroups['1'].roles.worker.node_ids).toEqual(['0', '1', '2', '3']);
+    expect(grown.nodegroups['1'].roles.worker.node_ids).toEqual(['2', '3', '4', '5']);
 
     // Shrink worker 4 → 2: survivors hear --delnodes while the leavers still exist, then the leavers go.
     await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 2 } }] });

@@ -11,7 +11,7 @@ import { RuntimeError } from '../../runtimes/errors.ts';
 import { guestMountSupport } from '../../runtimes/guest-mounts.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
 import { runScript } from '../../runtimes/script/protocol.ts';
-import type { MemberSpec } from '../../runtimes/runtime.ts';
+import { memberSpec } from '../../testing/members.ts';
 
 /** An unmodified KubeDirector-style script: it knows only the fixed guest paths, no kdflow env vars. */
 const KUBEDIRECTOR_SCRIPT = `#!/bin/sh
@@ -27,18 +27,7 @@ async function packageDir(script: string): Promise<string> {
   return dir;
 }
 
-function member(name: string): MemberSpec {
-  return {
-    namespace: 'rt',
-    cluster: 'c',
-    name,
-    role: 'r',
-    ordinal: 0,
-    fqdn: `${name}.c.rt.svc.cluster.local`,
-    image: 'local',
-    persistDirs: [],
-  };
-}
+const member = (name: string) => memberSpec('rt', 'c', name);
 
 const control = { signal: new AbortController().signal, heartbeat: () => {} };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { deleteSignal, resizeUpdate, statusQuery } from '../../api/index.ts';
 import { memberStates, settled, startCluster, testApp, waitForStatus } from '../support/cluster.ts';
-import { useHarness } from '../support/temporal.ts';
+import { useHarness } from '../../testing/harness.ts';
 
 const h = useHarness();
 

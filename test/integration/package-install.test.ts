@@ -17,7 +17,7 @@ import { createActivities, type BatchResult } from '../../activities/index.ts';
 import { inPodCommand } from '../../runtimes/kubernetes/in-pod.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
 import type { MemberTarget } from '../../runtimes/runtime.ts';
-import { tgz } from '../../scripts/chaos/tarball.ts';
+import { tgz } from '../../testing/chaos/tarball.ts';
 
 const quiet = pino({ level: 'silent' });
 const member: MemberTarget = {

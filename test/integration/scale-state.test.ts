@@ -21,7 +21,7 @@ import { fullStatus } from '../../lib/cluster-status.ts';
 import { scriptHistory } from '../../lib/script-history.ts';
 import type { clusterWorkflow } from '../../workflows/cluster.ts';
 import { eventsLog, settled, startCluster, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
-import { useHarness } from '../support/temporal.ts';
+import { useHarness } from '../../testing/harness.ts';
 
 const h = useHarness();
 

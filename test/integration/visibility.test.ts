@@ -4,7 +4,7 @@ import { workflowMetadataQuery } from '@temporalio/workflow';
 import { describe, expect, it } from 'vitest';
 import { deleteSignal, resizeSignal, searchAttributes } from '../../api/index.ts';
 import { settled, startCluster, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
-import { useHarness } from '../support/temporal.ts';
+import { useHarness } from '../../testing/harness.ts';
 
 const h = useHarness();
 

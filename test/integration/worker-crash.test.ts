@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deleteSignal, resizeUpdate } from '../../api/index.ts';
 import {
@@ -11,41 +11,43 @@ import {
   waitForStatus,
   writePackage,
 } from '../support/cluster.ts';
-import { startHarness, type Harness } from '../support/temporal.ts';
+import { startHarness, type Harness } from '../../testing/harness.ts';
+import type { WorkerBinary } from '../../testing/temporal.ts';
 import type { ClusterOptions } from '../../workflows/cluster.ts';
 
-const WORKER = fileURLToPath(new URL('../../worker/main.ts', import.meta.url));
 // temporal.api.enums.v1.PendingActivityState
 const PENDING_ACTIVITY_CANCEL_REQUESTED = 3;
 let h: Harness;
 /** Real worker binaries in their own processes, so that kill -9 is a real crash. */
-const workers: ChildProcess[] = [];
+const workers: WorkerBinary[] = [];
 
-function startWorker(): ChildProcess {
-  const child = spawn(process.execPath, [WORKER], {
-    env: { ...process.env, TEMPORAL_ADDRESS: h.env.address, KDFLOW_HOME: h.home, KDFLOW_LOG_LEVEL: 'warn' },
-    stdio: 'ignore',
-  });
-  workers.push(child);
-  return child;
+async function startWorker(): Promise<WorkerBinary> {
+  const worker = await h.env.startWorkerBinary();
+  workers.push(worker);
+  return worker;
 }
 
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
+/** A crash test's heartbeat timeout: short, so that a lost activity the takeover does not retry is retried soon. */
+const CRASH_HEARTBEAT: ClusterOptions = { heartbeatTimeoutSeconds: 5 };
 
-/** A cluster grows from 1+1 to 1+3 with a `behaviour` startscript, on a worker of its own, until the grow's --configure scripts run. */
-async function growing(name: string, options: ClusterOptions = {}, behaviour = '[[ "$1" == --configure ]] && sleep 2') {
-  const app = testApp(await writePackage(`${h.home}/${name}`, behaviour));
-  const worker = startWorker();
+/** A startscript whose --configure waits until the test releases it, so a crash lands while it runs. */
+const heldConfigure = (release: string) => `[[ "$1" == --configure ]] && until [ -e ${release} ]; do sleep 0.1; done`;
+
+/**
+ * A cluster grows from 1+1 to 1+3 with a `behaviour` startscript, on a worker of its own, until the
+ * grow's --configure scripts run. `release()` lets held scripts finish.
+ */
+async function growing(name: string, options: ClusterOptions = CRASH_HEARTBEAT, behaviour?: string) {
+  const release = path.join(h.home, `${name}-release`);
+  // The first members configure at once; the grow's are held until release().
+  const held = `[[ "$KDFLOW_MEMBER_ROOT" != *-0 ]] && ${heldConfigure(release)}`;
+  const app = testApp(await writePackage(`${h.home}/${name}`, behaviour ?? held));
+  const worker = await startWorker();
   const handle = await startCluster(h, name, app, { controller: 1, worker: 1 }, 'default', options);
   await waitForStatus(handle, settled(1), 180_000);
   await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 3 } }] });
   await waitForStatus(handle, (s) => (s.operation ?? '').startsWith('configure'));
-  return { handle, worker };
+  return { handle, worker, release: () => writeFile(release, '') };
 }
 
 beforeAll(async () => {
@@ -54,17 +56,18 @@ beforeAll(async () => {
   await h.stopWorker();
 });
 afterEach(async () => {
-  for (const child of workers.splice(0)) await kill(child);
+  for (const worker of workers.splice(0)) await worker.kill();
 });
 afterAll(async () => {
-  await h?.env.teardown();
+  await h?.teardown();
 });
 
 describe('a worker killed mid-grow', () => {
   it('converges after a restart, and no script runs twice to completion', async () => {
-    const { handle, worker } = await growing('crash');
-    await kill(worker);
-    startWorker();
+    const { handle, worker, release } = await growing('crash');
+    await worker.kill();
+    await startWorker();
+    await release();
     const status = await waitForStatus(handle, settled(2), 180_000);
     expect(status.phase).toBe('configured');
     expect(Object.values(memberStates(status))).toEqual(['configured', 'configured', 'configured', 'configured']);
@@ -80,9 +83,10 @@ describe('a worker killed mid-grow', () => {
   // The new worker sees that the one that started them is gone (worker/takeover.ts), instead of waiting for their heartbeat timeout.
   it("is followed by a worker that retries the dead worker's activities at once", async () => {
     // Ten minutes: without the takeover the scripts would be retried only at their start-to-close timeout.
-    const { handle, worker } = await growing('takeover', { heartbeatTimeoutSeconds: 600 });
-    await kill(worker);
-    startWorker();
+    const { handle, worker, release } = await growing('takeover', { heartbeatTimeoutSeconds: 600 });
+    await worker.kill();
+    await startWorker();
+    await release();
     expect((await waitForStatus(handle, settled(2), 150_000)).phase).toBe('configured');
     const retries = (await handle.fetchHistory()).events?.flatMap((e) => {
       const started = e.activityTaskStartedEventAttributes;
@@ -104,17 +108,17 @@ describe('a worker killed mid-grow', () => {
     const slow = '[[ "$1" == --configure && "$KDFLOW_MEMBER_ROOT" != *-0 ]] && { trap "" TERM; sleep 300; }';
     const { handle, worker: frozen } = await growing('cancel', { heartbeatTimeoutSeconds: 600 }, slow);
     // Frozen, its worker cannot hear of the cancel; another worker handles the delete and asks for it.
-    frozen.kill('SIGSTOP');
-    startWorker();
+    frozen.child.kill('SIGSTOP');
+    await startWorker();
     await handle.signal(deleteSignal);
     const cancelling = async () =>
       ((await handle.describe()).raw.pendingActivities ?? []).some(
         (a) => a.state === PENDING_ACTIVITY_CANCEL_REQUESTED,
       );
     while (!(await cancelling())) await new Promise((resolve) => setTimeout(resolve, 200));
-    await kill(frozen);
+    await frozen.kill();
     // Without the takeover, the delete would wait for the scripts' ten-minute heartbeat timeout.
-    startWorker();
+    await startWorker();
     expect((await handle.result()).phase).toBe('deleted');
     const cancelled = (await handle.fetchHistory()).events?.filter((e) => e.activityTaskCanceledEventAttributes) ?? [];
     expect(cancelled.length).toBeGreaterThan(0);

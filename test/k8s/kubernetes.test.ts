@@ -1,5 +1,5 @@
 /**
- * The Kubernetes runtime on a real control plane (test/k8s/harness.ts): a real API server, scheduler,
+ * The Kubernetes runtime on a real control plane (testing/kube/harness.ts): a real API server, scheduler,
  * controller manager and kwok node, a real Temporal dev server and worker. The worker talks to the
  * API as the least-privilege ServiceAccount from crds/deploy/worker-rbac.yaml.
  */
@@ -22,8 +22,14 @@ import { runScript } from '../../runtimes/script/protocol.ts';
 import type { MemberTarget } from '../../runtimes/runtime.ts';
 import type { clusterWorkflow } from '../../workflows/cluster.ts';
 import { memberStates, settled, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
-import { startHarness, type Harness } from '../support/temporal.ts';
-import { eventually, kubectl, serviceAccountKubeConfig, startKubeHarness, type KubeHarness } from './harness.ts';
+import { startHarness, type Harness } from '../../testing/harness.ts';
+import {
+  eventually,
+  kubectl,
+  serviceAccountKubeConfig,
+  startKubeHarness,
+  type KubeHarness,
+} from '../../testing/kube/harness.ts';
 
 const NS = 'kdtest';
 const fqdn = (member: string, cluster: string) => `${member}.${cluster}.${NS}.svc.cluster.local`;
@@ -121,7 +127,9 @@ afterAll(async () => {
 
 describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
   it('creates, grows, shrinks and deletes a two-role cluster: objects, files, argv and order', async () => {
-    const app = testApp(await writePackage(h.home), {
+    // The configcli helper is on the script's PATH in the pod (ADR 0025): it records its node id.
+    const helper = 'case "$1" in --configure) ccli --get node.id > "$GUESTCONFIG_DIR/node.id";; esac';
+    const app = testApp(await writePackage(h.home, helper), {
       roles: [
         { id: 'controller', cardinality: '1', eventList: ['configure', 'addnodes', 'delnodes'] },
         { id: 'worker', cardinality: '0+', persistDirs: ['/data'], eventList: ['configure'] },
@@ -179,10 +187,11 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
     const meta = JSON.parse(
       (await h.runtime.readGuestFile(target('kc', 'kc-worker-1'), '/etc/guestconfig/configmeta.json')) ?? '{}',
     );
-    expect(meta.node).toMatchObject({ role_id: 'worker', id: '1', fqdn: fqdn('kc-worker-1', 'kc') });
+    expect(meta.node).toMatchObject({ role_id: 'worker', id: '3', fqdn: fqdn('kc-worker-1', 'kc') });
     expect(meta.nodegroups['1'].roles.worker.fqdns).toEqual([fqdn('kc-worker-0', 'kc'), fqdn('kc-worker-1', 'kc')]);
     for (const m of ['kc-controller-0', 'kc-worker-0', 'kc-worker-1'])
       expect(await podEvents('kc', m)).toEqual(['--configure']);
+    expect(await h.runtime.readGuestFile(target('kc', 'kc-worker-1'), '/opt/guestconfig/node.id')).toBe('3\n');
     expect(await h.runtime.readGuestFile(target('kc', 'kc-worker-0'), '/opt/guestconfig/configure.stdout')).toBe(
       'ran --configure\n',
     );

@@ -4,12 +4,15 @@
  * (`node worker/main.ts`, KDFLOW_RUNTIME=kubernetes) against the Kubernetes harness. A grow is held in
  * flight and the worker running it is killed with `kill -9`: the other finishes it. Then the server
  * process is killed and started again mid-grow. Every member's events.log (the script ledger in its
- * pod) shows each event exactly once. PostgreSQL and the server start once for the file.
+ * pod) shows each event exactly once. The workers and the client encrypt payloads (a codec key,
+ * docs/adr/0035-encrypted-payloads.md): after the lifecycle, with `password=hunter2` in a role's env
+ * and a canary in the scripts' output, a pg_dump of both databases holds neither. PostgreSQL and the
+ * server start once for the file.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,19 +20,24 @@ import { fileURLToPath } from 'node:url';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import {
   KdClusterSpec,
   TASK_QUEUE,
   clusterStartOptions,
+  clusterWorkflowId,
   deleteSignal,
   resizeUpdate,
   type ClusterInput,
   type KdAppSpec,
 } from '../../api/index.ts';
+import { clientDataConverter, KEYS_ENV } from '../../lib/codec.ts';
 import { freePort } from '../../lib/free-port.ts';
+import { scriptHistory } from '../../lib/script-history.ts';
 import {
   ensureTemporalServer,
   findPostgres,
+  POSTGRES_ROLE,
   registerKdflowNamespace,
   SERVER_PORT_RANGE,
   serverPorts,
@@ -41,13 +49,25 @@ import {
   type TemporalServer,
 } from '../../lib/temporal-production.ts';
 import type { clusterWorkflow } from '../../workflows/cluster.ts';
+import { expectAbsent, foundIn } from '../support/absence.ts';
 import { memberStates, settled, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
-import { eventually, kubectl, serviceAccountKubeConfig, startKubeHarness, type KubeHarness } from './harness.ts';
+import {
+  eventually,
+  kubectl,
+  serviceAccountKubeConfig,
+  startKubeHarness,
+  type KubeHarness,
+} from '../../testing/kube/harness.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const NS = 'kdprod';
 /** A hang guard for a step on a starved machine, not a time anyone should wait. */
 const LONG = 300_000;
+/** Workers and client share one payload key; the env value and the canary must reach PostgreSQL only as ciphertext. */
+const CODEC_ENV = { [KEYS_ENV]: `prod-1:${randomBytes(32).toString('base64')}` };
+const SECRET = 'hunter2';
+const CANARY = `canary-${randomBytes(6).toString('hex')}`;
+const WORKFLOW_ID = clusterWorkflowId(NS, 'pw');
 
 function postgresMissing(): string | undefined {
   try {
@@ -128,6 +148,7 @@ async function startWorker(name: string): Promise<WorkerProcess> {
       KDFLOW_RUNTIME: 'kubernetes',
       KDFLOW_HOME: home,
       KDFLOW_LOG_LEVEL: 'info',
+      ...CODEC_ENV,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -162,12 +183,25 @@ const fqdn = (member: string) => `${member}.pw.${NS}.svc.cluster.local`;
 const addnodes = (...members: string[]) =>
   `--addnodes --nodegroup 1 --role worker --fqdns ${members.map(fqdn).join(',')}`;
 
-/** The pids of the workers that hold the workflow's running activities, by their identities (`<pid>@host …`). */
-async function holders(handle: WorkflowHandle): Promise<number[]> {
+/** The workflow's running activities: id and the pid of the worker that holds it (identities are `<pid>@host …`). */
+async function running(handle: WorkflowHandle): Promise<{ activityId: string; pid: number }[]> {
   const { raw } = await handle.describe();
   return (raw.pendingActivities ?? [])
-    .map((a) => Number(/^(\d+)@/.exec(a.lastWorkerIdentity ?? '')?.[1]))
-    .filter((pid) => pid > 0);
+    .map((a) => ({ activityId: a.activityId ?? '', pid: Number(/^(\d+)@/.exec(a.lastWorkerIdentity ?? '')?.[1]) }))
+    .filter((a) => a.pid > 0);
+}
+
+/** Who completed each of these activities, by the history's ActivityTaskCompleted events. */
+async function completedBy(handle: WorkflowHandle, activityIds: string[]): Promise<string[]> {
+  const history = await handle.fetchHistory();
+  const scheduled = new Map<string, string>();
+  for (const event of history.events ?? []) {
+    const id = event.activityTaskScheduledEventAttributes?.activityId;
+    if (id && activityIds.includes(id)) scheduled.set(String(event.eventId), id);
+  }
+  return (history.events ?? [])
+    .filter((e) => scheduled.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)))
+    .map((e) => e.activityTaskCompletedEventAttributes?.identity ?? '');
 }
 
 beforeAll(async () => {
@@ -189,7 +223,7 @@ beforeAll(async () => {
     mode: 0o600,
   });
   connection = await Connection.connect({ address: `127.0.0.1:${serverPort}` });
-  client = new Client({ connection });
+  client = new Client({ connection, dataConverter: clientDataConverter(CODEC_ENV) });
   await Promise.all([startWorker('worker-a'), startWorker('worker-b')]);
 }, 1_800_000);
 
@@ -217,19 +251,28 @@ describe.skipIf(skip)('kdflow on a production Temporal server (PostgreSQL) with 
     await mkdir(gates);
     const hold = path.join(gates, 'hold');
     const app: KdAppSpec = testApp(
-      await writePackage(dir, `while [ -e ${JSON.stringify(hold)} ]; do sleep 0.2; done`),
+      await writePackage(dir, `echo "greeting=$GREETING"\nwhile [ -e ${JSON.stringify(hold)} ]; do sleep 0.2; done`),
       {
         roles: [
           { id: 'controller', cardinality: '1', eventList: ['configure', 'addnodes', 'delnodes'] },
           { id: 'worker', cardinality: '0+', eventList: ['configure'] },
         ],
+        // A held script outlasts a server restart on a starved machine; its timeout is not what is tested.
+        scriptTimeoutSeconds: 600,
       },
     );
     const spec = KdClusterSpec.parse({
       app: 'testapp',
       roles: [
         { id: 'controller', members: 1 },
-        { id: 'worker', members: 1 },
+        {
+          id: 'worker',
+          members: 1,
+          env: [
+            { name: 'password', value: SECRET },
+            { name: 'GREETING', value: CANARY },
+          ],
+        },
       ],
     });
     const input: ClusterInput = { namespace: NS, name: 'pw', appName: 'testapp', app, spec };
@@ -267,15 +310,16 @@ describe.skipIf(skip)('kdflow on a production Temporal server (PostgreSQL) with 
     const held = await eventually(
       'the running scripts held by a worker',
       async () => {
-        const pids = await holders(handle);
-        return pids.length > 0 ? pids : undefined;
+        const activities = await running(handle);
+        return activities.length > 0 ? activities : undefined;
       },
       LONG,
     );
-    const victim = workers.find((w) => held.includes(w.pid));
+    const victim = workers.find((w) => w.pid === held[0]?.pid);
     const survivor = workers.find((w) => w !== victim);
-    expect(victim, `held by ${held.join(',')}; workers ${workers.map((w) => w.pid).join(',')}`).toBeDefined();
+    expect(victim, `held by ${held[0]?.pid}; workers ${workers.map((w) => w.pid).join(',')}`).toBeDefined();
     if (!victim || !survivor) return;
+    const victims = held.filter((a) => a.pid === victim.pid).map((a) => a.activityId);
     await kill9(victim);
     await rm(hold);
     expect(memberStates(await waitForStatus(handle, settled(2), LONG))).toEqual({
@@ -284,8 +328,10 @@ describe.skipIf(skip)('kdflow on a production Temporal server (PostgreSQL) with 
       'pw-worker-1': 'configured',
       'pw-worker-2': 'configured',
     });
-    // Only the survivor is left to have finished it.
-    expect(survivor.child.exitCode).toBeNull();
+    // The survivor finished what the killed worker had been running.
+    const finishers = await completedBy(handle, victims);
+    expect(finishers).toHaveLength(victims.length);
+    for (const identity of finishers) expect(identity).toMatch(new RegExp(`^${survivor.pid}@`));
 
     // 2. Grow 3 → 4, held in flight; the server process is killed and started again meanwhile.
     await writeFile(hold, '');
@@ -313,5 +359,83 @@ describe.skipIf(skip)('kdflow on a production Temporal server (PostgreSQL) with 
 
     await handle.signal(deleteSignal);
     expect((await handle.result()).phase).toBe('deleted');
+  });
+
+  it('a pg_dump of both databases holds neither the env value nor the script output, as text, hex or base64', async () => {
+    // The lifecycle above recorded the canary (decoded here with the key), so its absence below means encrypted.
+    const outputs = (await scriptHistory(client.workflow, WORKFLOW_ID)).map((entry) => entry.stdoutTail ?? '');
+    expect(outputs.some((tail) => tail.includes(`greeting=${CANARY}`))).toBe(true);
+    const dump = (database: string) => {
+      const result = spawnSync(
+        path.join(findPostgres(), 'pg_dump'),
+        ['-h', db.host, '-p', String(db.port), '-U', POSTGRES_ROLE, '-d', database],
+        { env: { ...process.env, PGPASSWORD: db.password }, maxBuffer: 1024 * 1024 * 1024 },
+      );
+      expect(result.status, `pg_dump ${database}: ${String(result.stderr)}`).toBe(0);
+      return result.stdout;
+    };
+    const [store, visibility] = [dump('temporal'), dump('temporal_visibility')];
+    // The scan finds what is there: the workflow id is stored as it is, in each database.
+    expect(foundIn(store, WORKFLOW_ID)).toBe(true);
+    expect(foundIn(visibility, WORKFLOW_ID)).toBe(true);
+    const bytes = Buffer.concat([store, visibility]);
+    expectAbsent(bytes, SECRET);
+    expectAbsent(bytes, CANARY);
+  });
+
+  it("docker-compose.temporal.yml's schema job sets up both databases on an empty PostgreSQL, idempotently", async () => {
+    // The job's own script (Compose's $$ is a literal $), with the image's tool, host and schema path mapped to ours.
+    const compose = parse(await readFile(path.join(REPO, 'docker-compose.temporal.yml'), 'utf8')) as {
+      services: Record<string, { command: string[]; environment: Record<string, string> }>;
+    };
+    const job = compose.services['temporal-schema'];
+    const fresh = { host: '127.0.0.1', port: await freePort(), password: randomBytes(18).toString('base64url') };
+    const other = await startPostgres({
+      dir: path.join(dir, 'postgresql-compose'),
+      port: fresh.port,
+      password: fresh.password,
+    });
+    try {
+      const tools = path.join(dir, 'tools');
+      await mkdir(tools, { recursive: true });
+      await symlink(binaries.sql, path.join(tools, 'temporal-sql-tool'));
+      const script = (job?.command[0] ?? '')
+        .replaceAll('$$', '$')
+        .replace('--ep postgresql -p 5432', `--ep ${fresh.host} -p ${fresh.port}`)
+        .replace('/etc/temporal/schema/postgresql/v12', binaries.schemaDir);
+      const env = {
+        ...process.env,
+        SQL_PASSWORD: fresh.password,
+        PATH: `${tools}${path.delimiter}${process.env.PATH}`,
+      };
+      for (const round of ['first', 'second']) {
+        const result = spawnSync('/bin/sh', ['-c', script], { env, encoding: 'utf8' });
+        expect(result.status, `${round} run: ${result.stdout}${result.stderr}`).toBe(0);
+      }
+      // Both at the version the server's own set-up reaches (ours finds nothing left to do).
+      const version = (database: string) =>
+        spawnSync(
+          path.join(findPostgres(), 'psql'),
+          [
+            '-h',
+            fresh.host,
+            '-p',
+            String(fresh.port),
+            '-U',
+            'temporal',
+            '-d',
+            database,
+            '-tAc',
+            'select curr_version from schema_version',
+          ],
+          { env: { ...process.env, PGPASSWORD: fresh.password }, encoding: 'utf8' },
+        ).stdout.trim();
+      const composed = [version('temporal'), version('temporal_visibility')];
+      await setupTemporalSchemas(binaries, fresh);
+      expect([version('temporal'), version('temporal_visibility')]).toEqual(composed);
+      expect(composed.every((v) => /^\d+\.\d+$/.test(v) && v !== '0.0')).toBe(true);
+    } finally {
+      await other.stop();
+    }
   });
 });

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../lib/free-port.ts';
 import { startDevServer, type DevServer } from '../../lib/temporal-server.ts';
-import { eventually, kubectl, startKubeHarness, type KubeHarness } from './harness.ts';
+import { eventually, kubectl, startKubeHarness, type KubeHarness } from '../../testing/kube/harness.ts';
 
 const skip = process.env.KDFLOW_SKIP_K8S === '1';
 const REPO = path.resolve(import.meta.dirname, '..', '..');

@@ -14,8 +14,14 @@ import { clusterWorkflowId, type ClusterStatus } from '../../api/index.ts';
 import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
 import { Shim } from '../../shim/shim.ts';
 import { writePackage } from '../support/cluster.ts';
-import { startHarness, type Harness } from '../support/temporal.ts';
-import { eventually, kubectl, serviceAccountKubeConfig, startKubeHarness, type KubeHarness } from './harness.ts';
+import { startHarness, type Harness } from '../../testing/harness.ts';
+import {
+  eventually,
+  kubectl,
+  serviceAccountKubeConfig,
+  startKubeHarness,
+  type KubeHarness,
+} from '../../testing/kube/harness.ts';
 
 const NS = 'kdshim';
 /** A hang guard for a whole lifecycle on a starved machine, not a time anyone should wait: each step has its own. */
@@ -26,6 +32,18 @@ let h: Harness<KubernetesRuntime>;
 let core: CoreV1Api;
 const shims: Shim[] = [];
 const k = (...args: string[]) => kubectl(kube, args);
+/** `kubectl patch` of KdCluster sc: each [role index, members] pair set in one JSON patch. */
+const patchMembers = (...roles: [number, number][]) =>
+  k(
+    'patch',
+    'kdc',
+    'sc',
+    '-n',
+    NS,
+    '--type=json',
+    '-p',
+    JSON.stringify(roles.map(([role, value]) => ({ op: 'replace', path: `/spec/roles/${role}/members`, value }))),
+  );
 
 /** Queries the in-process shims made, by workflow and query name: their real calls, counted on the way out. */
 const queries = new Map<string, number>();
@@ -170,12 +188,17 @@ metadata: {name: sc, namespace: ${NS}}
 spec:
   app: spark
   roles:
-    - {id: controller, members: 1}
+    - {id: controller, members: 1, podAnnotations: {team: data}}
     - {id: worker, members: 1}
 `,
       );
       await k('apply', '-f', manifest);
       await k('wait', '--for=jsonpath={.status.state}=configured', 'kdc/sc', '-n', NS, '--timeout=120s');
+      // A KubeDirector field kdflow does not apply yet is named, never dropped silently (ADR 0026).
+      expect((await crStatus()).conditions?.find((c) => c.type === 'Valid')?.message).toMatch(
+        /warnings: spec\.roles\[0\]\.podAnnotations: not supported by kdflow yet/,
+      );
+      expect(await k('describe', 'kdc', 'sc', '-n', NS)).toMatch(/Warning\s+UnsupportedFields/);
       expect(await k('get', 'kdc', 'sc', '-n', NS)).toMatch(/^sc\s+spark\s+configured\s+2\/2\s+/m);
       const cr = JSON.parse(await k('get', 'kdc', 'sc', '-n', NS, '-o', 'json'));
       expect(cr.metadata.finalizers).toContain('kdflow.dev/teardown');
@@ -191,32 +214,14 @@ spec:
       expect(await podEvents('sc-controller-0')).toEqual(['--configure']);
 
       // Grow: kubectl patch → the new worker configures, the controller hears --addnodes.
-      await k(
-        'patch',
-        'kdc',
-        'sc',
-        '-n',
-        NS,
-        '--type=json',
-        '-p',
-        '[{"op":"replace","path":"/spec/roles/1/members","value":3}]',
-      );
+      await patchMembers([1, 3]);
       await k('wait', '--for=jsonpath={.status.membersReady}=4/4', 'kdc/sc', '-n', NS, '--timeout=120s');
       await k('wait', '--for=jsonpath={.status.state}=configured', 'kdc/sc', '-n', NS, '--timeout=120s');
       const added = `--addnodes --nodegroup 1 --role worker --fqdns ${fqdn('sc-worker-1')},${fqdn('sc-worker-2')}`;
       expect(await podEvents('sc-controller-0')).toEqual(['--configure', added]);
 
       // An invalid patch: a condition naming the field, and nothing changes.
-      await k(
-        'patch',
-        'kdc',
-        'sc',
-        '-n',
-        NS,
-        '--type=json',
-        '-p',
-        '[{"op":"replace","path":"/spec/roles/0/members","value":2}]',
-      );
+      await patchMembers([0, 2]);
       await k('wait', '--for=condition=Valid=False', 'kdc/sc', '-n', NS, '--timeout=60s');
       const refused = await crStatus();
       expect(refused.conditions?.find((c) => c.type === 'Valid')).toMatchObject({ reason: 'InvalidSpec' });
@@ -244,16 +249,7 @@ spec:
           ? true
           : undefined,
       );
-      await k(
-        'patch',
-        'kdc',
-        'sc',
-        '-n',
-        NS,
-        '--type=json',
-        '-p',
-        '[{"op":"replace","path":"/spec/roles/0/members","value":1},{"op":"replace","path":"/spec/roles/1/members","value":1}]',
-      );
+      await patchMembers([0, 1], [1, 1]);
       first.kill('SIGKILL');
       await startShimProcess('shim-p2');
       await k('wait', '--for=condition=Valid=True', 'kdc/sc', '-n', NS, '--timeout=90s');

@@ -15,7 +15,7 @@ import {
 import type { ClusterOptions, clusterWorkflow } from '../../workflows/cluster.ts';
 import { PLANNER_VERSION } from '../../workflows/planners.ts';
 import type { Runtime } from '../../runtimes/runtime.ts';
-import type { Harness } from './temporal.ts';
+import type { Harness } from '../../testing/harness.ts';
 
 /** A startscript that records every argv it gets; `behaviour` is bash run before it exits. */
 export async function writePackage(dir: string, behaviour = ''): Promise<string> {

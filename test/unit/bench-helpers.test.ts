@@ -11,11 +11,11 @@ import {
   startInputBytes,
   workflowTaskTimings,
   type HistoryEvent,
-} from '../../scripts/bench/history.ts';
-import { plots } from '../../scripts/bench/report-plots.ts';
-import { compareHotspots, growthWithN, headline, markdown, type BenchReport } from '../../scripts/bench/report.ts';
-import { median, percentile, round, spread } from '../../scripts/bench/stats.ts';
-import { barChart, escapeXml, lineChart, niceTicks } from '../../scripts/bench/svg.ts';
+} from '../../testing/bench/history.ts';
+import { plots } from '../../testing/bench/report-plots.ts';
+import { compareHotspots, growthWithN, headline, markdown, type BenchReport } from '../../testing/bench/report.ts';
+import { median, percentile, round, spread } from '../../testing/bench/stats.ts';
+import { barChart, escapeXml, lineChart, niceTicks } from '../../testing/bench/svg.ts';
 
 describe('bench statistics', () => {
   it('takes nearest-rank percentiles and a median that averages the middle pair', () => {

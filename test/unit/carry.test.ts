@@ -50,7 +50,9 @@ describe('packMembers / unpackMembers', () => {
       delnodesSent: i >= 4,
       topology: i === 0 ? '' : `${i}:abc${i}`,
       batch: 1000 * i + i,
+      nodeId: 40 - i,
       ...(i % 2 === 0 ? { lastError: errorOf(i) } : {}),
+      ...(i === 2 ? { warning: 'exit 0, but stderr says: configcli: command not found' } : {}),
       runs:
         i === 0
           ? {}
@@ -85,8 +87,9 @@ describe('packMembers / unpackMembers', () => {
       ready: true,
       topology: '6:ffff',
       announced: true,
+      nodeId: 41,
     });
-    members.push(base('c', 1));
+    members.push({ ...base('c', 1), nodeId: 42 });
     const back = roundTrip(members);
     expect(back).toEqual(members);
     // Names are derived again, from cluster, role and ordinal.
@@ -96,10 +99,23 @@ describe('packMembers / unpackMembers', () => {
     expect('about' in back[1]!.runs.configure!).toBe(false);
   });
 
+  it('gives members carried from before node ids theirs, after the highest in use, in member order', () => {
+    const d = makeDesired(app3, { a: 1, b: 2 }, 1);
+    const members = [newMember(d, 'a', 0), { ...newMember(d, 'b', 0), nodeId: 5 }, newMember(d, 'b', 1)];
+    const packed = packMembers(members);
+    // A row of an older run ends after its retry notifies: no node id, no warning.
+    const old = { ...packed, rows: packed.rows.map((row) => row.slice(0, 10) as typeof row) };
+    old.rows[1] = packed.rows[1] as (typeof old.rows)[number];
+    expect(unpackMembers(CLUSTER, old).map((m) => m.nodeId)).toEqual([6, 5, 7]);
+  });
+
   it('a role id with an underscore gets its member names back', () => {
     const app = makeApp([{ id: 'vanilla_centos', cardinality: '1+' }]);
     const d = makeDesired(app, { vanilla_centos: 2 }, 1);
-    const members = [newMember(d, 'vanilla_centos', 0), newMember(d, 'vanilla_centos', 1)];
+    const members = [newMember(d, 'vanilla_centos', 0), newMember(d, 'vanilla_centos', 1)].map((m, i) => ({
+      ...m,
+      nodeId: i + 1,
+    }));
     expect(roundTrip(members)).toEqual(members);
     expect(roundTrip(members).map((m) => m.name)).toEqual([
       memberName(CLUSTER, 'vanilla_centos', 0),
@@ -147,6 +163,7 @@ describe('packMembers / unpackMembers', () => {
       topology,
       batch: 249_001,
       announced: true,
+      nodeId: i + 1,
       lastError: errorOf(i),
       runs: Object.fromEntries(
         events.map((event, e) => [

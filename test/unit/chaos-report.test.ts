@@ -1,4 +1,4 @@
-/** scripts/chaos/report.ts: re-running some parts (`--only`) keeps the other parts of the report. */
+/** testing/chaos/report.ts: re-running some parts (`--only`) keeps the other parts of the report. */
 import { describe, expect, it } from 'vitest';
 import {
   mergeReports,
@@ -6,7 +6,7 @@ import {
   renderMarkdown,
   type ChaosReport,
   type ChaosRun,
-} from '../../scripts/chaos/report.ts';
+} from '../../testing/chaos/report.ts';
 
 const ORDER = ['worker-crash', 'server-restart', 'signal-flood'];
 const part = (name: string, convergenceMs: number[], passed = true) =>

@@ -82,6 +82,58 @@ function richInput(): Json {
   };
 }
 
+/**
+ * A KubeDirector app and cluster as kdflow takes them (docs/adr/0026): mixed-case and dotted role ids,
+ * a dotted cluster name, configmeta settings, configureAttempts, and fields kdflow accepts with a warning.
+ */
+function kubeDirectorInput(): Json {
+  return {
+    namespace: 'default',
+    name: 'ubuntu18.04',
+    appName: 'centos',
+    app: {
+      label: { name: 'CentOS' },
+      distroID: 'bluedata/centos',
+      version: '7',
+      configSchemaVersion: 8,
+      defaultImageRepoTag: 'centos:7',
+      defaultMaxLogSizeDump: 1024,
+      capabilities: ['SYS_PTRACE'],
+      logoURL: 'https://example.com/logo.png',
+      roles: [
+        { id: 'vanilla_centos', cardinality: '1+', containerSpec: { stdin: true }, maxLogSizeDump: 10 },
+        { id: 'RESTServer', cardinality: '0+' },
+        { id: 'a.b', cardinality: '0+' },
+      ],
+      services: [{ id: 'ssh', label: { name: 'SSH' }, endpoint: { port: 22 }, exported_service: 'ssh' }],
+      config: {
+        roleServices: [{ roleID: 'RESTServer', serviceIDs: ['ssh'] }],
+        selectedRoles: ['vanilla_centos', 'RESTServer'],
+        configMeta: { mode: 'demo' },
+      },
+      configureAttempts: 1,
+    },
+    spec: {
+      app: 'centos',
+      namingScheme: 'UID',
+      appCatalog: 'local',
+      roles: [
+        {
+          id: 'vanilla_centos',
+          members: 2,
+          secretKeys: [{ name: 'password', value: 'x' }],
+          podAnnotations: { a: 'b' },
+          serviceLabels: null,
+          serviceAnnotations: { c: 'd' },
+          affinity: { nodeAffinity: {} },
+          sharedMemory: '64Mi',
+        },
+        { id: 'RESTServer', members: 1 },
+      ],
+    },
+  };
+}
+
 /** Only the required fields: the defaults fill the rest. */
 function bareInput(): Json {
   return {
@@ -132,6 +184,12 @@ const POOL: Json[] = [
   'x'.repeat(64),
   'a-b',
   'a_b',
+  'a.b',
+  'RESTServer',
+  'ubuntu18.04',
+  '.a',
+  'UID',
+  'local',
   '-a',
   '/data',
   '/a/../b',
@@ -192,7 +250,8 @@ function mutate(root: Json, next: () => number): Json {
     const target = parent[key];
     if (Array.isArray(target)) target.push(structuredClone(pick(POOL)));
     else if (target && typeof target === 'object')
-      target[pick(['unknown', 'id', 'members', 'env', 'size'])] = pick(POOL);
+      target[pick(['unknown', 'id', 'members', 'env', 'size', 'secret', 'connections', 'configureAttempts'])] =
+        pick(POOL);
     else parent[key] = structuredClone(pick(POOL));
   }
   return copy;
@@ -223,7 +282,7 @@ function expectAgreement(light: { issues: FieldIssue[] }, zod: { issues: FieldIs
 
 describe('the light check agrees with the zod schemas', () => {
   it('parses the valid inputs to the same value, defaults filled in', () => {
-    for (const input of [richInput(), bareInput()]) {
+    for (const input of [richInput(), bareInput(), kubeDirectorInput()]) {
       const zod = validateClusterInput(input);
       expect(zod.issues).toEqual([]);
       expect(parseClusterInput(input)).toEqual(zod);
@@ -243,7 +302,8 @@ describe('the light check agrees with the zod schemas', () => {
     const next = mulberry32(12);
     let refused = 0;
     for (let i = 0; i < 4000; i++) {
-      let input = next() < 0.5 ? richInput() : bareInput();
+      const which = next();
+      let input = which < 0.4 ? richInput() : which < 0.7 ? bareInput() : kubeDirectorInput();
       for (let m = 1 + Math.floor(next() * 3); m > 0; m--) input = mutate(input, next);
       const zod = validateClusterInput(input);
       if (zod.issues.length > 0) refused += 1;
@@ -293,7 +353,7 @@ describe('a hand-started workflow input the light check refuses', () => {
     const checked = parseClusterInput(input);
     expect('input' in checked).toBe(false);
     expect(formatIssues(checked.issues)).toMatchInlineSnapshot(`
-      "name: name must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit), got "Bad_Name"
+      "name: name must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit), got "Bad_Name"
       app.maxParallel: got 0; expected number to be >=1
       spec.roles[0].env[0].name: env name must be a shell-style identifier (letters, digits, _), got "1abc""
     `);

@@ -30,7 +30,7 @@ import {
   type Step,
   type StepOutcome,
 } from '../../workflows/model.ts';
-import { sortMembers, stepMembers, topologyKey } from '../../workflows/plan.ts';
+import { isLive, liveNames, sortMembers, stepMembers, topologyKey } from '../../workflows/plan.ts';
 import { plannerFor, type Planner } from '../../workflows/planners.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -131,8 +131,6 @@ export function actors(step: Step): string[] {
   }
 }
 
-export const isLive = (m: Pick<Member, 'state'>) => m.state !== 'delete pending' && m.state !== 'deleting';
-export const liveNames = (members: Member[]) => members.filter(isLive).map((m) => m.name);
 export const allows = (app: KdAppSpec, role: string, event: EventName) => {
   const r = effectiveRole(app, role);
   return !!r && !!r.configPackage && r.events.includes(event);

@@ -12,6 +12,8 @@ import { applyOutcomeV3, nextStepV3, planV3 } from '../../workflows/plan-v3.ts';
 import { freshPlannerVersion, plannerFor, PLANNER_V3_PATCH, PLANNER_VERSION } from '../../workflows/planners.ts';
 import {
   applyOutcome,
+  isLive,
+  liveNames,
   newMember,
   nextStep,
   plan,
@@ -31,8 +33,6 @@ import {
   expectSettled,
   fq,
   fqdns,
-  isLive,
-  liveNames,
   makeApp,
   makeDesired,
   mixed,

@@ -138,6 +138,7 @@ function expectIssue(issues: FieldIssue[], path: string, message: RegExp): void 
 
 const CARDINALITY = /cardinality must be "N" or "N\+"/;
 const DNS = /must be a DNS-1123 label/;
+const SUBDOMAIN = /must be a DNS-1123 subdomain/;
 
 // ───────────────────────────────────────────── KdApp ─────────────────────────────────────────────
 
@@ -314,25 +315,31 @@ describe('KdApp', () => {
       name: 'role ids that give the same member names ("a_b" and "a-b")',
       mutate: (m) => void m.spec.roles.push({ id: 'a_b', cardinality: '1' }, { id: 'a-b', cardinality: '1' }),
       path: 'spec.roles[4].id',
-      message: /^role id "a-b" gives the same member names as role "a_b"$/,
+      message: /^role id "a-b" gives the same member names \(a-b\) as role "a_b"; rename one of them$/,
     },
     {
-      name: 'an uppercase role id',
-      mutate: (m) => void (m.spec.roles[1].id = 'Worker'),
+      name: 'role ids that differ only in case or dots ("Ab.c" and "ab_c")',
+      mutate: (m) => void m.spec.roles.push({ id: 'Ab.c', cardinality: '1' }, { id: 'ab_c', cardinality: '1' }),
+      path: 'spec.roles[4].id',
+      message: /^role id "ab_c" gives the same member names \(ab-c\) as role "Ab\.c"/,
+    },
+    {
+      name: 'a role id with a space',
+      mutate: (m) => void (m.spec.roles[1].id = 'my worker'),
       path: 'spec.roles[1].id',
-      message: /role id must be lowercase/,
+      message: /role id must be letters, digits/,
     },
     {
       name: 'a role id ending in "_"',
       mutate: (m) => void (m.spec.roles[1].id = 'worker_'),
       path: 'spec.roles[1].id',
-      message: /role id must be lowercase/,
+      message: /role id must be letters, digits/,
     },
     {
-      name: 'a 41-character role id',
-      mutate: (m) => void (m.spec.roles[0].id = 'r'.repeat(41)),
+      name: 'a 64-character role id',
+      mutate: (m) => void (m.spec.roles[0].id = 'r'.repeat(64)),
       path: 'spec.roles[0].id',
-      message: /at most 40 characters/,
+      message: /at most 63 characters/,
     },
     {
       name: 'an unknown event in a role eventList',
@@ -408,9 +415,9 @@ describe('KdApp', () => {
     },
     {
       name: 'an unknown spec field',
-      mutate: (m) => void (m.spec.configSchemaVersion = 7),
+      mutate: (m) => void (m.spec.schemaVersion = 7),
       path: 'spec',
-      message: /Unrecognized key: "configSchemaVersion"/,
+      message: /Unrecognized key: "schemaVersion"/,
     },
     {
       name: 'an unknown role field',
@@ -715,9 +722,9 @@ describe('KdCluster', () => {
     },
     {
       name: 'an invalid role id',
-      mutate: (m) => void (m.spec.roles[1].id = 'Worker'),
+      mutate: (m) => void (m.spec.roles[1].id = 'Worker!'),
       path: 'spec.roles[1].id',
-      message: /role id must be lowercase/,
+      message: /role id must be letters, digits/,
     },
     {
       name: 'duplicate env names',
@@ -886,19 +893,19 @@ describe('KdCluster', () => {
       name: 'an uppercase metadata.name',
       mutate: (m) => void (m.metadata.name = 'Spark-1'),
       path: 'metadata.name',
-      message: DNS,
+      message: SUBDOMAIN,
     },
     {
-      name: 'a metadata.name with a dot',
-      mutate: (m) => void (m.metadata.name = 'spark.1'),
+      name: 'a metadata.name with "/"',
+      mutate: (m) => void (m.metadata.name = 'spark/1'),
       path: 'metadata.name',
-      message: DNS,
+      message: SUBDOMAIN,
     },
     {
       name: 'a metadata.name ending in "-"',
       mutate: (m) => void (m.metadata.name = 'spark-'),
       path: 'metadata.name',
-      message: DNS,
+      message: SUBDOMAIN,
     },
     {
       name: 'a 64-character metadata.name',
@@ -1287,7 +1294,12 @@ spec:
     const [manifest, ...rest] = parseManifests(JSON.stringify(appManifest(), null, 2), 'spark.json');
     expect(rest).toEqual([]);
     expect(manifest?.kind).toBe('KdApp');
-    expect(manifest?.dropped).toEqual([]);
+    // The fixture sets fields kdflow does not act on yet: each is named.
+    expect(manifest?.warnings.map((w) => w.path)).toEqual([
+      'spec.services[2].endpoint.hasAuthToken',
+      'spec.roles[0].minResources',
+      'spec.systemdRequired',
+    ]);
     if (manifest?.kind !== 'KdApp') throw new Error('expected a KdApp');
     expect(manifest.value.spec.roles.map((r) => r.cardinality)).toEqual(['1', '2+', '0+']);
     expect(manifest.value.spec.scriptTimeoutSeconds).toBe(600);
@@ -1370,14 +1382,20 @@ spec:
     expect(manifest.value.spec.roles[1]?.minStorage).toEqual({ size: '20Gi', ephemeralModeSupported: true });
     expect(manifest.value.spec.config?.selectedRoles).toEqual(['controller', 'worker', 'jupyter_nb']);
     expect(manifest.value.spec.retry.maximumAttempts).toBe(3);
-    expect(manifest.dropped.sort()).toEqual(
+    // KubeDirector runs --configure once.
+    expect(manifest.value.spec.configureAttempts).toBe(1);
+    expect(manifest.value.spec.configSchemaVersion).toBe(7);
+    expect(manifest.warnings.map((w) => w.path).sort()).toEqual(
       [
         'spec.capabilities',
-        'spec.configSchemaVersion',
         'spec.roles[0].containerSpec',
+        'spec.roles[1].minStorage',
         'spec.roles[2].blockDevices',
+        'spec.services[2].endpoint.hasAuthToken',
+        'spec.systemdRequired',
       ].sort(),
     );
+    expect(manifest.warnings.find((w) => w.path === 'spec.roles[2].blockDevices')?.message).toMatch(/dropped/);
   });
 
   it('reports KubeDirectorApp errors with kdflow field paths', () => {
@@ -1404,8 +1422,7 @@ spec:
   app: spark
   appCatalog: local
   serviceType: NodePort
-  connections:
-    clusters: [other]
+  connections: {}
   roles:
     - id: controller
       members: 1
@@ -1421,8 +1438,6 @@ spec:
       members: 3
       storage:
         size: 100Gi
-      blockStorage:
-        numDevices: 1
       serviceType: LoadBalancer
 `;
     const [manifest] = parseManifests(yaml, 'kd-cluster.yaml');
@@ -1433,6 +1448,8 @@ spec:
       metadata: { name: 'spark-1', namespace: 'kd' },
       spec: {
         app: 'spark',
+        appCatalog: 'local',
+        connections: {},
         roles: [
           {
             id: 'controller',
@@ -1442,13 +1459,25 @@ spec:
             env: [{ name: 'SPARK_HOME', value: '/opt/spark' }],
             serviceType: 'NodePort',
           },
-          { id: 'worker', members: 3, storage: { size: '100Gi' }, serviceType: 'NodePort' },
+          // kdflow's own per-role serviceType wins over the cluster's.
+          { id: 'worker', members: 3, storage: { size: '100Gi' }, serviceType: 'LoadBalancer' },
         ],
       },
     });
-    expect(manifest.dropped.sort()).toEqual(
-      ['spec.appCatalog', 'spec.connections', 'spec.roles[1].blockStorage', 'spec.roles[1].serviceType'].sort(),
-    );
+    expect(manifest.warnings.map((w) => w.path)).toEqual(['spec.appCatalog']);
+  });
+
+  it('drops and names label fields KubeDirector keeps but defines not', () => {
+    const kd = {
+      apiVersion: 'kubedirector.hpe.com/v1beta1',
+      kind: 'KubeDirectorApp',
+      metadata: { name: 'spark' },
+      spec: { ...appSpec(), label: { name: 'Spark', description: 'd', icon: 'spark.png' } },
+    };
+    const [manifest] = parseManifests(JSON.stringify(kd), 'kd.json');
+    if (manifest?.kind !== 'KdApp') throw new Error('expected a KdApp');
+    expect(manifest.value.spec.label).toEqual({ name: 'Spark', description: 'd' });
+    expect(manifest.warnings.map((w) => w.path)).toContain('spec.label.icon');
   });
 
   it('leaves serviceType unset when a KubeDirectorCluster has none', () => {
@@ -1461,7 +1490,7 @@ spec:
     const [manifest] = parseManifests(JSON.stringify(kd), 'c.json');
     if (manifest?.kind !== 'KdCluster') throw new Error('expected a KdCluster');
     expect(manifest.value.spec.roles).toEqual([{ id: 'worker', members: 2 }]);
-    expect(manifest.dropped).toEqual([]);
+    expect(manifest.warnings).toEqual([]);
   });
 
   it('lists unknown KubeDirectorCluster storage fields as dropped', () => {
@@ -1472,7 +1501,7 @@ spec:
       spec: { app: 'spark', roles: [{ id: 'worker', storage: { size: '1Gi', volumeMode: 'Block' } }] },
     };
     const [manifest] = parseManifests(JSON.stringify(kd), 'c.json');
-    expect(manifest?.dropped).toEqual(['spec.roles[0].storage.volumeMode']);
+    expect(manifest?.warnings.map((w) => w.path)).toEqual(['spec.roles[0].storage.volumeMode']);
   });
 
   it.each(['KubeDirectorApp', 'KubeDirectorCluster'])(
@@ -1487,7 +1516,7 @@ spec:
       };
       const [manifest] = parseManifests(JSON.stringify(kd), 'kd.json');
       const kept = manifest?.value.metadata.annotations?.owner === 'data-team';
-      const listed = manifest?.dropped.some((d) => d.startsWith('metadata.annotations')) ?? false;
+      const listed = manifest?.warnings.some((d) => d.path.startsWith('metadata.annotations')) ?? false;
       expect(kept || listed).toBe(true);
     },
   );
@@ -1792,7 +1821,7 @@ describe('names that could reach Object.prototype', () => {
         ),
       ),
     );
-    expect(meta.nodegroups['1'].roles.constructor).toMatchObject({ node_ids: ['0'], fqdns: [member.fqdn] });
+    expect(meta.nodegroups['1'].roles.constructor).toMatchObject({ node_ids: ['1'], fqdns: [member.fqdn] });
     expect(meta.node.role_id).toBe('constructor');
   });
 

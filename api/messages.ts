@@ -1,8 +1,21 @@
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { QueryDefinition, SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { KdAppSpec } from './app.ts';
 import type { KdClusterSpec } from './cluster.ts';
 import type { ClusterStatus, StatusRequest } from './status.ts';
 import type { FieldIssue } from './rules.ts';
+
+/*
+ * The SDK's defineSignal/defineUpdate/defineQuery return exactly { type, name }; made here with the
+ * SDK's types, so that importing the messages loads none of @temporalio/workflow (and @temporalio/common
+ * with it): the CLI reads a cluster without them (docs/adr/0036).
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any -- the SDK's own constraint on argument lists */
+const defineSignal = <Args extends any[] = []>(name: string) => ({ type: 'signal', name }) as SignalDefinition<Args>;
+const defineUpdate = <Ret, Args extends any[] = []>(name: string) =>
+  ({ type: 'update', name }) as UpdateDefinition<Ret, Args>;
+const defineQuery = <Ret, Args extends any[] = []>(name: string) =>
+  ({ type: 'query', name }) as QueryDefinition<Ret, Args>;
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 /** What starts a cluster workflow: where it lives, the app snapshot it keeps, and the first spec. */
 export interface ClusterInput {

@@ -3,7 +3,7 @@
  * from the start of the workflow's first run (continue-as-new starts new runs; `firstRunId` names the
  * first). A first run that Temporal no longer retains leaves the age unknown.
  */
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { specQuery } from '../api/messages.ts';
 import type { ClusterFacts } from './render.ts';
 
@@ -14,20 +14,21 @@ export interface RunInfo {
   firstRunId?: string | null;
 }
 
-export async function createdAt(client: Client, run: RunInfo): Promise<Date | undefined> {
+/** `startOf(runId)`: when that run of the workflow started (a describe). */
+export async function createdAt(startOf: (runId: string) => Promise<Date>, run: RunInfo): Promise<Date | undefined> {
   if (!run.firstRunId || run.firstRunId === run.runId) return run.startTime;
   try {
-    return (await client.workflow.getHandle(run.workflowId, run.firstRunId).describe()).startTime;
+    return await startOf(run.firstRunId);
   } catch {
     return undefined;
   }
 }
 
-export async function clusterFacts(
-  client: Client,
-  handle: Pick<WorkflowHandle, 'query'>,
-  run: RunInfo,
-): Promise<ClusterFacts> {
-  const [view, created] = await Promise.all([handle.query(specQuery), createdAt(client, run)]);
+export async function clusterFacts(cluster: {
+  handle: Pick<WorkflowHandle, 'query'>;
+  run: RunInfo;
+  startOf: (runId: string) => Promise<Date>;
+}): Promise<ClusterFacts> {
+  const [view, created] = await Promise.all([cluster.handle.query(specQuery), createdAt(cluster.startOf, cluster.run)]);
   return { appVersion: view.app.version, ...(created ? { createdAt: created } : {}) };
 }

@@ -50,7 +50,7 @@ export async function main(
   try {
     const { values, positionals, tokens } = parseCommandLine(argv);
     // Before anything else: the namespace becomes paths and workflow ids.
-    if (values.namespace !== undefined) (await import('./names.ts')).checkNamespace(values.namespace);
+    if (values.namespace !== undefined) await (await import('./names.ts')).checkNamespace(values.namespace);
     const [command, ...args] = positionals;
     if (command === 'help') {
       const topic = args[0];
@@ -169,19 +169,25 @@ async function report(
     return 3;
   }
   // Errors of the libraries: loaded here, on the way out, so that a command that succeeds never loads them.
-  const [{ ValidationError }, { WorkflowUpdateFailedError }, { unreachableTemporal }, { temporalAddress }] =
-    await Promise.all([
-      import('../api/rules.ts'),
-      import('@temporalio/client'),
-      import('./temporal-errors.ts'),
-      import('../lib/config.ts'),
-    ]);
+  const [
+    { ValidationError },
+    { WorkflowUpdateFailedError },
+    { UpdateFailedError },
+    { unreachableTemporal },
+    { temporalAddress },
+  ] = await Promise.all([
+    import('../api/rules.ts'),
+    import('@temporalio/client'),
+    import('../lib/temporal-grpc.ts'),
+    import('./temporal-errors.ts'),
+    import('../lib/config.ts'),
+  ]);
   if (error instanceof ValidationError) {
     for (const text of error.message.split('\n')) line(text);
     return 1;
   }
-  if (error instanceof WorkflowUpdateFailedError) {
-    line(`change rejected: ${error.cause?.message ?? error.message}`);
+  if (error instanceof WorkflowUpdateFailedError || error instanceof UpdateFailedError) {
+    line(`change rejected: ${(error.cause as Error | undefined)?.message ?? error.message}`);
     return 1;
   }
   const unreachable = unreachableTemporal(error, temporalAddress());

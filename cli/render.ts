@@ -1,4 +1,3 @@
-import { stringify } from 'yaml';
 import type { ClusterStatus } from '../api/index.ts';
 import type { Manifest } from '../api/manifest.ts';
 
@@ -32,8 +31,9 @@ export function age(since: Date | undefined, now = Date.now()): string {
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
-export function renderData(data: unknown, format: 'json' | 'yaml'): string {
-  return format === 'json' ? JSON.stringify(data, null, 2) : stringify(data).trimEnd();
+/** The YAML library loads only for -o yaml: a table or JSON does without it. */
+export async function renderData(data: unknown, format: 'json' | 'yaml'): Promise<string> {
+  return format === 'json' ? JSON.stringify(data, null, 2) : (await import('yaml')).stringify(data).trimEnd();
 }
 
 export function memberCounts(s: ClusterStatus): { ready: number; configured: number; total: number } {

@@ -3,7 +3,9 @@
  * for the callers that want every member (`kdflow get NAME`, tests, chaos). Counts need only page one.
  */
 import type { WorkflowHandle } from '@temporalio/client';
-import { STATUS_PAGE_MAX, statusQuery, type ClusterStatus } from '../api/index.ts';
+import { STATUS_PAGE_MAX } from '../api/fields.ts';
+import { statusQuery } from '../api/messages.ts';
+import type { ClusterStatus } from '../api/status.ts';
 
 export async function fullStatus(handle: Pick<WorkflowHandle, 'query'>): Promise<ClusterStatus> {
   const first = await handle.query(statusQuery, { offset: 0, limit: STATUS_PAGE_MAX });

@@ -21,6 +21,16 @@ export function temporalNamespace(): string {
   return process.env.TEMPORAL_NAMESPACE ?? 'default';
 }
 
+/**
+ * Which client the CLI's cluster commands (get, history, resize, delete, retry, wait, logs) use:
+ * `lean` (default; lib/temporal-grpc.ts, ADR 0036) or `sdk` (@temporalio/client). KDFLOW_TEMPORAL_CLIENT.
+ */
+export function temporalClientKind(env: NodeJS.ProcessEnv = process.env): 'lean' | 'sdk' {
+  const kind = env.KDFLOW_TEMPORAL_CLIENT || 'lean';
+  if (kind !== 'lean' && kind !== 'sdk') throw new Error(`KDFLOW_TEMPORAL_CLIENT must be lean or sdk, got "${kind}"`);
+  return kind;
+}
+
 export function runtimeKind(): string {
   return process.env.KDFLOW_RUNTIME ?? 'local';
 }

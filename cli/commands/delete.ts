@@ -5,7 +5,7 @@ import { UsageError } from '../errors.ts';
 
 export async function deleteCommand(ctx: CliContext, [name]: string[]): Promise<void> {
   if (!name) throw new UsageError('usage: kdflow delete NAME');
-  checkName('cluster name', 'NAME', name);
+  await checkName('cluster name', 'NAME', name);
   const handle = await ctx.cluster(name);
   await handle.signal(deleteSignal);
   ctx.out(`cluster/${name} deleting (kdflow wait ${name} --for deleted)`);

@@ -1,5 +1,3 @@
-import { clusterWorkflowId } from '../../api/index.ts';
-import { scriptHistory } from '../../lib/script-history.ts';
 import type { CliContext } from '../context.ts';
 import { checkName } from '../names.ts';
 import { UsageError } from '../errors.ts';
@@ -14,18 +12,16 @@ export async function historyCommand(
   flags: { output?: string; limit?: string; all?: boolean },
 ): Promise<void> {
   if (!name) throw new UsageError('usage: kdflow history NAME [--limit N | --all]');
-  checkName('cluster name', 'NAME', name);
+  await checkName('cluster name', 'NAME', name);
   if (flags.output !== undefined && !['table', 'json', 'yaml'].includes(flags.output))
     throw new UsageError(`-o must be table, json or yaml, got "${flags.output}"`);
   const limit = flags.all ? undefined : flags.limit === undefined ? DEFAULT_LIMIT : Number(flags.limit);
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
     throw new UsageError(`--limit: expected a whole number of at least 1, got "${flags.limit}"`);
   await ctx.cluster(name);
-  const entries = await scriptHistory((await ctx.temporal()).workflow, clusterWorkflowId(ctx.namespace, name), {
-    limit,
-  });
+  const entries = await ctx.scriptHistory(name, { limit });
   if (flags.output === 'json' || flags.output === 'yaml') {
-    ctx.out(renderData(entries, flags.output));
+    ctx.out(await renderData(entries, flags.output));
     return;
   }
   ctx.out(

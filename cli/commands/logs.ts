@@ -23,8 +23,8 @@ export async function logsCommand(
   flags: { event?: string; tail?: string; all?: boolean; follow?: boolean },
 ): Promise<void> {
   if (!name || !memberName) throw new UsageError(USAGE);
-  checkName('cluster name', 'NAME', name);
-  checkName('member name', 'MEMBER', memberName);
+  await checkName('cluster name', 'NAME', name);
+  await checkName('member name', 'MEMBER', memberName);
   const event = EventName.safeParse(flags.event ?? 'configure');
   if (!event.success) throw new UsageError(`--event must be configure, addnodes or delnodes, got "${flags.event}"`);
   if (flags.all && flags.tail !== undefined)

@@ -1,4 +1,6 @@
-import { ValidationError, checkChange, resizeUpdate, resizedSpec, specQuery } from '../../api/index.ts';
+import { checkSpecChange } from '../../api/light-check.ts';
+import { resizeUpdate, specQuery } from '../../api/messages.ts';
+import { ValidationError, resizedSpec } from '../../api/rules.ts';
 import type { CliContext } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { checkName } from '../names.ts';
@@ -25,12 +27,13 @@ export function parseRoleCounts(args: string[]): Record<string, number> {
 
 export async function resizeCommand(ctx: CliContext, [name, ...pairs]: string[]): Promise<void> {
   if (!name) throw new UsageError(USAGE);
-  checkName('cluster name', 'NAME', name);
+  await checkName('cluster name', 'NAME', name);
   const roles = parseRoleCounts(pairs);
   const handle = await ctx.cluster(name);
   const view = await handle.query(specQuery);
-  // The same rules the workflow applies, checked before anything is sent.
-  const { issues } = checkChange(name, view.spec, resizedSpec(view.spec, roles), view.app);
+  // The same rules the workflow applies, checked before anything is sent, with the workflow's own
+  // check: the same verdicts and messages as the schemas' (test/unit/light-check.test.ts), without zod.
+  const { issues } = checkSpecChange(name, view.spec, resizedSpec(view.spec, roles), view.app);
   if (issues.length > 0) throw new ValidationError(issues, `resize ${name}`);
   const { generation } = await handle.executeUpdate(resizeUpdate, { args: [{ roles }] });
   ctx.out(

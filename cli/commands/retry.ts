@@ -6,8 +6,8 @@ import { memberList } from '../render.ts';
 
 export async function retryCommand(ctx: CliContext, [name, member]: string[]): Promise<void> {
   if (!name) throw new UsageError('usage: kdflow retry NAME [MEMBER]');
-  checkName('cluster name', 'NAME', name);
-  if (member !== undefined) checkName('member name', 'MEMBER', member);
+  await checkName('cluster name', 'NAME', name);
+  if (member !== undefined) await checkName('member name', 'MEMBER', member);
   const handle = await ctx.cluster(name);
   if (member !== undefined) {
     // The workflow ignores a retry for a member it does not have: say so here, before sending it.

@@ -1,5 +1,5 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
-import { clusterWorkflowId, statusQuery, type ClusterStatus } from '../../api/index.ts';
+import { statusQuery } from '../../api/messages.ts';
+import type { ClusterStatus } from '../../api/status.ts';
 import { elapsed } from '../../lib/build-progress.ts';
 import { fullStatus } from '../../lib/cluster-status.ts';
 import type { CliContext } from '../context.ts';
@@ -21,7 +21,7 @@ export function waitProgress(name: string, status: ClusterStatus, ms: number): s
 }
 
 function isBusyWorker(error: unknown): boolean {
-  return /query timed out before a worker could process it|DEADLINE_EXCEEDED/.test(
+  return /query timed out before a worker could process it|DEADLINE_EXCEEDED|deadline exceeded/i.test(
     `${String(error)} ${String((error as Error)?.cause ?? '')}`,
   );
 }
@@ -33,21 +33,16 @@ export async function waitCommand(
 ): Promise<void> {
   if (!name || (flags.for !== 'configured' && flags.for !== 'deleted'))
     throw new UsageError('usage: kdflow wait NAME --for configured|deleted [--timeout 120s]');
-  checkName('cluster name', 'NAME', name);
+  await checkName('cluster name', 'NAME', name);
   const started = Date.now();
   const deadline = started + parseDuration(flags.timeout ?? '120s');
-  const client = await ctx.temporal();
-  const handle = client.workflow.getHandle(clusterWorkflowId(ctx.namespace, name));
   const tty = process.stderr.isTTY;
   for (;;) {
     if (flags.for === 'deleted') {
-      const description = await handle.describe().catch((error) => {
-        if (error instanceof WorkflowNotFoundError) return undefined;
-        throw error;
-      });
-      if (!description || description.status.name !== 'RUNNING') break;
+      if ((await ctx.clusterRunStatus(name)) !== 'RUNNING') break;
     } else {
-      const status = await (await ctx.cluster(name)).query(statusQuery).catch((error: unknown) => {
+      const handle = await ctx.cluster(name);
+      const status = await handle.query(statusQuery).catch((error: unknown) => {
         // A busy worker may miss one query's deadline; the wait's own timeout is what bounds it.
         if (isBusyWorker(error) && Date.now() < deadline) return undefined;
         throw error;

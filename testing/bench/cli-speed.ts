@@ -34,6 +34,8 @@ export interface CliResult {
   rows: CliRow[];
   targetRatio: number;
   compileCache: string;
+  /** Which Temporal client the kdflow rows use unless a row says otherwise. */
+  client: string;
 }
 
 export interface CliBenchReport {
@@ -123,6 +125,12 @@ export async function cliPoint(env: BenchEnv, reps: number, log: (line: string) 
     // To the count it has: a full update round trip (spec query, checks, update) that leaves the cluster as it is.
     kdflow(['resize', name, `${ROLE}=2`]),
     kdflow(['--help']),
+    // The same command through @temporalio/client, the client every command used before the lean one (ADR 0036).
+    {
+      ...kdflow(['get', name]),
+      label: `KDFLOW_TEMPORAL_CLIENT=sdk kdflow get ${name}`,
+      env: { ...base, KDFLOW_TEMPORAL_CLIENT: 'sdk' },
+    },
     { label: `npx kdflow get ${name}`, file: 'npx', args: ['kdflow', 'get', name], env: base, cwd: ROOT },
   ];
   // One run of each first: it fills the compile cache, as a user's first command does.
@@ -154,6 +162,7 @@ export async function cliPoint(env: BenchEnv, reps: number, log: (line: string) 
     rows: withRatio.slice(1),
     targetRatio: TARGET_RATIO,
     compileCache: "on (cli/bin.js: module.enableCompileCache(), Node's default directory)",
+    client: 'lean (lib/temporal-grpc.ts, ADR 0036)',
   };
 }
 
@@ -169,7 +178,7 @@ export function cliMarkdown(outcome: Outcome<CliResult> | undefined): string {
     '',
     '## CLI',
     '',
-    `Median of ${r.reps} runs each, taking turns, after one warm-up run each (compile cache ${r.compileCache}). Target: within ${r.targetRatio}× of the Temporal CLI's describe.` +
+    `Median of ${r.reps} runs each, taking turns, after one warm-up run each (compile cache ${r.compileCache}; Temporal client ${r.client ?? 'sdk'}). Target: within ${r.targetRatio}× of the Temporal CLI's describe.` +
       (pathGet
         ? ` \`kdflow get\` is at ${pathGet.ratio}×: ${pathGet.ratio <= r.targetRatio ? 'met' : 'not met'}.`
         : ''),

@@ -12,16 +12,7 @@ import { KdClusterSpec, deleteSignal, type MemberStatus } from '../../api/index.
 import { markedProcesses } from '../processes.ts';
 import { checkGone } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
-import {
-  APP_NAME,
-  chaosApp,
-  settled,
-  sleep,
-  startCluster,
-  waitClosed,
-  waitForStatus,
-  writeScriptPackage,
-} from './fixtures.ts';
+import { APP_NAME, scriptApp, settled, sleep, startCluster, waitClosed, waitForStatus } from './fixtures.ts';
 import { finishPart, type PartReport, type TrialResult } from './report.ts';
 
 const TIMEOUT_S = 2;
@@ -53,7 +44,7 @@ export async function daemons(env: ChaosEnv, { rounds, attempts }: DaemonOptions
   const containment = env.runtime.containment;
   // A daemon with a cleared environment and cwd "/" is out of reach of tracked mode (documented); only a namespace holds it.
   const kinds = containment === 'pid-namespace' ? 4 : 3;
-  const app = chaosApp(await writeScriptPackage(path.join(env.dir, 'daemons-pkg'), SCRIPT), {
+  const app = await scriptApp(path.join(env.dir, 'daemons-pkg'), SCRIPT, {
     roles: [
       { id: 'daemon', cardinality: '1+' },
       { id: 'hang', cardinality: '0+' },

@@ -44,6 +44,15 @@ export async function writeScriptPackage(dir: string, script: string): Promise<s
   return `file://${pkg}`;
 }
 
+/** A chaos app whose config package is `script`, written under `dir`. */
+export async function scriptApp(
+  dir: string,
+  script: string,
+  overrides: Partial<KdAppSpecInput> = {},
+): Promise<KdAppSpec> {
+  return chaosApp(await writeScriptPackage(dir, script), overrides);
+}
+
 /** The app the chaos clusters run, as a manifest's spec: a controller ("1") and workers ("0+"). */
 export function baseAppSpec(packageURL: string | null): KdAppSpecInput {
   return {

@@ -11,14 +11,13 @@ import type { ChaosEnv } from './env.ts';
 import {
   APP_NAME,
   NAMESPACE,
-  chaosApp,
+  bounded,
   readLedger,
+  scriptApp,
   settled,
   startCluster,
   waitClosed,
   waitForStatus,
-  bounded,
-  writeScriptPackage,
 } from './fixtures.ts';
 import { finishPart, type PartReport, type TrialResult } from './report.ts';
 import { KdClusterSpec } from '../../api/index.ts';
@@ -49,7 +48,7 @@ const FAULT_ROLES = ['hang', 'fail', 'flaky', 'loud', 'loudfail'] as const;
 
 export async function scriptFaults(env: ChaosEnv, rounds: number): Promise<PartReport> {
   const started = Date.now();
-  const app = chaosApp(await writeScriptPackage(path.join(env.dir, 'faults-pkg'), FAULT_SCRIPT), {
+  const app = await scriptApp(path.join(env.dir, 'faults-pkg'), FAULT_SCRIPT, {
     roles: [{ id: 'good', cardinality: '1+' }, ...FAULT_ROLES.map((id) => ({ id, cardinality: '0+' }))],
     scriptTimeoutSeconds: TIMEOUT_S,
     retry: { maximumAttempts: ATTEMPTS, initialIntervalSeconds: 0.2, backoffCoefficient: 1 },

@@ -17,12 +17,11 @@ import {
   APP_NAME,
   NAMESPACE,
   bounded,
-  chaosApp,
+  scriptApp,
   settled,
   startCluster,
   waitClosed,
   waitForStatus,
-  writeScriptPackage,
 } from './fixtures.ts';
 import { partReport, type PartReport, type TrialResult } from './report.ts';
 import { scanSource } from '../source-scan.ts';
@@ -66,7 +65,7 @@ export async function security(env: ChaosEnv, cli: CliRunner): Promise<PartRepor
     ...inert.map((value, i) => ({ name: `INERT_${i}`, value })),
     { name: 'CHAOS_FAIL', value: fail ? 'yes' : 'no' },
   ];
-  const app = chaosApp(await writeScriptPackage(path.join(env.dir, 'security-pkg'), ECHO_ENV_SCRIPT), {
+  const app = await scriptApp(path.join(env.dir, 'security-pkg'), ECHO_ENV_SCRIPT, {
     retry: { maximumAttempts: 1, initialIntervalSeconds: 0.2, backoffCoefficient: 1 },
   });
   const name = 'secrets';

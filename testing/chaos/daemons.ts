@@ -8,11 +8,11 @@
 import { randomInt } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { KdClusterSpec, deleteSignal, type MemberStatus } from '../../api/index.ts';
+import { KdClusterSpec, type MemberStatus } from '../../api/index.ts';
 import { markedProcesses } from '../processes.ts';
 import { checkGone } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
-import { APP_NAME, scriptApp, settled, sleep, startCluster, waitClosed, waitForStatus } from './fixtures.ts';
+import { APP_NAME, deleteCluster, scriptApp, settled, sleep, startCluster, waitForStatus } from './fixtures.ts';
 import { finishPart, type PartReport, type TrialResult } from './report.ts';
 
 const TIMEOUT_S = 2;
@@ -111,8 +111,7 @@ export async function daemons(env: ChaosEnv, { rounds, attempts }: DaemonOptions
       if ((live = (await markedProcesses(daemonMark)).length) >= expected) break;
     if (live !== expected) problems.push(`${live} daemons run while the cluster lives, expected ${expected}`);
     const t0 = Date.now();
-    await handle.signal(deleteSignal);
-    await waitClosed(handle, 120_000);
+    await deleteCluster(handle);
     figures.deleteMs.push(Date.now() - t0);
     const survivors = [...(await markedProcesses(daemonMark)), ...(await markedProcesses(hangMark))];
     if (survivors.length > 0) problems.push(`processes outlived delete: ${survivors.slice(0, 4).join(' | ')}`);

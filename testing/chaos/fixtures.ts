@@ -10,6 +10,7 @@ import {
   KdClusterSpec,
   TASK_QUEUE,
   clusterWorkflowId,
+  deleteSignal,
   statusQuery,
   type ClusterInput,
   type ClusterStatus,
@@ -138,6 +139,12 @@ export async function waitClosed(handle: ClusterHandle, timeoutMs: number): Prom
     await sleep(200);
   }
   throw new Error(`workflow ${handle.workflowId} still running after ${timeoutMs}ms`);
+}
+
+/** Deletes the cluster and waits (at most two minutes) for its workflow to close; throws if it stays open. */
+export async function deleteCluster(handle: ClusterHandle): Promise<void> {
+  await handle.signal(deleteSignal);
+  await waitClosed(handle, 120_000);
 }
 
 export const settled = (generation: number) => (s: ClusterStatus) =>

@@ -5,18 +5,18 @@
  */
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { deleteSignal, resizeUpdate, statusQuery, type ClusterStatus, type MemberStatus } from '../../api/index.ts';
+import { resizeUpdate, statusQuery, type ClusterStatus, type MemberStatus } from '../../api/index.ts';
 import { checkGone, doneEvents, observeCluster, workflowHistory } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
 import {
   APP_NAME,
   NAMESPACE,
   bounded,
+  deleteCluster,
   readLedger,
   scriptApp,
   settled,
   startCluster,
-  waitClosed,
   waitForStatus,
 } from './fixtures.ts';
 import { finishPart, type PartReport, type TrialResult } from './report.ts';
@@ -220,8 +220,7 @@ export async function scriptFaults(env: ChaosEnv, rounds: number): Promise<PartR
       statusBytes,
       JSON.stringify(await bounded(handle, 10_000, () => handle.query(statusQuery))).length,
     );
-    await handle.signal(deleteSignal);
-    await waitClosed(handle, 120_000);
+    await deleteCluster(handle);
     const gone = await checkGone(env, name);
     if (gone.length > 0) results.push({ id: `teardown@${r}`, passed: false, problems: gone });
   }

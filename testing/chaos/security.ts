@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { KdClusterSpec, deleteSignal, statusQuery } from '../../api/index.ts';
+import { KdClusterSpec, statusQuery } from '../../api/index.ts';
 import type { CliRunner } from './cli-runner.ts';
 import { workflowHistory } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
@@ -17,10 +17,10 @@ import {
   APP_NAME,
   NAMESPACE,
   bounded,
+  deleteCluster,
   scriptApp,
   settled,
   startCluster,
-  waitClosed,
   waitForStatus,
 } from './fixtures.ts';
 import { partReport, type PartReport, type TrialResult } from './report.ts';
@@ -167,8 +167,7 @@ export async function security(env: ChaosEnv, cli: CliRunner): Promise<PartRepor
     trial('private file modes', problems, { modes: seen });
   }
   const final = await bounded(handle, 10_000, () => handle.query(statusQuery));
-  await handle.signal(deleteSignal);
-  await waitClosed(handle, 120_000);
+  await deleteCluster(handle);
   for (const r of results) if (!r.passed) env.log(`[chaos] security ${r.id}: FAIL ${r.problems.join('; ')}`);
   return partReport('security', 'Security checks', results, Date.now() - started, {
     sourceFilesScanned: scan.files,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { API_VERSION, EventName, Metadata, Quantity, RoleId, dnsLabel } from './common.ts';
+import { EventName, Metadata, Quantity, RoleId, dnsLabel, manifest } from './common.ts';
 import { parseCardinality } from './cardinality.ts';
 import {
   APP_KNOBS,
@@ -127,10 +127,5 @@ export const KdAppSpec = z
 export type KdAppSpec = z.infer<typeof KdAppSpec>;
 export type KdAppSpecInput = z.input<typeof KdAppSpec>;
 
-export const KdApp = z.strictObject({
-  apiVersion: z.literal(API_VERSION),
-  kind: z.literal('KdApp'),
-  metadata: Metadata,
-  spec: KdAppSpec,
-});
+export const KdApp = manifest('KdApp', Metadata, KdAppSpec);
 export type KdApp = z.infer<typeof KdApp>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { API_VERSION, ClusterName, Metadata, Resources, RoleId, dnsLabel, unreservedString } from './common.ts';
+import { ClusterName, Metadata, Resources, RoleId, dnsLabel, manifest, unreservedString } from './common.ts';
 import {
   APP_CATALOGS,
   ENV_NAME_PATTERN,
@@ -87,10 +87,5 @@ export type KdClusterSpec = z.infer<typeof KdClusterSpec>;
 /** A cluster's name may be dotted (`ubuntu18.04`), as KubeDirector's are. */
 export const ClusterMetadata = Metadata.extend({ name: ClusterName('metadata.name') });
 
-export const KdCluster = z.strictObject({
-  apiVersion: z.literal(API_VERSION),
-  kind: z.literal('KdCluster'),
-  metadata: ClusterMetadata,
-  spec: KdClusterSpec,
-});
+export const KdCluster = manifest('KdCluster', ClusterMetadata, KdClusterSpec);
 export type KdCluster = z.infer<typeof KdCluster>;

@@ -10,6 +10,7 @@ import {
   clusterNamePattern,
   dnsLabelPattern,
   reservedMessage,
+  type Pattern,
 } from './fields.ts';
 
 /** The group and version of kdflow's own kinds (also the CRD group). */
@@ -24,34 +25,26 @@ export type EventName = z.infer<typeof EventName>;
 export const unreservedString = (what: string) =>
   z.string().refine((name) => !RESERVED_NAMES.has(name), { abort: true, message: reservedMessage(what) });
 
-export const dnsLabel = (what: string) => {
-  const pattern = dnsLabelPattern(what);
-  return unreservedString(what)
+/** A name rule: not reserved, not empty, at most `max` characters, matching `pattern`. */
+const boundedName = (what: string, max: number, pattern: Pattern) =>
+  unreservedString(what)
     .min(1, `${what} must not be empty`)
-    .max(DNS_LABEL_MAX, `${what} must be at most ${DNS_LABEL_MAX} characters`)
+    .max(max, `${what} must be at most ${max} characters`)
     .regex(pattern.regex, pattern.message);
-};
+
+export const dnsLabel = (what: string) => boundedName(what, DNS_LABEL_MAX, dnsLabelPattern(what));
 
 /**
  * Role ids as KubeDirector accepts them (`vanilla_centos`, `LoadBalancer`, `RESTServer`, `a.b`): kept
  * as given in specs, configmeta and argv; member names use their DNS-safe form (api/names.ts).
  */
-export const RoleId = unreservedString('role id')
-  .min(1, 'role id must not be empty')
-  .max(ROLE_ID_MAX, `role id must be at most ${ROLE_ID_MAX} characters`)
-  .regex(ROLE_ID_PATTERN.regex, ROLE_ID_PATTERN.message);
+export const RoleId = boundedName('role id', ROLE_ID_MAX, ROLE_ID_PATTERN);
 
 /**
  * A cluster's name: a DNS-1123 subdomain as Kubernetes allows for objects (`ubuntu18.04`), at most 63
  * characters because its DNS-safe form names the headless Service and starts every member name.
  */
-export const ClusterName = (what: string) => {
-  const pattern = clusterNamePattern(what);
-  return unreservedString(what)
-    .min(1, `${what} must not be empty`)
-    .max(CLUSTER_NAME_MAX, `${what} must be at most ${CLUSTER_NAME_MAX} characters`)
-    .regex(pattern.regex, pattern.message);
-};
+export const ClusterName = (what: string) => boundedName(what, CLUSTER_NAME_MAX, clusterNamePattern(what));
 
 // A Kubernetes resource quantity such as 500m, 2, 4Gi or 1e3.
 export const Quantity = z
@@ -72,3 +65,7 @@ export const Metadata = z.object({
   annotations: z.record(z.string(), z.string()).optional(),
 });
 export type Metadata = z.infer<typeof Metadata>;
+
+/** A kdflow manifest, as `kdflow apply` reads it: apiVersion, kind, metadata and spec, nothing else. */
+export const manifest = <K extends string, M extends z.ZodType, S extends z.ZodType>(kind: K, metadata: M, spec: S) =>
+  z.strictObject({ apiVersion: z.literal(API_VERSION), kind: z.literal(kind), metadata, spec });

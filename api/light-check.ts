@@ -211,26 +211,17 @@ const quantity: Check<string> = (value, path, issues) => {
 };
 
 const nonEmpty = (message?: string): StringRules => ({ min: [1, message] });
-const dnsLabel = (what: string) =>
+/** A name rule as api/common.ts's boundedName: not reserved, not empty, at most `max` characters, matching `pattern`. */
+const boundedName = (what: string, max: number, pattern: Pattern) =>
   string({
     reserved: what,
     min: [1, `${what} must not be empty`],
-    max: [DNS_LABEL_MAX, `${what} must be at most ${DNS_LABEL_MAX} characters`],
-    pattern: dnsLabelPattern(what),
+    max: [max, `${what} must be at most ${max} characters`],
+    pattern,
   });
-const clusterName = (what: string) =>
-  string({
-    reserved: what,
-    min: [1, `${what} must not be empty`],
-    max: [CLUSTER_NAME_MAX, `${what} must be at most ${CLUSTER_NAME_MAX} characters`],
-    pattern: clusterNamePattern(what),
-  });
-const roleId = string({
-  reserved: 'role id',
-  min: [1, 'role id must not be empty'],
-  max: [ROLE_ID_MAX, `role id must be at most ${ROLE_ID_MAX} characters`],
-  pattern: ROLE_ID_PATTERN,
-});
+const dnsLabel = (what: string) => boundedName(what, DNS_LABEL_MAX, dnsLabelPattern(what));
+const clusterName = (what: string) => boundedName(what, CLUSTER_NAME_MAX, clusterNamePattern(what));
+const roleId = boundedName('role id', ROLE_ID_MAX, ROLE_ID_PATTERN);
 const knob = (k: { min: number; max: number; default: number; int?: boolean }) =>
   withDefault(number({ int: k.int !== false, min: k.min, max: k.max }), () => k.default);
 const event = oneOf<EventName>(EVENTS);

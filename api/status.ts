@@ -10,6 +10,16 @@ export type MemberState = z.infer<typeof MemberState>;
 export const ClusterPhase = z.enum(CLUSTER_PHASES);
 export type ClusterPhase = z.infer<typeof ClusterPhase>;
 
+/** How a script run ended, as status and history both show it (one shape, spread where its fields stand). */
+const runOutcome = {
+  exitCode: z.number().int().nullable(),
+  attempts: z.number().int(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  /** Why it failed, in one short line. */
+  error: z.string().optional(),
+};
+
 /**
  * A member's last run of one event, as status shows it. O(1) in the cluster's size: no argv (it is
  * derived from `about`), no output (that is in the member's files and in the activity's result in
@@ -20,12 +30,7 @@ export const ScriptRun = z.object({
   event: EventName,
   /** For a notify: which members it was about, such as `worker 3-5`. */
   about: z.string().optional(),
-  exitCode: z.number().int().nullable(),
-  attempts: z.number().int(),
-  startedAt: z.string(),
-  finishedAt: z.string(),
-  /** Why it failed, in one short line. */
-  error: z.string().optional(),
+  ...runOutcome,
 });
 export type ScriptRun = z.infer<typeof ScriptRun>;
 
@@ -96,11 +101,7 @@ export const HistoryEntry = z.object({
   runId: z.string(),
   event: EventName,
   argv: z.array(z.string()),
-  exitCode: z.number().int().nullable(),
-  attempts: z.number().int(),
-  startedAt: z.string(),
-  finishedAt: z.string(),
-  error: z.string().optional(),
+  ...runOutcome,
   /** Exit 0 with a suspicious stderr line (docs/adr/0028). */
   warning: z.string().optional(),
   stdoutTail: z.string().optional(),

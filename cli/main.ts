@@ -146,28 +146,25 @@ function checkFlags(command: string, spec: CommandSpec, tokens: Token[]): void {
   }
 }
 
+/** Our own errors and the exit code each ends the CLI with; the message is the whole report. */
+const EXIT_CODES: [abstract new (...args: never[]) => Error, number][] = [
+  [UsageError, 2],
+  [NotFoundError, 4],
+  [WaitError, 5],
+  [TemporalUnreachableError, 3],
+];
+
 async function report(
   error: unknown,
   err: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
 ): Promise<number> {
   const line = (text: string) => err(`kdflow: ${text}`);
   if (process.env.KDFLOW_DEBUG) (await import('../lib/logger.ts')).logger.error({ err: error }, 'command failed');
-  if (error instanceof UsageError) {
-    line(error.message);
-    return 2;
-  }
-  if (error instanceof NotFoundError) {
-    line(error.message);
-    return 4;
-  }
-  if (error instanceof WaitError) {
-    line(error.message);
-    return 5;
-  }
-  if (error instanceof TemporalUnreachableError) {
-    line(error.message);
-    return 3;
-  }
+  for (const [type, code] of EXIT_CODES)
+    if (error instanceof type) {
+      line(error.message);
+      return code;
+    }
   // Errors of the libraries: loaded here, on the way out, so that a command that succeeds never loads them.
   const [
     { ValidationError },

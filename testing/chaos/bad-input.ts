@@ -12,7 +12,6 @@ import { stringify } from 'yaml';
 import {
   TASK_QUEUE,
   clusterWorkflowId,
-  deleteSignal,
   resizeSignal,
   retrySignal,
   specChangeSignal,
@@ -29,9 +28,9 @@ import {
   bounded,
   chaosApp,
   configured,
+  deleteCluster,
   memberNames,
   sleep,
-  waitClosed,
   waitForStatus,
   type ClusterHandle,
 } from './fixtures.ts';
@@ -167,8 +166,7 @@ export async function badInput(env: ChaosEnv, options: BadInputOptions): Promise
       passed: false,
       problems: [`target is ${final.phase} at generation ${final.generation}`],
     });
-  await target.signal(deleteSignal);
-  await waitClosed(target, 120_000);
+  await deleteCluster(target);
   for (const r of results) if (!r.passed) env.log(`[chaos] bad-input ${r.id}: FAIL ${r.problems.join('; ')}`);
 
   const manifests = cases.filter((c) => c.kind !== 'file');

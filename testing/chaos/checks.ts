@@ -3,11 +3,19 @@
  * directories on disk, keep-alive processes in /proc, and the startscript's own ledger.
  */
 import path from 'node:path';
-import { memberName, type ClusterStatus, type HistoryEntry } from '../../api/index.ts';
+import { deleteSignal, memberName, type ClusterStatus, type HistoryEntry } from '../../api/index.ts';
 import { scriptHistory } from '../../lib/script-history.ts';
 import { childrenOf, isInside, processes } from '../processes.ts';
 import type { ChaosEnv } from './env.ts';
-import { NAMESPACE, bounded, memberNames, repeatedRunIds, type ClusterHandle, type LedgerLine } from './fixtures.ts';
+import {
+  NAMESPACE,
+  bounded,
+  memberNames,
+  repeatedRunIds,
+  waitClosed,
+  type ClusterHandle,
+  type LedgerLine,
+} from './fixtures.ts';
 
 export interface Observed {
   /** Member directories under $KDFLOW_HOME/members/<ns>/<cluster>/. */
@@ -123,4 +131,13 @@ export function checkLedger(ledger: LedgerLine[], history: HistoryEntry[] | unde
 /** Ledger `done` lines of one member for an event, such as "--addnodes". */
 export function doneEvents(ledger: LedgerLine[], member: string, option: string): LedgerLine[] {
   return ledger.filter((l) => l.kind === 'done' && l.member === member && l.argv.startsWith(option));
+}
+
+/** Deletes the cluster, waits for its workflow to close, and returns what did not go: a workflow that stays open is a problem too. */
+export async function deleteAndCheckGone(env: ChaosEnv, handle: ClusterHandle, cluster: string): Promise<string[]> {
+  const problems: string[] = [];
+  await handle.signal(deleteSignal);
+  await waitClosed(handle, 120_000).catch((error: Error) => problems.push(error.message));
+  problems.push(...(await checkGone(env, cluster)));
+  return problems;
 }

@@ -8,20 +8,11 @@
 import { randomInt } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { KdClusterSpec, deleteSignal, type MemberStatus } from '../../api/index.ts';
+import { KdClusterSpec, type MemberStatus } from '../../api/index.ts';
 import { markedProcesses } from '../processes.ts';
 import { checkGone } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
-import {
-  APP_NAME,
-  chaosApp,
-  settled,
-  sleep,
-  startCluster,
-  waitClosed,
-  waitForStatus,
-  writeScriptPackage,
-} from './fixtures.ts';
+import { APP_NAME, deleteCluster, scriptApp, settled, sleep, startCluster, waitForStatus } from './fixtures.ts';
 import { finishPart, type PartReport, type TrialResult } from './report.ts';
 
 const TIMEOUT_S = 2;
@@ -53,7 +44,7 @@ export async function daemons(env: ChaosEnv, { rounds, attempts }: DaemonOptions
   const containment = env.runtime.containment;
   // A daemon with a cleared environment and cwd "/" is out of reach of tracked mode (documented); only a namespace holds it.
   const kinds = containment === 'pid-namespace' ? 4 : 3;
-  const app = chaosApp(await writeScriptPackage(path.join(env.dir, 'daemons-pkg'), SCRIPT), {
+  const app = await scriptApp(path.join(env.dir, 'daemons-pkg'), SCRIPT, {
     roles: [
       { id: 'daemon', cardinality: '1+' },
       { id: 'hang', cardinality: '0+' },
@@ -120,8 +111,7 @@ export async function daemons(env: ChaosEnv, { rounds, attempts }: DaemonOptions
       if ((live = (await markedProcesses(daemonMark)).length) >= expected) break;
     if (live !== expected) problems.push(`${live} daemons run while the cluster lives, expected ${expected}`);
     const t0 = Date.now();
-    await handle.signal(deleteSignal);
-    await waitClosed(handle, 120_000);
+    await deleteCluster(handle);
     figures.deleteMs.push(Date.now() - t0);
     const survivors = [...(await markedProcesses(daemonMark)), ...(await markedProcesses(hangMark))];
     if (survivors.length > 0) problems.push(`processes outlived delete: ${survivors.slice(0, 4).join(' | ')}`);

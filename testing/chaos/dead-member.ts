@@ -8,22 +8,12 @@
 import { randomInt } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { KdClusterSpec, deleteSignal, memberFqdn, memberName } from '../../api/index.ts';
+import { memberFqdn, memberName } from '../../api/index.ts';
 import type { MemberSpec } from '../../runtimes/runtime.ts';
 import { markedProcesses } from '../processes.ts';
-import { checkGone, observeCluster } from './checks.ts';
+import { deleteAndCheckGone, observeCluster } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
-import {
-  APP_NAME,
-  NAMESPACE,
-  chaosApp,
-  configured,
-  sleep,
-  startCluster,
-  waitClosed,
-  waitForStatus,
-  writeScriptPackage,
-} from './fixtures.ts';
+import { NAMESPACE, clusterSpec, configured, scriptApp, sleep, startCluster, waitForStatus } from './fixtures.ts';
 import { finishPart, summarize, type PartReport, type TrialResult } from './report.ts';
 
 const SCRIPT = `#!/bin/sh
@@ -45,7 +35,7 @@ async function within(limitMs: number, probe: () => Promise<boolean>): Promise<n
 export async function deadMember(env: ChaosEnv, rounds: number): Promise<PartReport> {
   const started = Date.now();
   const containment = env.runtime.containment;
-  const app = chaosApp(await writeScriptPackage(path.join(env.dir, 'dead-member-pkg'), SCRIPT), {
+  const app = await scriptApp(path.join(env.dir, 'dead-member-pkg'), SCRIPT, {
     roles: [{ id: 'worker', cardinality: '1+' }],
   });
   const results: TrialResult[] = [];
@@ -75,10 +65,7 @@ export async function deadMember(env: ChaosEnv, rounds: number): Promise<PartRep
       env,
       name,
       app,
-      KdClusterSpec.parse({
-        app: APP_NAME,
-        roles: [{ id: 'worker', members: 3, env: [{ name: 'CHAOS_MARK', value: mark }] }],
-      }),
+      clusterSpec({ worker: 3 }, [{ name: 'CHAOS_MARK', value: mark }]),
     );
     await waitForStatus(handle, configured(1), 120_000);
     if ((await within(20_000, async () => (await markedProcesses(`${mark}.`)).length === 3)) === undefined)
@@ -124,9 +111,7 @@ export async function deadMember(env: ChaosEnv, rounds: number): Promise<PartRep
       if (seen.keepalives.get(m.name) !== 1)
         problems.push(`${m.name} has ${seen.keepalives.get(m.name) ?? 0} keep-alives`);
 
-    await handle.signal(deleteSignal);
-    await waitClosed(handle, 120_000).catch((error: Error) => problems.push(error.message));
-    problems.push(...(await checkGone(env, name)));
+    problems.push(...(await deleteAndCheckGone(env, handle, name)));
     const survivors = await markedProcesses(`${mark}.`);
     if (survivors.length > 0) problems.push(`processes outlived delete: ${survivors.join(' | ')}`);
     results.push({ id: `dead@${r}`, passed: problems.length === 0, problems });

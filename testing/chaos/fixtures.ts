@@ -10,6 +10,7 @@ import {
   KdClusterSpec,
   TASK_QUEUE,
   clusterWorkflowId,
+  deleteSignal,
   statusQuery,
   type ClusterInput,
   type ClusterStatus,
@@ -42,6 +43,15 @@ export async function writeScriptPackage(dir: string, script: string): Promise<s
   await writeFile(path.join(pkg, 'startscript'), script);
   await chmod(path.join(pkg, 'startscript'), 0o755);
   return `file://${pkg}`;
+}
+
+/** A chaos app whose config package is `script`, written under `dir`. */
+export async function scriptApp(
+  dir: string,
+  script: string,
+  overrides: Partial<KdAppSpecInput> = {},
+): Promise<KdAppSpec> {
+  return chaosApp(await writeScriptPackage(dir, script), overrides);
 }
 
 /** The app the chaos clusters run, as a manifest's spec: a controller ("1") and workers ("0+"). */
@@ -129,6 +139,12 @@ export async function waitClosed(handle: ClusterHandle, timeoutMs: number): Prom
     await sleep(200);
   }
   throw new Error(`workflow ${handle.workflowId} still running after ${timeoutMs}ms`);
+}
+
+/** Deletes the cluster and waits (at most two minutes) for its workflow to close; throws if it stays open. */
+export async function deleteCluster(handle: ClusterHandle): Promise<void> {
+  await handle.signal(deleteSignal);
+  await waitClosed(handle, 120_000);
 }
 
 export const settled = (generation: number) => (s: ClusterStatus) =>

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { lstat, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
-import { KdClusterSpec, deleteSignal, type MemberStatus } from '../../api/index.ts';
+import { KdClusterSpec, type MemberStatus } from '../../api/index.ts';
 import { PACKAGE_LIMITS, preparePackage } from '../../runtimes/config-package.ts';
 import { RuntimeError } from '../../runtimes/errors.ts';
 import { checkGone } from './checks.ts';
@@ -20,9 +20,9 @@ import {
   APP_NAME,
   NAMESPACE,
   chaosApp,
+  deleteCluster,
   settled,
   startCluster,
-  waitClosed,
   waitForStatus,
   writeScriptPackage,
 } from './fixtures.ts';
@@ -332,8 +332,7 @@ export async function hostilePackages(env: ChaosEnv): Promise<PartReport> {
       passed: g?.state === 'configured',
       problems: g?.state === 'configured' ? [] : [`good member is ${g?.state}: ${g?.lastError}`],
     });
-    await handle.signal(deleteSignal);
-    await waitClosed(handle, 120_000);
+    await deleteCluster(handle);
     const gone = await checkGone(env, cluster);
     const afterDelete = diff(before.sentinel, await fingerprint(sentinel));
     if (gone.length > 0 || afterDelete.length > 0)

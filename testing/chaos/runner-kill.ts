@@ -5,20 +5,18 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { deleteSignal, memberName } from '../../api/index.ts';
-import { checkGone } from './checks.ts';
+import { memberName } from '../../api/index.ts';
+import { deleteAndCheckGone } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
 import {
   NAMESPACE,
-  chaosApp,
   clusterSpec,
   readLedger,
+  scriptApp,
   settled,
   sleep,
   startCluster,
-  waitClosed,
   waitForStatus,
-  writeScriptPackage,
 } from './fixtures.ts';
 import { finishPart, summarize, type PartReport, type TrialResult } from './report.ts';
 import type { Rng } from './rng.ts';
@@ -45,7 +43,7 @@ export interface RunnerKillOptions {
 
 export async function runnerKill(env: ChaosEnv, rng: Rng, options: RunnerKillOptions): Promise<PartReport> {
   const started = Date.now();
-  const app = chaosApp(await writeScriptPackage(path.join(env.dir, 'runner-kill-pkg'), SCRIPT), {
+  const app = await scriptApp(path.join(env.dir, 'runner-kill-pkg'), SCRIPT, {
     roles: [{ id: 'controller', cardinality: '1' }],
   });
   const results: TrialResult[] = [];
@@ -112,9 +110,7 @@ export async function runnerKill(env: ChaosEnv, rng: Rng, options: RunnerKillOpt
     overlaps += overlap;
     starts.push(runs);
     if (overlap > 0) problems.push(`${overlap} run(s) started while another still ran`);
-    await handle.signal(deleteSignal);
-    await waitClosed(handle, 120_000).catch((error: Error) => problems.push(error.message));
-    problems.push(...(await checkGone(env, name)));
+    problems.push(...(await deleteAndCheckGone(env, handle, name)));
     results.push({
       id: `${withWorker ? 'runner+worker' : 'runner'}#${i}`,
       passed: problems.length === 0,

@@ -5,20 +5,19 @@
  */
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { deleteSignal, resizeUpdate, statusQuery, type ClusterStatus, type MemberStatus } from '../../api/index.ts';
+import { resizeUpdate, statusQuery, type ClusterStatus, type MemberStatus } from '../../api/index.ts';
 import { checkGone, doneEvents, observeCluster, workflowHistory } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
 import {
   APP_NAME,
   NAMESPACE,
-  chaosApp,
+  bounded,
+  deleteCluster,
   readLedger,
+  scriptApp,
   settled,
   startCluster,
-  waitClosed,
   waitForStatus,
-  bounded,
-  writeScriptPackage,
 } from './fixtures.ts';
 import { finishPart, type PartReport, type TrialResult } from './report.ts';
 import { KdClusterSpec } from '../../api/index.ts';
@@ -49,7 +48,7 @@ const FAULT_ROLES = ['hang', 'fail', 'flaky', 'loud', 'loudfail'] as const;
 
 export async function scriptFaults(env: ChaosEnv, rounds: number): Promise<PartReport> {
   const started = Date.now();
-  const app = chaosApp(await writeScriptPackage(path.join(env.dir, 'faults-pkg'), FAULT_SCRIPT), {
+  const app = await scriptApp(path.join(env.dir, 'faults-pkg'), FAULT_SCRIPT, {
     roles: [{ id: 'good', cardinality: '1+' }, ...FAULT_ROLES.map((id) => ({ id, cardinality: '0+' }))],
     scriptTimeoutSeconds: TIMEOUT_S,
     retry: { maximumAttempts: ATTEMPTS, initialIntervalSeconds: 0.2, backoffCoefficient: 1 },
@@ -221,8 +220,7 @@ export async function scriptFaults(env: ChaosEnv, rounds: number): Promise<PartR
       statusBytes,
       JSON.stringify(await bounded(handle, 10_000, () => handle.query(statusQuery))).length,
     );
-    await handle.signal(deleteSignal);
-    await waitClosed(handle, 120_000);
+    await deleteCluster(handle);
     const gone = await checkGone(env, name);
     if (gone.length > 0) results.push({ id: `teardown@${r}`, passed: false, problems: gone });
   }

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { KdClusterSpec, deleteSignal, statusQuery } from '../../api/index.ts';
+import { KdClusterSpec, statusQuery } from '../../api/index.ts';
 import type { CliRunner } from './cli-runner.ts';
 import { workflowHistory } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
@@ -17,12 +17,11 @@ import {
   APP_NAME,
   NAMESPACE,
   bounded,
-  chaosApp,
+  deleteCluster,
+  scriptApp,
   settled,
   startCluster,
-  waitClosed,
   waitForStatus,
-  writeScriptPackage,
 } from './fixtures.ts';
 import { partReport, type PartReport, type TrialResult } from './report.ts';
 import { scanSource } from '../source-scan.ts';
@@ -66,7 +65,7 @@ export async function security(env: ChaosEnv, cli: CliRunner): Promise<PartRepor
     ...inert.map((value, i) => ({ name: `INERT_${i}`, value })),
     { name: 'CHAOS_FAIL', value: fail ? 'yes' : 'no' },
   ];
-  const app = chaosApp(await writeScriptPackage(path.join(env.dir, 'security-pkg'), ECHO_ENV_SCRIPT), {
+  const app = await scriptApp(path.join(env.dir, 'security-pkg'), ECHO_ENV_SCRIPT, {
     retry: { maximumAttempts: 1, initialIntervalSeconds: 0.2, backoffCoefficient: 1 },
   });
   const name = 'secrets';
@@ -168,8 +167,7 @@ export async function security(env: ChaosEnv, cli: CliRunner): Promise<PartRepor
     trial('private file modes', problems, { modes: seen });
   }
   const final = await bounded(handle, 10_000, () => handle.query(statusQuery));
-  await handle.signal(deleteSignal);
-  await waitClosed(handle, 120_000);
+  await deleteCluster(handle);
   for (const r of results) if (!r.passed) env.log(`[chaos] security ${r.id}: FAIL ${r.problems.join('; ')}`);
   return partReport('security', 'Security checks', results, Date.now() - started, {
     sourceFilesScanned: scan.files,

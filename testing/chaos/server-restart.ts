@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { ChaosEnv } from './env.ts';
-import { LEDGER_SCRIPT, chaosApp, sleep, writeScriptPackage } from './fixtures.ts';
+import { LEDGER_SCRIPT, scriptApp, sleep } from './fixtures.ts';
 import { partReport, summarize, type PartReport, type TrialResult } from './report.ts';
 import type { Rng } from './rng.ts';
 import { CHECKED, DEFAULT_ESTIMATE_MS, landedFigures, runRound, type Phase, type RoundSetup } from './rounds.ts';
@@ -18,7 +18,7 @@ export interface RestartOptions {
 
 export async function serverRestart(env: ChaosEnv, rng: Rng, options: RestartOptions): Promise<PartReport> {
   const started = Date.now();
-  const app = chaosApp(await writeScriptPackage(path.join(env.dir, 'restart-pkg'), LEDGER_SCRIPT));
+  const app = await scriptApp(path.join(env.dir, 'restart-pkg'), LEDGER_SCRIPT);
   const setup: RoundSetup = {
     env,
     rng,

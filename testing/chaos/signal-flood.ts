@@ -4,20 +4,18 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { deleteSignal, resizeSignal, type ResizeRequest } from '../../api/index.ts';
-import { checkConverged, checkGone, checkLedger, workflowHistory } from './checks.ts';
+import { resizeSignal, type ResizeRequest } from '../../api/index.ts';
+import { checkConverged, checkLedger, deleteAndCheckGone, workflowHistory } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
 import {
   LEDGER_SCRIPT,
-  chaosApp,
   clusterSpec,
   configured,
   readLedger,
+  scriptApp,
   sleep,
   startCluster,
-  waitClosed,
   waitForStatus,
-  writeScriptPackage,
   type ClusterHandle,
 } from './fixtures.ts';
 import { partReport, summarize, type PartReport, type TrialResult } from './report.ts';
@@ -32,7 +30,7 @@ export interface FloodOptions {
 
 export async function signalFlood(env: ChaosEnv, rng: Rng, options: FloodOptions): Promise<PartReport> {
   const started = Date.now();
-  const app = chaosApp(await writeScriptPackage(path.join(env.dir, 'flood-pkg'), LEDGER_SCRIPT));
+  const app = await scriptApp(path.join(env.dir, 'flood-pkg'), LEDGER_SCRIPT);
   const results: TrialResult[] = [];
   const sendMs: number[] = [];
   const operations: number[] = [];
@@ -88,9 +86,7 @@ export async function signalFlood(env: ChaosEnv, rng: Rng, options: FloodOptions
     } catch (error) {
       problems.push((error as Error).message);
     }
-    await handle.signal(deleteSignal);
-    await waitClosed(handle, 120_000).catch((e: Error) => problems.push(e.message));
-    problems.push(...(await checkGone(env, name)));
+    problems.push(...(await deleteAndCheckGone(env, handle, name)));
     const result: TrialResult = {
       id: `flood#${t}`,
       passed: problems.length === 0,

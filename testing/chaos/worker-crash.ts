@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { ChaosEnv } from './env.ts';
-import { LEDGER_SCRIPT, chaosApp, sleep, writeScriptPackage } from './fixtures.ts';
+import { LEDGER_SCRIPT, scriptApp, sleep } from './fixtures.ts';
 import { partReport, type PartReport, type TrialResult } from './report.ts';
 import type { Rng } from './rng.ts';
 import { CHECKED, DEFAULT_ESTIMATE_MS, calibrate, landedFigures, runRound, type RoundSetup } from './rounds.ts';
@@ -21,7 +21,7 @@ export interface CrashOptions {
 
 export async function workerCrash(env: ChaosEnv, rng: Rng, options: CrashOptions): Promise<PartReport> {
   const started = Date.now();
-  const app = chaosApp(await writeScriptPackage(path.join(env.dir, 'crash-pkg'), LEDGER_SCRIPT));
+  const app = await scriptApp(path.join(env.dir, 'crash-pkg'), LEDGER_SCRIPT);
   const setup: RoundSetup = { env, rng, app, prefix: 'crash', estimate: { ...DEFAULT_ESTIMATE_MS } };
   const results: TrialResult[] = [];
   let baseline: Record<string, number> | undefined;

@@ -82,8 +82,11 @@ function runOf(info: Fields | undefined, workflowId: string): RunDescription {
   };
 }
 
+/** How often a call is tried when the transport fails or the server says UNAVAILABLE, as the SDK's client retries. */
+const CALL_ATTEMPTS = 4;
+
 export class LeanTemporalClient {
-  private readonly session: http2.ClientHttp2Session;
+  private session: http2.ClientHttp2Session;
   private readonly settings: LeanConnectionSettings;
   private readonly codecs: readonly PayloadCodec[];
 
@@ -95,6 +98,13 @@ export class LeanTemporalClient {
 
   /** Opens the HTTP/2 session (TLS as the SDK's settings say); rejects if it cannot be made within `timeoutMs`. */
   static async connect(settings: LeanConnectionSettings, timeoutMs = 5_000): Promise<LeanTemporalClient> {
+    return new LeanTemporalClient(await LeanTemporalClient.openSession(settings, timeoutMs), settings);
+  }
+
+  private static async openSession(
+    settings: LeanConnectionSettings,
+    timeoutMs = 5_000,
+  ): Promise<http2.ClientHttp2Session> {
     const tls = settings.tls;
     const options: http2.SecureClientSessionOptions = {};
     if (tls && typeof tls === 'object') {
@@ -127,15 +137,36 @@ export class LeanTemporalClient {
     });
     // Later session errors reach the call that is waiting, as a stream error.
     session.on('error', () => {});
-    return new LeanTemporalClient(session, settings);
+    return session;
   }
 
   close(): void {
     this.session.close();
   }
 
+  /**
+   * One unary call, tried again (on a new session if the old one is gone) when the transport fails or
+   * the server is UNAVAILABLE: a long `wait` outlives a session the server or a starved machine drops.
+   * Every call kdflow makes is safe to repeat (reads, updates with an id, signals that set a state).
+   */
+  private async call(method: string, request: Uint8Array): Promise<Fields> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (this.session.closed || this.session.destroyed)
+          this.session = await LeanTemporalClient.openSession(this.settings);
+        return await this.callOnce(method, request);
+      } catch (error) {
+        const transient =
+          error instanceof GrpcTransportError || (error instanceof GrpcCallError && error.code === GRPC.UNAVAILABLE);
+        if (!transient || attempt >= CALL_ATTEMPTS) throw error;
+        if (error instanceof GrpcTransportError) this.session.destroy();
+        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+      }
+    }
+  }
+
   /** One unary call: a length-prefixed message out, one back, the status from the trailers. */
-  private call(method: string, request: Uint8Array): Promise<Fields> {
+  private callOnce(method: string, request: Uint8Array): Promise<Fields> {
     const headers: http2.OutgoingHttpHeaders = {
       ':method': 'POST',
       ':path': SERVICE + method,

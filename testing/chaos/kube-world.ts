@@ -3,13 +3,15 @@
  * control plane (testing/kube/harness.ts), a kubeconfig for the worker as the least-privilege
  * ServiceAccount of crds/deploy/worker-rbac.yaml, and what the parts do to it and read from it: a pod
  * deleted by hand, the kube-apiserver restarted, and every pod uid each member name ever had (from a
- * watch), so that a member created twice is seen even when the twin is gone again.
+ * watch), so that a member created twice is seen even when the twin is gone again. The same watch
+ * does the one thing of a kubelet that kwok does not: a pod being deleted has its processes killed
+ * (kwok's "containers" are processes on this host, in the pod's root).
  */
 import { writeFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CoreV1Api, Watch, type V1Pod } from '@kubernetes/client-node';
 import { LABELS, clusterSelector } from '../../runtimes/kubernetes/objects.ts';
-import { killAll, processes, isInside } from '../processes.ts';
+import { isInside, killAll, processes, type ProcessInfo } from '../processes.ts';
 import { eventually, kubectl, serviceAccountKubeConfig, startKubeHarness, type KubeHarness } from '../kube/harness.ts';
 import { NAMESPACE } from './fixtures.ts';
 
@@ -18,12 +20,18 @@ export interface KubeObserved {
   pods: Map<string, { uid: string; running: boolean }>;
   pvcs: string[];
   services: string[];
-  /** Processes working in the root of one of the cluster's pods: scripts and runners still going. */
+  /**
+   * Processes in the root of one of the cluster's pods that the API still has: scripts and runners
+   * still going. (Those of a deleted pod are killed as a kubelet would, see `killContainer`.)
+   */
   strays: string[];
 }
 
 /** Seconds a pod problem (such as a missing pod) lasts before the member is failed: shorter than the 60 s default, so a deleted pod's member fails soon. */
 export const CHAOS_PROBLEM_GRACE_SECONDS = 10;
+
+/** A process of the pod whose root is `dir` (or of any pod below it): working there, or started there with its member root. */
+const inPod = (dir: string, p: ProcessInfo) => isInside(dir, p.cwd) || (!!p.memberRoot && isInside(dir, p.memberRoot));
 
 export class KubeWorld {
   readonly harness: KubeHarness;
@@ -97,12 +105,8 @@ export class KubeWorld {
         running: pod.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp,
       });
     }
-    // The chaos app's roles (controller, worker) have no dash: <cluster>-<role>-<n> names only this cluster's members.
-    const member = new RegExp(`^${cluster}-[a-z0-9]+-\\d+$`);
-    const root = path.join(this.harness.podRoot, NAMESPACE);
-    const strays = await processes(
-      (p) => isInside(root, p.cwd) && member.test(path.relative(root, p.cwd).split(path.sep)[0] ?? ''),
-    );
+    const dirs = [...byName.keys()].map((pod) => this.podDir(pod));
+    const strays = await processes((p) => dirs.some((dir) => inPod(dir, p)));
     return {
       pods: byName,
       pvcs: pvcs.items.map((p) => p.metadata?.name ?? ''),
@@ -118,9 +122,8 @@ export class KubeWorld {
    */
   async deletePod(pod: string): Promise<void> {
     await kubectl(this.harness, ['delete', 'pod', pod, '-n', NAMESPACE, '--wait=false']);
-    const dir = this.podDir(pod);
-    killAll((await processes((p) => isInside(dir, p.cwd))).map((p) => p.pid));
-    await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+    await this.killContainer(pod);
+    await rm(this.podDir(pod), { recursive: true, force: true, maxRetries: 3 });
     await eventually(
       `pod ${pod} gone from the API`,
       async () => {
@@ -142,6 +145,12 @@ export class KubeWorld {
     return pods.items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata?.name ?? '');
   }
 
+  /** What a kubelet does to the container of a pod being deleted: its processes end. */
+  private async killContainer(pod: string): Promise<void> {
+    const dir = this.podDir(pod);
+    killAll((await processes((p) => inPod(dir, p))).map((p) => p.pid));
+  }
+
   restartApiServer(signal: NodeJS.Signals, down: () => Promise<void>): Promise<void> {
     return this.harness.restartApiServer(signal, down);
   }
@@ -150,7 +159,7 @@ export class KubeWorld {
   async stop(): Promise<void> {
     this.watching = false;
     this.watchAbort?.abort();
-    killAll((await processes((p) => isInside(this.harness.podRoot, p.cwd))).map((p) => p.pid));
+    killAll((await processes((p) => inPod(this.harness.podRoot, p))).map((p) => p.pid));
     await this.harness.stop();
   }
 
@@ -188,6 +197,8 @@ export class KubeWorld {
           if (type === 'ERROR') this.resourceVersion = undefined;
           else this.resourceVersion = pod.metadata?.resourceVersion ?? this.resourceVersion;
           this.remember(pod);
+          if ((type === 'DELETED' || pod.metadata?.deletionTimestamp) && pod.metadata?.name)
+            void this.killContainer(pod.metadata.name);
         },
         resume,
       );

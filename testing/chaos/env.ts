@@ -99,7 +99,10 @@ export class ChaosEnv {
   }
 
   async close(): Promise<void> {
-    await this.temporal.close();
-    await this.kube?.stop();
+    try {
+      await this.temporal.close();
+    } finally {
+      await this.kube?.stop();
+    }
   }
 }

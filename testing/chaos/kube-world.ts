@@ -121,7 +121,8 @@ export class KubeWorld {
    * this host). Resolves once the API no longer has the pod.
    */
   async deletePod(pod: string): Promise<void> {
-    await kubectl(this.harness, ['delete', 'pod', pod, '-n', NAMESPACE, '--wait=false']);
+    // kdflow may be deleting it too (a cluster being deleted, a member leaving): gone already is no error.
+    await kubectl(this.harness, ['delete', 'pod', pod, '-n', NAMESPACE, '--wait=false', '--ignore-not-found']);
     await this.killContainer(pod);
     await rm(this.podDir(pod), { recursive: true, force: true, maxRetries: 3 });
     await eventually(

@@ -54,6 +54,8 @@ interface Live {
   error?: string;
   /** What `repair` did, for the trial's details. */
   repaired?: Record<string, unknown>;
+  /** The disruption itself failed (the trial fails, after the round has settled). */
+  disruptionError?: string;
 }
 
 export interface RoundSetup {
@@ -144,6 +146,9 @@ export async function runRound(setup: RoundSetup, round: string, disrupt?: Disru
       const note = await disrupt(lives.map((l) => l.name));
       if (note) lives.forEach((l) => (l.landed = `${l.landed}; ${note}`));
     }
+  } catch (error) {
+    // The round still settles before the trials are checked: nothing is left polling a closed connection.
+    lives.forEach((l) => (l.disruptionError = `the disruption failed: ${(error as Error).message}`));
   } finally {
     disrupted();
   }
@@ -203,6 +208,7 @@ async function whereIs(l: Live): Promise<string> {
 
 async function verify(env: ChaosEnv, l: Live, round: string, recreated: ReadonlySet<string>): Promise<TrialResult> {
   const problems: string[] = [];
+  if (l.disruptionError) problems.push(l.disruptionError);
   if (l.error) problems.push(l.error);
   const ledger = await readLedger(l.ledger);
   if (l.phase === 'delete') {

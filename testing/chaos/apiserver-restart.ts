@@ -46,7 +46,7 @@ export async function apiServerRestart(env: ChaosEnv, rng: Rng, options: ApiServ
       convergenceBySignalMs: convergenceBySignal(results, 'kube-apiserver'),
       apiserverDowntimeMs: downtimes,
       notes: [
-        'The kube-apiserver is stopped (SIGKILL and SIGTERM alternate), kept down 0.5–5 s, and started again on the same etcd and port; the kdflow worker, etcd, the controller manager, the scheduler and kwok are not restarted. Downtime is from the stop until the API answers a list again (the start takes most of it).',
+        'The kube-apiserver is stopped (SIGKILL and SIGTERM alternate), kept down 0.5–5 s, and started again on the same etcd and port; the kdflow worker, etcd, the controller manager, the scheduler and kwok are not restarted. Downtime is from the stop until the API answers a list again. An orderly stop (SIGTERM) takes about a minute here: the apiserver drains its open requests (exec streams, watches) before it exits, and calls meanwhile wait or are refused.',
         "Convergence is timed from the moment the apiserver went down. API calls that fail meanwhile fail their activity attempt, which Temporal retries (kdflow's Kubernetes calls are idempotent: create-or-adopt, delete-if-present); readiness watches resume from a fresh list.",
         checkedOn(env.kube ? 'kubernetes' : 'local'),
       ],

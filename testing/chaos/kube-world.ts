@@ -17,6 +17,10 @@ import { NAMESPACE } from './fixtures.ts';
 
 export interface KubeObserved {
   /** The cluster's pods by name: running (phase Running, not terminating) or not. */
+  /**
+   * The cluster's pods by name, but for those being deleted: kdflow's part in a deletion ends with
+   * the request, and the node finishes it (kwok, after an apiserver restart, seconds later).
+   */
   pods: Map<string, { uid: string; running: boolean }>;
   pvcs: string[];
   services: string[];
@@ -100,16 +104,17 @@ export class KubeWorld {
     for (const pod of pods.items) {
       const name = pod.metadata?.name ?? '';
       this.remember(pod);
+      if (pod.metadata?.deletionTimestamp) continue;
       byName.set(name, {
         uid: pod.metadata?.uid ?? '',
-        running: pod.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp,
+        running: pod.status?.phase === 'Running',
       });
     }
     const dirs = [...byName.keys()].map((pod) => this.podDir(pod));
     const strays = await processes((p) => dirs.some((dir) => inPod(dir, p)));
     return {
       pods: byName,
-      pvcs: pvcs.items.map((p) => p.metadata?.name ?? ''),
+      pvcs: pvcs.items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata?.name ?? ''),
       services: services.items.map((s) => s.metadata?.name ?? ''),
       strays: strays.map((p) => `${p.pid} ${p.argv.join(' ').trim()}`),
     };

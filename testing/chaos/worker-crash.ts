@@ -87,7 +87,7 @@ export async function workerCrash(env: ChaosEnv, rng: Rng, options: CrashOptions
       "The new worker (started at once, from the cached workflow bundle) fails the activities the dead one held, seeing that its process is gone, so Temporal retries them at once rather than after their 10 s heartbeat timeout; it also clears the workflows' sticky queues (docs/adr/0017).",
       ...(env.kube
         ? [
-            'On Kubernetes the kills are aimed with the fixed estimates (create 4 s, grow 4.5 s, shrink 3.5 s, delete 2.5 s), shorter than every phase there, so a kill lands inside its phase whatever the load; the baseline is measured and reported, not used to aim (one measured in a burst of load aimed every kill past the end of its phase).',
+            'On Kubernetes the kills are aimed with the fixed estimates (create 4 s, grow 4.5 s, shrink 3.5 s, delete 2.5 s), which phases there mostly outlast, so most kills land inside their phase whatever the load (disruptionLanded counts where they did); the baseline is measured and reported, not used to aim (one measured in a burst of load aimed every kill past the end of its phase).',
             'On Kubernetes the worker is the same binary on this host with KDFLOW_RUNTIME=kubernetes (as `npm run worker` beside a cluster), so the takeover applies; a worker in a pod that is restarted in another pid namespace leaves the dead attempts to the 10 s heartbeat timeout instead (docs/adr/0017).',
           ]
         : []),

@@ -15,6 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KdAppSpec, catalogWorkflowId } from '../../api/index.ts';
+import { AppCatalog, sdkCatalogTransport } from '../../lib/app-catalog.ts';
 import { runCli, useCliHarness } from '../support/cli.ts';
 
 const h = useCliHarness();
@@ -209,6 +211,38 @@ describe('the shared app catalog', () => {
     // Another home sees it; the second run moves nothing.
     expect((await as(path.join(work, 'erin'), 'app', 'list')).out).toMatch(/legacy\s+0\.9\s+\*/);
     expect((await as(dave, 'app', 'list')).out).not.toContain('moved');
+  });
+
+  it('carries every version across continue-as-new, so its history stays short', async () => {
+    const namespace = 'can';
+    // Started by hand with a low history limit; the puts below find it running (update-with-start, USE_EXISTING).
+    const first = await h.env.client.workflow.start('catalogWorkflow', {
+      taskQueue: h.taskQueue,
+      workflowId: catalogWorkflowId(namespace),
+      args: [undefined, { maxHistoryEvents: 12 }],
+    });
+    const catalog = new AppCatalog(sdkCatalogTransport(h.env.client, h.taskQueue));
+    const versions = Array.from({ length: 8 }, (_, i) => `0.${i}`);
+    for (const version of versions)
+      await catalog.put(namespace, {
+        apiVersion: 'kdflow.dev/v1beta1',
+        kind: 'KdApp',
+        metadata: { name: 'many' },
+        spec: KdAppSpec.parse({
+          label: { name: 'Many' },
+          distroID: 'test/many',
+          version,
+          defaultImageRepoTag: 'none',
+          roles: [{ id: 'node', cardinality: '1' }],
+        }),
+      });
+    const now = await h.env.client.workflow.getHandle(catalogWorkflowId(namespace)).describe();
+    expect(now.runId).not.toBe(first.firstExecutionRunId);
+    expect(now.historyLength).toBeLessThanOrEqual(20);
+    const [listed] = await catalog.list(namespace);
+    expect(listed?.versions.map((v) => v.version)).toEqual(versions);
+    expect(listed?.current).toBe('0.7');
+    expect((await catalog.get(namespace, 'many', '0.0')).app.version).toBe('0.0');
   });
 
   afterAll(() => {

@@ -13,7 +13,7 @@ const USAGE =
 export async function appCommand(
   ctx: CliContext,
   [verb, name, ...rest]: string[],
-  flags: { file?: string; version?: string; output?: string },
+  flags: { file?: string[]; version?: string; output?: string },
 ): Promise<void> {
   if (rest.length > 0) throw new UsageError(USAGE);
   if (verb === 'list') return listApps(ctx, name);
@@ -24,7 +24,7 @@ export async function appCommand(
   const manifests = await readManifests(flags.file);
   for (const m of manifests) {
     if (m.kind !== 'KdApp')
-      throw new UsageError(`${flags.file} holds a ${m.kind}; kdflow app takes KdApp or KubeDirectorApp manifests`);
+      throw new UsageError(`${m.source} holds a ${m.kind}; kdflow app takes KdApp or KubeDirectorApp manifests`);
     if (verb === 'apply') await applyApp(ctx, m);
     else {
       printWarnings(ctx, m);

@@ -13,6 +13,7 @@ import {
   type KdCluster,
   type ClusterInput,
   type KdAppSpec,
+  type AppSnapshot,
 } from '../../api/index.ts';
 import type { Manifest } from '../../api/manifest.ts';
 import { memberNameCollisionIssues } from '../../lib/member-name-check.ts';
@@ -47,7 +48,7 @@ function checkAgainstAppsInFile(ctx: CliContext, manifests: Manifest[]): void {
   }
 }
 
-export async function applyCommand(ctx: CliContext, _args: string[], flags: { file?: string }): Promise<void> {
+export async function applyCommand(ctx: CliContext, _args: string[], flags: { file?: string[] }): Promise<void> {
   const manifests = appsFirst(await readManifests(flags.file));
   checkAgainstAppsInFile(ctx, manifests);
   for (const m of manifests) {
@@ -70,11 +71,19 @@ interface Applied {
   generation: number;
 }
 
-async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<Applied> {
+/**
+ * `app`: the app to create the cluster from, when it is not to come from the shared catalog (`kdflow
+ * dev` runs the app of its files, an app in progress, which is no catalog version).
+ */
+export async function applyCluster(
+  ctx: CliContext,
+  cluster: KdCluster,
+  app?: Pick<AppSnapshot, 'name' | 'version' | 'app'>,
+): Promise<Applied> {
   const namespace = cluster.metadata.namespace ?? ctx.namespace;
   const name = cluster.metadata.name;
-  // The current version of the app in the shared catalog; the cluster keeps this snapshot (its pinned version).
-  const app = await ctx.catalog.get(namespace, cluster.spec.app);
+  // Else the current version of the app in the shared catalog; the cluster keeps this snapshot (its pinned version).
+  app ??= await ctx.catalog.get(namespace, cluster.spec.app);
   // The app's packages must still be there: refused now, not as a config error later (lib/package-url.ts).
   const packages = await localPackageIssues(app.app);
   if (packages.length > 0) throw new ValidationError(packages, `app ${app.name} ${app.version}`);
@@ -109,7 +118,7 @@ async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<Applie
  * notifies and config-error members included); only a cluster that does not exist yet is planned here,
  * from empty state, with the same planner.
  */
-export async function planCommand(ctx: CliContext, _args: string[], flags: { file?: string }): Promise<void> {
+export async function planCommand(ctx: CliContext, _args: string[], flags: { file?: string[] }): Promise<void> {
   for (const m of await readManifests(flags.file)) {
     if (m.kind !== 'KdCluster') continue;
     printWarnings(ctx, m);

@@ -67,8 +67,7 @@ export class CliContext {
    */
   private async loadCatalog(): Promise<AppCatalog> {
     if (this.appCatalog) return this.appCatalog;
-    const { AppCatalog, catalogReadError, migrateLocalCatalog, sdkCatalogTransport } =
-      await import('../lib/app-catalog.ts');
+    const { AppCatalog, catalogReadError, sdkCatalogTransport } = await import('../lib/app-catalog.ts');
     const { catalogWorkflowId } = await import('../api/catalog.ts');
     const sdk = async () => sdkCatalogTransport(await this.temporal());
     const catalog = new AppCatalog({
@@ -86,7 +85,13 @@ export class CliContext {
       },
       update: async (namespace, update, args) => (await sdk()).update(namespace, update, args),
     });
-    const moved = await migrateLocalCatalog(this.home, (namespace, app) => catalog.put(namespace, app));
+    // Only a home with the old directory loads the migration (and the schemas with it).
+    const { existsSync } = await import('node:fs');
+    const moved = existsSync(`${this.home}/apps`)
+      ? await (
+          await import('../lib/catalog-migration.ts')
+        ).migrateLocalCatalog(this.home, (namespace, app) => catalog.put(namespace, app))
+      : undefined;
     if (moved) {
       this.out(
         `kdflow: moved ${moved.migrated.length} app(s) from ${this.home}/apps into the shared catalog (${moved.migrated.join(', ') || 'none'}); the old directory is now ${this.home}/apps.migrated`,

@@ -1,10 +1,12 @@
 import { specQuery } from '../../api/messages.ts';
-import { CatalogRefusal, ValidationError, type KdApp } from '../../api/index.ts';
+// zod-free imports: list, get and delete load no schema (ADR 0036); apply and validate load the manifest reader.
+import type { KdApp } from '../../api/app.ts';
+import { CatalogRefusal } from '../../api/catalog.ts';
+import { ValidationError } from '../../api/rules.ts';
 import type { Manifest } from '../../api/manifest.ts';
 import { localPackageIssues } from '../../lib/package-url.ts';
 import type { CliContext } from '../context.ts';
 import { NotFoundError, UsageError } from '../errors.ts';
-import { readManifests } from '../files.ts';
 import { printWarnings, renderTable } from '../render.ts';
 
 const USAGE =
@@ -21,6 +23,7 @@ export async function appCommand(
   if (verb === 'delete') return deleteApp(ctx, name, flags.version);
   if (verb !== 'apply' && verb !== 'validate') throw new UsageError(USAGE);
   if (name !== undefined) throw new UsageError(`kdflow app ${verb} takes -f FILE, not a name (${name}); ${USAGE}`);
+  const { readManifests } = await import('../files.ts');
   const manifests = await readManifests(flags.file);
   for (const m of manifests) {
     if (m.kind !== 'KdApp')

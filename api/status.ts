@@ -81,6 +81,8 @@ export const ClusterStatus = z.object({
   name: z.string(),
   namespace: z.string(),
   app: z.string(),
+  /** The app version the cluster runs (its snapshot's spec.version): the version it pins in the catalog. */
+  appVersion: z.string().optional(),
   phase: ClusterPhase,
   generation: z.number().int(),
   observedGeneration: z.number().int(),

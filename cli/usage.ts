@@ -39,6 +39,7 @@ export const FLAGS = {
   follow: { short: 'f', help: 'after the files, what is written to them, until Ctrl-C' },
   listen: { value: 'HOST:PORT', help: 'codec-server: where to listen (default 127.0.0.1:8888)' },
   origin: { value: 'URL[,URL…]', help: "codec-server: the Web UI's origin (default http://127.0.0.1:8233)" },
+  version: { value: 'V', help: 'app get/delete: one version of the app (spec.version; default: the current one)' },
   help: { short: 'h', help: 'show this help' },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -81,12 +82,22 @@ export const COMMAND_SPECS: ReadonlyMap<string, CommandSpec> = new Map<string, C
   [
     'app',
     {
-      synopsis: ['app apply|validate -f FILE', 'app list'],
-      summary: 'register (or check) an app type: KdApp or KubeDirectorApp',
-      details: ['JSON or YAML; app list shows the registered apps of the namespace.'],
-      flags: ['file'],
-      maxArgs: 1,
-      words: ['apply', 'validate', 'list'],
+      synopsis: [
+        'app apply|validate -f FILE',
+        'app list [NAME]',
+        'app get NAME [--version V] [-o yaml|json]',
+        'app delete NAME --version V',
+      ],
+      summary: 'add (or check) an app version in the shared catalog: KdApp or KubeDirectorApp',
+      details: [
+        'JSON or YAML. The catalog is in Temporal, one per namespace: every CLI, worker and shim sees it.',
+        "apply adds the manifest's spec.version and makes it current (new clusters get it); another spec under a version that is there is refused.",
+        'http(s) packages without configPackage.sha256 are fetched once and pinned to their digest.',
+        'app list shows every version, * marking the current one; delete refuses a version a running cluster uses, naming the clusters.',
+      ],
+      flags: ['file', 'version', 'output'],
+      maxArgs: 2,
+      words: ['apply', 'validate', 'list', 'get', 'delete'],
     },
   ],
   [

@@ -142,6 +142,7 @@ export function buildStatus(s: StatusInput, request: StatusRequest = {}): Cluste
     name: desired.name,
     namespace: desired.namespace,
     app: desired.spec.app,
+    appVersion: desired.app.version,
     phase: clusterPhase(s),
     generation: desired.generation,
     observedGeneration: s.observedGeneration,
@@ -165,7 +166,7 @@ const cell = (text: string) => text.replace(/\s+/g, ' ').replace(/\|/g, '\\|').s
 export function currentDetails(s: ClusterStatus): string {
   const members = s.roles.flatMap((r) => r.members);
   const lines = [
-    `**${s.namespace}/${s.name}** (app ${s.app}): **${s.phase}**, generation ${s.observedGeneration}${s.generation > s.observedGeneration ? ` (working on ${s.generation})` : ''}, ${s.page.total} member(s)`,
+    `**${s.namespace}/${s.name}** (app ${s.app}${s.appVersion ? ` ${s.appVersion}` : ''}): **${s.phase}**, generation ${s.observedGeneration}${s.generation > s.observedGeneration ? ` (working on ${s.generation})` : ''}, ${s.page.total} member(s)`,
     '',
   ];
   if (s.operation) lines.push(`Running: ${cell(s.operation)}`, '');

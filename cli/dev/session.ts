@@ -117,7 +117,7 @@ export class DevSession {
       if (m.kind !== 'KdApp') continue;
       const packages = await localPackageIssues(m.value.spec);
       if (packages.length > 0) throw new ValidationError(packages, m.value.metadata.name);
-      await this.options.ctx.catalog.put(m.value.metadata.namespace ?? this.options.ctx.namespace, m.value);
+      // Not put into the shared catalog: an app in progress is no version (docs/adr/0039); recreate() runs it from the file.
     }
     const cluster = clusters[0] as Extract<Manifest, { kind: 'KdCluster' }>;
     const namespace = cluster.value.metadata.namespace ?? this.options.ctx.namespace;
@@ -137,8 +137,9 @@ export class DevSession {
     const inFiles = manifests.flatMap((m) =>
       m.kind === 'KdApp' && m.value.metadata.name === appName ? [m.value] : [],
     );
-    const app = inFiles[0] ?? (appName ? await this.options.ctx.catalog.get(namespace, appName) : undefined);
-    const packages = app ? packagePaths(app.spec) : [];
+    const app =
+      inFiles[0]?.spec ?? (appName ? (await this.options.ctx.catalog.get(namespace, appName)).app : undefined);
+    const packages = app ? packagePaths(app) : [];
     await this.watcher.watch([...this.options.files, ...packages]);
   }
 
@@ -150,7 +151,21 @@ export class DevSession {
     this.reported.clear();
     this.lastVersion = undefined;
     this.watchMembers(target);
-    await applyCluster(this.options.ctx, cluster.value);
+    // The app of the files when they hold it (an app in progress, kept out of the shared catalog), else the catalog's.
+    const namespace = cluster.value.metadata.namespace ?? this.options.ctx.namespace;
+    const inFiles = manifests.find(
+      (m) =>
+        m.kind === 'KdApp' &&
+        m.value.metadata.name === cluster.value.spec.app &&
+        (m.value.metadata.namespace ?? this.options.ctx.namespace) === namespace,
+    );
+    await applyCluster(
+      this.options.ctx,
+      cluster.value,
+      inFiles?.kind === 'KdApp'
+        ? { name: inFiles.value.metadata.name, version: inFiles.value.spec.version, app: inFiles.value.spec }
+        : undefined,
+    );
     this.say(`── cluster/${target.name} created; its members' output follows`);
   }
 

@@ -65,9 +65,10 @@ export const WORKFLOW_SEMI_SPACE_MIB = 2;
  * isolate's young generation to 3 × 16 MiB after a burst of activations and gives the pages back only
  * when its memory reducer runs, seconds to minutes later: that, not live objects, decided whether
  * 1,000 idle clusters fit 512 MiB (docs/adr/0048). Workflow objects are short-lived or cached for
- * long, so a small young generation costs few extra scavenges. The flag is read when an isolate is
- * made, so it reaches the workflow thread made after it and leaves the running main thread alone; a
- * `--max-semi-space-size` the operator gave Node wins.
+ * long, so a small young generation costs few extra scavenges. The worker's entry points start Node
+ * with `--max-semi-space-size=2`, which bounds the main thread too; where a process was started
+ * without it (npm start, tests), this sets it for the workflow thread alone: the flag is read when an
+ * isolate is made, so it reaches the thread the SDK makes after it. A size the operator gave Node wins.
  */
 export function boundWorkflowYoungGeneration(
   execArgv: readonly string[] = process.execArgv,

@@ -1,5 +1,6 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { TASK_QUEUE } from '../api/index.ts';
@@ -80,6 +81,28 @@ export function maxCachedWorkflowsSetting(env: NodeJS.ProcessEnv = process.env):
   return count;
 }
 
+/** The young generation's semi-space of the workflow thread, in MiB (V8's default grows it to 16). */
+export const WORKFLOW_SEMI_SPACE_MIB = 2;
+
+/**
+ * The SDK runs every cached workflow in one worker thread, a V8 isolate of its own, and V8 grows that
+ * isolate's young generation to 3 × 16 MiB after a burst of activations and gives the pages back only
+ * when its memory reducer runs, seconds to minutes later: that, not live objects, decided whether
+ * 1,000 idle clusters fit 512 MiB (docs/adr/0048). Workflow objects are short-lived or cached for
+ * long, so a small young generation costs few extra scavenges. The worker's entry points start Node
+ * with `--max-semi-space-size=2`, which bounds the main thread too; where a process was started
+ * without it (npm start, tests), this sets it for the workflow thread alone: the flag is read when an
+ * isolate is made, so it reaches the thread the SDK makes after it. A size the operator gave Node wins.
+ */
+export function boundWorkflowYoungGeneration(
+  execArgv: readonly string[] = process.execArgv,
+  nodeOptions = process.env.NODE_OPTIONS ?? '',
+): boolean {
+  if ([...execArgv, nodeOptions].some((arg) => arg.includes('--max-semi-space-size'))) return false;
+  v8.setFlagsFromString(`--max-semi-space-size=${WORKFLOW_SEMI_SPACE_MIB}`);
+  return true;
+}
+
 let loopWatch: LoopWatch | undefined;
 
 /** The one place a kdflow worker is assembled: used by `npm start`, the worker bin and the tests alike. */
@@ -114,6 +137,7 @@ export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<
   const taskQueue = options.taskQueue ?? TASK_QUEUE;
   // Pid, host and start time: a worker started later on this host can tell for sure that this one is gone.
   const identity = workerIdentity();
+  boundWorkflowYoungGeneration();
   const worker = await Worker.create({
     identity,
     connection: options.connection,

@@ -40,6 +40,19 @@ export interface RetryRequest {
   member?: string;
 }
 
+/**
+ * A worker's heal watch saw a member's container die (docs/adr/0049): its keep-alive gone or its
+ * directory removed on the local runtime, its pod deleted, evicted or failed on Kubernetes. The
+ * workflow checks it again before it heals, so a stale or doubled report costs nothing but a look.
+ */
+export interface MemberDownReport {
+  member: string;
+  /** What the watch saw, one short line: `keep-alive process is not running`, `pod deleted`. */
+  reason: string;
+  /** The reporting worker's identity, for the history reader. */
+  observer?: string;
+}
+
 export interface Accepted {
   generation: number;
 }
@@ -49,6 +62,8 @@ export const resizeSignal = defineSignal<[ResizeRequest]>('resize');
 export const specChangeSignal = defineSignal<[SpecChange]>('specChange');
 export const deleteSignal = defineSignal<[]>('delete');
 export const retrySignal = defineSignal<[RetryRequest]>('retry');
+/** From the workers' heal watches, never from users: the workflow de-duplicates and checks it. */
+export const memberDownSignal = defineSignal<[MemberDownReport]>('memberDown');
 
 export const resizeUpdate = defineUpdate<Accepted, [ResizeRequest]>('resizeCluster');
 export const specChangeUpdate = defineUpdate<Accepted, [SpecChange]>('changeSpec');

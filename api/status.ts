@@ -46,6 +46,8 @@ export const MemberStatus = z.object({
   warning: z.string().optional(),
   /** The last run of each event, oldest first. */
   events: z.array(ScriptRun),
+  /** How often it was healed lately (its container died and was re-created: docs/adr/0049). */
+  heals: z.number().int().optional(),
 });
 export type MemberStatus = z.infer<typeof MemberStatus>;
 
@@ -89,6 +91,8 @@ export const ClusterStatus = z.object({
   operation: z.string().optional(),
   lastRejection: Rejection.optional(),
   lastError: z.string().optional(),
+  /** The newest self-heal, one line: who died, why, when, and what was done (docs/adr/0049). */
+  lastHeal: z.string().optional(),
 });
 export type ClusterStatus = z.infer<typeof ClusterStatus>;
 

@@ -90,6 +90,15 @@ export interface ExecResult {
   message?: string;
 }
 
+/** A member whose container died, as a runtime's watch saw it (docs/adr/0049). */
+export interface MemberDown {
+  namespace: string;
+  cluster: string;
+  member: string;
+  /** What was seen, one short line: `keep-alive process is not running`, `pod deleted`. */
+  reason: string;
+}
+
 export interface Runtime {
   readonly kind: string;
   /** Create if absent. A member whose process died is started again. */
@@ -127,6 +136,12 @@ export interface Runtime {
   listMembers(namespace: string, cluster: string): Promise<string[]>;
   /** Cluster-wide leftovers (the headless Service, the cluster directory), once every member is gone. */
   removeCluster(namespace: string, cluster: string): Promise<void>;
+  /**
+   * Until `signal` aborts: calls `onDown` once for each death of a member's container this runtime
+   * sees, for every cluster (one watch per worker, not per cluster: docs/adr/0049). A member removed
+   * on purpose may be reported too: the workflow checks every report. Resolves when aborted.
+   */
+  watchMembers?(onDown: (down: MemberDown) => void, signal: AbortSignal): Promise<void>;
 }
 
 export const GUESTCONFIG_DIR = '/opt/guestconfig';

@@ -13,6 +13,7 @@ import {
   clusterSearchAttributes,
   deleteSignal,
   formatIssues,
+  memberDownSignal,
   parseClusterInput,
   planQuery,
   resizedSpec,
@@ -36,7 +37,18 @@ import {
   type SpecChange,
 } from '../api/contract.ts';
 import { packMembers, unpackMembers, type PackedMembers } from './carry.ts';
-import type { Desired, Member, Step } from './model.ts';
+import {
+  applyHeals,
+  forgetHeals,
+  healDue,
+  healPolicy,
+  nextHealIn,
+  noteDown,
+  probeDue,
+  type HealPolicy,
+  type HealState,
+} from './heal.ts';
+import { shortError, type Desired, type Member, type Step } from './model.ts';
 import { isLive } from './plan.ts';
 import { PLANNER_VERSION, freshPlannerVersion, plannerFor } from './planners.ts';
 import { buildStatus, currentDetails, describeStep } from './status.ts';
@@ -44,7 +56,7 @@ import { DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, failureMessage, probe, removal, runS
 import { listed, teardownSummary } from './summaries.ts';
 
 /** Everything the workflow knows. Plain JSON; O(1) per member. */
-interface ClusterState {
+interface ClusterState extends HealState {
   desired: Desired;
   members: Member[];
   observedGeneration: number;
@@ -68,6 +80,8 @@ export interface ClusterOptions {
   maxHistoryEvents?: number;
   /** How soon the activities of a killed worker are given to another; tests shorten it. */
   heartbeatTimeoutSeconds?: number;
+  /** Self-healing's bound and backoff (docs/adr/0049); tests shorten them. */
+  heal?: Partial<HealPolicy>;
 }
 
 const MAX_STEPS_PER_OPERATION = 10_000;
@@ -91,6 +105,7 @@ export async function clusterWorkflow(
   // This run's planner for life; the newest takes over at continue-as-new (docs/adr/0014).
   const { nextStep, applyOutcome, plan, requestRetry, countsWithPhaseOnly } = plannerFor(state.plannerVersion);
   const heartbeatTimeoutSeconds = options.heartbeatTimeoutSeconds ?? DEFAULT_HEARTBEAT_TIMEOUT_SECONDS;
+  const heals = healPolicy(options.heal);
   let deleting = false;
   let deleted = false;
   let step: Step | undefined;
@@ -179,6 +194,14 @@ export async function clusterWorkflow(
     if (request?.member === undefined || typeof request.member === 'string')
       state.retries.push(request?.member ?? null);
   });
+  // A worker's heal watch saw a member die: queued once, however many workers report it (docs/adr/0049).
+  wf.setHandler(memberDownSignal, (report) => {
+    if (deleting) return;
+    const healing = noteDown(state, state.members, report, Date.now(), heals);
+    if (!healing) return;
+    state.healing = healing;
+    changed();
+  });
   wf.setHandler(deleteSignal, () => {
     deleting = true;
     operation?.cancel();
@@ -239,14 +262,19 @@ export async function clusterWorkflow(
   const hasWork = () =>
     state.desired.generation > state.observedGeneration ||
     state.retries.length > 0 ||
+    healDue(state, Date.now()) ||
     nextStep(state.desired, state.members) !== undefined;
   const historyTooLong = () =>
     wf.workflowInfo().continueAsNewSuggested ||
     (options.maxHistoryEvents !== undefined && wf.workflowInfo().historyLength > options.maxHistoryEvents);
 
   while (!deleting) {
-    await wf.condition(() => deleting || hasWork() || historyTooLong());
+    // A heal in backoff wakes the loop when it is due; with none waiting, no timer is set.
+    const healIn = nextHealIn(state, Date.now());
+    const woken = () => deleting || hasWork() || historyTooLong();
+    await (healIn === undefined ? wf.condition(woken) : wf.condition(woken, healIn));
     if (deleting) break;
+    if (!hasWork() && !historyTooLong()) continue;
     if (!hasWork()) {
       // Idle and the history is long: start a fresh run with the same state.
       await wf.condition(wf.allHandlersFinished);
@@ -262,6 +290,23 @@ export async function clusterWorkflow(
         : state.members.filter((m) => isLive(m) && retries.includes(m.name));
       const dead = await probeForRetry(asked);
       for (const member of retries) state.members = requestRetry(state.members, member ?? undefined, dead);
+      state.heals = forgetHeals(state, retries);
+    }
+    // Self-healing: the due reports are checked with the runtime, and the members found dead re-created.
+    const now = Date.now();
+    const due = (state.healing ?? []).filter((p) => p.notBefore <= now);
+    if (due.length > 0) {
+      // Kept pending while checked, so another worker's report of the same death is dropped meanwhile.
+      const probed = await probeDue(state.desired, state.members, due, heartbeatTimeoutSeconds);
+      state.healing = (state.healing ?? []).filter((p) => !due.includes(p));
+      if ('error' in probed)
+        state.lastHeal = shortError(`could not check ${listed(due.map((p) => p.member))}: ${probed.error}`);
+      else {
+        const healed = applyHeals(state.members, state.heals ?? [], due, probed.dead, Date.now(), heals, requestRetry);
+        state.members = healed.members;
+        state.heals = healed.heals;
+        if (healed.lastHeal) state.lastHeal = healed.lastHeal;
+      }
     }
     const desired = state.desired;
     operation = new wf.CancellationScope();

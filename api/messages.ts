@@ -3,6 +3,7 @@ import type { KdAppSpec } from './app.ts';
 import type { KdClusterSpec } from './cluster.ts';
 import type { ClusterStatus, StatusRequest } from './status.ts';
 import type { FieldIssue } from './rules.ts';
+import type { ActionStarted, RunActionRequest } from './actions.ts';
 
 /*
  * The SDK's defineSignal/defineUpdate/defineQuery return exactly { type, name }; made here with the
@@ -67,6 +68,8 @@ export const memberDownSignal = defineSignal<[MemberDownReport]>('memberDown');
 
 export const resizeUpdate = defineUpdate<Accepted, [ResizeRequest]>('resizeCluster');
 export const specChangeUpdate = defineUpdate<Accepted, [SpecChange]>('changeSpec');
+/** A custom action (docs/adr/0050): checked, queued as one operation, answered with its id; refused before anything runs. */
+export const runActionUpdate = defineUpdate<ActionStarted, [RunActionRequest]>('runAction');
 
 /** The app snapshot and spec the cluster runs, so a client validates a change with the same rules. */
 export interface ClusterSpecView {

@@ -17,7 +17,13 @@ import {
   type FlagName,
 } from './usage.ts';
 
-export type Flags = { [K in FlagName]?: (typeof FLAGS)[K] extends { value: string } ? string : boolean };
+export type Flags = {
+  [K in FlagName]?: (typeof FLAGS)[K] extends { multiple: true }
+    ? string[]
+    : (typeof FLAGS)[K] extends { value: string }
+      ? string
+      : boolean;
+};
 type Command = (ctx: CliContext, args: string[], flags: Flags) => Promise<void>;
 
 // Each command is loaded when it runs: --help, a usage error or `app validate` never load Temporal's or Kubernetes' clients.
@@ -32,6 +38,7 @@ const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map<string, ()
   ['history', async () => (await import('./commands/history.ts')).historyCommand],
   ['logs', async () => (await import('./commands/logs.ts')).logsCommand],
   ['retry', async () => (await import('./commands/retry.ts')).retryCommand],
+  ['action', async () => (await import('./commands/action.ts')).actionCommand],
   ['completion', async () => (await import('./commands/completion.ts')).completionCommand],
   // Runs until Ctrl-C or SIGTERM: the CRD shim (kubectl → workflows, status back onto the CRs).
   ['shim', async () => async () => (await import('../shim/main.ts')).runShimProcess()],
@@ -102,6 +109,7 @@ function parseOptions(command: string | undefined) {
       name,
       {
         type: 'value' in flag ? ('string' as const) : ('boolean' as const),
+        ...('multiple' in flag ? { multiple: true } : {}),
         ...(shorts.has(name as FlagName) ? { short: shorts.get(name as FlagName) } : {}),
       },
     ]),

@@ -41,7 +41,8 @@ export interface GuestFile {
 
 export interface ScriptRequest {
   runId: string;
-  event: 'configure' | 'addnodes' | 'delnodes';
+  /** A lifecycle event, or `action-NAME` (docs/adr/0050): it names the run's files, `<event>.{stdout,stderr,status}`. */
+  event: string;
   argv: string[];
   env: EnvVar[];
   timeoutSeconds: number;

@@ -20,6 +20,7 @@ import {
   resizeSignal,
   resizeUpdate,
   retrySignal,
+  runActionUpdate,
   searchAttributes,
   specChangeSignal,
   specChangeUpdate,
@@ -36,6 +37,14 @@ import {
   type ResizeRequest,
   type SpecChange,
 } from '../api/contract.ts';
+import {
+  nextQueuedAction,
+  pruneActions,
+  queueAction,
+  runAction,
+  withMemberAction,
+  type ActionState,
+} from './actions.ts';
 import { packMembers, unpackMembers, type PackedMembers } from './carry.ts';
 import {
   applyHeals,
@@ -56,7 +65,7 @@ import { DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, failureMessage, probe, removal, runS
 import { listed, teardownSummary } from './summaries.ts';
 
 /** Everything the workflow knows. Plain JSON; O(1) per member. */
-interface ClusterState extends HealState {
+interface ClusterState extends HealState, ActionState {
   desired: Desired;
   members: Member[];
   observedGeneration: number;
@@ -82,6 +91,8 @@ export interface ClusterOptions {
   heartbeatTimeoutSeconds?: number;
   /** Self-healing's bound and backoff (docs/adr/0049); tests shorten them. */
   heal?: Partial<HealPolicy>;
+  /** false: reports of dead members are ignored (a test that re-creates members with the runtime itself). */
+  selfHeal?: boolean;
 }
 
 const MAX_STEPS_PER_OPERATION = 10_000;
@@ -196,11 +207,31 @@ export async function clusterWorkflow(
   });
   // A worker's heal watch saw a member die: queued once, however many workers report it (docs/adr/0049).
   wf.setHandler(memberDownSignal, (report) => {
-    if (deleting) return;
+    if (deleting || options.selfHeal === false) return;
     const healing = noteDown(state, state.members, report, Date.now(), heals);
     if (!healing) return;
     state.healing = healing;
     changed();
+  });
+  // A custom action (docs/adr/0050): checked with the CLI's own check, queued as an operation, answered with its id.
+  wf.setHandler(runActionUpdate, (request) => {
+    if (deleting)
+      throw wf.ApplicationFailure.create({
+        type: 'InvalidAction',
+        message: 'the cluster is being deleted',
+        nonRetryable: true,
+      });
+    const queued = queueAction(state, state.desired, state.members, request, Date.now());
+    if ('issues' in queued)
+      throw wf.ApplicationFailure.create({
+        type: 'InvalidAction',
+        message: formatIssues(queued.issues),
+        nonRetryable: true,
+      });
+    state.actions = queued.actions;
+    state.actionSeq = queued.seq;
+    changed();
+    return { id: queued.record.id, targets: queued.record.count };
   });
   wf.setHandler(deleteSignal, () => {
     deleting = true;
@@ -243,6 +274,37 @@ export async function clusterWorkflow(
     step = undefined;
   };
 
+  // Custom actions run once the lifecycle has nothing left to do, one at a time (docs/adr/0050).
+  const runActions = async () => {
+    for (let record = nextQueuedAction(state); record; record = nextQueuedAction(state)) {
+      if (nextStep(state.desired, state.members) !== undefined) return;
+      const current = record;
+      current.state = 'running';
+      state.seq += 1;
+      publish();
+      try {
+        await runAction(current, {
+          desired: state.desired,
+          members: state.members,
+          seq: state.seq,
+          heartbeatTimeoutSeconds,
+          onResult: (row) => {
+            state.memberActions = withMemberAction(state.memberActions ?? [], row, state.members);
+            publish();
+          },
+        });
+        current.state = current.failed > 0 ? 'failed' : 'succeeded';
+      } catch (error) {
+        if (wf.isCancellation(error)) current.state = 'cancelled';
+        throw error;
+      } finally {
+        current.finishedAt = Date.now();
+        state.actions = pruneActions(state.actions ?? []);
+        publish();
+      }
+    }
+  };
+
   const probeForRetry = async (members: Member[]): Promise<Set<string>> => {
     if (members.length === 0) return new Set();
     try {
@@ -263,6 +325,7 @@ export async function clusterWorkflow(
     state.desired.generation > state.observedGeneration ||
     state.retries.length > 0 ||
     healDue(state, Date.now()) ||
+    nextQueuedAction(state) !== undefined ||
     nextStep(state.desired, state.members) !== undefined;
   const historyTooLong = () =>
     wf.workflowInfo().continueAsNewSuggested ||
@@ -312,7 +375,10 @@ export async function clusterWorkflow(
     operation = new wf.CancellationScope();
     publish();
     try {
-      await operation.run(() => runOperation(desired));
+      await operation.run(async () => {
+        await runOperation(desired);
+        await runActions();
+      });
       state.observedGeneration = desired.generation;
     } catch (error) {
       if (!wf.isCancellation(error)) throw error;

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import {
   deleteSignal,
+  resizeUpdate,
   retrySignal,
   type ClusterStatus,
   type MemberDownReport,
@@ -65,6 +66,17 @@ async function downReports(handle: WorkflowHandle): Promise<MemberDownReport[]> 
     const data = signal.input?.payloads?.[0]?.data;
     return data ? [JSON.parse(Buffer.from(data).toString('utf8')) as MemberDownReport] : [];
   });
+}
+
+/** Waits until the workers have sent `count` reports (history is the witness; the limit is a hang guard). */
+async function waitForReport(handle: WorkflowHandle, count: number): Promise<MemberDownReport[]> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const reports = await downReports(handle);
+    if (reports.length >= count) return reports;
+    if (Date.now() > deadline) throw new Error(`only ${reports.length} memberDown report(s) arrived`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function scheduled(handle: WorkflowHandle, activity: string): Promise<number> {
@@ -144,6 +156,38 @@ describe('self-healing members', () => {
     await handle.result();
   });
 
+  it('a death during a grow is healed once the grow is done, configured again with the new member in its configmeta', async () => {
+    const app = testApp(await writePackage(`${h.home}/busy`));
+    const handle = await startCluster(h, 'busy', app, { controller: 1, worker: 1 });
+    const before = await waitForStatus(handle, (s) => s.phase === 'configured');
+    // The grow's --configure of the new member waits while the old worker dies.
+    gate.hold('runScript', ({ script }) => script.event === 'configure');
+    await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 2 } }] });
+    await gate.arrived('runScript');
+    await killKeepAlive('busy', 'busy-worker-0');
+    await waitForReport(handle, 1);
+    gate.release();
+
+    const after = await waitForStatus(
+      handle,
+      (s) => s.observedGeneration === 2 && configuredAgain('busy-worker-0', before)(s),
+    );
+    expect(member(after, 'busy-worker-0')).toMatchObject({ state: 'configured', heals: 1 });
+    expect(member(after, 'busy-worker-1')?.state).toBe('configured');
+    // Healed after the grow: configured again with a configmeta that lists the new member, so it
+    // needs no --addnodes; the controller heard of the new member once.
+    const fqdn1 = 'busy-worker-1.busy.default.svc.cluster.local';
+    expect(await eventsLog(h, 'busy', 'busy-controller-0')).toEqual([
+      '--configure',
+      `--addnodes --nodegroup 1 --role worker --fqdns ${fqdn1}`,
+    ]);
+    const log = await eventsLog(h, 'busy', 'busy-worker-0');
+    expect(log[0]).toBe('--configure');
+    expect(log.at(-1)).toBe('--configure');
+    await handle.signal(deleteSignal);
+    await handle.result();
+  });
+
   it('with two workers, both report the death and the cluster heals it once', async () => {
     // What a second worker adds is its heal watch (its activities would only take turns with this one's):
     // one of its own, on its own runtime object over the same members, under another identity.
@@ -165,10 +209,8 @@ describe('self-healing members', () => {
       await killKeepAlive('twice', 'twice-worker-0');
       await gate.arrived('probeMembers');
       let observers: string[] = [];
-      while (new Set(observers).size < 2) {
-        observers = (await downReports(handle)).map((r) => r.observer ?? '');
-        if (new Set(observers).size < 2) await new Promise((r) => setTimeout(r, 100));
-      }
+      for (let count = 1; new Set(observers).size < 2; count++)
+        observers = (await waitForReport(handle, count)).map((r) => r.observer ?? '');
       expect(observers).toContain('second-worker');
       gate.release();
 

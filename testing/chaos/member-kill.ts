@@ -14,7 +14,7 @@ import { memberFqdn, type ClusterStatus } from '../../api/index.ts';
 import type { MemberTarget } from '../../runtimes/runtime.ts';
 import { deleteAndCheckGone, observeCluster } from './checks.ts';
 import type { ChaosEnv } from './env.ts';
-import { NAMESPACE, clusterSpec, configured, scriptApp, startCluster, waitForStatus } from './fixtures.ts';
+import { NAMESPACE, clusterSpec, configured, scriptApp, sleep, startCluster, waitForStatus } from './fixtures.ts';
 import { finishPart, summarize, type PartReport, type TrialResult } from './report.ts';
 import type { Rng } from './rng.ts';
 
@@ -98,7 +98,14 @@ export async function memberKill(env: ChaosEnv, rng: Rng, options: { rounds: num
             `${m.name} heard a notify about a healed member: ${member.events.map((e) => e.event).join(', ')}`,
           );
       }
-      const seen = await observeCluster(env, name);
+      // A finished run's watchdog (its `sleep TIMEOUT`) goes a moment after the run is recorded: give it that moment.
+      let seen = await observeCluster(env, name);
+      for (
+        const t0 = Date.now();
+        seen.strays.length > 0 && Date.now() - t0 < 10_000;
+        seen = await observeCluster(env, name)
+      )
+        await sleep(100);
       for (const m of everyone)
         if (seen.keepalives.get(m.name) !== 1)
           problems.push(`${m.name} has ${seen.keepalives.get(m.name) ?? 0} keep-alives`);

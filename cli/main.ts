@@ -39,6 +39,8 @@ const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map<string, ()
   ['logs', async () => (await import('./commands/logs.ts')).logsCommand],
   ['retry', async () => (await import('./commands/retry.ts')).retryCommand],
   ['action', async () => (await import('./commands/action.ts')).actionCommand],
+  // Runs until Ctrl-C, SIGTERM or q: the app author's loop (cli/dev/session.ts).
+  ['dev', async () => (await import('./commands/dev.ts')).devCommand],
   ['completion', async () => (await import('./commands/completion.ts')).completionCommand],
   // Runs until Ctrl-C or SIGTERM: the CRD shim (kubectl → workflows, status back onto the CRs).
   ['shim', async () => async () => (await import('../shim/main.ts')).runShimProcess()],
@@ -162,7 +164,7 @@ const EXIT_CODES: [abstract new (...args: never[]) => Error, number][] = [
   [TemporalUnreachableError, 3],
 ];
 
-async function report(
+export async function report(
   error: unknown,
   err: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
 ): Promise<number> {

@@ -10,14 +10,19 @@ export interface FlagSpec {
   value?: string;
   /** The values it takes, when they are a fixed list (completion offers them). */
   choices?: readonly string[];
-  /** Given more than once, each value kept. */
+  /** It may be given more than once; its value is then the list, in order. */
   multiple?: true;
   help: string;
 }
 
 export const FLAGS = {
   namespace: { short: 'n', value: 'NS', help: 'the namespace (default "default"); a DNS-1123 label' },
-  file: { short: 'f', value: 'FILE', help: 'a manifest: JSON or YAML, one or more documents, UTF-8' },
+  file: {
+    short: 'f',
+    value: 'FILE',
+    multiple: true,
+    help: 'a manifest: JSON or YAML, one or more documents, UTF-8; repeat -f for more files',
+  },
   output: { short: 'o', value: 'FORMAT', choices: ['table', 'json', 'yaml'], help: 'table (default), json or yaml' },
   for: { value: 'STATE', choices: ['configured', 'deleted'], help: 'the state to wait for' },
   timeout: { value: 'DURATION', help: 'how long to wait, such as 90s, 5m (default 120s)' },
@@ -188,6 +193,21 @@ export const COMMAND_SPECS: ReadonlyMap<string, CommandSpec> = new Map<string, C
       details: ['Dead members are created again. A MEMBER the cluster does not have is not found (exit 4).'],
       flags: [],
       maxArgs: 2,
+    },
+  ],
+  [
+    'dev',
+    {
+      synopsis: ['dev -f APP_FILE -f CLUSTER_FILE'],
+      summary: "the app author's loop: on every save, the cluster again on fresh members, their output here",
+      details: [
+        'Watches the manifests and the config package (a directory); every save deletes the cluster and',
+        "creates it again, as a first start would see it, and streams every member's output, then one line",
+        'per script run. Keys: + grow, - shrink (r picks the role), Enter re-run, q or Ctrl-C quit.',
+        'Uses the running engine (npm start), or runs one itself. Quitting deletes the cluster. Local runtime only.',
+      ],
+      flags: ['file'],
+      maxArgs: 0,
     },
   ],
   [

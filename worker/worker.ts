@@ -5,10 +5,18 @@ import type { Logger } from 'pino';
 import { TASK_QUEUE } from '../api/index.ts';
 import { createActivities, type Activities } from '../activities/index.ts';
 import { pruneUnusedPackages } from '../lib/app-catalog.ts';
-import { KEY_FILE_ENV, KEYS_ENV, codecFromEnv, kdflowDataConverter, type EncryptionCodec } from '../lib/codec.ts';
+import {
+  FAILURE_CONVERTER_PATH,
+  KEY_FILE_ENV,
+  KEYS_ENV,
+  codecFromEnv,
+  kdflowDataConverter,
+  type EncryptionCodec,
+} from '../lib/codec.ts';
 import { kdflowCacheDir } from '../lib/config.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
 import { loadWorkflowBundle } from './bundle-cache.ts';
+import type { BundleSources } from './bundle-key.ts';
 import { startHealWatch } from './heal-watch.ts';
 import { livenessHeartbeats, watchEventLoop, type LoopWatch } from './liveness.ts';
 import { takeOver, workerIdentity } from './takeover.ts';
@@ -33,7 +41,23 @@ const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 /** Shared by every workflow in the worker's V8 context instead of evaluated per workflow (workflows/preload.ts). */
 export const PRELOAD_PATH = fileURLToPath(new URL('../workflows/preload.ts', import.meta.url));
-export const WORKFLOW_SOURCES = { root: REPO, workflowsPath: WORKFLOWS_PATH, preloadModules: [PRELOAD_PATH] };
+export const WORKFLOW_SOURCES: BundleSources = {
+  root: REPO,
+  workflowsPath: WORKFLOWS_PATH,
+  preloadModules: [PRELOAD_PATH],
+};
+
+/**
+ * The bundle a worker with this codec runs. With a key, failures raised by workflow code (a rejected
+ * change naming the value sent) are converted inside the sandbox by lib/codec-failures.ts, so their
+ * message goes into an encoded payload that the codec encrypts, like an activity's failure. The SDK
+ * takes `dataConverter.failureConverterPath` into a bundle only when it bundles itself; kdflow
+ * passes a prebuilt bundle, so the converter is bundled here (a separate bundle, under its own key).
+ * Without a key the bundle keeps the SDK's converter: failures stay as they were.
+ */
+export function workflowSources(codec: EncryptionCodec): BundleSources {
+  return codec.currentKeyId ? { ...WORKFLOW_SOURCES, failureConverterPath: FAILURE_CONVERTER_PATH } : WORKFLOW_SOURCES;
+}
 
 /** KDFLOW_BUNDLE_CACHE: a directory, or `off` to bundle at every start; by default in the user's kdflow cache. */
 export function bundleCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -74,9 +98,16 @@ export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<
     return [];
   });
   // Bundled once per change of the workflow code, not at every start (worker/bundle-cache.ts).
-  const bundle = await loadWorkflowBundle(WORKFLOW_SOURCES, { cacheDir: bundleCacheDir(), logger: options.logger });
+  const sources = workflowSources(codec);
+  const bundle = await loadWorkflowBundle(sources, { cacheDir: bundleCacheDir(), logger: options.logger });
   options.logger.info(
-    { from: bundle.from, ms: bundle.ms, hash: bundle.hash, ...(bundle.file ? { file: bundle.file } : {}) },
+    {
+      from: bundle.from,
+      ms: bundle.ms,
+      hash: bundle.hash,
+      encodedFailures: sources.failureConverterPath !== undefined,
+      ...(bundle.file ? { file: bundle.file } : {}),
+    },
     'workflow bundle ready',
   );
   const pruned = await pruning;

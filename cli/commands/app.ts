@@ -5,7 +5,7 @@ import { UsageError } from '../errors.ts';
 import { readManifests } from '../files.ts';
 import { printWarnings, renderTable } from '../render.ts';
 
-export async function appCommand(ctx: CliContext, [verb]: string[], flags: { file?: string }): Promise<void> {
+export async function appCommand(ctx: CliContext, [verb]: string[], flags: { file?: string[] }): Promise<void> {
   if (verb === 'list') {
     const apps = await ctx.catalog.list(ctx.namespace);
     ctx.out(
@@ -26,7 +26,7 @@ export async function appCommand(ctx: CliContext, [verb]: string[], flags: { fil
   const manifests = await readManifests(flags.file);
   for (const m of manifests) {
     if (m.kind !== 'KdApp')
-      throw new UsageError(`${flags.file} holds a ${m.kind}; kdflow app takes KdApp or KubeDirectorApp manifests`);
+      throw new UsageError(`${m.source} holds a ${m.kind}; kdflow app takes KdApp or KubeDirectorApp manifests`);
     printWarnings(ctx, m);
     const packages = await localPackageIssues(m.value.spec);
     if (packages.length > 0) throw new ValidationError(packages, m.value.metadata.name);

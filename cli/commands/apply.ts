@@ -28,7 +28,7 @@ const appsFirst = (ms: Manifest[]) => [
   ...ms.filter((m) => m.kind === 'KdCluster'),
 ];
 
-export async function applyCommand(ctx: CliContext, _args: string[], flags: { file?: string }): Promise<void> {
+export async function applyCommand(ctx: CliContext, _args: string[], flags: { file?: string[] }): Promise<void> {
   for (const m of appsFirst(await readManifests(flags.file))) {
     printWarnings(ctx, m);
     if (m.kind === 'KdApp') {
@@ -53,7 +53,7 @@ interface Applied {
   generation: number;
 }
 
-async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<Applied> {
+export async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<Applied> {
   const namespace = cluster.metadata.namespace ?? ctx.namespace;
   const name = cluster.metadata.name;
   const app = await ctx.catalog.get(namespace, cluster.spec.app);
@@ -91,7 +91,7 @@ async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<Applie
  * notifies and config-error members included); only a cluster that does not exist yet is planned here,
  * from empty state, with the same planner.
  */
-export async function planCommand(ctx: CliContext, _args: string[], flags: { file?: string }): Promise<void> {
+export async function planCommand(ctx: CliContext, _args: string[], flags: { file?: string[] }): Promise<void> {
   for (const m of await readManifests(flags.file)) {
     if (m.kind !== 'KdCluster') continue;
     printWarnings(ctx, m);

@@ -6,7 +6,9 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ApplicationFailureCategory } from '@temporalio/common';
 import {
   configmetaFile,
-  scriptArgv,
+  isScriptEvent,
+  runArgv,
+  type ActionEvent,
   type ClusterRole,
   type EnvVar,
   type EventName,
@@ -80,7 +82,10 @@ export interface LaunchInput {
 /** A script run as the workflow asks for it: the argv is formatted here, from `about`, never carried. */
 export interface ScriptInput {
   runId: string;
-  event: EventName;
+  /** A lifecycle event, or `action-NAME` for a custom action (docs/adr/0050). */
+  event: EventName | ActionEvent;
+  /** A custom action's name and parameters: its argv is `--action NAME --param k=v…`. */
+  action?: { name: string; params: [string, string][] };
   about?: NotifyAbout;
   env: EnvVar[];
   timeoutSeconds: number;
@@ -274,10 +279,17 @@ export function createActivities(deps: ActivityDeps) {
 
     async runScript({ member, script }: { member: MemberTarget; script: ScriptInput }): Promise<ScriptOutcome> {
       const ctx = Context.current();
+      // The event names the run's files: only a lifecycle event or `action-<DNS label>` may reach a path.
+      if (!isScriptEvent(script.event))
+        throw ApplicationFailure.create({
+          type: 'InvalidScript',
+          message: `event ${JSON.stringify(script.event)} is neither configure, addnodes, delnodes nor action-NAME`,
+          nonRetryable: true,
+        });
       const request: ScriptRequest = {
         runId: script.runId,
         event: script.event,
-        argv: scriptArgv(script.event, script.about, member.cluster, member.namespace),
+        argv: runArgv(script, member.cluster, member.namespace),
         env: script.env,
         timeoutSeconds: script.timeoutSeconds,
       };

@@ -2,6 +2,10 @@ import { z } from 'zod';
 import { EventName, Metadata, Quantity, RoleId, dnsLabel, manifest } from './common.ts';
 import { parseCardinality } from './cardinality.ts';
 import {
+  ACTION_MODES,
+  ACTION_PARAM_NAME,
+  ACTION_PARAM_TYPES,
+  ACTION_TIMEOUT,
   APP_KNOBS,
   CONFIGURE_ATTEMPTS,
   CARDINALITY_MESSAGE,
@@ -66,6 +70,33 @@ export const AppService = z.strictObject({
 });
 export type AppService = z.infer<typeof AppService>;
 
+/** A typed parameter of a custom action (docs/adr/0050); values travel as strings, checked by type. */
+export const ActionParam = z.strictObject({
+  name: z.string().regex(ACTION_PARAM_NAME.regex, ACTION_PARAM_NAME.message),
+  type: z.enum(ACTION_PARAM_TYPES),
+  /** For `enum`: the accepted values. */
+  values: z.array(z.string()).optional(),
+  required: z.boolean().optional(),
+  /** Used when the parameter is not given; checked against the type like a given value. */
+  default: z.string().optional(),
+  description: z.string().optional(),
+});
+export type ActionParam = z.infer<typeof ActionParam>;
+
+/** A named custom action: `startscript --action NAME --param k=v…` on its roles' members (docs/adr/0050). */
+export const AppAction = z.strictObject({
+  name: dnsLabel('action name'),
+  description: z.string().optional(),
+  /** The roles it runs on; absent: every role with a config package. */
+  roles: z.array(RoleId).optional(),
+  /** parallel (up to maxParallel at once) or serial (one member after another, stopping at the first failure). */
+  mode: z.enum(ACTION_MODES).optional(),
+  /** Absent: the app's scriptTimeoutSeconds. */
+  timeoutSeconds: z.number().int().min(ACTION_TIMEOUT.min).max(ACTION_TIMEOUT.max).optional(),
+  params: z.array(ActionParam).optional(),
+});
+export type AppAction = z.infer<typeof AppAction>;
+
 const knob = (k: { min: number; max: number; default: number; int?: boolean }) =>
   (k.int === false ? z.number() : z.number().int()).min(k.min).max(k.max).default(k.default);
 
@@ -123,6 +154,8 @@ export const KdAppSpec = z
      * to run twice (docs/adr/0027).
      */
     configureAttempts: z.number().int().min(CONFIGURE_ATTEMPTS.min).max(CONFIGURE_ATTEMPTS.max).optional(),
+    /** Custom actions (docs/adr/0050): `kdflow action CLUSTER NAME`. */
+    actions: z.array(AppAction).optional(),
   })
   .superRefine((spec, ctx) => {
     for (const issue of appSpecIssues(spec)) ctx.addIssue({ code: 'custom', ...issue });

@@ -14,11 +14,14 @@ export * from './rules.ts';
 export * from './light-check.ts';
 export * from './messages.ts';
 export * from './catalog.ts';
+export * from './actions.ts';
 export * from './search-attributes.ts';
 export type { EventName, Resources } from './common.ts';
-export type { AppRole, AppService, ConfigPackage, KdAppSpec, RetryKnobs } from './app.ts';
+export type { ActionParam, AppAction, AppRole, AppService, ConfigPackage, KdAppSpec, RetryKnobs } from './app.ts';
 export type { ClusterRole, EnvVar, KdClusterSpec } from './cluster.ts';
 export type {
+  ActionStatus,
+  MemberActionResult,
   ClusterPhase,
   ClusterStatus,
   MemberState,

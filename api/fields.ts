@@ -154,3 +154,17 @@ export function oversize(value: unknown, what: string): { path: (string | number
     message: `${what} is ${kib(bytes)} KiB, more than the ${kib(MAX_SPEC_BYTES)} KiB allowed (this field holds ${kib(largest.size)} KiB)`,
   };
 }
+
+/** Custom actions (docs/adr/0050): how they run, their parameters' types, and their limits. */
+export const ACTION_MODES = ['parallel', 'serial'] as const;
+export const ACTION_PARAM_TYPES = ['string', 'integer', 'number', 'boolean', 'enum'] as const;
+export const ACTION_PARAM_NAME: Pattern = {
+  regex: /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/,
+  message: 'parameter name must start with a letter and hold letters, digits, "_", "." or "-" (at most 63 characters)',
+};
+/** A parameter value goes into one argv word: printable, one line, bounded. */
+export const ACTION_PARAM_VALUE_MAX = 1024;
+export const ACTION_TIMEOUT = { min: 1, max: 86_400 } as const;
+/** Actions a cluster keeps queued, and finished ones it remembers in status. */
+export const ACTIONS_QUEUED_MAX = 16;
+export const ACTIONS_KEPT = 5;

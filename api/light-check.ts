@@ -11,11 +11,15 @@
  * fields.ts and rules.ts, which the schemas use too, and test/unit/light-check.test.ts holds it to
  * the schemas' verdicts and output (defaults filled in) on thousands of generated inputs.
  */
-import type { AppRole, AppService, ConfigPackage, KdAppSpec, RetryKnobs } from './app.ts';
+import type { ActionParam, AppAction, AppRole, AppService, ConfigPackage, KdAppSpec, RetryKnobs } from './app.ts';
 import { parseCardinality } from './cardinality.ts';
 import type { ClusterRole, KdClusterSpec } from './cluster.ts';
 import type { EventName, Resources } from './common.ts';
 import {
+  ACTION_MODES,
+  ACTION_PARAM_NAME,
+  ACTION_PARAM_TYPES,
+  ACTION_TIMEOUT,
   APP_CATALOGS,
   APP_KNOBS,
   CARDINALITY_MESSAGE,
@@ -327,6 +331,25 @@ const retryKnobs = strict<RetryKnobs>({
   initialIntervalSeconds: knob(RETRY_KNOBS.initialIntervalSeconds),
   backoffCoefficient: knob(RETRY_KNOBS.backoffCoefficient),
 });
+const appAction = strict<AppAction>({
+  name: dnsLabel('action name'),
+  description: optional(string()),
+  roles: optional(array(roleId)),
+  mode: optional(oneOf(ACTION_MODES)),
+  timeoutSeconds: optional(number({ int: true, min: ACTION_TIMEOUT.min, max: ACTION_TIMEOUT.max })),
+  params: optional(
+    array(
+      strict<ActionParam>({
+        name: string({ pattern: ACTION_PARAM_NAME }),
+        type: oneOf(ACTION_PARAM_TYPES),
+        values: optional(array(string())),
+        required: optional(boolean),
+        default: optional(string()),
+        description: optional(string()),
+      }),
+    ),
+  ),
+});
 const appSpecShape = strict<KdAppSpec>({
   label: strict<KdAppSpec['label']>({
     name: string(nonEmpty('label.name must not be empty')),
@@ -372,6 +395,7 @@ const appSpecShape = strict<KdAppSpec>({
     backoffCoefficient: RETRY_KNOBS.backoffCoefficient.default,
   })),
   configureAttempts: optional(number({ int: true, min: CONFIGURE_ATTEMPTS.min, max: CONFIGURE_ATTEMPTS.max })),
+  actions: optional(array(appAction)),
 });
 
 /** A shape, then its cross-field rules (only on a value whose fields are right, as zod runs superRefine). */

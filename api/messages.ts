@@ -12,6 +12,7 @@ import type {
 import type { KdClusterSpec } from './cluster.ts';
 import type { ClusterStatus, StatusRequest } from './status.ts';
 import type { FieldIssue } from './rules.ts';
+import type { ActionStarted, RunActionRequest } from './actions.ts';
 
 /*
  * The SDK's defineSignal/defineUpdate/defineQuery return exactly { type, name }; made here with the
@@ -49,6 +50,19 @@ export interface RetryRequest {
   member?: string;
 }
 
+/**
+ * A worker's heal watch saw a member's container die (docs/adr/0049): its keep-alive gone or its
+ * directory removed on the local runtime, its pod deleted, evicted or failed on Kubernetes. The
+ * workflow checks it again before it heals, so a stale or doubled report costs nothing but a look.
+ */
+export interface MemberDownReport {
+  member: string;
+  /** What the watch saw, one short line: `keep-alive process is not running`, `pod deleted`. */
+  reason: string;
+  /** The reporting worker's identity, for the history reader. */
+  observer?: string;
+}
+
 export interface Accepted {
   generation: number;
 }
@@ -58,9 +72,13 @@ export const resizeSignal = defineSignal<[ResizeRequest]>('resize');
 export const specChangeSignal = defineSignal<[SpecChange]>('specChange');
 export const deleteSignal = defineSignal<[]>('delete');
 export const retrySignal = defineSignal<[RetryRequest]>('retry');
+/** From the workers' heal watches, never from users: the workflow de-duplicates and checks it. */
+export const memberDownSignal = defineSignal<[MemberDownReport]>('memberDown');
 
 export const resizeUpdate = defineUpdate<Accepted, [ResizeRequest]>('resizeCluster');
 export const specChangeUpdate = defineUpdate<Accepted, [SpecChange]>('changeSpec');
+/** A custom action (docs/adr/0050): checked, queued as one operation, answered with its id; refused before anything runs. */
+export const runActionUpdate = defineUpdate<ActionStarted, [RunActionRequest]>('runAction');
 
 /** The app snapshot and spec the cluster runs, so a client validates a change with the same rules. */
 export interface ClusterSpecView {

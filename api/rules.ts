@@ -5,11 +5,11 @@
  * the same rules (their superRefine calls appSpecIssues and clusterSpecIssues), so no rule is
  * written twice.
  */
-import type { AppRole, ConfigPackage, KdAppSpec } from './app.ts';
+import type { ActionParam, AppRole, ConfigPackage, KdAppSpec } from './app.ts';
 import { cardinalityViolation, parseCardinality } from './cardinality.ts';
 import type { KdClusterSpec } from './cluster.ts';
 import type { EventName } from './common.ts';
-import { EVENTS, MAX_MEMBERS, oversize } from './fields.ts';
+import { ACTION_PARAM_VALUE_MAX, EVENTS, MAX_MEMBERS, oversize } from './fields.ts';
 import { kubeDirectorRefusals } from './kubedirector-fields.ts';
 import { dnsName, memberName } from './names.ts';
 
@@ -129,6 +129,7 @@ export function appSpecIssues(spec: KdAppSpec): RuleIssue[] {
   spec.config?.selectedRoles?.forEach((r, i) => {
     if (!roleIds.has(r)) issues.push({ path: ['config', 'selectedRoles', i], message: `unknown role "${r}"` });
   });
+  issues.push(...actionSpecIssues(spec));
   issues.push(...kubeDirectorRefusals('app', spec));
   const big = oversize(spec, 'the app spec');
   if (big) issues.push(big);
@@ -305,4 +306,57 @@ export function resizedSpec(spec: KdClusterSpec, roles: Readonly<Record<string, 
 /** The app-level rules for a new cluster, with paths from the manifest's top. */
 export function newClusterIssues(clusterName: string, spec: KdClusterSpec, app: KdAppSpec): FieldIssue[] {
   return clusterIssues(clusterName, spec, app).map((i) => ({ ...i, path: `spec.${i.path}` }));
+}
+
+/** Custom actions (docs/adr/0050): why a parameter value does not fit its declared type, or undefined when it does. */
+export function paramProblem(param: ActionParam, value: string): string | undefined {
+  if (value.length > ACTION_PARAM_VALUE_MAX) return `expected at most ${ACTION_PARAM_VALUE_MAX} characters`;
+  // One argv word on one line: no control characters (a newline would split the script's own parsing).
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) return 'expected no control characters (newline, tab, NUL)';
+  switch (param.type) {
+    case 'integer':
+      return /^-?\d+$/.test(value) && Number.isSafeInteger(Number(value)) ? undefined : 'expected an integer';
+    case 'number':
+      return value.trim() !== '' && Number.isFinite(Number(value)) ? undefined : 'expected a number';
+    case 'boolean':
+      return value === 'true' || value === 'false' ? undefined : 'expected true or false';
+    case 'enum': {
+      const values = param.values ?? [];
+      return values.includes(value) ? undefined : `expected one of ${values.join(', ')}`;
+    }
+    case 'string':
+      return undefined;
+  }
+}
+
+/** The app's own action declarations: what a KdApp with `actions` must get right (called by appSpecIssues). */
+export function actionSpecIssues(app: KdAppSpec): RuleIssue[] {
+  const issues: RuleIssue[] = [];
+  const roleIds = new Set(app.roles.map((r) => r.id));
+  const actions = app.actions ?? [];
+  actions.forEach((action, i) => {
+    const at = ['actions', i];
+    if (actions.findIndex((a) => a.name === action.name) !== i)
+      issues.push({ path: [...at, 'name'], message: `duplicate action name "${action.name}"` });
+    // An action's output files are named after it, beside the lifecycle events' files.
+    if ((EVENTS as readonly string[]).includes(action.name))
+      issues.push({ path: [...at, 'name'], message: `action name "${action.name}" is a lifecycle event's` });
+    action.roles?.forEach((role, j) => {
+      if (!roleIds.has(role)) issues.push({ path: [...at, 'roles', j], message: `unknown role "${role}"` });
+    });
+    const params = action.params ?? [];
+    params.forEach((p, j) => {
+      const pat = [...at, 'params', j];
+      if (params.findIndex((o) => o.name === p.name) !== j)
+        issues.push({ path: [...pat, 'name'], message: `duplicate parameter name "${p.name}"` });
+      if (p.type === 'enum' && (p.values ?? []).length === 0)
+        issues.push({ path: [...pat, 'values'], message: 'an enum parameter needs at least one value' });
+      if (p.type !== 'enum' && p.values !== undefined)
+        issues.push({ path: [...pat, 'values'], message: `values are for enum parameters, not ${p.type}` });
+      const problem = p.default === undefined ? undefined : paramProblem(p, p.default);
+      if (problem) issues.push({ path: [...pat, 'default'], message: `got ${describeValue(p.default)}; ${problem}` });
+    });
+  });
+  return issues;
 }

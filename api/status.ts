@@ -34,6 +34,34 @@ export const ScriptRun = z.object({
 });
 export type ScriptRun = z.infer<typeof ScriptRun>;
 
+/** A member's part in the newest custom action that ran on it (docs/adr/0050). */
+export const MemberActionResult = z.object({
+  /** The action's operation id, such as `compact-3`. */
+  id: z.string(),
+  exitCode: z.number().int().nullable(),
+  attempts: z.number().int(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  error: z.string().optional(),
+});
+export type MemberActionResult = z.infer<typeof MemberActionResult>;
+
+/** A custom action as one operation: queued, running, then how it went (docs/adr/0050). */
+export const ActionStatus = z.object({
+  id: z.string(),
+  action: z.string(),
+  params: z.array(z.tuple([z.string(), z.string()])),
+  state: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']),
+  targets: z.number().int(),
+  succeeded: z.number().int(),
+  failed: z.number().int(),
+  /** Failed members first, a few: `name: error`. */
+  failures: z.array(z.string()),
+  requestedAt: z.string(),
+  finishedAt: z.string().optional(),
+});
+export type ActionStatus = z.infer<typeof ActionStatus>;
+
 export const MemberStatus = z.object({
   name: z.string(),
   role: z.string(),
@@ -46,6 +74,10 @@ export const MemberStatus = z.object({
   warning: z.string().optional(),
   /** The last run of each event, oldest first. */
   events: z.array(ScriptRun),
+  /** How often it was healed lately (its container died and was re-created: docs/adr/0049). */
+  heals: z.number().int().optional(),
+  /** Its result in the newest custom action that ran on it. */
+  lastAction: MemberActionResult.optional(),
 });
 export type MemberStatus = z.infer<typeof MemberStatus>;
 
@@ -91,6 +123,10 @@ export const ClusterStatus = z.object({
   operation: z.string().optional(),
   lastRejection: Rejection.optional(),
   lastError: z.string().optional(),
+  /** The newest self-heal, one line: who died, why, when, and what was done (docs/adr/0049). */
+  lastHeal: z.string().optional(),
+  /** Custom actions: queued and running ones, then the newest finished ones (a few). */
+  actions: z.array(ActionStatus).optional(),
 });
 export type ClusterStatus = z.infer<typeof ClusterStatus>;
 
@@ -101,7 +137,8 @@ export type ClusterStatus = z.infer<typeof ClusterStatus>;
 export const HistoryEntry = z.object({
   member: z.string(),
   runId: z.string(),
-  event: EventName,
+  /** A lifecycle event, or `action-NAME` for a custom action (docs/adr/0050). */
+  event: z.string(),
   argv: z.array(z.string()),
   ...runOutcome,
   /** Exit 0 with a suspicious stderr line (docs/adr/0028). */

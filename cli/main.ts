@@ -38,6 +38,7 @@ const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map<string, ()
   ['history', async () => (await import('./commands/history.ts')).historyCommand],
   ['logs', async () => (await import('./commands/logs.ts')).logsCommand],
   ['retry', async () => (await import('./commands/retry.ts')).retryCommand],
+  ['action', async () => (await import('./commands/action.ts')).actionCommand],
   // Runs until Ctrl-C, SIGTERM or q: the app author's loop (cli/dev/session.ts).
   ['dev', async () => (await import('./commands/dev.ts')).devCommand],
   ['completion', async () => (await import('./commands/completion.ts')).completionCommand],

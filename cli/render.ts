@@ -90,7 +90,8 @@ export function memberRows(s: ClusterStatus): string[][] {
 export function clusterLine(s: ClusterStatus, facts?: ClusterFacts): string {
   const app = facts ? `app ${s.app} ${facts.appVersion}, age ${age(facts.createdAt)}` : `app ${s.app}`;
   const rejection = s.lastRejection ? `\nlast rejected change: ${s.lastRejection.reason}` : '';
-  return `cluster ${s.namespace}/${s.name} (${app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}${rejection}`;
+  const heal = s.lastHeal ? `\nlast heal: ${s.lastHeal}` : '';
+  return `cluster ${s.namespace}/${s.name} (${app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}${rejection}${heal}`;
 }
 
 export function renderMembers(s: ClusterStatus, facts?: ClusterFacts): string {

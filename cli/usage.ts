@@ -40,6 +40,9 @@ export const FLAGS = {
   listen: { value: 'HOST:PORT', help: 'codec-server: where to listen (default 127.0.0.1:8888)' },
   origin: { value: 'URL[,URL…]', help: "codec-server: the Web UI's origin (default http://127.0.0.1:8233)" },
   version: { value: 'V', help: 'app get/delete: one version of the app (spec.version; default: the current one)' },
+  role: { value: 'ROLE', help: 'action: only the members of this role' },
+  param: { short: 'p', value: 'KEY=VALUE', multiple: true, help: 'action: a parameter (again for each one)' },
+  'no-wait': { help: 'action: return once the action is queued, with its id' },
   help: { short: 'h', help: 'show this help' },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -168,7 +171,7 @@ export const COMMAND_SPECS: ReadonlyMap<string, CommandSpec> = new Map<string, C
   [
     'logs',
     {
-      synopsis: ['logs NAME MEMBER [--event configure|addnodes|delnodes] [--tail N | --all] [-f]'],
+      synopsis: ['logs NAME MEMBER [--event configure|addnodes|delnodes|action-NAME] [--tail N | --all] [-f]'],
       summary: "a member's script output: <event>.stdout, .stderr and .status",
       details: [
         'Reads the files as they are, streaming, however large; on the local runtime they are',
@@ -177,6 +180,20 @@ export const COMMAND_SPECS: ReadonlyMap<string, CommandSpec> = new Map<string, C
       ],
       flags: ['event', 'tail', 'all', 'follow'],
       maxArgs: 2,
+    },
+  ],
+  [
+    'action',
+    {
+      synopsis: ['action NAME ACTION [--role ROLE] [MEMBER…] [-p KEY=VALUE…] [--no-wait]'],
+      summary: "run one of the app's custom actions on the cluster's members, as one tracked operation",
+      details: [
+        "Runs startscript --action ACTION --param KEY=VALUE… on the members of the action's roles (or of",
+        '--role, or the MEMBERs named); parameters are checked against their declared types before anything',
+        "runs. Waits and prints each member's result (exit 1 if any failed) unless --no-wait; the output is",
+        'in kdflow logs NAME MEMBER --event action-ACTION and kdflow history NAME.',
+      ],
+      flags: ['role', 'param', 'no-wait'],
     },
   ],
   [

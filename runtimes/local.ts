@@ -22,12 +22,14 @@ import { KeepAlives } from './local/keep-alive.ts';
 import { DNS_LABEL, MemberLayout, exists, isDir } from './local/layout.ts';
 import { endMember } from './local/member-processes.ts';
 import { PackageCopies } from './local/package-copies.ts';
+import { watchLocalMembers } from './local/watch.ts';
 import {
   CONFIGMETA_PATH,
   GUESTCONFIG_DIR,
   type ExecOptions,
   type ExecResult,
   type GuestFile,
+  type MemberDown,
   type MemberSpec,
   type MemberTarget,
   type Readiness,
@@ -38,6 +40,20 @@ import {
 export interface LocalRuntimeOptions {
   /** Overrides KDFLOW_CONTAINMENT. */
   containment?: ContainmentSetting;
+  /** How often the heal watch looks at every member (docs/adr/0049); KDFLOW_WATCH_INTERVAL_MS, 2000 by default. */
+  watchIntervalMs?: number;
+}
+
+/** KDFLOW_WATCH_INTERVAL_MS: a whole number of milliseconds, at least 100. */
+export function watchIntervalSetting(env: NodeJS.ProcessEnv = process.env): number {
+  const setting = env.KDFLOW_WATCH_INTERVAL_MS;
+  if (setting === undefined || setting === '') return 2000;
+  const ms = Number(setting);
+  if (!Number.isSafeInteger(ms) || ms < 100)
+    throw new Error(
+      `KDFLOW_WATCH_INTERVAL_MS: got ${JSON.stringify(setting)}; expected whole milliseconds, at least 100`,
+    );
+  return ms;
 }
 
 export class LocalRuntime implements Runtime {
@@ -48,8 +64,10 @@ export class LocalRuntime implements Runtime {
   /** KDFLOW_CONTAINMENT as it was when the runtime was made; checked on first use. */
   private readonly requested: string | undefined;
   private resolved: Containment | undefined;
+  private readonly watchIntervalMs: number;
   constructor(home: string, options: LocalRuntimeOptions = {}) {
     this.layout = new MemberLayout(home);
+    this.watchIntervalMs = options.watchIntervalMs ?? watchIntervalSetting();
     this.keepAlives = new KeepAlives(this.layout, () => this.containment);
     this.packages = new PackageCopies(path.join(home, '.unpack'));
     this.requested = options.containment ?? process.env.KDFLOW_CONTAINMENT;
@@ -114,6 +132,15 @@ export class LocalRuntime implements Runtime {
       if (pending.length === 0 || Date.now() >= wait.deadline || wait.signal.aborted) return result;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
+  }
+
+  /** Every member of this home, every interval: the heal watch (docs/adr/0049). */
+  watchMembers(onDown: (down: MemberDown) => void, signal: AbortSignal): Promise<void> {
+    return watchLocalMembers(
+      { membersDir: this.layout.membersDir(), intervalMs: this.watchIntervalMs, readiness: (m) => this.readiness(m) },
+      onDown,
+      signal,
+    );
   }
 
   async removeCluster(namespace: string, cluster: string): Promise<void> {

@@ -41,7 +41,8 @@ export interface GuestFile {
 
 export interface ScriptRequest {
   runId: string;
-  event: 'configure' | 'addnodes' | 'delnodes';
+  /** A lifecycle event, or `action-NAME` (docs/adr/0050): it names the run's files, `<event>.{stdout,stderr,status}`. */
+  event: string;
   argv: string[];
   env: EnvVar[];
   timeoutSeconds: number;
@@ -90,6 +91,15 @@ export interface ExecResult {
   message?: string;
 }
 
+/** A member whose container died, as a runtime's watch saw it (docs/adr/0049). */
+export interface MemberDown {
+  namespace: string;
+  cluster: string;
+  member: string;
+  /** What was seen, one short line: `keep-alive process is not running`, `pod deleted`. */
+  reason: string;
+}
+
 export interface Runtime {
   readonly kind: string;
   /** Create if absent. A member whose process died is started again. */
@@ -127,6 +137,12 @@ export interface Runtime {
   listMembers(namespace: string, cluster: string): Promise<string[]>;
   /** Cluster-wide leftovers (the headless Service, the cluster directory), once every member is gone. */
   removeCluster(namespace: string, cluster: string): Promise<void>;
+  /**
+   * Until `signal` aborts: calls `onDown` once for each death of a member's container this runtime
+   * sees, for every cluster (one watch per worker, not per cluster: docs/adr/0049). A member removed
+   * on purpose may be reported too: the workflow checks every report. Resolves when aborted.
+   */
+  watchMembers?(onDown: (down: MemberDown) => void, signal: AbortSignal): Promise<void>;
 }
 
 export const GUESTCONFIG_DIR = '/opt/guestconfig';

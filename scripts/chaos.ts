@@ -6,7 +6,7 @@
  *   --seed N        another seed (default 20261123, so two runs make the same choices)
  *   --quick         the small profile that `npm test` runs
  *   --only a,b      only these parts (local: worker-crash, server-restart, signal-flood, script-faults, daemons,
- *                   runner-kill, dead-member, bad-input, hostile-packages, security)
+ *                   runner-kill, dead-member, member-kill, bad-input, hostile-packages, security)
  *   --out DIR       where the reports go (default reports/)
  *   --keep          keep the temp directory with the server, worker and member files
  * With --only, the parts run replace their namesakes in an existing report of the same seed and

@@ -18,6 +18,7 @@ import { kdflowCacheDir } from '../lib/config.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
 import { loadWorkflowBundle } from './bundle-cache.ts';
 import type { BundleSources } from './bundle-key.ts';
+import { startHealWatch } from './heal-watch.ts';
 import { livenessHeartbeats, watchEventLoop, type LoopWatch } from './liveness.ts';
 import { takeOver, workerIdentity } from './takeover.ts';
 
@@ -31,6 +32,8 @@ export interface KdflowWorkerOptions {
   tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxCachedWorkflows'>>;
   /** The payload codec; by default the keys of KDFLOW_CODEC_KEY_FILE / KDFLOW_CODEC_KEYS, or none (lib/codec.ts). */
   codec?: EncryptionCodec;
+  /** The heal watch (docs/adr/0049): on unless false (KDFLOW_SELF_HEAL=off turns it off too). */
+  healWatch?: boolean;
   /** Tests only: wraps the activities, so a test can hold some until it releases them (testing/activity-gate.ts). */
   wrapActivities?: (activities: Activities) => Activities;
 }
@@ -182,5 +185,24 @@ export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<
         'could not take over from earlier workers; their activities wait for their heartbeat timeouts',
       ),
   );
+  // The heal watch lives exactly as long as the worker runs: one per worker, for every cluster (docs/adr/0049).
+  if (options.healWatch ?? process.env.KDFLOW_SELF_HEAL !== 'off') {
+    const run = worker.run.bind(worker);
+    worker.run = async () => {
+      const watch = startHealWatch({
+        runtime: options.runtime,
+        connection: options.connection,
+        namespace: options.namespace,
+        codec,
+        logger: options.logger,
+        identity,
+      });
+      try {
+        return await run();
+      } finally {
+        await watch.stop();
+      }
+    };
+  }
   return worker;
 }

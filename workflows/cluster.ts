@@ -13,12 +13,14 @@ import {
   clusterSearchAttributes,
   deleteSignal,
   formatIssues,
+  memberDownSignal,
   parseClusterInput,
   planQuery,
   resizedSpec,
   resizeSignal,
   resizeUpdate,
   retrySignal,
+  runActionUpdate,
   searchAttributes,
   specChangeSignal,
   specChangeUpdate,
@@ -35,8 +37,27 @@ import {
   type ResizeRequest,
   type SpecChange,
 } from '../api/contract.ts';
+import {
+  nextQueuedAction,
+  pruneActions,
+  queueAction,
+  runAction,
+  withMemberAction,
+  type ActionState,
+} from './actions.ts';
 import { packMembers, unpackMembers, type PackedMembers } from './carry.ts';
-import type { Desired, Member, Step } from './model.ts';
+import {
+  applyHeals,
+  forgetHeals,
+  healDue,
+  healPolicy,
+  nextHealIn,
+  noteDown,
+  probeDue,
+  type HealPolicy,
+  type HealState,
+} from './heal.ts';
+import { shortError, type Desired, type Member, type Step } from './model.ts';
 import { isLive } from './plan.ts';
 import { PLANNER_VERSION, freshPlannerVersion, plannerFor } from './planners.ts';
 import { buildStatus, currentDetails, describeStep } from './status.ts';
@@ -44,7 +65,7 @@ import { DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, failureMessage, probe, removal, runS
 import { listed, teardownSummary } from './summaries.ts';
 
 /** Everything the workflow knows. Plain JSON; O(1) per member. */
-interface ClusterState {
+interface ClusterState extends HealState, ActionState {
   desired: Desired;
   members: Member[];
   observedGeneration: number;
@@ -68,6 +89,10 @@ export interface ClusterOptions {
   maxHistoryEvents?: number;
   /** How soon the activities of a killed worker are given to another; tests shorten it. */
   heartbeatTimeoutSeconds?: number;
+  /** Self-healing's bound and backoff (docs/adr/0049); tests shorten them. */
+  heal?: Partial<HealPolicy>;
+  /** false: reports of dead members are ignored (a test that re-creates members with the runtime itself). */
+  selfHeal?: boolean;
 }
 
 const MAX_STEPS_PER_OPERATION = 10_000;
@@ -91,6 +116,7 @@ export async function clusterWorkflow(
   // This run's planner for life; the newest takes over at continue-as-new (docs/adr/0014).
   const { nextStep, applyOutcome, plan, requestRetry, countsWithPhaseOnly } = plannerFor(state.plannerVersion);
   const heartbeatTimeoutSeconds = options.heartbeatTimeoutSeconds ?? DEFAULT_HEARTBEAT_TIMEOUT_SECONDS;
+  const heals = healPolicy(options.heal);
   let deleting = false;
   let deleted = false;
   let step: Step | undefined;
@@ -179,6 +205,34 @@ export async function clusterWorkflow(
     if (request?.member === undefined || typeof request.member === 'string')
       state.retries.push(request?.member ?? null);
   });
+  // A worker's heal watch saw a member die: queued once, however many workers report it (docs/adr/0049).
+  wf.setHandler(memberDownSignal, (report) => {
+    if (deleting || options.selfHeal === false) return;
+    const healing = noteDown(state, state.members, report, Date.now(), heals);
+    if (!healing) return;
+    state.healing = healing;
+    changed();
+  });
+  // A custom action (docs/adr/0050): checked with the CLI's own check, queued as an operation, answered with its id.
+  wf.setHandler(runActionUpdate, (request) => {
+    if (deleting)
+      throw wf.ApplicationFailure.create({
+        type: 'InvalidAction',
+        message: 'the cluster is being deleted',
+        nonRetryable: true,
+      });
+    const queued = queueAction(state, state.desired, state.members, request, Date.now());
+    if ('issues' in queued)
+      throw wf.ApplicationFailure.create({
+        type: 'InvalidAction',
+        message: formatIssues(queued.issues),
+        nonRetryable: true,
+      });
+    state.actions = queued.actions;
+    state.actionSeq = queued.seq;
+    changed();
+    return { id: queued.record.id, targets: queued.record.count };
+  });
   wf.setHandler(deleteSignal, () => {
     deleting = true;
     operation?.cancel();
@@ -220,6 +274,37 @@ export async function clusterWorkflow(
     step = undefined;
   };
 
+  // Custom actions run once the lifecycle has nothing left to do, one at a time (docs/adr/0050).
+  const runActions = async () => {
+    for (let record = nextQueuedAction(state); record; record = nextQueuedAction(state)) {
+      if (nextStep(state.desired, state.members) !== undefined) return;
+      const current = record;
+      current.state = 'running';
+      state.seq += 1;
+      publish();
+      try {
+        await runAction(current, {
+          desired: state.desired,
+          members: state.members,
+          seq: state.seq,
+          heartbeatTimeoutSeconds,
+          onResult: (row) => {
+            state.memberActions = withMemberAction(state.memberActions ?? [], row, state.members);
+            publish();
+          },
+        });
+        current.state = current.failed > 0 ? 'failed' : 'succeeded';
+      } catch (error) {
+        if (wf.isCancellation(error)) current.state = 'cancelled';
+        throw error;
+      } finally {
+        current.finishedAt = Date.now();
+        state.actions = pruneActions(state.actions ?? []);
+        publish();
+      }
+    }
+  };
+
   const probeForRetry = async (members: Member[]): Promise<Set<string>> => {
     if (members.length === 0) return new Set();
     try {
@@ -239,14 +324,20 @@ export async function clusterWorkflow(
   const hasWork = () =>
     state.desired.generation > state.observedGeneration ||
     state.retries.length > 0 ||
+    healDue(state, Date.now()) ||
+    nextQueuedAction(state) !== undefined ||
     nextStep(state.desired, state.members) !== undefined;
   const historyTooLong = () =>
     wf.workflowInfo().continueAsNewSuggested ||
     (options.maxHistoryEvents !== undefined && wf.workflowInfo().historyLength > options.maxHistoryEvents);
 
   while (!deleting) {
-    await wf.condition(() => deleting || hasWork() || historyTooLong());
+    // A heal in backoff wakes the loop when it is due; with none waiting, no timer is set.
+    const healIn = nextHealIn(state, Date.now());
+    const woken = () => deleting || hasWork() || historyTooLong();
+    await (healIn === undefined ? wf.condition(woken) : wf.condition(woken, healIn));
     if (deleting) break;
+    if (!hasWork() && !historyTooLong()) continue;
     if (!hasWork()) {
       // Idle and the history is long: start a fresh run with the same state.
       await wf.condition(wf.allHandlersFinished);
@@ -262,12 +353,32 @@ export async function clusterWorkflow(
         : state.members.filter((m) => isLive(m) && retries.includes(m.name));
       const dead = await probeForRetry(asked);
       for (const member of retries) state.members = requestRetry(state.members, member ?? undefined, dead);
+      state.heals = forgetHeals(state, retries);
+    }
+    // Self-healing: the due reports are checked with the runtime, and the members found dead re-created.
+    const now = Date.now();
+    const due = (state.healing ?? []).filter((p) => p.notBefore <= now);
+    if (due.length > 0) {
+      // Kept pending while checked, so another worker's report of the same death is dropped meanwhile.
+      const probed = await probeDue(state.desired, state.members, due, heartbeatTimeoutSeconds);
+      state.healing = (state.healing ?? []).filter((p) => !due.includes(p));
+      if ('error' in probed)
+        state.lastHeal = shortError(`could not check ${listed(due.map((p) => p.member))}: ${probed.error}`);
+      else {
+        const healed = applyHeals(state.members, state.heals ?? [], due, probed.dead, Date.now(), heals, requestRetry);
+        state.members = healed.members;
+        state.heals = healed.heals;
+        if (healed.lastHeal) state.lastHeal = healed.lastHeal;
+      }
     }
     const desired = state.desired;
     operation = new wf.CancellationScope();
     publish();
     try {
-      await operation.run(() => runOperation(desired));
+      await operation.run(async () => {
+        await runOperation(desired);
+        await runActions();
+      });
       state.observedGeneration = desired.generation;
     } catch (error) {
       if (!wf.isCancellation(error)) throw error;

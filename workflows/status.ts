@@ -14,6 +14,8 @@ import {
   type ScriptRun,
   type StatusRequest,
 } from '../api/contract.ts';
+import { actionStatus, memberActionResult, type ActionRecord, type MemberActionRow } from './actions.ts';
+import type { HealRecord } from './heal.ts';
 import type { Desired, Member, Step } from './model.ts';
 import { isLive } from './plan.ts';
 import { aboutText, listed } from './summaries.ts';
@@ -28,6 +30,12 @@ export interface StatusInput {
   step?: Step;
   lastRejection?: Rejection;
   lastError?: string;
+  /** Self-healing (docs/adr/0049): members healed lately, and the newest heal's line. */
+  heals?: HealRecord[];
+  lastHeal?: string;
+  /** Custom actions (docs/adr/0050). */
+  actions?: ActionRecord[];
+  memberActions?: MemberActionRow[];
 }
 
 export function clusterPhase(
@@ -53,7 +61,8 @@ export function describeStep(step: Step): string {
 
 const EVENT_ORDER: EventName[] = ['configure', 'addnodes', 'delnodes'];
 
-function memberStatus(desired: Desired, m: Member): MemberStatus {
+function memberStatus(desired: Desired, m: Member, heals?: number, action?: MemberActionRow): MemberStatus {
+  const lastAction = memberActionResult(action);
   // The member's one error line belongs to its newest failed run, not to older ones.
   const newestFailed = EVENT_ORDER.filter((e) => m.runs[e] && m.runs[e]?.exitCode !== 0).sort(
     (a, b) => (m.runs[b]?.finishedAt ?? 0) - (m.runs[a]?.finishedAt ?? 0),
@@ -84,6 +93,8 @@ function memberStatus(desired: Desired, m: Member): MemberStatus {
     events,
     ...(m.lastError ? { lastError: m.lastError } : {}),
     ...(m.warning ? { warning: m.warning } : {}),
+    ...(heals ? { heals } : {}),
+    ...(lastAction ? { lastAction } : {}),
   };
 }
 
@@ -123,7 +134,12 @@ export function buildStatus(s: StatusInput, request: StatusRequest = {}): Cluste
   const offset = Math.min(requestedOffset, rows.length);
   for (const row of rows.slice(offset, offset + limit)) {
     const status: MemberStatus = row.member
-      ? memberStatus(desired, row.member)
+      ? memberStatus(
+          desired,
+          row.member,
+          s.heals?.find((h) => h.member === row.member?.name)?.count,
+          s.memberActions?.find((a) => a[0] === row.member?.name),
+        )
       : (() => {
           const name = memberName(desired.name, row.role, row.ordinal);
           return {
@@ -151,6 +167,8 @@ export function buildStatus(s: StatusInput, request: StatusRequest = {}): Cluste
     ...(s.step ? { operation: describeStep(s.step) } : {}),
     ...(s.lastRejection ? { lastRejection: s.lastRejection } : {}),
     ...(s.lastError ? { lastError: s.lastError } : {}),
+    ...(s.lastHeal ? { lastHeal: s.lastHeal } : {}),
+    ...(s.actions && s.actions.length > 0 ? { actions: s.actions.map(actionStatus) } : {}),
   };
 }
 
@@ -171,6 +189,12 @@ export function currentDetails(s: ClusterStatus): string {
   ];
   if (s.operation) lines.push(`Running: ${cell(s.operation)}`, '');
   if (s.lastError) lines.push(`Last error: ${cell(s.lastError)}`, '');
+  if (s.lastHeal) lines.push(`Last heal: ${cell(s.lastHeal)}`, '');
+  for (const a of s.actions ?? [])
+    lines.push(
+      `Action ${cell(a.id)}: ${a.state}, ${a.succeeded} ok and ${a.failed} failed of ${a.targets}${a.failures[0] ? ` — ${cell(a.failures[0])}` : ''}`,
+      '',
+    );
   if (s.lastRejection) lines.push(`Last rejected change: ${cell(s.lastRejection.reason)}`, '');
   if (members.length > 0) {
     lines.push('| member | role | state | last event |', '|---|---|---|---|');

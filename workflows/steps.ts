@@ -41,7 +41,7 @@ export interface StepContext {
 export const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 10;
 
 // The workflow waits for a cancelled activity to stop, so teardown never races a half-done create.
-function memberActivityOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
+export function memberActivityOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
   return {
     startToCloseTimeout: '10 minutes',
     heartbeatTimeout: `${heartbeatTimeoutSeconds} seconds`,
@@ -270,7 +270,7 @@ function runRecord(desired: Desired, seq: number, result: ScriptOutcome | undefi
   };
 }
 
-function scriptDetails(error: unknown): ScriptOutcome | undefined {
+export function scriptDetails(error: unknown): ScriptOutcome | undefined {
   const cause = error instanceof ActivityFailure ? error.cause : undefined;
   return cause instanceof ApplicationFailure ? (cause.details?.[0] as ScriptOutcome | undefined) : undefined;
 }

@@ -1,7 +1,7 @@
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { EventName, memberFqdn, statusQuery } from '../../api/index.ts';
+import { isScriptEvent, memberFqdn, statusQuery } from '../../api/index.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
 import type { MemberTarget } from '../../runtimes/runtime.ts';
 import type { CliContext } from '../context.ts';
@@ -11,7 +11,7 @@ import { memberList } from '../render.ts';
 import { followFiles, followGuestFiles } from '../follow.ts';
 import { tailStart } from '../tail.ts';
 
-const USAGE = 'usage: kdflow logs NAME MEMBER [--event configure|addnodes|delnodes] [--tail N | --all]';
+const USAGE = 'usage: kdflow logs NAME MEMBER [--event configure|addnodes|delnodes|action-NAME] [--tail N | --all]';
 export const DEFAULT_TAIL_LINES = 100;
 /** What the tail shows at most, however long its lines: one line without a newline must not become the whole file. */
 const TAIL_MAX_BYTES = 1024 * 1024;
@@ -25,8 +25,12 @@ export async function logsCommand(
   if (!name || !memberName) throw new UsageError(USAGE);
   await checkName('cluster name', 'NAME', name);
   await checkName('member name', 'MEMBER', memberName);
-  const event = EventName.safeParse(flags.event ?? 'configure');
-  if (!event.success) throw new UsageError(`--event must be configure, addnodes or delnodes, got "${flags.event}"`);
+  const event = flags.event ?? 'configure';
+  // The event names files: only a lifecycle event or a custom action's `action-NAME` (docs/adr/0050).
+  if (!isScriptEvent(event))
+    throw new UsageError(
+      `--event must be configure, addnodes, delnodes or action-NAME (a custom action), got "${flags.event}"`,
+    );
   if (flags.all && flags.tail !== undefined)
     throw new UsageError('--tail and --all do not go together: --tail N shows the last N lines, --all every line');
   const lines = flags.all ? Infinity : parseTail(flags.tail);
@@ -49,7 +53,7 @@ export async function logsCommand(
   };
 
   const runtime = await ctx.runtime();
-  const files = STREAMS.map((stream) => `${event.data}.${stream}`);
+  const files = STREAMS.map((stream) => `${event}.${stream}`);
   if (runtime instanceof LocalRuntime) {
     const root = runtime.memberRoot(target);
     if (!(await stat(root).catch(() => undefined))?.isDirectory()) {

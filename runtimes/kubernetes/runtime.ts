@@ -12,6 +12,7 @@ import {
   type ExecOptions,
   type ExecResult,
   type GuestFile,
+  type MemberDown,
   type MemberSpec,
   type MemberTarget,
   type Readiness,
@@ -34,6 +35,7 @@ import {
   pvcName,
 } from './objects.ts';
 import { oomKilledSince, podAlive, watchReadiness } from './readiness.ts';
+import { podEnded, watchMemberPods } from './watch.ts';
 
 export interface KubernetesRuntimeOptions {
   /** How long Unschedulable, image-pull or crash-loop problems last before a member is failed. */
@@ -97,6 +99,17 @@ export class KubernetesRuntime implements Runtime {
     if (existing) refuseForeign('pod', existing, member);
     if (existing?.metadata?.deletionTimestamp)
       throw new RuntimeError('MemberNotReady', `pod ${name} is still terminating; it is created again once it is gone`);
+    // A pod that ended (evicted, failed) never runs again: it goes, and the member is made anew (docs/adr/0049).
+    const ended = existing && podEnded(existing);
+    if (existing && ended) {
+      await deleteIfPresent(() =>
+        this.core.deleteNamespacedPod({ namespace, name, body: { preconditions: { uid: existing.metadata?.uid } } }),
+      );
+      throw new RuntimeError(
+        'MemberNotReady',
+        `pod ${name} had ended (${ended}); deleted, created again once it is gone`,
+      );
+    }
     const pod =
       existing ??
       (await this.createOrAdopt(
@@ -306,6 +319,11 @@ export class KubernetesRuntime implements Runtime {
       .map((o) => o.metadata?.labels?.[LABELS.member])
       .filter((n): n is string => Boolean(n));
     return [...new Set(names)];
+  }
+
+  /** One watch on every member pod of every namespace: the worker's heal watch (docs/adr/0049). */
+  watchMembers(onDown: (down: MemberDown) => void, signal: AbortSignal): Promise<void> {
+    return watchMemberPods(this.kc, this.core, onDown, signal);
   }
 
   async removeCluster(namespace: string, cluster: string): Promise<void> {

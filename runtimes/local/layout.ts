@@ -21,6 +21,11 @@ export class MemberLayout {
     this.home = home;
   }
 
+  /** $KDFLOW_HOME/members: every namespace's clusters, for the heal watch. */
+  membersDir(): string {
+    return path.join(this.home, 'members');
+  }
+
   /** $KDFLOW_HOME/members/<namespace>/<cluster>/<member>/ */
   memberRoot(member: MemberKey): string {
     return path.join(this.clusterDir(member.namespace, member.cluster), safeSegment('member name', member.name));
@@ -31,7 +36,7 @@ export class MemberLayout {
    * or "" never reach path.join (nor rm).
    */
   clusterDir(namespace: string, cluster: string): string {
-    return path.join(this.home, 'members', safeSegment('namespace', namespace), safeClusterSegment(cluster));
+    return path.join(this.membersDir(), safeSegment('namespace', namespace), safeClusterSegment(cluster));
   }
 
   /** A guest path (/opt/guestconfig/…) inside the member's directory; never outside it. */

@@ -66,6 +66,18 @@ function richInput(): Json {
       scriptTimeoutSeconds: 300,
       maxParallel: 8,
       retry: { maximumAttempts: 4, initialIntervalSeconds: 0.5, backoffCoefficient: 1.5 },
+      actions: [
+        {
+          name: 'compact',
+          roles: ['worker'],
+          mode: 'serial',
+          timeoutSeconds: 60,
+          params: [
+            { name: 'level', type: 'enum', values: ['low', 'high'], default: 'low' },
+            { name: 'files', type: 'integer', required: true, description: 'how many' },
+          ],
+        },
+      ],
     },
     spec: {
       app: 'spark',

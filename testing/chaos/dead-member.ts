@@ -61,11 +61,14 @@ export async function deadMember(env: ChaosEnv, rounds: number): Promise<PartRep
     };
     const [killed, removed, untouched] = [spec(0), spec(1), spec(2)];
     const daemon = (m: MemberSpec) => async () => (await markedProcesses(`${mark}.${m.ordinal}`)).length;
+    // This part re-creates the dead members with the runtime itself, which the cluster's own healing
+    // (docs/adr/0049, chaos part member-kill) would race: it is off for these clusters.
     const handle = await startCluster(
       env,
       name,
       app,
       clusterSpec({ worker: 3 }, [{ name: 'CHAOS_MARK', value: mark }]),
+      { selfHeal: false },
     );
     await waitForStatus(handle, configured(1), 120_000);
     if ((await within(20_000, async () => (await markedProcesses(`${mark}.`)).length === 3)) === undefined)

@@ -16,7 +16,7 @@ import {
   type ClusterStatus,
   type KdAppSpecInput,
 } from '../../api/index.ts';
-import type { clusterWorkflow } from '../../workflows/cluster.ts';
+import type { ClusterOptions, clusterWorkflow } from '../../workflows/cluster.ts';
 import type { ChaosEnv } from './env.ts';
 
 export const NAMESPACE = 'default';
@@ -96,12 +96,13 @@ export async function startCluster(
   name: string,
   app: KdAppSpec,
   spec: KdClusterSpec,
+  options?: ClusterOptions,
 ): Promise<ClusterHandle> {
   const input: ClusterInput = { namespace: NAMESPACE, name, appName: APP_NAME, app, spec };
   return env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', {
     taskQueue: TASK_QUEUE,
     workflowId: clusterWorkflowId(NAMESPACE, name),
-    args: [input],
+    args: options ? [input, undefined, options] : [input],
   });
 }
 

@@ -14,6 +14,7 @@ import { ChaosEnv, type ChaosRuntime } from './env.ts';
 import { apiServerRestart } from './apiserver-restart.ts';
 import { podDelete } from './pod-delete.ts';
 import { hostilePackages } from './hostile-packages.ts';
+import { memberKill } from './member-kill.ts';
 import { partLine, type ChaosReport, type PartReport } from './report.ts';
 import { Rng } from './rng.ts';
 import { runnerKill } from './runner-kill.ts';
@@ -31,6 +32,7 @@ export const PARTS = [
   'daemons',
   'runner-kill',
   'dead-member',
+  'member-kill',
   'bad-input',
   'hostile-packages',
   'security',
@@ -102,6 +104,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     daemons: () => daemons(env, { rounds: quick ? 1 : 3, attempts: quick ? 2 : 3 }),
     'runner-kill': () => runnerKill(env, rng.fork('runner-kill'), { trials: quick ? 1 : 6, withWorker: quick ? 0 : 2 }),
     'dead-member': () => deadMember(env, quick ? 1 : 3),
+    'member-kill': () => memberKill(env, rng.fork('member-kill'), { rounds: quick ? 1 : 8 }),
     'bad-input': () => {
       const sample = rng.fork('bad-input');
       return quick

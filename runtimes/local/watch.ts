@@ -1,0 +1,74 @@
+/**
+ * The local runtime's heal watch (docs/adr/0049): every member this KDFLOW_HOME made (its
+ * `.<member>.member` record) is looked at every interval, with the same check as `probeMembers`
+ * (directory there, keep-alive running). A directory and a process have no events to wait on, so
+ * this polls; one scan per worker covers every cluster. A member must look dead on two scans in a
+ * row before it is reported (a launch or removal passes through "dead" for a moment), and it is
+ * reported once per death: again only after it was seen alive.
+ */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { MemberDown, MemberTarget, Readiness } from '../runtime.ts';
+import { DNS_LABEL } from './layout.ts';
+
+export interface LocalWatchOptions {
+  /** $KDFLOW_HOME/members */
+  membersDir: string;
+  intervalMs: number;
+  readiness: (member: MemberTarget) => Promise<Readiness>;
+}
+
+/** Member records under members/<namespace>/<cluster>/: every member this home made that was not removed. */
+async function recordedMembers(membersDir: string): Promise<Omit<MemberTarget, 'role' | 'ordinal' | 'fqdn'>[]> {
+  const dirs = async (dir: string) =>
+    (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory()).map((e) => e.name);
+  const found: Omit<MemberTarget, 'role' | 'ordinal' | 'fqdn'>[] = [];
+  for (const namespace of await dirs(membersDir)) {
+    for (const cluster of await dirs(path.join(membersDir, namespace))) {
+      const entries = await readdir(path.join(membersDir, namespace, cluster), { withFileTypes: true }).catch(() => []);
+      for (const e of entries) {
+        const name = e.isFile() ? /^\.(.+)\.member$/.exec(e.name)?.[1] : undefined;
+        if (name && DNS_LABEL.test(name)) found.push({ namespace, cluster, name });
+      }
+    }
+  }
+  return found;
+}
+
+export async function watchLocalMembers(
+  options: LocalWatchOptions,
+  onDown: (down: MemberDown) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  // Member key → scans in a row it looked dead.
+  const strikes = new Map<string, number>();
+  while (!signal.aborted) {
+    const seen = new Set<string>();
+    for (const m of await recordedMembers(options.membersDir)) {
+      if (signal.aborted) return;
+      const key = `${m.namespace}/${m.cluster}/${m.name}`;
+      seen.add(key);
+      // Role, ordinal and FQDN are not needed to find a local member's directory and keep-alive.
+      const readiness: Readiness = await options
+        .readiness({ ...m, role: '', ordinal: 0, fqdn: '' })
+        .catch(() => ({ ready: true }));
+      if (readiness.ready) {
+        strikes.delete(key);
+        continue;
+      }
+      const count = (strikes.get(key) ?? 0) + 1;
+      strikes.set(key, count);
+      if (count === 2)
+        onDown({
+          namespace: m.namespace,
+          cluster: m.cluster,
+          member: m.name,
+          reason: readiness.reason ?? 'its keep-alive is gone',
+        });
+    }
+    for (const key of strikes.keys()) if (!seen.has(key)) strikes.delete(key);
+    // An abort ends the wait at once (the rejection is that abort, and the loop then ends).
+    await delay(options.intervalMs, undefined, { signal }).catch(() => undefined);
+  }
+}

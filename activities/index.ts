@@ -3,14 +3,19 @@
  * ApplicationFailures. Each is idempotent, so Temporal may retry any of them.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailureCategory } from '@temporalio/common';
 import {
+  clusterWorkflowId,
   configmetaFile,
   scriptArgv,
+  topologyQuery,
+  type KdClusterSpec,
+  type ObjectKind,
   type ClusterRole,
   type EnvVar,
-  type EventName,
   type NotifyAbout,
+  type ScriptEvent,
   type RoleService,
   type Topology,
 } from '../api/index.ts';
@@ -22,6 +27,8 @@ import { preparePackage, type PrepareOptions } from '../runtimes/config-package.
 import { guestToolsArchive } from '../runtimes/guest-tools.ts';
 import { packageCacheDir } from '../runtimes/package-cache.ts';
 import { RuntimeError } from '../runtimes/errors.ts';
+import { getObject } from '../lib/object-store.ts';
+import { connectionsDigest, readConnections, type ConnectionReaders } from './connections.ts';
 import { runScript } from '../runtimes/script/protocol.ts';
 import {
   CONFIGMETA_PATH,
@@ -78,7 +85,7 @@ export interface LaunchInput {
 /** A script run as the workflow asks for it: the argv is formatted here, from `about`, never carried. */
 export interface ScriptInput {
   runId: string;
-  event: EventName;
+  event: ScriptEvent;
   about?: NotifyAbout;
   env: EnvVar[];
   timeoutSeconds: number;
@@ -136,10 +143,40 @@ export function createActivities(deps: ActivityDeps) {
     );
   };
 
-  const writeMemberConfigmeta = (topology: Topology, m: MemberTarget) =>
-    runtime.writeFiles(m, [{ path: CONFIGMETA_PATH, ...configmetaFile(topology, m.name) }]);
-  const writeConfigmetaTo = (topology: Topology, members: MemberTarget[]) =>
-    eachMember(members, parallel, (m) => writeMemberConfigmeta(topology, m));
+  // Connected objects: the runtime's own where it has them (the API on Kubernetes), else what `kdflow apply` stored.
+  const readers: ConnectionReaders = {
+    object: (kind: ObjectKind, namespace: string, name: string) =>
+      runtime.readObject ? runtime.readObject(kind, namespace, name) : getObject(deps.home, kind, namespace, name),
+    cluster: async (namespace: string, name: string) => {
+      const { client } = Context.current();
+      const handle = client.workflow.getHandle(clusterWorkflowId(namespace, name));
+      const running = await handle.describe().then(
+        (d) => d.status.name === 'RUNNING',
+        (error: unknown) => {
+          if (error instanceof WorkflowNotFoundError) return false;
+          throw error;
+        },
+      );
+      return running ? handle.query(topologyQuery) : undefined;
+    },
+  };
+  const connected = async (namespace: string, connections: KdClusterSpec['connections']) => {
+    if (!connections) return { content: undefined, notes: [] };
+    try {
+      return await readConnections(namespace, connections, readers);
+    } catch (error) {
+      throw toFailure(error);
+    }
+  };
+
+  // One read of the connections per write, whatever the number of members (docs/adr/0044).
+  const configmetaWriter = async (topology: Topology) => {
+    const { content } = await connected(topology.namespace, topology.connections);
+    return (m: MemberTarget) =>
+      runtime.writeFiles(m, [{ path: CONFIGMETA_PATH, ...configmetaFile(topology, m.name, content) }]);
+  };
+  const writeConfigmetaTo = async (topology: Topology, members: MemberTarget[]) =>
+    eachMember(members, parallel, await configmetaWriter(topology));
 
   // Removal must finish, so a failure is retried by Temporal rather than recorded on the member.
   const removeAll = async (members: MemberTarget[]) => {
@@ -197,7 +234,7 @@ export function createActivities(deps: ActivityDeps) {
             failed[m.name] = `not ready: ${readiness[m.name]?.reason ?? 'timed out waiting'}`;
         going = going.filter((m) => !(m.name in failed));
       }
-      going = await stage('configmeta', going, (m) => writeMemberConfigmeta(input.topology, m));
+      going = await stage('configmeta', going, await configmetaWriter(input.topology));
       // The configcli helpers (ccli, configmacro, …) its scripts find first on their PATH.
       const tools = await guestToolsArchive(path.join(deps.home, 'guest-tools')).catch((error: unknown) => {
         throw toFailure(error);
@@ -227,6 +264,22 @@ export function createActivities(deps: ActivityDeps) {
         'members launched',
       );
       return { failed };
+    },
+
+    /** A digest of what the cluster connects to now (docs/adr/0044): the workflow keeps only that, and --reconnects on a new one. */
+    async readConnections({
+      namespace,
+      cluster,
+      connections,
+    }: {
+      namespace: string;
+      cluster: string;
+      connections: NonNullable<KdClusterSpec['connections']>;
+    }): Promise<{ digest: string; notes: string[] }> {
+      const { content, notes } = await connected(namespace, connections);
+      const digest = connectionsDigest(content ?? { clusters: {}, configmaps: {}, secrets: {} });
+      if (notes.length > 0) deps.logger.warn({ namespace, cluster, notes }, 'connections left out of configmeta');
+      return { digest, notes };
     },
 
     /** Which members are dead now (name → why), without waiting: `kdflow retry` re-creates them. */

@@ -72,9 +72,10 @@ export const KdClusterSpec = z
     appCatalog: z.enum(APP_CATALOGS).optional(),
     connections: z
       .strictObject({
-        clusters: z.array(z.string()).optional(),
-        configmaps: z.array(z.string()).optional(),
-        secrets: z.array(z.string()).optional(),
+        // Names become object lookups and, on the local runtime, file names: checked as cluster names are.
+        clusters: z.array(ClusterName('connected cluster')).optional(),
+        configmaps: z.array(ClusterName('connected configmap')).optional(),
+        secrets: z.array(ClusterName('connected secret')).optional(),
       })
       .optional(),
     defaultSecret: z.looseObject({}).nullable().optional(),

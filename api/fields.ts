@@ -7,6 +7,8 @@
 
 /** The lifecycle events a startscript receives, in KubeDirector's words. */
 export const EVENTS = ['configure', 'addnodes', 'delnodes'] as const;
+/** Every argument a startscript is run with: the eventList's events, and --reconnect, which KubeDirector sends whatever the eventList says (docs/adr/0044). */
+export const SCRIPT_EVENTS = [...EVENTS, 'reconnect'] as const;
 
 /** KubeDirector's member states, kept verbatim so its users read them without a glossary. */
 export const MEMBER_STATES = [

@@ -97,10 +97,10 @@ export const KUBEDIRECTOR_FIELDS: readonly FieldRule[] = [
     "members are always `<cluster>-<role>-<ordinal>` (KubeDirector's CrNameRole, without its random part); `UID` is warned about",
   ),
   supported('cluster', 'spec.serviceType', "every role's Service type (Kubernetes runtime)"),
-  laterRefused(
+  supported(
     'cluster',
     'spec.connections',
-    'connected clusters, configmaps and secrets come in a later kdflow version',
+    "configmeta `connections` (other kdflow clusters; ConfigMaps and Secrets with KubeDirector's type labels, from the API on Kubernetes, stored by `kdflow apply` on the local runtime); a change sends `--reconnect`",
   ),
   laterRefused('cluster', 'spec.defaultSecret', 'secret volumes come in a later kdflow version'),
   supported('cluster', 'spec.roles', 'members per role'),

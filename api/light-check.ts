@@ -275,9 +275,9 @@ const clusterSpecShape = strict<KdClusterSpec>({
   appCatalog: optional(oneOf(APP_CATALOGS)),
   connections: optional(
     strict<NonNullable<KdClusterSpec['connections']>>({
-      clusters: optional(array(string())),
-      configmaps: optional(array(string())),
-      secrets: optional(array(string())),
+      clusters: optional(array(clusterName('connected cluster'))),
+      configmaps: optional(array(clusterName('connected configmap'))),
+      secrets: optional(array(clusterName('connected secret'))),
     }),
   ),
   defaultSecret: optional(nullable(looseObject)),

@@ -2,6 +2,7 @@ import type { QueryDefinition, SignalDefinition, UpdateDefinition } from '@tempo
 import type { KdAppSpec } from './app.ts';
 import type { KdClusterSpec } from './cluster.ts';
 import type { ClusterStatus, StatusRequest } from './status.ts';
+import type { Topology } from './configmeta.ts';
 import type { FieldIssue } from './rules.ts';
 
 /*
@@ -49,6 +50,8 @@ export const resizeSignal = defineSignal<[ResizeRequest]>('resize');
 export const specChangeSignal = defineSignal<[SpecChange]>('specChange');
 export const deleteSignal = defineSignal<[]>('delete');
 export const retrySignal = defineSignal<[RetryRequest]>('retry');
+/** A connected ConfigMap or Secret may have changed: check the connections now, not at the next interval (docs/adr/0044). */
+export const connectionsChangedSignal = defineSignal<[]>('connectionsChanged');
 
 export const resizeUpdate = defineUpdate<Accepted, [ResizeRequest]>('resizeCluster');
 export const specChangeUpdate = defineUpdate<Accepted, [SpecChange]>('changeSpec');
@@ -70,3 +73,5 @@ export const specQuery = defineQuery<ClusterSpecView>('spec');
 export const planQuery = defineQuery<PlanAnswer, [SpecChange]>('plan');
 /** A number that changes whenever the status would: a poller (the shim) asks this first and reads status only on change. */
 export const statusVersionQuery = defineQuery<number>('statusVersion');
+/** Who is in the cluster now, as its members' configmeta describes it: what a cluster that connects to it shows (docs/adr/0044). */
+export const topologyQuery = defineQuery<Topology>('topology');

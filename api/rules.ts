@@ -306,3 +306,11 @@ export function resizedSpec(spec: KdClusterSpec, roles: Readonly<Record<string, 
 export function newClusterIssues(clusterName: string, spec: KdClusterSpec, app: KdAppSpec): FieldIssue[] {
   return clusterIssues(clusterName, spec, app).map((i) => ({ ...i, path: `spec.${i.path}` }));
 }
+
+/** Whether a cluster connects to anything: only then is there a digest to check and a --reconnect to send (docs/adr/0044). */
+export function hasConnections(spec: Pick<KdClusterSpec, 'connections'>): boolean {
+  const c = spec.connections;
+  return Boolean(
+    c && ((c.clusters?.length ?? 0) > 0 || (c.configmaps?.length ?? 0) > 0 || (c.secrets?.length ?? 0) > 0),
+  );
+}

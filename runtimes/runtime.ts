@@ -5,7 +5,15 @@
  * member. Script runs are written once on top of it (runtimes/script/, docs/adr/0021), so a third
  * runtime (plain SSH hosts, say) is a new file.
  */
-import type { ClusterRole, EffectiveRole, EnvVar, RoleService } from '../api/index.ts';
+import type {
+  ClusterRole,
+  EffectiveRole,
+  EnvVar,
+  ObjectKind,
+  RoleService,
+  ScriptEvent,
+  StoredObject,
+} from '../api/index.ts';
 
 export interface MemberTarget {
   namespace: string;
@@ -41,7 +49,7 @@ export interface GuestFile {
 
 export interface ScriptRequest {
   runId: string;
-  event: 'configure' | 'addnodes' | 'delnodes';
+  event: ScriptEvent;
   argv: string[];
   env: EnvVar[];
   timeoutSeconds: number;
@@ -125,6 +133,8 @@ export interface Runtime {
   readGuestFile(member: MemberTarget, guestPath: string): Promise<string | undefined>;
   /** Names of the members that exist for a cluster, so teardown also finds ones created by a cancelled step. */
   listMembers(namespace: string, cluster: string): Promise<string[]>;
+  /** A ConfigMap or Secret a cluster connects to, from the runtime's API; runtimes without one leave it out (docs/adr/0044). */
+  readObject?(kind: ObjectKind, namespace: string, name: string): Promise<StoredObject | undefined>;
   /** Cluster-wide leftovers (the headless Service, the cluster directory), once every member is gone. */
   removeCluster(namespace: string, cluster: string): Promise<void>;
 }

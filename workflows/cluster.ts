@@ -11,8 +11,10 @@ import * as wf from '@temporalio/workflow';
 import {
   checkSpecChange,
   clusterSearchAttributes,
+  connectionsChangedSignal,
   deleteSignal,
   formatIssues,
+  hasConnections,
   parseClusterInput,
   planQuery,
   resizedSpec,
@@ -26,6 +28,7 @@ import {
   stableJson,
   statusQuery,
   statusVersionQuery,
+  topologyQuery,
   type Accepted,
   type ClusterInput,
   type ClusterStatus,
@@ -40,7 +43,15 @@ import type { Desired, Member, Step } from './model.ts';
 import { isLive } from './plan.ts';
 import { PLANNER_VERSION, freshPlannerVersion, plannerFor } from './planners.ts';
 import { buildStatus, currentDetails, describeStep } from './status.ts';
-import { DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, failureMessage, probe, removal, runStep, target } from './steps.ts';
+import {
+  DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
+  failureMessage,
+  probe,
+  removal,
+  runStep,
+  target,
+  topologyOf,
+} from './steps.ts';
 import { listed, teardownSummary } from './summaries.ts';
 
 /** Everything the workflow knows. Plain JSON; O(1) per member. */
@@ -61,6 +72,8 @@ interface ClusterState {
 export interface CarriedState extends Omit<ClusterState, 'desired' | 'members'> {
   generation: number;
   members: PackedMembers;
+  /** Digest of the connected objects (docs/adr/0044); absent without connections. */
+  connections?: string;
 }
 
 export interface ClusterOptions {
@@ -68,7 +81,11 @@ export interface ClusterOptions {
   maxHistoryEvents?: number;
   /** How soon the activities of a killed worker are given to another; tests shorten it. */
   heartbeatTimeoutSeconds?: number;
+  /** How often a cluster with connections reads them for a change (docs/adr/0044); KubeDirector re-reads every 30 s. */
+  connectionCheckSeconds?: number;
 }
+
+const DEFAULT_CONNECTION_CHECK_SECONDS = 30;
 
 const MAX_STEPS_PER_OPERATION = 10_000;
 
@@ -97,6 +114,8 @@ export async function clusterWorkflow(
   let operation: wf.CancellationScope | undefined;
   // configmeta's cluster.id: a plain id, stable across continue-as-new, new for a re-created cluster (as a CR's UID).
   const clusterId = wf.workflowInfo().firstExecutionRunId;
+  // Read the connections before the next operation: at the start, on a hint, at each interval (docs/adr/0044).
+  let connectionsDue = hasConnections(state.desired.spec) && state.desired.connections === undefined;
   const changed = () => {
     state.statusVersion += 1;
   };
@@ -143,6 +162,8 @@ export async function clusterWorkflow(
   const accept = (spec: KdClusterSpec): Accepted => {
     // As in Kubernetes, an unchanged spec is no new generation: a re-sent or replayed change is a no-op.
     if (stableJson(spec) === stableJson(state.desired.spec)) return { generation: state.desired.generation };
+    if (stableJson(spec.connections ?? null) !== stableJson(state.desired.spec.connections ?? null))
+      connectionsDue = hasConnections(spec) || state.desired.connections !== undefined;
     state.desired = { ...state.desired, spec, generation: state.desired.generation + 1 };
     changed();
     return { generation: state.desired.generation };
@@ -179,6 +200,10 @@ export async function clusterWorkflow(
     if (request?.member === undefined || typeof request.member === 'string')
       state.retries.push(request?.member ?? null);
   });
+  wf.setHandler(connectionsChangedSignal, () => {
+    if (hasConnections(state.desired.spec)) connectionsDue = true;
+  });
+  wf.setHandler(topologyQuery, () => topologyOf(state.desired, clusterId, state.members));
   wf.setHandler(deleteSignal, () => {
     deleting = true;
     operation?.cancel();
@@ -244,10 +269,42 @@ export async function clusterWorkflow(
     wf.workflowInfo().continueAsNewSuggested ||
     (options.maxHistoryEvents !== undefined && wf.workflowInfo().historyLength > options.maxHistoryEvents);
 
+  // Reads the connected objects; a new digest is what makes the planner send --reconnect (workflows/reconnect.ts).
+  const checkConnections = async () => {
+    connectionsDue = false;
+    const spec = state.desired.spec;
+    if (!hasConnections(spec)) {
+      if (state.desired.connections !== undefined) state.desired = withoutConnectionsDigest(state.desired);
+      return;
+    }
+    try {
+      const { digest } = await probe(heartbeatTimeoutSeconds).readConnections.executeWithOptions(
+        { summary: 'read connected clusters, configmaps and secrets' },
+        [{ namespace: input.namespace, cluster: input.name, connections: spec.connections ?? {} }],
+      );
+      if (digest !== state.desired.connections) {
+        state.desired = { ...state.desired, connections: digest };
+        changed();
+      }
+    } catch (error) {
+      if (wf.isCancellation(error)) throw error;
+      state.lastError = `could not read the cluster's connections: ${failureMessage(error)}`;
+      changed();
+    }
+  };
+  const connectionCheckMs = (options.connectionCheckSeconds ?? DEFAULT_CONNECTION_CHECK_SECONDS) * 1000;
+
   while (!deleting) {
-    await wf.condition(() => deleting || hasWork() || historyTooLong());
+    const awake = () => deleting || connectionsDue || hasWork() || historyTooLong();
+    // Only a cluster with connections waits on a timer: every other history keeps its commands (docs/adr/0014).
+    if (hasConnections(state.desired.spec)) {
+      if (!(await wf.condition(awake, connectionCheckMs))) connectionsDue = true;
+    } else await wf.condition(awake);
+    if (deleting) break;
+    if (connectionsDue) await checkConnections();
     if (deleting) break;
     if (!hasWork()) {
+      if (!historyTooLong()) continue;
       // Idle and the history is long: start a fresh run with the same state.
       await wf.condition(wf.allHandlersFinished);
       const next: ClusterInput = { ...input, app: state.desired.app, spec: state.desired.spec };
@@ -319,16 +376,34 @@ function fresh(input: ClusterInput): ClusterState {
 function carry(state: ClusterState): CarriedState {
   const { desired, members, ...rest } = state;
   // A new run takes the newest planner (docs/adr/0014).
-  return { ...rest, plannerVersion: PLANNER_VERSION, generation: desired.generation, members: packMembers(members) };
+  return {
+    ...rest,
+    plannerVersion: PLANNER_VERSION,
+    generation: desired.generation,
+    members: packMembers(members),
+    ...(desired.connections !== undefined ? { connections: desired.connections } : {}),
+  };
 }
 
 function resume(input: ClusterInput, carried: CarriedState): ClusterState {
-  const { generation, members, ...rest } = carried;
+  const { generation, members, connections, ...rest } = carried;
   return {
     ...rest,
-    desired: { namespace: input.namespace, name: input.name, app: input.app, spec: input.spec, generation },
+    desired: {
+      namespace: input.namespace,
+      name: input.name,
+      app: input.app,
+      spec: input.spec,
+      generation,
+      ...(connections !== undefined ? { connections } : {}),
+    },
     members: unpackMembers(input.name, members),
   };
+}
+
+function withoutConnectionsDigest(desired: Desired): Desired {
+  const { connections: _digest, ...rest } = desired;
+  return rest;
 }
 
 function markDeleting(members: Member[], names: string[]): Member[] {

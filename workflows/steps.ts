@@ -14,13 +14,14 @@ import {
 import type { Activities, LaunchRole, ScriptOutcome } from '../activities/index.ts';
 import {
   effectiveRole,
+  hasConnections,
   memberFqdn,
   roleServices,
   scriptRunId,
   toRanges,
   toRuns,
-  type EventName,
   type KdAppSpec,
+  type ScriptEvent,
 } from '../api/contract.ts';
 import type { Topology } from '../api/configmeta.ts';
 import { isLive, nextNodeIds, withNodeIds } from './plan.ts';
@@ -71,7 +72,7 @@ export function removal(heartbeatTimeoutSeconds: number) {
   });
 }
 
-function scriptActivities(app: KdAppSpec, heartbeatTimeoutSeconds: number, event: EventName) {
+function scriptActivities(app: KdAppSpec, heartbeatTimeoutSeconds: number, event: ScriptEvent) {
   return proxyActivities<Activities>({
     ...memberActivityOptions(heartbeatTimeoutSeconds),
     // The runtime kills the script at scriptTimeoutSeconds; this bound only catches a lost worker.
@@ -123,6 +124,8 @@ export function topologyOf(
         nodeIds: toRuns(mine.map((m) => m.nodeId ?? 0)),
       };
     }),
+    // The activity that writes configmeta reads what these name (docs/adr/0044).
+    ...(hasConnections(desired.spec) ? { connections: desired.spec.connections } : {}),
   };
 }
 
@@ -187,6 +190,7 @@ export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome
         ),
       );
     case 'runEvent':
+      if (step.event === 'reconnect') return reconnect(step, ctx, targets(step.targets));
       return runEvent(step, ctx, targets(step.targets));
     case 'removeMembers':
       await removal(ctx.heartbeatTimeoutSeconds).removeMembers.executeWithOptions(
@@ -199,6 +203,27 @@ export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome
     case 'markLeaving':
       return { failed: {}, runs: {} };
   }
+}
+
+/** --reconnect: configmeta is rewritten with the connections as they are now, then the script hears of it (docs/adr/0044). */
+async function reconnect(
+  step: Extract<Step, { kind: 'runEvent' }>,
+  ctx: StepContext,
+  members: MemberTarget[],
+): Promise<StepOutcome> {
+  const names = members.map((m) => m.name);
+  const written = await batchStep(names, () =>
+    memberActivities(ctx).writeConfigmeta.executeWithOptions(
+      { summary: `write configmeta.json (connections) to ${listed(names)}` },
+      [{ topology: topologyOf(ctx.desired, ctx.clusterId, ctx.members), members }],
+    ),
+  );
+  const ran = await runEvent(
+    step,
+    ctx,
+    members.filter((m) => !(m.name in written.failed)),
+  );
+  return { ...ran, failed: { ...written.failed, ...ran.failed } };
 }
 
 async function batchStep(

@@ -6,13 +6,17 @@ import {
   checkChange,
   clusterStartOptions,
   clusterWorkflowId,
+  connectionsChangedSignal,
   newClusterIssues,
   planQuery,
   specChangeUpdate,
   specQuery,
   type KdCluster,
   type ClusterInput,
+  type StoredObject,
 } from '../../api/index.ts';
+import { runtimeKind } from '../../lib/config.ts';
+import { putObject } from '../../lib/object-store.ts';
 import type { Manifest } from '../../api/manifest.ts';
 import { memberNameCollisionIssues } from '../../lib/member-name-check.ts';
 import { localPackageIssues } from '../../lib/package-url.ts';
@@ -22,8 +26,9 @@ import type { CliContext } from '../context.ts';
 import { readManifests } from '../files.ts';
 import { printWarnings } from '../render.ts';
 
-/** Apps first, so a file holding an app and its cluster applies in one go. */
+/** Connected objects and apps first, so a file holding them and a cluster applies in one go. */
 const appsFirst = (ms: Manifest[]) => [
+  ...ms.filter((m) => m.kind === 'ConfigMap' || m.kind === 'Secret'),
   ...ms.filter((m) => m.kind === 'KdApp'),
   ...ms.filter((m) => m.kind === 'KdCluster'),
 ];
@@ -31,7 +36,9 @@ const appsFirst = (ms: Manifest[]) => [
 export async function applyCommand(ctx: CliContext, _args: string[], flags: { file?: string }): Promise<void> {
   for (const m of appsFirst(await readManifests(flags.file))) {
     printWarnings(ctx, m);
-    if (m.kind === 'KdApp') {
+    if (m.kind === 'ConfigMap' || m.kind === 'Secret') {
+      await applyConnectedObject(ctx, m.value);
+    } else if (m.kind === 'KdApp') {
       const packages = await localPackageIssues(m.value.spec);
       if (packages.length > 0) throw new ValidationError(packages, m.value.metadata.name);
       await ctx.catalog.put(m.value.metadata.namespace ?? ctx.namespace, m.value);
@@ -45,6 +52,34 @@ export async function applyCommand(ctx: CliContext, _args: string[], flags: { fi
           : `cluster/${name} ${result.outcome} (generation ${result.generation})`,
       );
     }
+  }
+}
+
+/**
+ * A ConfigMap or Secret for `spec.connections` (docs/adr/0044). The local runtime keeps it under the
+ * kdflow home, and the clusters that connect to it are told to read their connections now; on
+ * Kubernetes such objects are the API's, applied with kubectl.
+ */
+async function applyConnectedObject(ctx: CliContext, object: StoredObject): Promise<void> {
+  const what = `${object.kind.toLowerCase()}/${object.metadata.name}`;
+  if (runtimeKind() !== 'local')
+    throw new ValidationError(
+      [
+        {
+          path: 'kind',
+          message: `${object.kind}s live in the Kubernetes API on the ${runtimeKind()} runtime: apply them with kubectl apply -f`,
+        },
+      ],
+      what,
+    );
+  const namespace = object.metadata.namespace ?? ctx.namespace;
+  await putObject(ctx.home, namespace, object);
+  ctx.out(`${what} applied`);
+  const field = object.kind === 'ConfigMap' ? 'configmaps' : 'secrets';
+  for (const cluster of await ctx.runningClusters()) {
+    const view = await cluster.handle.query(specQuery).catch(() => undefined);
+    if (view?.spec.connections?.[field]?.includes(object.metadata.name))
+      await cluster.handle.signal(connectionsChangedSignal);
   }
 }
 

@@ -1,7 +1,7 @@
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { EventName, memberFqdn, statusQuery } from '../../api/index.ts';
+import { ScriptEvent, memberFqdn, statusQuery } from '../../api/index.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
 import type { MemberTarget } from '../../runtimes/runtime.ts';
 import type { CliContext } from '../context.ts';
@@ -25,8 +25,9 @@ export async function logsCommand(
   if (!name || !memberName) throw new UsageError(USAGE);
   await checkName('cluster name', 'NAME', name);
   await checkName('member name', 'MEMBER', memberName);
-  const event = EventName.safeParse(flags.event ?? 'configure');
-  if (!event.success) throw new UsageError(`--event must be configure, addnodes or delnodes, got "${flags.event}"`);
+  const event = ScriptEvent.safeParse(flags.event ?? 'configure');
+  if (!event.success)
+    throw new UsageError(`--event must be configure, addnodes, delnodes or reconnect, got "${flags.event}"`);
   if (flags.all && flags.tail !== undefined)
     throw new UsageError('--tail and --all do not go together: --tail N shows the last N lines, --all every line');
   const lines = flags.all ? Infinity : parseTail(flags.tail);

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { logger as rootLogger } from '../../lib/logger.ts';
 import { RuntimeError } from '../errors.ts';
+import type { ObjectKind, StoredObject } from '../../api/index.ts';
 import {
   type ExecOptions,
   type ExecResult,
@@ -186,6 +187,24 @@ export class KubernetesRuntime implements Runtime {
       for (const m of group) result[m.name] = podAlive(byName.get(m.name));
     }
     return result;
+  }
+
+  async readObject(kind: ObjectKind, namespace: string, name: string): Promise<StoredObject | undefined> {
+    const object =
+      kind === 'ConfigMap'
+        ? await readIfPresent(() => this.core.readNamespacedConfigMap({ namespace, name }))
+        : await readIfPresent(() => this.core.readNamespacedSecret({ namespace, name }));
+    if (!object) return undefined;
+    return {
+      kind,
+      metadata: {
+        name,
+        namespace,
+        labels: object.metadata?.labels ?? {},
+        annotations: object.metadata?.annotations ?? {},
+      },
+      data: object.data ?? {},
+    };
   }
 
   async writeFiles(member: MemberTarget, files: GuestFile[]): Promise<void> {

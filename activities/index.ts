@@ -22,13 +22,16 @@ import {
 import type { Logger } from 'pino';
 import { redact, secretValues } from '../lib/secrets.ts';
 import { suspiciousLine } from '../lib/suspicious-output.ts';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { preparePackage, type PrepareOptions } from '../runtimes/config-package.ts';
 import { guestToolsArchive } from '../runtimes/guest-tools.ts';
 import { packageCacheDir } from '../runtimes/package-cache.ts';
 import { RuntimeError } from '../runtimes/errors.ts';
 import { getObject } from '../lib/object-store.ts';
 import { connectionsDigest, readConnections, type ConnectionReaders } from './connections.ts';
+import { injectFiles, writeSecretFiles } from './member-files.ts';
 import { runScript } from '../runtimes/script/protocol.ts';
 import {
   CONFIGMETA_PATH,
@@ -82,6 +85,9 @@ export interface LaunchInput {
   refresh?: MemberTarget[];
 }
 
+export const BLOCK_STORAGE_LOCAL =
+  'blockStorage: raw block devices need the Kubernetes runtime (PVCs in Block mode); the local runtime has none. Drop blockStorage from the role, or run on Kubernetes';
+
 /** A script run as the workflow asks for it: the argv is formatted here, from `about`, never carried. */
 export interface ScriptInput {
   runId: string;
@@ -124,6 +130,11 @@ export function createActivities(deps: ActivityDeps) {
   // unpacked is reported, and the fetch gives up on its own idle timeout with a message saying why.
   const installInto = async (packageURL: string, members: MemberTarget[]): Promise<BatchResult> => {
     const ctx = Context.current();
+    // KubeDirector's file:// is a path in the member's image: where the worker does not have it and the
+    // runtime's members have images, it is unpacked inside each member (docs/adr/0045).
+    const imagePath = runtime.installImagePackage ? await imageOnlyPath(packageURL) : undefined;
+    if (imagePath !== undefined)
+      return eachMember(members, parallel, (m) => runtime.installImagePackage?.(m, imagePath) ?? Promise.resolve());
     let tgzPath: string;
     try {
       tgzPath = (
@@ -216,7 +227,14 @@ export function createActivities(deps: ActivityDeps) {
         Object.assign(failed, result.failed);
         return members.filter((m) => !(m.name in failed));
       };
-      let going = await stage('create', specs, (m) => runtime.ensureMember(m));
+      // Raw block devices need Kubernetes: refused by name on a runtime without them (docs/adr/0045).
+      for (const m of specs)
+        if (m.settings?.blockStorage && runtime.kind === 'local') failed[m.name] = BLOCK_STORAGE_LOCAL;
+      let going = await stage(
+        'create',
+        specs.filter((m) => !(m.name in failed)),
+        (m) => runtime.ensureMember(m),
+      );
       if (going.length > 0) {
         const wait = {
           deadline: Date.now() + (deps.readyTimeoutSeconds ?? 300) * 1000,
@@ -253,6 +271,19 @@ export function createActivities(deps: ActivityDeps) {
           for (const m of members) failed[m.name] = failure.message;
         }
       }
+      // Secrets (the local runtime's stand-in for a Secret volume) and file injections, before --configure.
+      going = going.filter((m) => !(m.name in failed));
+      if (runtime.kind === 'local')
+        going = await stage('secret', going, async (m) => {
+          if (m.settings?.secret) await writeSecretFiles(runtime, m, m.settings.secret, readers.object);
+        });
+      await stage('files', going, (m) =>
+        injectFiles(runtime, m, m.settings?.fileInjections ?? [], {
+          ...deps.packageOptions,
+          onProgress: (p) => ctx.heartbeat(p),
+          signal: ctx.cancellationSignal,
+        }),
+      );
       // The members launched before learn of the new ones once these are ready, as a writeConfigmeta
       // right after would have told them, one round trip sooner.
       if (input.refresh && input.refresh.length > 0) {
@@ -440,6 +471,18 @@ async function eachMember<M extends { name: string }>(
   });
   await Promise.all(lanes);
   return { failed };
+}
+
+/** The path of a file:// URL that the worker's machine does not have; undefined for anything else. */
+async function imageOnlyPath(packageURL: string): Promise<string | undefined> {
+  if (!packageURL.startsWith('file:///')) return undefined;
+  let local: string;
+  try {
+    local = fileURLToPath(packageURL);
+  } catch {
+    return undefined;
+  }
+  return (await stat(local).catch(() => undefined)) ? undefined : local;
 }
 
 function lastLine(text: string): string | undefined {

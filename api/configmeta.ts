@@ -32,7 +32,7 @@ export interface Topology {
   clusterId: string;
   app: Pick<KdAppSpec, 'distroID' | 'version' | 'services' | 'config' | 'label' | 'configSchemaVersion'>;
   /** The cluster's role settings configmeta shows: resources and storage (the flavor) and secret keys. */
-  settings?: Pick<ClusterRole, 'id' | 'resources' | 'storage' | 'secretKeys'>[];
+  settings?: Pick<ClusterRole, 'id' | 'resources' | 'storage' | 'secretKeys' | 'blockStorage'>[];
   roles: TopologyRole[];
   /** The objects the cluster connects to, by name: the activity that writes configmeta reads them (docs/adr/0044). */
   connections?: KdClusterSpec['connections'];
@@ -109,6 +109,13 @@ export function quantityValue(quantity: string | undefined): number {
   if (!match) return 0;
   const number = Number(match[1]);
   return match[2] !== undefined ? number * 10 ** Number(match[2]) : number * (UNITS[match[3] ?? ''] ?? 1);
+}
+
+/** KubeDirector's block devices: `numDevices` of them, at `pathPrefix` + 0, 1, … (configmeta's node.block_device_paths). */
+export function blockDevicePaths(blockStorage: ClusterRole['blockStorage']): string[] {
+  return blockStorage
+    ? Array.from({ length: blockStorage.numDevices }, (_, i) => `${blockStorage.pathPrefix}${i}`)
+    : [];
 }
 
 /** KubeDirector's flavor: cores and memory (MB) from the limits (requests when there are none), rounded as its Value() does. */
@@ -238,6 +245,7 @@ export function buildConfigmeta(
   if (!self) throw new Error(`member ${member} is not in the topology of ${topology.cluster}`);
   const { app } = topology;
   const domain = clusterDomain(topology.cluster, topology.namespace);
+  const devices = blockDevicePaths(topology.settings?.find((s) => s.id === self.role)?.blockStorage);
   return {
     ...clusterMeta(topology, []),
     node: {
@@ -249,6 +257,8 @@ export function buildConfigmeta(
       domain,
       distro_id: app.distroID,
       depends_on: {},
+      // Go's omitempty: no key without block devices.
+      ...(devices.length > 0 ? { block_device_paths: devices } : {}),
     },
     connections: {
       clusters: sortedMap(

@@ -117,6 +117,11 @@ export interface Runtime {
     onProgress?: (bytes: number, total: number) => void,
   ): Promise<void>;
   /**
+   * Unpack a package that is a file inside the member's image (`file:///path` on Kubernetes, as in
+   * KubeDirector; docs/adr/0045). Runtimes whose members have no image leave it out.
+   */
+  installImagePackage?(member: MemberTarget, guestPath: string): Promise<void>;
+  /**
    * Runs argv in the member, as its own process: on Kubernetes in the pod's container; on the local
    * runtime in the member's pid namespace (docs/adr/0015) with the member's directory as cwd and
    * KDFLOW_MEMBER_ROOT set (the root the in-member programs put paths under: empty in a real pod).

@@ -110,11 +110,12 @@ export function topologyOf(
     cluster: desired.name,
     clusterId,
     app: desired.app,
-    settings: desired.spec.roles.map(({ id, resources, storage, secretKeys }) => ({
+    settings: desired.spec.roles.map(({ id, resources, storage, secretKeys, blockStorage }) => ({
       id,
       resources,
       storage,
       secretKeys,
+      ...(blockStorage ? { blockStorage } : {}),
     })),
     roles: desired.app.roles.map((r) => {
       const mine = live.filter((m) => m.role === r.id).sort((a, b) => a.ordinal - b.ordinal);
@@ -132,7 +133,12 @@ export function topologyOf(
 function launchRoles(desired: Desired, refs: MemberRef[]): LaunchRole[] {
   return [...new Set(refs.map((m) => m.role))].map((id) => {
     const role = effectiveRole(desired.app, id);
-    const settings = desired.spec.roles.find((r) => r.id === id);
+    const listed = desired.spec.roles.find((r) => r.id === id);
+    // A role without its own secret mounts the cluster's defaultSecret, as in KubeDirector (docs/adr/0045).
+    const settings =
+      listed && !listed.secret && desired.spec.defaultSecret
+        ? { ...listed, secret: desired.spec.defaultSecret }
+        : listed;
     return {
       id,
       image: role?.image ?? '',

@@ -17,6 +17,7 @@ import {
 } from '../../api/index.ts';
 import { runtimeKind } from '../../lib/config.ts';
 import { putObject } from '../../lib/object-store.ts';
+import { runtimeIssues } from '../../lib/runtime-issues.ts';
 import type { Manifest } from '../../api/manifest.ts';
 import { memberNameCollisionIssues } from '../../lib/member-name-check.ts';
 import { localPackageIssues } from '../../lib/package-url.ts';
@@ -95,7 +96,7 @@ async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<Applie
   // The app's packages must still be there: refused now, not as a config error later (lib/package-url.ts).
   const packages = await localPackageIssues(app.spec);
   if (packages.length > 0) throw new ValidationError(packages, `app ${app.metadata.name}`);
-  const issues = newClusterIssues(name, cluster.spec, app.spec);
+  const issues = [...newClusterIssues(name, cluster.spec, app.spec), ...runtimeIssues(cluster.spec)];
   if (issues.length > 0) throw new ValidationError(issues, name);
   const client = await ctx.temporal();
   const collisions = await memberNameCollisionIssues(client, namespace, name, app.spec);
@@ -145,7 +146,7 @@ export async function planCommand(ctx: CliContext, _args: string[], flags: { fil
     } else {
       const app = (await ctx.catalog.get(namespace, m.value.spec.app).catch(() => undefined))?.spec;
       if (!app) throw new ValidationError([{ path: 'spec.app', message: `unknown app "${m.value.spec.app}"` }], name);
-      const issues = newClusterIssues(name, m.value.spec, app);
+      const issues = [...newClusterIssues(name, m.value.spec, app), ...runtimeIssues(m.value.spec)];
       if (issues.length > 0) throw new ValidationError(issues, name);
       steps = plan({ namespace, name, app, spec: m.value.spec, generation: 1 }, []).map(describeStep);
     }

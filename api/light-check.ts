@@ -334,7 +334,7 @@ const appRole = strict<AppRole>({
   eventList: optional(array(event)),
   minResources: optional(record(quantity)),
   minStorage: optional(
-    strict<NonNullable<AppRole['minStorage']>>({ size: string(), ephemeralModeSupported: optional(boolean) }),
+    strict<NonNullable<AppRole['minStorage']>>({ size: quantity, ephemeralModeSupported: optional(boolean) }),
   ),
   containerSpec: optional(looseObject),
   maxLogSizeDump: optional(number({ int: true, min: 0 })),

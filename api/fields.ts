@@ -106,7 +106,8 @@ export const persistDirClimbs = (dir: string) => dir.split('/').includes('..');
 
 /** A path inside the member that kdflow writes or mounts at (file injections, secret mounts, block devices). */
 export const guestPathPattern = (what: string): Pattern => ({
-  regex: /^\/[^\0]*$/,
+  // As persist dirs; the CRDs carry this pattern too, so it stays in what RE2 (the API server's) reads.
+  regex: /^\//,
   message: `${what} must be an absolute path`,
 });
 export const guestPathDotDot = (what: string) => `${what} must not contain '..'`;

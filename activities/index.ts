@@ -3,27 +3,37 @@
  * ApplicationFailures. Each is idempotent, so Temporal may retry any of them.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailureCategory } from '@temporalio/common';
 import {
+  clusterWorkflowId,
   configmetaFile,
   isScriptEvent,
   runArgv,
+  topologyQuery,
   type ActionEvent,
+  type KdClusterSpec,
+  type ObjectKind,
   type ClusterRole,
   type EnvVar,
-  type EventName,
   type NotifyAbout,
+  type ScriptEvent,
   type RoleService,
   type Topology,
 } from '../api/index.ts';
 import type { Logger } from 'pino';
 import { redact, secretValues } from '../lib/secrets.ts';
 import { suspiciousLine } from '../lib/suspicious-output.ts';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { preparePackage, type PrepareOptions } from '../runtimes/config-package.ts';
 import { guestToolsArchive } from '../runtimes/guest-tools.ts';
 import { packageCacheDir } from '../runtimes/package-cache.ts';
 import { RuntimeError } from '../runtimes/errors.ts';
+import { getObject } from '../lib/object-store.ts';
+import { connectionsDigest, readConnections, type ConnectionReaders } from './connections.ts';
+import { injectFiles, writeSecretFiles } from './member-files.ts';
 import { runScript } from '../runtimes/script/protocol.ts';
 import {
   CONFIGMETA_PATH,
@@ -79,11 +89,14 @@ export interface LaunchInput {
   refresh?: MemberTarget[];
 }
 
+export const BLOCK_STORAGE_LOCAL =
+  'blockStorage: raw block devices need the Kubernetes runtime (PVCs in Block mode); the local runtime has none. Drop blockStorage from the role, or run on Kubernetes';
+
 /** A script run as the workflow asks for it: the argv is formatted here, from `about`, never carried. */
 export interface ScriptInput {
   runId: string;
-  /** A lifecycle event, or `action-NAME` for a custom action (docs/adr/0050). */
-  event: EventName | ActionEvent;
+  /** A lifecycle event, `reconnect`, or `action-NAME` for a custom action (docs/adr/0044, 0050). */
+  event: ScriptEvent | ActionEvent;
   /** A custom action's name and parameters: its argv is `--action NAME --param k=v…`. */
   action?: { name: string; params: [string, string][] };
   about?: NotifyAbout;
@@ -124,6 +137,11 @@ export function createActivities(deps: ActivityDeps) {
   // unpacked is reported, and the fetch gives up on its own idle timeout with a message saying why.
   const installInto = async (packageURL: string, members: MemberTarget[], sha256?: string): Promise<BatchResult> => {
     const ctx = Context.current();
+    // KubeDirector's file:// is a path in the member's image: where the worker does not have it and the
+    // runtime's members have images, it is unpacked inside each member (docs/adr/0045).
+    const imagePath = runtime.installImagePackage ? await imageOnlyPath(packageURL) : undefined;
+    if (imagePath !== undefined)
+      return eachMember(members, parallel, (m) => runtime.installImagePackage?.(m, imagePath) ?? Promise.resolve());
     let tgzPath: string;
     try {
       tgzPath = (
@@ -144,10 +162,40 @@ export function createActivities(deps: ActivityDeps) {
     );
   };
 
-  const writeMemberConfigmeta = (topology: Topology, m: MemberTarget) =>
-    runtime.writeFiles(m, [{ path: CONFIGMETA_PATH, ...configmetaFile(topology, m.name) }]);
-  const writeConfigmetaTo = (topology: Topology, members: MemberTarget[]) =>
-    eachMember(members, parallel, (m) => writeMemberConfigmeta(topology, m));
+  // Connected objects: the runtime's own where it has them (the API on Kubernetes), else what `kdflow apply` stored.
+  const readers: ConnectionReaders = {
+    object: (kind: ObjectKind, namespace: string, name: string) =>
+      runtime.readObject ? runtime.readObject(kind, namespace, name) : getObject(deps.home, kind, namespace, name),
+    cluster: async (namespace: string, name: string) => {
+      const { client } = Context.current();
+      const handle = client.workflow.getHandle(clusterWorkflowId(namespace, name));
+      const running = await handle.describe().then(
+        (d) => d.status.name === 'RUNNING',
+        (error: unknown) => {
+          if (error instanceof WorkflowNotFoundError) return false;
+          throw error;
+        },
+      );
+      return running ? handle.query(topologyQuery) : undefined;
+    },
+  };
+  const connected = async (namespace: string, connections: KdClusterSpec['connections']) => {
+    if (!connections) return { content: undefined, notes: [] };
+    try {
+      return await readConnections(namespace, connections, readers);
+    } catch (error) {
+      throw toFailure(error);
+    }
+  };
+
+  // One read of the connections per write, whatever the number of members (docs/adr/0044).
+  const configmetaWriter = async (topology: Topology) => {
+    const { content } = await connected(topology.namespace, topology.connections);
+    return (m: MemberTarget) =>
+      runtime.writeFiles(m, [{ path: CONFIGMETA_PATH, ...configmetaFile(topology, m.name, content) }]);
+  };
+  const writeConfigmetaTo = async (topology: Topology, members: MemberTarget[]) =>
+    eachMember(members, parallel, await configmetaWriter(topology));
 
   // Removal must finish, so a failure is retried by Temporal rather than recorded on the member.
   const removeAll = async (members: MemberTarget[]) => {
@@ -187,7 +235,14 @@ export function createActivities(deps: ActivityDeps) {
         Object.assign(failed, result.failed);
         return members.filter((m) => !(m.name in failed));
       };
-      let going = await stage('create', specs, (m) => runtime.ensureMember(m));
+      // Raw block devices need Kubernetes: refused by name on a runtime without them (docs/adr/0045).
+      for (const m of specs)
+        if (m.settings?.blockStorage && runtime.kind === 'local') failed[m.name] = BLOCK_STORAGE_LOCAL;
+      let going = await stage(
+        'create',
+        specs.filter((m) => !(m.name in failed)),
+        (m) => runtime.ensureMember(m),
+      );
       if (going.length > 0) {
         const wait = {
           deadline: Date.now() + (deps.readyTimeoutSeconds ?? 300) * 1000,
@@ -205,7 +260,7 @@ export function createActivities(deps: ActivityDeps) {
             failed[m.name] = `not ready: ${readiness[m.name]?.reason ?? 'timed out waiting'}`;
         going = going.filter((m) => !(m.name in failed));
       }
-      going = await stage('configmeta', going, (m) => writeMemberConfigmeta(input.topology, m));
+      going = await stage('configmeta', going, await configmetaWriter(input.topology));
       // The configcli helpers (ccli, configmacro, …) its scripts find first on their PATH.
       const tools = await guestToolsArchive(path.join(deps.home, 'guest-tools')).catch((error: unknown) => {
         throw toFailure(error);
@@ -224,6 +279,19 @@ export function createActivities(deps: ActivityDeps) {
           for (const m of members) failed[m.name] = failure.message;
         }
       }
+      // Secrets (the local runtime's stand-in for a Secret volume) and file injections, before --configure.
+      going = going.filter((m) => !(m.name in failed));
+      if (runtime.kind === 'local')
+        going = await stage('secret', going, async (m) => {
+          if (m.settings?.secret) await writeSecretFiles(runtime, m, m.settings.secret, readers.object);
+        });
+      await stage('files', going, (m) =>
+        injectFiles(runtime, m, m.settings?.fileInjections ?? [], {
+          ...deps.packageOptions,
+          onProgress: (p) => ctx.heartbeat(p),
+          signal: ctx.cancellationSignal,
+        }),
+      );
       // The members launched before learn of the new ones once these are ready, as a writeConfigmeta
       // right after would have told them, one round trip sooner.
       if (input.refresh && input.refresh.length > 0) {
@@ -235,6 +303,22 @@ export function createActivities(deps: ActivityDeps) {
         'members launched',
       );
       return { failed };
+    },
+
+    /** A digest of what the cluster connects to now (docs/adr/0044): the workflow keeps only that, and --reconnects on a new one. */
+    async readConnections({
+      namespace,
+      cluster,
+      connections,
+    }: {
+      namespace: string;
+      cluster: string;
+      connections: NonNullable<KdClusterSpec['connections']>;
+    }): Promise<{ digest: string; notes: string[] }> {
+      const { content, notes } = await connected(namespace, connections);
+      const digest = connectionsDigest(content ?? { clusters: {}, configmaps: {}, secrets: {} });
+      if (notes.length > 0) deps.logger.warn({ namespace, cluster, notes }, 'connections left out of configmeta');
+      return { digest, notes };
     },
 
     /** Which members are dead now (name → why), without waiting: `kdflow retry` re-creates them. */
@@ -404,6 +488,18 @@ async function eachMember<M extends { name: string }>(
   });
   await Promise.all(lanes);
   return { failed };
+}
+
+/** The path of a file:// URL that the worker's machine does not have; undefined for anything else. */
+async function imageOnlyPath(packageURL: string): Promise<string | undefined> {
+  if (!packageURL.startsWith('file:///')) return undefined;
+  let local: string;
+  try {
+    local = fileURLToPath(packageURL);
+  } catch {
+    return undefined;
+  }
+  return (await stat(local).catch(() => undefined)) ? undefined : local;
 }
 
 function lastLine(text: string): string | undefined {

@@ -6,8 +6,8 @@
  * update) and the one place the argv is formatted. Zod-free: the workflow imports it.
  */
 import type { ActionParam, AppAction, KdAppSpec } from './app.ts';
-import type { EventName } from './common.ts';
-import { DNS_LABEL_MAX, EVENTS, dnsLabelPattern } from './fields.ts';
+import type { ScriptEvent } from './common.ts';
+import { DNS_LABEL_MAX, SCRIPT_EVENTS, dnsLabelPattern } from './fields.ts';
 import { scriptArgv, type NotifyAbout } from './ranges.ts';
 import { describeValue, effectiveRole, paramProblem, type FieldIssue } from './rules.ts';
 
@@ -38,22 +38,22 @@ export function actionArgv(name: string, params: [string, string][]): string[] {
 }
 
 /** A script run's event as an activity may be given one: a lifecycle event, or `action-` and an action name. */
-export function isScriptEvent(event: unknown): event is EventName | ActionEvent {
+export function isScriptEvent(event: unknown): event is ScriptEvent | ActionEvent {
   if (typeof event !== 'string') return false;
-  if ((EVENTS as readonly string[]).includes(event)) return true;
+  if ((SCRIPT_EVENTS as readonly string[]).includes(event)) return true;
   const name = event.slice('action-'.length);
   return isActionEvent(event) && name.length <= DNS_LABEL_MAX && dnsLabelPattern('action').regex.test(name);
 }
 
 /** A script run's argv, formatted once from what the run is (the runScript activity, and history for display). */
 export function runArgv(
-  run: { event: EventName | ActionEvent; about?: NotifyAbout; action?: { name: string; params: [string, string][] } },
+  run: { event: ScriptEvent | ActionEvent; about?: NotifyAbout; action?: { name: string; params: [string, string][] } },
   cluster: string,
   namespace: string,
 ): string[] {
   return run.action
     ? actionArgv(run.action.name, run.action.params)
-    : scriptArgv(run.event as EventName, run.about, cluster, namespace);
+    : scriptArgv(run.event, run.about, cluster, namespace);
 }
 
 /** A member as the check sees it. */

@@ -46,7 +46,8 @@ export const AppRole = z.strictObject({
   eventList: z.array(EventName).optional(),
   // A flat resource list, as in KubeDirector: { cpu: "2", memory: "4Gi" }.
   minResources: z.record(z.string(), Quantity).optional(),
-  minStorage: z.strictObject({ size: z.string(), ephemeralModeSupported: z.boolean().optional() }).optional(),
+  // A quantity, as KubeDirector's validator parses it; checked against a new cluster's storage (docs/adr/0045).
+  minStorage: z.strictObject({ size: Quantity, ephemeralModeSupported: z.boolean().optional() }).optional(),
   // KubeDirector fields kdflow accepts and ignores, with a warning (api/kubedirector-fields.ts).
   containerSpec: z.looseObject({}).optional(),
   maxLogSizeDump: z.number().int().min(0).optional(),

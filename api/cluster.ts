@@ -2,6 +2,13 @@ import { z } from 'zod';
 import { ClusterName, Metadata, Resources, RoleId, dnsLabel, manifest, unreservedString } from './common.ts';
 import {
   APP_CATALOGS,
+  BLOCK_DEVICES_RULES,
+  FILE_MODE_RULES,
+  INJECTION_URL_PATTERN,
+  OWNER_PATTERN,
+  guestPathDotDot,
+  guestPathPattern,
+  persistDirClimbs,
   ENV_NAME_PATTERN,
   ENV_VALUE_MAX,
   MEMBERS_RULES,
@@ -18,6 +25,53 @@ const EnvVar = z.strictObject({
 export type EnvVar = z.infer<typeof EnvVar>;
 
 export const ServiceType = z.enum(SERVICE_TYPES);
+
+const GuestPath = (what: string) =>
+  z
+    .string()
+    .regex(guestPathPattern(what).regex, guestPathPattern(what).message)
+    .refine((p) => !persistDirClimbs(p), guestPathDotDot(what));
+const FileMode = z
+  .number()
+  .int(FILE_MODE_RULES.int)
+  .min(...FILE_MODE_RULES.min)
+  .max(...FILE_MODE_RULES.max);
+
+/** KubeDirector's KDSecret: a Secret of the namespace mounted in every member of the role (docs/adr/0045). */
+export const MemberSecret = z.strictObject({
+  name: ClusterName('secret name'),
+  defaultMode: FileMode.optional(),
+  mountPath: GuestPath('secret mountPath'),
+  readOnly: z.boolean().optional(),
+});
+export type MemberSecret = z.infer<typeof MemberSecret>;
+
+/** A file fetched into every member of the role before --configure (docs/adr/0045). */
+export const FileInjection = z.strictObject({
+  srcURL: z.string().regex(INJECTION_URL_PATTERN.regex, INJECTION_URL_PATTERN.message),
+  destDir: GuestPath('destDir'),
+  permissions: z
+    .strictObject({
+      fileMode: FileMode.optional(),
+      fileOwner: z.string().regex(OWNER_PATTERN.regex, OWNER_PATTERN.message).optional(),
+      fileGroup: z.string().regex(OWNER_PATTERN.regex, OWNER_PATTERN.message).optional(),
+    })
+    .optional(),
+});
+export type FileInjection = z.infer<typeof FileInjection>;
+
+/** Raw block devices for every member of the role: Kubernetes only (docs/adr/0045). */
+export const BlockStorage = z.strictObject({
+  storageClassName: z.string().min(1).optional(),
+  pathPrefix: GuestPath('blockStorage pathPrefix'),
+  size: z.string().regex(STORAGE_SIZE_PATTERN.regex, STORAGE_SIZE_PATTERN.message).optional(),
+  numDevices: z
+    .number()
+    .int(BLOCK_DEVICES_RULES.int)
+    .min(...BLOCK_DEVICES_RULES.min)
+    .max(...BLOCK_DEVICES_RULES.max),
+});
+export type BlockStorage = z.infer<typeof BlockStorage>;
 
 export const ClusterRole = z.strictObject({
   id: RoleId,
@@ -48,16 +102,16 @@ export const ClusterRole = z.strictObject({
       }),
     )
     .optional(),
-  // KubeDirector fields kdflow does not apply yet: warned or refused by name (api/kubedirector-fields.ts).
   podAnnotations: z.record(z.string(), z.string()).nullable().optional(),
   serviceLabels: z.record(z.string(), z.string()).nullable().optional(),
   serviceAnnotations: z.record(z.string(), z.string()).nullable().optional(),
   affinity: z.looseObject({}).optional(),
+  // KubeDirector fields kdflow does not apply yet: warned or refused by name (api/kubedirector-fields.ts).
   sharedMemory: z.string().optional(),
   serviceAccountName: z.string().optional(),
-  fileInjections: z.array(z.looseObject({})).optional(),
-  secret: z.looseObject({}).nullable().optional(),
-  blockStorage: z.looseObject({}).nullable().optional(),
+  fileInjections: z.array(FileInjection).optional(),
+  secret: MemberSecret.nullable().optional(),
+  blockStorage: BlockStorage.nullable().optional(),
   volumeProjections: z.array(z.looseObject({})).optional(),
 });
 export type ClusterRole = z.infer<typeof ClusterRole>;
@@ -72,12 +126,14 @@ export const KdClusterSpec = z
     appCatalog: z.enum(APP_CATALOGS).optional(),
     connections: z
       .strictObject({
-        clusters: z.array(z.string()).optional(),
-        configmaps: z.array(z.string()).optional(),
-        secrets: z.array(z.string()).optional(),
+        // Names become object lookups and, on the local runtime, file names: checked as cluster names are.
+        clusters: z.array(ClusterName('connected cluster')).optional(),
+        configmaps: z.array(ClusterName('connected configmap')).optional(),
+        secrets: z.array(ClusterName('connected secret')).optional(),
       })
       .optional(),
-    defaultSecret: z.looseObject({}).nullable().optional(),
+    /** The secret of roles without their own `secret` (docs/adr/0045). */
+    defaultSecret: MemberSecret.nullable().optional(),
   })
   .superRefine((spec, ctx) => {
     for (const issue of clusterSpecIssues(spec)) ctx.addIssue({ code: 'custom', ...issue });

@@ -3,6 +3,7 @@ import {
   CLUSTER_NAME_MAX,
   DNS_LABEL_MAX,
   EVENTS,
+  SCRIPT_EVENTS,
   QUANTITY_PATTERN,
   RESERVED_NAMES,
   ROLE_ID_MAX,
@@ -20,6 +21,9 @@ export const API_VERSION = `${API_GROUP}/v1beta1`;
 /** The lifecycle events a startscript receives, in KubeDirector's words. */
 export const EventName = z.enum(EVENTS);
 export type EventName = z.infer<typeof EventName>;
+/** What a startscript run is for: an event, or --reconnect after a connected object changed (docs/adr/0044). */
+export const ScriptEvent = z.enum(SCRIPT_EVENTS);
+export type ScriptEvent = z.infer<typeof ScriptEvent>;
 
 /** Checked first, and alone: a reserved name gets one issue that says why (fields.ts). */
 export const unreservedString = (what: string) =>

@@ -6,7 +6,7 @@
  * empty. Maps are written with sorted keys, as Go's encoder does.
  */
 import type { KdAppSpec } from './app.ts';
-import type { ClusterRole } from './cluster.ts';
+import type { ClusterRole, KdClusterSpec } from './cluster.ts';
 import { clusterDomain, memberName } from './names.ts';
 import { fromRanges, type OrdinalRange } from './ranges.ts';
 
@@ -32,12 +32,28 @@ export interface Topology {
   clusterId: string;
   app: Pick<KdAppSpec, 'distroID' | 'version' | 'services' | 'config' | 'label' | 'configSchemaVersion'>;
   /** The cluster's role settings configmeta shows: resources and storage (the flavor) and secret keys. */
-  settings?: Pick<ClusterRole, 'id' | 'resources' | 'storage' | 'secretKeys'>[];
+  settings?: Pick<ClusterRole, 'id' | 'resources' | 'storage' | 'secretKeys' | 'blockStorage'>[];
   roles: TopologyRole[];
+  /** The objects the cluster connects to, by name: the activity that writes configmeta reads them (docs/adr/0044). */
+  connections?: KdClusterSpec['connections'];
+}
+
+/** A connected ConfigMap or Secret as configmeta shows it (KubeDirector's shape; a Secret's values base64, as Go writes []byte). */
+export interface ConnectedObject {
+  metadata: { name: string };
+  data: Record<string, string>;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+/** configmeta's `connections`, read by an activity when it writes configmeta: other clusters, and objects by their type label. */
+export interface ConnectedContent {
+  clusters: Record<string, Topology>;
+  configmaps: Record<string, ConnectedObject[]>;
+  secrets: Record<string, ConnectedObject[]>;
 }
 
 type RefKeys = { bdvlibrefkey: string[] };
-const ref = (...keys: string[]): RefKeys => ({ bdvlibrefkey: keys });
 
 /** An object with sorted keys and no prototype, so no id can reach Object.prototype. */
 function sortedMap<V>(entries: [string, V][]): Record<string, V> {
@@ -95,6 +111,13 @@ export function quantityValue(quantity: string | undefined): number {
   return match[2] !== undefined ? number * 10 ** Number(match[2]) : number * (UNITS[match[3] ?? ''] ?? 1);
 }
 
+/** KubeDirector's block devices: `numDevices` of them, at `pathPrefix` + 0, 1, … (configmeta's node.block_device_paths). */
+export function blockDevicePaths(blockStorage: ClusterRole['blockStorage']): string[] {
+  return blockStorage
+    ? Array.from({ length: blockStorage.numDevices }, (_, i) => `${blockStorage.pathPrefix}${i}`)
+    : [];
+}
+
 /** KubeDirector's flavor: cores and memory (MB) from the limits (requests when there are none), rounded as its Value() does. */
 function flavor(settings: Pick<ClusterRole, 'resources' | 'storage'> | undefined): Record<string, string> {
   const limits = settings?.resources?.limits ?? settings?.resources?.requests ?? {};
@@ -108,12 +131,14 @@ function flavor(settings: Pick<ClusterRole, 'resources' | 'storage'> | undefined
   };
 }
 
-export function buildConfigmeta(topology: Topology, member: string): Record<string, unknown> {
+/**
+ * Everything configmeta says about one cluster but the node: the member's own cluster at the top, or
+ * a connected one under `connections.clusters.<name>`, whose references start with that path (`prefix`).
+ */
+function clusterMeta(topology: Topology, prefix: string[]): Record<string, unknown> {
+  const ref = (...keys: string[]): RefKeys => ({ bdvlibrefkey: [...prefix, ...keys] });
   const roleMembers = expand(topology).filter((r) => r.members.length > 0);
-  const self = roleMembers.flatMap((r) => r.members.map((m) => ({ role: r.id, ...m }))).find((m) => m.name === member);
-  if (!self) throw new Error(`member ${member} is not in the topology of ${topology.cluster}`);
   const { app } = topology;
-  const domain = clusterDomain(topology.cluster, topology.namespace);
   const active = new Set(roleMembers.map((r) => r.id));
   const roleServices = app.config?.roleServices ?? [];
   const settings = new Map((topology.settings ?? []).map((s) => [s.id, s]));
@@ -204,6 +229,25 @@ export function buildConfigmeta(topology: Topology, member: string): Record<stri
       id: topology.clusterId,
       config_metadata: { '1': ref('nodegroups', '1', 'config_metadata') },
     },
+  };
+}
+
+const EMPTY_CONNECTIONS: ConnectedContent = { clusters: {}, configmaps: {}, secrets: {} };
+
+export function buildConfigmeta(
+  topology: Topology,
+  member: string,
+  connected: ConnectedContent = EMPTY_CONNECTIONS,
+): Record<string, unknown> {
+  const self = expand(topology)
+    .flatMap((r) => r.members.map((m) => ({ role: r.id, ...m })))
+    .find((m) => m.name === member);
+  if (!self) throw new Error(`member ${member} is not in the topology of ${topology.cluster}`);
+  const { app } = topology;
+  const domain = clusterDomain(topology.cluster, topology.namespace);
+  const devices = blockDevicePaths(topology.settings?.find((s) => s.id === self.role)?.blockStorage);
+  return {
+    ...clusterMeta(topology, []),
     node: {
       role_id: self.role,
       nodegroup_id: '1',
@@ -213,12 +257,27 @@ export function buildConfigmeta(topology: Topology, member: string): Record<stri
       domain,
       distro_id: app.distroID,
       depends_on: {},
+      // Go's omitempty: no key without block devices.
+      ...(devices.length > 0 ? { block_device_paths: devices } : {}),
     },
-    connections: { clusters: {}, configmaps: {}, secrets: {} },
+    connections: {
+      clusters: sortedMap(
+        Object.entries(connected.clusters).map(([name, other]): [string, unknown] => [
+          name,
+          clusterMeta(other, ['connections', 'clusters', name]),
+        ]),
+      ),
+      configmaps: sortedMap(Object.entries(connected.configmaps)),
+      secrets: sortedMap(Object.entries(connected.secrets)),
+    },
   };
 }
 
 /** The file as members get it: readable by whatever user the startscript runs as, as KubeDirector's (0644). */
-export function configmetaFile(topology: Topology, member: string): { content: string; mode: number } {
-  return { content: `${JSON.stringify(buildConfigmeta(topology, member), null, 2)}\n`, mode: 0o644 };
+export function configmetaFile(
+  topology: Topology,
+  member: string,
+  connected?: ConnectedContent,
+): { content: string; mode: number } {
+  return { content: `${JSON.stringify(buildConfigmeta(topology, member, connected), null, 2)}\n`, mode: 0o644 };
 }

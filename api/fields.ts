@@ -7,6 +7,8 @@
 
 /** The lifecycle events a startscript receives, in KubeDirector's words. */
 export const EVENTS = ['configure', 'addnodes', 'delnodes'] as const;
+/** Every argument a startscript is run with: the eventList's events, and --reconnect, which KubeDirector sends whatever the eventList says (docs/adr/0044). */
+export const SCRIPT_EVENTS = [...EVENTS, 'reconnect'] as const;
 
 /** KubeDirector's member states, kept verbatim so its users read them without a glossary. */
 export const MEMBER_STATES = [
@@ -107,6 +109,35 @@ export const SHA256_PATTERN: Pattern = {
 export const PERSIST_DIR_PATTERN: Pattern = { regex: /^\//, message: 'persist dir must be an absolute path' };
 export const PERSIST_DIR_DOTDOT = "persist dir must not contain '..'";
 export const persistDirClimbs = (dir: string) => dir.split('/').includes('..');
+
+/** A path inside the member that kdflow writes or mounts at (file injections, secret mounts, block devices). */
+export const guestPathPattern = (what: string): Pattern => ({
+  // As persist dirs; the CRDs carry this pattern too, so it stays in what RE2 (the API server's) reads.
+  regex: /^\//,
+  message: `${what} must be an absolute path`,
+});
+export const guestPathDotDot = (what: string) => `${what} must not contain '..'`;
+/** A file injection's source: fetched by the worker, as a config package is (http(s), or file:// under ADR 0029's rule). */
+export const INJECTION_URL_PATTERN: Pattern = {
+  regex: /^(https?|file):\/\/[^\s]+\/[^/\s]+$/,
+  message: 'srcURL must be an http(s):// or file:// URL that ends with a file name',
+};
+/** Unix permission bits, as KubeDirector's fileMode and a Secret volume's defaultMode (decimal in JSON, 0-0777). */
+export const FILE_MODE_RULES = {
+  int: 'mode must be an integer',
+  min: [0, 'mode must be at least 0'],
+  max: [0o777, 'mode must be at most 511 (0777)'],
+} as const;
+/** A file's owner or group: a name or a number, as chown takes it (never a shell word). */
+export const OWNER_PATTERN: Pattern = {
+  regex: /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/,
+  message: 'fileOwner and fileGroup must be a user or group name or number',
+};
+export const BLOCK_DEVICES_RULES = {
+  int: 'numDevices must be an integer',
+  min: [1, 'numDevices must be at least 1'],
+  max: [16, 'numDevices must be at most 16'],
+} as const;
 
 export const CARDINALITY_MESSAGE = 'cardinality must be "N" or "N+" (for example "1", "2+", "0+")';
 

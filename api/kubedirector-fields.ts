@@ -66,7 +66,11 @@ export const KUBEDIRECTOR_FIELDS: readonly FieldRule[] = [
   supported('app', 'spec.roles[].persistDirs', "on the member's volume"),
   supported('app', 'spec.roles[].eventList', 'configure, addnodes, delnodes'),
   laterWarned('app', 'spec.roles[].minResources', "not yet checked against the cluster's resources"),
-  laterWarned('app', 'spec.roles[].minStorage', "not yet checked against the cluster's storage"),
+  supported(
+    'app',
+    'spec.roles[].minStorage',
+    "a new cluster's role storage must be at least `size`, or absent when `ephemeralModeSupported`",
+  ),
   ignored('app', 'spec.roles[].containerSpec', 'members get no stdin or tty'),
   ignored(
     'app',
@@ -97,12 +101,12 @@ export const KUBEDIRECTOR_FIELDS: readonly FieldRule[] = [
     "members are always `<cluster>-<role>-<ordinal>` (KubeDirector's CrNameRole, without its random part); `UID` is warned about",
   ),
   supported('cluster', 'spec.serviceType', "every role's Service type (Kubernetes runtime)"),
-  laterRefused(
+  supported(
     'cluster',
     'spec.connections',
-    'connected clusters, configmaps and secrets come in a later kdflow version',
+    "configmeta `connections` (other kdflow clusters; ConfigMaps and Secrets with KubeDirector's type labels, from the API on Kubernetes, stored by `kdflow apply` on the local runtime); a change sends `--reconnect`",
   ),
-  laterRefused('cluster', 'spec.defaultSecret', 'secret volumes come in a later kdflow version'),
+  supported('cluster', 'spec.defaultSecret', 'the `secret` of roles without their own'),
   supported('cluster', 'spec.roles', 'members per role'),
   supported('cluster', 'spec.roles[].id', 'a role of the app'),
   supported('cluster', 'spec.roles[].members', 'N of the cardinality when absent'),
@@ -116,18 +120,26 @@ export const KUBEDIRECTOR_FIELDS: readonly FieldRule[] = [
     'spec.roles[].secretKeys[].encryptedValue',
     "it is encrypted with KubeDirector's key, which kdflow does not have; give `value` instead",
   ),
-  laterWarned('cluster', 'spec.roles[].podAnnotations', 'not yet put on the Pods'),
+  supported('cluster', 'spec.roles[].podAnnotations', 'Pod annotations (Kubernetes)'),
   laterWarned('cluster', 'spec.roles[].serviceLabels', 'not yet put on the Services'),
   laterWarned('cluster', 'spec.roles[].serviceAnnotations', 'not yet put on the Services'),
   laterWarned('cluster', 'spec.roles[].affinity', 'not yet given to the scheduler'),
   laterWarned('cluster', 'spec.roles[].sharedMemory', "/dev/shm keeps the runtime's default size"),
   laterRefused('cluster', 'spec.roles[].serviceAccountName', 'members run without a ServiceAccount token for now'),
-  laterRefused('cluster', 'spec.roles[].fileInjections', 'file injections come in a later kdflow version'),
-  laterRefused('cluster', 'spec.roles[].secret', 'secret volumes come in a later kdflow version'),
-  laterRefused(
+  supported(
+    'cluster',
+    'spec.roles[].fileInjections',
+    '`srcURL` fetched by the worker (http(s), or `file://` under the package rule) into `destDir` before --configure, with `permissions`',
+  ),
+  supported(
+    'cluster',
+    'spec.roles[].secret',
+    'the Secret mounted at `mountPath` (a Secret volume on Kubernetes; on the local runtime one stored by `kdflow apply`, written as files)',
+  ),
+  supported(
     'cluster',
     'spec.roles[].blockStorage',
-    'block devices come in a later kdflow version (Kubernetes only)',
+    'Kubernetes: `numDevices` Block PVCs at `pathPrefix`0, 1, … and configmeta `node.block_device_paths`; refused on the local runtime',
   ),
   laterRefused('cluster', 'spec.roles[].volumeProjections', 'volume projections are not supported yet'),
 ];

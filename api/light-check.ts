@@ -13,7 +13,7 @@
  */
 import type { ActionParam, AppAction, AppRole, AppService, ConfigPackage, KdAppSpec, RetryKnobs } from './app.ts';
 import { parseCardinality } from './cardinality.ts';
-import type { ClusterRole, KdClusterSpec } from './cluster.ts';
+import type { BlockStorage, ClusterRole, FileInjection, KdClusterSpec, MemberSecret } from './cluster.ts';
 import type { EventName, Resources } from './common.ts';
 import {
   ACTION_MODES,
@@ -22,6 +22,12 @@ import {
   ACTION_TIMEOUT,
   APP_CATALOGS,
   APP_KNOBS,
+  BLOCK_DEVICES_RULES,
+  FILE_MODE_RULES,
+  INJECTION_URL_PATTERN,
+  OWNER_PATTERN,
+  guestPathDotDot,
+  guestPathPattern,
   CARDINALITY_MESSAGE,
   CLUSTER_NAME_MAX,
   CONFIGURE_ATTEMPTS,
@@ -232,6 +238,33 @@ const knob = (k: { min: number; max: number; default: number; int?: boolean }) =
 const event = oneOf<EventName>(EVENTS);
 
 // --- the cluster spec (api/cluster.ts) ---
+const guestPath = (what: string) =>
+  string({ pattern: guestPathPattern(what), rule: [(p) => !persistDirClimbs(p), guestPathDotDot(what)] });
+const fileMode = number(FILE_MODE_RULES);
+const owner = string({ pattern: OWNER_PATTERN });
+const memberSecret = strict<MemberSecret>({
+  name: clusterName('secret name'),
+  defaultMode: optional(fileMode),
+  mountPath: guestPath('secret mountPath'),
+  readOnly: optional(boolean),
+});
+const fileInjection = strict<FileInjection>({
+  srcURL: string({ pattern: INJECTION_URL_PATTERN }),
+  destDir: guestPath('destDir'),
+  permissions: optional(
+    strict<NonNullable<FileInjection['permissions']>>({
+      fileMode: optional(fileMode),
+      fileOwner: optional(owner),
+      fileGroup: optional(owner),
+    }),
+  ),
+});
+const blockStorage = strict<BlockStorage>({
+  storageClassName: optional(string(nonEmpty())),
+  pathPrefix: guestPath('blockStorage pathPrefix'),
+  size: optional(string({ pattern: STORAGE_SIZE_PATTERN })),
+  numDevices: number(BLOCK_DEVICES_RULES),
+});
 const resources = strict<Resources>({ requests: optional(record(quantity)), limits: optional(record(quantity)) });
 const clusterRole = strict<ClusterRole>({
   id: roleId,
@@ -268,9 +301,9 @@ const clusterRole = strict<ClusterRole>({
   affinity: optional(looseObject),
   sharedMemory: optional(string()),
   serviceAccountName: optional(string()),
-  fileInjections: optional(array(looseObject)),
-  secret: optional(nullable(looseObject)),
-  blockStorage: optional(nullable(looseObject)),
+  fileInjections: optional(array(fileInjection)),
+  secret: optional(nullable(memberSecret)),
+  blockStorage: optional(nullable(blockStorage)),
   volumeProjections: optional(array(looseObject)),
 });
 const clusterSpecShape = strict<KdClusterSpec>({
@@ -280,12 +313,12 @@ const clusterSpecShape = strict<KdClusterSpec>({
   appCatalog: optional(oneOf(APP_CATALOGS)),
   connections: optional(
     strict<NonNullable<KdClusterSpec['connections']>>({
-      clusters: optional(array(string())),
-      configmaps: optional(array(string())),
-      secrets: optional(array(string())),
+      clusters: optional(array(clusterName('connected cluster'))),
+      configmaps: optional(array(clusterName('connected configmap'))),
+      secrets: optional(array(clusterName('connected secret'))),
     }),
   ),
-  defaultSecret: optional(nullable(looseObject)),
+  defaultSecret: optional(nullable(memberSecret)),
 });
 
 // --- the app spec (api/app.ts) ---
@@ -307,7 +340,7 @@ const appRole = strict<AppRole>({
   eventList: optional(array(event)),
   minResources: optional(record(quantity)),
   minStorage: optional(
-    strict<NonNullable<AppRole['minStorage']>>({ size: string(), ephemeralModeSupported: optional(boolean) }),
+    strict<NonNullable<AppRole['minStorage']>>({ size: quantity, ephemeralModeSupported: optional(boolean) }),
   ),
   containerSpec: optional(looseObject),
   maxLogSizeDump: optional(number({ int: true, min: 0 })),

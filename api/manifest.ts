@@ -4,6 +4,14 @@ import { KdCluster } from './cluster.ts';
 import { API_VERSION } from './common.ts';
 import { KUBEDIRECTOR_API_VERSION, convertKubeDirectorApp, convertKubeDirectorCluster } from './kubedirector.ts';
 import { kubeDirectorWarnings } from './kubedirector-fields.ts';
+import {
+  CONFIGMAP_TYPE_LABEL,
+  ConfigMapManifest,
+  SECRET_TYPE_LABEL,
+  SecretManifest,
+  storedObject,
+  type StoredObject,
+} from './objects.ts';
 import { ValidationError, type FieldIssue } from './rules.ts';
 import { parseOrThrow } from './validate.ts';
 
@@ -14,6 +22,8 @@ import { parseOrThrow } from './validate.ts';
 export type Manifest = (
   | { kind: 'KdApp'; value: KdApp; warnings: FieldIssue[] }
   | { kind: 'KdCluster'; value: KdCluster; warnings: FieldIssue[] }
+  | { kind: 'ConfigMap'; value: StoredObject; warnings: FieldIssue[] }
+  | { kind: 'Secret'; value: StoredObject; warnings: FieldIssue[] }
 ) & {
   /** The file (and document) it was read from, for messages. */
   source: string;
@@ -77,12 +87,28 @@ export function toManifest(raw: unknown, source: string): Manifest {
     const value = parseOrThrow(KdCluster, doc, source);
     return { kind, value, warnings: kubeDirectorWarnings('cluster', value.spec), source };
   }
+  // A ConfigMap or Secret a cluster connects to (`spec.connections`; docs/adr/0044).
+  if (apiVersion === 'v1' && (kind === 'ConfigMap' || kind === 'Secret')) {
+    const manifest =
+      kind === 'ConfigMap' ? parseOrThrow(ConfigMapManifest, doc, source) : parseOrThrow(SecretManifest, doc, source);
+    const value = storedObject(manifest);
+    const label = kind === 'ConfigMap' ? CONFIGMAP_TYPE_LABEL : SECRET_TYPE_LABEL;
+    const warnings: FieldIssue[] = Object.hasOwn(value.metadata.labels, label)
+      ? []
+      : [
+          {
+            path: `metadata.labels.${label}`,
+            message: `not set: a connected ${kind} without it is left out of configmeta, as KubeDirector does`,
+          },
+        ];
+    return kind === 'ConfigMap' ? { kind, value, warnings, source } : { kind, value, warnings, source };
+  }
   const path = apiVersion !== API_VERSION && apiVersion !== KUBEDIRECTOR_API_VERSION ? 'apiVersion' : 'kind';
   throw new ValidationError(
     [
       {
         path,
-        message: `expected apiVersion ${API_VERSION} (kind KdApp or KdCluster) or ${KUBEDIRECTOR_API_VERSION} (kind KubeDirectorApp or KubeDirectorCluster), got ${JSON.stringify(apiVersion)} / ${JSON.stringify(kind)}`,
+        message: `expected apiVersion ${API_VERSION} (kind KdApp or KdCluster), ${KUBEDIRECTOR_API_VERSION} (kind KubeDirectorApp or KubeDirectorCluster) or v1 (kind ConfigMap or Secret, for connections), got ${JSON.stringify(apiVersion)} / ${JSON.stringify(kind)}`,
       },
     ],
     source,

@@ -11,6 +11,7 @@ import type {
 } from './catalog.ts';
 import type { KdClusterSpec } from './cluster.ts';
 import type { ClusterStatus, StatusRequest } from './status.ts';
+import type { Topology } from './configmeta.ts';
 import type { FieldIssue } from './rules.ts';
 import type { ActionStarted, RunActionRequest } from './actions.ts';
 
@@ -74,6 +75,8 @@ export const deleteSignal = defineSignal<[]>('delete');
 export const retrySignal = defineSignal<[RetryRequest]>('retry');
 /** From the workers' heal watches, never from users: the workflow de-duplicates and checks it. */
 export const memberDownSignal = defineSignal<[MemberDownReport]>('memberDown');
+/** A connected ConfigMap or Secret may have changed: check the connections now, not at the next interval (docs/adr/0044). */
+export const connectionsChangedSignal = defineSignal<[]>('connectionsChanged');
 
 export const resizeUpdate = defineUpdate<Accepted, [ResizeRequest]>('resizeCluster');
 export const specChangeUpdate = defineUpdate<Accepted, [SpecChange]>('changeSpec');
@@ -105,3 +108,5 @@ export const deleteAppVersionUpdate = defineUpdate<DeleteAppVersionResult, [Dele
 );
 export const catalogListQuery = defineQuery<CatalogListing[]>('listApps');
 export const appVersionQuery = defineQuery<AppVersionAnswer, [AppVersionRequest]>('appVersion');
+/** Who is in the cluster now, as its members' configmeta describes it: what a cluster that connects to it shows (docs/adr/0044). */
+export const topologyQuery = defineQuery<Topology>('topology');

@@ -11,6 +11,7 @@ import type { KdClusterSpec } from './cluster.ts';
 import type { EventName } from './common.ts';
 import { ACTION_PARAM_VALUE_MAX, EVENTS, MAX_MEMBERS, oversize } from './fields.ts';
 import { kubeDirectorRefusals } from './kubedirector-fields.ts';
+import { quantityValue } from './configmeta.ts';
 import { dnsName, memberName } from './names.ts';
 
 export interface FieldIssue {
@@ -305,7 +306,47 @@ export function resizedSpec(spec: KdClusterSpec, roles: Readonly<Record<string, 
 
 /** The app-level rules for a new cluster, with paths from the manifest's top. */
 export function newClusterIssues(clusterName: string, spec: KdClusterSpec, app: KdAppSpec): FieldIssue[] {
-  return clusterIssues(clusterName, spec, app).map((i) => ({ ...i, path: `spec.${i.path}` }));
+  return [...clusterIssues(clusterName, spec, app), ...minStorageIssues(spec, app)].map((i) => ({
+    ...i,
+    path: `spec.${i.path}`,
+  }));
+}
+
+/**
+ * KubeDirector's minStorage: a role's storage must be at least the app's `size`; none at all only when
+ * the app says `ephemeralModeSupported`. Checked when a cluster is made (a role with members cannot
+ * change its storage afterwards).
+ */
+export function minStorageIssues(spec: KdClusterSpec, app: KdAppSpec): FieldIssue[] {
+  return spec.roles.flatMap((role, i): FieldIssue[] => {
+    const min = app.roles.find((r) => r.id === role.id)?.minStorage;
+    if (!min) return [];
+    if (!role.storage)
+      return min.ephemeralModeSupported
+        ? []
+        : [
+            {
+              path: `roles[${i}].storage`,
+              message: `role "${role.id}" needs storage of at least ${min.size} (the app's minStorage; it does not support ephemeral mode)`,
+            },
+          ];
+    return quantityValue(role.storage.size) < quantityValue(min.size)
+      ? [
+          {
+            path: `roles[${i}].storage.size`,
+            message: `${role.storage.size} is less than the app's minStorage ${min.size} for role "${role.id}"`,
+          },
+        ]
+      : [];
+  });
+}
+
+/** Whether a cluster connects to anything: only then is there a digest to check and a --reconnect to send (docs/adr/0044). */
+export function hasConnections(spec: Pick<KdClusterSpec, 'connections'>): boolean {
+  const c = spec.connections;
+  return Boolean(
+    c && ((c.clusters?.length ?? 0) > 0 || (c.configmaps?.length ?? 0) > 0 || (c.secrets?.length ?? 0) > 0),
+  );
 }
 
 /** Custom actions (docs/adr/0050): why a parameter value does not fit its declared type, or undefined when it does. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EventName } from './common.ts';
+import { ScriptEvent } from './common.ts';
 import { CLUSTER_PHASES, MEMBER_STATES } from './fields.ts';
 
 /** KubeDirector's member states, kept verbatim so its users read them without a glossary. */
@@ -27,7 +27,7 @@ const runOutcome = {
  */
 export const ScriptRun = z.object({
   runId: z.string(),
-  event: EventName,
+  event: ScriptEvent,
   /** For a notify: which members it was about, such as `worker 3-5`. */
   about: z.string().optional(),
   ...runOutcome,
@@ -137,7 +137,7 @@ export type ClusterStatus = z.infer<typeof ClusterStatus>;
 export const HistoryEntry = z.object({
   member: z.string(),
   runId: z.string(),
-  /** A lifecycle event, or `action-NAME` for a custom action (docs/adr/0050). */
+  /** A lifecycle event, `reconnect`, or `action-NAME` for a custom action (docs/adr/0044, 0050). */
   event: z.string(),
   argv: z.array(z.string()),
   ...runOutcome,

@@ -1,6 +1,13 @@
 /** Failures a runtime can name. Activities turn them into ApplicationFailures of the same type. */
 export type RuntimeErrorType =
-  'PackageInvalid' | 'PackageUnavailable' | 'MemberNotReady' | 'ScriptMissing' | 'RuntimeFailure';
+  | 'PackageInvalid'
+  | 'PackageUnavailable'
+  | 'MemberNotReady'
+  | 'ScriptMissing'
+  | 'RuntimeFailure'
+  // A member's file injection or secret (docs/adr/0045).
+  | 'FileInjectionFailed'
+  | 'SecretNotFound';
 
 export class RuntimeError extends Error {
   override readonly name = 'RuntimeError';

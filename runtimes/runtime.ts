@@ -5,7 +5,7 @@
  * member. Script runs are written once on top of it (runtimes/script/, docs/adr/0021), so a third
  * runtime (plain SSH hosts, say) is a new file.
  */
-import type { ClusterRole, EffectiveRole, EnvVar, RoleService } from '../api/index.ts';
+import type { ClusterRole, EffectiveRole, EnvVar, ObjectKind, RoleService, StoredObject } from '../api/index.ts';
 
 export interface MemberTarget {
   namespace: string;
@@ -41,7 +41,7 @@ export interface GuestFile {
 
 export interface ScriptRequest {
   runId: string;
-  /** A lifecycle event, or `action-NAME` (docs/adr/0050): it names the run's files, `<event>.{stdout,stderr,status}`. */
+  /** A lifecycle event, `reconnect`, or `action-NAME` (docs/adr/0050): it names the run's files, `<event>.{stdout,stderr,status}`. */
   event: string;
   argv: string[];
   env: EnvVar[];
@@ -119,6 +119,11 @@ export interface Runtime {
     onProgress?: (bytes: number, total: number) => void,
   ): Promise<void>;
   /**
+   * Unpack a package that is a file inside the member's image (`file:///path` on Kubernetes, as in
+   * KubeDirector; docs/adr/0045). Runtimes whose members have no image leave it out.
+   */
+  installImagePackage?(member: MemberTarget, guestPath: string): Promise<void>;
+  /**
    * Runs argv in the member, as its own process: on Kubernetes in the pod's container; on the local
    * runtime in the member's pid namespace (docs/adr/0015) with the member's directory as cwd and
    * KDFLOW_MEMBER_ROOT set (the root the in-member programs put paths under: empty in a real pod).
@@ -135,6 +140,8 @@ export interface Runtime {
   readGuestFile(member: MemberTarget, guestPath: string): Promise<string | undefined>;
   /** Names of the members that exist for a cluster, so teardown also finds ones created by a cancelled step. */
   listMembers(namespace: string, cluster: string): Promise<string[]>;
+  /** A ConfigMap or Secret a cluster connects to, from the runtime's API; runtimes without one leave it out (docs/adr/0044). */
+  readObject?(kind: ObjectKind, namespace: string, name: string): Promise<StoredObject | undefined>;
   /** Cluster-wide leftovers (the headless Service, the cluster directory), once every member is gone. */
   removeCluster(namespace: string, cluster: string): Promise<void>;
   /**

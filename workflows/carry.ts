@@ -4,12 +4,13 @@
  * role, topology key and error text given once in a dictionary; names and FQDNs are derived again.
  * Pure; the round trip is tested.
  */
-import { MEMBER_STATES, memberName, type EventName, type OrdinalRange } from '../api/contract.ts';
+import { MEMBER_STATES, memberName, type OrdinalRange, type ScriptEvent } from '../api/contract.ts';
 import type { LastRun, Member, Notify, NotifyEvent } from './model.ts';
 import { withNodeIds } from './plan.ts';
 
 const STATES = MEMBER_STATES;
-const EVENTS: EventName[] = ['configure', 'addnodes', 'delnodes'];
+// Append only: a run's index is carried.
+const EVENTS: ScriptEvent[] = ['configure', 'addnodes', 'delnodes', 'reconnect'];
 const NOTIFY_EVENTS: NotifyEvent[] = ['addnodes', 'delnodes'];
 
 const LAUNCHED = 1;
@@ -23,7 +24,8 @@ type PackedRun = [number, number, number, number | null, number, number, number,
 type PackedNotify = [number, number, OrdinalRange[]];
 /**
  * [role, ordinal, state, flags, topology, batch, error (-1: none), runs, failedNotifies, retryNotifies,
- * nodeId, warning (-1: none)]; rows carried by runs from before node ids end after retryNotifies.
+ * nodeId, warning (-1: none), connected (topology dictionary; -1: none)]; rows carried by runs from
+ * before node ids end after retryNotifies, and before connections after warning.
  */
 type PackedMember = [
   number,
@@ -36,6 +38,7 @@ type PackedMember = [
   PackedRun[],
   PackedNotify[],
   PackedNotify[],
+  number?,
   number?,
   number?,
 ];
@@ -103,6 +106,7 @@ export function packMembers(members: Member[]): PackedMembers {
       m.retryNotifies.map(notify),
       m.nodeId ?? 0,
       m.warning === undefined ? -1 : errors.of(m.warning),
+      m.connected === undefined ? -1 : topologies.of(m.connected),
     ];
   });
   return { roles: roles.values, topologies: topologies.values, errors: errors.values, rows };
@@ -116,7 +120,7 @@ export function unpackMembers(cluster: string, packed: PackedMembers): Member[] 
     ordinals,
   });
   const members = packed.rows.map(
-    ([r, ordinal, state, flags, topology, batch, error, runs, failed, retry, nodeId, warning]) => {
+    ([r, ordinal, state, flags, topology, batch, error, runs, failed, retry, nodeId, warning, connected]) => {
       const lastRuns: Member['runs'] = {};
       for (const [e, generation, seq, exitCode, attempts, startedAt, finishedAt, aboutRole, aboutOrdinals] of runs) {
         const run: LastRun = {
@@ -146,6 +150,7 @@ export function unpackMembers(cluster: string, packed: PackedMembers): Member[] 
         ...(error >= 0 ? { lastError: packed.errors[error] ?? '' } : {}),
         ...(nodeId ? { nodeId } : {}),
         ...(warning !== undefined && warning >= 0 ? { warning: packed.errors[warning] ?? '' } : {}),
+        ...(connected !== undefined && connected >= 0 ? { connected: packed.topologies[connected] ?? '' } : {}),
         runs: lastRuns,
       };
     },

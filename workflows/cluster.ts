@@ -11,9 +11,11 @@ import * as wf from '@temporalio/workflow';
 import {
   checkSpecChange,
   clusterSearchAttributes,
+  connectionsChangedSignal,
   deleteSignal,
   formatIssues,
   memberDownSignal,
+  hasConnections,
   parseClusterInput,
   planQuery,
   resizedSpec,
@@ -28,6 +30,7 @@ import {
   stableJson,
   statusQuery,
   statusVersionQuery,
+  topologyQuery,
   type Accepted,
   type ClusterInput,
   type ClusterStatus,
@@ -61,7 +64,15 @@ import { shortError, type Desired, type Member, type Step } from './model.ts';
 import { isLive } from './plan.ts';
 import { PLANNER_VERSION, freshPlannerVersion, plannerFor } from './planners.ts';
 import { buildStatus, currentDetails, describeStep } from './status.ts';
-import { DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, failureMessage, probe, removal, runStep, target } from './steps.ts';
+import {
+  DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
+  failureMessage,
+  probe,
+  removal,
+  runStep,
+  target,
+  topologyOf,
+} from './steps.ts';
 import { listed, teardownSummary } from './summaries.ts';
 
 /** Everything the workflow knows. Plain JSON; O(1) per member. */
@@ -82,6 +93,8 @@ interface ClusterState extends HealState, ActionState {
 export interface CarriedState extends Omit<ClusterState, 'desired' | 'members'> {
   generation: number;
   members: PackedMembers;
+  /** Digest of the connected objects (docs/adr/0044); absent without connections. */
+  connections?: string;
 }
 
 export interface ClusterOptions {
@@ -93,7 +106,11 @@ export interface ClusterOptions {
   heal?: Partial<HealPolicy>;
   /** false: reports of dead members are ignored (a test that re-creates members with the runtime itself). */
   selfHeal?: boolean;
+  /** How often a cluster with connections reads them for a change (docs/adr/0044); KubeDirector re-reads every 30 s. */
+  connectionCheckSeconds?: number;
 }
+
+const DEFAULT_CONNECTION_CHECK_SECONDS = 30;
 
 const MAX_STEPS_PER_OPERATION = 10_000;
 
@@ -123,6 +140,8 @@ export async function clusterWorkflow(
   let operation: wf.CancellationScope | undefined;
   // configmeta's cluster.id: a plain id, stable across continue-as-new, new for a re-created cluster (as a CR's UID).
   const clusterId = wf.workflowInfo().firstExecutionRunId;
+  // Read the connections before the next operation: at the start, on a hint, at each interval (docs/adr/0044).
+  let connectionsDue = hasConnections(state.desired.spec) && state.desired.connections === undefined;
   const changed = () => {
     state.statusVersion += 1;
   };
@@ -169,6 +188,8 @@ export async function clusterWorkflow(
   const accept = (spec: KdClusterSpec): Accepted => {
     // As in Kubernetes, an unchanged spec is no new generation: a re-sent or replayed change is a no-op.
     if (stableJson(spec) === stableJson(state.desired.spec)) return { generation: state.desired.generation };
+    if (stableJson(spec.connections ?? null) !== stableJson(state.desired.spec.connections ?? null))
+      connectionsDue = hasConnections(spec) || state.desired.connections !== undefined;
     state.desired = { ...state.desired, spec, generation: state.desired.generation + 1 };
     changed();
     return { generation: state.desired.generation };
@@ -233,6 +254,10 @@ export async function clusterWorkflow(
     changed();
     return { id: queued.record.id, targets: queued.record.count };
   });
+  wf.setHandler(connectionsChangedSignal, () => {
+    if (hasConnections(state.desired.spec)) connectionsDue = true;
+  });
+  wf.setHandler(topologyQuery, () => topologyOf(state.desired, clusterId, state.members));
   wf.setHandler(deleteSignal, () => {
     deleting = true;
     operation?.cancel();
@@ -331,14 +356,51 @@ export async function clusterWorkflow(
     wf.workflowInfo().continueAsNewSuggested ||
     (options.maxHistoryEvents !== undefined && wf.workflowInfo().historyLength > options.maxHistoryEvents);
 
+  // Reads the connected objects; a new digest is what makes the planner send --reconnect (workflows/reconnect.ts).
+  const checkConnections = async () => {
+    connectionsDue = false;
+    const spec = state.desired.spec;
+    if (!hasConnections(spec)) {
+      if (state.desired.connections !== undefined) state.desired = withoutConnectionsDigest(state.desired);
+      return;
+    }
+    try {
+      const { digest } = await probe(heartbeatTimeoutSeconds).readConnections.executeWithOptions(
+        { summary: 'read connected clusters, configmaps and secrets' },
+        [{ namespace: input.namespace, cluster: input.name, connections: spec.connections ?? {} }],
+      );
+      if (digest !== state.desired.connections) {
+        state.desired = { ...state.desired, connections: digest };
+        changed();
+      }
+    } catch (error) {
+      if (wf.isCancellation(error)) throw error;
+      state.lastError = `could not read the cluster's connections: ${failureMessage(error)}`;
+      changed();
+    }
+  };
+  const connectionCheckMs = (options.connectionCheckSeconds ?? DEFAULT_CONNECTION_CHECK_SECONDS) * 1000;
+
   while (!deleting) {
-    // A heal in backoff wakes the loop when it is due; with none waiting, no timer is set.
+    const awake = () => deleting || connectionsDue || hasWork() || historyTooLong();
+    // Only a cluster with connections, or with a heal in backoff, waits on a timer: every other
+    // history keeps its commands (docs/adr/0014). With both, the nearer one.
     const healIn = nextHealIn(state, Date.now());
-    const woken = () => deleting || hasWork() || historyTooLong();
-    await (healIn === undefined ? wf.condition(woken) : wf.condition(woken, healIn));
+    const connected = hasConnections(state.desired.spec);
+    const timers = [healIn, connected ? connectionCheckMs : undefined].filter((ms) => ms !== undefined);
+    if (timers.length === 0) await wf.condition(awake);
+    else {
+      const waitMs = Math.min(...timers);
+      const sleptFrom = Date.now();
+      if (!(await wf.condition(awake, waitMs)) && connected && Date.now() - sleptFrom >= connectionCheckMs)
+        connectionsDue = true;
+    }
+    if (deleting) break;
+    if (connectionsDue) await checkConnections();
     if (deleting) break;
     if (!hasWork() && !historyTooLong()) continue;
     if (!hasWork()) {
+      if (!historyTooLong()) continue;
       // Idle and the history is long: start a fresh run with the same state.
       await wf.condition(wf.allHandlersFinished);
       const next: ClusterInput = { ...input, app: state.desired.app, spec: state.desired.spec };
@@ -430,16 +492,34 @@ function fresh(input: ClusterInput): ClusterState {
 function carry(state: ClusterState): CarriedState {
   const { desired, members, ...rest } = state;
   // A new run takes the newest planner (docs/adr/0014).
-  return { ...rest, plannerVersion: PLANNER_VERSION, generation: desired.generation, members: packMembers(members) };
+  return {
+    ...rest,
+    plannerVersion: PLANNER_VERSION,
+    generation: desired.generation,
+    members: packMembers(members),
+    ...(desired.connections !== undefined ? { connections: desired.connections } : {}),
+  };
 }
 
 function resume(input: ClusterInput, carried: CarriedState): ClusterState {
-  const { generation, members, ...rest } = carried;
+  const { generation, members, connections, ...rest } = carried;
   return {
     ...rest,
-    desired: { namespace: input.namespace, name: input.name, app: input.app, spec: input.spec, generation },
+    desired: {
+      namespace: input.namespace,
+      name: input.name,
+      app: input.app,
+      spec: input.spec,
+      generation,
+      ...(connections !== undefined ? { connections } : {}),
+    },
     members: unpackMembers(input.name, members),
   };
+}
+
+function withoutConnectionsDigest(desired: Desired): Desired {
+  const { connections: _digest, ...rest } = desired;
+  return rest;
 }
 
 function markDeleting(members: Member[], names: string[]): Member[] {

@@ -5,7 +5,15 @@
  * Every member holds O(1) facts (docs/adr/0013): no argv, no output, no list of other members. What
  * a notify was about is an ordinal range; a name or FQDN is derived from cluster, role and ordinal.
  */
-import type { EventName, KdAppSpec, KdClusterSpec, MemberState, NotifyAbout, OrdinalRange } from '../api/contract.ts';
+import type {
+  EventName,
+  KdAppSpec,
+  KdClusterSpec,
+  MemberState,
+  NotifyAbout,
+  OrdinalRange,
+  ScriptEvent,
+} from '../api/contract.ts';
 
 export type NotifyEvent = Exclude<EventName, 'configure'>;
 
@@ -44,7 +52,12 @@ export interface Member {
   nodeId?: number;
   /** Configured, but its --configure looked suspicious (docs/adr/0028): one short line. */
   warning?: string;
-  runs: Partial<Record<EventName, LastRun>>;
+  /**
+   * Digest of the connected objects its scripts were last given (by --configure or --reconnect);
+   * `!` before it: its --reconnect about them failed (docs/adr/0044). Absent: never connected.
+   */
+  connected?: string;
+  runs: Partial<Record<ScriptEvent, LastRun>>;
 }
 
 export interface Notify {
@@ -59,6 +72,8 @@ export interface Desired {
   app: KdAppSpec;
   spec: KdClusterSpec;
   generation: number;
+  /** Digest of the cluster's connected objects as last read; absent without connections (docs/adr/0044). */
+  connections?: string;
 }
 
 export interface MemberRef {
@@ -79,7 +94,7 @@ export type Step =
    */
   | { kind: 'launchMembers'; batch: number; members: MemberRef[]; topology: string; refresh?: string[] }
   | { kind: 'writeConfigmeta'; members: string[]; topology: string }
-  | { kind: 'runEvent'; event: EventName; role: string; targets: string[]; about?: OrdinalRange[]; retry?: boolean }
+  | { kind: 'runEvent'; event: ScriptEvent; role: string; targets: string[]; about?: OrdinalRange[]; retry?: boolean }
   | { kind: 'markConfigured'; role: string; members: string[] }
   | { kind: 'markAnnounced'; members: string[] }
   | { kind: 'markLeaving'; role: string; members: string[] }

@@ -5,8 +5,9 @@
  * carried state) and a new run, after continue-as-new, takes the newest. Old versions stay until no
  * retained history uses them, each with its replay fixtures in test/replay/histories/v<N>/.
  */
-import { applyOutcome, nextStep, plan, requestRetry } from './plan.ts';
-import { applyOutcomeV3, nextStepV3, planV3 } from './plan-v3.ts';
+import { applyOutcome, nextStep, requestRetry, type plan } from './plan.ts';
+import { applyOutcomeV3, nextStepV3 } from './plan-v3.ts';
+import { withReconnect } from './reconnect.ts';
 
 export interface Planner {
   nextStep: typeof nextStep;
@@ -38,8 +39,12 @@ export function freshPlannerVersion(patched: (patchId: string) => boolean): numb
 
 const PLANNERS: Readonly<Record<number, Planner>> = Object.freeze(
   Object.assign(Object.create(null) as Record<number, Planner>, {
-    2: { nextStep, applyOutcome, plan, requestRetry, countsWithPhaseOnly: false },
-    3: { nextStep: nextStepV3, applyOutcome: applyOutcomeV3, plan: planV3, requestRetry, countsWithPhaseOnly: true },
+    // --reconnect wraps every version: it plans nothing for a cluster without connections (docs/adr/0044).
+    2: { ...withReconnect({ nextStep, applyOutcome, requestRetry }), countsWithPhaseOnly: false },
+    3: {
+      ...withReconnect({ nextStep: nextStepV3, applyOutcome: applyOutcomeV3, requestRetry }),
+      countsWithPhaseOnly: true,
+    },
   }),
 );
 

@@ -8,7 +8,7 @@ import {
   scriptRunId,
   type ClusterPhase,
   type ClusterStatus,
-  type EventName,
+  type ScriptEvent,
   type MemberStatus,
   type Rejection,
   type ScriptRun,
@@ -59,7 +59,7 @@ export function describeStep(step: Step): string {
   }
 }
 
-const EVENT_ORDER: EventName[] = ['configure', 'addnodes', 'delnodes'];
+const EVENT_ORDER: ScriptEvent[] = ['configure', 'addnodes', 'delnodes', 'reconnect'];
 
 function memberStatus(desired: Desired, m: Member, heals?: number, action?: MemberActionRow): MemberStatus {
   const lastAction = memberActionResult(action);

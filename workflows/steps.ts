@@ -14,13 +14,14 @@ import {
 import type { Activities, LaunchRole, ScriptOutcome } from '../activities/index.ts';
 import {
   effectiveRole,
+  hasConnections,
   memberFqdn,
   roleServices,
   scriptRunId,
   toRanges,
   toRuns,
-  type EventName,
   type KdAppSpec,
+  type ScriptEvent,
 } from '../api/contract.ts';
 import type { Topology } from '../api/configmeta.ts';
 import { isLive, nextNodeIds, withNodeIds } from './plan.ts';
@@ -71,7 +72,7 @@ export function removal(heartbeatTimeoutSeconds: number) {
   });
 }
 
-function scriptActivities(app: KdAppSpec, heartbeatTimeoutSeconds: number, event: EventName) {
+function scriptActivities(app: KdAppSpec, heartbeatTimeoutSeconds: number, event: ScriptEvent) {
   return proxyActivities<Activities>({
     ...memberActivityOptions(heartbeatTimeoutSeconds),
     // The runtime kills the script at scriptTimeoutSeconds; this bound only catches a lost worker.
@@ -109,11 +110,12 @@ export function topologyOf(
     cluster: desired.name,
     clusterId,
     app: desired.app,
-    settings: desired.spec.roles.map(({ id, resources, storage, secretKeys }) => ({
+    settings: desired.spec.roles.map(({ id, resources, storage, secretKeys, blockStorage }) => ({
       id,
       resources,
       storage,
       secretKeys,
+      ...(blockStorage ? { blockStorage } : {}),
     })),
     roles: desired.app.roles.map((r) => {
       const mine = live.filter((m) => m.role === r.id).sort((a, b) => a.ordinal - b.ordinal);
@@ -123,13 +125,20 @@ export function topologyOf(
         nodeIds: toRuns(mine.map((m) => m.nodeId ?? 0)),
       };
     }),
+    // The activity that writes configmeta reads what these name (docs/adr/0044).
+    ...(hasConnections(desired.spec) ? { connections: desired.spec.connections } : {}),
   };
 }
 
 function launchRoles(desired: Desired, refs: MemberRef[]): LaunchRole[] {
   return [...new Set(refs.map((m) => m.role))].map((id) => {
     const role = effectiveRole(desired.app, id);
-    const settings = desired.spec.roles.find((r) => r.id === id);
+    const listed = desired.spec.roles.find((r) => r.id === id);
+    // A role without its own secret mounts the cluster's defaultSecret, as in KubeDirector (docs/adr/0045).
+    const settings =
+      listed && !listed.secret && desired.spec.defaultSecret
+        ? { ...listed, secret: desired.spec.defaultSecret }
+        : listed;
     return {
       id,
       image: role?.image ?? '',
@@ -188,6 +197,7 @@ export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome
         ),
       );
     case 'runEvent':
+      if (step.event === 'reconnect') return reconnect(step, ctx, targets(step.targets));
       return runEvent(step, ctx, targets(step.targets));
     case 'removeMembers':
       await removal(ctx.heartbeatTimeoutSeconds).removeMembers.executeWithOptions(
@@ -200,6 +210,27 @@ export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome
     case 'markLeaving':
       return { failed: {}, runs: {} };
   }
+}
+
+/** --reconnect: configmeta is rewritten with the connections as they are now, then the script hears of it (docs/adr/0044). */
+async function reconnect(
+  step: Extract<Step, { kind: 'runEvent' }>,
+  ctx: StepContext,
+  members: MemberTarget[],
+): Promise<StepOutcome> {
+  const names = members.map((m) => m.name);
+  const written = await batchStep(names, () =>
+    memberActivities(ctx).writeConfigmeta.executeWithOptions(
+      { summary: `write configmeta.json (connections) to ${listed(names)}` },
+      [{ topology: topologyOf(ctx.desired, ctx.clusterId, ctx.members), members }],
+    ),
+  );
+  const ran = await runEvent(
+    step,
+    ctx,
+    members.filter((m) => !(m.name in written.failed)),
+  );
+  return { ...ran, failed: { ...written.failed, ...ran.failed } };
 }
 
 async function batchStep(

@@ -6,6 +6,7 @@ import {
   checkChange,
   clusterStartOptions,
   clusterWorkflowId,
+  connectionsChangedSignal,
   newClusterIssues,
   planQuery,
   specChangeUpdate,
@@ -14,7 +15,11 @@ import {
   type ClusterInput,
   type KdAppSpec,
   type AppSnapshot,
+  type StoredObject,
 } from '../../api/index.ts';
+import { runtimeKind } from '../../lib/config.ts';
+import { putObject } from '../../lib/object-store.ts';
+import { runtimeIssues } from '../../lib/runtime-issues.ts';
 import type { Manifest } from '../../api/manifest.ts';
 import { memberNameCollisionIssues } from '../../lib/member-name-check.ts';
 import { localPackageIssues } from '../../lib/package-url.ts';
@@ -25,8 +30,9 @@ import { readManifests } from '../files.ts';
 import { printWarnings } from '../render.ts';
 import { applyApp } from './app.ts';
 
-/** Apps first, so a file holding an app and its cluster applies in one go. */
+/** Connected objects and apps first, so a file holding them and a cluster applies in one go. */
 const appsFirst = (ms: Manifest[]) => [
+  ...ms.filter((m) => m.kind === 'ConfigMap' || m.kind === 'Secret'),
   ...ms.filter((m) => m.kind === 'KdApp'),
   ...ms.filter((m) => m.kind === 'KdCluster'),
 ];
@@ -53,7 +59,10 @@ export async function applyCommand(ctx: CliContext, _args: string[], flags: { fi
   checkAgainstAppsInFile(ctx, manifests);
   for (const m of manifests) {
     if (m.kind === 'KdApp') await applyApp(ctx, m);
-    else {
+    else if (m.kind === 'ConfigMap' || m.kind === 'Secret') {
+      printWarnings(ctx, m);
+      await applyConnectedObject(ctx, m.value);
+    } else {
       printWarnings(ctx, m);
       const result = await applyCluster(ctx, m.value);
       const name = m.value.metadata.name;
@@ -63,6 +72,34 @@ export async function applyCommand(ctx: CliContext, _args: string[], flags: { fi
           : `cluster/${name} ${result.outcome} (generation ${result.generation})`,
       );
     }
+  }
+}
+
+/**
+ * A ConfigMap or Secret for `spec.connections` (docs/adr/0044). The local runtime keeps it under the
+ * kdflow home, and the clusters that connect to it are told to read their connections now; on
+ * Kubernetes such objects are the API's, applied with kubectl.
+ */
+async function applyConnectedObject(ctx: CliContext, object: StoredObject): Promise<void> {
+  const what = `${object.kind.toLowerCase()}/${object.metadata.name}`;
+  if (runtimeKind() !== 'local')
+    throw new ValidationError(
+      [
+        {
+          path: 'kind',
+          message: `${object.kind}s live in the Kubernetes API on the ${runtimeKind()} runtime: apply them with kubectl apply -f`,
+        },
+      ],
+      what,
+    );
+  const namespace = object.metadata.namespace ?? ctx.namespace;
+  await putObject(ctx.home, namespace, object);
+  ctx.out(`${what} applied`);
+  const field = object.kind === 'ConfigMap' ? 'configmaps' : 'secrets';
+  for (const cluster of await ctx.runningClusters()) {
+    const view = await cluster.handle.query(specQuery).catch(() => undefined);
+    if (view?.spec.connections?.[field]?.includes(object.metadata.name))
+      await cluster.handle.signal(connectionsChangedSignal);
   }
 }
 
@@ -87,7 +124,7 @@ export async function applyCluster(
   // The app's packages must still be there: refused now, not as a config error later (lib/package-url.ts).
   const packages = await localPackageIssues(app.app);
   if (packages.length > 0) throw new ValidationError(packages, `app ${app.name} ${app.version}`);
-  const issues = newClusterIssues(name, cluster.spec, app.app);
+  const issues = [...newClusterIssues(name, cluster.spec, app.app), ...runtimeIssues(cluster.spec)];
   if (issues.length > 0) throw new ValidationError(issues, name);
   const client = await ctx.temporal();
   const collisions = await memberNameCollisionIssues(client, namespace, name, app.app);
@@ -136,7 +173,7 @@ export async function planCommand(ctx: CliContext, _args: string[], flags: { fil
       steps = answer.steps;
     } else {
       const app = (await ctx.catalog.get(namespace, m.value.spec.app)).app;
-      const issues = newClusterIssues(name, m.value.spec, app);
+      const issues = [...newClusterIssues(name, m.value.spec, app), ...runtimeIssues(m.value.spec)];
       if (issues.length > 0) throw new ValidationError(issues, name);
       steps = plan({ namespace, name, app, spec: m.value.spec, generation: 1 }, []).map(describeStep);
     }

@@ -26,10 +26,10 @@ export async function logsCommand(
   await checkName('cluster name', 'NAME', name);
   await checkName('member name', 'MEMBER', memberName);
   const event = flags.event ?? 'configure';
-  // The event names files: only a lifecycle event or a custom action's `action-NAME` (docs/adr/0050).
+  // The event names files: only a lifecycle event, reconnect, or a custom action's `action-NAME` (docs/adr/0044, 0050).
   if (!isScriptEvent(event))
     throw new UsageError(
-      `--event must be configure, addnodes, delnodes or action-NAME (a custom action), got "${flags.event}"`,
+      `--event must be configure, addnodes, delnodes, reconnect or action-NAME (a custom action), got "${flags.event}"`,
     );
   if (flags.all && flags.tail !== undefined)
     throw new UsageError('--tail and --all do not go together: --tail N shows the last N lines, --all every line');

@@ -22,6 +22,14 @@ mkdir -p "$d" && chmod "$3" "$d" && head -c "$4" > "$f.tmp" && chmod "$2" "$f.tm
   installPackage: `${PREFIX}
 mkdir -p "$g" && head -c "$1" | tar -xzf - -C "$g" --no-same-owner --no-same-permissions && chmod -R ug-s,-t "$g"`,
 
+  /**
+   * installImagePackage KEY PATH: a package that is a file of the member's own image (KubeDirector's
+   * file:// rule, docs/adr/0045), unpacked as installPackage does; exit 3 when the image has no such file.
+   */
+  installImagePackage: `${PREFIX}
+[ -f "$r$1" ] || exit 3
+mkdir -p "$g" && tar -xzf "$r$1" -C "$g" --no-same-owner --no-same-permissions && chmod -R ug-s,-t "$g"`,
+
   /** readTail KEY PATH BYTES: the last BYTES of a file; exit 1 when it is absent. */
   readTail: `${PREFIX}
 [ -f "$r$1" ] || exit 1; tail -c "$2" "$r$1"`,

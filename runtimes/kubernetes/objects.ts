@@ -11,6 +11,7 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from '@kubernetes/client-node';
+import { blockDevicePaths } from '../../api/configmeta.ts';
 import { dnsName } from '../../api/names.ts';
 import type { MemberSpec, MemberTarget } from '../runtime.ts';
 
@@ -98,11 +99,38 @@ function persistMounts(persistDirs: string[]): V1VolumeMount[] {
   }));
 }
 
+export const blockPvcName = (member: string, device: number) => `${member}-block-${device}`;
+const blockVolume = (device: number) => `block-${device}`;
+const SECRET_VOLUME = 'secret';
+/** KubeDirector's size for a block device that names none. */
+const DEFAULT_BLOCK_SIZE = '1Gi';
+
 export function memberPod(member: MemberSpec, owner: V1OwnerReference): V1Pod {
   const settings = member.settings;
-  const volumes: V1Volume[] = settings?.storage
-    ? [{ name: DATA_VOLUME, persistentVolumeClaim: { claimName: pvcName(member.name) } }]
-    : [];
+  const secret = settings?.secret ?? undefined;
+  const devices = blockDevicePaths(settings?.blockStorage);
+  const volumes: V1Volume[] = [
+    ...(settings?.storage ? [{ name: DATA_VOLUME, persistentVolumeClaim: { claimName: pvcName(member.name) } }] : []),
+    ...(secret
+      ? [
+          {
+            name: SECRET_VOLUME,
+            secret: {
+              secretName: secret.name,
+              ...(secret.defaultMode !== undefined ? { defaultMode: secret.defaultMode } : {}),
+            },
+          },
+        ]
+      : []),
+    ...devices.map((_, i) => ({
+      name: blockVolume(i),
+      persistentVolumeClaim: { claimName: blockPvcName(member.name, i) },
+    })),
+  ];
+  const mounts: V1VolumeMount[] = [
+    ...(settings?.storage ? persistMounts(member.persistDirs) : []),
+    ...(secret ? [{ name: SECRET_VOLUME, mountPath: secret.mountPath, readOnly: secret.readOnly ?? false }] : []),
+  ];
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -110,6 +138,9 @@ export function memberPod(member: MemberSpec, owner: V1OwnerReference): V1Pod {
       name: member.name,
       namespace: member.namespace,
       labels: { ...(settings?.podLabels ?? {}), ...memberLabels(member) },
+      ...(settings?.podAnnotations && Object.keys(settings.podAnnotations).length > 0
+        ? { annotations: settings.podAnnotations }
+        : {}),
       ownerReferences: [owner],
     },
     spec: {
@@ -133,7 +164,10 @@ export function memberPod(member: MemberSpec, owner: V1OwnerReference): V1Pod {
               }
             : {}),
           ports: (member.services ?? []).map((s) => ({ name: s.id.slice(0, 15), containerPort: s.port })),
-          volumeMounts: settings?.storage ? persistMounts(member.persistDirs) : [],
+          volumeMounts: mounts,
+          ...(devices.length > 0
+            ? { volumeDevices: devices.map((devicePath, i) => ({ name: blockVolume(i), devicePath })) }
+            : {}),
         },
       ],
       volumes,
@@ -159,6 +193,28 @@ export function memberPvc(member: MemberSpec, owner: V1OwnerReference): V1Persis
       ...(storage.storageClass ? { storageClassName: storage.storageClass } : {}),
     },
   };
+}
+
+/** The member's raw block devices: one PVC in Block mode each, deleted with the member (docs/adr/0045). */
+export function memberBlockPvcs(member: MemberSpec, owner: V1OwnerReference): V1PersistentVolumeClaim[] {
+  const block = member.settings?.blockStorage;
+  if (!block) return [];
+  return blockDevicePaths(block).map((_, i) => ({
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: {
+      name: blockPvcName(member.name, i),
+      namespace: member.namespace,
+      labels: memberLabels(member),
+      ownerReferences: [owner],
+    },
+    spec: {
+      accessModes: ['ReadWriteOnce'],
+      volumeMode: 'Block',
+      resources: { requests: { storage: block.size ?? DEFAULT_BLOCK_SIZE } },
+      ...(block.storageClassName ? { storageClassName: block.storageClassName } : {}),
+    },
+  }));
 }
 
 /** One Service per endpoint of the member's role, of the cluster's serviceType; owned by the pod. */

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { logger as rootLogger } from '../../lib/logger.ts';
 import { RuntimeError } from '../errors.ts';
+import type { ObjectKind, StoredObject } from '../../api/index.ts';
 import {
   type ExecOptions,
   type ExecResult,
@@ -27,6 +28,7 @@ import {
   foreignOwner,
   headlessService,
   headlessServiceName,
+  memberBlockPvcs,
   memberPod,
   memberPvc,
   memberServiceName,
@@ -93,6 +95,16 @@ export class KubernetesRuntime implements Runtime {
         member,
         () => this.core.createNamespacedPersistentVolumeClaim({ namespace, body: pvc }),
         () => this.core.readNamespacedPersistentVolumeClaim({ namespace, name: pvcName(name) }),
+      );
+    }
+    for (const block of memberBlockPvcs(member, owner)) {
+      const blockName = block.metadata?.name ?? '';
+      await this.createOrAdopt(
+        'PVC',
+        blockName,
+        member,
+        () => this.core.createNamespacedPersistentVolumeClaim({ namespace, body: block }),
+        () => this.core.readNamespacedPersistentVolumeClaim({ namespace, name: blockName }),
       );
     }
     const existing = await readIfPresent(() => this.core.readNamespacedPod({ namespace, name }));
@@ -201,6 +213,24 @@ export class KubernetesRuntime implements Runtime {
     return result;
   }
 
+  async readObject(kind: ObjectKind, namespace: string, name: string): Promise<StoredObject | undefined> {
+    const object =
+      kind === 'ConfigMap'
+        ? await readIfPresent(() => this.core.readNamespacedConfigMap({ namespace, name }))
+        : await readIfPresent(() => this.core.readNamespacedSecret({ namespace, name }));
+    if (!object) return undefined;
+    return {
+      kind,
+      metadata: {
+        name,
+        namespace,
+        labels: object.metadata?.labels ?? {},
+        annotations: object.metadata?.annotations ?? {},
+      },
+      data: object.data ?? {},
+    };
+  }
+
   async writeFiles(member: MemberTarget, files: GuestFile[]): Promise<void> {
     for (const file of files) {
       const content = typeof file.content === 'string' ? Buffer.from(file.content) : file.content;
@@ -225,6 +255,27 @@ export class KubernetesRuntime implements Runtime {
       clearInterval(beat);
     }
     onProgress?.(bytes.length, bytes.length);
+  }
+
+  async installImagePackage(member: MemberTarget, guestPath: string): Promise<void> {
+    const result = await this.inPod(member, 'installImagePackage', [guestPath], undefined, { allowFailure: true });
+    if (result.exitCode === null)
+      throw new RuntimeError(
+        'RuntimeFailure',
+        `unpacking file://${guestPath} in ${member.name}: ${result.message ?? 'exec failed'}`,
+      );
+    if (result.exitCode === 3)
+      throw new RuntimeError(
+        'PackageUnavailable',
+        `config package file://${guestPath} is neither on the worker's machine nor in the image of ${member.name}`,
+        true,
+      );
+    if (result.exitCode !== 0)
+      throw new RuntimeError(
+        'PackageInvalid',
+        `config package file://${guestPath} from the image of ${member.name} could not be unpacked: ${result.stderr.trim().split('\n').at(-1) ?? ''}`,
+        true,
+      );
   }
 
   async exec(member: MemberTarget, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
@@ -285,14 +336,26 @@ export class KubernetesRuntime implements Runtime {
           body: { preconditions: { uid: s.metadata?.uid } },
         }),
       );
-    const pvc = await readIfPresent(() =>
+    // The data volume and any block devices: every PVC labelled as this member's.
+    const pvcs = await apiCall('listing PVCs', () =>
+      this.core.listNamespacedPersistentVolumeClaim({
+        namespace,
+        labelSelector: `${clusterSelector(cluster)},${LABELS.member}=${name}`,
+      }),
+    );
+    const dataPvc = await readIfPresent(() =>
       this.core.readNamespacedPersistentVolumeClaim({ namespace, name: pvcName(name) }),
     );
-    if (pvc && this.ours('PVC', pvc, member)) {
+    const candidates = [
+      ...pvcs.items,
+      ...(dataPvc && !pvcs.items.some((p) => p.metadata?.uid === dataPvc.metadata?.uid) ? [dataPvc] : []),
+    ];
+    for (const pvc of candidates) {
+      if (!this.ours('PVC', pvc, member)) continue;
       await deleteIfPresent(() =>
         this.core.deleteNamespacedPersistentVolumeClaim({
           namespace,
-          name: pvcName(name),
+          name: pvc.metadata?.name ?? pvcName(name),
           body: { preconditions: { uid: pvc.metadata?.uid } },
         }),
       );

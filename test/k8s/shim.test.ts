@@ -189,7 +189,7 @@ metadata: {name: sc, namespace: ${NS}}
 spec:
   app: spark
   roles:
-    - {id: controller, members: 1, podAnnotations: {team: data}}
+    - {id: controller, members: 1, serviceLabels: {team: data}}
     - {id: worker, members: 1}
 `,
       );
@@ -197,7 +197,7 @@ spec:
       await k('wait', '--for=jsonpath={.status.state}=configured', 'kdc/sc', '-n', NS, '--timeout=120s');
       // A KubeDirector field kdflow does not apply yet is named, never dropped silently (ADR 0026).
       expect((await crStatus()).conditions?.find((c) => c.type === 'Valid')?.message).toMatch(
-        /warnings: spec\.roles\[0\]\.podAnnotations: not supported by kdflow yet/,
+        /warnings: spec\.roles\[0\]\.serviceLabels: not supported by kdflow yet/,
       );
       expect(await k('describe', 'kdc', 'sc', '-n', NS)).toMatch(/Warning\s+UnsupportedFields/);
       expect(await k('get', 'kdc', 'sc', '-n', NS)).toMatch(/^sc\s+spark\s+1\s+configured\s+2\/2\s+/m);

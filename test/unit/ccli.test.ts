@@ -156,3 +156,54 @@ describe('ccli on what kdflow writes', () => {
     expect(missing.stderr).toMatch(/no configmeta at .*none\.json/);
   });
 });
+
+describe('ccli on connections (docs/adr/0044)', () => {
+  it('reads a connected cluster through its prefixed references, and connected objects as configcli merges them', async () => {
+    const app = (distroID: string, role: string) =>
+      KdAppSpec.parse({
+        label: { name: distroID },
+        distroID,
+        version: '1',
+        defaultImageRepoTag: 'x',
+        services: [{ id: 'http', label: { name: 'HTTP' }, endpoint: { urlScheme: 'http', port: 80 } }],
+        roles: [{ id: role, cardinality: '1+' }],
+        config: { roleServices: [{ roleID: role, serviceIDs: ['http'] }], selectedRoles: [role] },
+      });
+    const own: Topology = {
+      namespace: 'ns',
+      cluster: 'web',
+      clusterId: 'a',
+      app: app('web', 'front'),
+      roles: [{ id: 'front', ordinals: [[0, 0]] }],
+    };
+    const store: Topology = {
+      namespace: 'ns',
+      cluster: 'db',
+      clusterId: 'b',
+      app: app('dbapp', 'primary'),
+      roles: [{ id: 'primary', ordinals: [[0, 1]] }],
+    };
+    const object = (mode: string) => ({ metadata: { name: mode }, data: { mode }, labels: {}, annotations: {} });
+    const meta = buildConfigmeta(own, 'web-front-0', {
+      clusters: { db: store },
+      configmaps: { settings: [object('slow'), object('fast')] },
+      secrets: {},
+    });
+    const work = await mkdtemp(path.join(os.tmpdir(), 'kdflow-ccli-conn-'));
+    const file = path.join(work, 'configmeta.json');
+    await writeFile(file, JSON.stringify(meta));
+    const db = (o: number) => `db-primary-${o}.db.ns.svc.cluster.local`;
+    for (const awk of AWKS) {
+      const get = (key: string) => run(['dash'], awk, 'ccli', ['--get', key], file).stdout.trim();
+      expect(get('connections.clusters.db.distros.dbapp.1.roles.primary.fqdns')).toBe(`${db(0)},${db(1)}`);
+      expect(get('connections.clusters.db.services.http.1.primary.fqdns')).toBe(`${db(0)},${db(1)}`);
+      expect(get('connections.clusters.db.nodegroups.1.roles.primary.services.http.endpoints')).toBe(
+        `http://${db(0)}:80,http://${db(1)}:80`,
+      );
+      // A list of objects reads as one, the later winning, as configcli merges it.
+      expect(get('connections.configmaps.settings.data.mode')).toBe('fast');
+      // The member's own cluster is untouched by its connections.
+      expect(get('distros.web.1.roles.front.fqdns')).toBe('web-front-0.web.ns.svc.cluster.local');
+    }
+  });
+});

@@ -21,6 +21,7 @@ import {
   scriptArgv,
   toRanges,
   type EventName,
+  type ScriptEvent,
 } from '../../api/index.ts';
 import {
   MAX_ERROR_CHARS,
@@ -131,9 +132,10 @@ export function actors(step: Step): string[] {
   }
 }
 
-export const allows = (app: KdAppSpec, role: string, event: EventName) => {
+// --reconnect is sent whatever the eventList says, as KubeDirector does (docs/adr/0044).
+export const allows = (app: KdAppSpec, role: string, event: ScriptEvent) => {
   const r = effectiveRole(app, role);
-  return !!r && !!r.configPackage && r.events.includes(event);
+  return !!r && !!r.configPackage && (event === 'reconnect' || r.events.includes(event));
 };
 
 /** Batch numbers as the planner documents them: generation × 1000, plus 1 + the role's index for a role's growth. */

@@ -1389,7 +1389,7 @@ spec:
       [
         'spec.capabilities',
         'spec.roles[0].containerSpec',
-        'spec.roles[1].minStorage',
+        // minStorage is checked (ADR 0045), so it is no longer warned about.
         'spec.roles[2].blockDevices',
         'spec.services[2].endpoint.hasAuthToken',
         'spec.systemdRequired',

@@ -1,6 +1,12 @@
 /** Failures a runtime can name. Activities turn them into ApplicationFailures of the same type. */
 export type RuntimeErrorType =
-  'PackageInvalid' | 'PackageUnavailable' | 'MemberNotReady' | 'ScriptMissing' | 'RuntimeFailure';
+  | 'PackageInvalid'
+  | 'PackageUnavailable'
+  | 'MemberNotReady'
+  | 'ScriptMissing'
+  | 'RuntimeFailure'
+  /** A call to the API server ran out of its own bound (docs/adr/0043); always retryable. */
+  | 'ApiTimeout';
 
 export class RuntimeError extends Error {
   override readonly name = 'RuntimeError';

@@ -83,7 +83,8 @@ async function failure(promise: Promise<unknown>): Promise<RuntimeError> {
   return error as RuntimeError;
 }
 
-describe('KubernetesRuntime against an API server that never answers', () => {
+// Without the bounds these calls wait forever: a short test limit makes that a failure, not a 3-minute wait.
+describe('KubernetesRuntime against an API server that never answers', { timeout: 30_000 }, () => {
   it('an API request fails with a retryable ApiTimeout naming the call, and the wait is logged by name', async () => {
     const kc = await silentApiServer();
     const log = capturingLogger();

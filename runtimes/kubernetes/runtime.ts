@@ -161,7 +161,7 @@ export class KubernetesRuntime implements Runtime {
     // A pod that ended (evicted, failed) never runs again: it goes, and the member is made anew (docs/adr/0049).
     const ended = existing && podEnded(existing);
     if (existing && ended) {
-      await deleteIfPresent(() =>
+      await this.deleteIfPresent(`pod ${name}`, () =>
         this.core.deleteNamespacedPod({ namespace, name, body: { preconditions: { uid: existing.metadata?.uid } } }),
       );
       throw new RuntimeError(

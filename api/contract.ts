@@ -14,6 +14,7 @@ export * from './rules.ts';
 export * from './light-check.ts';
 export * from './messages.ts';
 export * from './search-attributes.ts';
+export * from './rolling.ts';
 export type { EventName, Resources } from './common.ts';
 export type { AppRole, AppService, ConfigPackage, KdAppSpec, RetryKnobs } from './app.ts';
 export type { ClusterRole, EnvVar, KdClusterSpec } from './cluster.ts';

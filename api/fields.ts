@@ -5,8 +5,14 @@
  * read them from here, so a pattern or a limit is written once.
  */
 
-/** The lifecycle events a startscript receives, in KubeDirector's words. */
-export const EVENTS = ['configure', 'addnodes', 'delnodes'] as const;
+/**
+ * The lifecycle events a startscript receives: KubeDirector's three, then kdflow's rolling
+ * operations (docs/adr/0037), which a role gets only when its eventList names them.
+ */
+export const EVENTS = ['configure', 'addnodes', 'delnodes', 'upgrade', 'rollback', 'reconfigure', 'restart'] as const;
+
+/** A role without an eventList gets KubeDirector's events: its scripts were not written for kdflow's. */
+export const DEFAULT_EVENTS = ['configure', 'addnodes', 'delnodes'] as const;
 
 /** KubeDirector's member states, kept verbatim so its users read them without a glossary. */
 export const MEMBER_STATES = [

@@ -15,3 +15,4 @@ export * from './cr-status.ts';
 export * from './ranges.ts';
 export * from './member-names.ts';
 export * from './kubedirector-fields.ts';
+export * from './rolling.ts';

@@ -3,6 +3,7 @@ import type { KdAppSpec } from './app.ts';
 import type { KdClusterSpec } from './cluster.ts';
 import type { ClusterStatus, StatusRequest } from './status.ts';
 import type { FieldIssue } from './rules.ts';
+import type { CancelAnswer, RestartRequest, RolloutDecision, RolloutStatus, UpgradeRequest } from './rolling.ts';
 
 /*
  * The SDK's defineSignal/defineUpdate/defineQuery return exactly { type, name }; made here with the
@@ -52,6 +53,14 @@ export const retrySignal = defineSignal<[RetryRequest]>('retry');
 
 export const resizeUpdate = defineUpdate<Accepted, [ResizeRequest]>('resizeCluster');
 export const specChangeUpdate = defineUpdate<Accepted, [SpecChange]>('changeSpec');
+
+// Rolling operations (docs/adr/0037): each answers with the operation as status will show it, or a rejection.
+export const upgradeUpdate = defineUpdate<RolloutStatus, [UpgradeRequest]>('upgrade');
+/** A paused upgrade or reconfigure: `--resume` or `--rollback`. */
+export const rolloutDecisionUpdate = defineUpdate<RolloutStatus, [RolloutDecision]>('decideRollout');
+export const restartUpdate = defineUpdate<RolloutStatus, [RestartRequest]>('restart');
+/** Stops the operation in flight and returns to the last converged spec where that can be undone. */
+export const cancelUpdate = defineUpdate<CancelAnswer, []>('cancel');
 
 /** The app snapshot and spec the cluster runs, so a client validates a change with the same rules. */
 export interface ClusterSpecView {

@@ -9,7 +9,7 @@ import type { AppRole, ConfigPackage, KdAppSpec } from './app.ts';
 import { cardinalityViolation, parseCardinality } from './cardinality.ts';
 import type { KdClusterSpec } from './cluster.ts';
 import type { EventName } from './common.ts';
-import { EVENTS, MAX_MEMBERS, oversize } from './fields.ts';
+import { DEFAULT_EVENTS, MAX_MEMBERS, oversize } from './fields.ts';
 import { kubeDirectorRefusals } from './kubedirector-fields.ts';
 import { dnsName, memberName } from './names.ts';
 
@@ -193,8 +193,8 @@ export function effectiveRole(app: KdAppSpec, roleId: string): EffectiveRole | u
     image: role.imageRepoTag ?? app.defaultImageRepoTag ?? '',
     configPackage: role.configPackage !== undefined ? role.configPackage : (app.defaultConfigPackage ?? null),
     persistDirs: role.persistDirs ?? app.defaultPersistDirs ?? [],
-    // An absent eventList means every event.
-    events: role.eventList ?? app.defaultEventList ?? [...EVENTS],
+    // An absent eventList means KubeDirector's events; kdflow's rolling events are asked for by name.
+    events: role.eventList ?? app.defaultEventList ?? [...DEFAULT_EVENTS],
   };
 }
 

@@ -4,12 +4,19 @@
  * role, topology key and error text given once in a dictionary; names and FQDNs are derived again.
  * Pure; the round trip is tested.
  */
-import { MEMBER_STATES, memberName, type EventName, type OrdinalRange } from '../api/contract.ts';
+import {
+  EVENTS as EVENT_NAMES,
+  MEMBER_STATES,
+  memberName,
+  type EventName,
+  type OrdinalRange,
+} from '../api/contract.ts';
 import type { LastRun, Member, Notify, NotifyEvent } from './model.ts';
 import { withNodeIds } from './plan.ts';
 
 const STATES = MEMBER_STATES;
-const EVENTS: EventName[] = ['configure', 'addnodes', 'delnodes'];
+// Packed by index: new events are only ever appended (fields.ts), so older packed state reads the same.
+const EVENTS: readonly EventName[] = EVENT_NAMES;
 const NOTIFY_EVENTS: NotifyEvent[] = ['addnodes', 'delnodes'];
 
 const LAUNCHED = 1;

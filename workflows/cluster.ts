@@ -38,6 +38,8 @@ import {
 import { packMembers, unpackMembers, type PackedMembers } from './carry.ts';
 import type { Desired, Member, Step } from './model.ts';
 import { isLive } from './plan.ts';
+import type { Rollout } from './plan-rolling.ts';
+import { rollingOperations } from './rolling-ops.ts';
 import { PLANNER_VERSION, freshPlannerVersion, plannerFor } from './planners.ts';
 import { buildStatus, currentDetails, describeStep } from './status.ts';
 import { DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, failureMessage, probe, removal, runStep, target } from './steps.ts';
@@ -55,6 +57,10 @@ interface ClusterState {
   /** Bumped on every change status could show, carried across runs so a poller never sees it repeat. */
   statusVersion: number;
   plannerVersion: number;
+  /** The rolling operation in flight or the last one (docs/adr/0037); absent before the first. */
+  rollout?: Rollout;
+  /** The spec of the last converged generation: what `kdflow cancel` of a grow returns to. */
+  settledSpec?: KdClusterSpec;
 }
 
 /** What one run hands the next: the input carries the current app and spec, so they are not here twice. */
@@ -95,6 +101,8 @@ export async function clusterWorkflow(
   let deleted = false;
   let step: Step | undefined;
   let operation: wf.CancellationScope | undefined;
+  // Set by `kdflow cancel` during a launch: the operation ends after its step, without converging.
+  let stopAfterStep = false;
   // configmeta's cluster.id: a plain id, stable across continue-as-new, new for a re-created cluster (as a CR's UID).
   const clusterId = wf.workflowInfo().firstExecutionRunId;
   const changed = () => {
@@ -111,6 +119,8 @@ export async function clusterWorkflow(
         step,
         lastRejection: state.lastRejection,
         lastError: state.lastError,
+        rollout: rolling.status(),
+        rollingStep: rolling.operation(),
       },
       request,
     );
@@ -137,13 +147,16 @@ export async function clusterWorkflow(
   };
   const validated = (raw: unknown): KdClusterSpec => {
     if (deleting) return reject('the cluster is being deleted');
+    rolling.refuseChange();
     const checked = checkSpecChange(input.name, state.desired.spec, raw, state.desired.app);
     return 'spec' in checked ? checked.spec : reject(formatIssues(checked.issues));
   };
   const accept = (spec: KdClusterSpec): Accepted => {
     // As in Kubernetes, an unchanged spec is no new generation: a re-sent or replayed change is a no-op.
     if (stableJson(spec) === stableJson(state.desired.spec)) return { generation: state.desired.generation };
+    const before = state.desired.spec;
     state.desired = { ...state.desired, spec, generation: state.desired.generation + 1 };
+    rolling.specAccepted(before);
     changed();
     return { generation: state.desired.generation };
   };
@@ -183,6 +196,24 @@ export async function clusterWorkflow(
     deleting = true;
     operation?.cancel();
   });
+  const rolling = rollingOperations({
+    state,
+    appName: input.appName,
+    clusterId,
+    heartbeatTimeoutSeconds,
+    deleting: () => deleting,
+    lifecycleStep: () => (operation ? step : undefined),
+    cancelOperation: () => operation?.cancel(),
+    stopAfterStep: () => {
+      stopAfterStep = true;
+    },
+    startDelete: () => {
+      deleting = true;
+      operation?.cancel();
+    },
+    reject,
+    publish,
+  });
   wf.setHandler(statusQuery, (request) => status(request));
   wf.setHandler(statusVersionQuery, () => state.statusVersion);
   wf.setHandler(planQuery, planned);
@@ -200,7 +231,7 @@ export async function clusterWorkflow(
   const runOperation = async (desired: Desired) => {
     for (let count = 0; ; count++) {
       step = nextStep(desired, state.members);
-      if (!step) break;
+      if (!step || stopAfterStep) break;
       if (count >= MAX_STEPS_PER_OPERATION) {
         state.lastError = `operation for generation ${desired.generation} did not converge`;
         break;
@@ -245,8 +276,22 @@ export async function clusterWorkflow(
     (options.maxHistoryEvents !== undefined && wf.workflowInfo().historyLength > options.maxHistoryEvents);
 
   while (!deleting) {
-    await wf.condition(() => deleting || hasWork() || historyTooLong());
+    await wf.condition(() => deleting || hasWork() || rolling.runnable() || historyTooLong());
     if (deleting) break;
+    if (!hasWork() && rolling.runnable()) {
+      // A rolling operation runs when the lifecycle has nothing to do; a cancel turns it, never ends it.
+      operation = new wf.CancellationScope();
+      publish();
+      try {
+        await operation.run(() => rolling.run());
+      } catch (error) {
+        if (!wf.isCancellation(error)) throw error;
+      } finally {
+        operation = undefined;
+        publish();
+      }
+      continue;
+    }
     if (!hasWork()) {
       // Idle and the history is long: start a fresh run with the same state.
       await wf.condition(wf.allHandlersFinished);
@@ -268,12 +313,16 @@ export async function clusterWorkflow(
     publish();
     try {
       await operation.run(() => runOperation(desired));
-      state.observedGeneration = desired.generation;
+      if (!stopAfterStep) {
+        state.observedGeneration = desired.generation;
+        state.settledSpec = desired.spec;
+      }
     } catch (error) {
       if (!wf.isCancellation(error)) throw error;
     } finally {
       operation = undefined;
       step = undefined;
+      stopAfterStep = false;
       publish();
     }
   }

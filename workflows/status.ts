@@ -1,16 +1,19 @@
 /** What `status` answers, derived from the workflow's state. Pure. */
 import {
+  EVENTS,
   STATUS_PAGE_DEFAULT,
   STATUS_PAGE_MAX,
   desiredMembers,
   memberFqdn,
   memberName,
+  rolloutProgress,
   scriptRunId,
   type ClusterPhase,
   type ClusterStatus,
   type EventName,
   type MemberStatus,
   type Rejection,
+  type RolloutStatus,
   type ScriptRun,
   type StatusRequest,
 } from '../api/contract.ts';
@@ -28,6 +31,9 @@ export interface StatusInput {
   step?: Step;
   lastRejection?: Rejection;
   lastError?: string;
+  /** The rolling operation in flight or the last one, and the line of its step in flight (docs/adr/0037). */
+  rollout?: RolloutStatus;
+  rollingStep?: string;
 }
 
 export function clusterPhase(
@@ -51,7 +57,7 @@ export function describeStep(step: Step): string {
   }
 }
 
-const EVENT_ORDER: EventName[] = ['configure', 'addnodes', 'delnodes'];
+const EVENT_ORDER: readonly EventName[] = EVENTS;
 
 function memberStatus(desired: Desired, m: Member): MemberStatus {
   // The member's one error line belongs to its newest failed run, not to older ones.
@@ -142,12 +148,14 @@ export function buildStatus(s: StatusInput, request: StatusRequest = {}): Cluste
     name: desired.name,
     namespace: desired.namespace,
     app: desired.spec.app,
+    appVersion: desired.app.version,
+    ...(s.rollout ? { rollout: s.rollout } : {}),
     phase: clusterPhase(s),
     generation: desired.generation,
     observedGeneration: s.observedGeneration,
     roles,
     page: { offset, limit, total: rows.length },
-    ...(s.step ? { operation: describeStep(s.step) } : {}),
+    ...(s.rollingStep ? { operation: s.rollingStep } : s.step ? { operation: describeStep(s.step) } : {}),
     ...(s.lastRejection ? { lastRejection: s.lastRejection } : {}),
     ...(s.lastError ? { lastError: s.lastError } : {}),
   };
@@ -165,10 +173,11 @@ const cell = (text: string) => text.replace(/\s+/g, ' ').replace(/\|/g, '\\|').s
 export function currentDetails(s: ClusterStatus): string {
   const members = s.roles.flatMap((r) => r.members);
   const lines = [
-    `**${s.namespace}/${s.name}** (app ${s.app}): **${s.phase}**, generation ${s.observedGeneration}${s.generation > s.observedGeneration ? ` (working on ${s.generation})` : ''}, ${s.page.total} member(s)`,
+    `**${s.namespace}/${s.name}** (app ${s.app}${s.appVersion ? ` ${s.appVersion}` : ''}): **${s.phase}**, generation ${s.observedGeneration}${s.generation > s.observedGeneration ? ` (working on ${s.generation})` : ''}, ${s.page.total} member(s)`,
     '',
   ];
   if (s.operation) lines.push(`Running: ${cell(s.operation)}`, '');
+  if (s.rollout) lines.push(`${s.rollout.kind}: ${cell(rolloutProgress(s.rollout))}`, '');
   if (s.lastError) lines.push(`Last error: ${cell(s.lastError)}`, '');
   if (s.lastRejection) lines.push(`Last rejected change: ${cell(s.lastRejection.reason)}`, '');
   if (members.length > 0) {

@@ -21,6 +21,8 @@ export const LABELS = {
   managedBy: 'app.kubernetes.io/managed-by',
 } as const;
 export const CONTAINER = 'app';
+/** The rolling operation's replacement a pod was created for (docs/adr/0037). */
+export const REPLACEMENT_ANNOTATION = 'kdflow.dev/replacement';
 const DATA_VOLUME = 'data';
 
 export function memberLabels(member: Pick<MemberTarget, 'cluster' | 'role' | 'name'>): Record<string, string> {
@@ -110,6 +112,7 @@ export function memberPod(member: MemberSpec, owner: V1OwnerReference): V1Pod {
       name: member.name,
       namespace: member.namespace,
       labels: { ...(settings?.podLabels ?? {}), ...memberLabels(member) },
+      ...(member.replacement ? { annotations: { [REPLACEMENT_ANNOTATION]: member.replacement } } : {}),
       ownerReferences: [owner],
     },
     spec: {

@@ -6,8 +6,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ApplicationFailureCategory } from '@temporalio/common';
 import {
   configmetaFile,
-  rollingArgv,
-  scriptArgv,
+  startscriptArgv,
   type ClusterRole,
   type EnvVar,
   type EventName,
@@ -267,7 +266,10 @@ export function createActivities(deps: ActivityDeps) {
       for (const m of input.members) {
         if (m.name in result.failed) continue;
         const status = await runtime
-          .readGuestFile(m as MemberTarget, `${GUESTCONFIG_DIR}/configure.status`)
+          .readGuestFile(
+            { namespace: input.namespace, cluster: input.cluster, ...m },
+            `${GUESTCONFIG_DIR}/configure.status`,
+          )
           .catch(() => undefined);
         configurePersisted[m.name] = /=0\s*$/.test(status ?? '');
       }
@@ -321,9 +323,7 @@ export function createActivities(deps: ActivityDeps) {
       const request: ScriptRequest = {
         runId: script.runId,
         event: script.event,
-        argv: script.versions
-          ? rollingArgv(script.event, script.versions)
-          : scriptArgv(script.event, script.about, member.cluster, member.namespace),
+        argv: startscriptArgv(script, member.cluster, member.namespace),
         env: script.env,
         timeoutSeconds: script.timeoutSeconds,
       };

@@ -4,6 +4,7 @@
  * state: the workflow sandbox imports it through contract.ts.
  */
 import type { KdAppSpec } from './app.ts';
+import { scriptArgv, type NotifyAbout } from './ranges.ts';
 
 export const ROLLOUT_KINDS = ['upgrade', 'reconfigure', 'restart'] as const;
 export type RolloutKind = (typeof ROLLOUT_KINDS)[number];
@@ -104,6 +105,17 @@ export function rolloutProgress(r: RolloutStatus): string {
  */
 export function rollingArgv(event: string, versions: { from: string; to: string } | undefined): string[] {
   return versions ? [`--${event}`, '--from', versions.from, '--to', versions.to] : [`--${event}`];
+}
+
+/** Any script run's argv, from what its activity input carries: the one place both the activity and `kdflow history` format it. */
+export function startscriptArgv(
+  script: { event: string; about?: NotifyAbout; versions?: { from: string; to: string } },
+  cluster: string,
+  namespace: string,
+): string[] {
+  return script.versions
+    ? rollingArgv(script.event, script.versions)
+    : scriptArgv(script.event, script.about, cluster, namespace);
 }
 
 /** Why an upgrade request is refused, or undefined: checked in the CLI and again in the workflow. */

@@ -257,12 +257,13 @@ export function changeIssues(current: KdClusterSpec, next: KdClusterSpec, app: K
   next.roles.forEach((role, i) => {
     const before = current.roles.find((r) => r.id === role.id);
     if (!before || (live.get(role.id) ?? 0) === 0) return;
-    const { members: _a, ...restBefore } = before;
-    const { members: _b, ...restNext } = role;
+    // env, pod labels and resources are rolled out to the members one at a time (a reconfigure, docs/adr/0037).
+    const { members: _a, env: _c, podLabels: _d, resources: _e, ...restBefore } = before;
+    const { members: _b, env: _f, podLabels: _g, resources: _h, ...restNext } = role;
     if (stableJson(restBefore) !== stableJson(restNext)) {
       issues.push({
         path: `roles[${i}]`,
-        message: `role "${role.id}" has members, so only its members count may change`,
+        message: `role "${role.id}" has members, so only its members count, env, podLabels and resources may change`,
       });
     }
   });

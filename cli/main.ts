@@ -32,6 +32,9 @@ const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map<string, ()
   ['history', async () => (await import('./commands/history.ts')).historyCommand],
   ['logs', async () => (await import('./commands/logs.ts')).logsCommand],
   ['retry', async () => (await import('./commands/retry.ts')).retryCommand],
+  ['upgrade', async () => (await import('./commands/rolling.ts')).upgradeCommand as Command],
+  ['restart', async () => (await import('./commands/rolling.ts')).restartCommand as Command],
+  ['cancel', async () => (await import('./commands/rolling.ts')).cancelCommand],
   ['completion', async () => (await import('./commands/completion.ts')).completionCommand],
   // Runs until Ctrl-C or SIGTERM: the CRD shim (kubectl → workflows, status back onto the CRs).
   ['shim', async () => async () => (await import('../shim/main.ts')).runShimProcess()],

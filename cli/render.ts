@@ -1,5 +1,6 @@
 import type { ClusterStatus } from '../api/index.ts';
 import type { Manifest } from '../api/manifest.ts';
+import { rolloutProgress } from '../api/rolling.ts';
 
 /** Each column's width: its widest cell or header. */
 export function columnWidths(header: string[], rows: string[][]): number[] {
@@ -90,7 +91,8 @@ export function memberRows(s: ClusterStatus): string[][] {
 export function clusterLine(s: ClusterStatus, facts?: ClusterFacts): string {
   const app = facts ? `app ${s.app} ${facts.appVersion}, age ${age(facts.createdAt)}` : `app ${s.app}`;
   const rejection = s.lastRejection ? `\nlast rejected change: ${s.lastRejection.reason}` : '';
-  return `cluster ${s.namespace}/${s.name} (${app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}${rejection}`;
+  const rollout = s.rollout ? `\n${rolloutProgress(s.rollout)}` : '';
+  return `cluster ${s.namespace}/${s.name} (${app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}${rollout}${rejection}`;
 }
 
 export function renderMembers(s: ClusterStatus, facts?: ClusterFacts): string {

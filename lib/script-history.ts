@@ -10,7 +10,7 @@
 import type { WorkflowClient } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import type { HistoryEntry } from '../api/status.ts';
-import { scriptArgv } from '../api/ranges.ts';
+import { startscriptArgv } from '../api/rolling.ts';
 import type { ScriptInput, ScriptOutcome } from '../activities/index.ts';
 import type { MemberTarget } from '../runtimes/runtime.ts';
 import type { Fields } from './protowire.ts';
@@ -82,7 +82,7 @@ export function entriesOf(events: ActivityEvent[]): HistoryEntry[] {
       member: member.name,
       runId: script.runId,
       event: script.event,
-      argv: scriptArgv(script.event, script.about, member.cluster, member.namespace),
+      argv: startscriptArgv(script, member.cluster, member.namespace),
       exitCode: outcome?.exitCode ?? null,
       attempts: outcome?.attempts ?? 0,
       ...(outcome?.warning ? { warning: outcome.warning } : {}),

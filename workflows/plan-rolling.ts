@@ -217,7 +217,8 @@ export function nextRollingStep(r: Rollout | undefined, members: Member[]): Roll
     const token = r.kind === 'restart' ? `r${r.id}-restart` : `r${r.id}-${side}`;
     return { kind: 'replaceMembers', direction, side, members: refs, token, restart: r.kind === 'restart' };
   }
-  // A script step is about one role (its argv and summary say which): the wave's first role goes first.
+  // The whole wave runs its scripts at once, whatever their roles: a rolling event is about no other
+  // member, so `role` only names the first target's (each run takes its own role's env).
   const scriptStep = (
     stage: Stage,
     event: EventName,
@@ -232,7 +233,7 @@ export function nextRollingStep(r: Rollout | undefined, members: Member[]): Roll
       side,
       event,
       role,
-      targets: waiting.filter((m) => m.role === role).map((m) => m.name),
+      targets: waiting.map((m) => m.name),
       ...(versions ? { versions } : {}),
     };
   };

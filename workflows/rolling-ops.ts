@@ -71,7 +71,7 @@ export function rollingOperations(host: RollingHost) {
     const r = state.rollout;
     if (r && isUnsettled(r))
       host.reject(
-        `a ${r.kind} is ${r.phase}${r.phase === 'paused' ? ' (kdflow upgrade NAME --resume or --rollback)' : ''}; it must end first`,
+        `the ${r.kind} is ${r.phase}${r.phase === 'paused' ? ' (kdflow upgrade NAME --resume or --rollback)' : ''}; it must end first`,
       );
   };
   const started = (rollout: Rollout): RolloutStatus => {

@@ -11,7 +11,7 @@ import { memberList } from '../render.ts';
 import { followFiles, followGuestFiles } from '../follow.ts';
 import { tailStart } from '../tail.ts';
 
-const USAGE = 'usage: kdflow logs NAME MEMBER [--event configure|addnodes|delnodes] [--tail N | --all]';
+const USAGE = 'usage: kdflow logs NAME MEMBER [--event EVENT] [--tail N | --all]';
 export const DEFAULT_TAIL_LINES = 100;
 /** What the tail shows at most, however long its lines: one line without a newline must not become the whole file. */
 const TAIL_MAX_BYTES = 1024 * 1024;
@@ -26,7 +26,8 @@ export async function logsCommand(
   await checkName('cluster name', 'NAME', name);
   await checkName('member name', 'MEMBER', memberName);
   const event = EventName.safeParse(flags.event ?? 'configure');
-  if (!event.success) throw new UsageError(`--event must be configure, addnodes or delnodes, got "${flags.event}"`);
+  if (!event.success)
+    throw new UsageError(`--event must be one of ${EventName.options.join(', ')}, got "${flags.event}"`);
   if (flags.all && flags.tail !== undefined)
     throw new UsageError('--tail and --all do not go together: --tail N shows the last N lines, --all every line');
   const lines = flags.all ? Infinity : parseTail(flags.tail);

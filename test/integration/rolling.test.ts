@@ -308,6 +308,15 @@ describe('reconfigure, restart and cancel of a grow', () => {
     await cleanup(handle);
   });
 
+  it('a cancelled first create deletes the cluster', async () => {
+    const app = testApp(await writePackage(path.join(h.home, 'cancelnew'), `[[ "$1" == --configure ]] && sleep 300`));
+    const handle = await startCluster(h, 'cancelnew', app, { controller: 1, worker: 1 });
+    await waitForStatus(handle, (s) => (s.operation ?? '').startsWith('configure'));
+    expect((await runCli('cancel', 'cancelnew')).out).toBe('cluster/cancelnew: a cancelled create deletes the cluster');
+    expect((await handle.result()).phase).toBe('deleted');
+    expect(await h.runtime.listMembers('default', 'cancelnew')).toEqual([]);
+  });
+
   it('a cancelled grow removes the new members, telling the others with --delnodes', async () => {
     const release = path.join(h.home, 'cancelgrow-release');
     // The grow's new members hold their --configure until the test releases them.

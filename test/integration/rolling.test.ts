@@ -280,6 +280,45 @@ describe('reconfigure, restart and cancel of a grow', () => {
     await cleanup(handle);
   });
 
+  it('rolls a reconfigure back to the old settings when a member fails it', async () => {
+    const pkg = await writePackage(
+      path.join(h.home, 'reconfback'),
+      `[[ "$1" == --reconfigure ]] && echo "reconfigure LEVEL=$LEVEL" >> "$GUESTCONFIG_DIR/versions.log"
+[[ "$1" == --reconfigure && "$LEVEL" == debug && "$KDFLOW_MEMBER_ROOT" == *-worker-1 ]] && exit 2`,
+    );
+    const app = testApp(pkg, { defaultEventList: ['configure', 'addnodes', 'delnodes', 'reconfigure'] });
+    const handle = await startCluster(h, 'reconfback', app, { controller: 1, worker: 2 });
+    await waitForStatus(handle, settled(1));
+    const { spec } = await handle.query(specQuery);
+    const next = {
+      ...spec,
+      roles: spec.roles.map((r) => (r.id === 'worker' ? { ...r, env: [{ name: 'LEVEL', value: 'debug' }] } : r)),
+    };
+    await handle.executeUpdate(specChangeUpdate, { args: [{ spec: next }] });
+    const status = await waitForStatus(handle, (s) => rolloutEnded(s) && s.rollout?.phase !== 'done');
+    expect(status.rollout).toMatchObject({
+      kind: 'reconfigure',
+      phase: 'rolled back',
+      failed: { member: 'reconfback-worker-1' },
+    });
+    expect(status.phase).toBe('configured');
+    expect(await rollingRuns(h, handle)).toEqual([
+      'worker-0 --reconfigure 0',
+      'worker-1 --reconfigure 2',
+      'worker-1 --reconfigure 0',
+      'worker-0 --reconfigure 0',
+    ]);
+    // Rolled back: the members ran with the old settings again, and the spec has them.
+    expect(await versionsLog(h, 'reconfback', 'reconfback-worker-0')).toEqual([
+      'reconfigure LEVEL=debug',
+      'reconfigure LEVEL=',
+    ]);
+    const after = await handle.query(specQuery);
+    expect(after.spec.roles.find((r) => r.id === 'worker')?.env).toBeUndefined();
+    expect(after.generation).toBe(3);
+    await cleanup(handle);
+  });
+
   it('restarts members one at a time: their processes end, configure stays done, --restart starts services again', async () => {
     // --configure and --restart start a service, named after its member so the test finds it in /proc.
     const service = `{ (exec -a "svc-$(basename "$KDFLOW_MEMBER_ROOT")" sleep 1000 &) ; }`;

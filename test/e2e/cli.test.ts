@@ -198,7 +198,7 @@ describe('kdflow CLI: names, help and messages', () => {
       return result.stdout.split('\n').filter(Boolean).sort();
     };
     expect(await complete('ge')).toEqual(['get']);
-    expect(await complete('-n', 'prod', 're')).toEqual(['resize', 'retry']);
+    expect(await complete('-n', 'prod', 're')).toEqual(['resize', 'restart', 'retry']);
     expect(await complete('get', '--o')).toEqual(['--output']);
     expect(await complete('get', '-o', '')).toEqual(['json', 'table', 'yaml']);
     expect(await complete('logs', 'c', 'm', '--')).toEqual([

@@ -84,7 +84,7 @@ describe('the Web UI finds and reads a cluster', () => {
 
     // The current details are a Markdown table of members and states.
     const details = (await bad.query(workflowMetadataQuery)).currentDetails ?? '';
-    expect(details).toContain('**default/seen-bad** (app testapp): **config error**');
+    expect(details).toContain('**default/seen-bad** (app testapp 1): **config error**');
     expect(details).toContain('| member | role | state | last event |');
     expect(details).toMatch(
       /\| seen-bad-worker-1 \| worker \| config error — configure on seen-bad-worker-1 exited with 3.* \| configure failed \(exit 3\) \|/,

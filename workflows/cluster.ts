@@ -180,7 +180,10 @@ export async function clusterWorkflow(
     const checked = checkSpecChange(input.name, state.desired.spec, change?.spec, state.desired.app);
     if (!('spec' in checked)) return { issues: checked.issues };
     const desired = { ...state.desired, spec: checked.spec, generation: state.desired.generation + 1 };
-    return { generation: desired.generation, steps: plan(desired, state.members).map(describeStep) };
+    return {
+      generation: desired.generation,
+      steps: [...plan(desired, state.members).map(describeStep), ...rolling.plannedReconfigure(checked.spec)],
+    };
   };
 
   wf.setHandler(resizeSignal, (request) => quietly(() => accept(validated(resized(request)))));

@@ -413,7 +413,9 @@ export function describeRollingStep(step: RollingStep): string {
   const names = step.kind === 'replaceMembers' ? step.members.map((m) => m.name) : step.targets;
   const shown = names.slice(0, 4).join(', ') + (names.length > 4 ? ` +${names.length - 4} more` : '');
   if (step.kind === 'replaceMembers')
-    return `${step.restart ? 'restart' : `install the ${step.side === 'to' ? 'new' : 'old'} package into`} ${shown}`;
+    return step.restart
+      ? `restart ${shown}`
+      : `replace ${shown} (${step.side === 'to' ? 'new' : 'old'} version and settings)`;
   const versions = step.versions ? ` --from ${step.versions.from} --to ${step.versions.to}` : '';
   return `${step.event}${versions} on ${shown}`;
 }

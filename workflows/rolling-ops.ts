@@ -24,6 +24,7 @@ import {
   isActive,
   isUnsettled,
   nextRollingStep,
+  planRollout,
   reconfiguredRoles,
   rolloutStatus,
   startReconfigure,
@@ -170,6 +171,12 @@ export function rollingOperations(host: RollingHost) {
     /** Refuses a spec change while a rolling operation has not ended. */
     refuseChange() {
       if (isUnsettled(state.rollout)) refuseIfBusy();
+    },
+    /** `kdflow plan` of a spec change: the reconfigure it would roll out after the lifecycle's steps. */
+    plannedReconfigure(next: KdClusterSpec): string[] {
+      const from = { app: state.desired.app, spec: state.desired.spec };
+      const rollout = startReconfigure(state.seq + 1, from, { app: state.desired.app, spec: next }, state.members);
+      return rollout ? planRollout(rollout, state.members).map(describeRollingStep) : [];
     },
     runnable: () => isActive(state.rollout),
     operation: () => stepText,

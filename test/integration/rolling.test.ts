@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import {
   cancelUpdate,
   deleteSignal,
+  planQuery,
   resizeUpdate,
   rolloutDecisionUpdate,
   specChangeUpdate,
@@ -31,6 +32,14 @@ const rolloutEnded = (s: ClusterStatus) =>
 const member = (suffix: string) => `[[ "$KDFLOW_MEMBER_ROOT" == *-${suffix} ]]`;
 /** Waits (in the script) until the test creates FILE. */
 const holdUntil = (file: string) => `until [ -e ${file} ]; do sleep 0.1; done`;
+
+/** The cluster's first generation converged with every member configured; a launch failure says which member and why. */
+async function launched(handle: Awaited<ReturnType<typeof startCluster>>) {
+  const status = await waitForStatus(handle, settled(1));
+  const failed = status.roles.flatMap((r) => r.members.filter((m) => m.state !== 'configured'));
+  expect(failed.map((m) => `${m.name}: ${m.state} ${m.lastError ?? ''}`)).toEqual([]);
+  return status;
+}
 
 /** Host pids of the processes whose argv0 is `name`. */
 async function servicePids(name: string): Promise<number[]> {
@@ -94,7 +103,7 @@ describe('upgrade', () => {
       `[[ "$1" == --upgrade ]] && ${member('worker-1')} && { echo "upgrade broke" >&2; exit 1; }`,
     );
     const handle = await startCluster(h, 'fail', app1, { controller: 1, worker: 3 });
-    await waitForStatus(handle, settled(1));
+    await launched(handle);
     await upgrade(handle, app2);
     const status = await waitForStatus(handle, rolloutEnded);
     expect(status).toMatchObject({ phase: 'configured', appVersion: '1' });
@@ -134,7 +143,7 @@ describe('upgrade', () => {
       `[[ "$1" == --upgrade && ! -e ${fixed} ]] && ${member('worker-0')} && exit 3`,
     );
     const handle = await startCluster(h, 'pause', app1, { controller: 1, worker: 2 });
-    await waitForStatus(handle, settled(1));
+    await launched(handle);
     await upgrade(handle, app2, { onFailure: 'pause' });
     const paused = await waitForStatus(handle, (s) => s.rollout?.phase === 'paused' && s.operation === undefined);
     expect(paused).toMatchObject({ phase: 'config error', appVersion: '1' });
@@ -168,7 +177,7 @@ describe('upgrade', () => {
       `[[ "$1" == --upgrade ]] && ${member('worker-0')} && exit 3`,
     );
     const handle = await startCluster(h, 'pauseback', app1, { controller: 1, worker: 2 });
-    await waitForStatus(handle, settled(1));
+    await launched(handle);
     await upgrade(handle, app2, { onFailure: 'pause' });
     await waitForStatus(handle, (s) => s.rollout?.phase === 'paused');
     await handle.executeUpdate(rolloutDecisionUpdate, { args: [{ action: 'rollback' }] });
@@ -194,7 +203,7 @@ describe('upgrade', () => {
     const wave = `[[ "$1" == --upgrade ]] && { mkdir -p ${barrier}; touch ${barrier}/"$(basename "$KDFLOW_MEMBER_ROOT")"; n=$(ls ${barrier} | wc -l); until [ "$(ls ${barrier} | wc -l)" -ge $(( (n + 1) / 2 * 2 )) ]; do sleep 0.1; done; }`;
     const { app1, app2 } = await twoVersions(h, 'wave', wave);
     const handle = await startCluster(h, 'wave', app1, { controller: 1, worker: 3 });
-    await waitForStatus(handle, settled(1));
+    await launched(handle);
     expect(await upgrade(handle, app2, { maxUnavailable: 2 })).toMatchObject({ maxUnavailable: 2, total: 4 });
     const status = await waitForStatus(handle, rolloutEnded);
     expect(status.rollout).toMatchObject({ phase: 'done', done: 4 });
@@ -210,7 +219,7 @@ describe('upgrade', () => {
       `[[ "$1" == --upgrade ]] && ${member('worker-0')} && ${holdUntil(release)}`,
     );
     const handle = await startCluster(h, 'progress', app1, { controller: 1, worker: 2 });
-    await waitForStatus(handle, settled(1));
+    await launched(handle);
     await upgrade(handle, app2);
     const during = await waitForStatus(handle, (s) =>
       (s.operation ?? '').startsWith('upgrade --from 1 --to 2 on progress-worker-0'),
@@ -234,7 +243,7 @@ describe('upgrade', () => {
       `[[ "$1" == --upgrade ]] && ${member('worker-0')} && { trap 'exit 143' TERM; sleep 300 & wait; }`,
     );
     const handle = await startCluster(h, 'cancelup', app1, { controller: 1, worker: 2 });
-    await waitForStatus(handle, settled(1));
+    await launched(handle);
     await upgrade(handle, app2);
     await waitForStatus(handle, (s) => (s.operation ?? '').startsWith('upgrade --from 1 --to 2 on cancelup-worker-0'));
     const cancelled = await runCli('cancel', 'cancelup');
@@ -263,12 +272,22 @@ describe('reconfigure, restart and cancel of a grow', () => {
     );
     const app = testApp(pkg, { defaultEventList: ['configure', 'addnodes', 'delnodes', 'reconfigure'] });
     const handle = await startCluster(h, 'reconf', app, { controller: 1, worker: 2 });
-    await waitForStatus(handle, settled(1));
+    await launched(handle);
     const { spec } = await handle.query(specQuery);
     const next = {
       ...spec,
       roles: spec.roles.map((r) => (r.id === 'worker' ? { ...r, env: [{ name: 'LEVEL', value: 'debug' }] } : r)),
     };
+    // kdflow plan asks the cluster: the reconfigure it would roll out, member by member.
+    expect(await handle.query(planQuery, { spec: next })).toEqual({
+      generation: 2,
+      steps: [
+        'replace reconf-worker-0 (new version and settings)',
+        'reconfigure on reconf-worker-0',
+        'replace reconf-worker-1 (new version and settings)',
+        'reconfigure on reconf-worker-1',
+      ],
+    });
     expect(await handle.executeUpdate(specChangeUpdate, { args: [{ spec: next }] })).toEqual({ generation: 2 });
     const status = await waitForStatus(handle, (s) => rolloutEnded(s) && s.observedGeneration >= 2);
     expect(status.rollout).toMatchObject({ kind: 'reconfigure', phase: 'done', done: 2, total: 2 });
@@ -288,7 +307,7 @@ describe('reconfigure, restart and cancel of a grow', () => {
     );
     const app = testApp(pkg, { defaultEventList: ['configure', 'addnodes', 'delnodes', 'reconfigure'] });
     const handle = await startCluster(h, 'reconfback', app, { controller: 1, worker: 2 });
-    await waitForStatus(handle, settled(1));
+    await launched(handle);
     const { spec } = await handle.query(specQuery);
     const next = {
       ...spec,
@@ -328,7 +347,7 @@ describe('reconfigure, restart and cancel of a grow', () => {
     );
     const app = testApp(pkg, { defaultEventList: ['configure', 'addnodes', 'delnodes', 'restart'] });
     const handle = await startCluster(h, 'restart', app, { controller: 1, worker: 2 });
-    await waitForStatus(handle, settled(1));
+    await launched(handle);
     const before = await servicePids('svc-restart-worker-0');
     expect(before).toHaveLength(1);
     const answer = await runCli('restart', 'restart', '--role', 'worker');
@@ -362,7 +381,7 @@ describe('reconfigure, restart and cancel of a grow', () => {
     const held = `[[ "$1" == --configure && "$KDFLOW_MEMBER_ROOT" != *-0 ]] && ${holdUntil(release)}`;
     const app = testApp(await writePackage(path.join(h.home, 'cancelgrow'), held));
     const handle = await startCluster(h, 'cancelgrow', app, { controller: 1, worker: 1 });
-    await waitForStatus(handle, settled(1));
+    await launched(handle);
     await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 3 } }] });
     await waitForStatus(handle, (s) => (s.operation ?? '').startsWith('configure'));
     expect(await handle.executeUpdate(cancelUpdate)).toMatchObject({ outcome: 'shrinking back' });

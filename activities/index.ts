@@ -63,6 +63,8 @@ export interface LaunchRole {
   services: RoleService[];
   /** Absent: the role has no config package. */
   packageURL?: string;
+  /** The package's pinned digest, when the app gives one (docs/adr/0039). */
+  packageSHA256?: string;
 }
 
 export interface LaunchInput {
@@ -129,13 +131,14 @@ export function createActivities(deps: ActivityDeps) {
 
   // A large or slow package takes longer than the heartbeat timeout: every byte fetched, packed or
   // unpacked is reported, and the fetch gives up on its own idle timeout with a message saying why.
-  const installInto = async (packageURL: string, members: MemberTarget[]): Promise<BatchResult> => {
+  const installInto = async (packageURL: string, members: MemberTarget[], sha256?: string): Promise<BatchResult> => {
     const ctx = Context.current();
     let tgzPath: string;
     try {
       tgzPath = (
         await preparePackage(packageURL, packageCacheDir(deps.home), {
           ...deps.packageOptions,
+          ...(sha256 !== undefined ? { sha256 } : {}),
           onProgress: (p) => ctx.heartbeat(p),
           signal: ctx.cancellationSignal,
         })
@@ -216,7 +219,7 @@ export function createActivities(deps: ActivityDeps) {
       const members = going.filter((m) => m.role === role.id);
       if (!role.packageURL || members.length === 0) continue;
       try {
-        Object.assign(failed, (await installInto(role.packageURL, members)).failed);
+        Object.assign(failed, (await installInto(role.packageURL, members, role.packageSHA256)).failed);
       } catch (error) {
         // A package refused for good is its role's members' failure, not the other roles'; anything
         // else retries the whole (idempotent) launch.
@@ -308,12 +311,14 @@ export function createActivities(deps: ActivityDeps) {
 
     async installPackage({
       packageURL,
+      sha256,
       members,
     }: {
       packageURL: string;
+      sha256?: string;
       members: MemberTarget[];
     }): Promise<BatchResult> {
-      const result = await installInto(packageURL, members);
+      const result = await installInto(packageURL, members, sha256);
       log({ packageURL, members: members.length, failed: Object.keys(result.failed).length }, 'package installed');
       return result;
     },

@@ -10,6 +10,7 @@ import {
   PERSIST_DIR_PATTERN,
   RETRY_KNOBS,
   SERVICE_PORT,
+  SHA256_PATTERN,
   persistDirClimbs,
 } from './fields.ts';
 import { appSpecIssues } from './rules.ts';
@@ -18,6 +19,8 @@ import { appSpecIssues } from './rules.ts';
 export const ConfigPackage = z
   .strictObject({
     packageURL: z.string().min(1, 'packageURL must not be empty'),
+    /** The archive's SHA-256: an install of other bytes is refused (kdflow's; KubeDirector has none). */
+    sha256: z.string().regex(SHA256_PATTERN.regex, SHA256_PATTERN.message).optional(),
     useNewSetupLayout: z.boolean().optional(),
   })
   .nullable();

@@ -13,6 +13,7 @@ export * from './ranges.ts';
 export * from './rules.ts';
 export * from './light-check.ts';
 export * from './messages.ts';
+export * from './catalog.ts';
 export * from './search-attributes.ts';
 export * from './rolling.ts';
 export type { EventName, Resources } from './common.ts';

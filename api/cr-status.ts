@@ -18,6 +18,8 @@ export type Condition = z.infer<typeof Condition>;
 
 export const KdClusterCrStatus = z.object({
   state: ClusterPhase.optional(),
+  /** The app version the cluster runs (its pinned version in the shared catalog). */
+  appVersion: z.string().optional(),
   observedGeneration: z.number().int().optional(),
   workflowId: z.string().optional(),
   workflowGeneration: z.number().int().optional(),
@@ -55,6 +57,7 @@ export function crStatusFrom(status: ClusterStatus, workflowId: string): KdClust
   const lastError = status.lastRejection?.reason ?? status.lastError ?? members.find((m) => m.lastError)?.lastError;
   return {
     state: status.phase,
+    ...(status.appVersion ? { appVersion: status.appVersion } : {}),
     workflowId,
     workflowGeneration: status.generation,
     membersReady: `${ready}/${desired}`,

@@ -80,13 +80,21 @@ function crd(kind: string, plural: string, shortName: string, spec: z.ZodType, e
 
 export function kdflowCrds(): Schema[] {
   return [
-    crd('KdApp', 'kdapps', 'kda', KdAppSpec),
+    crd('KdApp', 'kdapps', 'kda', KdAppSpec, {
+      version: {
+        additionalPrinterColumns: [
+          { name: 'Version', type: 'string', jsonPath: '.spec.version' },
+          { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+        ],
+      },
+    }),
     crd('KdCluster', 'kdclusters', 'kdc', KdClusterSpec, {
       status: jsonSchema(KdClusterCrStatus, 'output'),
       version: {
         subresources: { status: {} },
         additionalPrinterColumns: [
           { name: 'App', type: 'string', jsonPath: '.spec.app' },
+          { name: 'Version', type: 'string', jsonPath: '.status.appVersion' },
           { name: 'State', type: 'string', jsonPath: '.status.state' },
           { name: 'Members', type: 'string', jsonPath: '.status.membersReady' },
           { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },

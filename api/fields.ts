@@ -104,6 +104,12 @@ export const STORAGE_SIZE_PATTERN: Pattern = {
   message: 'storage.size must be a quantity such as 10Gi',
 };
 
+/** A config package pinned by its digest (docs/adr/0039): the SHA-256 of the archive's bytes, as `sha256sum` prints it. */
+export const SHA256_PATTERN: Pattern = {
+  regex: /^[0-9a-f]{64}$/,
+  message: "sha256 must be the package archive's SHA-256 as 64 lowercase hex digits (sha256sum FILE)",
+};
+
 export const PERSIST_DIR_PATTERN: Pattern = { regex: /^\//, message: 'persist dir must be an absolute path' };
 export const PERSIST_DIR_DOTDOT = "persist dir must not contain '..'";
 export const persistDirClimbs = (dir: string) => dir.split('/').includes('..');

@@ -9,6 +9,7 @@ export * from './rules.ts';
 export * from './light-check.ts';
 export * from './validate.ts';
 export * from './messages.ts';
+export * from './catalog.ts';
 export * from './configmeta.ts';
 export * from './search-attributes.ts';
 export * from './cr-status.ts';

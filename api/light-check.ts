@@ -30,6 +30,7 @@ import {
   NAMING_SCHEMES,
   PERSIST_DIR_DOTDOT,
   PERSIST_DIR_PATTERN,
+  SHA256_PATTERN,
   QUANTITY_PATTERN,
   RESERVED_NAMES,
   RETRY_KNOBS,
@@ -287,6 +288,7 @@ const clusterSpecShape = strict<KdClusterSpec>({
 const configPackage = nullable(
   strict<NonNullable<ConfigPackage>>({
     packageURL: string(nonEmpty('packageURL must not be empty')),
+    sha256: optional(string({ pattern: SHA256_PATTERN })),
     useNewSetupLayout: optional(boolean),
   }),
 );

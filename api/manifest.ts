@@ -11,9 +11,13 @@ import { parseOrThrow } from './validate.ts';
  * A valid manifest and what every command says about it before acting: fields dropped in conversion
  * and KubeDirector fields kdflow ignores or does not do yet (api/kubedirector-fields.ts).
  */
-export type Manifest =
+export type Manifest = (
   | { kind: 'KdApp'; value: KdApp; warnings: FieldIssue[] }
-  | { kind: 'KdCluster'; value: KdCluster; warnings: FieldIssue[] };
+  | { kind: 'KdCluster'; value: KdCluster; warnings: FieldIssue[] }
+) & {
+  /** The file (and document) it was read from, for messages. */
+  source: string;
+};
 
 /** Parse the text of a JSON or YAML file (one or more documents) into validated kdflow kinds. */
 export function parseManifests(text: string, source: string): Manifest[] {
@@ -53,20 +57,25 @@ export function toManifest(raw: unknown, source: string): Manifest {
   if (apiVersion === KUBEDIRECTOR_API_VERSION && kind === 'KubeDirectorApp') {
     const { manifest, dropped } = convertKubeDirectorApp(doc);
     const value = parseOrThrow(KdApp, manifest, source);
-    return { kind: 'KdApp', value, warnings: [...dropped, ...kubeDirectorWarnings('app', value.spec)] };
+    return { kind: 'KdApp', value, warnings: [...dropped, ...kubeDirectorWarnings('app', value.spec)], source };
   }
   if (apiVersion === KUBEDIRECTOR_API_VERSION && kind === 'KubeDirectorCluster') {
     const { manifest, dropped } = convertKubeDirectorCluster(doc);
     const value = parseOrThrow(KdCluster, manifest, source);
-    return { kind: 'KdCluster', value, warnings: [...dropped, ...kubeDirectorWarnings('cluster', value.spec)] };
+    return {
+      kind: 'KdCluster',
+      value,
+      warnings: [...dropped, ...kubeDirectorWarnings('cluster', value.spec)],
+      source,
+    };
   }
   if (apiVersion === API_VERSION && kind === 'KdApp') {
     const value = parseOrThrow(KdApp, doc, source);
-    return { kind, value, warnings: kubeDirectorWarnings('app', value.spec) };
+    return { kind, value, warnings: kubeDirectorWarnings('app', value.spec), source };
   }
   if (apiVersion === API_VERSION && kind === 'KdCluster') {
     const value = parseOrThrow(KdCluster, doc, source);
-    return { kind, value, warnings: kubeDirectorWarnings('cluster', value.spec) };
+    return { kind, value, warnings: kubeDirectorWarnings('cluster', value.spec), source };
   }
   const path = apiVersion !== API_VERSION && apiVersion !== KUBEDIRECTOR_API_VERSION ? 'apiVersion' : 'kind';
   throw new ValidationError(

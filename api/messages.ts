@@ -1,5 +1,14 @@
 import type { QueryDefinition, SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { KdAppSpec } from './app.ts';
+import type {
+  AppVersionAnswer,
+  AppVersionRequest,
+  CatalogListing,
+  DeleteAppVersionRequest,
+  DeleteAppVersionResult,
+  PutAppRequest,
+  PutAppResult,
+} from './catalog.ts';
 import type { KdClusterSpec } from './cluster.ts';
 import type { ClusterStatus, StatusRequest } from './status.ts';
 import type { FieldIssue } from './rules.ts';
@@ -79,3 +88,11 @@ export const specQuery = defineQuery<ClusterSpecView>('spec');
 export const planQuery = defineQuery<PlanAnswer, [SpecChange]>('plan');
 /** A number that changes whenever the status would: a poller (the shim) asks this first and reads status only on change. */
 export const statusVersionQuery = defineQuery<number>('statusVersion');
+
+// --- the shared app catalog: one workflow per namespace (api/catalog.ts, docs/adr/0039) ---
+export const putAppUpdate = defineUpdate<PutAppResult, [PutAppRequest]>('putAppVersion');
+export const deleteAppVersionUpdate = defineUpdate<DeleteAppVersionResult, [DeleteAppVersionRequest]>(
+  'deleteAppVersion',
+);
+export const catalogListQuery = defineQuery<CatalogListing[]>('listApps');
+export const appVersionQuery = defineQuery<AppVersionAnswer, [AppVersionRequest]>('appVersion');

@@ -33,7 +33,7 @@ export type RolloutPhase = (typeof ROLLOUT_PHASES)[number];
 export const MAX_UNAVAILABLE = { min: 1, max: 100 } as const;
 
 /** An app version as the CLI resolved it from the catalog: the workflow takes the snapshot as is. */
-export interface AppSnapshot {
+export interface UpgradeTarget {
   /** The app's name (the cluster's `spec.app`); an upgrade never changes it. */
   name: string;
   /** `app.version`, said twice so a request is checked against its own snapshot. */
@@ -42,7 +42,7 @@ export interface AppSnapshot {
 }
 
 export interface UpgradeRequest {
-  to: AppSnapshot;
+  to: UpgradeTarget;
   /** Members replaced at once (default 1). */
   maxUnavailable?: number;
   onFailure?: OnFailure;

@@ -99,7 +99,7 @@ export const ClusterStatus = z.object({
   name: z.string(),
   namespace: z.string(),
   app: z.string(),
-  /** The app version the cluster pins (its snapshot's spec.version). */
+  /** The app version the cluster runs (its snapshot's spec.version): the version it pins in the catalog. */
   appVersion: z.string().optional(),
   rollout: RolloutStatusSchema.optional(),
   phase: ClusterPhase,

@@ -51,17 +51,55 @@ export class CliContext {
     this.out = this.output.line;
   }
 
-  /** The app catalog; it (and zod with it) loads on the first call. */
-  readonly catalog: Pick<AppCatalog, 'put' | 'get' | 'list'> = {
+  /** The shared app catalog (lib/app-catalog.ts); it (and zod with it) loads on the first call. */
+  readonly catalog: Pick<AppCatalog, 'put' | 'get' | 'find' | 'list' | 'delete'> = {
     put: async (...args) => (await this.loadCatalog()).put(...args),
     get: async (...args) => (await this.loadCatalog()).get(...args),
+    find: async (...args) => (await this.loadCatalog()).find(...args),
     list: async (...args) => (await this.loadCatalog()).list(...args),
+    delete: async (...args) => (await this.loadCatalog()).delete(...args),
   };
 
+  /**
+   * Reads go through the lean client (a query, ADR 0036), writes through the SDK's (update-with-start,
+   * which the lean client does not speak). The catalog of `$KDFLOW_HOME/apps` from before the shared
+   * catalog moves into it on first use (docs/adr/0039).
+   */
   private async loadCatalog(): Promise<AppCatalog> {
-    const { AppCatalog } = await import('../lib/app-catalog.ts');
-    this.appCatalog ??= new AppCatalog(this.home);
-    return this.appCatalog;
+    if (this.appCatalog) return this.appCatalog;
+    const { AppCatalog, catalogReadError, sdkCatalogTransport } = await import('../lib/app-catalog.ts');
+    const { catalogWorkflowId } = await import('../api/catalog.ts');
+    const sdk = async () => sdkCatalogTransport(await this.temporal());
+    const catalog = new AppCatalog({
+      query: async (namespace, query, args) => {
+        const lean = await this.lean();
+        if (!lean) return (await sdk()).query(namespace, query, args);
+        const { GRPC, GrpcCallError } = await import('../lib/temporal-grpc.ts');
+        try {
+          return await this.leanCall(() => lean.query(catalogWorkflowId(namespace), query, args));
+        } catch (error) {
+          if (error instanceof GrpcCallError && error.code === GRPC.NOT_FOUND) return undefined;
+          if (error instanceof TemporalUnreachableError) throw error;
+          throw catalogReadError(namespace, error);
+        }
+      },
+      update: async (namespace, update, args) => (await sdk()).update(namespace, update, args),
+    });
+    // Only a home with the old directory loads the migration (and the schemas with it).
+    const { existsSync } = await import('node:fs');
+    const moved = existsSync(`${this.home}/apps`)
+      ? await (
+          await import('../lib/catalog-migration.ts')
+        ).migrateLocalCatalog(this.home, (namespace, app) => catalog.put(namespace, app))
+      : undefined;
+    if (moved) {
+      this.out(
+        `kdflow: moved ${moved.migrated.length} app(s) from ${this.home}/apps into the shared catalog (${moved.migrated.join(', ') || 'none'}); the old directory is now ${this.home}/apps.migrated`,
+      );
+      for (const refused of moved.refused) this.out(`kdflow: not moved: ${refused}`);
+    }
+    this.appCatalog = catalog;
+    return catalog;
   }
 
   async temporal(): Promise<Client> {

@@ -6,9 +6,17 @@ import { parseManifests } from '../api/manifest.ts';
 import { resolvePackageURLs } from '../lib/app-catalog.ts';
 import { UsageError } from './errors.ts';
 
-/** Read -f FILE into validated manifests; apps get their package URLs made absolute. */
-export async function readManifests(file: string | undefined): Promise<Manifest[]> {
-  if (!file) throw new UsageError('-f FILE is required');
+/** Read every -f FILE, in order, into validated manifests; apps get their package URLs made absolute. */
+export async function readManifests(files: string[] | undefined): Promise<Manifest[]> {
+  if (!files || files.length === 0) throw new UsageError('-f FILE is required');
+  const manifests: Manifest[] = [];
+  // All files are read and checked before any is applied: a bad second file leaves nothing half-done.
+  for (const file of files) manifests.push(...(await readManifestFile(file)));
+  return manifests;
+}
+
+/** One file into validated manifests, each tagged with the file it came from. */
+export async function readManifestFile(file: string): Promise<Manifest[]> {
   const bytes = await readFile(file).catch((error: NodeJS.ErrnoException) => {
     throw new UsageError(
       `cannot read ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.code === 'EISDIR' ? 'it is a directory' : error.message}`,

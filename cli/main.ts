@@ -17,7 +17,13 @@ import {
   type FlagName,
 } from './usage.ts';
 
-export type Flags = { [K in FlagName]?: (typeof FLAGS)[K] extends { value: string } ? string : boolean };
+export type Flags = {
+  [K in FlagName]?: (typeof FLAGS)[K] extends { multiple: true }
+    ? string[]
+    : (typeof FLAGS)[K] extends { value: string }
+      ? string
+      : boolean;
+};
 type Command = (ctx: CliContext, args: string[], flags: Flags) => Promise<void>;
 
 // Each command is loaded when it runs: --help, a usage error or `app validate` never load Temporal's or Kubernetes' clients.
@@ -35,6 +41,8 @@ const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map<string, ()
   ['upgrade', async () => (await import('./commands/rolling.ts')).upgradeCommand as Command],
   ['restart', async () => (await import('./commands/rolling.ts')).restartCommand as Command],
   ['cancel', async () => (await import('./commands/rolling.ts')).cancelCommand],
+  // Runs until Ctrl-C, SIGTERM or q: the app author's loop (cli/dev/session.ts).
+  ['dev', async () => (await import('./commands/dev.ts')).devCommand],
   ['completion', async () => (await import('./commands/completion.ts')).completionCommand],
   // Runs until Ctrl-C or SIGTERM: the CRD shim (kubectl → workflows, status back onto the CRs).
   ['shim', async () => async () => (await import('../shim/main.ts')).runShimProcess()],
@@ -105,6 +113,7 @@ function parseOptions(command: string | undefined) {
       name,
       {
         type: 'value' in flag ? ('string' as const) : ('boolean' as const),
+        ...('multiple' in flag ? { multiple: true } : {}),
         ...(shorts.has(name as FlagName) ? { short: shorts.get(name as FlagName) } : {}),
       },
     ]),
@@ -157,7 +166,7 @@ const EXIT_CODES: [abstract new (...args: never[]) => Error, number][] = [
   [TemporalUnreachableError, 3],
 ];
 
-async function report(
+export async function report(
   error: unknown,
   err: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
 ): Promise<number> {

@@ -10,12 +10,19 @@ export interface FlagSpec {
   value?: string;
   /** The values it takes, when they are a fixed list (completion offers them). */
   choices?: readonly string[];
+  /** It may be given more than once; its value is then the list, in order. */
+  multiple?: true;
   help: string;
 }
 
 export const FLAGS = {
   namespace: { short: 'n', value: 'NS', help: 'the namespace (default "default"); a DNS-1123 label' },
-  file: { short: 'f', value: 'FILE', help: 'a manifest: JSON or YAML, one or more documents, UTF-8' },
+  file: {
+    short: 'f',
+    value: 'FILE',
+    multiple: true,
+    help: 'a manifest: JSON or YAML, one or more documents, UTF-8; repeat -f for more files',
+  },
   output: { short: 'o', value: 'FORMAT', choices: ['table', 'json', 'yaml'], help: 'table (default), json or yaml' },
   for: { value: 'STATE', choices: ['configured', 'deleted'], help: 'the state to wait for' },
   timeout: { value: 'DURATION', help: 'how long to wait, such as 90s, 5m (default 120s)' },
@@ -42,6 +49,7 @@ export const FLAGS = {
     help: 'upgrade: on the first failure roll back (default) or pause',
   },
   role: { value: 'ROLE', help: "restart: only this role's members" },
+  version: { value: 'V', help: 'app get/delete: one version of the app (spec.version; default: the current one)' },
   help: { short: 'h', help: 'show this help' },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -84,12 +92,22 @@ export const COMMAND_SPECS: ReadonlyMap<string, CommandSpec> = new Map<string, C
   [
     'app',
     {
-      synopsis: ['app apply|validate -f FILE', 'app list'],
-      summary: 'register (or check) an app type: KdApp or KubeDirectorApp',
-      details: ['JSON or YAML; app list shows the registered apps of the namespace.'],
-      flags: ['file'],
-      maxArgs: 1,
-      words: ['apply', 'validate', 'list'],
+      synopsis: [
+        'app apply|validate -f FILE',
+        'app list [NAME]',
+        'app get NAME [--version V] [-o yaml|json]',
+        'app delete NAME --version V',
+      ],
+      summary: 'add (or check) an app version in the shared catalog: KdApp or KubeDirectorApp',
+      details: [
+        'JSON or YAML. The catalog is in Temporal, one per namespace: every CLI, worker and shim sees it.',
+        "apply adds the manifest's spec.version and makes it current (new clusters get it); another spec under a version that is there is refused.",
+        'http(s) packages without configPackage.sha256 are fetched once and pinned to their digest.',
+        'app list shows every version, * marking the current one; delete refuses a version a running cluster uses, naming the clusters.',
+      ],
+      flags: ['file', 'version', 'output'],
+      maxArgs: 2,
+      words: ['apply', 'validate', 'list', 'get', 'delete'],
     },
   ],
   [
@@ -219,6 +237,21 @@ export const COMMAND_SPECS: ReadonlyMap<string, CommandSpec> = new Map<string, C
       ],
       flags: [],
       maxArgs: 1,
+    },
+  ],
+  [
+    'dev',
+    {
+      synopsis: ['dev -f APP_FILE -f CLUSTER_FILE'],
+      summary: "the app author's loop: on every save, the cluster again on fresh members, their output here",
+      details: [
+        'Watches the manifests and the config package (a directory); every save deletes the cluster and',
+        "creates it again, as a first start would see it, and streams every member's output, then one line",
+        'per script run. Keys: + grow, - shrink (r picks the role), Enter re-run, q or Ctrl-C quit.',
+        'Uses the running engine (npm start), or runs one itself. Quitting deletes the cluster. Local runtime only.',
+      ],
+      flags: ['file'],
+      maxArgs: 0,
     },
   ],
   [

@@ -36,6 +36,8 @@ export interface VerifiedPackage {
 export interface PrepareOptions extends FetchOptions {
   /** Any limit not given keeps its PACKAGE_LIMITS value. */
   limits?: Partial<PackageLimits>;
+  /** The app's pin (configPackage.sha256): other bytes are refused before they are cached or unpacked. */
+  sha256?: string;
 }
 
 export async function preparePackage(
@@ -48,6 +50,12 @@ export async function preparePackage(
   try {
     await fetchPackage(packageURL, staging, limits, options);
     const digest = await staging.close();
+    if (options.sha256 !== undefined && digest !== options.sha256)
+      throw new RuntimeError(
+        'PackageInvalid',
+        `config package ${packageURL} refused: pinned sha256 ${options.sha256}, fetched sha256 ${digest} (the bytes at that URL changed since the app was applied, or the pin is wrong)`,
+        true,
+      );
     // Checked before it is cached: a refused file (file:///etc/shadow) leaves no copy behind.
     const scriptDir = verifyPackage(staging.path, packageURL, limits);
     return { tgzPath: await staging.commit(cacheDir, digest, packageURL), digest, scriptDir };

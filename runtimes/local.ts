@@ -7,7 +7,6 @@
 import { chmod, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RuntimeError } from './errors.ts';
-import { unpackPackage } from './config-package.ts';
 import {
   containmentSetting,
   enterPidNamespace,
@@ -22,6 +21,7 @@ import { execIn } from './local/exec.ts';
 import { KeepAlives } from './local/keep-alive.ts';
 import { DNS_LABEL, MemberLayout, exists, isDir } from './local/layout.ts';
 import { endMember } from './local/member-processes.ts';
+import { PackageCopies } from './local/package-copies.ts';
 import {
   CONFIGMETA_PATH,
   GUESTCONFIG_DIR,
@@ -45,12 +45,14 @@ export class LocalRuntime implements Runtime {
   readonly kind = 'local';
   private readonly layout: MemberLayout;
   private readonly keepAlives: KeepAlives;
+  private readonly packages: PackageCopies;
   /** KDFLOW_CONTAINMENT as it was when the runtime was made; checked on first use. */
   private readonly requested: string | undefined;
   private resolved: Containment | undefined;
   constructor(home: string, options: LocalRuntimeOptions = {}) {
     this.layout = new MemberLayout(home);
     this.keepAlives = new KeepAlives(this.layout, () => this.containment);
+    this.packages = new PackageCopies(path.join(home, '.unpack'));
     this.requested = options.containment ?? process.env.KDFLOW_CONTAINMENT;
   }
 
@@ -158,7 +160,7 @@ export class LocalRuntime implements Runtime {
     tgzPath: string,
     onProgress?: (bytes: number, total: number) => void,
   ): Promise<void> {
-    await unpackPackage(tgzPath, this.layout.guestPath(member, GUESTCONFIG_DIR), onProgress);
+    await this.packages.install(tgzPath, this.layout.guestPath(member, GUESTCONFIG_DIR), onProgress);
   }
 
   async exec(member: MemberTarget, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {

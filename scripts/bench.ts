@@ -4,7 +4,7 @@
  * measured); writes reports/bench.json, reports/bench.md and SVG plots. Nothing here asserts a time:
  * the targets are read, not enforced.
  *   --quick          tiny sizes, for a smoke run (written to reports/quick/)
- *   --only p1,p3     a subset of points (p1 … p6, cli)
+ *   --only p1,p3     a subset of points (p1 … p6, cli, dev)
  *   --out DIR        where to write (default reports/)
  *   --before FILE    an earlier bench.json to compare with (the hot-spot table), and
  *   --also FILE      another later run to take figures from for it (e.g. a smaller P5 to match the before run's)
@@ -27,6 +27,7 @@ import { parseArgs } from 'node:util';
 import { guestMountSupport, guestMountMode } from '../runtimes/guest-mounts.ts';
 import { ensureTemporalCli } from '../lib/temporal-server.ts';
 import { cliMarkdown, cliPoint, type CliBenchReport } from '../testing/bench/cli-speed.ts';
+import { devLoopPoint, devMarkdown, type DevBenchReport } from '../testing/bench/dev-loop.ts';
 import { machineInfo, startBenchEnv, type BenchEnv } from '../testing/bench/env.ts';
 import { overheadPoint } from '../testing/bench/p1-overhead.ts';
 import { fanoutPoint } from '../testing/bench/p2-fanout.ts';
@@ -60,11 +61,12 @@ const outDir = path.resolve(
   values.out ?? (values.render ? path.dirname(values.render) : path.join(ROOT, 'reports', ...(quick ? ['quick'] : []))),
 );
 const wanted = (point: string) => !only || only.has(point);
-const readReport = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as BenchReport & CliBenchReport;
-const fullMarkdown = (r: BenchReport & CliBenchReport) => markdown(r) + cliMarkdown(r.cli);
+type FullReport = BenchReport & CliBenchReport & DevBenchReport;
+const readReport = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as FullReport;
+const fullMarkdown = (r: FullReport) => markdown(r) + cliMarkdown(r.cli) + devMarkdown(r.dev);
 
 /** The headline again from the measurements, then the Markdown and the plots (the JSON is saved already). */
-async function render(report: BenchReport & CliBenchReport): Promise<void> {
+async function render(report: FullReport): Promise<void> {
   report.headline = headline(report);
   await writeFile(path.join(outDir, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(path.join(outDir, 'bench.md'), fullMarkdown(report));
@@ -186,7 +188,7 @@ process.once('SIGINT', () => void stop('SIGINT'));
 process.once('SIGTERM', () => void stop('SIGTERM'));
 
 env = await startBenchEnv(log);
-const report: BenchReport & CliBenchReport = {
+const report: FullReport = {
   generatedAt: new Date().toISOString(),
   commit,
   machine,
@@ -219,6 +221,8 @@ try {
   report.p5 = await point('p5', () => scalePoint(e, sizes.p5, log));
   // Last: the CLI commands against one small cluster of its own, on the same server.
   report.cli = await point('cli', () => cliPoint(e, quick ? 3 : 9, log));
+  // The app author's loop: `kdflow dev` in a terminal, with a worker of its own on the same server.
+  report.dev = await point('dev', () => devLoopPoint(e, quick ? 2 : 7, log));
 } finally {
   log('cleaning up');
   await env.close();

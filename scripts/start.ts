@@ -4,19 +4,17 @@
  * `--once` exits after the demo cluster is configured (and deleted), for smoke tests. Ctrl-C (or
  * SIGTERM) stops it cleanly at any point with one line, `kdflow: stopped`, and exit 0 (lib/stop.ts).
  */
-import { NativeConnection, type Worker } from '@temporalio/worker';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clusterWorkflowId } from '../api/index.ts';
 import { main as kdflow } from '../cli/main.ts';
 import { kdflowHome, temporalAddress, temporalNamespace } from '../lib/config.ts';
+import { startLocalEngine, type LocalEngine } from '../lib/local-engine.ts';
 import { fileLogger } from '../lib/logger.ts';
 import { installRuntime, metricsAddress } from '../lib/telemetry.ts';
-import { listenForStop, stopWorker, unlessStopped } from '../lib/stop.ts';
-import { startDevServer, type DevServer } from '../lib/temporal-server.ts';
-import { LocalRuntime } from '../runtimes/local.ts';
-import { createKdflowWorker } from '../worker/worker.ts';
+import { listenForStop, unlessStopped } from '../lib/stop.ts';
+import type { DevServer } from '../lib/temporal-server.ts';
 
 const once = process.argv.includes('--once');
 // First, so that Ctrl-C stops cleanly whatever is going on: the dev server starting, the demo, the wait.
@@ -38,38 +36,14 @@ const metrics = metricsAddress();
 installRuntime({ logger, sdkLogLevel: 'WARN', metricsAddress: metrics });
 say(`[kdflow] home: ${home} (worker log: ${logFile})${metrics ? `; worker metrics on http://${metrics}/metrics` : ''}`);
 
-let server: DevServer | undefined;
-let connection: NativeConnection | undefined;
-let worker: Worker | undefined;
-let running: Promise<void> | undefined;
-const serverStarting = startDevServer({
-  port,
-  uiPort,
-  dbFile: path.join(home, 'temporal.db'),
-  logFile: path.join(home, 'temporal.log'),
-});
+let engine: LocalEngine | undefined;
 try {
-  server = await unlessStopped(stop, serverStarting);
-  if (server) {
-    say(
-      `[kdflow] Temporal dev server ${server.reused ? 'already running' : 'started'} on ${server.address} (SQLite ${path.join(home, 'temporal.db')})`,
-    );
-    connection = await unlessStopped(stop, NativeConnection.connect({ address: server.address }));
-  }
-  const runtime = new LocalRuntime(home);
-  if (connection)
-    worker = await unlessStopped(
-      stop,
-      createKdflowWorker({ connection, namespace: temporalNamespace(), runtime, home, logger }),
-    );
-  if (worker) {
-    running = worker.run();
-    say(
-      `[kdflow] worker running on the local runtime (containment: ${runtime.containment}, ${runtime.containmentReason})`,
-    );
+  engine = await startLocalEngine({ home, logger, stop, port, uiPort, say });
+  if (engine) {
+    const { server, running } = engine;
     await unlessStopped(
       stop,
-      Promise.race([demo(server as DevServer), running.then(() => Promise.reject(new Error('the worker stopped')))]),
+      Promise.race([demo(server), running.then(() => Promise.reject(new Error('the worker stopped')))]),
     );
   }
 } catch (error) {
@@ -78,12 +52,9 @@ try {
     process.exitCode = 1;
   }
 } finally {
-  await stopWorker(worker, running).catch(
-    (error: Error) => stop.requested || process.stderr.write(`kdflow: the worker failed: ${error.message}\n`),
-  );
-  await connection?.close();
-  // A server still starting when the stop came is ours too: wait for it, then stop it.
-  await (server ?? (await serverStarting.catch(() => undefined)))?.stop();
+  await engine
+    ?.close()
+    .catch((error: Error) => stop.requested || process.stderr.write(`kdflow: the worker failed: ${error.message}\n`));
   await new Promise<void>((resolve) => logger.flush(() => resolve()));
 }
 if (stop.requested) {

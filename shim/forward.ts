@@ -42,6 +42,11 @@ export interface ForwardDeps {
   logger: Logger;
   /** The KdApp objects the shim has seen, by namespace/name. */
   apps: Map<string, CrObject>;
+  /**
+   * Each KdApp object's put into the shared catalog (shim/catalog-mirror.ts), by namespace/name: it
+   * settles to the catalog's refusal, or undefined once the version is there.
+   */
+  appPuts?: Map<string, Promise<string | undefined>>;
   taskQueue?: string;
 }
 
@@ -82,7 +87,9 @@ async function patchFinalizers(deps: ForwardDeps, cr: CrObject, finalizers: stri
 export const UNKNOWN_APP = 'UnknownApp';
 /** The KdApp names a config package no one can fetch (a relative file:// URL); it heals when the app is fixed. */
 export const UNFETCHABLE_PACKAGE = 'UnfetchablePackage';
-const APP_REFUSALS: readonly string[] = [UNKNOWN_APP, UNFETCHABLE_PACKAGE];
+/** The KdApp gives a version the shared catalog holds with another spec; it heals when the app gets a new version. */
+export const APP_VERSION_CONFLICT = 'AppVersionConflict';
+const APP_REFUSALS: readonly string[] = [UNKNOWN_APP, UNFETCHABLE_PACKAGE, APP_VERSION_CONFLICT];
 
 /** The workflow input for this CR, or the field-named issues (and the refusal's reason) that keep it from being forwarded. */
 export function clusterInputOf(
@@ -160,6 +167,9 @@ export async function reconcileCluster(deps: ForwardDeps, observed: CrObject): P
   const verdict = clusterInputOf(cr, deps.apps);
   if ('issues' in verdict) return refuse(verdict.reason, formatIssues(verdict.issues));
   const { input } = verdict;
+  // The cluster pins the app version the shared catalog holds: never one the catalog refused.
+  const conflict = await deps.appPuts?.get(`${input.namespace}/${input.appName}`);
+  if (conflict) return refuse(APP_VERSION_CONFLICT, `KdApp ${input.appName}: ${conflict}`);
   const collisions = await memberNameCollisionIssues(deps.client, input.namespace, input.name, input.app);
   if (collisions.length > 0) return refuse('MemberNameCollision', formatIssues(collisions));
   const workflowId = clusterWorkflowId(input.namespace, input.name);

@@ -7,8 +7,10 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { KdAppSpec, formatIssues } from '../api/index.ts';
+import { AppCatalog, sdkCatalogTransport } from '../lib/app-catalog.ts';
+import { CatalogMirror } from './catalog-mirror.ts';
 import { recordEvent } from './events.ts';
-import { UNFETCHABLE_PACKAGE, reconcileCluster, type ForwardDeps } from './forward.ts';
+import { APP_VERSION_CONFLICT, UNFETCHABLE_PACKAGE, reconcileCluster, type ForwardDeps } from './forward.ts';
 import { unfetchablePackageIssues } from './package-check.ts';
 import { startLeaderElection } from './lease.ts';
 import { KINDS, crApi, keyOf, listPath, type CrObject } from './resources.ts';
@@ -64,6 +66,7 @@ class KeyedQueue {
 export class Shim {
   private readonly options: ShimOptions;
   private readonly deps: ForwardDeps;
+  private readonly mirror: CatalogMirror;
   private readonly clusters = new Map<string, CrObject>();
   private stopLeading?: () => void;
   /** The status pass in flight, so stop() never leaves a query running against a closed client. */
@@ -80,6 +83,16 @@ export class Shim {
       apps: new Map(),
       ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
     };
+    // Every KdApp generation becomes a version in the shared catalog, where earlier ones stay (docs/adr/0039).
+    this.mirror = new CatalogMirror(
+      new AppCatalog(sdkCatalogTransport(options.client, options.taskQueue)),
+      options.logger,
+      (app, message) => {
+        options.logger.warn({ app: keyOf(app), message }, 'app version refused by the catalog');
+        void recordEvent(this.deps.core, options.logger, app, 'Warning', APP_VERSION_CONFLICT, message, KINDS.app.kind);
+      },
+    );
+    this.deps.appPuts = this.mirror.puts;
   }
 
   start(): void {
@@ -113,6 +126,7 @@ export class Shim {
     const resyncMs = this.options.resyncMs ?? 60_000;
     this.clusters.clear();
     this.deps.apps.clear();
+    this.mirror.clear();
     const queue = new KeyedQueue(
       (obj) => reconcileCluster(this.deps, obj),
       (obj, error) => {
@@ -149,10 +163,13 @@ export class Shim {
     const apps = watch(
       KINDS.app.plural,
       (obj, deleted) => {
-        if (deleted) this.deps.apps.delete(keyOf(obj));
-        else {
+        if (deleted) {
+          this.deps.apps.delete(keyOf(obj));
+          this.mirror.forget(obj);
+        } else {
           this.deps.apps.set(keyOf(obj), obj);
           this.warnIfUnfetchable(obj);
+          void this.mirror.mirror(obj);
         }
         // A cluster refused for want of this app is looked at again.
         for (const cr of this.clusters.values())

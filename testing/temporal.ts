@@ -37,6 +37,8 @@ export interface TemporalEnvOptions {
   ui?: boolean;
   /** Keep the temp directory (server log, worker logs, member files) after close. */
   keep?: boolean;
+  /** More environment for the worker binary, such as KDFLOW_RUNTIME=kubernetes and a KUBECONFIG (local runtime otherwise). */
+  workerEnv?: Record<string, string>;
 }
 
 /** A worker in this process; `stop()` shuts it down and waits for it. */
@@ -180,6 +182,7 @@ export class TemporalEnv {
         KDFLOW_HOME: this.home,
         KDFLOW_LOG_LEVEL: 'info',
         KDFLOW_RUNTIME: 'local',
+        ...this.options.workerEnv,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

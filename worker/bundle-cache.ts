@@ -95,6 +95,7 @@ async function build(sources: BundleSources, logger: Logger): Promise<{ code: st
   const bundle = await bundleWorkflowCode({
     workflowsPath: sources.workflowsPath,
     preloadModules: sources.preloadModules,
+    ...(sources.failureConverterPath ? { failureConverterPath: sources.failureConverterPath } : {}),
     webpackConfigHook: observe,
     logger: sdkLogger(logger),
   });

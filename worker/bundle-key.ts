@@ -25,6 +25,11 @@ export interface BundleSources {
   root: string;
   workflowsPath: string;
   preloadModules: string[];
+  /**
+   * The failure converter the bundle's workflows use (the SDK's `failureConverterPath`), so failures
+   * raised by workflow code are converted like the worker's own (lib/codec-failures.ts); none: the SDK default.
+   */
+  failureConverterPath?: string;
 }
 
 export interface BundleKey {
@@ -138,11 +143,12 @@ async function nearestManifest(file: string): Promise<string | undefined> {
 }
 
 export async function bundleKey(sources: BundleSources): Promise<BundleKey> {
+  const converter = sources.failureConverterPath ? path.resolve(sources.failureConverterPath) : undefined;
   const entries = [sources.workflowsPath, ...sources.preloadModules].map((p) => path.resolve(p));
   const files = new Map<string, string>();
   const unresolved = new Set<string>();
   const packages: PackageWanted[] = BUNDLED_PACKAGES.map((name) => ({ name, fromDir: sources.root, closure: true }));
-  const queue = [...entries];
+  const queue = [...entries, ...(converter ? [converter] : [])];
   for (let file = queue.shift(); file; file = queue.shift()) {
     if (files.has(file)) continue;
     const text = await readFile(file, 'utf8');
@@ -170,6 +176,7 @@ export async function bundleKey(sources: BundleSources): Promise<BundleKey> {
       format: BUNDLE_FORMAT,
       entries: entries.map(relative),
       preload: sources.preloadModules.map((p) => relative(path.resolve(p))),
+      ...(converter ? { failureConverter: relative(converter) } : {}),
     }),
   );
   for (const [file, text] of [...files].sort(([a], [b]) => (a < b ? -1 : 1)))

@@ -1,14 +1,23 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { TASK_QUEUE } from '../api/index.ts';
 import { createActivities, type Activities } from '../activities/index.ts';
 import { pruneUnusedPackages } from '../lib/app-catalog.ts';
-import { KEY_FILE_ENV, KEYS_ENV, codecFromEnv, kdflowDataConverter, type EncryptionCodec } from '../lib/codec.ts';
+import {
+  FAILURE_CONVERTER_PATH,
+  KEY_FILE_ENV,
+  KEYS_ENV,
+  codecFromEnv,
+  kdflowDataConverter,
+  type EncryptionCodec,
+} from '../lib/codec.ts';
 import { kdflowCacheDir } from '../lib/config.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
 import { loadWorkflowBundle } from './bundle-cache.ts';
+import type { BundleSources } from './bundle-key.ts';
 import { livenessHeartbeats, watchEventLoop, type LoopWatch } from './liveness.ts';
 import { takeOver, workerIdentity } from './takeover.ts';
 
@@ -30,7 +39,23 @@ const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 /** Shared by every workflow in the worker's V8 context instead of evaluated per workflow (workflows/preload.ts). */
 export const PRELOAD_PATH = fileURLToPath(new URL('../workflows/preload.ts', import.meta.url));
-export const WORKFLOW_SOURCES = { root: REPO, workflowsPath: WORKFLOWS_PATH, preloadModules: [PRELOAD_PATH] };
+export const WORKFLOW_SOURCES: BundleSources = {
+  root: REPO,
+  workflowsPath: WORKFLOWS_PATH,
+  preloadModules: [PRELOAD_PATH],
+};
+
+/**
+ * The bundle a worker with this codec runs. With a key, failures raised by workflow code (a rejected
+ * change naming the value sent) are converted inside the sandbox by lib/codec-failures.ts, so their
+ * message goes into an encoded payload that the codec encrypts, like an activity's failure. The SDK
+ * takes `dataConverter.failureConverterPath` into a bundle only when it bundles itself; kdflow
+ * passes a prebuilt bundle, so the converter is bundled here (a separate bundle, under its own key).
+ * Without a key the bundle keeps the SDK's converter: failures stay as they were.
+ */
+export function workflowSources(codec: EncryptionCodec): BundleSources {
+  return codec.currentKeyId ? { ...WORKFLOW_SOURCES, failureConverterPath: FAILURE_CONVERTER_PATH } : WORKFLOW_SOURCES;
+}
 
 /** KDFLOW_BUNDLE_CACHE: a directory, or `off` to bundle at every start; by default in the user's kdflow cache. */
 export function bundleCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -56,6 +81,28 @@ export function maxCachedWorkflowsSetting(env: NodeJS.ProcessEnv = process.env):
   return count;
 }
 
+/** The young generation's semi-space of the workflow thread, in MiB (V8's default grows it to 16). */
+export const WORKFLOW_SEMI_SPACE_MIB = 2;
+
+/**
+ * The SDK runs every cached workflow in one worker thread, a V8 isolate of its own, and V8 grows that
+ * isolate's young generation to 3 × 16 MiB after a burst of activations and gives the pages back only
+ * when its memory reducer runs, seconds to minutes later: that, not live objects, decided whether
+ * 1,000 idle clusters fit 512 MiB (docs/adr/0048). Workflow objects are short-lived or cached for
+ * long, so a small young generation costs few extra scavenges. The worker's entry points start Node
+ * with `--max-semi-space-size=2`, which bounds the main thread too; where a process was started
+ * without it (npm start, tests), this sets it for the workflow thread alone: the flag is read when an
+ * isolate is made, so it reaches the thread the SDK makes after it. A size the operator gave Node wins.
+ */
+export function boundWorkflowYoungGeneration(
+  execArgv: readonly string[] = process.execArgv,
+  nodeOptions = process.env.NODE_OPTIONS ?? '',
+): boolean {
+  if ([...execArgv, nodeOptions].some((arg) => arg.includes('--max-semi-space-size'))) return false;
+  v8.setFlagsFromString(`--max-semi-space-size=${WORKFLOW_SEMI_SPACE_MIB}`);
+  return true;
+}
+
 let loopWatch: LoopWatch | undefined;
 
 /** The one place a kdflow worker is assembled: used by `npm start`, the worker bin and the tests alike. */
@@ -71,9 +118,16 @@ export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<
     return [];
   });
   // Bundled once per change of the workflow code, not at every start (worker/bundle-cache.ts).
-  const bundle = await loadWorkflowBundle(WORKFLOW_SOURCES, { cacheDir: bundleCacheDir(), logger: options.logger });
+  const sources = workflowSources(codec);
+  const bundle = await loadWorkflowBundle(sources, { cacheDir: bundleCacheDir(), logger: options.logger });
   options.logger.info(
-    { from: bundle.from, ms: bundle.ms, hash: bundle.hash, ...(bundle.file ? { file: bundle.file } : {}) },
+    {
+      from: bundle.from,
+      ms: bundle.ms,
+      hash: bundle.hash,
+      encodedFailures: sources.failureConverterPath !== undefined,
+      ...(bundle.file ? { file: bundle.file } : {}),
+    },
     'workflow bundle ready',
   );
   const pruned = await pruning;
@@ -83,6 +137,7 @@ export async function createKdflowWorker(options: KdflowWorkerOptions): Promise<
   const taskQueue = options.taskQueue ?? TASK_QUEUE;
   // Pid, host and start time: a worker started later on this host can tell for sure that this one is gone.
   const identity = workerIdentity();
+  boundWorkflowYoungGeneration();
   const worker = await Worker.create({
     identity,
     connection: options.connection,

@@ -137,6 +137,7 @@ export function launchRoles(desired: Desired, refs: MemberRef[]): LaunchRole[] {
       ...(settings ? { settings } : {}),
       services: roleServices(desired.app, id),
       ...(role?.configPackage ? { packageURL: role.configPackage.packageURL } : {}),
+      ...(role?.configPackage?.sha256 ? { packageSHA256: role.configPackage.sha256 } : {}),
     };
   });
 }

@@ -12,6 +12,8 @@ import {
   specQuery,
   type KdCluster,
   type ClusterInput,
+  type KdAppSpec,
+  type AppSnapshot,
 } from '../../api/index.ts';
 import type { Manifest } from '../../api/manifest.ts';
 import { memberNameCollisionIssues } from '../../lib/member-name-check.ts';
@@ -21,6 +23,7 @@ import { plan } from '../../workflows/plan.ts';
 import type { CliContext } from '../context.ts';
 import { readManifests } from '../files.ts';
 import { printWarnings } from '../render.ts';
+import { applyApp } from './app.ts';
 
 /** Apps first, so a file holding an app and its cluster applies in one go. */
 const appsFirst = (ms: Manifest[]) => [
@@ -28,15 +31,30 @@ const appsFirst = (ms: Manifest[]) => [
   ...ms.filter((m) => m.kind === 'KdCluster'),
 ];
 
-export async function applyCommand(ctx: CliContext, _args: string[], flags: { file?: string }): Promise<void> {
-  for (const m of appsFirst(await readManifests(flags.file))) {
-    printWarnings(ctx, m);
-    if (m.kind === 'KdApp') {
-      const packages = await localPackageIssues(m.value.spec);
-      if (packages.length > 0) throw new ValidationError(packages, m.value.metadata.name);
-      await ctx.catalog.put(m.value.metadata.namespace ?? ctx.namespace, m.value);
-      ctx.out(`app/${m.value.metadata.name} applied`);
-    } else {
+/**
+ * A cluster whose app is in the same file is checked against that app before anything is sent: a file
+ * with a broken cluster applies nothing, and says so without Temporal.
+ */
+function checkAgainstAppsInFile(ctx: CliContext, manifests: Manifest[]): void {
+  const apps = new Map<string, KdAppSpec>();
+  for (const m of manifests)
+    if (m.kind === 'KdApp')
+      apps.set(`${m.value.metadata.namespace ?? ctx.namespace}/${m.value.metadata.name}`, m.value.spec);
+  for (const m of manifests) {
+    if (m.kind !== 'KdCluster') continue;
+    const app = apps.get(`${m.value.metadata.namespace ?? ctx.namespace}/${m.value.spec.app}`);
+    const issues = app ? newClusterIssues(m.value.metadata.name, m.value.spec, app) : [];
+    if (issues.length > 0) throw new ValidationError(issues, m.value.metadata.name);
+  }
+}
+
+export async function applyCommand(ctx: CliContext, _args: string[], flags: { file?: string[] }): Promise<void> {
+  const manifests = appsFirst(await readManifests(flags.file));
+  checkAgainstAppsInFile(ctx, manifests);
+  for (const m of manifests) {
+    if (m.kind === 'KdApp') await applyApp(ctx, m);
+    else {
+      printWarnings(ctx, m);
       const result = await applyCluster(ctx, m.value);
       const name = m.value.metadata.name;
       ctx.out(
@@ -53,19 +71,28 @@ interface Applied {
   generation: number;
 }
 
-async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<Applied> {
+/**
+ * `app`: the app to create the cluster from, when it is not to come from the shared catalog (`kdflow
+ * dev` runs the app of its files, an app in progress, which is no catalog version).
+ */
+export async function applyCluster(
+  ctx: CliContext,
+  cluster: KdCluster,
+  app?: Pick<AppSnapshot, 'name' | 'version' | 'app'>,
+): Promise<Applied> {
   const namespace = cluster.metadata.namespace ?? ctx.namespace;
   const name = cluster.metadata.name;
-  const app = await ctx.catalog.get(namespace, cluster.spec.app);
+  // Else the current version of the app in the shared catalog; the cluster keeps this snapshot (its pinned version).
+  app ??= await ctx.catalog.get(namespace, cluster.spec.app);
   // The app's packages must still be there: refused now, not as a config error later (lib/package-url.ts).
-  const packages = await localPackageIssues(app.spec);
-  if (packages.length > 0) throw new ValidationError(packages, `app ${app.metadata.name}`);
-  const issues = newClusterIssues(name, cluster.spec, app.spec);
+  const packages = await localPackageIssues(app.app);
+  if (packages.length > 0) throw new ValidationError(packages, `app ${app.name} ${app.version}`);
+  const issues = newClusterIssues(name, cluster.spec, app.app);
   if (issues.length > 0) throw new ValidationError(issues, name);
   const client = await ctx.temporal();
-  const collisions = await memberNameCollisionIssues(client, namespace, name, app.spec);
+  const collisions = await memberNameCollisionIssues(client, namespace, name, app.app);
   if (collisions.length > 0) throw new ValidationError(collisions, name);
-  const input: ClusterInput = { namespace, name, appName: app.metadata.name, app: app.spec, spec: cluster.spec };
+  const input: ClusterInput = { namespace, name, appName: app.name, app: app.app, spec: cluster.spec };
   try {
     await client.workflow.start('clusterWorkflow', {
       taskQueue: TASK_QUEUE,
@@ -91,7 +118,7 @@ async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<Applie
  * notifies and config-error members included); only a cluster that does not exist yet is planned here,
  * from empty state, with the same planner.
  */
-export async function planCommand(ctx: CliContext, _args: string[], flags: { file?: string }): Promise<void> {
+export async function planCommand(ctx: CliContext, _args: string[], flags: { file?: string[] }): Promise<void> {
   for (const m of await readManifests(flags.file)) {
     if (m.kind !== 'KdCluster') continue;
     printWarnings(ctx, m);
@@ -108,8 +135,7 @@ export async function planCommand(ctx: CliContext, _args: string[], flags: { fil
       if ('issues' in answer) throw new ValidationError(answer.issues, name);
       steps = answer.steps;
     } else {
-      const app = (await ctx.catalog.get(namespace, m.value.spec.app).catch(() => undefined))?.spec;
-      if (!app) throw new ValidationError([{ path: 'spec.app', message: `unknown app "${m.value.spec.app}"` }], name);
+      const app = (await ctx.catalog.get(namespace, m.value.spec.app)).app;
       const issues = newClusterIssues(name, m.value.spec, app);
       if (issues.length > 0) throw new ValidationError(issues, name);
       steps = plan({ namespace, name, app, spec: m.value.spec, generation: 1 }, []).map(describeStep);

@@ -2,14 +2,32 @@
  * One exec into a member's container that resolves when the command has ENDED: the client's exec()
  * resolves once the command starts, so this waits for the socket to close, and takes the exit code
  * from the V1Status the API sends (kwok's exec reports "exit status N" in the message instead).
+ * An exec that cannot reach the API server (restarting, failing over) is tried again until it can,
+ * for a while: the command never started, and a script attempt must not be spent on the API's outage.
  */
 import { Readable, Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 import { RuntimeError } from '../errors.ts';
 import type { ExecResult } from '../runtime.ts';
 import { CONTAINER } from './objects.ts';
 
 const MAX_CAPTURE = 1024 * 1024;
+/** How long an exec waits for an API server it cannot reach before it fails (a restart takes seconds). */
+const UNREACHABLE_LIMIT_MS = 120_000;
+const UNREACHABLE =
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|socket hang up|Unexpected server response: (429|5\d\d)/;
+
+/**
+ * Pure: whether an exec that failed to start failed for want of an API server: no connection, or the
+ * server answered the upgrade with 429 or 5xx. The command did not start, so trying again runs it once.
+ * (A 404 for a missing pod, 403 or 400 are answers, not outages.)
+ */
+export function apiUnreachable(error: unknown): boolean {
+  const codeOf = (e: unknown) => (e && typeof e === 'object' && 'code' in e ? String(e.code) : '');
+  const inner = error && typeof error === 'object' && 'error' in error ? error.error : undefined;
+  return UNREACHABLE.test(`${describe(error)} ${codeOf(error)} ${codeOf(inner)}`);
+}
 
 function collector(): { stream: Writable; bytes: () => Buffer } {
   const chunks: Buffer[] = [];
@@ -44,22 +62,32 @@ export async function execInPod(
   const err = collector();
   let status: V1Status | undefined;
   let socket;
-  try {
-    socket = await new Exec(kc).exec(
-      namespace,
-      pod,
-      CONTAINER,
-      command,
-      out.stream,
-      err.stream,
-      stdin ? Readable.from([Buffer.from(stdin)]) : null,
-      false,
-      (s) => {
-        status = s;
-      },
-    );
-  } catch (error) {
-    throw new RuntimeError('RuntimeFailure', `exec into ${namespace}/${pod} failed: ${describe(error)}`);
+  const firstTry = Date.now();
+  for (let wait = 250; ; wait = Math.min(wait * 2, 2000)) {
+    try {
+      socket = await new Exec(kc).exec(
+        namespace,
+        pod,
+        CONTAINER,
+        command,
+        out.stream,
+        err.stream,
+        stdin ? Readable.from([Buffer.from(stdin)]) : null,
+        false,
+        (s) => {
+          status = s;
+        },
+      );
+      break;
+    } catch (error) {
+      const waited = Date.now() - firstTry;
+      if (!apiUnreachable(error) || signal?.aborted || waited >= UNREACHABLE_LIMIT_MS)
+        throw new RuntimeError(
+          'RuntimeFailure',
+          `exec into ${namespace}/${pod} failed: ${describe(error)}${waited >= 1000 ? ` (the API server was unreachable for ${Math.round(waited / 1000)}s)` : ''}`,
+        );
+      await sleep(wait, undefined, signal ? { signal } : {}).catch(() => undefined);
+    }
   }
   await new Promise<void>((resolve) => {
     const abort = () => socket.close();

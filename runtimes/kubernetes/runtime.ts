@@ -408,14 +408,19 @@ function apiMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** API failures as RuntimeErrors: invalid and forbidden requests cannot succeed on retry. */
+/**
+ * API failures as RuntimeErrors: invalid requests cannot succeed on retry. Forbidden (403) can: a
+ * kube-apiserver that has just started answers 403 until its RBAC caches are filled, and so does
+ * one whose RoleBinding was applied a moment ago. So a 403 is retried by the activity's policy and
+ * named in the member's error if it lasts (docs/adr/0043).
+ */
 async function apiCall<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
     if (error instanceof RuntimeError) throw error;
     const code = statusCode(error);
-    const permanent = code === 400 || code === 403 || code === 422;
+    const permanent = code === 400 || code === 422;
     throw new RuntimeError('RuntimeFailure', `${what}: ${code ? `HTTP ${code}: ` : ''}${apiMessage(error)}`, permanent);
   }
 }

@@ -50,12 +50,20 @@ end_run() {
 ended_as() { was=; _line=; [ -f "$st" ] && read -r _line < "$st"; case $_line in "$run="*) was=\${_line#"$run="} ;; *) return 1 ;; esac; }
 record() { printf '%s=%s\\n' "$run" "$1" > "$st.tmp" && mv -f "$st.tmp" "$st"; }
 # The result: "\\nkdflow-run STATE OUT_BYTES ERR_BYTES ENDED\\n", then the tails of stdout and stderr.
+# An empty output costs no process: most runs of a quiet script print nothing on one stream or both.
 report() {
-  tail -c "$tailb" "$g/$ev.stdout" > "$k/$ev.tail-out" 2>/dev/null || : > "$k/$ev.tail-out"
-  tail -c "$tailb" "$g/$ev.stderr" > "$k/$ev.tail-err" 2>/dev/null || : > "$k/$ev.tail-err"
+  _sizes=; _tails=
+  for _w in out err; do
+    _n=0; _f=$g/$ev.std$_w
+    if [ -s "$_f" ]; then
+      tail -c "$tailb" "$_f" > "$k/$ev.tail-$_w" 2>/dev/null || : > "$k/$ev.tail-$_w"
+      _n=$(($(wc -c < "$k/$ev.tail-$_w"))); [ "$_n" -gt 0 ] && _tails="$_tails $_w"
+    fi
+    _sizes="$_sizes $_n"
+  done
   ended_as
-  printf '\\nkdflow-run %s %s %s %s\\n' "$1" $(($(wc -c < "$k/$ev.tail-out"))) $(($(wc -c < "$k/$ev.tail-err"))) "$was"
-  cat "$k/$ev.tail-out" "$k/$ev.tail-err"
+  printf '\\nkdflow-run %s%s %s\\n' "$1" "$_sizes" "$was"
+  for _w in $_tails; do cat "$k/$ev.tail-$_w"; done
 }`;
 
 /**
@@ -71,7 +79,9 @@ read -r me _ < /proc/self/stat
 echo "$run=$me" > "$base.running"
 # The script starts in the member's root, as it always has.
 cd "$mr" 2>/dev/null
-[ -e "$base.expired" ] || [ -e "$base.ended" ] && rm -f "$base.expired" "$base.ended"
+# What an earlier run left: a stale expiry would end this one; an empty .ended reads as none (no rm).
+[ ! -e "$base.expired" ] || rm -f "$base.expired"
+[ ! -s "$base.ended" ] || : > "$base.ended"
 # "$@" is N ARG(N)... PREFIX...; it becomes PREFIX... SCRIPT ARG(N)...
 n=$1; shift; set -- "$@" "$s"; i=0; while [ $i -lt "$n" ]; do set -- "$@" "$1"; shift; i=$((i + 1)); done
 # The script's environment: the member's, the role's, then the tags that find the run's processes again.
@@ -165,8 +175,13 @@ if [ -z "$state" ]; then
   s=; for c in "$g"/*/startscript; do [ -f "$c" ] && s=$c && break; done
   [ -n "$s" ] || { echo "no */startscript in /opt/guestconfig (was the config package installed?)" >&2; exit 3; }
   # As KubeDirector: the exec bit back (chmod u+x), and bash (else sh) for a script without a shebang.
-  [ -x "$s" ] || chmod u+x "$s"; b=; [ "$(head -c 2 "$s")" = "#!" ] || b=$(command -v bash || echo sh)
-  { [ -d "$k" ] || mkdir -p "$k"; } && { [ ! -e "$st" ] || rm -f "$st"; } && (umask 077 && head -c "$envb" > "$k/$ev.env") || exit 4
+  # The first line read by the shell itself: a process fewer per run than head.
+  [ -x "$s" ] || chmod u+x "$s"; b=; _l=; IFS= read -r _l < "$s" 2> /dev/null
+  case $_l in '#!'*) ;; *) b=$(command -v bash || echo sh) ;; esac
+  { [ -d "$k" ] || mkdir -p "$k"; } && { [ ! -e "$st" ] || rm -f "$st"; } || exit 4
+  # No variables: an empty file (the runner must not read an earlier run's), without a head process.
+  if [ "$envb" -gt 0 ]; then (umask 077 && head -c "$envb" > "$k/$ev.env") || exit 4
+  else (umask 077 && : > "$k/$ev.env") || exit 4; fi
   echo "$run=0" > "$pidf" || exit 4
   sid=; command -v setsid > /dev/null 2>&1 && sid=setsid
   # The shell goes last in PREFIX..., so the runner puts it right before the script.

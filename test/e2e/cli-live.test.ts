@@ -63,7 +63,7 @@ async function kdflowProcess(env: Record<string, string>, args: string[], countO
 describe('kdflow against a live cluster', () => {
   it('applies, plans, resizes, shows, logs, retries and deletes', async () => {
     expect((await kdflow('app', 'apply', '-f', 'crds/examples/centos/app.yaml')).code).toBe(0);
-    expect((await kdflow('app', 'list')).out).toMatch(/centos7x\s+CentOS 7\s+1\.0\s+vanilla_centos\(1\+\)/);
+    expect((await kdflow('app', 'list')).out).toMatch(/centos7x\s+1\.0\s+\*\s+CentOS 7\s+vanilla_centos\(1\+\)/);
     expect(await kdflow('apply', '-f', 'crds/examples/centos/cluster.yaml')).toEqual({
       code: 0,
       out: 'cluster/centos-demo created',

@@ -75,12 +75,13 @@ describe('kdflow CLI on bad input', () => {
   });
 
   it('rejects a cluster whose members break the cardinality before contacting Temporal', async () => {
+    // The app in the same file: the cluster is checked against it before anything is sent (Temporal is unreachable here).
     const home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-cli-'));
-    expect((await kdflow(home, 'app', 'apply', '-f', 'crds/examples/spark/app.yaml')).code).toBe(0);
     const file = path.join(home, 'cluster.yaml');
+    const app = await readFile(path.join(REPO, 'crds/examples/spark/app.yaml'), 'utf8');
     await writeFile(
       file,
-      'apiVersion: kdflow.dev/v1beta1\nkind: KdCluster\nmetadata: { name: tiny }\nspec:\n  app: spark\n  roles:\n    - { id: controller, members: 1 }\n    - { id: worker, members: 1 }\n',
+      `${app.replaceAll('file://./', `file://${path.join(REPO, 'crds/examples/spark')}/`)}\n---\napiVersion: kdflow.dev/v1beta1\nkind: KdCluster\nmetadata: { name: tiny }\nspec:\n  app: spark\n  roles:\n    - { id: controller, members: 1 }\n    - { id: worker, members: 1 }\n`,
     );
     const result = await kdflow(home, 'apply', '-f', file);
     expect(result.code).toBe(1);
@@ -212,7 +213,7 @@ describe('kdflow CLI: names, help and messages', () => {
     // For logs, -f is --follow: it takes no value, so no files are offered after it and it swallows nothing.
     expect(await complete('logs', 'c', 'm', '-f', '')).toEqual([]);
     expect(await complete('logs', 'c', 'm', '-f', '--e')).toEqual(['--event']);
-    expect(await complete('app', '')).toEqual(['apply', 'list', 'validate']);
+    expect(await complete('app', '')).toEqual(['apply', 'delete', 'get', 'list', 'validate']);
     expect(await complete('completion', '')).toEqual(['bash', 'zsh']);
     expect(await complete('apply', '-f', 'crds/examples/centos/cl')).toEqual(['crds/examples/centos/cluster.yaml']);
   });

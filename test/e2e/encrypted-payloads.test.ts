@@ -3,12 +3,14 @@
  * file in the test's home, the worker and `kdflow codec-server` as their own processes with a key
  * file, the CLI in this process with the same key. A cluster whose role env has `password=hunter2`
  * lives its whole life (create, a configure that fails once with a canary in its output, grow,
- * delete); then the Web UI, pointed at the codec server, shows the value decoded, and the server's
- * SQLite file holds neither the value nor the canary, as text, hex or base64. The same scan over a
+ * delete); a cluster input that the workflow itself refuses, naming a value in its failure (a
+ * failure raised inside the sandbox, converted by the bundle's failure converter); then the Web UI,
+ * pointed at the codec server, shows the value decoded, and the server's SQLite file holds neither
+ * the value, the canary nor the refused value, as text, hex or base64. The same scan over a
  * `pg_dump` of the PostgreSQL-backed server is in test/k8s/production-temporal.test.ts.
  */
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -19,18 +21,22 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterWorkflowId } from '../../api/index.ts';
+import { TASK_QUEUE, clusterWorkflowId } from '../../api/index.ts';
 import { main as kdflow } from '../../cli/main.ts';
-import { EncryptionCodec, ENCRYPTED_ENCODING } from '../../lib/codec.ts';
+import { EncryptionCodec, ENCRYPTED_ENCODING, clientDataConverter } from '../../lib/codec.ts';
 import { freePort } from '../../lib/free-port.ts';
 import { ensureTemporalCli, startDevServer, type DevServer } from '../../lib/temporal-server.ts';
 import { expectAbsent, foundIn } from '../support/absence.ts';
 
 const execFileAsync = promisify(execFile);
+const utf8 = (bytes: Uint8Array | null | undefined) => Buffer.from(bytes ?? new Uint8Array()).toString();
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const CHROMIUM = process.env.KDFLOW_CHROMIUM ?? '/usr/bin/chromium';
 const SECRET = 'hunter2';
 const CANARY = `canary-${randomBytes(6).toString('hex')}`;
+// Only in a failure that workflow code raises (its input refused, naming the value).
+const REFUSED = `refused-${randomBytes(6).toString('hex')}`;
+const REFUSED_WORKFLOW_ID = 'refused-input';
 const CLUSTER = 'vault';
 const WORKFLOW_ID = clusterWorkflowId('default', CLUSTER);
 const KEY_ID = 'e2e-1';
@@ -45,6 +51,7 @@ let codecLog = '';
 let codecUrl: string;
 const cliOutput: string[] = [];
 const withoutKey = { code: -1, errors: [] as string[] };
+const refusal = { type: '', message: '' };
 
 async function cli(...args: string[]): Promise<string> {
   const out: string[] = [];
@@ -175,6 +182,28 @@ beforeAll(async () => {
   process.env.KDFLOW_CODEC_KEY_FILE = keyFile;
   await cli('delete', CLUSTER);
   await cli('wait', CLUSTER, '--for', 'deleted', '--timeout', '120s');
+  // Anyone with access to Temporal may start a cluster workflow by hand: the workflow refuses an
+  // invalid name with a failure naming it, raised inside the sandbox (workflows/cluster.ts).
+  const connection = await Connection.connect({ address: server.address });
+  try {
+    const client = new Client({ connection, dataConverter: clientDataConverter() });
+    const refused = await client.workflow.start('clusterWorkflow', {
+      taskQueue: TASK_QUEUE,
+      workflowId: REFUSED_WORKFLOW_ID,
+      args: [{ name: `Not_${REFUSED}` }],
+    });
+    const error = await refused.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (!(error instanceof WorkflowFailedError)) throw new Error(`expected the workflow to fail, got ${String(error)}`);
+    Object.assign(refusal, {
+      type: (error.cause as { type?: string } | undefined)?.type,
+      message: error.cause?.message ?? '',
+    });
+  } finally {
+    await connection.close();
+  }
 });
 
 afterAll(async () => {
@@ -283,6 +312,31 @@ describe('with a payload key', () => {
     }
     expect(found).toEqual({ input: true, failure: true, plain: [] });
   });
+
+  it('a failure raised by workflow code is encoded too, and the client reads it back', async () => {
+    // Decoded by the client: the refusal names the value it refused.
+    expect(refusal.type).toBe('InvalidCluster');
+    expect(refusal.message).toContain(`Not_${REFUSED}`);
+    const connection = await Connection.connect({ address: server.address });
+    try {
+      const page = await connection.workflowService.getWorkflowExecutionHistory({
+        namespace: 'default',
+        execution: { workflowId: REFUSED_WORKFLOW_ID },
+      });
+      const failed = page.history?.events?.find((e) => e.workflowExecutionFailedEventAttributes);
+      const failure = failed?.workflowExecutionFailedEventAttributes?.failure;
+      // In history: the SDK's placeholder message, and the real one only in the encrypted attributes.
+      expect(failure?.message).toBe('Encoded failure');
+      expect(failure?.applicationFailureInfo?.type).toBe('InvalidCluster');
+      const encoded = failure?.encodedAttributes as Payload | undefined;
+      expect(utf8(encoded?.metadata?.encoding)).toBe(ENCRYPTED_ENCODING);
+      const codec = new EncryptionCodec([{ id: KEY_ID, key: KEY }]);
+      const [decoded] = await codec.decode([encoded as Payload]);
+      expect(defaultPayloadConverter.fromPayload<{ message: string }>(decoded as Payload).message).toContain(REFUSED);
+    } finally {
+      await connection.close();
+    }
+  });
 });
 
 describe.skipIf(!existsSync(CHROMIUM))(`the Web UI in Chromium (${CHROMIUM}) with the codec endpoint`, () => {
@@ -326,7 +380,7 @@ describe('kdflow codec-server', () => {
 });
 
 describe("the server's database", () => {
-  it("the dev server's SQLite file holds neither the env value nor the script output, as text, hex or base64", async () => {
+  it("the dev server's SQLite file holds neither the env value, the script output nor a workflow's failure, as text, hex or base64", async () => {
     // Stopped first, so everything is in the files (the WAL is checkpointed on a clean stop; it is read too if left).
     await server.stop();
     const files = ['temporal.db', 'temporal.db-wal', 'temporal.db-shm'].map((f) => path.join(home, f));
@@ -336,6 +390,7 @@ describe("the server's database", () => {
     expect(foundIn(bytes, WORKFLOW_ID)).toBe(true);
     expectAbsent(bytes, SECRET);
     expectAbsent(bytes, CANARY);
+    expectAbsent(bytes, REFUSED);
   });
   // The pg_dump of the PostgreSQL-backed server (npm run temporal:prod): test/k8s/production-temporal.test.ts.
 });

@@ -205,6 +205,11 @@ exit 0
     process.kill(runner, 'SIGKILL');
     // The retry comes once Temporal gives up on the dead worker; by then its runner is long gone.
     await until('the runner is gone', async () => (!isAlive(runner) ? true : undefined));
+    // So does the dead worker's waiter (`kdflow-start`, which outlives it until it has ended the lost
+    // run): a retry that started while it still ran could have its own script ended by it.
+    const waiters = () =>
+      processes((p) => p.argv.includes('kdflow-start') && p.argv.includes(runId) && p.argv.join(' ').includes(home));
+    await until('the first waiter is gone', async () => ((await waiters()).length === 0 ? true : undefined));
     await writeFile(path.join(runtime.memberRoot(m), 'second'), '');
     const retried = await runScript(runtime, m, request(runId), control);
     expect(retried.exitCode).toBe(0);

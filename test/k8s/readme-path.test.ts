@@ -151,7 +151,7 @@ describe.skipIf(skip)('the Kubernetes path as the README writes it', () => {
 
       for (const line of readmeKubectlLines()) await sh(line);
       expect(await k('get', 'kdc', 'centos-demo', '-o', 'jsonpath={.status.state}')).toBe('configured');
-      expect(await k('get', 'kdc', 'centos-demo')).toMatch(/^centos-demo\s+centos7x\s+configured\s+2\/2\s+/m);
+      expect(await k('get', 'kdc', 'centos-demo')).toMatch(/^centos-demo\s+centos7x\s+1\.0\s+configured\s+2\/2\s+/m);
     },
     LONG,
   );

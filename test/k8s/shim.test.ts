@@ -11,6 +11,7 @@ import { Client } from '@temporalio/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterWorkflowId, type ClusterStatus } from '../../api/index.ts';
+import { AppCatalog, sdkCatalogTransport } from '../../lib/app-catalog.ts';
 import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
 import { Shim } from '../../shim/shim.ts';
 import { writePackage } from '../support/cluster.ts';
@@ -199,7 +200,7 @@ spec:
         /warnings: spec\.roles\[0\]\.podAnnotations: not supported by kdflow yet/,
       );
       expect(await k('describe', 'kdc', 'sc', '-n', NS)).toMatch(/Warning\s+UnsupportedFields/);
-      expect(await k('get', 'kdc', 'sc', '-n', NS)).toMatch(/^sc\s+spark\s+configured\s+2\/2\s+/m);
+      expect(await k('get', 'kdc', 'sc', '-n', NS)).toMatch(/^sc\s+spark\s+1\s+configured\s+2\/2\s+/m);
       const cr = JSON.parse(await k('get', 'kdc', 'sc', '-n', NS, '-o', 'json'));
       expect(cr.metadata.finalizers).toContain('kdflow.dev/teardown');
       expect(cr.status).toMatchObject({
@@ -362,6 +363,73 @@ spec:
       expect(queried(sn, 'history')).toBe(0);
 
       await k('delete', 'kdc', 'sn-b', 'sn', '-n', NS, '--timeout=120s');
+      await shim.stop();
+    },
+    LONG,
+  );
+
+  it(
+    'puts every KdApp version into the shared catalog, where earlier ones stay; a cluster pins its version; an app edited without a new version is refused',
+    async () => {
+      const shim = await startShim('shim-v');
+      await eventually('shim-v leads', async () => (shim.isLeader() ? true : undefined));
+      const pkg = await writePackage(path.join(h.home, 'ver-app'));
+      const manifest = path.join(h.home, 'ver.yaml');
+      const app = (version: string, timeout = 60) => `apiVersion: kdflow.dev/v1beta1
+kind: KdApp
+metadata: {name: ver, namespace: ${NS}}
+spec:
+  label: {name: Versioned}
+  distroID: test/ver
+  version: "${version}"
+  defaultImageRepoTag: test/ver:1
+  defaultConfigPackage: {packageURL: "${pkg}"}
+  roles: [{id: d, cardinality: "1", eventList: [configure]}]
+  scriptTimeoutSeconds: ${timeout}
+`;
+      const cluster = (name: string) =>
+        `---\napiVersion: kdflow.dev/v1beta1\nkind: KdCluster\nmetadata: {name: ${name}, namespace: ${NS}}\nspec: {app: ver, roles: [{id: d, members: 1}]}\n`;
+      const catalog = new AppCatalog(sdkCatalogTransport(h.env.client, h.taskQueue));
+      const versions = async () => (await catalog.list(NS)).find((a) => a.name === 'ver');
+
+      await writeFile(manifest, app('1') + cluster('vc'));
+      await k('apply', '-f', manifest);
+      await k('wait', '--for=jsonpath={.status.state}=configured', 'kdc/vc', '-n', NS, '--timeout=120s');
+      expect(await k('get', 'kdc', 'vc', '-n', NS)).toMatch(/^vc\s+ver\s+1\s+configured\s+1\/1\s+/m);
+
+      // The object moves to version 2: the catalog keeps 1 beside it, and the cluster stays on 1.
+      await writeFile(manifest, app('2'));
+      await k('apply', '-f', manifest);
+      await eventually('version 2 in the catalog', async () =>
+        (await versions())?.current === '2' ? true : undefined,
+      );
+      expect((await versions())?.versions.map((v) => v.version)).toEqual(['1', '2']);
+      expect((await catalog.get(NS, 'ver', '1')).app.scriptTimeoutSeconds).toBe(60);
+      expect((await crStatus('vc')).appVersion).toBe('1');
+
+      // Edited in place under version 2 with another spec: a Warning on the KdApp, and a new cluster of it waits.
+      await writeFile(manifest, app('2', 30));
+      await k('apply', '-f', manifest);
+      await eventually('the refusal told as a Warning event on the KdApp', async () =>
+        /Warning\s+AppVersionConflict/.test(await k('describe', 'kda', 'ver', '-n', NS)) ? true : undefined,
+      );
+      await writeFile(manifest, cluster('vd'));
+      await k('apply', '-f', manifest);
+      await k('wait', '--for=condition=Valid=False', 'kdc/vd', '-n', NS, '--timeout=60s');
+      expect((await crStatus('vd')).conditions?.find((c) => c.type === 'Valid')).toMatchObject({
+        reason: 'AppVersionConflict',
+        message: expect.stringContaining(
+          'KdApp ver: app ver version 2 is already in the catalog with another spec (spec.scriptTimeoutSeconds: 60 in the catalog, 30 applied)',
+        ),
+      });
+      // A new version heals it: the waiting cluster is forwarded with version 3.
+      await writeFile(manifest, app('3', 30));
+      await k('apply', '-f', manifest);
+      await k('wait', '--for=condition=Valid=True', 'kdc/vd', '-n', NS, '--timeout=60s');
+      await k('wait', '--for=jsonpath={.status.appVersion}=3', 'kdc/vd', '-n', NS, '--timeout=120s');
+      expect((await versions())?.versions.map((v) => v.version)).toEqual(['1', '2', '3']);
+
+      await k('delete', 'kdc', 'vc', 'vd', '-n', NS, '--timeout=120s');
       await shim.stop();
     },
     LONG,

@@ -1,9 +1,14 @@
-/** testing/chaos/report.ts: re-running some parts (`--only`) keeps the other parts of the report. */
+/**
+ * testing/chaos/report.ts: re-running some parts (`--only`) keeps the other parts of the report, and a
+ * run on one runtime keeps the other runtime's report.
+ */
 import { describe, expect, it } from 'vitest';
 import {
   mergeReports,
   partReport,
   renderMarkdown,
+  reportOf,
+  withReport,
   type ChaosReport,
   type ChaosRun,
 } from '../../testing/chaos/report.ts';
@@ -73,5 +78,30 @@ describe('merging a re-run part into the committed chaos report', () => {
     );
     expect(mergeReports(earlier, all, run, ORDER).runs).toEqual([run]);
     expect(mergeReports(undefined, other, run, ORDER).parts).toHaveLength(1);
+  });
+});
+
+describe('one chaos.json for both runtimes', () => {
+  const kube = { ...report([part('pod-delete', [20_000])], run.startedAt), runtime: 'kubernetes' as const };
+
+  it('puts a Kubernetes report beside the local one and the local one back beside it', () => {
+    const both = withReport(earlier, kube);
+    expect(reportOf(both, 'local')?.parts.map((p) => p.name)).toEqual([
+      'worker-crash',
+      'server-restart',
+      'signal-flood',
+    ]);
+    expect(reportOf(both, 'kubernetes')?.parts.map((p) => p.name)).toEqual(['pod-delete']);
+    const fresh = report([part('worker-crash', [5_000])], run.startedAt);
+    const again = withReport(both, fresh);
+    expect(reportOf(again, 'local')?.parts.map((p) => p.name)).toEqual(['worker-crash']);
+    expect(reportOf(again, 'kubernetes')).toEqual(kube);
+    const markdown = renderMarkdown(again);
+    expect(markdown).toMatch(/## On Kubernetes[\s\S]*\| Part pod-delete \| 1 \| 1 \| 20\.0s \|/);
+    expect(markdown.indexOf('| Part worker-crash |')).toBeLessThan(markdown.indexOf('## On Kubernetes'));
+  });
+
+  it("never merges one runtime's parts into the other's report", () => {
+    expect(mergeReports(earlier, kube, run, ORDER).parts.map((p) => p.name)).toEqual(['pod-delete']);
   });
 });

@@ -45,7 +45,13 @@ function richInput(): Json {
           minResources: { cpu: '500m', memory: 2 },
           minStorage: { size: '10Gi', ephemeralModeSupported: true },
         },
-        { id: 'worker', cardinality: '2+', persistDirs: ['/data'], eventList: ['configure', 'addnodes'] },
+        {
+          id: 'worker',
+          cardinality: '2+',
+          persistDirs: ['/data'],
+          eventList: ['configure', 'addnodes'],
+          configPackage: { packageURL: 'https://example.com/w.tgz', sha256: 'ab'.repeat(32) },
+        },
         { id: 'jupyter_nb', cardinality: '0+', imageRepoTag: 'jupyter:7', configPackage: null },
       ],
       services: [

@@ -103,6 +103,10 @@ describe('what the Web UI shows', () => {
     };
     const text = currentDetails(status);
     expect(text).toContain('**default/analytics** (app spark): **updating**, generation 1 (working on 2), 1 member(s)');
+    // The app version the cluster runs, when the status carries it (docs/adr/0039).
+    expect(currentDetails({ ...status, appVersion: '3.5.1' })).toContain(
+      '**default/analytics** (app spark 3.5.1): **updating**',
+    );
     expect(text).toContain('Running: configure on analytics-worker-2');
     expect(text.split('\n').at(-1)).toBe(
       '| analytics-worker-0 | worker | config error — exit 3 \\| oops line two |  |',

@@ -3,6 +3,7 @@
  * new key and a new bundle, the same sources reuse the cached file, the cache stays private and
  * small, and the key covers every file webpack reads for the real workflows.
  */
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,8 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadWorkflowBundle, uncoveredInputs } from '../../worker/bundle-cache.ts';
 import { bundleKey, packageName, runtimeImports, type BundleSources } from '../../worker/bundle-key.ts';
-import { WORKFLOW_SOURCES } from '../../worker/worker.ts';
+import { WORKFLOW_SOURCES, workflowSources } from '../../worker/worker.ts';
+import { EncryptionCodec, FAILURE_CONVERTER_PATH } from '../../lib/codec.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const logger = pino({ level: 'silent' });
@@ -98,6 +100,18 @@ describe('the bundle key', () => {
 
     expect((await bundleKey({ ...sources, preloadModules: [] })).hash).not.toBe(changed.hash);
   });
+
+  it('with a failure converter: another bundle, whose key covers the converter and what it imports', async () => {
+    await write('wf/failures.ts', "import { helper } from './helper.ts';\nexport const failureConverter = helper;\n");
+    const plain = await bundleKey(sources);
+    const withConverter = { ...sources, failureConverterPath: path.join(root, 'wf', 'failures.ts') };
+    const converted = await bundleKey(withConverter);
+    expect(converted.hash).not.toBe(plain.hash);
+    expect(converted.files.map((f) => path.relative(root, f))).toContain('wf/failures.ts');
+    await write('wf/failures.ts', 'export const failureConverter = undefined;\n');
+    expect((await bundleKey(withConverter)).hash).not.toBe(converted.hash);
+    expect((await bundleKey(sources)).hash).toBe(plain.hash);
+  });
 });
 
 describe('the bundle cache', () => {
@@ -175,5 +189,14 @@ describe("kdflow's own workflows", () => {
     expect(bundle.uncovered).toEqual([]);
     // The SDK loads what `preloadModules()` requires into the shared module cache (workflows/preload.ts).
     expect(bundle.code).toMatch(/preloadModules\(\) \{\s*__webpack_require__\([^)]*"\.\/workflows\/preload\.ts"\)/);
+  });
+
+  it("with a payload key, bundle lib/codec-failures.ts as the workflows' failure converter", async () => {
+    const sources = workflowSources(new EncryptionCodec([{ id: 'k1', key: randomBytes(32) }]));
+    expect(sources.failureConverterPath).toBe(FAILURE_CONVERTER_PATH);
+    expect(workflowSources(new EncryptionCodec([]))).toBe(WORKFLOW_SOURCES);
+    const bundle = await loadWorkflowBundle(sources, { cacheDir: undefined, logger });
+    expect(bundle.uncovered).toEqual([]);
+    expect(bundle.code).toContain('encodeCommonAttributes: true');
   });
 });

@@ -20,6 +20,7 @@ import {
   type ClusterStatus,
 } from '../../api/index.ts';
 import { BAD_PAYLOADS, GOOD_APP, TARGET, badSpecs, baseClusterSpec, type BadSpec } from './bad-specs.ts';
+import { AppCatalog, sdkCatalogTransport } from '../../lib/app-catalog.ts';
 import type { CliResult, CliRunner } from './cli-runner.ts';
 import type { ChaosEnv } from './env.ts';
 import {
@@ -78,8 +79,10 @@ export async function badInput(env: ChaosEnv, options: BadInputOptions): Promise
     clusterWorkflowId(NAMESPACE, TARGET),
   ) as ClusterHandle;
   await waitForStatus(target, configured(1), 120_000);
-  const appsDir = path.join(env.home, 'apps', NAMESPACE);
-  const listing = async () => (await readdir(appsDir).catch(() => [] as string[])).sort().join(',');
+  // The shared catalog (docs/adr/0039): every version of every app of the namespace.
+  const catalog = new AppCatalog(sdkCatalogTransport(env.client));
+  const listing = async () =>
+    (await catalog.list(NAMESPACE)).flatMap((a) => a.versions.map((v) => `${a.name}@${v.version}`)).join(',');
   const appsBefore = await listing();
 
   // --- the CLI ---

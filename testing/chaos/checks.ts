@@ -1,12 +1,14 @@
 /**
  * Invariants checked against the real world, not only against what the workflow says: member
- * directories on disk, keep-alive processes in /proc, and the startscript's own ledger.
+ * directories on disk and keep-alive processes in /proc (on Kubernetes: pods, PVCs and Services
+ * through the API, and every pod each member ever had), and the startscript's own ledger.
  */
 import path from 'node:path';
 import { deleteSignal, memberName, type ClusterStatus, type HistoryEntry } from '../../api/index.ts';
 import { scriptHistory } from '../../lib/script-history.ts';
 import { childrenOf, isInside, processes } from '../processes.ts';
 import type { ChaosEnv } from './env.ts';
+import type { KubeWorld } from './kube-world.ts';
 import {
   NAMESPACE,
   bounded,
@@ -59,6 +61,8 @@ export async function checkConverged(
   cluster: string,
   status: ClusterStatus,
   counts: Record<string, number>,
+  /** Members whose pod was deleted by hand: they may have had a second pod (Kubernetes only). */
+  recreated: ReadonlySet<string> = new Set(),
 ): Promise<string[]> {
   const problems: string[] = [];
   const want = expectedNames(cluster, counts);
@@ -75,6 +79,7 @@ export async function checkConverged(
         `${m.name} is ${m.state}${m.ready ? '' : ' (not ready)'}${m.lastError ? `: ${m.lastError.split('\n')[0]}` : ''}`,
       );
   }
+  if (env.kube) return [...problems, ...(await checkPods(env.kube, cluster, want, recreated))];
   const seen = await observeCluster(env, cluster);
   if (seen.dirs.join(',') !== want.join(','))
     problems.push(`member dirs on disk ${seen.dirs.join(',') || '(none)'} ≠ spec ${want.join(',')}`);
@@ -88,8 +93,41 @@ export async function checkConverged(
   return problems;
 }
 
-/** After delete: no directory, no process. */
+/** On Kubernetes: one running pod per member, each the only pod its name ever had, and no script still running. */
+async function checkPods(
+  kube: KubeWorld,
+  cluster: string,
+  want: string[],
+  recreated: ReadonlySet<string>,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const seen = await kube.observe(cluster);
+  const have = [...seen.pods.keys()].sort();
+  if (have.join(',') !== want.join(',')) problems.push(`pods ${have.join(',') || '(none)'} ≠ spec ${want.join(',')}`);
+  for (const [name, pod] of seen.pods) if (!pod.running) problems.push(`pod ${name} is not running`);
+  for (const name of have) {
+    const ever = kube.podsEver(name);
+    const allowed = recreated.has(name) ? 2 : 1;
+    if (ever > allowed)
+      problems.push(`member ${name} was created ${ever} times (pod uids), at most ${allowed} expected`);
+  }
+  if (seen.strays.length > 0)
+    problems.push(`processes still running in the cluster's pods: ${seen.strays.slice(0, 3).join(' | ')}`);
+  return problems;
+}
+
+/** After delete: no directory, no process (on Kubernetes: no pod, PVC or Service of the cluster, no script). */
 export async function checkGone(env: ChaosEnv, cluster: string): Promise<string[]> {
+  if (env.kube) {
+    const seen = await env.kube.observe(cluster);
+    const left = [
+      ...[...seen.pods.keys()].map((p) => `pod ${p}`),
+      ...seen.pvcs.map((p) => `PVC ${p}`),
+      ...seen.services.map((s) => `service ${s}`),
+    ];
+    // With no pod left there is no container left: what ran in one ended with it (KubeWorld plays the kubelet).
+    return left.length > 0 ? [`objects left after delete: ${left.join(', ')}`] : [];
+  }
   const seen = await observeCluster(env, cluster);
   const problems: string[] = [];
   if (seen.dirs.length > 0) problems.push(`member dirs left after delete: ${seen.dirs.join(',')}`);

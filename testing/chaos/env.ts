@@ -1,12 +1,14 @@
 /**
  * The world a chaos part runs in: the harness's environment (testing/temporal.ts: a dev server with
  * SQLite persistence, so it can be stopped and started again, a client and a temp home) with one
- * real worker binary in a process of its own, so that kill -9 is a real crash.
+ * real worker binary in a process of its own, so that kill -9 is a real crash. On the Kubernetes
+ * runtime the worker runs its members as pods on the harness's control plane (`kube`).
  */
 import type { Client } from '@temporalio/client';
 import type { LocalRuntime } from '../../runtimes/local.ts';
 import { killMemberProcesses } from '../processes.ts';
 import { REPO, TemporalEnv, type WorkerBinary } from '../temporal.ts';
+import { KubeWorld } from './kube-world.ts';
 
 export { REPO };
 
@@ -15,7 +17,12 @@ export interface ChaosEnvOptions {
   log?: (line: string) => void;
   /** Keep the temp directory (server log, worker logs, member dirs) after close. */
   keep?: boolean;
+  /** Where members live: processes under the temp home (local, the default) or pods on the Kubernetes harness. */
+  runtime?: ChaosRuntime;
 }
+
+export const RUNTIMES = ['local', 'kubernetes'] as const;
+export type ChaosRuntime = (typeof RUNTIMES)[number];
 
 export class ChaosEnv {
   readonly temporal: TemporalEnv;
@@ -27,20 +34,34 @@ export class ChaosEnv {
   readonly address: string;
   readonly runtime: LocalRuntime;
   readonly client: Client;
+  /** On the Kubernetes runtime: the control plane the worker's members are pods on. */
+  readonly kube?: KubeWorld;
   private worker?: WorkerBinary;
 
-  private constructor(temporal: TemporalEnv, options: ChaosEnvOptions) {
+  private constructor(temporal: TemporalEnv, options: ChaosEnvOptions, kube?: KubeWorld) {
     this.temporal = temporal;
+    if (kube) this.kube = kube;
     this.log = options.log ?? (() => {});
     ({ dir: this.dir, home: this.home, dbFile: this.dbFile, address: this.address } = temporal);
     ({ runtime: this.runtime, client: this.client } = temporal);
   }
 
   static async start(options: ChaosEnvOptions = {}): Promise<ChaosEnv> {
-    const temporal = await TemporalEnv.start({ prefix: 'kdflow-chaos-', persist: true, keep: options.keep ?? false });
-    const env = new ChaosEnv(temporal, options);
-    await env.startWorker();
-    return env;
+    const kube = options.runtime === 'kubernetes' ? await KubeWorld.start(options.log ?? (() => {})) : undefined;
+    try {
+      const temporal = await TemporalEnv.start({
+        prefix: 'kdflow-chaos-',
+        persist: true,
+        keep: options.keep ?? false,
+        ...(kube ? { workerEnv: kube.workerEnv() } : {}),
+      });
+      const env = new ChaosEnv(temporal, options, kube);
+      await env.startWorker();
+      return env;
+    } catch (error) {
+      await kube?.stop();
+      throw error;
+    }
   }
 
   get workerPid(): number | undefined {
@@ -77,7 +98,11 @@ export class ChaosEnv {
     return killMemberProcesses(this.home);
   }
 
-  close(): Promise<void> {
-    return this.temporal.close();
+  async close(): Promise<void> {
+    try {
+      await this.temporal.close();
+    } finally {
+      await this.kube?.stop();
+    }
   }
 }

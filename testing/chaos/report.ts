@@ -53,6 +53,8 @@ export interface ChaosReport {
   tool: 'kdflow chaos';
   seed: number;
   profile: 'full' | 'quick';
+  /** Where the members lived; local when absent (reports made before there was a choice). */
+  runtime?: 'local' | 'kubernetes';
   startedAt: string;
   durationMs: number;
   machine: { cpus: number; node: string; platform: string };
@@ -60,6 +62,26 @@ export interface ChaosReport {
   parts: PartReport[];
   /** The runs the parts come from, when `--only` re-ran some parts of an earlier report. */
   runs?: ChaosRun[];
+}
+
+/**
+ * reports/chaos.json: the local runtime's report at the top (as before there were runtimes), and
+ * each other runtime's report under `runtimes`, so a run on one runtime keeps the other's figures.
+ */
+export type ChaosFile = Partial<ChaosReport> & { runtimes?: { kubernetes?: ChaosReport } };
+
+/** The report of one runtime in the file, if it has one. */
+export function reportOf(file: ChaosFile | undefined, runtime: 'local' | 'kubernetes'): ChaosReport | undefined {
+  if (runtime === 'kubernetes') return file?.runtimes?.kubernetes;
+  const { runtimes: _runtimes, ...local } = file ?? {};
+  return local.parts ? (local as ChaosReport) : undefined;
+}
+
+/** The file with one runtime's report put in place. */
+export function withReport(file: ChaosFile | undefined, report: ChaosReport): ChaosFile {
+  const runtimes = file?.runtimes;
+  if (report.runtime === 'kubernetes') return { ...file, runtimes: { ...runtimes, kubernetes: report } };
+  return { ...report, ...(runtimes ? { runtimes } : {}) };
 }
 
 /** One `npm run chaos` run: when, which parts, and how busy the machine was (1-minute load average). */
@@ -82,7 +104,13 @@ export function mergeReports(
   order: readonly string[],
 ): ChaosReport {
   const alone = { ...fresh, runs: [freshRun] };
-  if (!previous || previous.seed !== fresh.seed || previous.profile !== fresh.profile) return alone;
+  if (
+    !previous ||
+    previous.seed !== fresh.seed ||
+    previous.profile !== fresh.profile ||
+    (previous.runtime ?? 'local') !== (fresh.runtime ?? 'local')
+  )
+    return alone;
   const replaced = new Set(fresh.parts.map((p) => p.name));
   const kept = previous.parts.filter((p) => !replaced.has(p.name));
   if (kept.length === 0) return alone;
@@ -149,12 +177,32 @@ export function partLine(part: PartReport): string {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
-export function renderMarkdown(report: ChaosReport): string {
+/** reports/chaos.md: the local runtime's report, then each other runtime's under a heading of its own. */
+export function renderMarkdown(file: ChaosFile): string {
   const lines = [
     '# kdflow chaos report',
     '',
-    ...runLines(report),
     `Made by \`npm run chaos\` (testing/chaos/); every trial is in \`reports/chaos.json\`. What the suite found and what was fixed: docs/security.md; how it works: docs/adr/0011-chaos-and-security.md.`,
+    '',
+  ];
+  const local = reportOf(file, 'local');
+  if (local) lines.push(...renderReport(local, '##'));
+  const kube = reportOf(file, 'kubernetes');
+  if (kube)
+    lines.push(
+      '',
+      '## On Kubernetes',
+      '',
+      '`npm run chaos -- --runtime kubernetes`: the members are pods on the test control plane (testing/kube/: etcd, kube-apiserver, controller manager, scheduler, a kwok node), the worker is the worker binary with KDFLOW_RUNTIME=kubernetes as the least-privilege ServiceAccount. How it works: docs/adr/0043-chaos-on-kubernetes.md.',
+      '',
+      ...renderReport(kube, '###'),
+    );
+  return `${lines.join('\n')}\n`;
+}
+
+function renderReport(report: ChaosReport, heading: string): string[] {
+  const lines = [
+    ...runLines(report),
     '',
     `**${report.totals.passes}/${report.totals.trials} trials passed.**`,
     '',
@@ -168,7 +216,7 @@ export function renderMarkdown(report: ChaosReport): string {
     );
   }
   for (const part of report.parts) {
-    lines.push('', `## ${part.title}`, '');
+    lines.push('', `${heading} ${part.title}`, '');
     const notes = part.figures.notes as string[] | undefined;
     for (const note of notes ?? []) lines.push(`- ${note}`);
     const rest = Object.entries(part.figures).filter(([k]) => k !== 'notes' && k !== 'convergenceMs');
@@ -177,7 +225,7 @@ export function renderMarkdown(report: ChaosReport): string {
     for (const failure of part.failures)
       lines.push(`- **failed ${failure.id}**: ${failure.problems.slice(0, 3).join('; ')}`);
   }
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
 
 function runLines(report: ChaosReport): string[] {

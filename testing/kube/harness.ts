@@ -23,6 +23,12 @@ export interface KubeHarness {
   /** Where kwok "pods" keep their files: <podRoot>/<namespace>/<pod>/… */
   podRoot: string;
   dir: string;
+  /**
+   * Stops the kube-apiserver (SIGTERM: an orderly stop; SIGKILL: a crash), waits for `down` (how long
+   * it stays down), starts it again on the same port and etcd, and resolves once it answers again.
+   * Everything else (etcd, controllers, kwok, the kdflow worker) keeps running and reconnects.
+   */
+  restartApiServer(signal: NodeJS.Signals, down: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -107,25 +113,25 @@ export async function startKubeHarness(
     const child = spawn(bin, args, { stdio: ['ignore', out, out] });
     children.set(name, child);
   };
+  const exited = (child: ChildProcess) =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+    });
   const stop = async () => {
     for (const child of [...children.values()].reverse()) child.kill('SIGTERM');
     await Promise.all(
-      [...children.values()].map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            const force = setTimeout(() => child.kill('SIGKILL'), 5000);
-            child.once('exit', () => {
-              clearTimeout(force);
-              resolve();
-            });
-          }),
-      ),
+      [...children.values()].map(async (child) => {
+        const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited(child);
+        clearTimeout(force);
+      }),
     );
     binder?.stop();
     if (!process.env.KDFLOW_KEEP_K8S) rmSync(dir, { recursive: true, force: true });
   };
   let binder: { stop(): void } | undefined;
+  let restartApiServer: KubeHarness['restartApiServer'];
 
   try {
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
@@ -146,7 +152,7 @@ export async function startKubeHarness(
       '--log-level',
       'warn',
     ]);
-    run('kube-apiserver', bins.kubeApiserver, [
+    const apiserverArgs = [
       '--etcd-servers',
       etcdUrl,
       '--bind-address',
@@ -178,7 +184,8 @@ export async function startKubeHarness(
       path.join(dir, 'apiserver-certs'),
       '--v',
       '1',
-    ]);
+    ];
+    run('kube-apiserver', bins.kubeApiserver, apiserverArgs);
     const server = `https://127.0.0.1:${apiPort}`;
     const kubeconfig = path.join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, kubeconfigYaml(server, certs.caCert, certs.adminCert, certs.adminKey), { mode: 0o600 });
@@ -186,13 +193,25 @@ export async function startKubeHarness(
     kc.loadFromFile(kubeconfig);
     const core = kc.makeApiClient(CoreV1Api);
     log(`[k8s] starting etcd and kube-apiserver on ${server}…`);
-    await until(
-      'kube-apiserver /readyz',
-      120_000,
-      async () => ((await core.listNamespace()).items.length > 0 ? true : undefined),
-      children,
-      logs,
-    );
+    const apiserverAnswers = () =>
+      until(
+        'kube-apiserver /readyz',
+        120_000,
+        async () => ((await core.listNamespace()).items.length > 0 ? true : undefined),
+        children,
+        logs,
+      );
+    await apiserverAnswers();
+    restartApiServer = async (signal, down) => {
+      const apiserver = children.get('kube-apiserver');
+      if (apiserver) {
+        apiserver.kill(signal);
+        await exited(apiserver);
+      }
+      await down();
+      run('kube-apiserver', bins.kubeApiserver, apiserverArgs);
+      await apiserverAnswers();
+    };
 
     run('kube-controller-manager', bins.kubeControllerManager, [
       '--kubeconfig',
@@ -288,7 +307,7 @@ export async function startKubeHarness(
       logs,
     );
     log(`[k8s] ready: KUBECONFIG=${kubeconfig}`);
-    return { kubeconfig, kc, podRoot, dir, stop };
+    return { kubeconfig, kc, podRoot, dir, restartApiServer, stop };
   } catch (error) {
     process.env.KDFLOW_KEEP_K8S = '1';
     await stop();

@@ -37,6 +37,7 @@ import { injectFiles, writeSecretFiles } from './member-files.ts';
 import { runScript } from '../runtimes/script/protocol.ts';
 import {
   CONFIGMETA_PATH,
+  GUESTCONFIG_DIR,
   type MemberSpec,
   type MemberTarget,
   type Runtime,
@@ -100,8 +101,21 @@ export interface ScriptInput {
   /** A custom action's name and parameters: its argv is `--action NAME --param k=v…`. */
   action?: { name: string; params: [string, string][] };
   about?: NotifyAbout;
+  /** A rolling event's versions: `--upgrade --from OLD --to NEW`, `--rollback --from NEW --to OLD` (docs/adr/0037). */
+  versions?: { from: string; to: string };
   env: EnvVar[];
   timeoutSeconds: number;
+}
+
+/** A rolling operation's replacement: a launch of existing members at a token (docs/adr/0037). */
+export interface ReplaceInput extends LaunchInput {
+  token: string;
+  restart: boolean;
+}
+
+export interface ReplaceResult extends BatchResult {
+  /** Member → whether its /opt/guestconfig/configure.status says a successful run. */
+  configurePersisted: Record<string, boolean>;
 }
 
 export interface ActivityDeps {
@@ -207,6 +221,99 @@ export function createActivities(deps: ActivityDeps) {
       });
   };
 
+  /** create (or `prepare`), ready, configmeta, helpers, package, and the refresh of members launched before. */
+  const launch = async (input: LaunchInput, prepare?: (m: MemberSpec) => Promise<void>): Promise<BatchResult> => {
+    const ctx = Context.current();
+    const failed: Record<string, string> = Object.create(null) as Record<string, string>;
+    const roles = new Map(input.roles.map((r) => [r.id, r]));
+    const specs: MemberSpec[] = input.members.map((m) => {
+      const role = roles.get(m.role);
+      return {
+        namespace: input.namespace,
+        cluster: input.cluster,
+        ...m,
+        image: role?.image ?? '',
+        persistDirs: role?.persistDirs ?? [],
+        settings: role?.settings,
+        services: role?.services ?? [],
+      };
+    });
+    const stage = async (what: string, members: MemberSpec[], work: (m: MemberSpec) => Promise<void>) => {
+      ctx.heartbeat({ stage: what });
+      const result = await eachMember(members, parallel, work);
+      Object.assign(failed, result.failed);
+      return members.filter((m) => !(m.name in failed));
+    };
+    // Raw block devices need Kubernetes: refused by name on a runtime without them (docs/adr/0045).
+    for (const m of specs)
+      if (m.settings?.blockStorage && runtime.kind === 'local') failed[m.name] = BLOCK_STORAGE_LOCAL;
+    let going = await stage(
+      'create',
+      specs.filter((m) => !(m.name in failed)),
+      prepare ?? ((m) => runtime.ensureMember(m)),
+    );
+    if (going.length > 0) {
+      const wait = {
+        deadline: Date.now() + (deps.readyTimeoutSeconds ?? 300) * 1000,
+        signal: ctx.cancellationSignal,
+        heartbeat: (d?: unknown) => ctx.heartbeat(d),
+      };
+      let readiness: Awaited<ReturnType<Runtime['awaitReady']>>;
+      try {
+        readiness = await runtime.awaitReady(going, wait);
+      } catch (error) {
+        throw toFailure(error);
+      }
+      for (const m of going)
+        if (!readiness[m.name]?.ready)
+          failed[m.name] = `not ready: ${readiness[m.name]?.reason ?? 'timed out waiting'}`;
+      going = going.filter((m) => !(m.name in failed));
+    }
+    going = await stage('configmeta', going, await configmetaWriter(input.topology));
+    // The configcli helpers (ccli, configmacro, …) its scripts find first on their PATH.
+    const tools = await guestToolsArchive(path.join(deps.home, 'guest-tools')).catch((error: unknown) => {
+      throw toFailure(error);
+    });
+    going = await stage('helpers', going, (m) => runtime.installPackage(m, tools));
+    for (const role of input.roles) {
+      const members = going.filter((m) => m.role === role.id);
+      if (!role.packageURL || members.length === 0) continue;
+      try {
+        Object.assign(failed, (await installInto(role.packageURL, members, role.packageSHA256)).failed);
+      } catch (error) {
+        // A package refused for good is its role's members' failure, not the other roles'; anything
+        // else retries the whole (idempotent) launch.
+        const failure = toFailure(error);
+        if (!failure.nonRetryable) throw failure;
+        for (const m of members) failed[m.name] = failure.message;
+      }
+    }
+    // Secrets (the local runtime's stand-in for a Secret volume) and file injections, before --configure.
+    going = going.filter((m) => !(m.name in failed));
+    if (runtime.kind === 'local')
+      going = await stage('secret', going, async (m) => {
+        if (m.settings?.secret) await writeSecretFiles(runtime, m, m.settings.secret, readers.object);
+      });
+    await stage('files', going, (m) =>
+      injectFiles(runtime, m, m.settings?.fileInjections ?? [], {
+        ...deps.packageOptions,
+        onProgress: (p) => ctx.heartbeat(p),
+        signal: ctx.cancellationSignal,
+      }),
+    );
+    // The members launched before learn of the new ones once these are ready, as a writeConfigmeta
+    // right after would have told them, one round trip sooner.
+    if (input.refresh && input.refresh.length > 0) {
+      ctx.heartbeat({ stage: 'refresh' });
+      Object.assign(failed, (await writeConfigmetaTo(input.topology, input.refresh)).failed);
+    }
+    log(
+      { members: input.members.length, refreshed: input.refresh?.length ?? 0, failed: Object.keys(failed).length },
+      'members launched',
+    );
+    return { failed };
+  };
+
   return {
     /**
      * A member's whole launch in one activity (create, wait until ready, configmeta, package), so a
@@ -214,95 +321,39 @@ export function createActivities(deps: ActivityDeps) {
      * retried attempt redoes what it must; a member that fails a stage for good is named, the others go on.
      */
     async launchMembers(input: LaunchInput): Promise<BatchResult> {
+      return launch(input);
+    },
+
+    /**
+     * A rolling operation's member replacement (docs/adr/0037): the member is brought to the
+     * replacement (Kubernetes: a new pod with the side's image and settings, same name and PVC; local:
+     * the old package out, processes ended for a restart), then launched as a new one is, with the
+     * side's configmeta and package. Idempotent by the token. Says whose --configure status survived
+     * (KubeDirector's rule: such a member stays configured after a restart).
+     */
+    async replaceMembers(input: ReplaceInput): Promise<ReplaceResult> {
       const ctx = Context.current();
-      const failed: Record<string, string> = Object.create(null) as Record<string, string>;
-      const roles = new Map(input.roles.map((r) => [r.id, r]));
-      const specs: MemberSpec[] = input.members.map((m) => {
-        const role = roles.get(m.role);
-        return {
-          namespace: input.namespace,
-          cluster: input.cluster,
-          ...m,
-          image: role?.image ?? '',
-          persistDirs: role?.persistDirs ?? [],
-          settings: role?.settings,
-          services: role?.services ?? [],
-        };
+      const replacement = { token: input.token, restart: input.restart };
+      const result = await launch(input, async (m) => {
+        await runtime.replaceMember({ ...m, replacement: input.token }, replacement, (d) => ctx.heartbeat(d));
+        await runtime.ensureMember({ ...m, replacement: input.token });
       });
-      const stage = async (what: string, members: MemberSpec[], work: (m: MemberSpec) => Promise<void>) => {
-        ctx.heartbeat({ stage: what });
-        const result = await eachMember(members, parallel, work);
-        Object.assign(failed, result.failed);
-        return members.filter((m) => !(m.name in failed));
-      };
-      // Raw block devices need Kubernetes: refused by name on a runtime without them (docs/adr/0045).
-      for (const m of specs)
-        if (m.settings?.blockStorage && runtime.kind === 'local') failed[m.name] = BLOCK_STORAGE_LOCAL;
-      let going = await stage(
-        'create',
-        specs.filter((m) => !(m.name in failed)),
-        (m) => runtime.ensureMember(m),
-      );
-      if (going.length > 0) {
-        const wait = {
-          deadline: Date.now() + (deps.readyTimeoutSeconds ?? 300) * 1000,
-          signal: ctx.cancellationSignal,
-          heartbeat: (d?: unknown) => ctx.heartbeat(d),
-        };
-        let readiness: Awaited<ReturnType<Runtime['awaitReady']>>;
-        try {
-          readiness = await runtime.awaitReady(going, wait);
-        } catch (error) {
-          throw toFailure(error);
-        }
-        for (const m of going)
-          if (!readiness[m.name]?.ready)
-            failed[m.name] = `not ready: ${readiness[m.name]?.reason ?? 'timed out waiting'}`;
-        going = going.filter((m) => !(m.name in failed));
-      }
-      going = await stage('configmeta', going, await configmetaWriter(input.topology));
-      // The configcli helpers (ccli, configmacro, …) its scripts find first on their PATH.
-      const tools = await guestToolsArchive(path.join(deps.home, 'guest-tools')).catch((error: unknown) => {
-        throw toFailure(error);
-      });
-      going = await stage('helpers', going, (m) => runtime.installPackage(m, tools));
-      for (const role of input.roles) {
-        const members = going.filter((m) => m.role === role.id);
-        if (!role.packageURL || members.length === 0) continue;
-        try {
-          Object.assign(failed, (await installInto(role.packageURL, members, role.packageSHA256)).failed);
-        } catch (error) {
-          // A package refused for good is its role's members' failure, not the other roles'; anything
-          // else retries the whole (idempotent) launch.
-          const failure = toFailure(error);
-          if (!failure.nonRetryable) throw failure;
-          for (const m of members) failed[m.name] = failure.message;
-        }
-      }
-      // Secrets (the local runtime's stand-in for a Secret volume) and file injections, before --configure.
-      going = going.filter((m) => !(m.name in failed));
-      if (runtime.kind === 'local')
-        going = await stage('secret', going, async (m) => {
-          if (m.settings?.secret) await writeSecretFiles(runtime, m, m.settings.secret, readers.object);
-        });
-      await stage('files', going, (m) =>
-        injectFiles(runtime, m, m.settings?.fileInjections ?? [], {
-          ...deps.packageOptions,
-          onProgress: (p) => ctx.heartbeat(p),
-          signal: ctx.cancellationSignal,
-        }),
-      );
-      // The members launched before learn of the new ones once these are ready, as a writeConfigmeta
-      // right after would have told them, one round trip sooner.
-      if (input.refresh && input.refresh.length > 0) {
-        ctx.heartbeat({ stage: 'refresh' });
-        Object.assign(failed, (await writeConfigmetaTo(input.topology, input.refresh)).failed);
+      const configurePersisted: Record<string, boolean> = Object.create(null) as Record<string, boolean>;
+      for (const m of input.members) {
+        if (m.name in result.failed) continue;
+        const status = await runtime
+          .readGuestFile(
+            { namespace: input.namespace, cluster: input.cluster, ...m },
+            `${GUESTCONFIG_DIR}/configure.status`,
+          )
+          .catch(() => undefined);
+        configurePersisted[m.name] = /=0\s*$/.test(status ?? '');
       }
       log(
-        { members: input.members.length, refreshed: input.refresh?.length ?? 0, failed: Object.keys(failed).length },
-        'members launched',
+        { members: input.members.length, token: input.token, failed: Object.keys(result.failed).length },
+        'members replaced',
       );
-      return { failed };
+      return { ...result, configurePersisted };
     },
 
     /** A digest of what the cluster connects to now (docs/adr/0044): the workflow keeps only that, and --reconnects on a new one. */

@@ -8,7 +8,8 @@
 import type { ActionParam, AppAction, KdAppSpec } from './app.ts';
 import type { ScriptEvent } from './common.ts';
 import { DNS_LABEL_MAX, SCRIPT_EVENTS, dnsLabelPattern } from './fields.ts';
-import { scriptArgv, type NotifyAbout } from './ranges.ts';
+import type { NotifyAbout } from './ranges.ts';
+import { startscriptArgv } from './rolling.ts';
 import { describeValue, effectiveRole, paramProblem, type FieldIssue } from './rules.ts';
 
 /** What `kdflow action` sends (the `runAction` update). Parameter values are strings, checked by type. */
@@ -47,13 +48,16 @@ export function isScriptEvent(event: unknown): event is ScriptEvent | ActionEven
 
 /** A script run's argv, formatted once from what the run is (the runScript activity, and history for display). */
 export function runArgv(
-  run: { event: ScriptEvent | ActionEvent; about?: NotifyAbout; action?: { name: string; params: [string, string][] } },
+  run: {
+    event: ScriptEvent | ActionEvent;
+    about?: NotifyAbout;
+    versions?: { from: string; to: string };
+    action?: { name: string; params: [string, string][] };
+  },
   cluster: string,
   namespace: string,
 ): string[] {
-  return run.action
-    ? actionArgv(run.action.name, run.action.params)
-    : scriptArgv(run.event, run.about, cluster, namespace);
+  return run.action ? actionArgv(run.action.name, run.action.params) : startscriptArgv(run, cluster, namespace);
 }
 
 /** A member as the check sees it. */

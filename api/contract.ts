@@ -16,6 +16,7 @@ export * from './messages.ts';
 export * from './catalog.ts';
 export * from './actions.ts';
 export * from './search-attributes.ts';
+export * from './rolling.ts';
 export type { EventName, Resources, ScriptEvent } from './common.ts';
 export type { ActionParam, AppAction, AppRole, AppService, ConfigPackage, KdAppSpec, RetryKnobs } from './app.ts';
 export type { ClusterRole, EnvVar, KdClusterSpec } from './cluster.ts';

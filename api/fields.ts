@@ -5,8 +5,14 @@
  * read them from here, so a pattern or a limit is written once.
  */
 
-/** The lifecycle events a startscript receives, in KubeDirector's words. */
-export const EVENTS = ['configure', 'addnodes', 'delnodes'] as const;
+/**
+ * The lifecycle events a startscript receives: KubeDirector's three, then kdflow's rolling
+ * operations (docs/adr/0037), which a role gets only when its eventList names them.
+ */
+export const EVENTS = ['configure', 'addnodes', 'delnodes', 'upgrade', 'rollback', 'reconfigure', 'restart'] as const;
+
+/** A role without an eventList gets KubeDirector's events: its scripts were not written for kdflow's. */
+export const DEFAULT_EVENTS = ['configure', 'addnodes', 'delnodes'] as const;
 /** Every argument a startscript is run with: the eventList's events, and --reconnect, which KubeDirector sends whatever the eventList says (docs/adr/0044). */
 export const SCRIPT_EVENTS = [...EVENTS, 'reconnect'] as const;
 

@@ -18,3 +18,4 @@ export * from './ranges.ts';
 export * from './member-names.ts';
 export * from './kubedirector-fields.ts';
 export * from './objects.ts';
+export * from './rolling.ts';

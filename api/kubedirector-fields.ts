@@ -64,7 +64,11 @@ export const KUBEDIRECTOR_FIELDS: readonly FieldRule[] = [
   supported('app', 'spec.roles[].imageRepoTag', "the role's image (Kubernetes runtime)"),
   supported('app', 'spec.roles[].configPackage', 'as `defaultConfigPackage`; `null` means no package'),
   supported('app', 'spec.roles[].persistDirs', "on the member's volume"),
-  supported('app', 'spec.roles[].eventList', 'configure, addnodes, delnodes'),
+  supported(
+    'app',
+    'spec.roles[].eventList',
+    'configure, addnodes, delnodes (the default); kdflow adds upgrade, rollback, reconfigure and restart, run only when listed',
+  ),
   laterWarned('app', 'spec.roles[].minResources', "not yet checked against the cluster's resources"),
   supported(
     'app',

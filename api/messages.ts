@@ -14,6 +14,7 @@ import type { ClusterStatus, StatusRequest } from './status.ts';
 import type { Topology } from './configmeta.ts';
 import type { FieldIssue } from './rules.ts';
 import type { ActionStarted, RunActionRequest } from './actions.ts';
+import type { CancelAnswer, RestartRequest, RolloutDecision, RolloutStatus, UpgradeRequest } from './rolling.ts';
 
 /*
  * The SDK's defineSignal/defineUpdate/defineQuery return exactly { type, name }; made here with the
@@ -82,6 +83,14 @@ export const resizeUpdate = defineUpdate<Accepted, [ResizeRequest]>('resizeClust
 export const specChangeUpdate = defineUpdate<Accepted, [SpecChange]>('changeSpec');
 /** A custom action (docs/adr/0050): checked, queued as one operation, answered with its id; refused before anything runs. */
 export const runActionUpdate = defineUpdate<ActionStarted, [RunActionRequest]>('runAction');
+
+// Rolling operations (docs/adr/0037): each answers with the operation as status will show it, or a rejection.
+export const upgradeUpdate = defineUpdate<RolloutStatus, [UpgradeRequest]>('upgrade');
+/** A paused upgrade or reconfigure: `--resume` or `--rollback`. */
+export const rolloutDecisionUpdate = defineUpdate<RolloutStatus, [RolloutDecision]>('decideRollout');
+export const restartUpdate = defineUpdate<RolloutStatus, [RestartRequest]>('restart');
+/** Stops the operation in flight and returns to the last converged spec where that can be undone. */
+export const cancelUpdate = defineUpdate<CancelAnswer, []>('cancel');
 
 /** The app snapshot and spec the cluster runs, so a client validates a change with the same rules. */
 export interface ClusterSpecView {

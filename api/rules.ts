@@ -9,7 +9,7 @@ import type { ActionParam, AppRole, ConfigPackage, KdAppSpec } from './app.ts';
 import { cardinalityViolation, parseCardinality } from './cardinality.ts';
 import type { KdClusterSpec } from './cluster.ts';
 import type { EventName } from './common.ts';
-import { ACTION_PARAM_VALUE_MAX, EVENTS, MAX_MEMBERS, oversize } from './fields.ts';
+import { ACTION_PARAM_VALUE_MAX, DEFAULT_EVENTS, EVENTS, MAX_MEMBERS, oversize } from './fields.ts';
 import { kubeDirectorRefusals } from './kubedirector-fields.ts';
 import { quantityValue } from './configmeta.ts';
 import { dnsName, memberName } from './names.ts';
@@ -195,8 +195,8 @@ export function effectiveRole(app: KdAppSpec, roleId: string): EffectiveRole | u
     image: role.imageRepoTag ?? app.defaultImageRepoTag ?? '',
     configPackage: role.configPackage !== undefined ? role.configPackage : (app.defaultConfigPackage ?? null),
     persistDirs: role.persistDirs ?? app.defaultPersistDirs ?? [],
-    // An absent eventList means every event.
-    events: role.eventList ?? app.defaultEventList ?? [...EVENTS],
+    // An absent eventList means KubeDirector's events; kdflow's rolling events are asked for by name.
+    events: role.eventList ?? app.defaultEventList ?? [...DEFAULT_EVENTS],
   };
 }
 
@@ -259,12 +259,13 @@ export function changeIssues(current: KdClusterSpec, next: KdClusterSpec, app: K
   next.roles.forEach((role, i) => {
     const before = current.roles.find((r) => r.id === role.id);
     if (!before || (live.get(role.id) ?? 0) === 0) return;
-    const { members: _a, ...restBefore } = before;
-    const { members: _b, ...restNext } = role;
+    // env, pod labels and resources are rolled out to the members one at a time (a reconfigure, docs/adr/0037).
+    const { members: _a, env: _c, podLabels: _d, resources: _e, ...restBefore } = before;
+    const { members: _b, env: _f, podLabels: _g, resources: _h, ...restNext } = role;
     if (stableJson(restBefore) !== stableJson(restNext)) {
       issues.push({
         path: `roles[${i}]`,
-        message: `role "${role.id}" has members, so only its members count may change`,
+        message: `role "${role.id}" has members, so only its members count, env, podLabels and resources may change`,
       });
     }
   });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ScriptEvent } from './common.ts';
 import { CLUSTER_PHASES, MEMBER_STATES } from './fields.ts';
+import { ON_FAILURE, ROLLOUT_KINDS, ROLLOUT_PHASES } from './rolling.ts';
 
 /** KubeDirector's member states, kept verbatim so its users read them without a glossary. */
 export const MemberState = z.enum(MEMBER_STATES);
@@ -109,12 +110,30 @@ export const Rejection = z.object({
 });
 export type Rejection = z.infer<typeof Rejection>;
 
+/** The rolling operation in flight, or the last one (api/rolling.ts, docs/adr/0037). */
+export const RolloutStatusSchema = z.object({
+  kind: z.enum(ROLLOUT_KINDS),
+  from: z.string(),
+  to: z.string(),
+  phase: z.enum(ROLLOUT_PHASES),
+  done: z.number().int(),
+  total: z.number().int(),
+  rolledBack: z.number().int(),
+  toRollBack: z.number().int(),
+  current: z.array(z.string()),
+  failed: z.object({ member: z.string(), error: z.string() }).optional(),
+  maxUnavailable: z.number().int(),
+  onFailure: z.enum(ON_FAILURE),
+  cancelled: z.boolean().optional(),
+});
+
 export const ClusterStatus = z.object({
   name: z.string(),
   namespace: z.string(),
   app: z.string(),
   /** The app version the cluster runs (its snapshot's spec.version): the version it pins in the catalog. */
   appVersion: z.string().optional(),
+  rollout: RolloutStatusSchema.optional(),
   phase: ClusterPhase,
   generation: z.number().int(),
   observedGeneration: z.number().int(),

@@ -21,7 +21,7 @@ import {
 /**
  * zod's issues as field issues that also name what the user wrote: `input` is what was parsed (the
  * schema's root), where each issue's value is looked up by its path. zod's own wording ("Invalid
- * option: expected one of …") becomes `got "reboot"; expected one of configure, addnodes, delnodes`;
+ * option: expected one of …") becomes `got "reboot"; expected one of configure, addnodes, …`;
  * a schema's own message gets `, got VALUE` unless it already quotes the value.
  */
 export function zodIssues(error: z.ZodError, basePath: PropertyKey[], input: unknown): FieldIssue[] {

@@ -39,6 +39,9 @@ const COMMANDS: ReadonlyMap<string, () => Promise<Command>> = new Map<string, ()
   ['logs', async () => (await import('./commands/logs.ts')).logsCommand],
   ['retry', async () => (await import('./commands/retry.ts')).retryCommand],
   ['action', async () => (await import('./commands/action.ts')).actionCommand],
+  ['upgrade', async () => (await import('./commands/rolling.ts')).upgradeCommand as Command],
+  ['restart', async () => (await import('./commands/rolling.ts')).restartCommand as Command],
+  ['cancel', async () => (await import('./commands/rolling.ts')).cancelCommand],
   // Runs until Ctrl-C, SIGTERM or q: the app author's loop (cli/dev/session.ts).
   ['dev', async () => (await import('./commands/dev.ts')).devCommand],
   ['completion', async () => (await import('./commands/completion.ts')).completionCommand],

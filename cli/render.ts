@@ -1,5 +1,6 @@
 import type { ClusterStatus } from '../api/index.ts';
 import type { Manifest } from '../api/manifest.ts';
+import { rolloutProgress } from '../api/rolling.ts';
 
 /** Each column's width: its widest cell or header. */
 export function columnWidths(header: string[], rows: string[][]): number[] {
@@ -91,7 +92,8 @@ export function clusterLine(s: ClusterStatus, facts?: ClusterFacts): string {
   const app = facts ? `app ${s.app} ${facts.appVersion}, age ${age(facts.createdAt)}` : `app ${s.app}`;
   const rejection = s.lastRejection ? `\nlast rejected change: ${s.lastRejection.reason}` : '';
   const heal = s.lastHeal ? `\nlast heal: ${s.lastHeal}` : '';
-  return `cluster ${s.namespace}/${s.name} (${app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}${rejection}${heal}`;
+  const rollout = s.rollout ? `\n${rolloutProgress(s.rollout)}` : '';
+  return `cluster ${s.namespace}/${s.name} (${app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}${rollout}${rejection}${heal}`;
 }
 
 export function renderMembers(s: ClusterStatus, facts?: ClusterFacts): string {

@@ -28,7 +28,7 @@ export const FLAGS = {
   timeout: { value: 'DURATION', help: 'how long to wait, such as 90s, 5m (default 120s)' },
   event: {
     value: 'EVENT',
-    choices: ['configure', 'addnodes', 'delnodes'],
+    choices: ['configure', 'addnodes', 'delnodes', 'upgrade', 'rollback', 'reconfigure', 'restart'],
     help: 'whose output to show (default configure)',
   },
   tail: { value: 'N', help: 'show the last N lines of each file (default 100)' },
@@ -39,8 +39,17 @@ export const FLAGS = {
   follow: { short: 'f', help: 'after the files, what is written to them, until Ctrl-C' },
   listen: { value: 'HOST:PORT', help: 'codec-server: where to listen (default 127.0.0.1:8888)' },
   origin: { value: 'URL[,URL…]', help: "codec-server: the Web UI's origin (default http://127.0.0.1:8233)" },
+  to: { value: 'VERSION', help: 'upgrade: the app version to go to (in the catalog)' },
+  resume: { help: 'upgrade: go on with a paused upgrade from its failed member' },
+  rollback: { help: 'upgrade: roll a paused upgrade back' },
+  'max-unavailable': { value: 'N', help: 'upgrade: members replaced at once (default 1)' },
+  'on-failure': {
+    value: 'ACTION',
+    choices: ['rollback', 'pause'],
+    help: 'upgrade: on the first failure roll back (default) or pause',
+  },
   version: { value: 'V', help: 'app get/delete: one version of the app (spec.version; default: the current one)' },
-  role: { value: 'ROLE', help: 'action: only the members of this role' },
+  role: { value: 'ROLE', help: "restart, action: only this role's members" },
   param: { short: 'p', value: 'KEY=VALUE', multiple: true, help: 'action: a parameter (again for each one)' },
   'no-wait': { help: 'action: return once the action is queued, with its id' },
   help: { short: 'h', help: 'show this help' },
@@ -171,7 +180,7 @@ export const COMMAND_SPECS: ReadonlyMap<string, CommandSpec> = new Map<string, C
   [
     'logs',
     {
-      synopsis: ['logs NAME MEMBER [--event configure|addnodes|delnodes|action-NAME] [--tail N | --all] [-f]'],
+      synopsis: ['logs NAME MEMBER [--event EVENT] [--tail N | --all] [-f]'],
       summary: "a member's script output: <event>.stdout, .stderr and .status",
       details: [
         'Reads the files as they are, streaming, however large; on the local runtime they are',
@@ -204,6 +213,46 @@ export const COMMAND_SPECS: ReadonlyMap<string, CommandSpec> = new Map<string, C
       details: ['Dead members are created again. A MEMBER the cluster does not have is not found (exit 4).'],
       flags: [],
       maxArgs: 2,
+    },
+  ],
+  [
+    'upgrade',
+    {
+      synopsis: [
+        'upgrade NAME --to VERSION [--max-unavailable N] [--on-failure rollback|pause]',
+        'upgrade NAME --resume|--rollback',
+      ],
+      summary: 'roll the cluster to another app version, member by member; roll back on failure',
+      details: [
+        'Roles in app order, then ordinal. Per member: the new package (a new pod on Kubernetes, same',
+        'name and volume), then startscript --upgrade --from OLD --to NEW. On the first failure the',
+        'failed member is restored, then the upgraded ones roll back, newest first (--rollback --from NEW',
+        '--to OLD). --on-failure pause waits for --resume or --rollback instead.',
+      ],
+      flags: ['to', 'max-unavailable', 'on-failure', 'resume', 'rollback'],
+      maxArgs: 1,
+    },
+  ],
+  [
+    'restart',
+    {
+      synopsis: ['restart NAME [--role ROLE] [MEMBER…]'],
+      summary: 'restart members one at a time (then startscript --restart where the role lists it)',
+      details: ['A member whose configure status persisted stays configured; otherwise configure runs again.'],
+      flags: ['role'],
+    },
+  ],
+  [
+    'cancel',
+    {
+      synopsis: ['cancel NAME'],
+      summary: 'stop the operation in flight and go back to the last converged spec where that can be undone',
+      details: [
+        'An upgrade or reconfigure rolls back; a grow removes its new members (--delnodes to the others);',
+        'a first create deletes the cluster; a shrink whose members are being removed completes.',
+      ],
+      flags: [],
+      maxArgs: 1,
     },
   ],
   [

@@ -34,6 +34,7 @@ import {
   type MemberTarget,
   type Readiness,
   type ReadyWait,
+  type Replacement,
   type Runtime,
 } from './runtime.ts';
 
@@ -108,6 +109,21 @@ export class LocalRuntime implements Runtime {
     if (!(await exists(record))) await writeFile(record, '');
     if ((await this.keepAlives.live(member)) === undefined)
       await this.keepAlives.start(member, () => this.endMember(member));
+  }
+
+  async replaceMember(member: MemberSpec, replacement: Replacement): Promise<void> {
+    const root = this.memberRoot(member);
+    const record = path.join(root, '.kdflow', 'replacement');
+    if ((await readFile(record, 'utf8').catch(() => undefined)) === replacement.token) return;
+    if (replacement.restart) await this.endMember(member);
+    // A package's directory is the one holding its startscript; output and persisted state stay.
+    const guestconfig = this.layout.guestPath(member, GUESTCONFIG_DIR);
+    const entries = await readdir(guestconfig, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries)
+      if (entry.isDirectory() && (await exists(path.join(guestconfig, entry.name, 'startscript'))))
+        await rm(path.join(guestconfig, entry.name), { recursive: true, force: true });
+    await mkdir(path.dirname(record), { recursive: true });
+    await writeFile(record, replacement.token);
   }
 
   /** Alive: the directory is there and its keep-alive runs. Never waits. */

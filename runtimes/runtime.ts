@@ -24,6 +24,16 @@ export interface MemberSpec extends MemberTarget {
   settings?: ClusterRole;
   /** The app's service endpoints this role exposes (KubeDirector's roleServices). */
   services?: RoleService[];
+  /** Set by a rolling operation (docs/adr/0037): the replacement the member must be at; Kubernetes annotates its pod with it. */
+  replacement?: string;
+}
+
+/** A rolling operation's replacement of a member (docs/adr/0037): idempotent by `token`. */
+export interface Replacement {
+  /** Names this replacement: a member already at it is left alone, so a retried activity never replaces twice. */
+  token: string;
+  /** End the member's processes (a restart); Kubernetes re-creates the pod in every replacement. */
+  restart: boolean;
 }
 
 export interface Readiness {
@@ -104,6 +114,14 @@ export interface Runtime {
   readonly kind: string;
   /** Create if absent. A member whose process died is started again. */
   ensureMember(member: MemberSpec): Promise<void>;
+  /**
+   * Brings an existing member to a replacement before `ensureMember` (docs/adr/0037). Kubernetes
+   * deletes the pod (its PVC stays) and waits until it is gone, so that `ensureMember` creates it again
+   * with the new image and settings, same name, same volume. Locally, the old config package goes
+   * (its startscript must not be the one a run finds) and a restart ends the member's processes; the
+   * member's directory and persisted state stay. Does nothing when the member is at `token` already.
+   */
+  replaceMember(member: MemberSpec, replacement: Replacement, heartbeat: (detail?: unknown) => void): Promise<void>;
   /** Waits until every member is ready, the deadline passes or a failure is certain; one entry per member. */
   awaitReady(members: MemberTarget[], wait: ReadyWait): Promise<Record<string, Readiness>>;
   /**

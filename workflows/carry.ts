@@ -4,13 +4,13 @@
  * role, topology key and error text given once in a dictionary; names and FQDNs are derived again.
  * Pure; the round trip is tested.
  */
-import { MEMBER_STATES, memberName, type OrdinalRange, type ScriptEvent } from '../api/contract.ts';
+import { MEMBER_STATES, SCRIPT_EVENTS, memberName, type OrdinalRange, type ScriptEvent } from '../api/contract.ts';
 import type { LastRun, Member, Notify, NotifyEvent } from './model.ts';
 import { withNodeIds } from './plan.ts';
 
 const STATES = MEMBER_STATES;
-// Append only: a run's index is carried.
-const EVENTS: ScriptEvent[] = ['configure', 'addnodes', 'delnodes', 'reconnect'];
+// Packed by index: new events are only ever appended (fields.ts), so older packed state reads the same.
+const EVENTS: readonly ScriptEvent[] = SCRIPT_EVENTS;
 const NOTIFY_EVENTS: NotifyEvent[] = ['addnodes', 'delnodes'];
 
 const LAUNCHED = 1;

@@ -62,6 +62,8 @@ import {
 } from './heal.ts';
 import { shortError, type Desired, type Member, type Step } from './model.ts';
 import { isLive } from './plan.ts';
+import type { Rollout } from './plan-rolling.ts';
+import { rollingOperations } from './rolling-ops.ts';
 import { PLANNER_VERSION, freshPlannerVersion, plannerFor } from './planners.ts';
 import { buildStatus, currentDetails, describeStep } from './status.ts';
 import {
@@ -87,6 +89,10 @@ interface ClusterState extends HealState, ActionState {
   /** Bumped on every change status could show, carried across runs so a poller never sees it repeat. */
   statusVersion: number;
   plannerVersion: number;
+  /** The rolling operation in flight or the last one (docs/adr/0037); absent before the first. */
+  rollout?: Rollout;
+  /** The spec of the last converged generation: what `kdflow cancel` of a grow returns to. */
+  settledSpec?: KdClusterSpec;
 }
 
 /** What one run hands the next: the input carries the current app and spec, so they are not here twice. */
@@ -138,6 +144,8 @@ export async function clusterWorkflow(
   let deleted = false;
   let step: Step | undefined;
   let operation: wf.CancellationScope | undefined;
+  // Set by `kdflow cancel` during a launch: the operation ends after its step, without converging.
+  let stopAfterStep = false;
   // configmeta's cluster.id: a plain id, stable across continue-as-new, new for a re-created cluster (as a CR's UID).
   const clusterId = wf.workflowInfo().firstExecutionRunId;
   // Read the connections before the next operation: at the start, on a hint, at each interval (docs/adr/0044).
@@ -156,6 +164,8 @@ export async function clusterWorkflow(
         step,
         lastRejection: state.lastRejection,
         lastError: state.lastError,
+        rollout: rolling.status(),
+        rollingStep: rolling.operation(),
       },
       request,
     );
@@ -182,6 +192,7 @@ export async function clusterWorkflow(
   };
   const validated = (raw: unknown): KdClusterSpec => {
     if (deleting) return reject('the cluster is being deleted');
+    rolling.refuseChange();
     const checked = checkSpecChange(input.name, state.desired.spec, raw, state.desired.app);
     return 'spec' in checked ? checked.spec : reject(formatIssues(checked.issues));
   };
@@ -190,7 +201,9 @@ export async function clusterWorkflow(
     if (stableJson(spec) === stableJson(state.desired.spec)) return { generation: state.desired.generation };
     if (stableJson(spec.connections ?? null) !== stableJson(state.desired.spec.connections ?? null))
       connectionsDue = hasConnections(spec) || state.desired.connections !== undefined;
+    const before = state.desired.spec;
     state.desired = { ...state.desired, spec, generation: state.desired.generation + 1 };
+    rolling.specAccepted(before);
     changed();
     return { generation: state.desired.generation };
   };
@@ -214,7 +227,10 @@ export async function clusterWorkflow(
     const checked = checkSpecChange(input.name, state.desired.spec, change?.spec, state.desired.app);
     if (!('spec' in checked)) return { issues: checked.issues };
     const desired = { ...state.desired, spec: checked.spec, generation: state.desired.generation + 1 };
-    return { generation: desired.generation, steps: plan(desired, state.members).map(describeStep) };
+    return {
+      generation: desired.generation,
+      steps: [...plan(desired, state.members).map(describeStep), ...rolling.plannedReconfigure(checked.spec)],
+    };
   };
 
   wf.setHandler(resizeSignal, (request) => quietly(() => accept(validated(resized(request)))));
@@ -262,6 +278,24 @@ export async function clusterWorkflow(
     deleting = true;
     operation?.cancel();
   });
+  const rolling = rollingOperations({
+    state,
+    appName: input.appName,
+    clusterId,
+    heartbeatTimeoutSeconds,
+    deleting: () => deleting,
+    lifecycleStep: () => (operation ? step : undefined),
+    cancelOperation: () => operation?.cancel(),
+    stopAfterStep: () => {
+      stopAfterStep = true;
+    },
+    startDelete: () => {
+      deleting = true;
+      operation?.cancel();
+    },
+    reject,
+    publish,
+  });
   wf.setHandler(statusQuery, (request) => status(request));
   wf.setHandler(statusVersionQuery, () => state.statusVersion);
   wf.setHandler(planQuery, planned);
@@ -279,7 +313,7 @@ export async function clusterWorkflow(
   const runOperation = async (desired: Desired) => {
     for (let count = 0; ; count++) {
       step = nextStep(desired, state.members);
-      if (!step) break;
+      if (!step || stopAfterStep) break;
       if (count >= MAX_STEPS_PER_OPERATION) {
         state.lastError = `operation for generation ${desired.generation} did not converge`;
         break;
@@ -382,7 +416,7 @@ export async function clusterWorkflow(
   const connectionCheckMs = (options.connectionCheckSeconds ?? DEFAULT_CONNECTION_CHECK_SECONDS) * 1000;
 
   while (!deleting) {
-    const awake = () => deleting || connectionsDue || hasWork() || historyTooLong();
+    const awake = () => deleting || connectionsDue || hasWork() || rolling.runnable() || historyTooLong();
     // Only a cluster with connections, or with a heal in backoff, waits on a timer: every other
     // history keeps its commands (docs/adr/0014). With both, the nearer one.
     const healIn = nextHealIn(state, Date.now());
@@ -398,6 +432,20 @@ export async function clusterWorkflow(
     if (deleting) break;
     if (connectionsDue) await checkConnections();
     if (deleting) break;
+    if (!hasWork() && rolling.runnable()) {
+      // A rolling operation runs when the lifecycle has nothing to do; a cancel turns it, never ends it.
+      operation = new wf.CancellationScope();
+      publish();
+      try {
+        await operation.run(() => rolling.run());
+      } catch (error) {
+        if (!wf.isCancellation(error)) throw error;
+      } finally {
+        operation = undefined;
+        publish();
+      }
+      continue;
+    }
     if (!hasWork() && !historyTooLong()) continue;
     if (!hasWork()) {
       if (!historyTooLong()) continue;
@@ -441,12 +489,16 @@ export async function clusterWorkflow(
         await runOperation(desired);
         await runActions();
       });
-      state.observedGeneration = desired.generation;
+      if (!stopAfterStep) {
+        state.observedGeneration = desired.generation;
+        state.settledSpec = desired.spec;
+      }
     } catch (error) {
       if (!wf.isCancellation(error)) throw error;
     } finally {
       operation = undefined;
       step = undefined;
+      stopAfterStep = false;
       publish();
     }
   }

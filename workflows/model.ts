@@ -94,7 +94,16 @@ export type Step =
    */
   | { kind: 'launchMembers'; batch: number; members: MemberRef[]; topology: string; refresh?: string[] }
   | { kind: 'writeConfigmeta'; members: string[]; topology: string }
-  | { kind: 'runEvent'; event: ScriptEvent; role: string; targets: string[]; about?: OrdinalRange[]; retry?: boolean }
+  | {
+      kind: 'runEvent';
+      event: ScriptEvent;
+      role: string;
+      targets: string[];
+      about?: OrdinalRange[];
+      retry?: boolean;
+      /** Only for a rolling operation's upgrade or rollback (workflows/plan-rolling.ts). */
+      versions?: { from: string; to: string };
+    }
   | { kind: 'markConfigured'; role: string; members: string[] }
   | { kind: 'markAnnounced'; members: string[] }
   | { kind: 'markLeaving'; role: string; members: string[] }

@@ -1,16 +1,19 @@
 /** What `status` answers, derived from the workflow's state. Pure. */
 import {
+  SCRIPT_EVENTS,
   STATUS_PAGE_DEFAULT,
   STATUS_PAGE_MAX,
   desiredMembers,
   memberFqdn,
   memberName,
+  rolloutProgress,
   scriptRunId,
   type ClusterPhase,
   type ClusterStatus,
   type ScriptEvent,
   type MemberStatus,
   type Rejection,
+  type RolloutStatus,
   type ScriptRun,
   type StatusRequest,
 } from '../api/contract.ts';
@@ -36,6 +39,9 @@ export interface StatusInput {
   /** Custom actions (docs/adr/0050). */
   actions?: ActionRecord[];
   memberActions?: MemberActionRow[];
+  /** The rolling operation in flight or the last one, and the line of its step in flight (docs/adr/0037). */
+  rollout?: RolloutStatus;
+  rollingStep?: string;
 }
 
 export function clusterPhase(
@@ -59,7 +65,7 @@ export function describeStep(step: Step): string {
   }
 }
 
-const EVENT_ORDER: ScriptEvent[] = ['configure', 'addnodes', 'delnodes', 'reconnect'];
+const EVENT_ORDER: readonly ScriptEvent[] = SCRIPT_EVENTS;
 
 function memberStatus(desired: Desired, m: Member, heals?: number, action?: MemberActionRow): MemberStatus {
   const lastAction = memberActionResult(action);
@@ -159,12 +165,13 @@ export function buildStatus(s: StatusInput, request: StatusRequest = {}): Cluste
     namespace: desired.namespace,
     app: desired.spec.app,
     appVersion: desired.app.version,
+    ...(s.rollout ? { rollout: s.rollout } : {}),
     phase: clusterPhase(s),
     generation: desired.generation,
     observedGeneration: s.observedGeneration,
     roles,
     page: { offset, limit, total: rows.length },
-    ...(s.step ? { operation: describeStep(s.step) } : {}),
+    ...(s.rollingStep ? { operation: s.rollingStep } : s.step ? { operation: describeStep(s.step) } : {}),
     ...(s.lastRejection ? { lastRejection: s.lastRejection } : {}),
     ...(s.lastError ? { lastError: s.lastError } : {}),
     ...(s.lastHeal ? { lastHeal: s.lastHeal } : {}),
@@ -188,6 +195,7 @@ export function currentDetails(s: ClusterStatus): string {
     '',
   ];
   if (s.operation) lines.push(`Running: ${cell(s.operation)}`, '');
+  if (s.rollout) lines.push(`${s.rollout.kind}: ${cell(rolloutProgress(s.rollout))}`, '');
   if (s.lastError) lines.push(`Last error: ${cell(s.lastError)}`, '');
   if (s.lastHeal) lines.push(`Last heal: ${cell(s.lastHeal)}`, '');
   for (const a of s.actions ?? [])

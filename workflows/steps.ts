@@ -52,7 +52,7 @@ export function memberActivityOptions(heartbeatTimeoutSeconds: number): Activity
 }
 
 /** Launch and configmeta writes over a step's members. (`batch` is only ever a launch batch number: Member.batch.) */
-const memberActivities = (ctx: Pick<StepContext, 'heartbeatTimeoutSeconds'>) =>
+export const memberActivities = (ctx: Pick<StepContext, 'heartbeatTimeoutSeconds'>) =>
   proxyActivities<Activities>(memberActivityOptions(ctx.heartbeatTimeoutSeconds));
 
 /** Asking the runtime whether members live: a few quick attempts. */
@@ -130,7 +130,7 @@ export function topologyOf(
   };
 }
 
-function launchRoles(desired: Desired, refs: MemberRef[]): LaunchRole[] {
+export function launchRoles(desired: Desired, refs: MemberRef[]): LaunchRole[] {
   return [...new Set(refs.map((m) => m.role))].map((id) => {
     const role = effectiveRole(desired.app, id);
     const listed = desired.spec.roles.find((r) => r.id === id);
@@ -233,7 +233,7 @@ async function reconnect(
   return { ...ran, failed: { ...written.failed, ...ran.failed } };
 }
 
-async function batchStep(
+export async function batchStep(
   members: string[],
   call: () => Promise<{ failed: Record<string, string> }>,
 ): Promise<StepOutcome> {
@@ -264,6 +264,7 @@ async function runEvent(
       runId,
       event: step.event,
       ...(about ? { about } : {}),
+      ...(step.versions ? { versions: step.versions } : {}),
       env: env(member.role),
       timeoutSeconds: desired.app.scriptTimeoutSeconds,
     };

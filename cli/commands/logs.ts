@@ -2,6 +2,7 @@ import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { isScriptEvent, memberFqdn, statusQuery } from '../../api/index.ts';
+import { SCRIPT_EVENTS } from '../../api/fields.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
 import type { MemberTarget } from '../../runtimes/runtime.ts';
 import type { CliContext } from '../context.ts';
@@ -11,7 +12,7 @@ import { memberList } from '../render.ts';
 import { followFiles, followGuestFiles } from '../follow.ts';
 import { tailStart } from '../tail.ts';
 
-const USAGE = 'usage: kdflow logs NAME MEMBER [--event configure|addnodes|delnodes|action-NAME] [--tail N | --all]';
+const USAGE = 'usage: kdflow logs NAME MEMBER [--event EVENT] [--tail N | --all]';
 export const DEFAULT_TAIL_LINES = 100;
 /** What the tail shows at most, however long its lines: one line without a newline must not become the whole file. */
 const TAIL_MAX_BYTES = 1024 * 1024;
@@ -29,7 +30,7 @@ export async function logsCommand(
   // The event names files: only a lifecycle event, reconnect, or a custom action's `action-NAME` (docs/adr/0044, 0050).
   if (!isScriptEvent(event))
     throw new UsageError(
-      `--event must be configure, addnodes, delnodes, reconnect or action-NAME (a custom action), got "${flags.event}"`,
+      `--event must be one of ${SCRIPT_EVENTS.join(', ')} or action-NAME (a custom action), got "${flags.event}"`,
     );
   if (flags.all && flags.tail !== undefined)
     throw new UsageError('--tail and --all do not go together: --tail N shows the last N lines, --all every line');

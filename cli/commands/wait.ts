@@ -6,6 +6,7 @@ import type { CliContext } from '../context.ts';
 import { checkName } from '../names.ts';
 import { UsageError, WaitError } from '../errors.ts';
 import { memberCounts } from '../render.ts';
+import { rolloutProgress } from '../../api/rolling.ts';
 
 export function parseDuration(text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text);
@@ -17,7 +18,11 @@ export function parseDuration(text: string): number {
 /** The one line a wait redraws on a terminal: what it waits for, how far it is, and for how long. */
 export function waitProgress(name: string, status: ClusterStatus, ms: number): string {
   const c = memberCounts(status);
-  return `cluster/${name}: ${status.phase}, configured ${c.configured}/${c.total} (ready ${c.ready}/${c.total}), ${elapsed(ms)}`;
+  // A rolling operation in flight says how far it is (k/N members, the member in progress): docs/adr/0037.
+  const r = status.rollout;
+  const rolling =
+    r && (r.phase === 'rolling' || r.phase === 'rolling back' || r.phase === 'paused') ? `; ${rolloutProgress(r)}` : '';
+  return `cluster/${name}: ${status.phase}, configured ${c.configured}/${c.total} (ready ${c.ready}/${c.total})${rolling}, ${elapsed(ms)}`;
 }
 
 function isBusyWorker(error: unknown): boolean {

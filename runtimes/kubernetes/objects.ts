@@ -22,6 +22,8 @@ export const LABELS = {
   managedBy: 'app.kubernetes.io/managed-by',
 } as const;
 export const CONTAINER = 'app';
+/** The rolling operation's replacement a pod was created for (docs/adr/0037). */
+export const REPLACEMENT_ANNOTATION = 'kdflow.dev/replacement';
 const DATA_VOLUME = 'data';
 
 export function memberLabels(member: Pick<MemberTarget, 'cluster' | 'role' | 'name'>): Record<string, string> {
@@ -138,8 +140,13 @@ export function memberPod(member: MemberSpec, owner: V1OwnerReference): V1Pod {
       name: member.name,
       namespace: member.namespace,
       labels: { ...(settings?.podLabels ?? {}), ...memberLabels(member) },
-      ...(settings?.podAnnotations && Object.keys(settings.podAnnotations).length > 0
-        ? { annotations: settings.podAnnotations }
+      ...((settings?.podAnnotations && Object.keys(settings.podAnnotations).length > 0) || member.replacement
+        ? {
+            annotations: {
+              ...(settings?.podAnnotations ?? {}),
+              ...(member.replacement ? { [REPLACEMENT_ANNOTATION]: member.replacement } : {}),
+            },
+          }
         : {}),
       ownerReferences: [owner],
     },

@@ -18,6 +18,7 @@ import {
   type MemberTarget,
   type Readiness,
   type ReadyWait,
+  type Replacement,
   type Runtime,
 } from '../runtime.ts';
 import { DEFAULT_API_BOUNDS, boundedCoreApi, watchedCall, type ApiBounds } from './bounds.ts';
@@ -25,6 +26,7 @@ import { execInPod, type ExecBounds } from './exec.ts';
 import { ENTER, inPodCommand, type InPodProgram } from './in-pod.ts';
 import {
   LABELS,
+  REPLACEMENT_ANNOTATION,
   clusterSelector,
   foreignOwner,
   headlessService,
@@ -200,6 +202,38 @@ export class KubernetesRuntime implements Runtime {
         () => this.core.createNamespacedService({ namespace, body: service }),
         () => this.core.readNamespacedService({ namespace, name: serviceName }),
       );
+    }
+  }
+
+  /**
+   * Re-creates the pod under its own name on its own PVC: the old one is deleted (after its run
+   * processes are ended) and awaited until gone; `ensureMember` then creates the new one, annotated
+   * with the token, so a retried replacement finds it done.
+   */
+  async replaceMember(
+    member: MemberSpec,
+    replacement: Replacement,
+    heartbeat: (detail?: unknown) => void,
+  ): Promise<void> {
+    const { namespace, name } = member;
+    const pod = await this.readIfPresent(`pod ${name}`, () => this.core.readNamespacedPod({ namespace, name }));
+    if (!pod) return;
+    refuseForeign('pod', pod, member);
+    if (pod.metadata?.annotations?.[REPLACEMENT_ANNOTATION] === replacement.token) return;
+    if (!pod.metadata?.deletionTimestamp) {
+      await this.inPod(member, 'cleanup', [], undefined, { allowFailure: true }).catch(() => undefined);
+      await this.deleteIfPresent(`pod ${name}`, () =>
+        this.core.deleteNamespacedPod({ namespace, name, body: { preconditions: { uid: pod.metadata?.uid } } }),
+      );
+    }
+    const until = Date.now() + this.options.removalWaitSeconds * 1000;
+    for (;;) {
+      const current = await this.readIfPresent(`pod ${name}`, () => this.core.readNamespacedPod({ namespace, name }));
+      if (current?.metadata?.uid !== pod.metadata?.uid) return;
+      if (Date.now() >= until)
+        throw new RuntimeError('MemberNotReady', `pod ${name} is still terminating; it is replaced once it is gone`);
+      heartbeat({ replacing: name });
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
 

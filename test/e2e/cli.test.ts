@@ -199,7 +199,7 @@ describe('kdflow CLI: names, help and messages', () => {
       return result.stdout.split('\n').filter(Boolean).sort();
     };
     expect(await complete('ge')).toEqual(['get']);
-    expect(await complete('-n', 'prod', 're')).toEqual(['resize', 'retry']);
+    expect(await complete('-n', 'prod', 're')).toEqual(['resize', 'restart', 'retry']);
     expect(await complete('get', '--o')).toEqual(['--output']);
     expect(await complete('get', '-o', '')).toEqual(['json', 'table', 'yaml']);
     expect(await complete('logs', 'c', 'm', '--')).toEqual([
@@ -258,7 +258,7 @@ describe('kdflow CLI: names, help and messages', () => {
     const result = await kdflow(home, 'app', 'validate', '-f', file);
     expect([result.code, result.stderr]).toEqual([
       1,
-      `kdflow: ${file}: spec.roles[0].eventList[1]: got "reboot"; expected one of configure, addnodes, delnodes\n`,
+      `kdflow: ${file}: spec.roles[0].eventList[1]: got "reboot"; expected one of configure, addnodes, delnodes, upgrade, rollback, reconfigure, restart\n`,
     ]);
   });
 

@@ -343,9 +343,9 @@ describe('KdApp', () => {
     },
     {
       name: 'an unknown event in a role eventList',
-      mutate: (m) => void (m.spec.roles[2].eventList = ['configure', 'restart']),
+      mutate: (m) => void (m.spec.roles[2].eventList = ['configure', 'reboot']),
       path: 'spec.roles[2].eventList[1]',
-      message: /^got "restart"; expected one of configure, addnodes, delnodes$/,
+      message: /^got "reboot"; expected one of configure, addnodes, delnodes, upgrade, rollback, reconfigure, restart$/,
     },
     {
       name: 'an unknown event in defaultEventList',
@@ -1181,38 +1181,51 @@ describe('changeIssues', () => {
       issues: [{ path: 'app', message: 'app is immutable (was "spark", got "hive")' }],
     },
     {
-      name: 'new resources for a role that has members',
+      name: 'new resources for a role that has members (a reconfigure)',
       change: (n) => void (role(n, 1).resources = { requests: { cpu: '4', memory: '4Gi' } }),
-      issues: [{ path: 'roles[1]', message: 'role "worker" has members, so only its members count may change' }],
+      issues: [],
     },
     {
-      name: 'a new env list for a role that has members',
+      name: 'a new env list for a role that has members (a reconfigure)',
       change: (n) => void (role(n, 1).env = [{ name: 'A', value: '2' }]),
-      issues: [{ path: 'roles[1]', message: 'role "worker" has members, so only its members count may change' }],
+      issues: [],
     },
     {
       name: 'storage added to a role whose members come from its cardinality',
       base: (c) => void delete role(c, 0).members,
       change: (n) => void (role(n, 0).storage = { size: '10Gi' }),
-      issues: [{ path: 'roles[0]', message: 'role "controller" has members, so only its members count may change' }],
+      issues: [
+        {
+          path: 'roles[0]',
+          message: 'role "controller" has members, so only its members count, env, podLabels and resources may change',
+        },
+      ],
     },
     {
       name: 'a changed role at another index in the new spec (the path uses the new index)',
       change: (n) => {
         n.roles.reverse();
-        role(n, 1).resources = { requests: { cpu: '8', memory: '4Gi' } };
+        role(n, 1).storage = { size: '8Gi' };
       },
-      issues: [{ path: 'roles[1]', message: 'role "worker" has members, so only its members count may change' }],
+      issues: [
+        {
+          path: 'roles[1]',
+          message: 'role "worker" has members, so only its members count, env, podLabels and resources may change',
+        },
+      ],
     },
     {
       name: 'both the app and a role',
       change: (n) => {
         n.app = 'hive';
-        role(n, 0).resources = { requests: { cpu: '2' } };
+        role(n, 0).storage = { size: '2Gi' };
       },
       issues: [
         { path: 'app', message: 'app is immutable (was "spark", got "hive")' },
-        { path: 'roles[0]', message: 'role "controller" has members, so only its members count may change' },
+        {
+          path: 'roles[0]',
+          message: 'role "controller" has members, so only its members count, env, podLabels and resources may change',
+        },
       ],
     },
     { name: 'only the members count changes', change: (n) => void (role(n, 1).members = 5), issues: [] },
@@ -1607,7 +1620,7 @@ describe('issues name the value the user wrote', () => {
       name: 'an unknown event',
       mutate: (m) => void (m.spec.roles[1].eventList = ['configure', 'reboot']),
       path: 'spec.roles[1].eventList[1]',
-      message: 'got "reboot"; expected one of configure, addnodes, delnodes',
+      message: 'got "reboot"; expected one of configure, addnodes, delnodes, upgrade, rollback, reconfigure, restart',
     },
     {
       name: 'a wrong literal',

@@ -277,13 +277,8 @@ const CASES: ((good: KdAppSpec) => BadSpec)[] = [
   cluster('app name not a string', /spec\.app: .*expected string/, (d) => (d.spec.app = ['chaosapp'])),
   // --- cluster: changes a live cluster may not take (CLI sees them as changes to "target") ---
   cluster(
-    'change: env of a role with members',
-    /spec\.roles\[0\]: role "controller" has members, so only its members count may change/,
-    (d) => ((d.metadata.name = TARGET), (roles(d)[0]!.env = [{ name: 'LOG_LEVEL', value: 'debug' }])),
-  ),
-  cluster(
     'change: storage of a role with members',
-    /spec\.roles\[1\]: role "worker" has members, so only its members count may change/,
+    /spec\.roles\[1\]: role "worker" has members, so only its members count, env, podLabels and resources may change/,
     (d) => ((d.metadata.name = TARGET), (roles(d)[1]!.storage = { size: '1Gi' })),
   ),
   cluster(

@@ -1,3 +1,4 @@
+import { persistDirNotes } from '../api/persist-dirs.ts';
 import type { ClusterStatus } from '../api/index.ts';
 import type { Manifest } from '../api/manifest.ts';
 
@@ -45,6 +46,8 @@ export function memberCounts(s: ClusterStatus): { ready: number; configured: num
 export interface ClusterFacts {
   appVersion: string;
   createdAt?: Date;
+  /** What the local runtime does not do as a pod would (docs/adr/0046): persistDirs it does not mount. */
+  notes?: string[];
 }
 
 export const CLUSTER_HEADER = ['NAME', 'APP', 'VERSION', 'PHASE', 'MEMBERS', 'GENERATION', 'AGE'];
@@ -90,7 +93,8 @@ export function memberRows(s: ClusterStatus): string[][] {
 export function clusterLine(s: ClusterStatus, facts?: ClusterFacts): string {
   const app = facts ? `app ${s.app} ${facts.appVersion}, age ${age(facts.createdAt)}` : `app ${s.app}`;
   const rejection = s.lastRejection ? `\nlast rejected change: ${s.lastRejection.reason}` : '';
-  return `cluster ${s.namespace}/${s.name} (${app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}${rejection}`;
+  const notes = (facts?.notes ?? []).map((note) => `\nnote: ${note}`).join('');
+  return `cluster ${s.namespace}/${s.name} (${app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}${rejection}${notes}`;
 }
 
 export function renderMembers(s: ClusterStatus, facts?: ClusterFacts): string {
@@ -108,6 +112,7 @@ export function memberList(names: string[]): string {
 export function printWarnings(ctx: { out: (line: string) => void }, m: Manifest): void {
   const name = m.value.metadata.name;
   for (const w of m.warnings) ctx.out(`warning: ${name}: ${w.path}: ${w.message}`);
+  if (m.kind === 'KdApp') for (const note of persistDirNotes(m.value.spec)) ctx.out(`note: ${name}: ${note}`);
   if (m.kind === 'KdCluster' && m.value.spec.namingScheme === 'CrNameRole')
     ctx.out(`note: ${name}: spec.namingScheme: members are named <cluster>-<role>-<ordinal> (CrNameRole)`);
 }

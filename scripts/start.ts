@@ -65,7 +65,7 @@ try {
   if (worker) {
     running = worker.run();
     say(
-      `[kdflow] worker running on the local runtime (containment: ${runtime.containment}, ${runtime.containmentReason})`,
+      `[kdflow] worker running on the local runtime (containment: ${runtime.containment}, ${runtime.containmentReason}; member network: ${runtime.network}, ${runtime.networkReason})`,
     );
     await unlessStopped(
       stop,

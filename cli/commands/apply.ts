@@ -1,3 +1,4 @@
+import { persistDirNotes } from '../../api/persist-dirs.ts';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import {
@@ -62,6 +63,7 @@ async function applyCluster(ctx: CliContext, cluster: KdCluster): Promise<Applie
   if (packages.length > 0) throw new ValidationError(packages, `app ${app.metadata.name}`);
   const issues = newClusterIssues(name, cluster.spec, app.spec);
   if (issues.length > 0) throw new ValidationError(issues, name);
+  for (const note of persistDirNotes(app.spec)) ctx.out(`note: ${name}: ${note}`);
   const client = await ctx.temporal();
   const collisions = await memberNameCollisionIssues(client, namespace, name, app.spec);
   if (collisions.length > 0) throw new ValidationError(collisions, name);

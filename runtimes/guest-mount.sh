@@ -1,12 +1,13 @@
 #!/bin/sh
 # Runs inside a private mount namespace (started by `unshare -m`): shows this member's directories at
 # the paths a pod would have them, then becomes the script. Mounts vanish with the namespace.
-# Usage: guest-mount.sh OPT_GUESTCONFIG ETC_GUESTCONFIG [--root ROOT] [--hosts ADDRESSES_DIR HOSTS_FILE
-#          HOSTNAME] [--persist FILE] [--bind SRC DST]... SCRIPT [ARG...]   (in this order; nothing evaluated)
-# --persist: a file of persistDirs, one a line, each bound from ROOT/DIR (--root first); --bind: a
+# Usage: guest-mount.sh OPT_GUESTCONFIG ETC_GUESTCONFIG [--root HOME] [--hosts ADDRESSES_DIR HOSTS_FILE
+#          HOSTNAME] [--persist MEMBER FILE] [--bind SRC DST]... SCRIPT [ARG...]   (in this order; nothing evaluated)
+# --persist: a file of persistDirs, one a line, each bound from MEMBER/DIR (the member's volume); --bind: a
 # directory from the member's volume, such as /tmp (docs/adr/0046); --hosts: /etc/hosts from the
-# cluster's address claims (one line each) and /etc/hostname; --root: the member's directory, bound
-# back at its own path when a mount hid it (a KDFLOW_HOME under /tmp), so its files stay reachable.
+# cluster's address claims (one line each) and /etc/hostname; --root: kdflow's home (the members'
+# directories and the files kdflow keeps beside them), bound back at its own path when a mount hid it
+# (a KDFLOW_HOME under /tmp), so the member's files stay reachable.
 opt=$1 etc=$2
 shift 2
 fail() {
@@ -34,16 +35,16 @@ while :; do
       hosts=$3
       shift 4 ;;
     --persist)
-      if [ -f "$2" ]; then
-        while IFS= read -r dir; do [ -z "$dir" ] || bind "$root$dir" "$dir"; done < "$2"
+      if [ -f "$3" ]; then
+        while IFS= read -r dir; do [ -z "$dir" ] || bind "$2$dir" "$dir"; done < "$3"
       fi
-      shift 2 ;;
+      shift 3 ;;
     --bind) bind "$2" "$3" && shift 3 ;;
     *) break ;;
   esac
 done
 if [ -n "$root" ]; then
-  # A mount above hid the member's directory: bind it back (-c: the fd, not the path it names now).
+  # A mount above hid kdflow's home: bind it back (-c: the fd, not the path it names now).
   [ "$root" -ef /proc/self/fd/9 ] || { mkdir -p "$root" && mount -c --bind /proc/self/fd/9 "$root"; } ||
     fail "could not show $root again"
   exec 9<&-

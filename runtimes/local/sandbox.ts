@@ -292,16 +292,19 @@ export class Sandbox {
    * at their guest paths (but the host's system directories), a private /tmp, /etc/hosts and
    * /etc/hostname. [] in host mode.
    */
-  mountArgs(member: MemberTarget, root: string, clusterDir: string): string[] {
+  mountArgs(member: MemberTarget, root: string, clusterDir: string, home: string): string[] {
     if (this.network.mode === 'host') return [];
     return [
+      // kdflow's home stays where it is (a KDFLOW_HOME under /tmp, as in tests): the member's files,
+      // and what a test or an app author's script keeps beside them.
       '--root',
-      root,
+      home,
       '--hosts',
       path.join(clusterDir, ADDRESSES),
       path.join(root, '.kdflow', 'hosts'),
       member.name,
       '--persist',
+      root,
       path.join(root, '.kdflow', PERSIST_FILE),
       '--bind',
       path.join(root, TMP),

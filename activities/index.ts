@@ -13,6 +13,8 @@ import {
   type NotifyAbout,
   type RoleService,
   type Topology,
+  tokenWakeUpdate,
+  tokensQuery,
 } from '../api/index.ts';
 import type { Logger } from 'pino';
 import { redact, secretValues } from '../lib/secrets.ts';
@@ -29,11 +31,14 @@ import {
   type MemberTarget,
   type Runtime,
   type ScriptRequest,
+  type TokenBook,
 } from '../runtimes/runtime.ts';
 
 /** Per-member failures of a batch activity; members not named succeeded. */
 export interface BatchResult {
   failed: Record<string, string>;
+  /** A launch says how the runtime keeps members (Runtime.describe), for status. */
+  runtime?: string;
 }
 
 export interface ScriptOutcome {
@@ -226,7 +231,8 @@ export function createActivities(deps: ActivityDeps) {
         { members: input.members.length, refreshed: input.refresh?.length ?? 0, failed: Object.keys(failed).length },
         'members launched',
       );
-      return { failed };
+      const described = runtime.describe?.();
+      return described ? { failed, runtime: described } : { failed };
     },
 
     /** Which members are dead now (name → why), without waiting: `kdflow retry` re-creates them. */
@@ -282,6 +288,7 @@ export function createActivities(deps: ActivityDeps) {
         result = await runScript(runtime, member, request, {
           signal: ctx.cancellationSignal,
           heartbeat: (d) => ctx.heartbeat(d),
+          tokens: clusterTokens(ctx),
         });
       } catch (error) {
         // Cut short by a cancel or by this worker stopping (Ctrl-C): expected, so not logged as a warning.
@@ -387,6 +394,28 @@ async function eachMember<M extends { name: string }>(
   });
   await Promise.all(lanes);
   return { failed };
+}
+
+/**
+ * The cluster's tokens (docs/adr/0047): its workflow, the one that runs this activity, through the
+ * worker's client. Absent when the activity runs without one (a test's bare activity environment).
+ */
+function clusterTokens(ctx: Context): TokenBook | undefined {
+  const workflowId = ctx.info.workflowExecution?.workflowId;
+  let client: Context['client'];
+  try {
+    client = ctx.client;
+  } catch {
+    return undefined;
+  }
+  if (!workflowId) return undefined;
+  const handle = client.workflow.getHandle(workflowId);
+  return {
+    wake: async (wake) => {
+      await handle.executeUpdate(tokenWakeUpdate, { args: [wake] });
+    },
+    woken: (keys) => handle.query(tokensQuery, { keys }),
+  };
 }
 
 function lastLine(text: string): string | undefined {

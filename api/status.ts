@@ -89,6 +89,8 @@ export const ClusterStatus = z.object({
   operation: z.string().optional(),
   lastRejection: Rejection.optional(),
   lastError: z.string().optional(),
+  /** How the runtime keeps members, as its last launch said (the local runtime: containment and member network, docs/adr/0046). */
+  runtime: z.string().optional(),
 });
 export type ClusterStatus = z.infer<typeof ClusterStatus>;
 

@@ -93,7 +93,9 @@ export function memberRows(s: ClusterStatus): string[][] {
 export function clusterLine(s: ClusterStatus, facts?: ClusterFacts): string {
   const app = facts ? `app ${s.app} ${facts.appVersion}, age ${age(facts.createdAt)}` : `app ${s.app}`;
   const rejection = s.lastRejection ? `\nlast rejected change: ${s.lastRejection.reason}` : '';
-  const notes = (facts?.notes ?? []).map((note) => `\nnote: ${note}`).join('');
+  const notes = [...(s.runtime ? [`runtime: ${s.runtime}`] : []), ...(facts?.notes ?? []).map((n) => `note: ${n}`)]
+    .map((line) => `\n${line}`)
+    .join('');
   return `cluster ${s.namespace}/${s.name} (${app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}${rejection}${notes}`;
 }
 

@@ -46,6 +46,7 @@ export interface LocalRuntimeOptions {
 export class LocalRuntime implements Runtime {
   readonly kind = 'local';
   private readonly layout: MemberLayout;
+  private readonly home: string;
   private readonly keepAlives: KeepAlives;
   /** KDFLOW_CONTAINMENT as it was when the runtime was made; checked on first use. */
   private readonly requested: string | undefined;
@@ -54,6 +55,7 @@ export class LocalRuntime implements Runtime {
   private sandboxed: Sandbox | undefined;
   constructor(home: string, options: LocalRuntimeOptions = {}) {
     this.layout = new MemberLayout(home);
+    this.home = path.resolve(home);
     this.keepAlives = new KeepAlives(
       this.layout,
       () => this.containment,
@@ -71,6 +73,10 @@ export class LocalRuntime implements Runtime {
   /** Why that network: the setting, or what the machine does not allow. */
   get networkReason(): string {
     return this.sandbox.network.reason;
+  }
+
+  describe(): string {
+    return `local: ${this.containment === 'pid-namespace' ? 'a pid namespace per member' : 'processes tracked'}; member network: ${this.network} (${this.networkReason})`;
   }
 
   private get sandbox(): Sandbox {
@@ -208,7 +214,9 @@ export class LocalRuntime implements Runtime {
     if (this.containment !== 'pid-namespace') return guestMountPrefix(guestconfig, etcGuestconfig);
     const mounts = guestMountArgs(guestconfig, etcGuestconfig);
     const pod =
-      mounts.length > 0 ? this.sandbox.mountArgs(member, this.memberRoot(member), this.clusterDir(member)) : [];
+      mounts.length > 0
+        ? this.sandbox.mountArgs(member, this.memberRoot(member), this.clusterDir(member), this.home)
+        : [];
     return [...scriptNamespace(this.containment), ...mounts, ...pod];
   }
 

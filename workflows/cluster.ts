@@ -26,6 +26,8 @@ import {
   stableJson,
   statusQuery,
   statusVersionQuery,
+  tokenWakeUpdate,
+  tokensQuery,
   type Accepted,
   type ClusterInput,
   type ClusterStatus,
@@ -42,6 +44,7 @@ import { PLANNER_VERSION, freshPlannerVersion, plannerFor } from './planners.ts'
 import { buildStatus, currentDetails, describeStep } from './status.ts';
 import { DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, failureMessage, probe, removal, runStep, target } from './steps.ts';
 import { listed, teardownSummary } from './summaries.ts';
+import { wakeIssue, woke, wokenOf, type WokenTokens } from './tokens.ts';
 
 /** Everything the workflow knows. Plain JSON; O(1) per member. */
 interface ClusterState {
@@ -55,6 +58,10 @@ interface ClusterState {
   /** Bumped on every change status could show, carried across runs so a poller never sees it repeat. */
   statusVersion: number;
   plannerVersion: number;
+  /** How the runtime keeps members, as the last launch said (bounded: one short line). */
+  runtime?: string;
+  /** Tokens its scripts woke (`ccli --tokenwake`, docs/adr/0047), bounded; absent in state from before them. */
+  tokens?: WokenTokens;
 }
 
 /** What one run hands the next: the input carries the current app and spec, so they are not here twice. */
@@ -183,6 +190,14 @@ export async function clusterWorkflow(
     deleting = true;
     operation?.cancel();
   });
+  // `ccli --tokenwake` and `--tokenwait` across members (docs/adr/0047): recorded and answered, never waited on here.
+  wf.setHandler(tokenWakeUpdate, (wake) => {
+    const issue = wakeIssue(wake);
+    if (issue) throw wf.ApplicationFailure.create({ type: 'InvalidToken', message: issue, nonRetryable: true });
+    state.tokens = woke(state.tokens ?? [], wake);
+    return { woken: state.tokens.length };
+  });
+  wf.setHandler(tokensQuery, (question) => wokenOf(state.tokens ?? [], question));
   wf.setHandler(statusQuery, (request) => status(request));
   wf.setHandler(statusVersionQuery, () => state.statusVersion);
   wf.setHandler(planQuery, planned);
@@ -216,6 +231,7 @@ export async function clusterWorkflow(
         heartbeatTimeoutSeconds,
       });
       state.members = applyOutcome(desired, state.members, step, outcome);
+      if (outcome.runtime) state.runtime = outcome.runtime.slice(0, 300);
     }
     step = undefined;
   };

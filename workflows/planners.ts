@@ -7,6 +7,7 @@
  */
 import { applyOutcome, nextStep, plan, requestRetry } from './plan.ts';
 import { applyOutcomeV3, nextStepV3, planV3 } from './plan-v3.ts';
+import { nextStepV4, planV4 } from './plan-v4.ts';
 
 export interface Planner {
   nextStep: typeof nextStep;
@@ -22,7 +23,7 @@ export interface Planner {
 }
 
 /** The version new runs take. */
-export const PLANNER_VERSION = 3;
+export const PLANNER_VERSION = 4;
 
 /**
  * The patch a fresh run (not continued as new) asks `patched()` for: a history that began before
@@ -30,9 +31,12 @@ export const PLANNER_VERSION = 3;
  * runs carry their version in their input instead.
  */
 export const PLANNER_V3_PATCH = 'kdflow-planner-v3';
+/** v4's (a create configures every role at once: docs/adr/0047); a history with v3's marker replays on v3. */
+export const PLANNER_V4_PATCH = 'kdflow-planner-v4';
 
 /** The version a fresh run takes, given the workflow's `patched`: it records the newest version's patch. */
 export function freshPlannerVersion(patched: (patchId: string) => boolean): number {
+  if (patched(PLANNER_V4_PATCH)) return 4;
   return patched(PLANNER_V3_PATCH) ? 3 : 2;
 }
 
@@ -40,6 +44,7 @@ const PLANNERS: Readonly<Record<number, Planner>> = Object.freeze(
   Object.assign(Object.create(null) as Record<number, Planner>, {
     2: { nextStep, applyOutcome, plan, requestRetry, countsWithPhaseOnly: false },
     3: { nextStep: nextStepV3, applyOutcome: applyOutcomeV3, plan: planV3, requestRetry, countsWithPhaseOnly: true },
+    4: { nextStep: nextStepV4, applyOutcome: applyOutcomeV3, plan: planV4, requestRetry, countsWithPhaseOnly: true },
   }),
 );
 

@@ -28,6 +28,7 @@ export interface StatusInput {
   step?: Step;
   lastRejection?: Rejection;
   lastError?: string;
+  runtime?: string;
 }
 
 export function clusterPhase(
@@ -150,6 +151,7 @@ export function buildStatus(s: StatusInput, request: StatusRequest = {}): Cluste
     ...(s.step ? { operation: describeStep(s.step) } : {}),
     ...(s.lastRejection ? { lastRejection: s.lastRejection } : {}),
     ...(s.lastError ? { lastError: s.lastError } : {}),
+    ...(s.runtime ? { runtime: s.runtime } : {}),
   };
 }
 

@@ -203,10 +203,11 @@ export async function runStep(step: Step, ctx: StepContext): Promise<StepOutcome
 
 async function batchStep(
   members: string[],
-  call: () => Promise<{ failed: Record<string, string> }>,
+  call: () => Promise<{ failed: Record<string, string>; runtime?: string }>,
 ): Promise<StepOutcome> {
   try {
-    return { failed: (await call()).failed, runs: {} };
+    const { failed, runtime } = await call();
+    return runtime ? { failed, runs: {}, runtime } : { failed, runs: {} };
   } catch (error) {
     if (isCancellation(error)) throw error;
     // A failure that outlived its retries lands on every member of the step, never on the cluster.

@@ -95,7 +95,11 @@ const REFUSALS: [string, string[], number, RegExp][] = [
     /Failed to get node Id for the given FQDN nobody\.example/,
   ],
   ['configmacro', ['nodegroup', '--get_nodegroup_fqdns', '2'], 1, /No nodegroup 2 found/],
-  ['ccli', ['--tokenwait', 'ready', '--fqdn', CONTROLLER], 2, /--tokenwait is not supported by kdflow yet/],
+  // Token waits run only in a script kdflow runs (docs/adr/0047); their names are checked first.
+  ['ccli', ['--tokenwait', 'ready', '--fqdn', CONTROLLER], 2, /only in a script kdflow runs \(no KDFLOW_RUN_ID\)/],
+  ['ccli', ['--tokenwake', 'bad/token'], 2, /a token is 1 to 64 of A-Z a-z 0-9 \. _ -, not "bad\/token"/],
+  ['ccli', ['--tokenwait', 'ready', '-t', 'soon'], 2, /--timeout is a number of seconds, not "soon"/],
+  ['ccli', ['--tokenwait', 'a', '--tokenwake', 'b'], 2, /give --tokenwake or --tokenwait, not both/],
   ['ccli', ['--wait', 'services.x'], 2, /--wait is not supported by kdflow yet/],
   ['ccli', ['--cp', '--node', 'x'], 2, /--cp is not supported by kdflow$/m],
   ['configmacro', ['node'], 2, /at least one option/],

@@ -1,0 +1,34 @@
+/**
+ * The cluster's woken tokens (docs/adr/0047): `ccli --tokenwake` records one, `--tokenwait` asks.
+ * Pure, kept in the workflow's state as `[key, status]` pairs, newest last, at most MAX_TOKENS keys:
+ * the state stays bounded in bytes whatever the scripts do (a key is at most 253 + 1 + 64 chars).
+ */
+import { MAX_TOKENS, TOKEN_PATTERN, type TokenQuestion, type TokenStatus, type TokenWake } from '../api/contract.ts';
+
+export type WokenTokens = [key: string, status: TokenStatus][];
+
+const FQDN = /^[A-Za-z0-9.-]{1,253}$/;
+
+/** Why a wake is refused, or undefined when it is well formed. */
+export function wakeIssue(wake: TokenWake | undefined): string | undefined {
+  if (!wake || typeof wake.token !== 'string' || !TOKEN_PATTERN.test(wake.token))
+    return 'token: 1 to 64 of A-Z a-z 0-9 . _ -';
+  if (typeof wake.fqdn !== 'string' || !FQDN.test(wake.fqdn)) return 'fqdn: the waking member’s FQDN';
+  if (wake.status !== 'success' && wake.status !== 'error') return 'status: success or error';
+  return undefined;
+}
+
+/** The tokens after a wake: woken for the member (`FQDN/TOKEN`) and for any member (`* /TOKEN`); a wake again takes the newest status. */
+export function woke(tokens: WokenTokens, wake: TokenWake): WokenTokens {
+  const keys = [`${wake.fqdn}/${wake.token}`, `*/${wake.token}`];
+  const kept = tokens.filter(([key]) => !keys.includes(key));
+  return [...kept, ...keys.map((key): [string, TokenStatus] => [key, wake.status])].slice(-MAX_TOKENS);
+}
+
+/** Which of the keys asked about are woken. */
+export function wokenOf(tokens: WokenTokens, question: TokenQuestion | undefined): Record<string, TokenStatus> {
+  const asked = new Set(Array.isArray(question?.keys) ? question.keys.slice(0, MAX_TOKENS) : []);
+  const answer: Record<string, TokenStatus> = Object.create(null) as Record<string, TokenStatus>;
+  for (const [key, status] of tokens) if (asked.has(key)) answer[key] = status;
+  return answer;
+}

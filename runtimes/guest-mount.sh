@@ -1,11 +1,11 @@
 #!/bin/sh
 # Runs inside a private mount namespace (started by `unshare -m`): shows this member's directories at
 # the paths a pod would have them, then becomes the script. Mounts vanish with the namespace.
-# Usage: guest-mount.sh OPT_GUESTCONFIG ETC_GUESTCONFIG [--root HOME] [--hosts ADDRESSES_DIR HOSTS_FILE
+# Usage: guest-mount.sh OPT_GUESTCONFIG ETC_GUESTCONFIG [--root HOME] [--hosts CLUSTER_HOSTS HOSTS_FILE
 #          HOSTNAME] [--persist MEMBER FILE] [--bind SRC DST]... SCRIPT [ARG...]   (in this order; nothing evaluated)
 # --persist: a file of persistDirs, one a line, each bound from MEMBER/DIR (the member's volume); --bind: a
 # directory from the member's volume, such as /tmp (docs/adr/0046); --hosts: /etc/hosts from the
-# cluster's address claims (one line each) and /etc/hostname; --root: kdflow's home (the members'
+# cluster's hosts lines (one a member) and /etc/hostname; --root: kdflow's home (the members'
 # directories and the files kdflow keeps beside them), bound back at its own path when a mount hid it
 # (a KDFLOW_HOME under /tmp), so the member's files stay reachable.
 opt=$1 etc=$2
@@ -30,7 +30,7 @@ while :; do
     --hosts)
       # Rewritten in place, so a daemon's bind mount of an earlier run sees the new members too.
       { printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n'
-        cat "$2"/* 2> /dev/null; } > "$3" || fail "could not write $3"
+        cat "$2" 2> /dev/null; } > "$3" || fail "could not write $3"
       printf '%s\n' "$4" > "${3%/*}/hostname" || fail "could not write ${3%/*}/hostname"
       hosts=$3
       shift 4 ;;

@@ -13,7 +13,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RuntimeError } from '../errors.ts';
 import type { ContainmentMode } from '../containment.ts';
@@ -178,7 +178,7 @@ export class Sandbox {
     const address = await this.claim(member, clusterDir);
     if (this.network.mode === 'namespace') {
       const hub = hubName(clusterDir);
-      await this.hub(hub);
+      await this.hub(hub, clusterDir);
       const link = hubLink(root);
       await ip(['-n', hub, 'link', 'del', link]).catch(() => undefined);
       await ip([
@@ -206,10 +206,13 @@ export class Sandbox {
   }
 
   /** The cluster's namespace and bridge, made once (a second worker's `netns add` finds it there). */
-  private hub(hub: string): Promise<void> {
+  private hub(hub: string, clusterDir: string): Promise<void> {
     let made = this.hubs.get(hub);
     if (!made) {
       made = (async () => {
+        await collectOrphanHubs();
+        await mkdir(HUB_REGISTRY, { recursive: true, mode: 0o700 });
+        await writeFile(path.join(HUB_REGISTRY, hub), `${clusterDir}\n`, { mode: 0o600 });
         await ip(['netns', 'add', hub]).catch((error: Error) => {
           if (!/exists/i.test(error.message)) throw error;
         });
@@ -227,7 +230,9 @@ export class Sandbox {
 
   /**
    * The member's address: a claim file `<cluster>/.addresses/<address>` made with O_EXCL (so two
-   * workers never take one address), holding the member's /etc/hosts line.
+   * workers never take one address), holding the member's /etc/hosts line, which is also appended to
+   * the cluster's `.hosts` (O_APPEND: one small write is whole), so a script run reads one file,
+   * not one a member.
    */
   private async claim(member: MemberTarget, clusterDir: string): Promise<string> {
     const mode = this.network.mode as Exclude<NetworkMode, 'host'>;
@@ -239,7 +244,14 @@ export class Sandbox {
     // Kept beside the member's directory, so a member re-created under its name keeps its address.
     const mine = path.join(owners, member.name);
     const kept = (await readFile(mine, 'utf8').catch(() => '')).trim();
-    if (kept && (await readFile(path.join(dir, kept), 'utf8').catch(() => '')) === `${kept} ${line}`) return kept;
+    const hosts = path.join(clusterDir, HOSTS);
+    if (kept && (await readFile(path.join(dir, kept), 'utf8').catch(() => '')) === `${kept} ${line}`) {
+      // A worker lost between the claim and the append: the line is added now.
+      const listed = await readFile(hosts, 'utf8').catch(() => '');
+      if (!listed.startsWith(`${kept} ${line}`) && !listed.includes(`\n${kept} ${line}`))
+        await appendFile(hosts, `${kept} ${line}`, { mode: 0o600 });
+      return kept;
+    }
     const taken = new Set(await readdir(dir));
     for (let i = this.nextFree.get(clusterDir) ?? 0; ; i++) {
       const address = addressOf(mode, clusterDir, i);
@@ -255,6 +267,7 @@ export class Sandbox {
         await file.close();
       }
       this.nextFree.set(clusterDir, i + 1);
+      await appendFile(hosts, `${address} ${line}`, { mode: 0o600 });
       await writeFile(mine, `${address}\n`);
       return address;
     }
@@ -267,6 +280,12 @@ export class Sandbox {
     if (/^[0-9.]+$/.test(kept)) {
       await rm(path.join(clusterDir, ADDRESSES, kept), { force: true });
       this.nextFree.delete(clusterDir);
+      // The cluster's hosts lines without it: written whole, then renamed (a shrink; the planner runs one at a time).
+      const hosts = path.join(clusterDir, HOSTS);
+      const lines = (await readFile(hosts, 'utf8').catch(() => '')).split('\n');
+      const left = lines.filter((l) => l !== '' && !l.startsWith(`${kept} `));
+      await writeFile(`${hosts}.tmp`, left.map((l) => `${l}\n`).join(''), { mode: 0o600 });
+      await rename(`${hosts}.tmp`, hosts);
     }
     await rm(mine, { force: true });
   }
@@ -277,6 +296,7 @@ export class Sandbox {
     const hub = hubName(clusterDir);
     this.hubs.delete(hub);
     await ip(['netns', 'del', hub]).catch(() => undefined);
+    await rm(path.join(HUB_REGISTRY, hub), { force: true });
   }
 
   /** The persistDirs the scripts see at their guest paths, written at ensure: a script's prefix reads them. */
@@ -300,7 +320,7 @@ export class Sandbox {
       '--root',
       home,
       '--hosts',
-      path.join(clusterDir, ADDRESSES),
+      path.join(clusterDir, HOSTS),
       path.join(root, '.kdflow', 'hosts'),
       member.name,
       '--persist',
@@ -314,7 +334,27 @@ export class Sandbox {
 }
 
 const PERSIST_FILE = 'persist-dirs';
+/**
+ * Which cluster directory each cluster namespace is for. A namespace outlives a cluster whose
+ * directory was removed without `removeCluster` (a KDFLOW_HOME removed by hand, a test's teardown):
+ * the next namespace made on this machine deletes those first.
+ */
+const HUB_REGISTRY = '/run/kdflow/cluster-networks';
+
+async function collectOrphanHubs(): Promise<void> {
+  const hubs = await readdir(HUB_REGISTRY).catch(() => [] as string[]);
+  for (const hub of hubs) {
+    if (!/^kdflow-[0-9a-f]{12}$/.test(hub)) continue;
+    const dir = (await readFile(path.join(HUB_REGISTRY, hub), 'utf8').catch(() => '')).trim();
+    if (dir && (await stat(dir).catch(() => undefined))) continue;
+    await ip(['netns', 'del', hub]).catch(() => undefined);
+    await rm(path.join(HUB_REGISTRY, hub), { force: true });
+  }
+}
+
 const ADDRESSES = '.addresses';
+/** `<cluster>/.hosts`: every member's /etc/hosts line. */
+const HOSTS = '.hosts';
 /** `<cluster>/.address-of/<member>`: the member's address. */
 const OWNERS = '.address-of';
 

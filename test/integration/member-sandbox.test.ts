@@ -4,7 +4,7 @@
  * a private /tmp and persistDirs at their guest paths. Real processes and namespaces; in both
  * network modes this machine allows.
  */
-import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import { preparePackage } from '../../runtimes/config-package.ts';
 import { pidNamespaceSupport } from '../../runtimes/containment.ts';
 import { guestMountSupport } from '../../runtimes/guest-mounts.ts';
 import { LocalRuntime } from '../../runtimes/local.ts';
-import { networkNamespaceSupport, type NetworkSetting } from '../../runtimes/local/sandbox.ts';
+import { hubName, networkNamespaceSupport, type NetworkSetting } from '../../runtimes/local/sandbox.ts';
 import type { MemberSpec } from '../../runtimes/runtime.ts';
 import { runScript } from '../../runtimes/script/protocol.ts';
 
@@ -154,5 +154,35 @@ describe.runIf(canSandbox).each([
     await run(b, 'dial', a.fqdn);
     expect(await seen(a, 'dialed')).toBe(`hello from ${b.name}`);
     expect(await seen(b, 'dialed')).toBe(`hello from ${a.name}`);
+  });
+
+  it.runIf(runs)('forgets a removed member: its FQDN no longer resolves in the others', async () => {
+    await runtime.removeMember(b);
+    await run(a, 'look', b.fqdn);
+    expect(await seen(a, 'peer')).toBe('none');
+  });
+});
+
+describe.runIf(canSandbox && networkNamespaceSupport().available)('cluster networks', () => {
+  it('are deleted with their cluster, and one whose directory was removed by hand when the next is made', async () => {
+    const make = async () => {
+      const home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-hubs-'));
+      const runtime = new LocalRuntime(home, { network: 'namespace' });
+      const m = spec('hubs', 'hubs-a-0');
+      await runtime.ensureMember(m);
+      return { home, runtime, m, hub: `/run/netns/${hubName(path.join(home, 'members/sb/hubs'))}` };
+    };
+    const first = await make();
+    expect(existsSync(first.hub)).toBe(true);
+    // Its directory goes without removeCluster (a home removed by hand, a test's teardown).
+    await first.runtime.removeMember(first.m);
+    await rm(first.home, { recursive: true, force: true });
+    expect(existsSync(first.hub)).toBe(true);
+    const second = await make();
+    expect(existsSync(first.hub)).toBe(false);
+    await second.runtime.removeMember(second.m);
+    await second.runtime.removeCluster('sb', 'hubs');
+    expect(existsSync(second.hub)).toBe(false);
+    await rm(second.home, { recursive: true, force: true });
   });
 });

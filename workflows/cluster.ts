@@ -13,6 +13,7 @@ import {
   clusterSearchAttributes,
   deleteSignal,
   formatIssues,
+  memberFqdn,
   parseClusterInput,
   planQuery,
   resizedSpec,
@@ -197,7 +198,17 @@ export async function clusterWorkflow(
     state.tokens = woke(state.tokens ?? [], wake);
     return { woken: state.tokens.length };
   });
-  wf.setHandler(tokensQuery, (question) => wokenOf(state.tokens ?? [], question));
+  // Configured: by state, or by a configure of the running step that succeeded already (the step's
+  // outcome is applied once every member's run is over, and a `ccli --wait` is inside one of them).
+  const configuredNow = new Set<string>();
+  wf.setHandler(tokensQuery, (question) => {
+    const configured = new Set(
+      state.members
+        .filter((m) => m.state === 'configured' || configuredNow.has(m.name))
+        .map((m) => memberFqdn(m.name, state.desired.name, state.desired.namespace)),
+    );
+    return wokenOf(state.tokens ?? [], question, (fqdn) => configured.has(fqdn));
+  });
   wf.setHandler(statusQuery, (request) => status(request));
   wf.setHandler(statusVersionQuery, () => state.statusVersion);
   wf.setHandler(planQuery, planned);
@@ -223,13 +234,16 @@ export async function clusterWorkflow(
       state.seq += 1;
       if (step.kind === 'removeMembers') state.members = markDeleting(state.members, step.members);
       publish();
+      configuredNow.clear();
       const outcome = await runStep(step, {
         desired,
         members: state.members,
         seq: state.seq,
         clusterId,
         heartbeatTimeoutSeconds,
+        configured: configuredNow,
       });
+      configuredNow.clear();
       state.members = applyOutcome(desired, state.members, step, outcome);
       if (outcome.runtime) state.runtime = outcome.runtime.slice(0, 300);
     }

@@ -36,6 +36,8 @@ export interface StepContext {
   clusterId: string;
   /** Activity heartbeat timeout: how soon a killed worker's activities are retried elsewhere. */
   heartbeatTimeoutSeconds: number;
+  /** Members whose --configure of this step succeeded already, before the step ends (`ccli --wait`, docs/adr/0047). */
+  configured?: Set<string>;
 }
 
 export const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 10;
@@ -242,6 +244,7 @@ async function runEvent(
         { member, script },
       ]);
       outcome.runs[member.name] = runRecord(desired, ctx.seq, result, started);
+      if (step.event === 'configure') ctx.configured?.add(member.name);
       if (result.warning) (outcome.warnings ??= {})[member.name] = result.warning;
     } catch (error) {
       if (isCancellation(error)) throw error;

@@ -8,12 +8,13 @@
  * Durable: an unanswered request stays in the member, so an attempt that follows a lost worker gets
  * it again from its first `start` (which knows no request) and answers it.
  */
-import { TOKEN_PATTERN, type TokenStatus } from '../../api/messages.ts';
+import { TOKEN_PATTERN, type TokenStatus, type TokenWake } from '../../api/messages.ts';
 import { sleep } from '../processes.ts';
 import type { MemberTarget, Runtime, TokenBook } from '../runtime.ts';
 import { ANSWER } from './programs.ts';
 
 const POLL_MS = 1000;
+const WAKE_TRY_MS = 30_000;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const FQDN = /^(\*|[A-Za-z0-9.-]{1,253})$/;
 
@@ -63,13 +64,30 @@ export class TokenRequests {
         continue;
       }
       if (kind === 'wake') {
-        // A failure to reach the workflow fails the attempt; the request stays, and the next attempt wakes it.
-        await this.book.wake({ fqdn, token, status: status === 'error' ? 'error' : 'success' });
+        await this.wake({ fqdn, token, status: status === 'error' ? 'error' : 'success' });
         await this.answer(id, 'ok');
       } else if (kind === 'wait') {
         this.waits.set(id, { key: `${fqdn}/${token}` });
         this.polling ??= this.poll();
       } else await this.answer(id, `unknown token request "${kind}"`);
+    }
+  }
+
+  /**
+   * A busy or restarting server is asked again for up to WAKE_TRY_MS (a configure that runs once
+   * must not fail on a hiccup); after that the attempt fails, the request stays, and the next
+   * attempt wakes it.
+   */
+  private async wake(wake: TokenWake): Promise<void> {
+    const book = this.book as TokenBook;
+    const until = Date.now() + WAKE_TRY_MS;
+    for (;;) {
+      try {
+        return await book.wake(wake);
+      } catch (error) {
+        if (this.stopped || Date.now() >= until) throw error;
+        await sleep(POLL_MS);
+      }
     }
   }
 

@@ -22,7 +22,8 @@ const SCRIPT = `#!/bin/sh
 log=/opt/guestconfig/token.log
 case $(ccli --get node.role_id) in
   controller)
-    ccli --tokenwait "$WAIT_FOR" --fqdn "$WAKER" -t "$WAIT_SECONDS" || exit 1
+    if [ -n "$SERVICE" ]; then ccli --wait "$SERVICE" -t "$WAIT_SECONDS" || exit 1
+    else ccli --tokenwait "$WAIT_FOR" --fqdn "$WAKER" -t "$WAIT_SECONDS" || exit 1; fi
     echo "woken $(date +%s%N)" >> $log ;;
   worker)
     echo "waking $(date +%s%N)" >> $log
@@ -38,9 +39,14 @@ async function tokenPackage(): Promise<string> {
   return `file://${path.join(dir, 'appconfig')}`;
 }
 
-async function start(name: string, token: string, waitSeconds: number) {
-  const app = testApp(await tokenPackage(), { retry: { maximumAttempts: 1 } });
+async function start(name: string, token: string, waitSeconds: number, service = '') {
+  const app = testApp(await tokenPackage(), {
+    retry: { maximumAttempts: 1 },
+    services: [{ id: 'web', label: { name: 'web' }, endpoint: { port: 8080, urlScheme: 'http' } }],
+    config: { roleServices: [{ roleID: 'worker', serviceIDs: ['web'] }] },
+  });
   const env = [
+    { name: 'SERVICE', value: service },
     { name: 'WAIT_FOR', value: token },
     { name: 'WAKER', value: memberFqdn(`${name}-worker-0`, name, 'default') },
     { name: 'WAIT_SECONDS', value: String(waitSeconds) },
@@ -103,5 +109,15 @@ describe('ccli token waits across members', () => {
       /^configure on tok-never-controller-0 exited with 1: ccli: token never was not woken within 3 s \(--tokenwait --fqdn tok-never-worker-0\./,
     );
     expect(await tokenLog('tok-never', 'tok-never-controller-0')).toEqual([]);
+  });
+
+  it("releases --wait SERVICE_KEY once the service's members have configured", async () => {
+    const handle = await start('svc', '', 300, 'services.web.1.worker');
+    const status = await waitForStatus(handle, settled(1), 300_000);
+    expect(memberStates(status)).toEqual({ 'svc-controller-0': 'configured', 'svc-worker-0': 'configured' });
+    const [woken] = await tokenLog('svc', 'svc-controller-0');
+    const [waking] = await tokenLog('svc', 'svc-worker-0');
+    // The worker's script had run (and, the workflow says, succeeded) before the controller went on.
+    expect(BigInt(woken!.split(' ')[1]!)).toBeGreaterThan(BigInt(waking!.split(' ')[1]!));
   });
 });

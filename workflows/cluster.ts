@@ -198,6 +198,25 @@ export async function clusterWorkflow(
     changed();
     throw wf.ApplicationFailure.create({ type: 'InvalidChange', message: reason, nonRetryable: true });
   };
+  // Before any handler: a signal buffered since the start is delivered when its handler is set.
+  const rolling = rollingOperations({
+    state,
+    appName: input.appName,
+    clusterId,
+    heartbeatTimeoutSeconds,
+    deleting: () => deleting,
+    lifecycleStep: () => (operation ? step : undefined),
+    cancelOperation: () => operation?.cancel(),
+    stopAfterStep: () => {
+      stopAfterStep = true;
+    },
+    startDelete: () => {
+      deleting = true;
+      operation?.cancel();
+    },
+    reject,
+    publish,
+  });
   const validated = (raw: unknown): KdClusterSpec => {
     if (deleting) return reject('the cluster is being deleted');
     rolling.refuseChange();
@@ -303,24 +322,6 @@ export async function clusterWorkflow(
         .map((m) => memberFqdn(m.name, state.desired.name, state.desired.namespace)),
     );
     return wokenOf(state.tokens ?? [], question, (fqdn) => configured.has(fqdn));
-  });
-  const rolling = rollingOperations({
-    state,
-    appName: input.appName,
-    clusterId,
-    heartbeatTimeoutSeconds,
-    deleting: () => deleting,
-    lifecycleStep: () => (operation ? step : undefined),
-    cancelOperation: () => operation?.cancel(),
-    stopAfterStep: () => {
-      stopAfterStep = true;
-    },
-    startDelete: () => {
-      deleting = true;
-      operation?.cancel();
-    },
-    reject,
-    publish,
   });
   wf.setHandler(statusQuery, (request) => status(request));
   wf.setHandler(statusVersionQuery, () => state.statusVersion);

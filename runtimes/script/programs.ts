@@ -216,9 +216,10 @@ fi
 # Dots keep an idle exec stream from being closed; their sleep goes with them.
 ( trap 'kill $sp 2>/dev/null; exit 0' TERM; while :; do sleep 5 > /dev/null 2>&1 & sp=$!; wait $sp; printf .; done ) & dots=$!
 # A token request interrupts the wait (USR1, sent again until this program ends, so none is missed).
+# The watcher ends with this program, also when an exec cut short kills it (it writes nothing to die of).
 tok=; trap 'tok=1' USR1
 ( trap 'kill $sp 2>/dev/null; exit 0' TERM
-  while :; do sleep 0.2 > /dev/null 2>&1 & sp=$!; wait $sp; tokens_new && kill -s USR1 $$; done ) & watch=$!
+  while kill -0 $$ 2> /dev/null; do sleep 0.2 > /dev/null 2>&1 & sp=$!; wait $sp; tokens_new && kill -s USR1 $$; done ) & watch=$!
 [ "$state" = started ] && [ -z "$tok" ] && wait "$child"
 while ! ended_as && [ -z "$tok" ]; do
   p=; [ -f "$pidf" ] && read -r pl < "$pidf" && case $pl in "$run="*) p=\${pl#*=} ;; esac

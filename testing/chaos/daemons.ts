@@ -73,7 +73,7 @@ export async function daemons(env: ChaosEnv, { rounds, attempts }: DaemonOptions
         { name: 'CHAOS_CLEAR_ENV', value: kinds === 4 ? 'yes' : 'no' },
       ],
     });
-    await mkdir(path.join(env.dir, 'ledger', name), { recursive: true });
+    await mkdir(path.join(env.home, 'ledger', name), { recursive: true });
     const handle = await startCluster(
       env,
       name,

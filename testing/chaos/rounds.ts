@@ -88,7 +88,7 @@ export async function runRound(setup: RoundSetup, round: string, disrupt?: Disru
   const { env, rng, app, estimate } = setup;
   const lives: Live[] = (setup.phases ?? PHASES).map((phase) => {
     const name = `${setup.prefix}-${round}-${phase}`;
-    return { phase, name, ledger: path.join(env.dir, 'ledger', name), generation: phase === 'create' ? 1 : 2 };
+    return { phase, name, ledger: path.join(env.home, 'ledger', name), generation: phase === 'create' ? 1 : 2 };
   });
   const ledgerEnv = (l: Live) => [
     { name: 'CHAOS_LEDGER', value: l.ledger },

@@ -55,7 +55,7 @@ export async function runnerKill(env: ChaosEnv, rng: Rng, options: RunnerKillOpt
   ];
   for (const [i, withWorker] of plan.entries()) {
     const name = `runner-kill-${i}`;
-    const ledger = path.join(env.dir, 'ledger', name);
+    const ledger = path.join(env.home, 'ledger', name);
     await mkdir(ledger, { recursive: true });
     const member = memberName(name, 'controller', 0);
     const running = path.join(

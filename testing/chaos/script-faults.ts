@@ -58,7 +58,7 @@ export async function scriptFaults(env: ChaosEnv, rounds: number): Promise<PartR
   let statusBytes = 0;
   for (let r = 0; r < rounds; r++) {
     const name = `faults-${r}`;
-    const ledger = path.join(env.dir, 'ledger', name);
+    const ledger = path.join(env.home, 'ledger', name);
     await mkdir(ledger, { recursive: true });
     const role = (id: string, members: number) => ({
       id,

@@ -36,7 +36,7 @@ export async function signalFlood(env: ChaosEnv, rng: Rng, options: FloodOptions
   const operations: number[] = [];
   for (let t = 0; t < options.trials; t++) {
     const name = `flood-${t}`;
-    const ledger = path.join(env.dir, 'ledger', name);
+    const ledger = path.join(env.home, 'ledger', name);
     await mkdir(ledger, { recursive: true });
     const roleEnv = [
       { name: 'CHAOS_LEDGER', value: ledger },

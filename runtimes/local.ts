@@ -153,7 +153,12 @@ export class LocalRuntime implements Runtime {
   /** Every member of this home, every interval: the heal watch (docs/adr/0049). */
   watchMembers(onDown: (down: MemberDown) => void, signal: AbortSignal): Promise<void> {
     return watchLocalMembers(
-      { membersDir: this.layout.membersDir(), intervalMs: this.watchIntervalMs, readiness: (m) => this.readiness(m) },
+      {
+        membersDir: this.layout.membersDir(),
+        intervalMs: this.watchIntervalMs,
+        readiness: (m) => this.readiness(m),
+        incarnation: async (m) => (await readFile(this.layout.stateFile(m, 'keepalive.pid'), 'utf8')).trim(),
+      },
       onDown,
       signal,
     );

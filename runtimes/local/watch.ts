@@ -4,7 +4,9 @@
  * (directory there, keep-alive running). A directory and a process have no events to wait on, so
  * this polls; one scan per worker covers every cluster. A member must look dead on two scans in a
  * row before it is reported (a launch or removal passes through "dead" for a moment), and it is
- * reported once per death: again only after it was seen alive.
+ * reported once per death. A death is told from the next one by the member's incarnation (its
+ * keep-alive's recorded pid), not by a scan that saw it alive in between: a healed member that dies
+ * again before the next scan must be reported again.
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,6 +19,8 @@ export interface LocalWatchOptions {
   membersDir: string;
   intervalMs: number;
   readiness: (member: MemberTarget) => Promise<Readiness>;
+  /** What tells one life of the member from the next (a relaunch changes it); undefined when none is recorded. */
+  incarnation: (member: MemberTarget) => Promise<string | undefined>;
 }
 
 /** Member records under members/<namespace>/<cluster>/: every member this home made that was not removed. */
@@ -41,8 +45,8 @@ export async function watchLocalMembers(
   onDown: (down: MemberDown) => void,
   signal: AbortSignal,
 ): Promise<void> {
-  // Member key → scans in a row it looked dead.
-  const strikes = new Map<string, number>();
+  // Member key → scans in a row it looked dead, in which incarnation.
+  const strikes = new Map<string, { count: number; incarnation: string | undefined }>();
   while (!signal.aborted) {
     const seen = new Set<string>();
     for (const m of await recordedMembers(options.membersDir)) {
@@ -50,15 +54,16 @@ export async function watchLocalMembers(
       const key = `${m.namespace}/${m.cluster}/${m.name}`;
       seen.add(key);
       // Role, ordinal and FQDN are not needed to find a local member's directory and keep-alive.
-      const readiness: Readiness = await options
-        .readiness({ ...m, role: '', ordinal: 0, fqdn: '' })
-        .catch(() => ({ ready: true }));
+      const target = { ...m, role: '', ordinal: 0, fqdn: '' };
+      const readiness: Readiness = await options.readiness(target).catch(() => ({ ready: true }));
       if (readiness.ready) {
         strikes.delete(key);
         continue;
       }
-      const count = (strikes.get(key) ?? 0) + 1;
-      strikes.set(key, count);
+      const incarnation = await options.incarnation(target).catch(() => undefined);
+      const before = strikes.get(key);
+      const count = before && before.incarnation === incarnation ? before.count + 1 : 1;
+      strikes.set(key, { count, incarnation });
       if (count === 2)
         onDown({
           namespace: m.namespace,

@@ -189,8 +189,14 @@ if [ -z "$state" ]; then
   $sid sh -c "$runner" kdflow-run "$st" "$run" "$k/$ev" "$g/$ev.stdout" "$g/$ev.stderr" "$t" "$grace" "$ws" "$s" "$@" < /dev/null > /dev/null 2>&1 &
   child=$!; state=started
 fi
-# Dots keep an idle exec stream from being closed; their sleep goes with them.
-( trap 'kill $sp 2>/dev/null; exit 0' TERM; while :; do sleep 5 > /dev/null 2>&1 & sp=$!; wait $sp; printf .; done ) & dots=$!
+# Dots keep an idle exec stream from being closed; their sleep goes with them. They end with this
+# waiter too when it is killed: a dropped exec stream is, by kwok and some runtimes, a SIGKILL to it alone.
+# Parenthood is read from /proc/self, which names pids as /proc does ($$ may be a pid-namespace pid).
+read -r _me _ < /proc/self/stat
+( trap 'kill $sp 2>/dev/null; exit 0' TERM
+  while read -r _ _ _ _pp _ < /proc/self/stat && [ "$_pp" = "$_me" ]; do
+    sleep 5 > /dev/null 2>&1 & sp=$!; wait $sp; printf .
+  done ) & dots=$!
 [ "$state" = started ] && wait "$child"
 while ! ended_as; do
   p=; [ -f "$pidf" ] && read -r pl < "$pidf" && case $pl in "$run="*) p=\${pl#*=} ;; esac

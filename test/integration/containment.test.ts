@@ -22,7 +22,7 @@ import { LocalRuntime } from '../../runtimes/local.ts';
 import { runScript, runnerArgv } from '../../runtimes/script/protocol.ts';
 import type { MemberSpec, ScriptRequest } from '../../runtimes/runtime.ts';
 import { memberSpec } from '../../testing/members.ts';
-import { isAlive, processes, taggedProcesses } from '../../testing/processes.ts';
+import { childrenOf, isAlive, processes, taggedProcesses } from '../../testing/processes.ts';
 
 const CHILD = fileURLToPath(new URL('../support/run-script-child.ts', import.meta.url));
 const control = { signal: new AbortController().signal, heartbeat: () => {} };
@@ -350,6 +350,28 @@ esac
     const timedOut = await runScript(runtime, m, request('ct/kill/configure/2', { timeoutSeconds: 1 }), control);
     expect(timedOut).toMatchObject({ exitCode: null, timedOut: true });
     expect(timedOut.signal).toBeUndefined();
+  });
+
+  it('a waiter killed with its exec stream leaves nothing behind; the run goes on and is adopted', async () => {
+    const m = await install('c-waiter-0', `#!/bin/sh\nwhile [ ! -e "$KDFLOW_MEMBER_ROOT/go" ]; do sleep 0.1; done\n`);
+    const runId = 'ct/waiter/configure';
+    const run = runScript(runtime, m, request(runId), control);
+    // The waiter (the `kdflow-start` shell; in a pid namespace, nsenter's child) and, forked from it,
+    // the loop that keeps its stream busy.
+    const waiters = () =>
+      processes((p) => p.argv[0] === 'sh' && p.argv.includes('kdflow-start') && p.argv.includes(runId));
+    const [waiter, loop] = await until('the waiter and its loop run', async () => {
+      const found = (await waiters()).map((p) => p.pid);
+      const parent = found.find((pid) => childrenOf(pid).some((child) => found.includes(child)));
+      const child = parent && childrenOf(parent).find((pid) => found.includes(pid));
+      return parent && child ? [parent, child] : undefined;
+    });
+    // What kwok does to an exec whose stream dropped: SIGKILL to its process, and to nothing else.
+    process.kill(waiter as number, 'SIGKILL');
+    await until('the loop ends with its waiter', async () => (!isAlive(loop as number) ? true : undefined));
+    await writeFile(path.join(runtime.memberRoot(m), 'go'), '');
+    expect(await run).toMatchObject({ exitCode: 0, timedOut: false });
+    await until('no waiter is left', async () => ((await waiters()).length === 0 ? true : undefined));
   });
 });
 

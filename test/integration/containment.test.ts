@@ -360,11 +360,15 @@ esac
     // the loop that keeps its stream busy.
     const waiters = () =>
       processes((p) => p.argv[0] === 'sh' && p.argv.includes('kdflow-start') && p.argv.includes(runId));
+    // The loop is the waiter's forked copy whose own child is its `sleep 5` (the waiter forks other
+    // copies for a moment, one of which becomes the runner).
     const [waiter, loop] = await until('the waiter and its loop run', async () => {
       const found = (await waiters()).map((p) => p.pid);
-      const parent = found.find((pid) => childrenOf(pid).some((child) => found.includes(child)));
-      const child = parent && childrenOf(parent).find((pid) => found.includes(pid));
-      return parent && child ? [parent, child] : undefined;
+      const sleeps = (await processes((p) => p.argv[0] === 'sleep' && p.argv[1] === '5')).map((p) => p.pid);
+      for (const parent of found)
+        for (const child of childrenOf(parent))
+          if (found.includes(child) && childrenOf(child).some((pid) => sleeps.includes(pid))) return [parent, child];
+      return undefined;
     });
     // What kwok does to an exec whose stream dropped: SIGKILL to its process, and to nothing else.
     process.kill(waiter as number, 'SIGKILL');

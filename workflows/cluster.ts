@@ -117,6 +117,8 @@ export interface ClusterOptions {
 }
 
 const DEFAULT_CONNECTION_CHECK_SECONDS = 30;
+/** Heals by the restart rule (issue 17); a history from before it heals each member as `kdflow retry` does. */
+const HEAL_BY_RESTART_PATCH = 'heal-by-restart-rule';
 
 const MAX_STEPS_PER_OPERATION = 10_000;
 
@@ -476,8 +478,26 @@ export async function clusterWorkflow(
       if ('error' in probed)
         state.lastHeal = shortError(`could not check ${listed(due.map((p) => p.member))}: ${probed.error}`);
       else {
-        const healed = applyHeals(state.members, state.heals ?? [], due, probed.dead, Date.now(), heals, requestRetry);
+        // KubeDirector's restart rule for a member that is configured and missed nothing; the retry
+        // path (configure again, with a fresh configmeta) for the rest and in histories from before it.
+        const byRestart: string[] = [];
+        const restartable = (name: string) =>
+          state.members.some(
+            (m) =>
+              m.name === name && m.state === 'configured' && m.failedNotifies.length + m.retryNotifies.length === 0,
+          );
+        const relaunch = (members: Member[], only: string, dead: ReadonlySet<string>) => {
+          if (restartable(only) && wf.patched(HEAL_BY_RESTART_PATCH)) {
+            byRestart.push(only);
+            return members;
+          }
+          return requestRetry(members, only, dead);
+        };
+        const healed = applyHeals(state.members, state.heals ?? [], due, probed.dead, Date.now(), heals, relaunch);
         state.members = healed.members;
+        const taken = rolling.healByRestart(byRestart);
+        for (const name of byRestart)
+          if (!taken.includes(name)) state.members = requestRetry(state.members, name, new Set([name]));
         state.heals = healed.heals;
         if (healed.lastHeal) state.lastHeal = healed.lastHeal;
       }

@@ -143,12 +143,19 @@ export function startRestart(
   id: number,
   current: RolloutSide,
   members: Member[],
-  only: { role?: string; members?: string[] } = {},
+  only: { role?: string; members?: string[]; maxUnavailable?: number } = {},
 ): Rollout {
   const names = only.members && only.members.length > 0 ? new Set(only.members) : undefined;
   const include = (m: Member) => (only.role === undefined || m.role === only.role) && (!names || names.has(m.name));
   return begin(
-    { id, kind: 'restart', from: current, to: current, order: rolloutOrder(current.app, members, include) },
+    {
+      id,
+      kind: 'restart',
+      from: current,
+      to: current,
+      order: rolloutOrder(current.app, members, include),
+      ...(only.maxUnavailable !== undefined ? { maxUnavailable: only.maxUnavailable } : {}),
+    },
     members,
   );
 }

@@ -178,6 +178,23 @@ export function rollingOperations(host: RollingHost) {
       const rollout = startReconfigure(state.seq + 1, from, { app: state.desired.app, spec: next }, state.members);
       return rollout ? planRollout(rollout, state.members).map(describeRollingStep) : [];
     },
+    /**
+     * Self-healing by KubeDirector's restart rule (issue 17, docs/adr/0049): dead members come back as
+     * a restart of them alone, all at once (they are down already): re-created under their own name and
+     * volume, configured again only where no successful configure persisted, then `--restart` where
+     * their role lists it. Never while another rolling operation is unsettled. Returns the members taken.
+     */
+    healByRestart(names: string[]): string[] {
+      if (names.length === 0 || isUnsettled(state.rollout)) return [];
+      const rollout = startRestart(state.seq + 1, current(), state.members, {
+        members: names,
+        maxUnavailable: names.length,
+      });
+      if (rollout.order.length === 0) return [];
+      state.seq += 1;
+      state.rollout = rollout;
+      return rollout.order;
+    },
     runnable: () => isActive(state.rollout),
     operation: () => stepText,
     status: () => (state.rollout ? rolloutStatus(state.rollout) : undefined),

@@ -1,7 +1,9 @@
 /**
  * Self-healing members on the local runtime (docs/adr/0049): a member whose keep-alive dies or whose
  * directory is removed comes back configured, under its own name and node id, with no kdflow
- * command; one that keeps dying ends in config error with the reason; two workers heal a death once.
+ * command, by KubeDirector's restart rule (its configure status persisted: not configured again, and
+ * `--restart` where its role lists it; otherwise configured again); one that keeps dying ends in
+ * config error with the reason; two workers heal a death once.
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import { readFile, rm } from 'node:fs/promises';
@@ -87,31 +89,48 @@ async function scheduled(handle: WorkflowHandle, activity: string): Promise<numb
 
 const configuredAgain = (name: string, before: ClusterStatus) => (s: ClusterStatus) =>
   s.phase === 'configured' && !s.operation && configureRun(s, name) !== configureRun(before, name);
+/** Healed `count` times by a restart of it alone, and settled. */
+const restartedBack = (name: string, count: number) => (s: ClusterStatus) =>
+  s.phase === 'configured' &&
+  !s.operation &&
+  member(s, name)?.heals === count &&
+  s.rollout?.kind === 'restart' &&
+  s.rollout.phase === 'done';
+/** Workers list `restart`, so a restarted one starts its services again; the controller does not. */
+const RESTARTING_WORKERS: Parameters<typeof testApp>[1] = {
+  roles: [
+    { id: 'controller', cardinality: '1' },
+    { id: 'worker', cardinality: '0+', eventList: ['configure', 'addnodes', 'delnodes', 'restart'] },
+  ],
+};
 
 describe('self-healing members', () => {
-  it('a member whose keep-alive was killed comes back configured, with its node id and volume, and nobody else hears of it', async () => {
-    const app = testApp(await writePackage(`${h.home}/killed`));
+  it('a member whose keep-alive was killed comes back by the restart rule, with its node id and volume, and nobody else hears of it', async () => {
+    const app = testApp(await writePackage(`${h.home}/killed`), RESTARTING_WORKERS);
     const handle = await startCluster(h, 'killed', app, { controller: 1, worker: 2 });
     const before = await waitForStatus(handle, (s) => s.phase === 'configured');
     const id = await nodeId('killed', 'killed-worker-1');
     await killKeepAlive('killed', 'killed-worker-1');
 
-    const after = await waitForStatus(handle, configuredAgain('killed-worker-1', before));
+    const after = await waitForStatus(handle, restartedBack('killed-worker-1', 1));
     expect(member(after, 'killed-worker-1')).toMatchObject({ state: 'configured', ready: true, heals: 1 });
+    expect(configureRun(after, 'killed-worker-1')).toBe(configureRun(before, 'killed-worker-1'));
+    expect(after.rollout).toMatchObject({ kind: 'restart', phase: 'done', done: 1, total: 1 });
     expect(after.lastHeal).toMatch(/healing killed-worker-1 \(1 of 3\): keep-alive process is not running/);
     expect(await h.runtime.probeMembers([target('killed', 'killed-worker-1')])).toMatchObject({
       'killed-worker-1': { ready: true },
     });
-    // The same identity and volume: its node id, and the events log it kept, with one --configure more.
+    // The same identity and volume: its node id, and the events log it kept. Its configure status
+    // persisted, so it is not configured again; its role lists `restart`, so its services start again.
     expect(await nodeId('killed', 'killed-worker-1')).toBe(id);
-    expect(await eventsLog(h, 'killed', 'killed-worker-1')).toEqual(['--configure', '--configure']);
+    expect(await eventsLog(h, 'killed', 'killed-worker-1')).toEqual(['--configure', '--restart']);
     // The others heard nothing: same name and FQDN, so no --addnodes or --delnodes.
     expect(await eventsLog(h, 'killed', 'killed-controller-0')).toEqual(['--configure']);
     expect(await eventsLog(h, 'killed', 'killed-worker-0')).toEqual(['--configure']);
     expect((await downReports(handle)).length).toBeGreaterThanOrEqual(1);
     await handle.signal(deleteSignal);
     await handle.result();
-    await recordHistory(h, handle, 'heal');
+    await recordHistory(h, handle, 'heal-restart');
   });
 
   it('a member whose directory was removed is re-created and configured from scratch', async () => {
@@ -122,6 +141,8 @@ describe('self-healing members', () => {
 
     const after = await waitForStatus(handle, configuredAgain('wiped-worker-0', before));
     expect(member(after, 'wiped-worker-0')).toMatchObject({ state: 'configured', heals: 1 });
+    // A restart of it alone, which found no configure status on the new volume and so configured it.
+    expect(after.rollout).toMatchObject({ kind: 'restart', phase: 'done', done: 1, total: 1 });
     expect(after.lastHeal).toMatch(/healing wiped-worker-0 \(1 of 3\): member directory /);
     expect(await eventsLog(h, 'wiped', 'wiped-worker-0')).toEqual(['--configure']);
     expect(await eventsLog(h, 'wiped', 'wiped-controller-0')).toEqual(['--configure']);
@@ -134,24 +155,25 @@ describe('self-healing members', () => {
     const handle = await startCluster(h, 'dying', app, { controller: 1, worker: 1 }, 'default', {
       heal: { limit: 2, backoffSeconds: 0.2 },
     });
-    let status = await waitForStatus(handle, (s) => s.phase === 'configured');
+    await waitForStatus(handle, (s) => s.phase === 'configured');
     for (let heal = 1; heal <= 2; heal++) {
       await killKeepAlive('dying', 'dying-worker-0');
-      status = await waitForStatus(handle, configuredAgain('dying-worker-0', status));
-      expect(member(status, 'dying-worker-0')?.heals).toBe(heal);
+      await waitForStatus(handle, restartedBack('dying-worker-0', heal));
     }
     await killKeepAlive('dying', 'dying-worker-0');
-    status = await waitForStatus(handle, (s) => s.phase === 'config error' && !s.operation);
+    let status = await waitForStatus(handle, (s) => s.phase === 'config error' && !s.operation);
     const dead = member(status, 'dying-worker-0');
     expect(dead).toMatchObject({ state: 'config error', ready: false, heals: 3 });
     expect(dead?.lastError).toMatch(/died 3 times within 10 min, healed 2: keep-alive process is not running/);
     expect(status.lastHeal).toMatch(/dying-worker-0 not healed again \(3 deaths/);
-    expect(await eventsLog(h, 'dying', 'dying-worker-0')).toEqual(['--configure', '--configure', '--configure']);
+    // Healed twice by the restart rule (its configure status persisted; workers do not list `restart` here).
+    expect(await eventsLog(h, 'dying', 'dying-worker-0')).toEqual(['--configure']);
 
-    // `kdflow retry` re-creates it, and its count starts again.
+    // `kdflow retry` re-creates it and configures it again, and its count starts again.
     await handle.signal(retrySignal, { member: 'dying-worker-0' });
     status = await waitForStatus(handle, (s) => s.phase === 'configured' && !s.operation);
     expect(member(status, 'dying-worker-0')?.heals).toBeUndefined();
+    expect(await eventsLog(h, 'dying', 'dying-worker-0')).toEqual(['--configure', '--configure']);
     await handle.signal(deleteSignal);
     await handle.result();
   });
@@ -214,11 +236,12 @@ describe('self-healing members', () => {
       expect(observers).toContain('second-worker');
       gate.release();
 
-      const after = await waitForStatus(handle, configuredAgain('twice-worker-0', before));
-      expect(member(after, 'twice-worker-0')?.heals).toBe(1);
-      expect(await scheduled(handle, 'launchMembers')).toBe(launches + 1);
+      const after = await waitForStatus(handle, restartedBack('twice-worker-0', 1));
+      expect(configureRun(after, 'twice-worker-0')).toBe(configureRun(before, 'twice-worker-0'));
+      expect(await scheduled(handle, 'launchMembers')).toBe(launches);
+      expect(await scheduled(handle, 'replaceMembers')).toBe(1);
       expect(await scheduled(handle, 'probeMembers')).toBe(1);
-      expect(await eventsLog(h, 'twice', 'twice-worker-0')).toEqual(['--configure', '--configure']);
+      expect(await eventsLog(h, 'twice', 'twice-worker-0')).toEqual(['--configure']);
       await handle.signal(deleteSignal);
       await handle.result();
     } finally {

@@ -2,8 +2,9 @@
  * Part: member containers killed at random under configured clusters, healed with no command
  * (docs/adr/0049). Per round, a cluster of a controller and four workers; one or two members chosen
  * at random lose their container, each at random by kill -9 of its keep-alive or by rm -rf of its
- * directory, and nothing is sent to kdflow. Checked: every killed member comes back configured (a new
- * configure run) and the cluster settles configured; the members left alone were not configured
+ * directory, and nothing is sent to kdflow. Checked: every killed member comes back configured by
+ * KubeDirector's restart rule (configured again only where its directory, and so its configure
+ * status, was removed) and the cluster settles configured; the members left alone were not configured
  * again and heard no notify (a healed member keeps its name); the status names the heal; one
  * keep-alive per member and no stray process; after delete nothing of the cluster runs.
  * Convergence is from the kill to that settled status.
@@ -32,6 +33,8 @@ const runOf = (s: ClusterStatus, name: string, event = 'configure') =>
     .flatMap((r) => r.members)
     .find((m) => m.name === name)
     ?.events.find((e) => e.event === event)?.runId;
+const healsOf = (s: ClusterStatus, name: string) =>
+  s.roles.flatMap((r) => r.members).find((m) => m.name === name)?.heals ?? 0;
 
 export async function memberKill(env: ChaosEnv, rng: Rng, options: { rounds: number }): Promise<PartReport> {
   const started = Date.now();
@@ -77,7 +80,9 @@ export async function memberKill(env: ChaosEnv, rng: Rng, options: { rounds: num
       after = await waitForStatus(
         handle,
         (s) =>
-          s.phase === 'configured' && !s.operation && victims.every((v) => runOf(s, v.name) !== runOf(before, v.name)),
+          s.phase === 'configured' &&
+          !s.operation &&
+          victims.every((v) => healsOf(s, v.name) > healsOf(before, v.name)),
         HEAL_LIMIT_MS,
       );
       healMs.push(Date.now() - killedAt);
@@ -91,6 +96,14 @@ export async function memberKill(env: ChaosEnv, rng: Rng, options: { rounds: num
         const victim = victims.some((v) => v.name === m.name);
         if (member?.state !== 'configured') problems.push(`${m.name} is ${member?.state ?? 'missing'}`);
         if (victim && !member?.heals) problems.push(`${m.name} was healed but status counts no heal`);
+        // KubeDirector's restart rule: a kept volume keeps the configure status (not configured again);
+        // a removed directory is a fresh member, configured again.
+        const kill = victims.find((v) => v.name === m.name)?.kill;
+        const configuredAgain = runOf(after, m.name) !== runOf(before, m.name);
+        if (kill === 'directory' && !configuredAgain)
+          problems.push(`${m.name} lost its directory but was not configured`);
+        if (kill && kill !== 'directory' && configuredAgain)
+          problems.push(`${m.name} kept its configure status but was configured again`);
         if (!victim && runOf(after, m.name) !== runOf(before, m.name))
           problems.push(`${m.name} was configured again though alive`);
         if (!victim && member?.events.some((e) => e.event !== 'configure'))
@@ -127,7 +140,7 @@ export async function memberKill(env: ChaosEnv, rng: Rng, options: { rounds: num
       kills,
       killToHealedMs: summarize(healMs),
       notes:
-        'Per round: a controller and four workers, configured; one or two random members lose their container (kill -9 of the keep-alive, or rm -rf of the member directory, at random); no command is sent. Checked: each comes back configured, nobody else is configured again or notified, status names the heal, one keep-alive per member, no stray process, nothing left after delete.',
+        'Per round: a controller and four workers, configured; one or two random members lose their container (kill -9 of the keep-alive, or rm -rf of the member directory, at random); no command is sent. Checked: each comes back configured (configured again only if its directory was removed: the restart rule), nobody else is configured again or notified, status names the heal, one keep-alive per member, no stray process, nothing left after delete.',
     },
   );
 }

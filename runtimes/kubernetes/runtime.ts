@@ -157,19 +157,19 @@ export class KubernetesRuntime implements Runtime {
     heartbeat: (detail?: unknown) => void,
   ): Promise<void> {
     const { namespace, name } = member;
-    const pod = await readIfPresent(() => this.core.readNamespacedPod({ namespace, name }));
+    const pod = await this.readIfPresent(`pod ${name}`, () => this.core.readNamespacedPod({ namespace, name }));
     if (!pod) return;
     refuseForeign('pod', pod, member);
     if (pod.metadata?.annotations?.[REPLACEMENT_ANNOTATION] === replacement.token) return;
     if (!pod.metadata?.deletionTimestamp) {
       await this.inPod(member, 'cleanup', [], undefined, { allowFailure: true }).catch(() => undefined);
-      await deleteIfPresent(() =>
+      await this.deleteIfPresent(`pod ${name}`, () =>
         this.core.deleteNamespacedPod({ namespace, name, body: { preconditions: { uid: pod.metadata?.uid } } }),
       );
     }
     const until = Date.now() + this.options.removalWaitSeconds * 1000;
     for (;;) {
-      const current = await readIfPresent(() => this.core.readNamespacedPod({ namespace, name }));
+      const current = await this.readIfPresent(`pod ${name}`, () => this.core.readNamespacedPod({ namespace, name }));
       if (current?.metadata?.uid !== pod.metadata?.uid) return;
       if (Date.now() >= until)
         throw new RuntimeError('MemberNotReady', `pod ${name} is still terminating; it is replaced once it is gone`);

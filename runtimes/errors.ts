@@ -7,7 +7,9 @@ export type RuntimeErrorType =
   | 'RuntimeFailure'
   // A member's file injection or secret (docs/adr/0045).
   | 'FileInjectionFailed'
-  | 'SecretNotFound';
+  | 'SecretNotFound'
+  /** A call to the API server ran out of its own bound (docs/adr/0043); always retryable. */
+  | 'ApiTimeout';
 
 export class RuntimeError extends Error {
   override readonly name = 'RuntimeError';

@@ -8,8 +8,10 @@
 import { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
 import { RuntimeError } from '../errors.ts';
 import type { ExecResult } from '../runtime.ts';
+import { apiTimeout, watchedCall, type ApiBounds } from './bounds.ts';
 import { CONTAINER } from './objects.ts';
 
 const MAX_CAPTURE = 1024 * 1024;
@@ -50,36 +52,78 @@ export function exitCodeOf(status: V1Status): number | null {
   return fromMessage ? Number(fromMessage[1]) : null;
 }
 
+/** The part of the exec websocket (ws) used here: the client's types name it but do not ship ws's. */
+interface ExecSocket {
+  on(event: 'message' | 'pong', listener: () => void): void;
+  once(event: 'close' | 'error', listener: () => void): void;
+  ping(): void;
+  close(): void;
+  terminate(): void;
+}
+
+/**
+ * The kubeconfig as the exec's websocket sees it, with a bound on the opening handshake: an upgrade
+ * the API server accepts and never answers fails instead of waiting.
+ */
+function withHandshakeTimeout(kc: KubeConfig, ms: number): KubeConfig {
+  return new Proxy(kc, {
+    get(target, property) {
+      if (property === 'applyToHTTPSOptions')
+        return async (opts: Record<string, unknown>) => {
+          await target.applyToHTTPSOptions(opts);
+          opts.handshakeTimeout = ms;
+        };
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+export interface ExecBounds extends ApiBounds {
+  /** Names the exec in errors and the slow-call log line. */
+  what: string;
+  logger: Logger;
+}
+
 export async function execInPod(
   kc: KubeConfig,
   namespace: string,
   pod: string,
   command: string[],
+  bounds: ExecBounds,
   stdin?: Uint8Array,
   signal?: AbortSignal,
 ): Promise<ExecResult> {
   const out = collector();
   const err = collector();
   let status: V1Status | undefined;
-  let socket;
+  let socket: ExecSocket;
+  const exec = new Exec(withHandshakeTimeout(kc, bounds.callTimeoutMs));
   const firstTry = Date.now();
   for (let wait = 250; ; wait = Math.min(wait * 2, 2000)) {
     try {
-      socket = await new Exec(kc).exec(
-        namespace,
-        pod,
-        CONTAINER,
-        command,
-        out.stream,
-        err.stream,
-        stdin ? Readable.from([Buffer.from(stdin)]) : null,
-        false,
-        (s) => {
-          status = s;
-        },
-      );
+      socket = (await watchedCall(
+        bounds.what,
+        () =>
+          exec.exec(
+            namespace,
+            pod,
+            CONTAINER,
+            command,
+            out.stream,
+            err.stream,
+            stdin ? Readable.from([Buffer.from(stdin)]) : null,
+            false,
+            (s) => {
+              status = s;
+            },
+          ),
+        { slowCallMs: bounds.slowCallMs, boundMs: bounds.callTimeoutMs },
+        bounds.logger,
+      )) as unknown as ExecSocket;
       break;
     } catch (error) {
+      if (error instanceof RuntimeError) throw error;
       const waited = Date.now() - firstTry;
       if (!apiUnreachable(error) || signal?.aborted || waited >= UNREACHABLE_LIMIT_MS)
         throw new RuntimeError(
@@ -89,15 +133,34 @@ export async function execInPod(
       await sleep(wait, undefined, signal ? { signal } : {}).catch(() => undefined);
     }
   }
+  // A command may be silent for long, so the bound is on the connection, not the output: pings every
+  // third of the idle bound, and any data or pong resets it. A half-open connection answers neither.
+  let idle = false;
   await new Promise<void>((resolve) => {
+    let heard = Date.now();
+    const touch = () => {
+      heard = Date.now();
+    };
+    socket.on('message', touch);
+    socket.on('pong', touch);
+    const check = setInterval(
+      () => {
+        if (Date.now() - heard < bounds.streamIdleMs) return socket.ping();
+        idle = true;
+        socket.terminate();
+      },
+      Math.max(1, Math.floor(bounds.streamIdleMs / 3)),
+    );
     const abort = () => socket.close();
     signal?.addEventListener('abort', abort, { once: true });
     socket.once('close', () => {
+      clearInterval(check);
       signal?.removeEventListener('abort', abort);
       resolve();
     });
     socket.once('error', () => socket.close());
   });
+  if (idle) throw apiTimeout(bounds.what, bounds.streamIdleMs, 'no data and no pong on the exec stream');
   const exitCode = status ? exitCodeOf(status) : null;
   return {
     exitCode,

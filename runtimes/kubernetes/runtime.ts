@@ -21,7 +21,8 @@ import {
   type Replacement,
   type Runtime,
 } from '../runtime.ts';
-import { execInPod } from './exec.ts';
+import { DEFAULT_API_BOUNDS, boundedCoreApi, watchedCall, type ApiBounds } from './bounds.ts';
+import { execInPod, type ExecBounds } from './exec.ts';
 import { ENTER, inPodCommand, type InPodProgram } from './in-pod.ts';
 import {
   LABELS,
@@ -47,6 +48,8 @@ export interface KubernetesRuntimeOptions {
   /** How long removeMember waits for a pod to be gone before leaving it terminating. */
   removalWaitSeconds?: number;
   logger?: Logger;
+  /** The bounds on each API call and exec stream (docs/adr/0043); tests shorten them. */
+  bounds?: Partial<ApiBounds>;
 }
 
 /** Whose objects are meant: a member's (with `name`), or the cluster's own (the headless Service). */
@@ -73,16 +76,72 @@ export class KubernetesRuntime implements Runtime {
   readonly kind = 'kubernetes';
   private readonly kc: KubeConfig;
   private readonly core: CoreV1Api;
-  private readonly options: Required<KubernetesRuntimeOptions>;
+  private readonly options: Required<Omit<KubernetesRuntimeOptions, 'bounds'>>;
+  private readonly bounds: ApiBounds;
 
-  constructor(kc?: KubeConfig, options: KubernetesRuntimeOptions = {}) {
+  /** `core` is for tests that stand in for the API; otherwise it is the bounded client of `kc`. */
+  constructor(kc?: KubeConfig, options: KubernetesRuntimeOptions = {}, core?: CoreV1Api) {
     this.kc = kc ?? defaultKubeConfig();
-    this.core = this.kc.makeApiClient(CoreV1Api);
+    this.bounds = { ...DEFAULT_API_BOUNDS, ...options.bounds };
+    this.core = core ?? boundedCoreApi(this.kc, this.bounds.callTimeoutMs);
     this.options = {
       problemGraceSeconds: options.problemGraceSeconds ?? Number(process.env.KDFLOW_K8S_PROBLEM_GRACE_SECONDS ?? 60),
       removalWaitSeconds: options.removalWaitSeconds ?? 20,
       logger: options.logger ?? rootLogger.child({ component: 'kubernetes-runtime' }),
     };
+  }
+
+  /**
+   * Every API request goes through here: named, logged once when slow, its timeout an ApiTimeout,
+   * and other failures RuntimeErrors. Invalid requests cannot succeed on retry. Forbidden (403) can:
+   * a kube-apiserver that has just started answers 403 until its RBAC caches are filled, and so does
+   * one whose RoleBinding was applied a moment ago (docs/adr/0043).
+   */
+  private async api<T>(what: string, call: () => Promise<T>, absent?: (code: number | undefined) => T | undefined) {
+    try {
+      return await watchedCall(
+        what,
+        call,
+        { slowCallMs: this.bounds.slowCallMs, boundMs: this.bounds.callTimeoutMs },
+        this.options.logger,
+      );
+    } catch (error) {
+      if (error instanceof RuntimeError) throw error;
+      const code = statusCode(error);
+      const instead = absent?.(code);
+      if (instead !== undefined) return instead;
+      const permanent = code === 400 || code === 422;
+      throw new RuntimeError(
+        'RuntimeFailure',
+        `${what}: ${code ? `HTTP ${code}: ` : ''}${apiMessage(error)}`,
+        permanent,
+      );
+    }
+  }
+
+  /** The object, or undefined when the API says it does not exist (404). */
+  private async readIfPresent<T>(what: string, read: () => Promise<T>): Promise<T | undefined> {
+    const got = await this.api<T | typeof ABSENT>(`reading ${what}`, read, (code) =>
+      code === 404 ? ABSENT : undefined,
+    );
+    return got === ABSENT ? undefined : got;
+  }
+
+  /** The created object, or undefined when one of that name exists already (409). */
+  private async createIfAbsent<T>(what: string, create: () => Promise<T>): Promise<T | undefined> {
+    const got = await this.api<T | typeof ABSENT>(`creating ${what}`, create, (code) =>
+      code === 409 ? ABSENT : undefined,
+    );
+    return got === ABSENT ? undefined : got;
+  }
+
+  /** Deletes, and takes "not found" (404) as done. */
+  private async deleteIfPresent(what: string, remove: () => Promise<unknown>): Promise<void> {
+    await this.api(`deleting ${what}`, remove, (code) => (code === 404 ? ABSENT : undefined));
+  }
+
+  private execBounds(what: string): ExecBounds {
+    return { ...this.bounds, what, logger: this.options.logger };
   }
 
   async ensureMember(member: MemberSpec): Promise<void> {
@@ -109,14 +168,14 @@ export class KubernetesRuntime implements Runtime {
         () => this.core.readNamespacedPersistentVolumeClaim({ namespace, name: blockName }),
       );
     }
-    const existing = await readIfPresent(() => this.core.readNamespacedPod({ namespace, name }));
+    const existing = await this.readIfPresent(`pod ${name}`, () => this.core.readNamespacedPod({ namespace, name }));
     if (existing) refuseForeign('pod', existing, member);
     if (existing?.metadata?.deletionTimestamp)
       throw new RuntimeError('MemberNotReady', `pod ${name} is still terminating; it is created again once it is gone`);
     // A pod that ended (evicted, failed) never runs again: it goes, and the member is made anew (docs/adr/0049).
     const ended = existing && podEnded(existing);
     if (existing && ended) {
-      await deleteIfPresent(() =>
+      await this.deleteIfPresent(`pod ${name}`, () =>
         this.core.deleteNamespacedPod({ namespace, name, body: { preconditions: { uid: existing.metadata?.uid } } }),
       );
       throw new RuntimeError(
@@ -157,19 +216,19 @@ export class KubernetesRuntime implements Runtime {
     heartbeat: (detail?: unknown) => void,
   ): Promise<void> {
     const { namespace, name } = member;
-    const pod = await readIfPresent(() => this.core.readNamespacedPod({ namespace, name }));
+    const pod = await this.readIfPresent(`pod ${name}`, () => this.core.readNamespacedPod({ namespace, name }));
     if (!pod) return;
     refuseForeign('pod', pod, member);
     if (pod.metadata?.annotations?.[REPLACEMENT_ANNOTATION] === replacement.token) return;
     if (!pod.metadata?.deletionTimestamp) {
       await this.inPod(member, 'cleanup', [], undefined, { allowFailure: true }).catch(() => undefined);
-      await deleteIfPresent(() =>
+      await this.deleteIfPresent(`pod ${name}`, () =>
         this.core.deleteNamespacedPod({ namespace, name, body: { preconditions: { uid: pod.metadata?.uid } } }),
       );
     }
     const until = Date.now() + this.options.removalWaitSeconds * 1000;
     for (;;) {
-      const current = await readIfPresent(() => this.core.readNamespacedPod({ namespace, name }));
+      const current = await this.readIfPresent(`pod ${name}`, () => this.core.readNamespacedPod({ namespace, name }));
       if (current?.metadata?.uid !== pod.metadata?.uid) return;
       if (Date.now() >= until)
         throw new RuntimeError('MemberNotReady', `pod ${name} is still terminating; it is replaced once it is gone`);
@@ -198,9 +257,9 @@ export class KubernetesRuntime implements Runtime {
     create: () => Promise<T>,
     read: () => Promise<T>,
   ): Promise<T> {
-    const created = await createIfAbsent(`${kind} ${name}`, create);
+    const created = await this.createIfAbsent(`${kind} ${name}`, create);
     if (created) return created;
-    const existing = await apiCall(`reading ${kind} ${name}`, read);
+    const existing = await this.api(`reading ${kind} ${name}`, read);
     refuseForeign(kind, existing, owner);
     return existing;
   }
@@ -222,7 +281,7 @@ export class KubernetesRuntime implements Runtime {
       groups.set(`${m.namespace}/${m.cluster}`, [...(groups.get(`${m.namespace}/${m.cluster}`) ?? []), m]);
     const results = await Promise.all(
       [...groups.values()].map((group) =>
-        apiCall('watching pods', () =>
+        this.api(`watching pods of ${group[0]?.namespace}/${group[0]?.cluster}`, () =>
           watchReadiness(this.kc, this.core, group, wait, { problemGraceMs: this.options.problemGraceSeconds * 1000 }),
         ),
       ),
@@ -238,7 +297,7 @@ export class KubernetesRuntime implements Runtime {
       clusters.set(`${m.namespace}/${m.cluster}`, [...(clusters.get(`${m.namespace}/${m.cluster}`) ?? []), m]);
     for (const group of clusters.values()) {
       const { namespace, cluster } = group[0] as MemberTarget;
-      const pods = await apiCall('listing pods', () =>
+      const pods = await this.api(`listing pods of ${namespace}/${cluster}`, () =>
         this.core.listNamespacedPod({ namespace, labelSelector: clusterSelector(cluster) }),
       );
       const byName = new Map(pods.items.map((pod) => [pod.metadata?.name, pod]));
@@ -250,8 +309,8 @@ export class KubernetesRuntime implements Runtime {
   async readObject(kind: ObjectKind, namespace: string, name: string): Promise<StoredObject | undefined> {
     const object =
       kind === 'ConfigMap'
-        ? await readIfPresent(() => this.core.readNamespacedConfigMap({ namespace, name }))
-        : await readIfPresent(() => this.core.readNamespacedSecret({ namespace, name }));
+        ? await this.readIfPresent(`ConfigMap ${name}`, () => this.core.readNamespacedConfigMap({ namespace, name }))
+        : await this.readIfPresent(`Secret ${name}`, () => this.core.readNamespacedSecret({ namespace, name }));
     if (!object) return undefined;
     return {
       kind,
@@ -318,6 +377,7 @@ export class KubernetesRuntime implements Runtime {
       member.namespace,
       member.name,
       ['sh', '-c', ENTER, 'kdflow', `${member.namespace}/${member.name}`, ...argv],
+      this.execBounds(`exec ${argv[0] ?? ''} in ${member.namespace}/${member.name}`),
       options.stdin,
       options.signal,
     );
@@ -329,14 +389,14 @@ export class KubernetesRuntime implements Runtime {
   }
 
   async oomKilledSince(member: MemberTarget, since: number): Promise<boolean> {
-    const pod = await readIfPresent(() =>
+    const pod = await this.readIfPresent(`pod ${member.name}`, () =>
       this.core.readNamespacedPod({ namespace: member.namespace, name: member.name }),
     );
     return oomKilledSince(pod, since);
   }
 
   async readGuestFile(member: MemberTarget, guestPath: string): Promise<string | undefined> {
-    const pod = await readIfPresent(() =>
+    const pod = await this.readIfPresent(`pod ${member.name}`, () =>
       this.core.readNamespacedPod({ namespace: member.namespace, name: member.name }),
     );
     if (!pod || foreignOwner(pod.metadata?.labels, member.cluster, member.name)) return undefined;
@@ -348,22 +408,22 @@ export class KubernetesRuntime implements Runtime {
 
   async removeMember(member: MemberTarget): Promise<void> {
     const { namespace, cluster, name } = member;
-    const pod = await readIfPresent(() => this.core.readNamespacedPod({ namespace, name }));
+    const pod = await this.readIfPresent(`pod ${name}`, () => this.core.readNamespacedPod({ namespace, name }));
     const podIsOurs = pod !== undefined && this.ours('pod', pod, member);
     if (pod && podIsOurs && !pod.metadata?.deletionTimestamp) {
       await this.inPod(member, 'cleanup', [], undefined, { allowFailure: true }).catch(() => undefined);
-      await deleteIfPresent(() =>
+      await this.deleteIfPresent(`pod ${name}`, () =>
         this.core.deleteNamespacedPod({ namespace, name, body: { preconditions: { uid: pod.metadata?.uid } } }),
       );
     }
-    const services = await apiCall('listing services', () =>
+    const services = await this.api(`listing services of ${name}`, () =>
       this.core.listNamespacedService({
         namespace,
         labelSelector: `${clusterSelector(cluster)},${LABELS.member}=${name}`,
       }),
     );
     for (const s of services.items)
-      await deleteIfPresent(() =>
+      await this.deleteIfPresent(`service ${s.metadata?.name}`, () =>
         this.core.deleteNamespacedService({
           namespace,
           name: s.metadata?.name ?? memberServiceName(name, ''),
@@ -371,13 +431,13 @@ export class KubernetesRuntime implements Runtime {
         }),
       );
     // The data volume and any block devices: every PVC labelled as this member's.
-    const pvcs = await apiCall('listing PVCs', () =>
+    const pvcs = await this.api(`listing PVCs of member ${name}`, () =>
       this.core.listNamespacedPersistentVolumeClaim({
         namespace,
         labelSelector: `${clusterSelector(cluster)},${LABELS.member}=${name}`,
       }),
     );
-    const dataPvc = await readIfPresent(() =>
+    const dataPvc = await this.readIfPresent(`PVC ${pvcName(name)}`, () =>
       this.core.readNamespacedPersistentVolumeClaim({ namespace, name: pvcName(name) }),
     );
     const candidates = [
@@ -386,7 +446,7 @@ export class KubernetesRuntime implements Runtime {
     ];
     for (const pvc of candidates) {
       if (!this.ours('PVC', pvc, member)) continue;
-      await deleteIfPresent(() =>
+      await this.deleteIfPresent(`PVC ${pvc.metadata?.name}`, () =>
         this.core.deleteNamespacedPersistentVolumeClaim({
           namespace,
           name: pvc.metadata?.name ?? pvcName(name),
@@ -399,7 +459,8 @@ export class KubernetesRuntime implements Runtime {
     const until = Date.now() + this.options.removalWaitSeconds * 1000;
     while (
       Date.now() < until &&
-      (await readIfPresent(() => this.core.readNamespacedPod({ namespace, name })))?.metadata?.uid === pod.metadata?.uid
+      (await this.readIfPresent(`pod ${name}`, () => this.core.readNamespacedPod({ namespace, name })))?.metadata
+        ?.uid === pod.metadata?.uid
     )
       await new Promise((r) => setTimeout(r, 250));
   }
@@ -407,8 +468,10 @@ export class KubernetesRuntime implements Runtime {
   async listMembers(namespace: string, cluster: string): Promise<string[]> {
     const selector = clusterSelector(cluster);
     const [pods, pvcs] = await Promise.all([
-      apiCall('listing pods', () => this.core.listNamespacedPod({ namespace, labelSelector: selector })),
-      apiCall('listing PVCs', () =>
+      this.api(`listing pods of ${namespace}/${cluster}`, () =>
+        this.core.listNamespacedPod({ namespace, labelSelector: selector }),
+      ),
+      this.api(`listing PVCs of ${namespace}/${cluster}`, () =>
         this.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector: selector }),
       ),
     ]);
@@ -424,11 +487,11 @@ export class KubernetesRuntime implements Runtime {
   }
 
   async removeCluster(namespace: string, cluster: string): Promise<void> {
-    const anchor = await readIfPresent(() =>
+    const anchor = await this.readIfPresent(`service ${headlessServiceName(cluster)}`, () =>
       this.core.readNamespacedService({ namespace, name: headlessServiceName(cluster) }),
     );
     if (!anchor || !this.ours('service', anchor, { namespace, cluster })) return;
-    await deleteIfPresent(() =>
+    await this.deleteIfPresent(`service ${headlessServiceName(cluster)}`, () =>
       this.core.deleteNamespacedService({
         namespace,
         name: headlessServiceName(cluster),
@@ -449,6 +512,7 @@ export class KubernetesRuntime implements Runtime {
       member.namespace,
       member.name,
       inPodCommand(program, `${member.namespace}/${member.name}`, args),
+      this.execBounds(`exec ${program} in ${member.namespace}/${member.name}`),
       stdin,
       options.signal,
     );
@@ -489,46 +553,5 @@ function apiMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/**
- * API failures as RuntimeErrors: invalid requests cannot succeed on retry. Forbidden (403) can: a
- * kube-apiserver that has just started answers 403 until its RBAC caches are filled, and so does
- * one whose RoleBinding was applied a moment ago. So a 403 is retried by the activity's policy and
- * named in the member's error if it lasts (docs/adr/0043).
- */
-async function apiCall<T>(what: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof RuntimeError) throw error;
-    const code = statusCode(error);
-    const permanent = code === 400 || code === 422;
-    throw new RuntimeError('RuntimeFailure', `${what}: ${code ? `HTTP ${code}: ` : ''}${apiMessage(error)}`, permanent);
-  }
-}
-
-async function createIfAbsent<T>(what: string, create: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await create();
-  } catch (error) {
-    if (statusCode(error) === 409) return undefined;
-    return apiCall(`creating ${what}`, () => Promise.reject(error));
-  }
-}
-
-async function readIfPresent<T>(read: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await read();
-  } catch (error) {
-    if (statusCode(error) === 404) return undefined;
-    return apiCall('reading', () => Promise.reject(error));
-  }
-}
-
-async function deleteIfPresent(remove: () => Promise<unknown>): Promise<void> {
-  try {
-    await remove();
-  } catch (error) {
-    if (statusCode(error) === 404) return;
-    await apiCall('deleting', () => Promise.reject(error));
-  }
-}
+/** What an API call answers instead of its object when the API's answer means "not there" (404) or "already there" (409). */
+const ABSENT = Symbol('absent');

@@ -22,6 +22,8 @@ import { RUNNER, START, STOP, WAIT_STATUS } from './programs.ts';
 /** The runner ends a run at its timeout; the worker gives up waiting only this much later (a runner that hangs). */
 const BACKSTOP_SECONDS = 30;
 const REATTACH_MS = 1000;
+/** How many times `stop` is run when its exec is cut short before it reports. */
+const STOP_TRIES = 3;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
@@ -181,7 +183,7 @@ export async function runScript(
         throw new RuntimeError('ScriptMissing', `${member.name}: ${result.stderr.trim()}`, true);
       if (control.signal.aborted || Date.now() >= deadline) {
         const why = control.signal.aborted ? 'cancelled' : 'timeout';
-        const stopped = parseReport((await runtime.exec(member, stopArgv(request, why))).stdout);
+        const stopped = await stopRun(runtime, member, stopArgv(request, why));
         if (why === 'cancelled')
           throw new RuntimeError('RuntimeFailure', `${request.event} on ${member.name} was cancelled`);
         return await toResult(runtime, member, request, stopped ?? emptyReport('timeout'), attemptStart);
@@ -198,6 +200,24 @@ export async function runScript(
     }
   } finally {
     clearInterval(beat);
+  }
+}
+
+/**
+ * `stop`, run again when its exec is cut short (a dropped stream, or an API bound running out on
+ * Kubernetes, docs/adr/0043): no activity attempt follows a cancel to finish it. Every step of `stop`
+ * looks before it acts (the runner, the run's processes, the record), so a second run of it finishes
+ * what the first began. A permanent error, or the last try's, is thrown.
+ */
+async function stopRun(runtime: Runtime, member: MemberTarget, argv: string[]): Promise<Report | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const report = parseReport((await runtime.exec(member, argv)).stdout);
+      if (report || attempt >= STOP_TRIES) return report;
+    } catch (error) {
+      if (attempt >= STOP_TRIES || !(error instanceof RuntimeError) || error.permanent) throw error;
+    }
+    await sleep(REATTACH_MS);
   }
 }
 

@@ -46,7 +46,7 @@ describe('KubernetesRuntime.probeMembers', () => {
         return { items: pods[`${namespace}/${cluster}`] ?? [] };
       },
     } as unknown as CoreV1Api;
-    const kc = { makeApiClient: () => core } as unknown as KubeConfig;
+    const kc = {} as unknown as KubeConfig;
     const member = (namespace: string, cluster: string, name: string): MemberTarget => ({
       namespace,
       cluster,
@@ -55,7 +55,7 @@ describe('KubernetesRuntime.probeMembers', () => {
       ordinal: 0,
       fqdn: '',
     });
-    const probed = await new KubernetesRuntime(kc).probeMembers([
+    const probed = await new KubernetesRuntime(kc, {}, core).probeMembers([
       member('ns-a', 'c1', 'c1-r-0'),
       member('ns-a', 'c1', 'c1-r-1'),
       member('ns-a', 'c1', 'c1-r-2'),

@@ -11,8 +11,9 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createActivities, type ScriptInput } from '../../activities/index.ts';
 import { oomKilledSince } from '../../runtimes/kubernetes/readiness.ts';
-import type { ExecResult, MemberTarget, Runtime } from '../../runtimes/runtime.ts';
-import { howItEnded, parseReport, runEnvironment } from '../../runtimes/script/protocol.ts';
+import { RuntimeError } from '../../runtimes/errors.ts';
+import type { ExecOptions, ExecResult, MemberTarget, Runtime } from '../../runtimes/runtime.ts';
+import { howItEnded, parseReport, runEnvironment, runScript } from '../../runtimes/script/protocol.ts';
 
 const report = (state: string, ended: string, out = '', err = '') =>
   Buffer.from(`...\nkdflow-run ${state} ${Buffer.byteLength(out)} ${Buffer.byteLength(err)} ${ended}\n${out}${err}`);
@@ -113,5 +114,40 @@ describe('an OOM kill', () => {
     expect((await failure('137', false)).message).toBe('configure on c-r-0 exited with 137');
     const timedOut = await failure('timeout', true);
     expect([timedOut.type, timedOut.message]).toEqual(['ScriptTimeout', 'configure on c-r-0 timed out after 30s']);
+  });
+});
+
+describe('a cancel', () => {
+  it('runs stop again when its exec is cut short (an API bound running out), so the run is stopped and recorded', async () => {
+    const member: MemberTarget = { namespace: 'ns', cluster: 'c', name: 'c-r-0', role: 'r', ordinal: 0, fqdn: '' };
+    const programs: string[] = [];
+    const cancel = new AbortController();
+    const runtime = {
+      kind: 'stand-in',
+      scriptPrefix: () => [],
+      exec: async (_m: MemberTarget, argv: string[], options?: ExecOptions): Promise<ExecResult> => {
+        const program = argv[3] ?? '';
+        programs.push(program);
+        if (program === 'kdflow-start') {
+          // The run is under way: the waiter's exec lasts until the cancel cuts it (no report).
+          cancel.abort();
+          expect(options?.signal?.aborted).toBe(true);
+          return { exitCode: null, stdout: Buffer.from('..'), stderr: '' };
+        }
+        if (programs.filter((p) => p === 'kdflow-stop').length === 1)
+          throw new RuntimeError(
+            'ApiTimeout',
+            'exec sh in ns/c-r-0: no data and no pong on the exec stream within 60s',
+          );
+        return { exitCode: 0, stdout: report('stopped', 'cancelled'), stderr: '' };
+      },
+    } as unknown as Runtime;
+    const request = { runId: 'ns/c/configure', event: 'configure', argv: [], env: [], timeoutSeconds: 30 };
+    const error = await runScript(runtime, member, request, {
+      signal: cancel.signal,
+      heartbeat: () => undefined,
+    }).catch((e: unknown) => e);
+    expect(programs).toEqual(['kdflow-start', 'kdflow-stop', 'kdflow-stop']);
+    expect(String(error)).toMatch(/configure on c-r-0 was cancelled/);
   });
 });

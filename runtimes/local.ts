@@ -107,8 +107,7 @@ export class LocalRuntime implements Runtime {
     for (const dir of member.persistDirs) await mkdir(this.layout.guestPath(member, dir), { recursive: true });
     await mkdir(path.join(root, '.kdflow'), { recursive: true });
     if (!(await exists(record))) await writeFile(record, '');
-    if ((await this.keepAlives.live(member)) === undefined)
-      await this.keepAlives.start(member, () => this.endMember(member));
+    if (this.keepAlives.live(member) === undefined) await this.keepAlives.start(member, () => this.endMember(member));
   }
 
   async replaceMember(member: MemberSpec, replacement: Replacement): Promise<void> {
@@ -169,11 +168,11 @@ export class LocalRuntime implements Runtime {
   }
 
   private async readiness(member: MemberTarget): Promise<Readiness> {
+    // The keep-alive's pid file is inside the member's directory: found running, the directory is there.
+    if (this.keepAlives.live(member) !== undefined) return { ready: true };
     const root = this.memberRoot(member);
     if (!(await isDir(root))) return { ready: false, reason: `member directory ${root} is missing` };
-    if ((await this.keepAlives.live(member)) === undefined)
-      return { ready: false, reason: 'keep-alive process is not running' };
-    return { ready: true };
+    return { ready: false, reason: 'keep-alive process is not running' };
   }
 
   async writeFiles(member: MemberTarget, files: GuestFile[]): Promise<void> {
@@ -196,7 +195,7 @@ export class LocalRuntime implements Runtime {
   }
 
   async exec(member: MemberTarget, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
-    const keepAlive = await this.keepAlives.live(member);
+    const keepAlive = this.keepAlives.live(member);
     if (keepAlive === undefined)
       throw new RuntimeError(
         'MemberNotReady',

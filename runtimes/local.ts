@@ -43,6 +43,8 @@ export interface LocalRuntimeOptions {
   containment?: ContainmentSetting;
   /** How often the heal watch looks at every member (docs/adr/0049); KDFLOW_WATCH_INTERVAL_MS, 2000 by default. */
   watchIntervalMs?: number;
+  /** Runs keep their exec streams busy with dots, as on a runtime whose idle streams drop (tests of that loop). */
+  keepExecStreamsBusy?: boolean;
 }
 
 /** KDFLOW_WATCH_INTERVAL_MS: a whole number of milliseconds, at least 100. */
@@ -59,6 +61,8 @@ export function watchIntervalSetting(env: NodeJS.ProcessEnv = process.env): numb
 
 export class LocalRuntime implements Runtime {
   readonly kind = 'local';
+  /** Its exec output is a pipe to the worker's spawner: an idle run keeps it open. */
+  readonly execStreamsStayOpen: boolean;
   private readonly layout: MemberLayout;
   private readonly keepAlives: KeepAlives;
   private readonly packages: PackageCopies;
@@ -69,6 +73,7 @@ export class LocalRuntime implements Runtime {
   constructor(home: string, options: LocalRuntimeOptions = {}) {
     this.layout = new MemberLayout(home);
     this.watchIntervalMs = options.watchIntervalMs ?? watchIntervalSetting();
+    this.execStreamsStayOpen = options.keepExecStreamsBusy !== true;
     this.keepAlives = new KeepAlives(this.layout, () => this.containment);
     this.packages = new PackageCopies(path.join(home, '.unpack'));
     this.requested = options.containment ?? process.env.KDFLOW_CONTAINMENT;

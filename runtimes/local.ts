@@ -43,6 +43,8 @@ export interface LocalRuntimeOptions {
   containment?: ContainmentSetting;
   /** How often the heal watch looks at every member (docs/adr/0049); KDFLOW_WATCH_INTERVAL_MS, 2000 by default. */
   watchIntervalMs?: number;
+  /** Runs keep their exec streams busy with dots, as on a runtime whose idle streams drop (tests of that loop). */
+  keepExecStreamsBusy?: boolean;
 }
 
 /** KDFLOW_WATCH_INTERVAL_MS: a whole number of milliseconds, at least 100. */
@@ -59,6 +61,8 @@ export function watchIntervalSetting(env: NodeJS.ProcessEnv = process.env): numb
 
 export class LocalRuntime implements Runtime {
   readonly kind = 'local';
+  /** Its exec output is a pipe to the worker's spawner: an idle run keeps it open. */
+  readonly execStreamsStayOpen: boolean;
   private readonly layout: MemberLayout;
   private readonly keepAlives: KeepAlives;
   private readonly packages: PackageCopies;
@@ -69,6 +73,7 @@ export class LocalRuntime implements Runtime {
   constructor(home: string, options: LocalRuntimeOptions = {}) {
     this.layout = new MemberLayout(home);
     this.watchIntervalMs = options.watchIntervalMs ?? watchIntervalSetting();
+    this.execStreamsStayOpen = options.keepExecStreamsBusy !== true;
     this.keepAlives = new KeepAlives(this.layout, () => this.containment);
     this.packages = new PackageCopies(path.join(home, '.unpack'));
     this.requested = options.containment ?? process.env.KDFLOW_CONTAINMENT;
@@ -107,8 +112,7 @@ export class LocalRuntime implements Runtime {
     for (const dir of member.persistDirs) await mkdir(this.layout.guestPath(member, dir), { recursive: true });
     await mkdir(path.join(root, '.kdflow'), { recursive: true });
     if (!(await exists(record))) await writeFile(record, '');
-    if ((await this.keepAlives.live(member)) === undefined)
-      await this.keepAlives.start(member, () => this.endMember(member));
+    if (this.keepAlives.live(member) === undefined) await this.keepAlives.start(member, () => this.endMember(member));
   }
 
   async replaceMember(member: MemberSpec, replacement: Replacement): Promise<void> {
@@ -169,11 +173,11 @@ export class LocalRuntime implements Runtime {
   }
 
   private async readiness(member: MemberTarget): Promise<Readiness> {
+    // The keep-alive's pid file is inside the member's directory: found running, the directory is there.
+    if (this.keepAlives.live(member) !== undefined) return { ready: true };
     const root = this.memberRoot(member);
     if (!(await isDir(root))) return { ready: false, reason: `member directory ${root} is missing` };
-    if ((await this.keepAlives.live(member)) === undefined)
-      return { ready: false, reason: 'keep-alive process is not running' };
-    return { ready: true };
+    return { ready: false, reason: 'keep-alive process is not running' };
   }
 
   async writeFiles(member: MemberTarget, files: GuestFile[]): Promise<void> {
@@ -196,7 +200,7 @@ export class LocalRuntime implements Runtime {
   }
 
   async exec(member: MemberTarget, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
-    const keepAlive = await this.keepAlives.live(member);
+    const keepAlive = this.keepAlives.live(member);
     if (keepAlive === undefined)
       throw new RuntimeError(
         'MemberNotReady',

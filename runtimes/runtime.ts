@@ -150,6 +150,12 @@ export interface Runtime {
   exec(member: MemberTarget, argv: string[], options?: ExecOptions): Promise<ExecResult>;
   /** What a startscript is started through, after the exec: on the local runtime its own /proc and the guest paths (ADR 0006). */
   scriptPrefix(member: MemberTarget): string[];
+  /**
+   * An exec's output stream stays open however long nothing is written to it (the local runtime's
+   * pipes): a script run then spends no keep-busy process (docs/adr/0048). Unset: the stream may be
+   * closed when idle (Kubernetes), so the start program writes a dot every 5 s.
+   */
+  readonly execStreamsStayOpen?: boolean;
   /** Whether the member was killed for want of memory since then (epoch ms); runtimes that cannot see it leave it out. */
   oomKilledSince?(member: MemberTarget, since: number): Promise<boolean>;
   /** Delete if present, volume included. */

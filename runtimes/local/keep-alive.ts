@@ -17,6 +17,12 @@ const NAMESPACE_START_MS = 10_000;
 export class KeepAlives {
   private readonly layout: MemberLayout;
   private readonly mode: () => ContainmentMode;
+  /**
+   * Keep-alives already found whole (tag, and namespace up), by pid, with their start time: the heal
+   * watch asks about every member every interval, and the full check costs a dozen /proc reads. A pid
+   * with the same start time is the same process, and a keep-alive's namespace stays up while it runs.
+   */
+  private readonly verified = new Map<number, string>();
   constructor(layout: MemberLayout, mode: () => ContainmentMode) {
     this.layout = layout;
     this.mode = mode;
@@ -32,16 +38,29 @@ export class KeepAlives {
   }
 
   /** The pid of the member's keep-alive when it runs, and (in a pid namespace) holds the member's namespace. */
-  async live(member: MemberTarget): Promise<number | undefined> {
-    const pid = await readPid(this.layout.stateFile(member, 'keepalive.pid'));
+  live(member: MemberTarget): number | undefined {
+    const pid = readPid(this.layout.stateFile(member, 'keepalive.pid'));
     return pid !== undefined && this.isKeepAlive(pid, member) ? pid : undefined;
   }
 
   private isKeepAlive(pid: number, member: MemberTarget): boolean {
+    // One read says whether it runs (no file: gone; state Z: exited, not reaped) and which process it is.
+    const stat = procStat(pid);
+    if (stat === undefined || stat.state === 'Z') {
+      this.verified.delete(pid);
+      return false;
+    }
+    const known = `${stat.started}\0${this.tag(member)}`;
+    // The same process as the last time it was found whole: its tag and namespace are not read again.
+    if (this.verified.get(pid) === known) return true;
     // The tag in argv0: a recycled pid is never mistaken for the member's.
     const argv0 = readOr(`/proc/${pid}/cmdline`, '').split('\0')[0];
     if (argv0 !== this.tag(member) || !isAlive(pid)) return false;
-    return this.mode() === 'tracked' || namespaceReady(pid);
+    if (this.mode() !== 'tracked' && !namespaceReady(pid)) return false;
+    // Bounded: a pid leaves the map when it is found gone; the map is emptied if it ever grows past the cap.
+    if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
+    this.verified.set(pid, known);
+    return true;
   }
 
   /**
@@ -95,6 +114,16 @@ async function awaitNamespace(pid: number, exited: Promise<void>, member: string
       );
     await sleep(2);
   }
+}
+
+const MAX_VERIFIED = 100_000;
+
+/** A process's state letter and start time (clock ticks since boot: /proc/PID/stat's 3rd and 22nd fields); undefined when there is none. */
+function procStat(pid: number): { state: string; started: string } | undefined {
+  const text = readOr(`/proc/${pid}/stat`, '');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const [state, started] = [fields[0], fields[19]];
+  return state && started ? { state, started } : undefined;
 }
 
 function readOr(file: string, fallback: string): string {

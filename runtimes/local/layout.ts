@@ -4,7 +4,8 @@
  * `.<member>.member` file beside it that says the member was made. Names become paths only here,
  * and only as DNS labels (a cluster name as a DNS subdomain).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RuntimeError } from '../errors.ts';
 import type { MemberTarget } from '../runtime.ts';
@@ -92,8 +93,14 @@ export async function exists(p: string): Promise<boolean> {
   );
 }
 
-export async function readPid(file: string): Promise<number | undefined> {
-  const text = await readFile(file, 'utf8').catch(() => undefined);
+/** Read at once (a few bytes of a local file): the heal watch reads one per member every interval, and an async read is four trips through libuv's pool. */
+export function readPid(file: string): number | undefined {
+  let text: string | undefined;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    text = undefined;
+  }
   const pid = Number(text?.trim());
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }

@@ -40,6 +40,8 @@ async function recordedMembers(membersDir: string): Promise<Omit<MemberTarget, '
   return found;
 }
 
+const YIELD_EVERY = 64;
+
 export async function watchLocalMembers(
   options: LocalWatchOptions,
   onDown: (down: MemberDown) => void,
@@ -49,8 +51,11 @@ export async function watchLocalMembers(
   const strikes = new Map<string, { count: number; incarnation: string | undefined }>();
   while (!signal.aborted) {
     const seen = new Set<string>();
+    let looked = 0;
     for (const m of await recordedMembers(options.membersDir)) {
       if (signal.aborted) return;
+      // The checks read small files at once: the worker's other work gets the event loop between batches.
+      if (++looked % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
       const key = `${m.namespace}/${m.cluster}/${m.name}`;
       seen.add(key);
       // Role, ordinal and FQDN are not needed to find a local member's directory and keep-alive.

@@ -71,7 +71,8 @@ report() {
  * adopts the run cannot restart the clock), and records how it ended. It outlives the worker and the
  * exec that started it (its own session).
  * Usage: kdflow-run STATUS RUN_ID BASE STDOUT STDERR TIMEOUT GRACE WAIT_STATUS SCRIPT N ARG(N)... PREFIX...
- * BASE is `$k/<event>`; WAIT_STATUS the perl program that tells an exit code from a signal ('' for none).
+ * BASE is `$k/<event>`; WAIT_STATUS the perl program that tells an exit code from a signal and keeps
+ * the run's clock ('' for none). Without perl, a watchdog (a subshell and its sleep) keeps the clock.
  */
 export const RUNNER = `st=$1 run=$2 base=$3 out=$4 err=$5 t=$6 grace=$7 ws=$8 s=$9; shift 9
 ${COMMON}
@@ -82,6 +83,7 @@ cd "$mr" 2>/dev/null
 # What an earlier run left: a stale expiry would end this one; an empty .ended reads as none (no rm).
 [ ! -e "$base.expired" ] || rm -f "$base.expired"
 [ ! -s "$base.ended" ] || : > "$base.ended"
+pl=; [ -n "$ws" ] && command -v perl > /dev/null 2>&1 && pl=1
 # "$@" is N ARG(N)... PREFIX...; it becomes PREFIX... SCRIPT ARG(N)...
 n=$1; shift; set -- "$@" "$s"; i=0; while [ $i -lt "$n" ]; do set -- "$@" "$1"; shift; i=$((i + 1)); done
 # The script's environment: the member's, the role's, then the tags that find the run's processes again.
@@ -104,17 +106,20 @@ n=$1; shift; set -- "$@" "$s"; i=0; while [ $i -lt "$n" ]; do set -- "$@" "$1"; 
     done < "$base.env"
   fi
   export KDFLOW_MEMBER_ROOT="$mr" KDFLOW_RUN_ID="$run"
-  if [ -n "$ws" ] && command -v perl > /dev/null 2>&1; then exec perl -e "$ws" "$base.ended" "$@"; fi
+  if [ -n "$pl" ]; then exec perl -e "$ws" "$base.ended" "$base.expired" "$run" "$t" "$@"; fi
   exec "$@"
 ) > "$out" 2> "$err" < /dev/null &
 c=$!
-( trap 'kill $sp 2>/dev/null; exit 0' TERM; sleep "$t" & sp=$!; wait $sp; echo "$run" > "$base.expired"; end_run ) > /dev/null 2>&1 &
-w=$!
+# Perl keeps the clock where it runs the script (an alarm): two processes fewer a run than the watchdog.
+w=; [ -n "$pl" ] || { ( trap 'kill $sp 2>/dev/null; exit 0' TERM; sleep "$t" & sp=$!; wait $sp; echo "$run" > "$base.expired"; end_run ) > /dev/null 2>&1 & w=$!; }
 wait "$c"; code=$?
 x=; [ -e "$base.expired" ] && read -r x < "$base.expired"
-if [ "$x" = "$run" ]; then wait "$w"; ended=timeout
+if [ "$x" = "$run" ]; then
+  # The watchdog ends the run itself; perl only marks the expiry, so the run's processes end here.
+  if [ -n "$w" ]; then wait "$w"; else end_run; fi
+  ended=timeout
 else
-  kill "$w" 2>/dev/null
+  [ -z "$w" ] || kill "$w" 2>/dev/null
   ended=$code; [ -s "$base.ended" ] && read -r ended < "$base.ended"
 fi
 record "$ended"
@@ -123,26 +128,31 @@ exit "$code"`;
 /**
  * Tells "killed by signal N" from "exited 128+N": a shell folds both into one $?, only the parent's
  * wait status has it. Used where perl exists (perl-base is in every Debian image); elsewhere the
- * runner records 128+N. Usage: perl -e WAIT_STATUS ENDED_FILE COMMAND [ARG...]
+ * runner records 128+N. It keeps the run's clock too: at TIMEOUT seconds it writes the run id to
+ * EXPIRED_FILE and exits without waiting (124), and the runner ends the run.
+ * Usage: perl -e WAIT_STATUS ENDED_FILE EXPIRED_FILE RUN_ID TIMEOUT COMMAND [ARG...]
  */
-export const WAIT_STATUS = `my ($ended, @c) = @ARGV;
+export const WAIT_STATUS = `my ($ended, $expired, $run, $t, @c) = @ARGV;
 my $pid = fork; defined $pid or exit 126;
 if (!$pid) { exec { $c[0] } @c; print STDERR "kdflow: cannot run $c[0]: $!\\n"; exit 127 }
-waitpid($pid, 0); my $s = $?; my $sig = $s & 127;
+$SIG{ALRM} = sub { if (open(my $fh, '>', $expired)) { print $fh "$run\\n"; close $fh } exit 124 };
+alarm $t;
+waitpid($pid, 0); alarm 0; my $s = $?; my $sig = $s & 127;
 if (open(my $fh, '>', $ended)) { print $fh ($sig ? "signal $sig" : $s >> 8), "\\n"; close $fh }
 exit($sig ? 128 + $sig : $s >> 8);`;
 
 /**
  * Start or adopt a run, wait for its end, report it. Usage (stdin: the run's environment file, of
  * ENV_BYTES bytes: an exec stream may never say stdin ended, so exactly that much is read):
- * kdflow-start MODE EVENT RUN_ID TIMEOUT GRACE TAIL_BYTES ENV_BYTES RUNNER WAIT_STATUS N ARG(N)... PREFIX...
+ * kdflow-start MODE EVENT RUN_ID TIMEOUT GRACE TAIL_BYTES ENV_BYTES RUNNER WAIT_STATUS BUSY N ARG(N)... PREFIX...
  * MODE `start` is an attempt's first exec; `attach` an exec again in the same attempt (its stream
- * dropped), which never starts the run: a runner gone by then is a lost runner.
+ * dropped), which never starts the run: a runner gone by then is a lost runner. BUSY `1` keeps an idle
+ * exec stream busy with dots; `0` where the runtime's streams stay open (the local runtime's pipes).
  * Reports STATE `recorded` (this run id already exited 0: never run twice), `adopted` (its runner
  * was alive, or its end recorded: waited for, not started again) or `started`. Exit 3: no
  * startscript; 4: no place to write.
  */
-export const START = `mode=$1 ev=$2 run=$3 t=$4 grace=$5 tailb=$6 envb=$7 runner=$8 ws=$9; shift 9
+export const START = `mode=$1 ev=$2 run=$3 t=$4 grace=$5 tailb=$6 envb=$7 runner=$8 ws=$9; shift 9; busy=$1; shift
 ${COMMON}
 # Nothing here needs a cwd, and a waiter never holds the member's directory.
 cd /
@@ -192,11 +202,15 @@ fi
 # Dots keep an idle exec stream from being closed; their sleep goes with them. They end with this
 # waiter too when it is killed: a dropped exec stream is, by kwok and some runtimes, a SIGKILL to it alone.
 # Parenthood is read from /proc/self, which names pids as /proc does ($$ may be a pid-namespace pid).
-read -r _me _ < /proc/self/stat
-( trap 'kill $sp 2>/dev/null; exit 0' TERM
-  while read -r _ _ _ _pp _ < /proc/self/stat && [ "$_pp" = "$_me" ]; do
-    sleep 5 > /dev/null 2>&1 & sp=$!; wait $sp; printf .
-  done ) & dots=$!
+# A stream that stays open needs none: two processes fewer a run.
+dots=
+if [ "$busy" = 1 ]; then
+  read -r _me _ < /proc/self/stat
+  ( trap 'kill $sp 2>/dev/null; exit 0' TERM
+    while read -r _ _ _ _pp _ < /proc/self/stat && [ "$_pp" = "$_me" ]; do
+      sleep 5 > /dev/null 2>&1 & sp=$!; wait $sp; printf .
+    done ) & dots=$!
+fi
 [ "$state" = started ] && wait "$child"
 while ! ended_as; do
   p=; [ -f "$pidf" ] && read -r pl < "$pidf" && case $pl in "$run="*) p=\${pl#*=} ;; esac
@@ -206,7 +220,7 @@ while ! ended_as; do
   fi
   sleep 0.2
 done
-kill "$dots" 2> /dev/null
+[ -z "$dots" ] || kill "$dots" 2> /dev/null
 report "$state"`;
 
 /**

@@ -44,12 +44,13 @@ export function runEnvironment(request: ScriptRequest): string {
     .join('');
 }
 
-/** `sh -c START kdflow-start …`: every value a positional parameter. */
+/** `sh -c START kdflow-start …`: every value a positional parameter. `keepBusy`: dots on an idle stream. */
 export function startArgv(
   request: ScriptRequest,
   prefix: string[],
   envBytes = 0,
   mode: 'start' | 'attach' = 'start',
+  keepBusy = true,
 ): string[] {
   return [
     'sh',
@@ -65,6 +66,7 @@ export function startArgv(
     String(envBytes),
     RUNNER,
     WAIT_STATUS,
+    keepBusy ? '1' : '0',
     String(request.argv.length),
     ...request.argv,
     ...prefix,
@@ -172,7 +174,8 @@ export async function runScript(
   const deadline = attemptStart + (request.timeoutSeconds + 2 * KILL_GRACE_SECONDS + BACKSTOP_SECONDS) * 1000;
   const stdin = new TextEncoder().encode(runEnvironment(request));
   const prefix = runtime.scriptPrefix(member);
-  let argv = startArgv(request, prefix, stdin.length);
+  const keepBusy = runtime.execStreamsStayOpen !== true;
+  let argv = startArgv(request, prefix, stdin.length, 'start', keepBusy);
   const beat = setInterval(() => control.heartbeat({ member: member.name, event: request.event }), 1000);
   try {
     for (;;) {
@@ -195,7 +198,7 @@ export async function runScript(
         );
       // The exec ended without a report (its stream dropped, or the member's processes were killed):
       // attach again. The run goes on in the member and is adopted, or its runner is gone and it ends.
-      argv = startArgv(request, prefix, stdin.length, 'attach');
+      argv = startArgv(request, prefix, stdin.length, 'attach', keepBusy);
       await sleep(REATTACH_MS);
     }
   } finally {

@@ -352,10 +352,34 @@ esac
     expect(timedOut.signal).toBeUndefined();
   });
 
+  it('a run on the local runtime, whose exec streams stay open, spends no keep-busy loop', async () => {
+    const m = await install(
+      'c-quiet-0',
+      `#!/bin/sh\n: > "$KDFLOW_MEMBER_ROOT/started"\nwhile [ ! -e "$KDFLOW_MEMBER_ROOT/go" ]; do sleep 0.1; done\n`,
+    );
+    const runId = 'ct/quiet/configure';
+    const run = runScript(runtime, m, request(runId), control);
+    const root = runtime.memberRoot(m);
+    await until('the script runs', async () =>
+      (await readFile(path.join(root, 'started')).catch(() => undefined)) ? true : undefined,
+    );
+    const [waiter] = (
+      await processes((p) => p.argv[0] === 'sh' && p.argv.includes('kdflow-start') && p.argv.includes(runId))
+    ).map((p) => p.pid);
+    expect(waiter).toBeDefined();
+    // The runner is its only child; a keep-busy loop would be a fork of the waiter, with its argv.
+    const children = (await processes((p) => childrenOf(waiter as number).includes(p.pid))).map((p) => p.argv);
+    expect(children.filter((argv) => argv.includes('kdflow-start'))).toEqual([]);
+    await writeFile(path.join(root, 'go'), '');
+    expect(await run).toMatchObject({ exitCode: 0, timedOut: false });
+  });
+
   it('a waiter killed with its exec stream leaves nothing behind; the run goes on and is adopted', async () => {
     const m = await install('c-waiter-0', `#!/bin/sh\nwhile [ ! -e "$KDFLOW_MEMBER_ROOT/go" ]; do sleep 0.1; done\n`);
     const runId = 'ct/waiter/configure';
-    const run = runScript(runtime, m, request(runId), control);
+    // As on a runtime whose idle exec streams drop (kwok): the waiter keeps its stream busy.
+    const busy = new LocalRuntime(home, { containment: setting, keepExecStreamsBusy: true });
+    const run = runScript(busy, m, request(runId), control);
     // The waiter (the `kdflow-start` shell; in a pid namespace, nsenter's child) and, forked from it,
     // the loop that keeps its stream busy.
     const waiters = () =>

@@ -84,6 +84,8 @@ export interface RolloutStatus {
   failed?: { member: string; error: string };
   maxUnavailable: number;
   onFailure: OnFailure;
+  /** An upgrade: the roles in the order it takes them (the app's `upgrade.roleOrder`, then the rest). */
+  roleOrder?: string[];
   cancelled?: boolean;
 }
 
@@ -97,6 +99,12 @@ export function rolloutProgress(r: RolloutStatus): string {
       ? `, rolled back ${r.rolledBack}/${r.toRollBack}`
       : '';
   return `${verb}: ${r.phase}, ${r.done}/${r.total} members${back}${moving}${failed}`;
+}
+
+/** How the rollout moves: `1 at a time, on failure rollback, roles worker → controller`; what `get` and `plan` show. */
+export function rolloutPolicy(r: Pick<RolloutStatus, 'maxUnavailable' | 'onFailure' | 'roleOrder'>): string {
+  const roles = r.roleOrder && r.roleOrder.length > 0 ? `, roles ${r.roleOrder.join(' → ')}` : '';
+  return `${r.maxUnavailable} at a time, on failure ${r.onFailure}${roles}`;
 }
 
 /**

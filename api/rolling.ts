@@ -107,6 +107,9 @@ export function rolloutPolicy(r: Pick<RolloutStatus, 'maxUnavailable' | 'onFailu
   return `${r.maxUnavailable} at a time, on failure ${r.onFailure}${roles}`;
 }
 
+/** Progress and policy in one line: what `get NAME`, `kdflow upgrade` and the KdCluster's status.rollout say. */
+export const rolloutLine = (r: RolloutStatus): string => `${rolloutProgress(r)} (${rolloutPolicy(r)})`;
+
 /**
  * The startscript's argv for a rolling event (formatted at the activity boundary, as scriptArgv is):
  * `--upgrade --from OLD --to NEW`, `--rollback --from NEW --to OLD`, `--reconfigure`, `--restart`.

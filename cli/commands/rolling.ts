@@ -5,7 +5,7 @@ import {
   cancelUpdate,
   restartUpdate,
   rolloutDecisionUpdate,
-  rolloutPolicy,
+  rolloutLine,
   rolloutProgress,
   specQuery,
   upgradeUpdate,
@@ -59,7 +59,7 @@ export async function upgradeCommand(
   // The workflow checks again: this says it before anything is sent.
   checkUpgradeRequest(request, view, `upgrade ${name}`);
   const status = await handle.executeUpdate(upgradeUpdate, { args: [request] });
-  ctx.out(`cluster/${name}: ${rolloutProgress(status)} (${rolloutPolicy(status)})`);
+  ctx.out(`cluster/${name}: ${rolloutLine(status)}`);
 }
 
 export async function restartCommand(

@@ -9,15 +9,14 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { clusterWorkflowId, deleteSignal, specQuery, type ClusterStatus, type KdAppSpec } from '../../api/index.ts';
+import { clusterWorkflowId, deleteSignal, specQuery, type KdAppSpec } from '../../api/index.ts';
 import { waitForStatus } from '../support/cluster.ts';
 import { runCli, useCliHarness } from '../support/cli.ts';
-import { rollingRuns, twoVersions } from '../support/rolling.ts';
+import { rollingRuns, rolloutEnded, twoVersions } from '../support/rolling.ts';
 
 const h = useCliHarness();
 
-const ended = (s: ClusterStatus) =>
-  s.operation === undefined && s.rollout !== undefined && !['rolling', 'rolling back'].includes(s.rollout.phase);
+const ended = rolloutEnded;
 
 const manifest = (kind: string, name: string, spec: object) =>
   JSON.stringify({ apiVersion: 'kdflow.dev/v1beta1', kind, metadata: { name }, spec });

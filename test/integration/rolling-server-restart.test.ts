@@ -8,9 +8,9 @@
 import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteSignal, type ClusterStatus } from '../../api/index.ts';
+import { deleteSignal } from '../../api/index.ts';
 import { settled, startCluster, waitForStatus } from '../support/cluster.ts';
-import { rollingRuns, twoVersions, upgrade, versionsLog } from '../support/rolling.ts';
+import { expectEachOnceInOrder, rolloutEnded, twoVersions, upgrade, versionsLog } from '../support/rolling.ts';
 import { startHarness, type Harness } from '../../testing/harness.ts';
 import { eventually } from '../../testing/kube/harness.ts';
 import type { WorkerBinary } from '../../testing/temporal.ts';
@@ -29,8 +29,6 @@ afterAll(async () => {
   await h?.teardown();
 });
 
-const ended = (s: ClusterStatus) =>
-  s.operation === undefined && s.rollout !== undefined && !['rolling', 'rolling back'].includes(s.rollout.phase);
 /** The member's `event` script writes `reached`, then waits for `release`. */
 const held = (event: string, suffix: string, reached: string, release: string) =>
   `[[ "$1" == ${event} && "$KDFLOW_MEMBER_ROOT" == *-${suffix} ]] && { : > ${reached}; until [ -e ${release} ]; do sleep 0.1; done; }`;
@@ -60,12 +58,10 @@ describe('the Temporal server restarted mid-rollout', () => {
     await waitForStatus(handle, settled(1), 180_000);
     await upgrade(handle, app2);
     await restartServerWhenReached(reached, release, 'SIGKILL');
-    const status = await eventually('an answer after the restart', () => waitForStatus(handle, ended, 180_000));
+    const status = await eventually('an answer after the restart', () => waitForStatus(handle, rolloutEnded, 180_000));
     expect(status).toMatchObject({ phase: 'configured', appVersion: '2' });
     expect(status.rollout).toMatchObject({ phase: 'done', done: 3, total: 3 });
-    for (const m of ['srvup-controller-0', 'srvup-worker-0', 'srvup-worker-1'])
-      expect(count(await versionsLog(h, 'srvup', m), 'v2 --upgrade --from 1 --to 2')).toBe(1);
-    expect((await rollingRuns(h, handle)).map((r) => r.split(' ')[0])).toEqual([
+    await expectEachOnceInOrder(h, handle, 'srvup', 'v2 --upgrade --from 1 --to 2', [
       'controller-0',
       'worker-0',
       'worker-1',
@@ -89,7 +85,7 @@ describe('the Temporal server restarted mid-rollout', () => {
     await waitForStatus(handle, settled(1), 180_000);
     await upgrade(handle, app2);
     await restartServerWhenReached(reached, release, 'SIGTERM');
-    const status = await eventually('an answer after the restart', () => waitForStatus(handle, ended, 180_000));
+    const status = await eventually('an answer after the restart', () => waitForStatus(handle, rolloutEnded, 180_000));
     expect(status).toMatchObject({ phase: 'configured', appVersion: '1' });
     expect(status.rollout).toMatchObject({
       phase: 'rolled back',
@@ -99,9 +95,7 @@ describe('the Temporal server restarted mid-rollout', () => {
     // The members before the failed one went forward once (the failed one's runs are its retries).
     for (const m of ['srvback-controller-0', 'srvback-worker-0'])
       expect(count(await versionsLog(h, 'srvback', m), 'v2 --upgrade --from 1 --to 2')).toBe(1);
-    for (const m of ['srvback-controller-0', 'srvback-worker-0', 'srvback-worker-1'])
-      expect(count(await versionsLog(h, 'srvback', m), 'v1 --rollback --from 2 --to 1')).toBe(1);
-    expect((await rollingRuns(h, handle)).filter((r) => r.includes('--rollback')).map((r) => r.split(' ')[0])).toEqual([
+    await expectEachOnceInOrder(h, handle, 'srvback', 'v1 --rollback --from 2 --to 1', [
       'worker-1',
       'worker-0',
       'controller-0',

@@ -17,6 +17,7 @@ import {
   SHA256_PATTERN,
   persistDirClimbs,
 } from './fields.ts';
+import { MAX_UNAVAILABLE, ON_FAILURE } from './rolling.ts';
 import { appSpecIssues } from './rules.ts';
 
 /** `null` says "this role has no config package", as in KubeDirector. */
@@ -98,6 +99,18 @@ export const AppAction = z.strictObject({
 });
 export type AppAction = z.infer<typeof AppAction>;
 
+/**
+ * How the app wants to be upgraded (docs/adr/0037): the version an upgrade goes to says it. Roles in
+ * `roleOrder` go first, in that order, the others after them in the app's role order; `kdflow upgrade`'s
+ * --max-unavailable and --on-failure override the other two.
+ */
+export const UpgradePolicy = z.strictObject({
+  roleOrder: z.array(RoleId).optional(),
+  onFailure: z.enum(ON_FAILURE).optional(),
+  maxUnavailable: z.number().int().min(MAX_UNAVAILABLE.min).max(MAX_UNAVAILABLE.max).optional(),
+});
+export type UpgradePolicy = z.infer<typeof UpgradePolicy>;
+
 const knob = (k: { min: number; max: number; default: number; int?: boolean }) =>
   (k.int === false ? z.number() : z.number().int()).min(k.min).max(k.max).default(k.default);
 
@@ -157,6 +170,8 @@ export const KdAppSpec = z
     configureAttempts: z.number().int().min(CONFIGURE_ATTEMPTS.min).max(CONFIGURE_ATTEMPTS.max).optional(),
     /** Custom actions (docs/adr/0050): `kdflow action CLUSTER NAME`. */
     actions: z.array(AppAction).optional(),
+    /** How an upgrade to this version rolls (docs/adr/0037). */
+    upgrade: UpgradePolicy.optional(),
   })
   .superRefine((spec, ctx) => {
     for (const issue of appSpecIssues(spec)) ctx.addIssue({ code: 'custom', ...issue });

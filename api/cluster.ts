@@ -134,6 +134,11 @@ export const KdClusterSpec = z
       .optional(),
     /** The secret of roles without their own `secret` (docs/adr/0045). */
     defaultSecret: MemberSecret.nullable().optional(),
+    /**
+     * The app version the cluster runs (docs/adr/0037): absent, a new cluster gets the catalog's
+     * current version and a live one keeps its own; a change starts a rolling upgrade to it.
+     */
+    appVersion: z.string().min(1, 'appVersion must not be empty').optional(),
   })
   .superRefine((spec, ctx) => {
     for (const issue of clusterSpecIssues(spec)) ctx.addIssue({ code: 'custom', ...issue });

@@ -4,6 +4,7 @@
  * as Kubernetes conventions have it; the workflow's generation is kept beside it.
  */
 import { z } from 'zod';
+import { rolloutLine } from './rolling.ts';
 import { ClusterPhase, MemberState, type ClusterStatus } from './status.ts';
 
 export const Condition = z.object({
@@ -20,6 +21,8 @@ export const KdClusterCrStatus = z.object({
   state: ClusterPhase.optional(),
   /** The app version the cluster runs (its pinned version in the shared catalog). */
   appVersion: z.string().optional(),
+  /** The rolling operation in flight or the last one, one line: `upgrade 1 → 2: rolling, 1/3 members, now …` (docs/adr/0037). */
+  rollout: z.string().optional(),
   observedGeneration: z.number().int().optional(),
   workflowId: z.string().optional(),
   workflowGeneration: z.number().int().optional(),
@@ -58,6 +61,7 @@ export function crStatusFrom(status: ClusterStatus, workflowId: string): KdClust
   return {
     state: status.phase,
     ...(status.appVersion ? { appVersion: status.appVersion } : {}),
+    ...(status.rollout ? { rollout: rolloutLine(status.rollout) } : {}),
     workflowId,
     workflowGeneration: status.generation,
     membersReady: `${ready}/${desired}`,

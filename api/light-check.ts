@@ -11,7 +11,16 @@
  * fields.ts and rules.ts, which the schemas use too, and test/unit/light-check.test.ts holds it to
  * the schemas' verdicts and output (defaults filled in) on thousands of generated inputs.
  */
-import type { ActionParam, AppAction, AppRole, AppService, ConfigPackage, KdAppSpec, RetryKnobs } from './app.ts';
+import type {
+  ActionParam,
+  AppAction,
+  AppRole,
+  AppService,
+  ConfigPackage,
+  KdAppSpec,
+  RetryKnobs,
+  UpgradePolicy,
+} from './app.ts';
 import { parseCardinality } from './cardinality.ts';
 import type { BlockStorage, ClusterRole, FileInjection, KdClusterSpec, MemberSecret } from './cluster.ts';
 import type { EventName, Resources } from './common.ts';
@@ -56,6 +65,7 @@ import {
   type Pattern,
 } from './fields.ts';
 import type { ClusterInput } from './messages.ts';
+import { MAX_UNAVAILABLE, ON_FAILURE } from './rolling.ts';
 import {
   appSpecIssues,
   clusterIssues,
@@ -319,6 +329,7 @@ const clusterSpecShape = strict<KdClusterSpec>({
     }),
   ),
   defaultSecret: optional(nullable(memberSecret)),
+  appVersion: optional(string(nonEmpty('appVersion must not be empty'))),
 });
 
 // --- the app spec (api/app.ts) ---
@@ -429,6 +440,13 @@ const appSpecShape = strict<KdAppSpec>({
   })),
   configureAttempts: optional(number({ int: true, min: CONFIGURE_ATTEMPTS.min, max: CONFIGURE_ATTEMPTS.max })),
   actions: optional(array(appAction)),
+  upgrade: optional(
+    strict<UpgradePolicy>({
+      roleOrder: optional(array(roleId)),
+      onFailure: optional(oneOf(ON_FAILURE)),
+      maxUnavailable: optional(number({ int: true, min: MAX_UNAVAILABLE.min, max: MAX_UNAVAILABLE.max })),
+    }),
+  ),
 });
 
 /** A shape, then its cross-field rules (only on a value whose fields are right, as zod runs superRefine). */

@@ -14,7 +14,14 @@ import type { ClusterStatus, StatusRequest } from './status.ts';
 import type { Topology } from './configmeta.ts';
 import type { FieldIssue } from './rules.ts';
 import type { ActionStarted, RunActionRequest } from './actions.ts';
-import type { CancelAnswer, RestartRequest, RolloutDecision, RolloutStatus, UpgradeRequest } from './rolling.ts';
+import type {
+  CancelAnswer,
+  RestartRequest,
+  RolloutDecision,
+  RolloutStatus,
+  UpgradeRequest,
+  UpgradeTarget,
+} from './rolling.ts';
 
 /*
  * The SDK's defineSignal/defineUpdate/defineQuery return exactly { type, name }; made here with the
@@ -45,6 +52,12 @@ export interface ResizeRequest {
 
 export interface SpecChange {
   spec: KdClusterSpec;
+  /**
+   * The catalog's snapshot of `spec.appVersion`, when it is not the version the cluster runs: the
+   * workflow never reads the catalog, so a client that sends a new appVersion sends its app with it
+   * and the change starts a rolling upgrade (docs/adr/0037).
+   */
+  app?: UpgradeTarget;
 }
 
 export interface RetryRequest {

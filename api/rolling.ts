@@ -84,6 +84,8 @@ export interface RolloutStatus {
   failed?: { member: string; error: string };
   maxUnavailable: number;
   onFailure: OnFailure;
+  /** An upgrade: the roles in the order it takes them (the app's `upgrade.roleOrder`, then the rest). */
+  roleOrder?: string[];
   cancelled?: boolean;
 }
 
@@ -98,6 +100,15 @@ export function rolloutProgress(r: RolloutStatus): string {
       : '';
   return `${verb}: ${r.phase}, ${r.done}/${r.total} members${back}${moving}${failed}`;
 }
+
+/** How the rollout moves: `1 at a time, on failure rollback, roles worker → controller`; what `get` and `plan` show. */
+export function rolloutPolicy(r: Pick<RolloutStatus, 'maxUnavailable' | 'onFailure' | 'roleOrder'>): string {
+  const roles = r.roleOrder && r.roleOrder.length > 0 ? `, roles ${r.roleOrder.join(' → ')}` : '';
+  return `${r.maxUnavailable} at a time, on failure ${r.onFailure}${roles}`;
+}
+
+/** Progress and policy in one line: what `get NAME`, `kdflow upgrade` and the KdCluster's status.rollout say. */
+export const rolloutLine = (r: RolloutStatus): string => `${rolloutProgress(r)} (${rolloutPolicy(r)})`;
 
 /**
  * The startscript's argv for a rolling event (formatted at the activity boundary, as scriptArgv is):

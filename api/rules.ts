@@ -130,6 +130,12 @@ export function appSpecIssues(spec: KdAppSpec): RuleIssue[] {
   spec.config?.selectedRoles?.forEach((r, i) => {
     if (!roleIds.has(r)) issues.push({ path: ['config', 'selectedRoles', i], message: `unknown role "${r}"` });
   });
+  const roleOrder = spec.upgrade?.roleOrder ?? [];
+  roleOrder.forEach((r, i) => {
+    const at = ['upgrade', 'roleOrder', i];
+    if (!roleIds.has(r)) issues.push({ path: at, message: `unknown role "${r}"` });
+    else if (roleOrder.indexOf(r) !== i) issues.push({ path: at, message: `role "${r}" is listed twice` });
+  });
   issues.push(...actionSpecIssues(spec));
   issues.push(...kubeDirectorRefusals('app', spec));
   const big = oversize(spec, 'the app spec');
@@ -250,9 +256,30 @@ export function clusterIssues(
   return issues;
 }
 
+/**
+ * A new `appVersion` is an upgrade (docs/adr/0037), rolled out on its own: the rest of the spec must
+ * be the running one, so that no member is launched on the old version while others move to the new.
+ */
+export function appVersionChangeIssues(current: KdClusterSpec, next: KdClusterSpec, app: KdAppSpec): FieldIssue[] {
+  if (next.appVersion === undefined || next.appVersion === app.version) return [];
+  const { appVersion: _a, ...restNext } = next;
+  const { appVersion: _b, ...restCurrent } = current;
+  const keys = [...new Set([...Object.keys(restNext), ...Object.keys(restCurrent)])].sort();
+  const changed = keys.filter(
+    (k) => stableJson(restNext[k as keyof typeof restNext]) !== stableJson(restCurrent[k as keyof typeof restCurrent]),
+  );
+  if (changed.length === 0) return [];
+  return [
+    {
+      path: 'appVersion',
+      message: `an upgrade (${app.version} → ${next.appVersion}) changes nothing else, and ${changed.join(', ')} changed too: apply those changes before or after the upgrade`,
+    },
+  ];
+}
+
 /** Rules for changing a live cluster: the app is fixed, and a role with members changes only its count. */
 export function changeIssues(current: KdClusterSpec, next: KdClusterSpec, app: KdAppSpec): FieldIssue[] {
-  const issues: FieldIssue[] = [];
+  const issues: FieldIssue[] = [...appVersionChangeIssues(current, next, app)];
   const live = desiredMembers(current, app);
   if (current.app !== next.app)
     issues.push({ path: 'app', message: `app is immutable (was "${current.app}", got "${next.app}")` });
@@ -307,7 +334,11 @@ export function resizedSpec(spec: KdClusterSpec, roles: Readonly<Record<string, 
 
 /** The app-level rules for a new cluster, with paths from the manifest's top. */
 export function newClusterIssues(clusterName: string, spec: KdClusterSpec, app: KdAppSpec): FieldIssue[] {
-  return [...clusterIssues(clusterName, spec, app), ...minStorageIssues(spec, app)].map((i) => ({
+  const version: FieldIssue[] =
+    spec.appVersion !== undefined && spec.appVersion !== app.version
+      ? [{ path: 'appVersion', message: `"${spec.appVersion}" is not the app snapshot's version "${app.version}"` }]
+      : [];
+  return [...version, ...clusterIssues(clusterName, spec, app), ...minStorageIssues(spec, app)].map((i) => ({
     ...i,
     path: `spec.${i.path}`,
   }));

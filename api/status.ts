@@ -124,6 +124,7 @@ export const RolloutStatusSchema = z.object({
   failed: z.object({ member: z.string(), error: z.string() }).optional(),
   maxUnavailable: z.number().int(),
   onFailure: z.enum(ON_FAILURE),
+  roleOrder: z.array(z.string()).optional(),
   cancelled: z.boolean().optional(),
 });
 

@@ -1,6 +1,6 @@
 import type { ClusterStatus } from '../api/index.ts';
 import type { Manifest } from '../api/manifest.ts';
-import { rolloutProgress } from '../api/rolling.ts';
+import { rolloutLine } from '../api/rolling.ts';
 
 /** Each column's width: its widest cell or header. */
 export function columnWidths(header: string[], rows: string[][]): number[] {
@@ -92,7 +92,7 @@ export function clusterLine(s: ClusterStatus, facts?: ClusterFacts): string {
   const app = facts ? `app ${s.app} ${facts.appVersion}, age ${age(facts.createdAt)}` : `app ${s.app}`;
   const rejection = s.lastRejection ? `\nlast rejected change: ${s.lastRejection.reason}` : '';
   const heal = s.lastHeal ? `\nlast heal: ${s.lastHeal}` : '';
-  const rollout = s.rollout ? `\n${rolloutProgress(s.rollout)}` : '';
+  const rollout = s.rollout ? `\n${rolloutLine(s.rollout)}` : '';
   return `cluster ${s.namespace}/${s.name} (${app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}${rollout}${rejection}${heal}`;
 }
 

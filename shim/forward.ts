@@ -24,11 +24,14 @@ import {
   newClusterIssues,
   specChangeUpdate,
   withCondition,
+  ValidationError,
   zodIssues,
+  type AppSnapshot,
   type ClusterInput,
   type FieldIssue,
   type KdClusterCrStatus,
 } from '../api/index.ts';
+import { resolveAppVersion } from '../lib/app-catalog.ts';
 import { memberNameCollisionIssues } from '../lib/member-name-check.ts';
 import type { clusterWorkflow } from '../workflows/cluster.ts';
 import { recordEvent } from './events.ts';
@@ -89,12 +92,19 @@ export const UNKNOWN_APP = 'UnknownApp';
 export const UNFETCHABLE_PACKAGE = 'UnfetchablePackage';
 /** The KdApp gives a version the shared catalog holds with another spec; it heals when the app gets a new version. */
 export const APP_VERSION_CONFLICT = 'AppVersionConflict';
-const APP_REFUSALS: readonly string[] = [UNKNOWN_APP, UNFETCHABLE_PACKAGE, APP_VERSION_CONFLICT];
+/** The cluster's spec.appVersion is a version the catalog does not hold; it heals when that version is applied. */
+export const UNKNOWN_APP_VERSION = 'UnknownAppVersion';
+const APP_REFUSALS: readonly string[] = [UNKNOWN_APP, UNFETCHABLE_PACKAGE, APP_VERSION_CONFLICT, UNKNOWN_APP_VERSION];
 
-/** The workflow input for this CR, or the field-named issues (and the refusal's reason) that keep it from being forwarded. */
+/**
+ * The workflow input for this CR, or the field-named issues (and the refusal's reason) that keep it
+ * from being forwarded. `pinned`: the catalog's snapshot of the CR's spec.appVersion, when the KdApp
+ * object holds another version (see `pinnedAppVersion`).
+ */
 export function clusterInputOf(
   cr: CrObject,
   apps: Map<string, CrObject>,
+  pinned?: AppSnapshot,
 ): { input: ClusterInput } | { issues: FieldIssue[]; reason: string } {
   const namespace = cr.metadata.namespace ?? 'default';
   const parsed = KdClusterSpec.safeParse(cr.spec);
@@ -110,7 +120,7 @@ export function clusterInputOf(
       ],
       reason: UNKNOWN_APP,
     };
-  const app = KdAppSpec.safeParse(appCr.spec);
+  const app = pinned ? { success: true as const, data: pinned.app } : KdAppSpec.safeParse(appCr.spec);
   if (!app.success)
     return {
       issues: [
@@ -130,6 +140,28 @@ export function clusterInputOf(
   const issues = newClusterIssues(cr.metadata.name, parsed.data, app.data);
   if (issues.length > 0) return { issues, reason: 'InvalidSpec' };
   return { input: { namespace, name: cr.metadata.name, appName: parsed.data.app, app: app.data, spec: parsed.data } };
+}
+
+/**
+ * The catalog's snapshot of the CR's spec.appVersion when the KdApp object holds another version (a
+ * KdApp object holds one version; the catalog keeps the others, docs/adr/0039), undefined when the
+ * object's own version is the one; the catalog's refusal of an unknown version names those it has.
+ */
+async function pinnedAppVersion(
+  deps: ForwardDeps,
+  cr: CrObject,
+): Promise<{ snapshot?: AppSnapshot } | { issues: FieldIssue[] }> {
+  const spec = (cr.spec ?? {}) as { app?: unknown; appVersion?: unknown };
+  if (typeof spec.app !== 'string' || typeof spec.appVersion !== 'string') return {};
+  const namespace = cr.metadata.namespace ?? 'default';
+  const object = deps.apps.get(`${namespace}/${spec.app}`);
+  if (!object || (object.spec as { version?: unknown } | undefined)?.version === spec.appVersion) return {};
+  try {
+    return { snapshot: await resolveAppVersion(deps.client, namespace, spec.app, spec.appVersion) };
+  } catch (error) {
+    if (error instanceof ValidationError) return { issues: error.issues };
+    throw error;
+  }
 }
 
 export async function reconcileCluster(deps: ForwardDeps, observed: CrObject): Promise<void> {
@@ -164,9 +196,16 @@ export async function reconcileCluster(deps: ForwardDeps, observed: CrObject): P
     deps.logger.warn({ cluster: keyOf(cr), generation, reason, message }, 'change not forwarded');
   };
 
-  const verdict = clusterInputOf(cr, deps.apps);
+  const pinned = await pinnedAppVersion(deps, cr);
+  if ('issues' in pinned) return refuse(UNKNOWN_APP_VERSION, formatIssues(pinned.issues));
+  const verdict = clusterInputOf(cr, deps.apps, pinned.snapshot);
   if ('issues' in verdict) return refuse(verdict.reason, formatIssues(verdict.issues));
   const { input } = verdict;
+  // A spec.appVersion travels with its snapshot: if the cluster runs another version, the change is an upgrade to it.
+  const target =
+    input.spec.appVersion === undefined
+      ? undefined
+      : { name: input.appName, version: input.app.version, app: input.app };
   // The cluster pins the app version the shared catalog holds: never one the catalog refused.
   const conflict = await deps.appPuts?.get(`${input.namespace}/${input.appName}`);
   if (conflict) return refuse(APP_VERSION_CONFLICT, `KdApp ${input.appName}: ${conflict}`);
@@ -176,7 +215,7 @@ export async function reconcileCluster(deps: ForwardDeps, observed: CrObject): P
   let accepted: number;
   try {
     ({ generation: accepted } = await deps.client.workflow.executeUpdateWithStart(specChangeUpdate, {
-      args: [{ spec: input.spec }],
+      args: [{ spec: input.spec, ...(target ? { app: target } : {}) }],
       startWorkflowOperation: new WithStartWorkflowOperation<typeof clusterWorkflow>('clusterWorkflow', {
         ...clusterStartOptions(input),
         taskQueue: deps.taskQueue ?? TASK_QUEUE,

@@ -21,6 +21,8 @@ export interface Harness<R extends Runtime = LocalRuntime> {
 export interface HarnessOptions {
   /** Wraps the worker's activities: an ActivityGate's `wrap` (testing/activity-gate.ts) lets the test hold and release them. */
   wrapActivities?: (activities: Activities) => Activities;
+  /** The server keeps its state in a SQLite file, so a test can stop it and start it again (`env.stopServer`/`startServer`). */
+  persist?: boolean;
 }
 
 /** `makeRuntime` swaps the local runtime for another (the Kubernetes suite passes its own). */
@@ -28,7 +30,8 @@ export async function startHarness<R extends Runtime = LocalRuntime>(
   makeRuntime?: (home: string) => R,
   options: HarnessOptions = {},
 ): Promise<Harness<R>> {
-  const env = await TemporalEnv.start();
+  const env = await TemporalEnv.start(options.persist ? { persist: true } : {});
+  const { persist: _persist, ...workerOptions } = options;
   const runtime = makeRuntime ? makeRuntime(env.home) : (env.runtime as unknown as R);
   let current: InProcessWorker | undefined;
   const harness: Harness<R> = {
@@ -38,7 +41,7 @@ export async function startHarness<R extends Runtime = LocalRuntime>(
     taskQueue: 'kdflow',
     worker: undefined as unknown as Worker,
     async startWorker() {
-      current = await env.startWorker({ runtime, taskQueue: harness.taskQueue, ...options });
+      current = await env.startWorker({ runtime, taskQueue: harness.taskQueue, ...workerOptions });
       harness.worker = current.worker;
     },
     async stopWorker() {

@@ -39,6 +39,7 @@ import {
   type Rejection,
   type ResizeRequest,
   type SpecChange,
+  type UpgradeTarget,
 } from '../api/contract.ts';
 import {
   nextQueuedAction,
@@ -217,14 +218,16 @@ export async function clusterWorkflow(
     const checked = checkSpecChange(input.name, state.desired.spec, raw, state.desired.app);
     return 'spec' in checked ? checked.spec : reject(formatIssues(checked.issues));
   };
-  const accept = (spec: KdClusterSpec): Accepted => {
+  const accept = (spec: KdClusterSpec, target?: UpgradeTarget): Accepted => {
+    const upgradeIssue = rolling.specUpgradeIssue(spec, target);
+    if (upgradeIssue) return reject(`spec.appVersion: ${upgradeIssue}`);
     // As in Kubernetes, an unchanged spec is no new generation: a re-sent or replayed change is a no-op.
     if (stableJson(spec) === stableJson(state.desired.spec)) return { generation: state.desired.generation };
     if (stableJson(spec.connections ?? null) !== stableJson(state.desired.spec.connections ?? null))
       connectionsDue = hasConnections(spec) || state.desired.connections !== undefined;
     const before = state.desired.spec;
     state.desired = { ...state.desired, spec, generation: state.desired.generation + 1 };
-    rolling.specAccepted(before);
+    rolling.specAccepted(before, target);
     changed();
     return { generation: state.desired.generation };
   };
@@ -247,18 +250,25 @@ export async function clusterWorkflow(
   const planned = (change: SpecChange | undefined): PlanAnswer => {
     const checked = checkSpecChange(input.name, state.desired.spec, change?.spec, state.desired.app);
     if (!('spec' in checked)) return { issues: checked.issues };
+    const target = change?.app;
+    const upgradeIssue = rolling.specUpgradeIssue(checked.spec, target);
+    if (upgradeIssue) return { issues: [{ path: 'spec.appVersion', message: upgradeIssue }] };
     const desired = { ...state.desired, spec: checked.spec, generation: state.desired.generation + 1 };
+    // A new appVersion comes alone (api/rules.ts appVersionChangeIssues): its plan is the upgrade's.
+    const upgrading = target !== undefined && checked.spec.appVersion !== state.desired.app.version;
     return {
       generation: desired.generation,
-      steps: [...plan(desired, state.members).map(describeStep), ...rolling.plannedReconfigure(checked.spec)],
+      steps: upgrading
+        ? rolling.plannedUpgrade(target)
+        : [...plan(desired, state.members).map(describeStep), ...rolling.plannedReconfigure(checked.spec)],
     };
   };
 
   wf.setHandler(resizeSignal, (request) => quietly(() => accept(validated(resized(request)))));
-  wf.setHandler(specChangeSignal, (change) => quietly(() => accept(validated(change?.spec))));
+  wf.setHandler(specChangeSignal, (change) => quietly(() => accept(validated(change?.spec), change?.app)));
   // No update validators: a rejection is recorded in status, and only handlers (in history) may change state.
   wf.setHandler(resizeUpdate, (request) => accept(validated(resized(request))));
-  wf.setHandler(specChangeUpdate, (change) => accept(validated(change?.spec)));
+  wf.setHandler(specChangeUpdate, (change) => accept(validated(change?.spec), change?.app));
   wf.setHandler(retrySignal, (request) => {
     if (request?.member === undefined || typeof request.member === 'string')
       state.retries.push(request?.member ?? null);

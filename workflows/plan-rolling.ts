@@ -90,9 +90,20 @@ export const isActive = (r: Rollout | undefined): boolean => r !== undefined && 
 /** Waiting for a decision or moving: not settled, so no other rolling operation may start. */
 export const isUnsettled = (r: Rollout | undefined): boolean => isActive(r) || r?.phase === 'paused';
 
-/** The members a rollout goes through: configured and live, in the app's role order, then ordinal. */
-function rolloutOrder(app: KdAppSpec, members: Member[], include: (m: Member) => boolean = () => true): string[] {
-  const roleIndex = new Map(app.roles.map((r, i) => [r.id, i]));
+/** The roles in the order an upgrade to `app` takes them: its `upgrade.roleOrder` first, then the rest in role order. */
+export function upgradeRoleOrder(app: KdAppSpec): string[] {
+  const listed = (app.upgrade?.roleOrder ?? []).filter((id) => app.roles.some((r) => r.id === id));
+  return [...new Set([...listed, ...app.roles.map((r) => r.id)])];
+}
+
+/** The members a rollout goes through: configured and live, by role (`roles`, the app's order by default), then ordinal. */
+function rolloutOrder(
+  app: KdAppSpec,
+  members: Member[],
+  include: (m: Member) => boolean = () => true,
+  roles: string[] = app.roles.map((r) => r.id),
+): string[] {
+  const roleIndex = new Map(roles.map((id, i) => [id, i]));
   return members
     .filter((m) => isLive(m) && m.state === 'configured' && include(m))
     .sort((a, b) => (roleIndex.get(a.role) ?? 0) - (roleIndex.get(b.role) ?? 0) || a.ordinal - b.ordinal)
@@ -126,6 +137,10 @@ function begin(b: Begin, members: Member[]): Rollout {
   );
 }
 
+/**
+ * An upgrade to `to`, in the order and with the policy the new version's `upgrade` field gives;
+ * `options` (the CLI's --max-unavailable and --on-failure) override that policy.
+ */
 export function startUpgrade(
   id: number,
   current: RolloutSide,
@@ -133,8 +148,18 @@ export function startUpgrade(
   members: Member[],
   options: { maxUnavailable?: number; onFailure?: OnFailure } = {},
 ): Rollout {
+  const maxUnavailable = options.maxUnavailable ?? to.upgrade?.maxUnavailable;
+  const onFailure = options.onFailure ?? to.upgrade?.onFailure;
   return begin(
-    { id, kind: 'upgrade', from: current, to: { ...current, app: to }, order: rolloutOrder(to, members), ...options },
+    {
+      id,
+      kind: 'upgrade',
+      from: current,
+      to: { ...current, app: to },
+      order: rolloutOrder(to, members, undefined, upgradeRoleOrder(to)),
+      ...(maxUnavailable !== undefined ? { maxUnavailable } : {}),
+      ...(onFailure !== undefined ? { onFailure } : {}),
+    },
     members,
   );
 }
@@ -395,6 +420,7 @@ export function rolloutStatus(r: Rollout): RolloutStatus {
     ...(r.failed ? { failed: r.failed } : {}),
     maxUnavailable: r.maxUnavailable,
     onFailure: r.onFailure,
+    ...(r.kind === 'upgrade' ? { roleOrder: upgradeRoleOrder(r.to.app) } : {}),
     ...(r.cancelled ? { cancelled: true } : {}),
   };
 }

@@ -10,9 +10,11 @@ import {
   rolloutDecisionUpdate,
   upgradeRequestIssue,
   upgradeUpdate,
+  rolloutPolicy,
   type CancelAnswer,
   type KdClusterSpec,
   type RolloutStatus,
+  type UpgradeTarget,
 } from '../api/contract.ts';
 import type { Desired, Member, Step } from './model.ts';
 import { isLive } from './plan.ts';
@@ -159,10 +161,36 @@ export function rollingOperations(host: RollingHost) {
     };
   });
 
+  /** Whether `spec` asks for another version than the cluster runs: then it is an upgrade to `target`. */
+  const upgradeAsked = (spec: KdClusterSpec): boolean =>
+    spec.appVersion !== undefined && spec.appVersion !== current().app.version;
+
   return {
-    /** A spec change was accepted: members whose env, labels or resources changed are reconfigured one at a time. */
-    specAccepted(before: KdClusterSpec) {
+    /**
+     * Why a spec change's `appVersion` cannot start an upgrade (said of spec.appVersion), or undefined (no upgrade asked, or one
+     * that can start). The change must carry the catalog's snapshot of that version.
+     */
+    specUpgradeIssue(spec: KdClusterSpec, target: UpgradeTarget | undefined): string | undefined {
+      if (!upgradeAsked(spec)) return undefined;
+      const running = current().app.version;
+      if (!target || typeof target !== 'object')
+        return `"${spec.appVersion}" is not the version the cluster runs (${running}), and the change carries no app snapshot of it (kdflow apply and the shim resolve it from the catalog)`;
+      if (target.version !== spec.appVersion)
+        return `"${spec.appVersion}" but the change carries app version "${String(target.version)}"`;
+      const issue = upgradeRequestIssue({ to: target }, host.appName, current().app);
+      return issue;
+    },
+    /**
+     * A spec change was accepted: a new appVersion starts the upgrade to `target` (with the new
+     * version's upgrade policy); members whose env, labels or resources changed are reconfigured one at a time.
+     */
+    specAccepted(before: KdClusterSpec, target?: UpgradeTarget) {
       const next = state.desired.spec;
+      if (upgradeAsked(next) && target) {
+        state.seq += 1;
+        state.rollout = startUpgrade(state.seq, current(), target.app, state.members);
+        return;
+      }
       if (reconfiguredRoles(before, next, state.members).length === 0) return;
       state.seq += 1;
       const from = { app: state.desired.app, spec: before };
@@ -194,6 +222,15 @@ export function rollingOperations(host: RollingHost) {
       state.seq += 1;
       state.rollout = rollout;
       return rollout.order;
+    },
+    /** `kdflow plan` of a new appVersion: the upgrade's policy, then its steps. */
+    plannedUpgrade(target: UpgradeTarget): string[] {
+      const rollout = startUpgrade(state.seq + 1, current(), target.app, state.members);
+      const status = rolloutStatus(rollout);
+      return [
+        `upgrade ${status.from} → ${status.to} of ${status.total} member(s): ${rolloutPolicy(status)}`,
+        ...planRollout(rollout, state.members).map(describeRollingStep),
+      ];
     },
     runnable: () => isActive(state.rollout),
     operation: () => stepText,
@@ -228,7 +265,13 @@ export function rollingOperations(host: RollingHost) {
   function finish() {
     const r = state.rollout;
     if (!r || isUnsettled(r)) return;
-    if (r.kind === 'upgrade' && r.phase === 'done') state.desired = { ...state.desired, app: r.to.app };
+    if (r.kind === 'upgrade') {
+      if (r.phase === 'done') state.desired = { ...state.desired, app: r.to.app };
+      // A spec that names a version names the one the cluster ended on: the new one, or the old after a rollback.
+      const version = state.desired.app.version;
+      if (state.desired.spec.appVersion !== undefined && state.desired.spec.appVersion !== version)
+        settle({ ...state.desired.spec, appVersion: version });
+    }
     if (r.kind === 'reconfigure' && (r.phase === 'rolled back' || r.phase === 'rollback failed')) {
       const before = new Map(r.from.spec.roles.map((role) => [role.id, role]));
       const spec = {
@@ -244,10 +287,15 @@ export function rollingOperations(host: RollingHost) {
           };
         }),
       };
-      const generation = state.desired.generation + 1;
-      state.desired = { ...state.desired, spec, generation };
-      state.observedGeneration = generation;
-      state.settledSpec = spec;
+      settle(spec);
     }
+  }
+
+  /** The workflow's own change of the spec, converged as it is made: a new generation, already observed. */
+  function settle(spec: KdClusterSpec) {
+    const generation = state.desired.generation + 1;
+    state.desired = { ...state.desired, spec, generation };
+    state.observedGeneration = generation;
+    state.settledSpec = spec;
   }
 }

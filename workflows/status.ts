@@ -6,7 +6,7 @@ import {
   desiredMembers,
   memberFqdn,
   memberName,
-  rolloutProgress,
+  rolloutLine,
   scriptRunId,
   type ClusterPhase,
   type ClusterStatus,
@@ -195,7 +195,7 @@ export function currentDetails(s: ClusterStatus): string {
     '',
   ];
   if (s.operation) lines.push(`Running: ${cell(s.operation)}`, '');
-  if (s.rollout) lines.push(`${s.rollout.kind}: ${cell(rolloutProgress(s.rollout))}`, '');
+  if (s.rollout) lines.push(`${s.rollout.kind}: ${cell(rolloutLine(s.rollout))}`, '');
   if (s.lastError) lines.push(`Last error: ${cell(s.lastError)}`, '');
   if (s.lastHeal) lines.push(`Last heal: ${cell(s.lastHeal)}`, '');
   for (const a of s.actions ?? [])

@@ -29,6 +29,7 @@ import type { CliContext } from '../context.ts';
 import { readManifests } from '../files.ts';
 import { printWarnings } from '../render.ts';
 import { applyApp } from './app.ts';
+import { specUpgradeTarget } from '../app-version.ts';
 
 /** Connected objects and apps first, so a file holding them and a cluster applies in one go. */
 const appsFirst = (ms: Manifest[]) => [
@@ -104,7 +105,7 @@ async function applyConnectedObject(ctx: CliContext, object: StoredObject): Prom
 }
 
 interface Applied {
-  outcome: 'created' | 'changed' | 'unchanged';
+  outcome: 'created' | 'changed' | 'unchanged' | `upgrading ${string}`;
   generation: number;
 }
 
@@ -119,8 +120,14 @@ export async function applyCluster(
 ): Promise<Applied> {
   const namespace = cluster.metadata.namespace ?? ctx.namespace;
   const name = cluster.metadata.name;
-  // Else the current version of the app in the shared catalog; the cluster keeps this snapshot (its pinned version).
-  app ??= await ctx.catalog.get(namespace, cluster.spec.app);
+  // Else the version the spec names, or the catalog's current one; the cluster keeps this snapshot (its pinned version).
+  const version = cluster.spec.appVersion;
+  app ??= await ctx.catalog.get(
+    namespace,
+    cluster.spec.app,
+    version,
+    version === undefined ? 'spec.app' : 'spec.appVersion',
+  );
   // The app's packages must still be there: refused now, not as a config error later (lib/package-url.ts).
   const packages = await localPackageIssues(app.app);
   if (packages.length > 0) throw new ValidationError(packages, `app ${app.name} ${app.version}`);
@@ -145,9 +152,14 @@ export async function applyCluster(
   const view = await handle.query(specQuery);
   const change = checkChange(name, view.spec, cluster.spec, view.app);
   if (change.issues.length > 0) throw new ValidationError(change.issues, name);
+  // A new spec.appVersion is an upgrade: the change carries that version's snapshot.
+  const to = await specUpgradeTarget(ctx, namespace, name, view, cluster.spec);
   // The workflow answers an unchanged spec with the generation it has (no new one): that is how "unchanged" is known.
-  const { generation } = await handle.executeUpdate(specChangeUpdate, { args: [{ spec: cluster.spec }] });
-  return { outcome: generation === view.generation ? 'unchanged' : 'changed', generation };
+  const { generation } = await handle.executeUpdate(specChangeUpdate, {
+    args: [{ spec: cluster.spec, ...(to ? { app: to } : {}) }],
+  });
+  if (generation === view.generation) return { outcome: 'unchanged', generation };
+  return { outcome: to ? `upgrading ${view.app.version} → ${to.version}` : 'changed', generation };
 }
 
 /**
@@ -163,16 +175,22 @@ export async function planCommand(ctx: CliContext, _args: string[], flags: { fil
     const name = m.value.metadata.name;
     const client = await ctx.temporal();
     const handle = client.workflow.getHandle(clusterWorkflowId(namespace, name));
-    const answer = await handle.query(planQuery, { spec: m.value.spec }).catch((error: unknown) => {
+    const notFound = (error: unknown) => {
       if (error instanceof WorkflowNotFoundError) return undefined;
       throw error;
-    });
+    };
+    // A new appVersion of a live cluster is planned with that version's snapshot, which the workflow does not read itself.
+    const view = m.value.spec.appVersion === undefined ? undefined : await handle.query(specQuery).catch(notFound);
+    const to = view && (await specUpgradeTarget(ctx, namespace, name, view, m.value.spec));
+    const answer = await handle.query(planQuery, { spec: m.value.spec, ...(to ? { app: to } : {}) }).catch(notFound);
     let steps: string[];
     if (answer) {
       if ('issues' in answer) throw new ValidationError(answer.issues, name);
       steps = answer.steps;
     } else {
-      const app = (await ctx.catalog.get(namespace, m.value.spec.app)).app;
+      const version = m.value.spec.appVersion;
+      const field = version === undefined ? 'spec.app' : 'spec.appVersion';
+      const app = (await ctx.catalog.get(namespace, m.value.spec.app, version, field)).app;
       const issues = [...newClusterIssues(name, m.value.spec, app), ...runtimeIssues(m.value.spec)];
       if (issues.length > 0) throw new ValidationError(issues, name);
       steps = plan({ namespace, name, app, spec: m.value.spec, generation: 1 }, []).map(describeStep);

@@ -5,15 +5,14 @@ import {
   cancelUpdate,
   restartUpdate,
   rolloutDecisionUpdate,
+  rolloutLine,
   rolloutProgress,
   specQuery,
-  upgradeRequestIssue,
   upgradeUpdate,
-  ValidationError,
   type OnFailure,
   type UpgradeRequest,
 } from '../../api/index.ts';
-import { resolveAppVersion } from '../app-version.ts';
+import { checkUpgradeRequest, resolveAppVersion } from '../app-version.ts';
 import type { CliContext } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { checkName } from '../names.ts';
@@ -58,13 +57,9 @@ export async function upgradeCommand(
   const view = await handle.query(specQuery);
   request.to = await resolveAppVersion(ctx, ctx.namespace, view.appName, flags.to as string);
   // The workflow checks again: this says it before anything is sent.
-  const issue = upgradeRequestIssue(request, view.appName, view.app);
-  if (issue) {
-    const [path, ...rest] = issue.split(': ');
-    throw new ValidationError([{ path: path ?? 'to', message: rest.join(': ') }], `upgrade ${name}`);
-  }
+  checkUpgradeRequest(request, view, `upgrade ${name}`);
   const status = await handle.executeUpdate(upgradeUpdate, { args: [request] });
-  ctx.out(`cluster/${name}: ${rolloutProgress(status)}`);
+  ctx.out(`cluster/${name}: ${rolloutLine(status)}`);
 }
 
 export async function restartCommand(

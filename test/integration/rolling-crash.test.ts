@@ -6,9 +6,9 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { deleteSignal, type ClusterStatus } from '../../api/index.ts';
+import { deleteSignal } from '../../api/index.ts';
 import { settled, startCluster, waitForStatus } from '../support/cluster.ts';
-import { rollingRuns, twoVersions, upgrade, versionsLog } from '../support/rolling.ts';
+import { expectEachOnceInOrder, rolloutEnded, twoVersions, upgrade } from '../support/rolling.ts';
 import { startHarness, type Harness } from '../../testing/harness.ts';
 import type { WorkerBinary } from '../../testing/temporal.ts';
 
@@ -32,11 +32,8 @@ afterAll(async () => {
   await h?.teardown();
 });
 
-const ended = (s: ClusterStatus) =>
-  s.operation === undefined && s.rollout !== undefined && !['rolling', 'rolling back'].includes(s.rollout.phase);
 const held = (event: string, suffix: string, release: string) =>
   `[[ "$1" == ${event} && "$KDFLOW_MEMBER_ROOT" == *-${suffix} ]] && { until [ -e ${release} ]; do sleep 0.1; done; }`;
-const count = (lines: string[], word: string) => lines.filter((l) => l.includes(word)).length;
 
 describe('a worker killed mid-rollout', () => {
   it('in an upgrade: the next worker finishes it, every member upgraded exactly once', async () => {
@@ -52,12 +49,10 @@ describe('a worker killed mid-rollout', () => {
     await worker.kill();
     await startWorker();
     await writeFile(release, '');
-    const status = await waitForStatus(handle, ended, 180_000);
+    const status = await waitForStatus(handle, rolloutEnded, 180_000);
     expect(status).toMatchObject({ phase: 'configured', appVersion: '2' });
     expect(status.rollout).toMatchObject({ phase: 'done', done: 3, total: 3 });
-    for (const m of ['crashup-controller-0', 'crashup-worker-0', 'crashup-worker-1'])
-      expect(count(await versionsLog(h, 'crashup', m), 'v2 --upgrade --from 1 --to 2')).toBe(1);
-    expect((await rollingRuns(h, handle)).map((r) => r.split(' ')[0])).toEqual([
+    await expectEachOnceInOrder(h, handle, 'crashup', 'v2 --upgrade --from 1 --to 2', [
       'controller-0',
       'worker-0',
       'worker-1',
@@ -86,16 +81,14 @@ describe('a worker killed mid-rollout', () => {
     await worker.kill();
     await startWorker();
     await writeFile(release, '');
-    const status = await waitForStatus(handle, ended, 180_000);
+    const status = await waitForStatus(handle, rolloutEnded, 180_000);
     expect(status).toMatchObject({ phase: 'configured', appVersion: '1' });
     expect(status.rollout).toMatchObject({
       phase: 'rolled back',
       rolledBack: 3,
       failed: { member: 'crashback-worker-1' },
     });
-    for (const m of ['crashback-controller-0', 'crashback-worker-0', 'crashback-worker-1'])
-      expect(count(await versionsLog(h, 'crashback', m), 'v1 --rollback --from 2 --to 1')).toBe(1);
-    expect((await rollingRuns(h, handle)).filter((r) => r.includes('--rollback')).map((r) => r.split(' ')[0])).toEqual([
+    await expectEachOnceInOrder(h, handle, 'crashback', 'v1 --rollback --from 2 --to 1', [
       'worker-1',
       'worker-0',
       'controller-0',

@@ -15,6 +15,7 @@ import { AppCatalog, sdkCatalogTransport } from '../../lib/app-catalog.ts';
 import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
 import { Shim } from '../../shim/shim.ts';
 import { writePackage } from '../support/cluster.ts';
+import { rollingRuns } from '../support/rolling.ts';
 import { startHarness, type Harness } from '../../testing/harness.ts';
 import {
   eventually,
@@ -430,6 +431,73 @@ spec:
       expect((await versions())?.versions.map((v) => v.version)).toEqual(['1', '2', '3']);
 
       await k('delete', 'kdc', 'vc', 'vd', '-n', NS, '--timeout=120s');
+      await shim.stop();
+    },
+    LONG,
+  );
+
+  it(
+    'spec.appVersion through kubectl: created on the named version, a patch to a new one rolls the upgrade, an unknown one is refused naming the versions',
+    async () => {
+      const shim = await startShim('shim-u');
+      await eventually('shim-u leads', async () => (shim.isLeader() ? true : undefined));
+      const pkg = await writePackage(path.join(h.home, 'upg-app'));
+      const manifest = path.join(h.home, 'upg.yaml');
+      const app = (version: string) => `apiVersion: kdflow.dev/v1beta1
+kind: KdApp
+metadata: {name: upg, namespace: ${NS}}
+spec:
+  label: {name: Upgradable}
+  distroID: test/upg
+  version: "${version}"
+  defaultImageRepoTag: test/upg:${version}
+  defaultConfigPackage: {packageURL: "${pkg}"}
+  roles:
+    - {id: controller, cardinality: "1", eventList: [configure, upgrade, rollback]}
+    - {id: worker, cardinality: "0+", eventList: [configure, upgrade, rollback]}
+  upgrade: {roleOrder: [worker]}
+`;
+      const setVersion = (version: string) =>
+        k('patch', 'kdc', 'ua', '-n', NS, '--type=merge', '-p', JSON.stringify({ spec: { appVersion: version } }));
+      // Version 2 is the KdApp object's (and the catalog's current one): the cluster asks for 1, which the catalog keeps.
+      await writeFile(manifest, app('1'));
+      await k('apply', '-f', manifest);
+      await writeFile(
+        manifest,
+        `${app('2')}---\napiVersion: kdflow.dev/v1beta1\nkind: KdCluster\nmetadata: {name: ua, namespace: ${NS}}\nspec: {app: upg, appVersion: "1", roles: [{id: controller, members: 1}, {id: worker, members: 1}]}\n`,
+      );
+      await k('apply', '-f', manifest);
+      await k('wait', '--for=jsonpath={.status.state}=configured', 'kdc/ua', '-n', NS, '--timeout=120s');
+      expect((await crStatus('ua')).appVersion).toBe('1');
+      const pod = (name: string) => core.readNamespacedPod({ namespace: NS, name });
+      expect((await pod('ua-worker-0')).spec?.containers[0]?.image).toBe('test/upg:1');
+
+      await setVersion('9');
+      await k('wait', '--for=condition=Valid=False', 'kdc/ua', '-n', NS, '--timeout=60s');
+      expect((await crStatus('ua')).conditions?.find((c) => c.type === 'Valid')).toMatchObject({
+        reason: 'UnknownAppVersion',
+        message: expect.stringContaining(
+          `spec.appVersion: app "upg" in namespace "${NS}" has no version "9"; its versions: 1, 2`,
+        ),
+      });
+
+      await setVersion('2');
+      await k('wait', '--for=jsonpath={.status.appVersion}=2', 'kdc/ua', '-n', NS, '--timeout=180s');
+      await eventually('the rollout done in status', async () =>
+        /^upgrade 1 → 2: done, 2\/2 members \(1 at a time, on failure rollback, roles worker → controller\)$/.test(
+          String((await crStatus('ua')).rollout),
+        )
+          ? true
+          : undefined,
+      );
+      for (const name of ['ua-controller-0', 'ua-worker-0'])
+        expect((await pod(name)).spec?.containers[0]?.image).toBe('test/upg:2');
+      const handle = h.env.client.workflow.getHandle(clusterWorkflowId(NS, 'ua'));
+      expect(await rollingRuns(h as unknown as Harness, handle)).toEqual([
+        'worker-0 --upgrade --from 1 --to 2 0',
+        'controller-0 --upgrade --from 1 --to 2 0',
+      ]);
+      await k('delete', 'kdc', 'ua', '-n', NS, '--timeout=120s');
       await shim.stop();
     },
     LONG,

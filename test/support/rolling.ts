@@ -2,7 +2,15 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { EVENTS, upgradeUpdate, type HistoryEntry, type KdAppSpec, type UpgradeRequest } from '../../api/index.ts';
+import { expect } from 'vitest';
+import {
+  EVENTS,
+  upgradeUpdate,
+  type ClusterStatus,
+  type HistoryEntry,
+  type KdAppSpec,
+  type UpgradeRequest,
+} from '../../api/index.ts';
 import { scriptHistory } from '../../lib/script-history.ts';
 import type { Harness } from '../../testing/harness.ts';
 import { testApp, writePackage } from './cluster.ts';
@@ -48,4 +56,27 @@ export async function versionsLog(h: Harness, cluster: string, member: string): 
     'opt/guestconfig/versions.log',
   );
   return (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+}
+
+/** A rolling operation has ended (done, rolled back, paused, failed) and nothing runs. */
+export const rolloutEnded = (s: ClusterStatus) =>
+  s.operation === undefined && s.rollout !== undefined && !['rolling', 'rolling back'].includes(s.rollout.phase);
+
+/**
+ * Every member in `order` (`worker-0`, …) ran `line` (`v2 --upgrade --from 1 --to 2`: version and
+ * argv, as versions.log has it) exactly once, and the history recorded those runs in that order:
+ * none twice, none skipped.
+ */
+export async function expectEachOnceInOrder(
+  h: Harness,
+  handle: WorkflowHandle,
+  cluster: string,
+  line: string,
+  order: string[],
+): Promise<void> {
+  for (const m of order)
+    expect((await versionsLog(h, cluster, `${cluster}-${m}`)).filter((l) => l.includes(line))).toHaveLength(1);
+  const argv = line.replace(/^v\d+ /, '');
+  const runs = (await rollingRuns(h, handle)).filter((r) => r.includes(argv));
+  expect(runs.map((r) => r.split(' ')[0])).toEqual(order);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KdAppSpec, KdClusterSpec, type KdAppSpecInput } from '../../api/index.ts';
+import { KdAppSpec, KdClusterSpec, checkChange, newClusterIssues, type KdAppSpecInput } from '../../api/index.ts';
 import type { Member } from '../../workflows/model.ts';
 import { newMember } from '../../workflows/plan.ts';
 import {
@@ -189,6 +189,69 @@ describe('upgrade', () => {
     const r = startUpgrade(1, desired, app('2'), members);
     const shrunk = members.filter((m) => m.name !== 'c-worker-1');
     expect(planRollout(r, shrunk).map(short)).not.toContain('replace:to c-worker-1');
+  });
+});
+
+describe("the new version's upgrade policy", () => {
+  it('takes roleOrder first, then the other roles; maxUnavailable and onFailure from the app', () => {
+    const to = app('2', { upgrade: { roleOrder: ['worker'], maxUnavailable: 2, onFailure: 'pause' } });
+    const r = startUpgrade(1, desired, to, members);
+    expect(r).toMatchObject({ maxUnavailable: 2, onFailure: 'pause' });
+    expect(r.order).toEqual(['c-worker-0', 'c-worker-1', 'c-worker-2', 'c-controller-0']);
+    expect(planRollout(r, members).map(short)).toEqual([
+      'replace:to c-worker-0,c-worker-1',
+      'upgrade c-worker-0,c-worker-1',
+      'replace:to c-worker-2,c-controller-0',
+      'upgrade c-worker-2,c-controller-0',
+    ]);
+    expect(rolloutStatus(r)).toMatchObject({ roleOrder: ['worker', 'controller'], maxUnavailable: 2 });
+    // A failure pauses, as the app asked.
+    expect(run(r, (step) => (names(step).includes('c-worker-1') ? ['c-worker-1'] : [])).rollout.phase).toBe('paused');
+  });
+
+  it("lets the request's maxUnavailable and onFailure override the app's", () => {
+    const to = app('2', { upgrade: { maxUnavailable: 3, onFailure: 'pause' } });
+    const r = startUpgrade(1, desired, to, members, { maxUnavailable: 1, onFailure: 'rollback' });
+    expect(r).toMatchObject({ maxUnavailable: 1, onFailure: 'rollback' });
+    expect(r.order[0]).toBe('c-controller-0');
+  });
+
+  it('refuses a roleOrder naming an unknown role or one role twice, naming the field', () => {
+    const parsed = KdAppSpec.safeParse({ ...app('2'), upgrade: { roleOrder: ['worker', 'ghost', 'worker'] } });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([
+      'upgrade.roleOrder.1: unknown role "ghost"',
+      'upgrade.roleOrder.2: role "worker" is listed twice',
+    ]);
+  });
+});
+
+describe('spec.appVersion', () => {
+  it('a new one is an upgrade that changes nothing else; the same one or none is no upgrade', () => {
+    expect(checkChange('c', spec, { ...spec, appVersion: '2' }, app('1')).issues).toEqual([]);
+    expect(checkChange('c', spec, { ...spec, appVersion: '1' }, app('1')).issues).toEqual([]);
+    const grown = {
+      ...spec,
+      appVersion: '2',
+      roles: [
+        { id: 'controller', members: 1 },
+        { id: 'worker', members: 4 },
+      ],
+    };
+    expect(checkChange('c', spec, grown, app('1')).issues).toEqual([
+      {
+        path: 'spec.appVersion',
+        message:
+          'an upgrade (1 → 2) changes nothing else, and roles changed too: apply those changes before or after the upgrade',
+      },
+    ]);
+  });
+
+  it("a new cluster's must be its app snapshot's version", () => {
+    expect(newClusterIssues('c', { ...spec, appVersion: '2' }, app('1'))).toEqual([
+      { path: 'spec.appVersion', message: '"2" is not the app snapshot\'s version "1"' },
+    ]);
+    expect(newClusterIssues('c', { ...spec, appVersion: '1' }, app('1'))).toEqual([]);
   });
 });
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { crStatusFrom, withCondition, type ClusterStatus, type ScriptRun } from '../../api/index.ts';
+import { KdAppSpec, crStatusFrom, withCondition, type ClusterStatus, type ScriptRun } from '../../api/index.ts';
 import { UNFETCHABLE_PACKAGE, clusterInputOf } from '../../shim/forward.ts';
 import { leaseNamespaceOf } from '../../shim/lease.ts';
 import { unfetchableReason } from '../../shim/package-check.ts';
@@ -43,6 +43,23 @@ describe('what the shim forwards', () => {
       name: 'sc',
       appName: 'spark',
       spec: { app: 'spark' },
+    });
+  });
+
+  it("takes the catalog's snapshot of spec.appVersion when the KdApp object holds another version", () => {
+    const spec = { app: 'spark', appVersion: '0.9', roles: [{ id: 'controller', members: 1 }] };
+    const older = KdAppSpec.parse({ ...(appCr.spec as object), version: '0.9' });
+    const verdict = clusterInputOf(cluster(spec), apps, {
+      name: 'spark',
+      version: '0.9',
+      app: older,
+      current: false,
+      appliedAt: '',
+    });
+    expect('input' in verdict && verdict.input.app.version).toBe('0.9');
+    // Without it, the object's version is not the one asked for: refused naming the field.
+    expect(clusterInputOf(cluster(spec), apps)).toMatchObject({
+      issues: [{ path: 'spec.appVersion', message: '"0.9" is not the app snapshot\'s version "1"' }],
     });
   });
 

@@ -21,7 +21,6 @@ import {
   type ClusterStatus,
   type FieldIssue,
   type KdActionCrStatus,
-  type KdActionMemberResult,
 } from '../api/index.ts';
 import { fullStatus } from '../lib/cluster-status.ts';
 import { startAction } from '../lib/start-action.ts';
@@ -42,24 +41,23 @@ export function actionCrStatus(
   cluster: ClusterStatus,
 ): KdActionCrStatus {
   const rows = new Map((current.results ?? []).map((r) => [r.member, r]));
-  let omitted = current.resultsOmitted ?? 0;
+  // Every member known to have run it: the rows kept, and those past the bound (counted, once each).
+  const ran = new Set(rows.keys());
   for (const role of cluster.roles)
     for (const m of role.members) {
       const last = m.lastAction;
       if (last?.id !== action.id || rows.has(m.name)) continue;
-      if (rows.size >= KDACTION_RESULTS_MAX) {
-        omitted += 1;
-        continue;
-      }
-      const row: KdActionMemberResult = {
+      ran.add(m.name);
+      if (rows.size >= KDACTION_RESULTS_MAX) continue;
+      rows.set(m.name, {
         member: m.name,
         role: role.id,
         exitCode: last.exitCode,
         ...(last.error ? { error: last.error } : {}),
         finishedAt: last.finishedAt,
-      };
-      rows.set(m.name, row);
+      });
     }
+  const omitted = Math.max(current.resultsOmitted ?? 0, ran.size - rows.size);
   const finished = action.finishedAt !== undefined;
   const summary = `action ${action.id} ${action.state}: ${action.succeeded} of ${action.targets} succeeded`;
   return {

@@ -20,6 +20,11 @@ export interface RunActionRequest {
   /** Only these members; absent: every member of the action's roles (or of `role`). */
   members?: string[];
   params?: Record<string, string>;
+  /**
+   * The asker's own key for this request (a KdAction's uid): the same request sent again, after a
+   * shim restart or a continue-as-new, answers the operation already queued instead of a second run.
+   */
+  requestId?: string;
 }
 
 /** The update's answer: the operation's id (in status, history and the member's files) and how many members it runs on. */

@@ -8,6 +8,7 @@ import { KdAppSpec } from './app.ts';
 import { KdClusterSpec } from './cluster.ts';
 import { API_GROUP } from './common.ts';
 import { KdClusterCrStatus } from './cr-status.ts';
+import { KdActionCrStatus, KdActionSpec } from './kdaction.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -68,7 +69,10 @@ function crd(kind: string, plural: string, shortName: string, spec: z.ZodType, e
             openAPIV3Schema: {
               type: 'object',
               required: ['spec'],
-              properties: { spec: jsonSchema(spec, 'input'), ...(extra.status ? { status: extra.status } : {}) },
+              properties: {
+                spec: { ...jsonSchema(spec, 'input'), ...(extra.spec as Schema) },
+                ...(extra.status ? { status: extra.status } : {}),
+              },
             },
           },
           ...(extra.version as Schema),
@@ -97,6 +101,25 @@ export function kdflowCrds(): Schema[] {
           { name: 'Version', type: 'string', jsonPath: '.status.appVersion' },
           { name: 'State', type: 'string', jsonPath: '.status.state' },
           { name: 'Members', type: 'string', jsonPath: '.status.membersReady' },
+          { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+        ],
+      },
+    }),
+    // One run of a custom action (docs/adr/0050): its spec is the request, so it cannot change once made.
+    crd('KdAction', 'kdactions', 'kdact', KdActionSpec, {
+      spec: {
+        'x-kubernetes-validations': [
+          { rule: 'self == oldSelf', message: 'a KdAction runs once: its spec cannot change (create another one)' },
+        ],
+      },
+      status: jsonSchema(KdActionCrStatus, 'output'),
+      version: {
+        subresources: { status: {} },
+        additionalPrinterColumns: [
+          { name: 'Cluster', type: 'string', jsonPath: '.spec.cluster' },
+          { name: 'Action', type: 'string', jsonPath: '.spec.action' },
+          { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+          { name: 'Id', type: 'string', jsonPath: '.status.id' },
           { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
         ],
       },

@@ -14,6 +14,7 @@ export * from './actions.ts';
 export * from './configmeta.ts';
 export * from './search-attributes.ts';
 export * from './cr-status.ts';
+export * from './kdaction.ts';
 export * from './ranges.ts';
 export * from './member-names.ts';
 export * from './kubedirector-fields.ts';

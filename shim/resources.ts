@@ -6,6 +6,7 @@ export const FINALIZER = 'kdflow.dev/teardown';
 export const KINDS = {
   app: { kind: 'KdApp', plural: 'kdapps' },
   cluster: { kind: 'KdCluster', plural: 'kdclusters' },
+  action: { kind: 'KdAction', plural: 'kdactions' },
 } as const;
 
 export interface CrObject {
@@ -19,6 +20,7 @@ export interface CrObject {
     resourceVersion?: string;
     deletionTimestamp?: string | Date;
     finalizers?: string[];
+    ownerReferences?: { apiVersion?: string; kind?: string; name?: string; uid?: string }[];
   };
   spec?: unknown;
   status?: Record<string, unknown>;

@@ -1,6 +1,7 @@
 /**
- * The CRD shim: while it holds the Lease, it watches KdApp and KdCluster objects, forwards each new
- * generation of a KdCluster to its workflow, and writes status and Events back. Another shim waits
+ * The CRD shim: while it holds the Lease, it watches KdApp, KdCluster and KdAction objects, forwards
+ * each new generation of a KdCluster to its workflow, starts each KdAction once (shim/actions.ts), and
+ * writes status and Events back. Another shim waits
  * on the Lease, so two never forward at once; a restarted shim converges from a fresh list.
  */
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
@@ -8,6 +9,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { KdAppSpec, formatIssues } from '../api/index.ts';
 import { AppCatalog, sdkCatalogTransport } from '../lib/app-catalog.ts';
+import { ActionRunner, isFinished } from './actions.ts';
 import { CatalogMirror } from './catalog-mirror.ts';
 import { recordEvent } from './events.ts';
 import { APP_VERSION_CONFLICT, UNFETCHABLE_PACKAGE, reconcileCluster, type ForwardDeps } from './forward.ts';
@@ -184,8 +186,31 @@ export class Shim {
         if (stillLeading()) clusters ??= watchClusters();
       },
     );
+    const runner = new ActionRunner(this.deps);
+    const actionObjects = new Map<string, CrObject>();
+    const actionQueue = new KeyedQueue(
+      (obj) => runner.reconcile(obj),
+      (obj, error) => {
+        logger.warn({ err: error, action: keyOf(obj) }, 'action reconcile failed; retrying');
+        setTimeout(() => {
+          const latest = actionObjects.get(keyOf(obj));
+          if (latest && stillLeading()) actionQueue.push(latest);
+        }, 1000);
+      },
+    );
+    const actions = watch(KINDS.action.plural, (obj, deleted) => {
+      if (deleted) {
+        actionObjects.delete(keyOf(obj));
+        runner.forget(obj);
+        return;
+      }
+      actionObjects.set(keyOf(obj), obj);
+      actionQueue.push(obj);
+    });
     const sync = new StatusSync(this.deps);
     const timer = setInterval(() => {
+      // A running KdAction is followed every tick (one small query while its cluster's status stands still).
+      for (const obj of actionObjects.values()) if (!isFinished(runner.statusOf(obj))) actionQueue.push(obj);
       if (this.syncing) return;
       this.syncing = sync.tick([...this.clusters.values()]).finally(() => (this.syncing = undefined));
     }, this.options.statusEveryMs ?? 1000);
@@ -194,6 +219,7 @@ export class Shim {
       clearInterval(timer);
       apps.stop();
       clusters?.stop();
+      actions.stop();
     };
   }
 

@@ -93,6 +93,10 @@ export async function writeDevLoopApp(
       '  roles:',
       '    - id: node',
       '      cardinality: "1+"',
+      '  actions:',
+      '    - name: compact',
+      '      params: [{ name: level, type: enum, values: [low, high], default: low }]',
+      '    - name: backup',
       '',
     ].join('\n'),
   );
@@ -114,8 +118,8 @@ export function devLoopCluster(members: number): string {
   ].join('\n');
 }
 
-/** An instant startscript that prints `mark`, its option and where it runs. */
+/** An instant startscript that prints `mark`, its options and where it runs. */
 export async function writeStartscript(file: string, mark: string): Promise<void> {
-  await writeFile(file, `#!/bin/sh\necho "${mark} $1 on $(hostname)"\n`);
+  await writeFile(file, `#!/bin/sh\necho "${mark} $* on $(hostname)"\n`);
   await chmod(file, 0o755);
 }

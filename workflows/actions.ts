@@ -38,6 +38,8 @@ export interface ActionRecord {
   failures: string[];
   requestedAt: number;
   finishedAt?: number;
+  /** The asker's key (a KdAction's uid), so the same request is never queued twice. */
+  requestId?: string;
 }
 
 /** A member's result in the newest action that ran on it: [member, id, exit code, attempts, started, finished, error]. */
@@ -59,9 +61,13 @@ export function queueAction(
   request: unknown,
   now: number,
 ): { actions: ActionRecord[]; record: ActionRecord; seq: number } | { issues: FieldIssue[] } {
+  const actions = state.actions ?? [];
+  // Asked again (a shim that restarted before it wrote the id down): the same operation, not a second run.
+  const requestId = requestIdOf(request);
+  const known = requestId === undefined ? undefined : actions.find((a) => a.requestId === requestId);
+  if (known) return { actions, record: known, seq: state.actionSeq ?? 0 };
   const checked = resolveAction(desired.app, members, request);
   if (!('resolved' in checked)) return { issues: checked.issues };
-  const actions = state.actions ?? [];
   const waiting = actions.filter((a) => a.state === 'queued' || a.state === 'running').length;
   if (waiting >= ACTIONS_QUEUED_MAX)
     return {
@@ -87,8 +93,16 @@ export function queueAction(
     failed: 0,
     failures: [],
     requestedAt: now,
+    ...(requestId !== undefined ? { requestId } : {}),
   };
   return { actions: [...actions, record], record, seq };
+}
+
+const REQUEST_ID_MAX = 128;
+function requestIdOf(request: unknown): string | undefined {
+  const id =
+    typeof request === 'object' && request !== null ? (request as { requestId?: unknown }).requestId : undefined;
+  return typeof id === 'string' && id.length > 0 && id.length <= REQUEST_ID_MAX ? id : undefined;
 }
 
 export const nextQueuedAction = (state: ActionState) => (state.actions ?? []).find((a) => a.state === 'queued');

@@ -4,11 +4,12 @@
  * (api/actions.ts) before anything is sent; the `runAction` update answers with the operation's id;
  * then, unless --no-wait, the command follows it in status and prints each member's result.
  */
-import { resolveAction, type RunActionRequest } from '../../api/actions.ts';
-import { runActionUpdate, specQuery, statusQuery } from '../../api/messages.ts';
+import type { RunActionRequest } from '../../api/actions.ts';
+import { statusQuery } from '../../api/messages.ts';
 import { ValidationError } from '../../api/rules.ts';
 import type { ActionStatus } from '../../api/status.ts';
 import { fullStatus } from '../../lib/cluster-status.ts';
+import { startAction } from '../../lib/start-action.ts';
 import type { CliContext } from '../context.ts';
 import { UsageError, WaitError } from '../errors.ts';
 import type { Flags } from '../main.ts';
@@ -43,12 +44,10 @@ export async function actionCommand(ctx: CliContext, [name, action, ...named]: s
     params: { ...params },
   };
   const handle = await ctx.cluster(name);
-  const [view, before] = await Promise.all([handle.query(specQuery), fullStatus(handle)]);
-  const members = before.roles.flatMap((r) => r.members.map((m) => ({ name: m.name, role: r.id, state: m.state })));
   // Refused here, before anything is sent or runs: the same check the workflow makes.
-  const checked = resolveAction(view.app, members, request);
-  if (!('resolved' in checked)) throw new ValidationError(checked.issues, `action ${action}`);
-  const started = await handle.executeUpdate(runActionUpdate, { args: [request] });
+  const result = await startAction(handle, request);
+  if ('issues' in result) throw new ValidationError(result.issues, `action ${action}`);
+  const { started } = result;
   ctx.out(`cluster/${name}: action ${started.id} started on ${started.targets} member(s)`);
   if (flags['no-wait']) return;
 

@@ -13,6 +13,7 @@ import { tcpRefusal } from '../../lib/reachability.ts';
 import { listenForStop } from '../../lib/stop.ts';
 import type { CliContext } from '../context.ts';
 import { UsageError } from '../errors.ts';
+import { ActionKey } from '../dev/action-key.ts';
 import { KEYS_HELP, readKeys, type DevKey } from '../dev/keys.ts';
 import { DevSession } from '../dev/session.ts';
 
@@ -41,8 +42,13 @@ export async function devCommand(ctx: CliContext, _args: string[], flags: { file
       colour: process.stdout.isTTY === true && !process.env.NO_COLOR,
       report: async (error) => void (await report(error)),
     });
+    const actionKey = actionKeyOf(ctx, session);
     const quit = new Promise<void>((resolve) => {
-      stopKeys = readKeys((key) => (key === 'quit' ? resolve() : void onKey(ctx, session as DevSession, key)));
+      stopKeys = readKeys((key, input) => {
+        if (key === 'quit') return resolve();
+        // A key a failure came from is told as the CLI tells errors, and the loop goes on.
+        onKey(ctx, session as DevSession, actionKey, key, input).catch((error: unknown) => report(error));
+      });
     });
     say(
       `[kdflow] dev: watching ${flags.file.join(', ')} and the app's config package; ${stopKeys ? KEYS_HELP : 'Ctrl-C stops'}`,
@@ -101,11 +107,36 @@ async function ownEngineIfNeeded(
   return engine;
 }
 
-async function onKey(ctx: CliContext, session: DevSession, key: Exclude<DevKey, 'quit'>): Promise<void> {
+/** The `a` key's state, on the cluster the session runs now. */
+function actionKeyOf(ctx: CliContext, session: DevSession): ActionKey {
+  return new ActionKey({
+    say: ctx.out,
+    follow: (id) => session.follow(id),
+    get cluster() {
+      return session.cluster?.name ?? '';
+    },
+    handle: async () => {
+      const target = session.cluster;
+      if (!target) return undefined;
+      return (await ctx.temporal()).workflow.getHandle(clusterWorkflowId(target.namespace, target.name));
+    },
+  });
+}
+
+async function onKey(
+  ctx: CliContext,
+  session: DevSession,
+  actionKey: ActionKey,
+  key: Exclude<DevKey, 'quit'>,
+  input: string,
+): Promise<void> {
   const target = session.cluster;
+  if (key === 'pick') return actionKey.picked(input);
+  actionKey.cancel();
   if (key === 'help') return ctx.out(KEYS_HELP);
   if (key === 'rerun') return session.saved('re-run (Enter)');
   if (!target) return ctx.out('── no cluster yet: save a manifest that validates');
+  if (key === 'action') return actionKey.pressed();
   if (key === 'next-role') {
     session.roleIndex = (session.roleIndex + 1) % target.roles.length;
     return ctx.out(`── role ${target.roles[session.roleIndex]} selected for + and -`);

@@ -14,7 +14,8 @@ const EVERY_MS = 50;
 const CHUNK_BYTES = 256 * 1024;
 /** Member directories are DNS labels; anything else there (`.x.member` records) is not a member. */
 const MEMBER_DIR = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const OUTPUT_FILE = /^[a-z]+\.(stdout|stderr)$/;
+/** A lifecycle event's files, or a custom action's (`action-compact.stdout`, docs/adr/0050). */
+const OUTPUT_FILE = /^([a-z]+|action-[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)\.(stdout|stderr)$/;
 const COLOURS = [36, 33, 35, 32, 34, 91, 96, 93, 95, 92];
 
 interface FileCursor {

@@ -60,6 +60,8 @@ export class DevSession {
   private readonly reported = new Set<string>();
   /** When the save (or key) that started what runs now happened; the next settle line says how long ago. */
   private since?: number;
+  /** A custom action started with the `a` key, summed up once it is over, and when it was started. */
+  private followed?: { id: string; since: number };
   roleIndex = 0;
 
   constructor(options: DevSessionOptions) {
@@ -215,6 +217,41 @@ export class DevSession {
     await this.output?.flush();
     this.output?.endPartials();
     this.summarise(status);
+    this.summariseAction(status);
+  }
+
+  /** The `a` key started an action: its members' results and a summary line once it is over. */
+  follow(id: string): void {
+    this.followed = { id, since: performance.now() };
+    // Looked at again even if the status stood still since the last look.
+    this.lastVersion = undefined;
+  }
+
+  private summariseAction(status: ClusterStatus): void {
+    const followed = this.followed;
+    const action = followed && status.actions?.find((a) => a.id === followed.id);
+    if (!followed || (action && action.finishedAt === undefined)) return;
+    this.followed = undefined;
+    if (!action) return this.say(`── action ${followed.id} is no longer in the cluster's status`);
+    for (const member of status.roles.flatMap((r) => r.members)) {
+      const last = member.lastAction;
+      if (last?.id !== action.id) continue;
+      const seconds = (Date.parse(last.finishedAt) - Date.parse(last.startedAt)) / 1000;
+      const ok = last.exitCode === 0 && !last.error;
+      this.say(
+        `${this.mark(ok)} ${this.output?.prefix(member.name) ?? `${member.name} │ `}action ${action.action} exit ${last.exitCode ?? '-'} in ${seconds.toFixed(2)} s${last.error ? `: ${last.error}` : ''}`,
+      );
+    }
+    const after = ((performance.now() - followed.since) / 1000).toFixed(2);
+    const failures = action.failures.length > 0 ? `; ${action.failures.join('; ')}` : '';
+    this.say(
+      `── action ${action.id} ${action.state}: ${action.succeeded} of ${action.targets} succeeded${failures}, ${after} s after it started`,
+    );
+  }
+
+  private mark(ok: boolean): string {
+    if (!this.options.colour) return ok ? '✓' : '✗';
+    return ok ? '\x1b[32m✓\x1b[0m' : '\x1b[31m✗\x1b[0m';
   }
 
   private summarise(status: ClusterStatus): void {
@@ -225,7 +262,7 @@ export class DevSession {
         this.reported.add(run.runId);
         const seconds = (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000;
         const ok = run.exitCode === 0;
-        const mark = this.options.colour ? (ok ? '\x1b[32m✓\x1b[0m' : '\x1b[31m✗\x1b[0m') : ok ? '✓' : '✗';
+        const mark = this.mark(ok);
         const about = run.about ? ` (${run.about})` : '';
         const error = !ok && run.error ? `: ${run.error}` : '';
         const warning = ok && member.warning ? `; warning: ${member.warning}` : '';

@@ -1,6 +1,7 @@
 /**
  * `kdflow dev` as an app author runs it: in a terminal, against the harness's engine. A save re-runs
- * the lifecycle on fresh members and their output comes on the terminal; `+` grows the role; a broken
+ * the lifecycle on fresh members and their output comes on the terminal; `+` grows the role; `a` runs
+ * a custom action on every member; a broken
  * manifest is shown and waited out; Ctrl-C deletes the cluster and leaves nothing running.
  */
 import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
@@ -16,7 +17,7 @@ import { processesUnder } from '../../testing/processes.ts';
 const h = useHarness();
 
 describe('kdflow dev', () => {
-  it('re-runs the lifecycle on every save, grows on +, waits out a broken manifest, and leaves nothing on Ctrl-C', async () => {
+  it('re-runs the lifecycle on every save, grows on +, runs an action on a, waits out a broken manifest, and leaves nothing on Ctrl-C', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'kdflow-dev-'));
     const files = await writeDevLoopApp(dir, 2, 'MARK-1');
     const term = DevTerminal.start(['-f', files.app, '-f', files.cluster], {
@@ -59,6 +60,23 @@ describe('kdflow dev', () => {
       /loop-node-0 +│ MARK-2 --addnodes/,
       /loop-node-1 +│ MARK-2 --addnodes/,
       /configured: 3\/3 members configured/,
+    );
+
+    // a runs a custom action: the app declares two, so a prompt line offers them and a digit picks one.
+    // Its parameters take their defaults; every target's output, then its result and a summary line.
+    term.type('a');
+    at = await term.waitFor(at, /run which action\? 1 compact, 2 backup/);
+    term.type('1');
+    at = await term.waitFor(
+      at,
+      /── action compact-1 started on 3 member\(s\) \(level=low\)/,
+      /loop-node-0 +│ MARK-2 --action compact --param level=low on/,
+      /loop-node-1 +│ MARK-2 --action compact --param level=low on/,
+      /loop-node-2 +│ MARK-2 --action compact --param level=low on/,
+      /✓ loop-node-0 +│ action compact exit 0 in/,
+      /✓ loop-node-1 +│ action compact exit 0 in/,
+      /✓ loop-node-2 +│ action compact exit 0 in/,
+      /── action compact-1 succeeded: 3 of 3 succeeded, [\d.]+ s after it started/,
     );
 
     // A broken manifest is shown, and the loop waits for the next save.

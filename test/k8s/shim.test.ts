@@ -1,6 +1,6 @@
 /**
  * The CRD shim on the real harness, driven by real kubectl: apply, patch, an invalid patch, delete,
- * and a leader hand-over between two shims. The shims and the worker run as their least-privilege
+ * a leader hand-over between two shims, and KdActions (custom actions) run once with their results. The shims and the worker run as their least-privilege
  * ServiceAccounts from crds/deploy/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,7 +10,13 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { Client } from '@temporalio/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterWorkflowId, type ClusterStatus } from '../../api/index.ts';
+import {
+  clusterWorkflowId,
+  runActionUpdate,
+  statusQuery,
+  type ClusterStatus,
+  type KdActionCrStatus,
+} from '../../api/index.ts';
 import { AppCatalog, sdkCatalogTransport } from '../../lib/app-catalog.ts';
 import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
 import { Shim } from '../../shim/shim.ts';
@@ -133,8 +139,23 @@ beforeAll(async () => {
   if (skip) return;
   kube = await startKubeHarness();
   core = kube.kc.makeApiClient(CoreV1Api);
-  await k('apply', '-f', 'crds/kdapps.kdflow.dev.yaml', '-f', 'crds/kdclusters.kdflow.dev.yaml');
-  await k('wait', '--for=condition=Established', 'crd/kdapps.kdflow.dev', 'crd/kdclusters.kdflow.dev', '--timeout=60s');
+  await k(
+    'apply',
+    '-f',
+    'crds/kdapps.kdflow.dev.yaml',
+    '-f',
+    'crds/kdclusters.kdflow.dev.yaml',
+    '-f',
+    'crds/kdactions.kdflow.dev.yaml',
+  );
+  await k(
+    'wait',
+    '--for=condition=Established',
+    'crd/kdapps.kdflow.dev',
+    'crd/kdclusters.kdflow.dev',
+    'crd/kdactions.kdflow.dev',
+    '--timeout=60s',
+  );
   await k('apply', '-f', 'crds/deploy/worker-rbac.yaml', '-f', 'crds/deploy/shim-rbac.yaml');
   await k('create', 'namespace', NS);
   await eventually(
@@ -499,6 +520,139 @@ spec:
       ]);
       await k('delete', 'kdc', 'ua', '-n', NS, '--timeout=120s');
       await shim.stop();
+    },
+    LONG,
+  );
+
+  it(
+    'a KdAction runs its custom action once, with each member’s result in its status; a bad parameter fails it with nothing run',
+    async () => {
+      const shim = await startShim('shim-act');
+      await eventually('shim-act leads', async () => (shim.isLeader() ? true : undefined));
+      const pkg = await writePackage(path.join(h.home, 'act-app'));
+      const manifest = path.join(h.home, 'act.yaml');
+      await writeFile(
+        manifest,
+        `apiVersion: kdflow.dev/v1beta1
+kind: KdApp
+metadata: {name: acts, namespace: ${NS}}
+spec:
+  label: {name: With actions}
+  distroID: test/acts
+  version: "1"
+  defaultImageRepoTag: test/acts:1
+  defaultConfigPackage: {packageURL: "${pkg}"}
+  roles:
+    - {id: controller, cardinality: "1", eventList: [configure]}
+    - {id: worker, cardinality: "0+", eventList: [configure]}
+  actions:
+    - name: compact
+      roles: [worker]
+      params:
+        - {name: level, type: enum, values: [low, high], default: low}
+        - {name: files, type: integer, required: true}
+---
+apiVersion: kdflow.dev/v1beta1
+kind: KdCluster
+metadata: {name: ac, namespace: ${NS}}
+spec: {app: acts, roles: [{id: controller, members: 1}, {id: worker, members: 2}]}
+`,
+      );
+      await k('apply', '-f', manifest);
+      await k('wait', '--for=jsonpath={.status.state}=configured', 'kdc/ac', '-n', NS, '--timeout=120s');
+      const action = (name: string, params: string) =>
+        `apiVersion: kdflow.dev/v1beta1
+kind: KdAction
+metadata: {name: ${name}, namespace: ${NS}}
+spec: {cluster: ac, action: compact, params: ${params}}
+`;
+      const actionStatus = async (name: string) =>
+        JSON.parse(await k('get', 'kdact', name, '-n', NS, '-o', 'json')) as {
+          metadata: { uid: string; ownerReferences?: { kind: string; name: string }[] };
+          status: KdActionCrStatus;
+        };
+      const guestEvents = async (name: string) =>
+        ((await h.runtime.readGuestFile({ ...member(name), cluster: 'ac' }, '/opt/guestconfig/events.log')) ?? '')
+          .split('\n')
+          .filter(Boolean);
+      const argv = '--action compact --param level=high --param files=3';
+
+      // YAML's own integer for an integer parameter: the object is what a user writes.
+      await writeFile(manifest, action('compact-now', '{level: high, files: 3}'));
+      await k('apply', '-f', manifest);
+      await k('wait', '--for=jsonpath={.status.phase}=Succeeded', 'kdact/compact-now', '-n', NS, '--timeout=120s');
+      const done = await actionStatus('compact-now');
+      expect(done.status).toMatchObject({
+        phase: 'Succeeded',
+        id: 'compact-1',
+        workflowId: clusterWorkflowId(NS, 'ac'),
+        targets: 2,
+        succeeded: 2,
+        failed: 0,
+        message: 'action compact-1 succeeded: 2 of 2 succeeded',
+      });
+      expect(done.status.results?.map((r) => [r.member, r.role, r.exitCode])).toEqual([
+        ['ac-worker-0', 'worker', 0],
+        ['ac-worker-1', 'worker', 0],
+      ]);
+      expect(done.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'KdCluster', name: 'ac' })]);
+      expect(await guestEvents('ac-worker-0')).toEqual(['--configure', argv]);
+      expect(await guestEvents('ac-worker-1')).toEqual(['--configure', argv]);
+      expect(await guestEvents('ac-controller-0')).toEqual(['--configure']);
+      expect(await k('get', 'kdact', '-n', NS)).toMatch(/^compact-now\s+ac\s+compact\s+Succeeded\s+compact-1\s+/m);
+      await eventually('the run told as events', async () => {
+        const story = await k('describe', 'kdact', 'compact-now', '-n', NS);
+        if (process.env.KDFLOW_TEST_DEBUG) console.log(story);
+        return /Normal\s+Started\s.*action compact-1 started on 2 member/.test(story) &&
+          /Normal\s+Succeeded\s.*action compact-1 succeeded: 2 of 2 succeeded/.test(story)
+          ? true
+          : undefined;
+      });
+
+      // Keyed by the object's uid: the same request sent again (a shim that restarted before it wrote
+      // the id down, under another update id) answers the same operation, and nothing runs again.
+      const again = await h.env.client.workflow.getHandle(clusterWorkflowId(NS, 'ac')).executeUpdate(runActionUpdate, {
+        args: [{ action: 'compact', params: { level: 'high', files: '3' }, requestId: done.metadata.uid }],
+      });
+      expect(again).toEqual({ id: 'compact-1', targets: 2 });
+      // A new leader leaves the finished KdAction as it is.
+      await shim.stop();
+      const next = await startShim('shim-act2');
+      await eventually('shim-act2 leads', async () => (next.isLeader() ? true : undefined));
+
+      // A bad parameter: Failed, naming the field, the value and what is accepted; nothing ran.
+      await writeFile(manifest, action('compact-bad', '{level: extreme, files: 3}'));
+      await k('apply', '-f', manifest);
+      await k('wait', '--for=jsonpath={.status.phase}=Failed', 'kdact/compact-bad', '-n', NS, '--timeout=60s');
+      const bad = (await actionStatus('compact-bad')).status;
+      expect(bad.message).toBe('spec.params.level: got "extreme"; expected one of low, high');
+      expect(bad.id).toBeUndefined();
+      await eventually('the refusal told as a Warning event', async () =>
+        /Warning\s+Failed.*spec\.params\.level: got "extreme"/.test(
+          await k('describe', 'kdact', 'compact-bad', '-n', NS),
+        )
+          ? true
+          : undefined,
+      );
+      expect(await guestEvents('ac-worker-0')).toEqual(['--configure', argv]);
+      expect(await guestEvents('ac-worker-1')).toEqual(['--configure', argv]);
+      expect((await actionStatus('compact-now')).status.id).toBe('compact-1');
+      const status = await h.env.client.workflow
+        .getHandle(clusterWorkflowId(NS, 'ac'))
+        .query(statusQuery, { limit: 1 });
+      expect(status.actions?.map((a) => a.id)).toEqual(['compact-1']);
+
+      // The spec is the request: it cannot change once made.
+      await expect(
+        k('patch', 'kdact', 'compact-now', '-n', NS, '--type=merge', '-p', '{"spec":{"params":{"files":4}}}'),
+      ).rejects.toThrow(/a KdAction runs once: its spec cannot change/);
+
+      // A finished KdAction stays (kubectl get kdact is the history) until its cluster is deleted.
+      await k('delete', 'kdc', 'ac', '-n', NS, '--timeout=120s');
+      await eventually('the KdActions deleted with their cluster', async () =>
+        (await k('get', 'kdact', '-n', NS, '-o', 'name')).trim() === '' ? true : undefined,
+      );
+      await next.stop();
     },
     LONG,
   );

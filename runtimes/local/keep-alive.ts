@@ -17,9 +17,12 @@ const NAMESPACE_START_MS = 10_000;
 export class KeepAlives {
   private readonly layout: MemberLayout;
   private readonly mode: () => ContainmentMode;
-  constructor(layout: MemberLayout, mode: () => ContainmentMode) {
+  /** The member's other namespaces (docs/adr/0046): `unshare` flags. */
+  private readonly namespaces: () => string[];
+  constructor(layout: MemberLayout, mode: () => ContainmentMode, namespaces: () => string[] = () => []) {
     this.layout = layout;
     this.mode = mode;
+    this.namespaces = namespaces;
   }
 
   tag(member: MemberTarget): string {
@@ -67,7 +70,7 @@ export class KeepAlives {
     // its scripts started; a keep-alive of the wrong kind) ends before it starts again.
     if (recorded !== undefined) await endMember();
     await writeFile(pidFile, '0\n');
-    const { command, args } = keepAliveCommand(this.mode());
+    const { command, args } = keepAliveCommand(this.mode(), 'infinity', this.namespaces());
     const keepAlive = await spawnDetached({
       command,
       args,

@@ -328,6 +328,29 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
     });
   });
 
+  it("releases one role's ccli --tokenwait with another role's --tokenwake, through the workflow (ADR 0047)", async () => {
+    // The first role waits for the second's token: at create both configure at once (planner v4).
+    const behaviour = `if [ "$1" = --configure ]; then
+  case $(ccli --get node.role_id) in
+    controller) ccli --tokenwait up -t 240 || exit 1; echo woken > "$GUESTCONFIG_DIR/token" ;;
+    worker) ccli --tokenwake up || exit 1; echo waking > "$GUESTCONFIG_DIR/token" ;;
+  esac
+fi`;
+    const app = testApp(await writePackage(`${h.home}/tokens`, behaviour), { retry: { maximumAttempts: 1 } });
+    const handle = await startKubeCluster('ktok', app, [
+      { id: 'controller', members: 1 },
+      { id: 'worker', members: 1 },
+    ]);
+    const status: ClusterStatus = await waitForStatus(handle, settled(1), 300_000);
+    expect(memberStates(status)).toEqual({ 'ktok-controller-0': 'configured', 'ktok-worker-0': 'configured' });
+    expect(await h.runtime.readGuestFile(target('ktok', 'ktok-controller-0'), '/opt/guestconfig/token')).toBe(
+      'woken\n',
+    );
+    expect(await h.runtime.readGuestFile(target('ktok', 'ktok-worker-0'), '/opt/guestconfig/token')).toBe('waking\n');
+    await handle.signal(deleteSignal);
+    await handle.result();
+  });
+
   it('reports a failing script as config error with its exit code and output', async () => {
     const app = testApp(await writePackage(`${h.home}/failing`, 'exit 3'));
     const handle = await startKubeCluster('kf', app, [{ id: 'controller', members: 1 }]);

@@ -13,9 +13,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFile, chmod, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RuntimeError } from '../errors.ts';
+import { ClusterHosts } from './cluster-hosts.ts';
 import type { ContainmentMode } from '../containment.ts';
 import { spawnCaptured } from '../spawner.ts';
 import { hostSystemDir } from '../../api/persist-dirs.ts';
@@ -141,6 +142,8 @@ export class Sandbox {
   private readonly hubs = new Map<string, Promise<void>>();
   /** Where to look for a free address first: a launch of N members claims in O(N), not O(N²). */
   private readonly nextFree = new Map<string, number>();
+  /** Every cluster's `.hosts`, edited one change at a time (members come and go in parallel lanes). */
+  private readonly hosts = new ClusterHosts();
   constructor(network: Network) {
     this.network = network;
   }
@@ -231,8 +234,8 @@ export class Sandbox {
   /**
    * The member's address: a claim file `<cluster>/.addresses/<address>` made with O_EXCL (so two
    * workers never take one address), holding the member's /etc/hosts line, which is also appended to
-   * the cluster's `.hosts` (O_APPEND: one small write is whole), so a script run reads one file,
-   * not one a member.
+   * the cluster's `.hosts` (runtimes/local/cluster-hosts.ts), so a script run reads one file, not
+   * one a member.
    */
   private async claim(member: MemberTarget, clusterDir: string): Promise<string> {
     const mode = this.network.mode as Exclude<NetworkMode, 'host'>;
@@ -247,9 +250,7 @@ export class Sandbox {
     const hosts = path.join(clusterDir, HOSTS);
     if (kept && (await readFile(path.join(dir, kept), 'utf8').catch(() => '')) === `${kept} ${line}`) {
       // A worker lost between the claim and the append: the line is added now.
-      const listed = await readFile(hosts, 'utf8').catch(() => '');
-      if (!listed.startsWith(`${kept} ${line}`) && !listed.includes(`\n${kept} ${line}`))
-        await appendFile(hosts, `${kept} ${line}`, { mode: 0o600 });
+      await this.hosts.add(hosts, `${kept} ${line}`, true);
       return kept;
     }
     const taken = new Set(await readdir(dir));
@@ -267,7 +268,7 @@ export class Sandbox {
         await file.close();
       }
       this.nextFree.set(clusterDir, i + 1);
-      await appendFile(hosts, `${address} ${line}`, { mode: 0o600 });
+      await this.hosts.add(hosts, `${address} ${line}`);
       await writeFile(mine, `${address}\n`);
       return address;
     }
@@ -278,14 +279,10 @@ export class Sandbox {
     const mine = path.join(clusterDir, OWNERS, member.name);
     const kept = (await readFile(mine, 'utf8').catch(() => '')).trim();
     if (/^[0-9.]+$/.test(kept)) {
+      // The line goes before the claim: an address is taken again only once no line names it.
+      await this.hosts.drop(path.join(clusterDir, HOSTS), kept);
       await rm(path.join(clusterDir, ADDRESSES, kept), { force: true });
       this.nextFree.delete(clusterDir);
-      // The cluster's hosts lines without it: written whole, then renamed (a shrink; the planner runs one at a time).
-      const hosts = path.join(clusterDir, HOSTS);
-      const lines = (await readFile(hosts, 'utf8').catch(() => '')).split('\n');
-      const left = lines.filter((l) => l !== '' && !l.startsWith(`${kept} `));
-      await writeFile(`${hosts}.tmp`, left.map((l) => `${l}\n`).join(''), { mode: 0o600 });
-      await rename(`${hosts}.tmp`, hosts);
     }
     await rm(mine, { force: true });
   }

@@ -357,18 +357,17 @@ esac
     const runId = 'ct/waiter/configure';
     const run = runScript(runtime, m, request(runId), control);
     // The waiter (the `kdflow-start` shell; in a pid namespace, nsenter's child) and, forked from it,
-    // the loop that keeps its stream busy.
+    // the loop that keeps its stream busy and the one that watches for token requests (docs/adr/0047).
     const waiters = () =>
       processes((p) => p.argv[0] === 'sh' && p.argv.includes('kdflow-start') && p.argv.includes(runId));
-    const [waiter, loop] = await until('the waiter and its loop run', async () => {
+    const [waiter, loops] = await until('the waiter and its two loops run', async () => {
       const found = (await waiters()).map((p) => p.pid);
-      const parent = found.find((pid) => childrenOf(pid).some((child) => found.includes(child)));
-      const child = parent && childrenOf(parent).find((pid) => found.includes(pid));
-      return parent && child ? [parent, child] : undefined;
+      const parent = found.find((pid) => childrenOf(pid).filter((child) => found.includes(child)).length === 2);
+      return parent ? ([parent, childrenOf(parent).filter((pid) => found.includes(pid))] as const) : undefined;
     });
     // What kwok does to an exec whose stream dropped: SIGKILL to its process, and to nothing else.
-    process.kill(waiter as number, 'SIGKILL');
-    await until('the loop ends with its waiter', async () => (!isAlive(loop as number) ? true : undefined));
+    process.kill(waiter, 'SIGKILL');
+    await until('both loops end with their waiter', async () => (loops.some(isAlive) ? undefined : true));
     await writeFile(path.join(runtime.memberRoot(m), 'go'), '');
     expect(await run).toMatchObject({ exitCode: 0, timedOut: false });
     await until('no waiter is left', async () => ((await waiters()).length === 0 ? true : undefined));

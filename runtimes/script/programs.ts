@@ -191,7 +191,9 @@ state=
 if [ -n "$p" ] && alive "$p" && grep -qzxF -e kdflow-run "/proc/$p/cmdline" && grep -qzxF -e "$run" "/proc/$p/cmdline"; then
   state=adopted
 elif [ "$mode" = attach ]; then
-  lost; report adopted; exit 0
+  # Read again: a runner that recorded its end and exited since the first look was not lost (an
+  # answered token request attaches right as a quick script ends).
+  ended_as || lost; report adopted; exit 0
 # An earlier attempt of this run id is over, but what it started may not be: it ends before this one starts.
 elif [ -n "$p" ]; then end_run
 fi

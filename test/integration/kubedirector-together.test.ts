@@ -21,24 +21,10 @@ import { resolvePackageURLs } from '../../lib/app-catalog.ts';
 import type { clusterWorkflow } from '../../workflows/cluster.ts';
 import { memberStates, settled, testApp, waitForStatus } from '../support/cluster.ts';
 import { useHarness } from '../../testing/harness.ts';
+import { togetherScript } from '../support/together.ts';
 
 const h = useHarness();
 const STORE_PACKAGE = new URL('../fixtures/kubedirector/package/', import.meta.url).pathname;
-
-/** Workers wait for the head's token; every run logs what it read, one line each. */
-const SCRIPT = `log=$GUESTCONFIG_DIR/together.log
-role=$(ccli --get node.role_id) || exit 1
-store=$(ccli --get connections.clusters.tg-store.nodegroups.1.roles.HeadNode.fqdns) || exit 1
-all=$(configmacro nodegroup --get_all_fqdns) || exit 1
-case $1 in
-  --configure)
-    if [ "$role" = head ]; then ccli --tokenwake head-ready || exit 1
-    else ccli --tokenwait head-ready -t 300 || exit 1; fi
-    echo "--configure $role store=$store all=$all" >> "$log" ;;
-  --addnodes | --delnodes) echo "$1 all=$all" >> "$log" ;;
-esac
-exit 0
-`;
 
 async function start(input: ClusterInput, connectionCheckSeconds?: number) {
   return h.env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', {
@@ -88,7 +74,7 @@ describe('a KubeDirector-style package with connections, tokens and configmacro'
     const dir = await mkdtemp(path.join(os.tmpdir(), 'kdflow-together-'));
     await mkdir(path.join(dir, 'appconfig'));
     // KubeDirector style: no shebang (run with bash, else sh).
-    await writeFile(path.join(dir, 'appconfig', 'startscript'), SCRIPT);
+    await writeFile(path.join(dir, 'appconfig', 'startscript'), togetherScript('tg-store', 'HeadNode', 'head'));
     await chmod(path.join(dir, 'appconfig', 'startscript'), 0o755);
     const app = testApp(`file://${path.join(dir, 'appconfig')}`, {
       roles: [

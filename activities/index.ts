@@ -20,6 +20,8 @@ import {
   type ScriptEvent,
   type RoleService,
   type Topology,
+  tokenWakeUpdate,
+  tokensQuery,
 } from '../api/index.ts';
 import type { Logger } from 'pino';
 import { redact, secretValues } from '../lib/secrets.ts';
@@ -42,11 +44,14 @@ import {
   type MemberTarget,
   type Runtime,
   type ScriptRequest,
+  type TokenBook,
 } from '../runtimes/runtime.ts';
 
 /** Per-member failures of a batch activity; members not named succeeded. */
 export interface BatchResult {
   failed: Record<string, string>;
+  /** A launch says how the runtime keeps members (Runtime.describe), for status. */
+  runtime?: string;
 }
 
 export interface ScriptOutcome {
@@ -311,7 +316,9 @@ export function createActivities(deps: ActivityDeps) {
       { members: input.members.length, refreshed: input.refresh?.length ?? 0, failed: Object.keys(failed).length },
       'members launched',
     );
-    return { failed };
+    // How the runtime keeps members (docs/adr/0046): one short line the workflow shows in status.
+    const described = runtime.describe?.();
+    return described ? { failed, runtime: described } : { failed };
   };
 
   return {
@@ -434,6 +441,7 @@ export function createActivities(deps: ActivityDeps) {
         result = await runScript(runtime, member, request, {
           signal: ctx.cancellationSignal,
           heartbeat: (d) => ctx.heartbeat(d),
+          tokens: clusterTokens(ctx),
         });
       } catch (error) {
         // Cut short by a cancel or by this worker stopping (Ctrl-C): expected, so not logged as a warning.
@@ -551,6 +559,28 @@ async function imageOnlyPath(packageURL: string): Promise<string | undefined> {
     return undefined;
   }
   return (await stat(local).catch(() => undefined)) ? undefined : local;
+}
+
+/**
+ * The cluster's tokens (docs/adr/0047): its workflow, the one that runs this activity, through the
+ * worker's client. Absent when the activity runs without one (a test's bare activity environment).
+ */
+function clusterTokens(ctx: Context): TokenBook | undefined {
+  const workflowId = ctx.info.workflowExecution?.workflowId;
+  let client: Context['client'];
+  try {
+    client = ctx.client;
+  } catch {
+    return undefined;
+  }
+  if (!workflowId) return undefined;
+  const handle = client.workflow.getHandle(workflowId);
+  return {
+    wake: async (wake) => {
+      await handle.executeUpdate(tokenWakeUpdate, { args: [wake] });
+    },
+    woken: (keys) => handle.query(tokensQuery, { keys }),
+  };
 }
 
 function lastLine(text: string): string | undefined {

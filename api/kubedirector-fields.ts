@@ -63,7 +63,11 @@ export const KUBEDIRECTOR_FIELDS: readonly FieldRule[] = [
   supported('app', 'spec.roles[].cardinality', '"N" exactly or "N+" at least'),
   supported('app', 'spec.roles[].imageRepoTag', "the role's image (Kubernetes runtime)"),
   supported('app', 'spec.roles[].configPackage', 'as `defaultConfigPackage`; `null` means no package'),
-  supported('app', 'spec.roles[].persistDirs', "on the member's volume"),
+  supported(
+    'app',
+    'spec.roles[].persistDirs',
+    "on the member's volume; on the local runtime mounted at the guest path, except the host's system directories (said at apply and in get)",
+  ),
   supported(
     'app',
     'spec.roles[].eventList',

@@ -132,3 +132,31 @@ export const catalogListQuery = defineQuery<CatalogListing[]>('listApps');
 export const appVersionQuery = defineQuery<AppVersionAnswer, [AppVersionRequest]>('appVersion');
 /** Who is in the cluster now, as its members' configmeta describes it: what a cluster that connects to it shows (docs/adr/0044). */
 export const topologyQuery = defineQuery<Topology>('topology');
+/**
+ * `ccli --tokenwake` and `--tokenwait` across members (docs/adr/0047). A token is woken by one
+ * member, named by its FQDN, for the whole cluster, and stays woken for the cluster's life; a wait
+ * names the member (`fqdn/token`) or any member (`* /token`, without the space).
+ */
+export type TokenStatus = 'success' | 'error';
+
+export interface TokenWake {
+  /** The waking member's FQDN. */
+  fqdn: string;
+  token: string;
+  status: TokenStatus;
+}
+
+export interface TokenQuestion {
+  /** `FQDN/TOKEN`, or `*` for the FQDN: woken by any member. */
+  keys: string[];
+}
+
+/** Tokens are 1 to 64 of these; FQDNs are DNS names. */
+export const TOKEN_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+/** The cluster keeps at most this many woken tokens (each key counted once), the oldest forgotten first. */
+export const MAX_TOKENS = 256;
+
+/** Answered once the workflow has recorded the wake (an update is in history before it answers). */
+export const tokenWakeUpdate = defineUpdate<{ woken: number }, [TokenWake]>('wakeToken');
+/** Which of the keys are woken, and how: a key not woken is left out. */
+export const tokensQuery = defineQuery<Record<string, TokenStatus>, [TokenQuestion]>('tokens');

@@ -147,6 +147,8 @@ export const ClusterStatus = z.object({
   lastHeal: z.string().optional(),
   /** Custom actions: queued and running ones, then the newest finished ones (a few). */
   actions: z.array(ActionStatus).optional(),
+  /** How the runtime keeps members, as its last launch said (the local runtime: containment and member network, docs/adr/0046). */
+  runtime: z.string().optional(),
 });
 export type ClusterStatus = z.infer<typeof ClusterStatus>;
 

@@ -5,6 +5,7 @@
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import { specQuery } from '../api/messages.ts';
+import { persistDirNotes } from '../api/persist-dirs.ts';
 import type { ClusterFacts } from './render.ts';
 
 export interface RunInfo {
@@ -30,5 +31,10 @@ export async function clusterFacts(cluster: {
   startOf: (runId: string) => Promise<Date>;
 }): Promise<ClusterFacts> {
   const [view, created] = await Promise.all([cluster.handle.query(specQuery), createdAt(cluster.startOf, cluster.run)]);
-  return { appVersion: view.app.version, ...(created ? { createdAt: created } : {}) };
+  const notes = persistDirNotes(view.app);
+  return {
+    appVersion: view.app.version,
+    ...(created ? { createdAt: created } : {}),
+    ...(notes.length > 0 ? { notes } : {}),
+  };
 }

@@ -1,3 +1,4 @@
+import { persistDirNotes } from '../api/persist-dirs.ts';
 import type { ClusterStatus } from '../api/index.ts';
 import type { Manifest } from '../api/manifest.ts';
 import { rolloutLine } from '../api/rolling.ts';
@@ -46,6 +47,8 @@ export function memberCounts(s: ClusterStatus): { ready: number; configured: num
 export interface ClusterFacts {
   appVersion: string;
   createdAt?: Date;
+  /** What the local runtime does not do as a pod would (docs/adr/0046): persistDirs it does not mount. */
+  notes?: string[];
 }
 
 export const CLUSTER_HEADER = ['NAME', 'APP', 'VERSION', 'PHASE', 'MEMBERS', 'GENERATION', 'AGE'];
@@ -93,7 +96,10 @@ export function clusterLine(s: ClusterStatus, facts?: ClusterFacts): string {
   const rejection = s.lastRejection ? `\nlast rejected change: ${s.lastRejection.reason}` : '';
   const heal = s.lastHeal ? `\nlast heal: ${s.lastHeal}` : '';
   const rollout = s.rollout ? `\n${rolloutLine(s.rollout)}` : '';
-  return `cluster ${s.namespace}/${s.name} (${app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}${rollout}${rejection}${heal}`;
+  const notes = [...(s.runtime ? [`runtime: ${s.runtime}`] : []), ...(facts?.notes ?? []).map((n) => `note: ${n}`)]
+    .map((line) => `\n${line}`)
+    .join('');
+  return `cluster ${s.namespace}/${s.name} (${app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}${rollout}${rejection}${heal}${notes}`;
 }
 
 export function renderMembers(s: ClusterStatus, facts?: ClusterFacts): string {
@@ -111,6 +117,7 @@ export function memberList(names: string[]): string {
 export function printWarnings(ctx: { out: (line: string) => void }, m: Manifest): void {
   const name = m.value.metadata.name;
   for (const w of m.warnings) ctx.out(`warning: ${name}: ${w.path}: ${w.message}`);
+  if (m.kind === 'KdApp') for (const note of persistDirNotes(m.value.spec)) ctx.out(`note: ${name}: ${note}`);
   if (m.kind === 'KdCluster' && m.value.spec.namingScheme === 'CrNameRole')
     ctx.out(`note: ${name}: spec.namingScheme: members are named <cluster>-<role>-<ordinal> (CrNameRole)`);
 }

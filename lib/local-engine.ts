@@ -69,7 +69,7 @@ export async function startLocalEngine(options: LocalEngineOptions): Promise<Loc
     if (!worker) return void (await close());
     running = worker.run();
     say(
-      `[kdflow] worker running on the local runtime (containment: ${runtime.containment}, ${runtime.containmentReason})`,
+      `[kdflow] worker running on the local runtime (containment: ${runtime.containment}, ${runtime.containmentReason}; member network: ${runtime.network}, ${runtime.networkReason})`,
     );
     return { server, runtime, running, close };
   } catch (error) {

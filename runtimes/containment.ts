@@ -55,9 +55,17 @@ function unshareArgs(): string[] {
  * The keep-alive: in a pid namespace, pid 1 is `sleep infinity` with SIGCHLD ignored, so the
  * orphans it inherits (a script's daemons, once the script exits) are reaped by the kernel.
  */
-export function keepAliveCommand(mode: ContainmentMode, lifetime = 'infinity'): { command: string; args: string[] } {
+export function keepAliveCommand(
+  mode: ContainmentMode,
+  lifetime = 'infinity',
+  /** More namespaces of the member's own (its hostname, its network: docs/adr/0046). */
+  namespaces: string[] = [],
+): { command: string; args: string[] } {
   if (mode === 'tracked') return { command: 'sleep', args: [lifetime] };
-  return { command: 'unshare', args: [...unshareArgs(), 'env', '--ignore-signal=CHLD', 'sleep', lifetime] };
+  return {
+    command: 'unshare',
+    args: [...unshareArgs(), ...namespaces, 'env', '--ignore-signal=CHLD', 'sleep', lifetime],
+  };
 }
 
 /**
@@ -65,10 +73,10 @@ export function keepAliveCommand(mode: ContainmentMode, lifetime = 'infinity'): 
  * `exec` enters a member. /proc stays the host's, so the protocol's pid files hold pids a host
  * `kill` can use (docs/adr/0021).
  */
-export function enterPidNamespace(mode: ContainmentMode, keepAlivePid: number): string[] {
+export function enterPidNamespace(mode: ContainmentMode, keepAlivePid: number, namespaces: string[] = []): string[] {
   if (mode === 'tracked') return [];
   const user = asRoot() ? [] : [`--user=/proc/${keepAlivePid}/ns/user`, '--preserve-credentials'];
-  return ['nsenter', ...user, `--pid=/proc/${keepAlivePid}/ns/pid_for_children`, '--'];
+  return ['nsenter', ...user, `--pid=/proc/${keepAlivePid}/ns/pid_for_children`, ...namespaces, '--'];
 }
 
 /**

@@ -23,6 +23,7 @@ import { DNS_LABEL, MemberLayout, exists, isDir } from './local/layout.ts';
 import { endMember } from './local/member-processes.ts';
 import { PackageCopies } from './local/package-copies.ts';
 import { watchLocalMembers } from './local/watch.ts';
+import { Sandbox, networkSetting, resolveNetwork, type NetworkMode, type NetworkSetting } from './local/sandbox.ts';
 import {
   CONFIGMETA_PATH,
   GUESTCONFIG_DIR,
@@ -45,6 +46,8 @@ export interface LocalRuntimeOptions {
   watchIntervalMs?: number;
   /** Runs keep their exec streams busy with dots, as on a runtime whose idle streams drop (tests of that loop). */
   keepExecStreamsBusy?: boolean;
+  /** Overrides KDFLOW_MEMBER_NETWORK. */
+  network?: NetworkSetting;
 }
 
 /** KDFLOW_WATCH_INTERVAL_MS: a whole number of milliseconds, at least 100. */
@@ -64,19 +67,47 @@ export class LocalRuntime implements Runtime {
   /** Its exec output is a pipe to the worker's spawner: an idle run keeps it open. */
   readonly execStreamsStayOpen: boolean;
   private readonly layout: MemberLayout;
+  private readonly home: string;
   private readonly keepAlives: KeepAlives;
   private readonly packages: PackageCopies;
   /** KDFLOW_CONTAINMENT as it was when the runtime was made; checked on first use. */
   private readonly requested: string | undefined;
   private resolved: Containment | undefined;
+  private readonly requestedNetwork: string | undefined;
+  private sandboxed: Sandbox | undefined;
   private readonly watchIntervalMs: number;
   constructor(home: string, options: LocalRuntimeOptions = {}) {
     this.layout = new MemberLayout(home);
     this.watchIntervalMs = options.watchIntervalMs ?? watchIntervalSetting();
     this.execStreamsStayOpen = options.keepExecStreamsBusy !== true;
-    this.keepAlives = new KeepAlives(this.layout, () => this.containment);
+    this.home = path.resolve(home);
+    this.keepAlives = new KeepAlives(
+      this.layout,
+      () => this.containment,
+      () => this.sandbox.unshareFlags(),
+    );
     this.packages = new PackageCopies(path.join(home, '.unpack'));
     this.requested = options.containment ?? process.env.KDFLOW_CONTAINMENT;
+    this.requestedNetwork = options.network ?? process.env.KDFLOW_MEMBER_NETWORK;
+  }
+
+  /** How members look like pods here (docs/adr/0046): their own network namespace, a loopback address each, or the host's. */
+  get network(): NetworkMode {
+    return this.sandbox.network.mode;
+  }
+
+  /** Why that network: the setting, or what the machine does not allow. */
+  get networkReason(): string {
+    return this.sandbox.network.reason;
+  }
+
+  describe(): string {
+    return `local: ${this.containment === 'pid-namespace' ? 'a pid namespace per member' : 'processes tracked'}; member network: ${this.network} (${this.networkReason})`;
+  }
+
+  private get sandbox(): Sandbox {
+    this.sandboxed ??= new Sandbox(resolveNetwork(networkSetting(this.requestedNetwork), this.containment));
+    return this.sandboxed;
   }
 
   /** How this runtime holds a member's processes together (docs/adr/0015): fixed at first use. */
@@ -111,8 +142,25 @@ export class LocalRuntime implements Runtime {
     await chmod(path.join(root, path.dirname(CONFIGMETA_PATH)), 0o700);
     for (const dir of member.persistDirs) await mkdir(this.layout.guestPath(member, dir), { recursive: true });
     await mkdir(path.join(root, '.kdflow'), { recursive: true });
+    await this.sandbox.prepare(root);
+    await this.sandbox.recordPersistDirs(root, member.persistDirs);
     if (!(await exists(record))) await writeFile(record, '');
-    if (this.keepAlives.live(member) === undefined) await this.keepAlives.start(member, () => this.endMember(member));
+    let keepAlive = this.keepAlives.live(member);
+    if (keepAlive === undefined) {
+      await this.keepAlives.start(member, () => this.endMember(member));
+      keepAlive = this.keepAlives.live(member);
+    }
+    if (keepAlive !== undefined)
+      await this.sandbox.up(member, root, this.clusterDir(member), keepAlive, this.enter(keepAlive));
+  }
+
+  private clusterDir(member: Pick<MemberTarget, 'namespace' | 'cluster'>): string {
+    return this.layout.clusterDir(member.namespace, member.cluster);
+  }
+
+  /** nsenter into the member's pid namespace, hostname and network. */
+  private enter(keepAlive: number): string[] {
+    return enterPidNamespace(this.containment, keepAlive, this.sandbox.nsenterFlags(keepAlive));
   }
 
   async replaceMember(member: MemberSpec, replacement: Replacement): Promise<void> {
@@ -169,6 +217,7 @@ export class LocalRuntime implements Runtime {
   }
 
   async removeCluster(namespace: string, cluster: string): Promise<void> {
+    await this.sandbox.removeCluster(this.layout.clusterDir(namespace, cluster));
     await rm(this.layout.clusterDir(namespace, cluster), { recursive: true, force: true });
   }
 
@@ -207,20 +256,28 @@ export class LocalRuntime implements Runtime {
         `${member.name} is dead: its keep-alive process is not running (kdflow retry re-creates it)`,
         true,
       );
-    return execIn(this.memberRoot(member), enterPidNamespace(this.containment, keepAlive), argv, options);
+    return execIn(this.memberRoot(member), this.enter(keepAlive), argv, options);
   }
 
-  /** A fresh /proc of the member's pid namespace, then the guest mounts (ADR 0006); tracked: the guest mounts alone. */
+  /**
+   * A fresh /proc of the member's pid namespace, then the guest mounts (ADR 0006) with the pod's view
+   * (ADR 0046: persistDirs, /tmp, /etc/hosts); tracked: the guest mounts alone.
+   */
   scriptPrefix(member: MemberTarget): string[] {
     const guestconfig = this.layout.guestPath(member, GUESTCONFIG_DIR);
     const etcGuestconfig = this.layout.guestPath(member, path.dirname(CONFIGMETA_PATH));
-    return this.containment === 'pid-namespace'
-      ? [...scriptNamespace(this.containment), ...guestMountArgs(guestconfig, etcGuestconfig)]
-      : guestMountPrefix(guestconfig, etcGuestconfig);
+    if (this.containment !== 'pid-namespace') return guestMountPrefix(guestconfig, etcGuestconfig);
+    const mounts = guestMountArgs(guestconfig, etcGuestconfig);
+    const pod =
+      mounts.length > 0
+        ? this.sandbox.mountArgs(member, this.memberRoot(member), this.clusterDir(member), this.home)
+        : [];
+    return [...scriptNamespace(this.containment), ...mounts, ...pod];
   }
 
   async removeMember(member: MemberTarget): Promise<void> {
     await this.endMember(member);
+    await this.sandbox.release(member, this.clusterDir(member));
     await rm(this.memberRoot(member), { recursive: true, force: true });
     await rm(this.layout.memberRecord(member), { force: true });
   }
@@ -236,7 +293,7 @@ export class LocalRuntime implements Runtime {
   /** Members with a directory, and those whose directory was removed under them (their `.member` file remains), so teardown ends what they left. */
   async listMembers(namespace: string, cluster: string): Promise<string[]> {
     const entries = await readdir(this.layout.clusterDir(namespace, cluster), { withFileTypes: true }).catch(() => []);
-    const dirs = entries.filter((e) => e.isDirectory()).map((e) => e.name);
+    const dirs = entries.filter((e) => e.isDirectory() && DNS_LABEL.test(e.name)).map((e) => e.name);
     const recorded = entries
       .flatMap((e) => (e.isFile() ? (/^\.(.+)\.member$/.exec(e.name)?.slice(1) ?? []) : []))
       .filter((name) => DNS_LABEL.test(name));

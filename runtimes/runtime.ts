@@ -5,7 +5,16 @@
  * member. Script runs are written once on top of it (runtimes/script/, docs/adr/0021), so a third
  * runtime (plain SSH hosts, say) is a new file.
  */
-import type { ClusterRole, EffectiveRole, EnvVar, ObjectKind, RoleService, StoredObject } from '../api/index.ts';
+import type {
+  ClusterRole,
+  EffectiveRole,
+  EnvVar,
+  ObjectKind,
+  RoleService,
+  StoredObject,
+  TokenStatus,
+  TokenWake,
+} from '../api/index.ts';
 
 export interface MemberTarget {
   namespace: string;
@@ -83,6 +92,16 @@ export interface ReadyWait {
 export interface RunControl {
   signal: AbortSignal;
   heartbeat: (detail?: unknown) => void;
+  /** The cluster's tokens (docs/adr/0047), for `ccli --tokenwake/--tokenwait`; without them a request is refused. */
+  tokens?: TokenBook;
+}
+
+/** Where woken tokens are kept: the cluster workflow, reached through the activity's Temporal client. */
+export interface TokenBook {
+  /** Resolves once the wake is recorded. */
+  wake(wake: TokenWake): Promise<void>;
+  /** Which of `keys` (`FQDN/TOKEN`, `* /TOKEN` without the space) are woken, and how. */
+  woken(keys: string[]): Promise<Record<string, TokenStatus>>;
 }
 
 export interface ExecOptions {
@@ -156,6 +175,8 @@ export interface Runtime {
    * closed when idle (Kubernetes), so the start program writes a dot every 5 s.
    */
   readonly execStreamsStayOpen?: boolean;
+  /** One line on how members are kept here, for status (the local runtime: containment and member network, ADR 0046). */
+  describe?(): string;
   /** Whether the member was killed for want of memory since then (epoch ms); runtimes that cannot see it leave it out. */
   oomKilledSince?(member: MemberTarget, since: number): Promise<boolean>;
   /** Delete if present, volume included. */

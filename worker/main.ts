@@ -37,10 +37,16 @@ try {
   const home = kdflowHome();
   const namespace = temporalNamespace();
   const runtime = await createRuntime(runtimeKind(), home);
-  // Which containment the local runtime has on this machine (docs/adr/0015): a pid namespace per member, or tracked.
+  // Which containment the local runtime has on this machine (docs/adr/0015): a pid namespace per member, or
+  // tracked; and which member network (docs/adr/0046): a network namespace per member, a loopback address each, or the host's.
   const containment =
     runtime instanceof LocalRuntime
-      ? { containment: runtime.containment, containmentReason: runtime.containmentReason }
+      ? {
+          containment: runtime.containment,
+          containmentReason: runtime.containmentReason,
+          network: runtime.network,
+          networkReason: runtime.networkReason,
+        }
       : {};
   if (connection)
     worker = await unlessStopped(stop, createKdflowWorker({ connection, namespace, runtime, home, logger, codec }));

@@ -16,6 +16,7 @@ import {
   formatIssues,
   memberDownSignal,
   hasConnections,
+  memberFqdn,
   parseClusterInput,
   planQuery,
   resizedSpec,
@@ -31,6 +32,8 @@ import {
   statusQuery,
   statusVersionQuery,
   topologyQuery,
+  tokenWakeUpdate,
+  tokensQuery,
   type Accepted,
   type ClusterInput,
   type ClusterStatus,
@@ -77,6 +80,7 @@ import {
   topologyOf,
 } from './steps.ts';
 import { listed, teardownSummary } from './summaries.ts';
+import { wakeIssue, woke, wokenOf, type WokenTokens } from './tokens.ts';
 
 /** Everything the workflow knows. Plain JSON; O(1) per member. */
 interface ClusterState extends HealState, ActionState {
@@ -94,6 +98,10 @@ interface ClusterState extends HealState, ActionState {
   rollout?: Rollout;
   /** The spec of the last converged generation: what `kdflow cancel` of a grow returns to. */
   settledSpec?: KdClusterSpec;
+  /** How the runtime keeps members, as the last launch said (bounded: one short line). */
+  runtime?: string;
+  /** Tokens its scripts woke (`ccli --tokenwake`, docs/adr/0047), bounded; absent in state from before them. */
+  tokens?: WokenTokens;
 }
 
 /** What one run hands the next: the input carries the current app and spec, so they are not here twice. */
@@ -309,6 +317,24 @@ export async function clusterWorkflow(
     deleting = true;
     operation?.cancel();
   });
+  // `ccli --tokenwake` and `--tokenwait` across members (docs/adr/0047): recorded and answered, never waited on here.
+  wf.setHandler(tokenWakeUpdate, (wake) => {
+    const issue = wakeIssue(wake);
+    if (issue) throw wf.ApplicationFailure.create({ type: 'InvalidToken', message: issue, nonRetryable: true });
+    state.tokens = woke(state.tokens ?? [], wake);
+    return { woken: state.tokens.length };
+  });
+  // Configured: by state, or by a configure of the running step that succeeded already (the step's
+  // outcome is applied once every member's run is over, and a `ccli --wait` is inside one of them).
+  const configuredNow = new Set<string>();
+  wf.setHandler(tokensQuery, (question) => {
+    const configured = new Set(
+      state.members
+        .filter((m) => m.state === 'configured' || configuredNow.has(m.name))
+        .map((m) => memberFqdn(m.name, state.desired.name, state.desired.namespace)),
+    );
+    return wokenOf(state.tokens ?? [], question, (fqdn) => configured.has(fqdn));
+  });
   wf.setHandler(statusQuery, (request) => status(request));
   wf.setHandler(statusVersionQuery, () => state.statusVersion);
   wf.setHandler(planQuery, planned);
@@ -334,14 +360,18 @@ export async function clusterWorkflow(
       state.seq += 1;
       if (step.kind === 'removeMembers') state.members = markDeleting(state.members, step.members);
       publish();
+      configuredNow.clear();
       const outcome = await runStep(step, {
         desired,
         members: state.members,
         seq: state.seq,
         clusterId,
         heartbeatTimeoutSeconds,
+        configured: configuredNow,
       });
+      configuredNow.clear();
       state.members = applyOutcome(desired, state.members, step, outcome);
+      if (outcome.runtime) state.runtime = outcome.runtime.slice(0, 300);
     }
     step = undefined;
   };

@@ -126,6 +126,8 @@ export interface StepOutcome {
   runs: Record<string, RunRecord>;
   /** Succeeded runs whose output looked like a failure (a command not found), one short line each. */
   warnings?: Record<string, string>;
+  /** What a launch said of the runtime (status shows it: docs/adr/0046). */
+  runtime?: string;
 }
 
 export const succeeded: StepOutcome = { failed: {}, runs: {} };

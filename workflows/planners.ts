@@ -7,6 +7,7 @@
  */
 import { applyOutcome, nextStep, requestRetry, type plan } from './plan.ts';
 import { applyOutcomeV3, nextStepV3 } from './plan-v3.ts';
+import { nextStepV4 } from './plan-v4.ts';
 import { withReconnect } from './reconnect.ts';
 
 export interface Planner {
@@ -23,7 +24,7 @@ export interface Planner {
 }
 
 /** The version new runs take. */
-export const PLANNER_VERSION = 3;
+export const PLANNER_VERSION = 4;
 
 /**
  * The patch a fresh run (not continued as new) asks `patched()` for: a history that began before
@@ -31,9 +32,12 @@ export const PLANNER_VERSION = 3;
  * runs carry their version in their input instead.
  */
 export const PLANNER_V3_PATCH = 'kdflow-planner-v3';
+/** v4's (a create configures every role at once: docs/adr/0047); a history with v3's marker replays on v3. */
+export const PLANNER_V4_PATCH = 'kdflow-planner-v4';
 
 /** The version a fresh run takes, given the workflow's `patched`: it records the newest version's patch. */
 export function freshPlannerVersion(patched: (patchId: string) => boolean): number {
+  if (patched(PLANNER_V4_PATCH)) return 4;
   return patched(PLANNER_V3_PATCH) ? 3 : 2;
 }
 
@@ -43,6 +47,10 @@ const PLANNERS: Readonly<Record<number, Planner>> = Object.freeze(
     2: { ...withReconnect({ nextStep, applyOutcome, requestRetry }), countsWithPhaseOnly: false },
     3: {
       ...withReconnect({ nextStep: nextStepV3, applyOutcome: applyOutcomeV3, requestRetry }),
+      countsWithPhaseOnly: true,
+    },
+    4: {
+      ...withReconnect({ nextStep: nextStepV4, applyOutcome: applyOutcomeV3, requestRetry }),
       countsWithPhaseOnly: true,
     },
   }),

@@ -42,6 +42,7 @@ export interface StatusInput {
   /** The rolling operation in flight or the last one, and the line of its step in flight (docs/adr/0037). */
   rollout?: RolloutStatus;
   rollingStep?: string;
+  runtime?: string;
 }
 
 export function clusterPhase(
@@ -176,6 +177,7 @@ export function buildStatus(s: StatusInput, request: StatusRequest = {}): Cluste
     ...(s.lastError ? { lastError: s.lastError } : {}),
     ...(s.lastHeal ? { lastHeal: s.lastHeal } : {}),
     ...(s.actions && s.actions.length > 0 ? { actions: s.actions.map(actionStatus) } : {}),
+    ...(s.runtime ? { runtime: s.runtime } : {}),
   };
 }
 

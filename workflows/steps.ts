@@ -37,6 +37,8 @@ export interface StepContext {
   clusterId: string;
   /** Activity heartbeat timeout: how soon a killed worker's activities are retried elsewhere. */
   heartbeatTimeoutSeconds: number;
+  /** Members whose --configure of this step succeeded already, before the step ends (`ccli --wait`, docs/adr/0047). */
+  configured?: Set<string>;
 }
 
 export const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 10;
@@ -235,10 +237,11 @@ async function reconnect(
 
 export async function batchStep(
   members: string[],
-  call: () => Promise<{ failed: Record<string, string> }>,
+  call: () => Promise<{ failed: Record<string, string>; runtime?: string }>,
 ): Promise<StepOutcome> {
   try {
-    return { failed: (await call()).failed, runs: {} };
+    const { failed, runtime } = await call();
+    return runtime ? { failed, runs: {}, runtime } : { failed, runs: {} };
   } catch (error) {
     if (isCancellation(error)) throw error;
     // A failure that outlived its retries lands on every member of the step, never on the cluster.
@@ -274,6 +277,7 @@ async function runEvent(
         { member, script },
       ]);
       outcome.runs[member.name] = runRecord(desired, ctx.seq, result, started);
+      if (step.event === 'configure') ctx.configured?.add(member.name);
       if (result.warning) (outcome.warnings ??= {})[member.name] = result.warning;
     } catch (error) {
       if (isCancellation(error)) throw error;

@@ -1,3 +1,4 @@
+import { persistDirNotes } from '../../api/persist-dirs.ts';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import {
@@ -133,6 +134,7 @@ export async function applyCluster(
   if (packages.length > 0) throw new ValidationError(packages, `app ${app.name} ${app.version}`);
   const issues = [...newClusterIssues(name, cluster.spec, app.app), ...runtimeIssues(cluster.spec)];
   if (issues.length > 0) throw new ValidationError(issues, name);
+  for (const note of persistDirNotes(app.app)) ctx.out(`note: ${name}: ${note}`);
   const client = await ctx.temporal();
   const collisions = await memberNameCollisionIssues(client, namespace, name, app.app);
   if (collisions.length > 0) throw new ValidationError(collisions, name);

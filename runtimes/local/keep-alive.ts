@@ -23,9 +23,12 @@ export class KeepAlives {
    * with the same start time is the same process, and a keep-alive's namespace stays up while it runs.
    */
   private readonly verified = new Map<number, string>();
-  constructor(layout: MemberLayout, mode: () => ContainmentMode) {
+  /** The member's other namespaces (docs/adr/0046): `unshare` flags. */
+  private readonly namespaces: () => string[];
+  constructor(layout: MemberLayout, mode: () => ContainmentMode, namespaces: () => string[] = () => []) {
     this.layout = layout;
     this.mode = mode;
+    this.namespaces = namespaces;
   }
 
   tag(member: MemberTarget): string {
@@ -86,7 +89,7 @@ export class KeepAlives {
     // its scripts started; a keep-alive of the wrong kind) ends before it starts again.
     if (recorded !== undefined) await endMember();
     await writeFile(pidFile, '0\n');
-    const { command, args } = keepAliveCommand(this.mode());
+    const { command, args } = keepAliveCommand(this.mode(), 'infinity', this.namespaces());
     const keepAlive = await spawnDetached({
       command,
       args,

@@ -144,16 +144,40 @@ exit($sig ? 128 + $sig : $s >> 8);`;
 /**
  * Start or adopt a run, wait for its end, report it. Usage (stdin: the run's environment file, of
  * ENV_BYTES bytes: an exec stream may never say stdin ended, so exactly that much is read):
- * kdflow-start MODE EVENT RUN_ID TIMEOUT GRACE TAIL_BYTES ENV_BYTES RUNNER WAIT_STATUS BUSY N ARG(N)... PREFIX...
+ * kdflow-start MODE EVENT RUN_ID TIMEOUT GRACE TAIL_BYTES ENV_BYTES RUNNER WAIT_STATUS BUSY KNOWN N ARG(N)... PREFIX...
  * MODE `start` is an attempt's first exec; `attach` an exec again in the same attempt (its stream
  * dropped), which never starts the run: a runner gone by then is a lost runner. BUSY `1` keeps an idle
  * exec stream busy with dots; `0` where the runtime's streams stay open (the local runtime's pipes).
  * Reports STATE `recorded` (this run id already exited 0: never run twice), `adopted` (its runner
  * was alive, or its end recorded: waited for, not started again) or `started`. Exit 3: no
  * startscript; 4: no place to write.
+ * Token requests (docs/adr/0047): while the run goes on, a request of `ccli --tokenwait/--tokenwake`
+ * in `$k/tokens/ID.req` that is not answered (`ID.done`) and not among KNOWN (the ids the worker
+ * has, space-separated) ends this exec early with STATE `token`: its body is one line per unanswered
+ * request, `ID KIND FQDN TOKEN [STATUS]`. The run goes on; the worker answers and attaches again.
  */
-export const START = `mode=$1 ev=$2 run=$3 t=$4 grace=$5 tailb=$6 envb=$7 runner=$8 ws=$9; shift 9; busy=$1; shift
+export const START = `mode=$1 ev=$2 run=$3 t=$4 grace=$5 tailb=$6 envb=$7 runner=$8 ws=$9; busy=\${10} known=\${11}; shift 11
 ${COMMON}
+# A token request the worker does not know of yet (docs/adr/0047).
+tokens_new() {
+  [ -d "$k/tokens" ] || return 1
+  for _f in "$k"/tokens/*.req; do
+    [ -e "$_f" ] || continue
+    _id=\${_f##*/}; _id=\${_id%.req}
+    [ -e "$k/tokens/$_id.done" ] && continue
+    case " $known " in *" $_id "*) ;; *) return 0 ;; esac
+  done
+  return 1
+}
+report_tokens() {
+  for _f in "$k"/tokens/*.req; do
+    [ -e "$_f" ] || continue
+    _id=\${_f##*/}; _id=\${_id%.req}
+    [ -e "$k/tokens/$_id.done" ] || { _l=; read -r _l < "$_f" && printf '%s %s\n' "$_id" "$_l"; }
+  done > "$k/$ev.tokens"
+  printf '\nkdflow-run token %s 0 -\n' $(($(wc -c < "$k/$ev.tokens")))
+  cat "$k/$ev.tokens"
+}
 # Nothing here needs a cwd, and a waiter never holds the member's directory.
 cd /
 st=$g/$ev.status; pidf=$k/$ev.running
@@ -177,7 +201,9 @@ state=
 if [ -n "$p" ] && alive "$p" && grep -qzxF -e kdflow-run "/proc/$p/cmdline" && grep -qzxF -e "$run" "/proc/$p/cmdline"; then
   state=adopted
 elif [ "$mode" = attach ]; then
-  lost; report adopted; exit 0
+  # Read again: a runner that recorded its end and exited since the first look was not lost (an
+  # answered token request attaches right as a quick script ends).
+  ended_as || lost; report adopted; exit 0
 # An earlier attempt of this run id is over, but what it started may not be: it ends before this one starts.
 elif [ -n "$p" ]; then end_run
 fi
@@ -203,16 +229,23 @@ fi
 # waiter too when it is killed: a dropped exec stream is, by kwok and some runtimes, a SIGKILL to it alone.
 # Parenthood is read from /proc/self, which names pids as /proc does ($$ may be a pid-namespace pid).
 # A stream that stays open needs none: two processes fewer a run.
+read -r _me _ < /proc/self/stat
 dots=
 if [ "$busy" = 1 ]; then
-  read -r _me _ < /proc/self/stat
   ( trap 'kill $sp 2>/dev/null; exit 0' TERM
     while read -r _ _ _ _pp _ < /proc/self/stat && [ "$_pp" = "$_me" ]; do
       sleep 5 > /dev/null 2>&1 & sp=$!; wait $sp; printf .
     done ) & dots=$!
 fi
-[ "$state" = started ] && wait "$child"
-while ! ended_as; do
+# A token request interrupts the wait (USR1, sent again until this program ends, so none is missed).
+# The watcher ends with this waiter the same way, killed or not (kill -0 would still see it as a zombie).
+tok=; trap 'tok=1' USR1
+( trap 'kill $sp 2>/dev/null; exit 0' TERM
+  while read -r _ _ _ _pp _ < /proc/self/stat && [ "$_pp" = "$_me" ]; do
+    sleep 0.2 > /dev/null 2>&1 & sp=$!; wait $sp; tokens_new && kill -s USR1 $$
+  done ) & watch=$!
+[ "$state" = started ] && [ -z "$tok" ] && wait "$child"
+while ! ended_as && [ -z "$tok" ]; do
   p=; [ -f "$pidf" ] && read -r pl < "$pidf" && case $pl in "$run="*) p=\${pl#*=} ;; esac
   if [ "$p" != 0 ] && ! alive "$p"; then
     ended_as || lost
@@ -220,7 +253,8 @@ while ! ended_as; do
   fi
   sleep 0.2
 done
-[ -z "$dots" ] || kill "$dots" 2> /dev/null
+kill $dots "$watch" 2> /dev/null
+ended_as || { [ -n "$tok" ] && report_tokens && exit 0; }
 report "$state"`;
 
 /**
@@ -238,3 +272,14 @@ fi
 end_run
 ended_as || record "$why"
 report stopped`;
+
+/**
+ * Answers a token request (docs/adr/0047): `ID.done` holds the answer (`success`, `error`, or a line
+ * saying why not), written whole, and only while the request is there (a waiter that timed out
+ * removed it). Usage: kdflow-answer ID ANSWER
+ */
+export const ANSWER = `id=$1 answer=$2
+r=\${KDFLOW_MEMBER_ROOT%/}; k=\${r:+$r/.kdflow}; k=\${k:-$r/opt/guestconfig/.kdflow}
+case $id in '' | *[!A-Za-z0-9._-]*) echo "kdflow-answer: bad request id" >&2; exit 2 ;; esac
+[ -e "$k/tokens/$id.req" ] || exit 0
+printf '%s\\n' "$answer" > "$k/tokens/$id.done.tmp" && mv -f "$k/tokens/$id.done.tmp" "$k/tokens/$id.done"`;

@@ -18,6 +18,7 @@ import {
   type ScriptResult,
 } from '../runtime.ts';
 import { RUNNER, START, STOP, WAIT_STATUS } from './programs.ts';
+import { TokenRequests } from './tokens.ts';
 
 /** The runner ends a run at its timeout; the worker gives up waiting only this much later (a runner that hangs). */
 const BACKSTOP_SECONDS = 30;
@@ -51,6 +52,8 @@ export function startArgv(
   envBytes = 0,
   mode: 'start' | 'attach' = 'start',
   keepBusy = true,
+  /** Token requests the worker has already (docs/adr/0047). */
+  knownTokens: string[] = [],
 ): string[] {
   return [
     'sh',
@@ -67,6 +70,7 @@ export function startArgv(
     RUNNER,
     WAIT_STATUS,
     keepBusy ? '1' : '0',
+    knownTokens.join(' '),
     String(request.argv.length),
     ...request.argv,
     ...prefix,
@@ -129,7 +133,7 @@ export function runnerOf(argv: string[]): { status: string; runId: string } | un
 }
 
 interface Report {
-  state: 'recorded' | 'adopted' | 'started' | 'stopped';
+  state: 'recorded' | 'adopted' | 'started' | 'stopped' | 'token';
   ended: string;
   stdoutTail: string;
   stderrTail: string;
@@ -141,7 +145,7 @@ export function parseReport(stdout: Buffer): Report | undefined {
   if (at < 0) return undefined;
   const end = stdout.indexOf('\n', at + 1);
   if (end < 0) return undefined;
-  const match = /^kdflow-run (recorded|adopted|started|stopped) (\d+) (\d+) (.*)$/.exec(
+  const match = /^kdflow-run (recorded|adopted|started|stopped|token) (\d+) (\d+) (.*)$/.exec(
     stdout.subarray(at + 1, end).toString('utf8'),
   );
   if (!match) return undefined;
@@ -177,10 +181,19 @@ export async function runScript(
   const keepBusy = runtime.execStreamsStayOpen !== true;
   let argv = startArgv(request, prefix, stdin.length, 'start', keepBusy);
   const beat = setInterval(() => control.heartbeat({ member: member.name, event: request.event }), 1000);
+  const tokens = new TokenRequests(runtime, member, control.tokens);
   try {
     for (;;) {
       const result = await execUntil(runtime, member, argv, stdin, control.signal, deadline);
       const report = parseReport(result.stdout);
+      // The script asked for a token (docs/adr/0047): answered or waited for, and the run attached again.
+      if (report?.state === 'token') {
+        await tokens.take(report.stdoutTail);
+        argv = startArgv(request, prefix, stdin.length, 'attach', keepBusy, tokens.known());
+        continue;
+      }
+      // A run this attempt started and attached to again for a token ended here, not in an earlier attempt.
+      if (report?.state === 'recorded' && tokens.attached()) report.state = 'adopted';
       if (report) return await toResult(runtime, member, request, report, attemptStart);
       if (result.exitCode === 3)
         throw new RuntimeError('ScriptMissing', `${member.name}: ${result.stderr.trim()}`, true);
@@ -198,11 +211,12 @@ export async function runScript(
         );
       // The exec ended without a report (its stream dropped, or the member's processes were killed):
       // attach again. The run goes on in the member and is adopted, or its runner is gone and it ends.
-      argv = startArgv(request, prefix, stdin.length, 'attach', keepBusy);
+      argv = startArgv(request, prefix, stdin.length, 'attach', keepBusy, tokens.known());
       await sleep(REATTACH_MS);
     }
   } finally {
     clearInterval(beat);
+    tokens.stop();
   }
 }
 

@@ -363,13 +363,16 @@ esac
     await until('the script runs', async () =>
       (await readFile(path.join(root, 'started')).catch(() => undefined)) ? true : undefined,
     );
-    const [waiter] = (
+    const found = (
       await processes((p) => p.argv[0] === 'sh' && p.argv.includes('kdflow-start') && p.argv.includes(runId))
     ).map((p) => p.pid);
+    // The waiter: the copy no other copy forked (its forks are the token watcher and passing subshells).
+    const waiter = found.find((pid) => !found.some((other) => childrenOf(other).includes(pid)));
     expect(waiter).toBeDefined();
-    // The runner is its only child; a keep-busy loop would be a fork of the waiter, with its argv.
-    const children = (await processes((p) => childrenOf(waiter as number).includes(p.pid))).map((p) => p.argv);
-    expect(children.filter((argv) => argv.includes('kdflow-start'))).toEqual([]);
+    // A keep-busy loop would be a fork of the waiter whose child is its `sleep 5`.
+    const forks = childrenOf(waiter as number).filter((pid) => found.includes(pid));
+    const sleeps = (await processes((p) => p.argv[0] === 'sleep' && p.argv[1] === '5')).map((p) => p.pid);
+    expect(forks.filter((f) => childrenOf(f).some((pid) => sleeps.includes(pid)))).toEqual([]);
     await writeFile(path.join(root, 'go'), '');
     expect(await run).toMatchObject({ exitCode: 0, timedOut: false });
   });
@@ -381,22 +384,27 @@ esac
     const busy = new LocalRuntime(home, { containment: setting, keepExecStreamsBusy: true });
     const run = runScript(busy, m, request(runId), control);
     // The waiter (the `kdflow-start` shell; in a pid namespace, nsenter's child) and, forked from it,
-    // the loop that keeps its stream busy.
+    // the loop that keeps its stream busy and the one that watches for token requests (docs/adr/0047).
     const waiters = () =>
       processes((p) => p.argv[0] === 'sh' && p.argv.includes('kdflow-start') && p.argv.includes(runId));
-    // The loop is the waiter's forked copy whose own child is its `sleep 5` (the waiter forks other
-    // copies for a moment, one of which becomes the runner).
-    const [waiter, loop] = await until('the waiter and its loop run', async () => {
+    // Each loop is a forked copy of the waiter whose own child is its sleep (5 s for the dots, 0.2 s for
+    // the token watcher); the waiter forks other copies for a moment, one of which becomes the runner.
+    const [waiter, loops] = await until('the waiter and its two loops run', async () => {
       const found = (await waiters()).map((p) => p.pid);
-      const sleeps = (await processes((p) => p.argv[0] === 'sleep' && p.argv[1] === '5')).map((p) => p.pid);
-      for (const parent of found)
-        for (const child of childrenOf(parent))
-          if (found.includes(child) && childrenOf(child).some((pid) => sleeps.includes(pid))) return [parent, child];
+      const sleeping = async (seconds: string) =>
+        (await processes((p) => p.argv[0] === 'sleep' && p.argv[1] === seconds)).map((p) => p.pid);
+      const [dots, watch] = [await sleeping('5'), await sleeping('0.2')];
+      for (const parent of found) {
+        const forks = childrenOf(parent).filter((child) => found.includes(child));
+        const loop = (sleeps: number[]) => forks.find((f) => childrenOf(f).some((pid) => sleeps.includes(pid)));
+        const [d, w] = [loop(dots), loop(watch)];
+        if (d !== undefined && w !== undefined) return [parent, [d, w]] as const;
+      }
       return undefined;
     });
     // What kwok does to an exec whose stream dropped: SIGKILL to its process, and to nothing else.
-    process.kill(waiter as number, 'SIGKILL');
-    await until('the loop ends with its waiter', async () => (!isAlive(loop as number) ? true : undefined));
+    process.kill(waiter, 'SIGKILL');
+    await until('both loops end with their waiter', async () => (loops.some(isAlive) ? undefined : true));
     await writeFile(path.join(runtime.memberRoot(m), 'go'), '');
     expect(await run).toMatchObject({ exitCode: 0, timedOut: false });
     await until('no waiter is left', async () => ((await waiters()).length === 0 ? true : undefined));

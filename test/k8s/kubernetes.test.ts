@@ -22,6 +22,7 @@ import { runScript } from '../../runtimes/script/protocol.ts';
 import type { MemberTarget } from '../../runtimes/runtime.ts';
 import type { clusterWorkflow } from '../../workflows/cluster.ts';
 import { memberStates, settled, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
+import { togetherScript } from '../support/together.ts';
 import { startHarness, type Harness } from '../../testing/harness.ts';
 import {
   eventually,
@@ -41,8 +42,8 @@ let stopWatch: AbortController | undefined;
 /** When each pod was first seen going (deletionTimestamp set, or gone), by the API's own events. */
 const goingAt = new Map<string, number>();
 
-async function startKubeCluster(name: string, app: KdAppSpec, roles: object[]) {
-  const spec = KdClusterSpec.parse({ app: 'testapp', roles });
+async function startKubeCluster(name: string, app: KdAppSpec, roles: object[], more: object = {}) {
+  const spec = KdClusterSpec.parse({ app: 'testapp', roles, ...more });
   const input: ClusterInput = { namespace: NS, name, appName: 'testapp', app, spec };
   return h.env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', {
     taskQueue: h.taskQueue,
@@ -326,6 +327,78 @@ describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {
       ]);
       return p.items.length + v.items.length + s.items.length === 0 ? true : undefined;
     });
+  });
+
+  it("releases one role's ccli --tokenwait with another role's --tokenwake, through the workflow (ADR 0047)", async () => {
+    // The first role waits for the second's token: at create both configure at once (planner v4).
+    const behaviour = `if [ "$1" = --configure ]; then
+  case $(ccli --get node.role_id) in
+    controller) ccli --tokenwait up -t 240 || exit 1; echo woken > "$GUESTCONFIG_DIR/token" ;;
+    worker) ccli --tokenwake up || exit 1; echo waking > "$GUESTCONFIG_DIR/token" ;;
+  esac
+fi`;
+    const app = testApp(await writePackage(`${h.home}/tokens`, behaviour), { retry: { maximumAttempts: 1 } });
+    const handle = await startKubeCluster('ktok', app, [
+      { id: 'controller', members: 1 },
+      { id: 'worker', members: 1 },
+    ]);
+    const status: ClusterStatus = await waitForStatus(handle, settled(1), 300_000);
+    expect(memberStates(status)).toEqual({ 'ktok-controller-0': 'configured', 'ktok-worker-0': 'configured' });
+    expect(await h.runtime.readGuestFile(target('ktok', 'ktok-controller-0'), '/opt/guestconfig/token')).toBe(
+      'woken\n',
+    );
+    expect(await h.runtime.readGuestFile(target('ktok', 'ktok-worker-0'), '/opt/guestconfig/token')).toBe('waking\n');
+    await handle.signal(deleteSignal);
+    await handle.result();
+  });
+
+  it('configures, grows and shrinks a package with connections, tokens and configmacro (issue 15)', async () => {
+    const store = await startKubeCluster('kstore', testApp(await writePackage(`${h.home}/kstore`)), [
+      { id: 'controller', members: 1 },
+    ]);
+    await waitForStatus(store, settled(1), 300_000);
+    const app = testApp(
+      await writePackage(`${h.home}/together`, togetherScript('kstore', 'controller', 'controller')),
+      {
+        retry: { maximumAttempts: 1 },
+      },
+    );
+    const roles = (workers: number) => [
+      { id: 'controller', members: 1 },
+      { id: 'worker', members: workers },
+    ];
+    const handle = await startKubeCluster('ktg', app, roles(1), { connections: { clusters: ['kstore'] } });
+    let status: ClusterStatus = await waitForStatus(handle, settled(1), 300_000);
+    expect(memberStates(status)).toEqual({ 'ktg-controller-0': 'configured', 'ktg-worker-0': 'configured' });
+    const log = async (member: string) =>
+      ((await h.runtime.readGuestFile(target('ktg', member), '/opt/guestconfig/together.log')) ?? '')
+        .split('\n')
+        .filter(Boolean);
+    const members = (n: number) => ['ktg-controller-0', ...Array.from({ length: n }, (_, i) => `ktg-worker-${i}`)];
+    const all = (n: number) =>
+      members(n)
+        .map((m) => fqdn(m, 'ktg'))
+        .join(',');
+    const storeHead = fqdn('kstore-controller-0', 'kstore');
+    expect(await log('ktg-controller-0')).toEqual([`--configure controller store=${storeHead} all=${all(1)}`]);
+    expect(await log('ktg-worker-0')).toEqual([`--configure worker store=${storeHead} all=${all(1)}`]);
+
+    // Grow: the new worker's wait finds the token woken; the others hear --addnodes.
+    await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 2 } }] });
+    status = await waitForStatus(handle, settled(2), 300_000);
+    expect(memberStates(status)['ktg-worker-1']).toBe('configured');
+    expect(await log('ktg-worker-1')).toEqual([`--configure worker store=${storeHead} all=${all(2)}`]);
+    for (const m of members(1)) expect((await log(m))[1]).toBe(`--addnodes all=${all(2)}`);
+
+    // Shrink: the survivors hear --delnodes, the leaver goes.
+    await handle.executeUpdate(resizeUpdate, { args: [{ roles: { worker: 1 } }] });
+    status = await waitForStatus(handle, settled(3), 300_000);
+    expect(Object.keys(memberStates(status))).toEqual(members(1));
+    for (const m of members(1)) expect((await log(m))[2]).toMatch(/^--delnodes all=/);
+    for (const c of [handle, store]) {
+      await c.signal(deleteSignal);
+      await c.result();
+    }
   });
 
   it('reports a failing script as config error with its exit code and output', async () => {

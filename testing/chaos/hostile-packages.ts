@@ -251,9 +251,12 @@ export async function hostilePackages(env: ChaosEnv): Promise<PartReport> {
     http404: `http://127.0.0.1:${(server.address() as AddressInfo).port}/pkg.tgz`,
   };
   const results: TrialResult[] = [];
-  // The sentinel and everything in the chaos dir except what kdflow may write: members, the package cache, logs, the server's file.
+  // The sentinel and everything in the chaos dir except what kdflow may write: members, the package
+  // caches and unpack place, the guest tools, logs, the server's file. (Made by this part when it runs alone.)
   const outside = (rel: string) =>
-    /^(home\/members|home\/packages|hostile|ledger|temporal\.|worker-|bad-specs|.*-pkg)/.test(rel);
+    /^(home\/members|home\/packages|home\/\.unpack|home\/guest-tools|hostile|ledger|temporal\.|worker-|bad-specs|.*-pkg)/.test(
+      rel,
+    );
   const before = { sentinel: await fingerprint(sentinel), around: await fingerprint(env.dir, outside) };
 
   try {

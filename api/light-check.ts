@@ -11,7 +11,18 @@
  * fields.ts and rules.ts, which the schemas use too, and test/unit/light-check.test.ts holds it to
  * the schemas' verdicts and output (defaults filled in) on thousands of generated inputs.
  */
-import type { ActionParam, AppAction, AppRole, AppService, ConfigPackage, KdAppSpec, RetryKnobs } from './app.ts';
+import type {
+  ActionParam,
+  AppAction,
+  AppHook,
+  AppHooks,
+  AppRole,
+  AppService,
+  ConfigPackage,
+  KdAppSpec,
+  RetryKnobs,
+  RoleOrder,
+} from './app.ts';
 import { parseCardinality } from './cardinality.ts';
 import type { BlockStorage, ClusterRole, FileInjection, KdClusterSpec, MemberSecret } from './cluster.ts';
 import type { EventName, Resources } from './common.ts';
@@ -36,6 +47,8 @@ import {
   ENV_NAME_PATTERN,
   ENV_VALUE_MAX,
   EVENTS,
+  HOOK_ATTEMPTS,
+  HOOK_TIMEOUT,
   MEMBERS_RULES,
   NAMING_SCHEMES,
   PERSIST_DIR_DOTDOT,
@@ -383,6 +396,17 @@ const appAction = strict<AppAction>({
     ),
   ),
 });
+const appHook = strict<AppHook>({
+  role: roleId,
+  timeoutSeconds: optional(number({ int: true, min: HOOK_TIMEOUT.min, max: HOOK_TIMEOUT.max })),
+  attempts: optional(number({ int: true, min: HOOK_ATTEMPTS.min, max: HOOK_ATTEMPTS.max })),
+});
+const appHooks = strict<AppHooks>({ postProvision: optional(appHook), preTerminate: optional(appHook) });
+const roleOrder = strict<RoleOrder>({
+  provision: optional(array(array(roleId))),
+  terminate: optional(array(array(roleId))),
+  grow: optional(array(roleId)),
+});
 const appSpecShape = strict<KdAppSpec>({
   label: strict<KdAppSpec['label']>({
     name: string(nonEmpty('label.name must not be empty')),
@@ -429,6 +453,8 @@ const appSpecShape = strict<KdAppSpec>({
   })),
   configureAttempts: optional(number({ int: true, min: CONFIGURE_ATTEMPTS.min, max: CONFIGURE_ATTEMPTS.max })),
   actions: optional(array(appAction)),
+  hooks: optional(appHooks),
+  roleOrder: optional(roleOrder),
 });
 
 /** A shape, then its cross-field rules (only on a value whose fields are right, as zod runs superRefine). */

@@ -127,6 +127,14 @@ export const RolloutStatusSchema = z.object({
   cancelled: z.boolean().optional(),
 });
 
+/** How a cluster hook's last run went (docs/adr/0053). */
+export const HookStatus = z.object({
+  state: z.enum(['succeeded', 'failed', 'skipped']),
+  member: z.string().optional(),
+  ...runOutcome,
+});
+export type HookStatus = z.infer<typeof HookStatus>;
+
 export const ClusterStatus = z.object({
   name: z.string(),
   namespace: z.string(),
@@ -146,6 +154,8 @@ export const ClusterStatus = z.object({
   lastHeal: z.string().optional(),
   /** Custom actions: queued and running ones, then the newest finished ones (a few). */
   actions: z.array(ActionStatus).optional(),
+  /** Cluster hooks that ran: postProvision, and preTerminate in a deleted cluster's final status. */
+  hooks: z.object({ postProvision: HookStatus.optional(), preTerminate: HookStatus.optional() }).optional(),
 });
 export type ClusterStatus = z.infer<typeof ClusterStatus>;
 

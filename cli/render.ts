@@ -1,6 +1,7 @@
 import type { ClusterStatus } from '../api/index.ts';
 import type { Manifest } from '../api/manifest.ts';
 import { rolloutProgress } from '../api/rolling.ts';
+import { hookLines } from '../api/hooks.ts';
 
 /** Each column's width: its widest cell or header. */
 export function columnWidths(header: string[], rows: string[][]): number[] {
@@ -93,7 +94,10 @@ export function clusterLine(s: ClusterStatus, facts?: ClusterFacts): string {
   const rejection = s.lastRejection ? `\nlast rejected change: ${s.lastRejection.reason}` : '';
   const heal = s.lastHeal ? `\nlast heal: ${s.lastHeal}` : '';
   const rollout = s.rollout ? `\n${rolloutProgress(s.rollout)}` : '';
-  return `cluster ${s.namespace}/${s.name} (${app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}${rollout}${rejection}${heal}`;
+  const hooks = hookLines(s)
+    .map((line) => `\nhook ${line}`)
+    .join('');
+  return `cluster ${s.namespace}/${s.name} (${app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}${rollout}${rejection}${heal}${hooks}`;
 }
 
 export function renderMembers(s: ClusterStatus, facts?: ClusterFacts): string {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { deleteSignal, type KdAppSpecInput } from '../../api/index.ts';
 import { scriptHistory } from '../../lib/script-history.ts';
 import { runCli, useCliHarness } from '../support/cli.ts';
-import { startCluster, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
+import { recordHistory, startCluster, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
 
 const h = useCliHarness();
 
@@ -52,6 +52,7 @@ describe('cluster hooks', () => {
     const final = await handle.result();
     expect(final.hooks?.preTerminate).toMatchObject({ state: 'succeeded', member: 'hk-controller-0' });
     expect((await runs()).at(-1)).toBe('hk-controller-0 --preterminate');
+    await recordHistory(h, handle, 'hooks');
   });
 
   it('a failing postProvision leaves the cluster configured with the error; kdflow retry runs it again', async () => {
@@ -145,6 +146,7 @@ describe('role order', () => {
     expect(hook).toBeGreaterThan(0);
     expect(removeWorkers).toBeGreaterThan(hook);
     expect(scheduled.at(-1)).toBe('teardownCluster');
+    await recordHistory(h, handle, 'role-order');
     expect((await runs()).at(-1)).toBe('ro-worker-0 --preterminate');
   });
 });

@@ -57,8 +57,7 @@ export const terminateStages = (app: KdAppSpec) => stagesOf(app, app.roleOrder?.
 /** A resize's role turns: `grow`, else create's stages in order, else the app's role order. */
 export function growOrder(app: KdAppSpec): string[] {
   const listed = app.roleOrder?.grow;
-  const base = listed ? stagesOf(app, [listed]).flat() : provisionStages(app).flat();
-  return base;
+  return (listed ? stagesOf(app, [listed]) : provisionStages(app)).flat();
 }
 
 /** The rules of `hooks` and `roleOrder` (called by appSpecIssues). */

@@ -10,6 +10,8 @@ import {
   CONFIGURE_ATTEMPTS,
   CARDINALITY_MESSAGE,
   CONFIG_SCHEMA_VERSION_MIN,
+  HOOK_ATTEMPTS,
+  HOOK_TIMEOUT,
   PERSIST_DIR_DOTDOT,
   PERSIST_DIR_PATTERN,
   RETRY_KNOBS,
@@ -110,6 +112,34 @@ export const UpgradePolicy = z.strictObject({
   maxUnavailable: z.number().int().min(MAX_UNAVAILABLE.min).max(MAX_UNAVAILABLE.max).optional(),
 });
 export type UpgradePolicy = z.infer<typeof UpgradePolicy>;
+/** A cluster hook (docs/adr/0053): `startscript --postprovision|--preterminate` on one member of `role`. */
+export const AppHook = z.strictObject({
+  role: RoleId,
+  /** Each run's bound; absent: HOOK_TIMEOUT.default. */
+  timeoutSeconds: z.number().int().min(HOOK_TIMEOUT.min).max(HOOK_TIMEOUT.max).optional(),
+  /** Runs at most, the first included; absent: HOOK_ATTEMPTS.default. */
+  attempts: z.number().int().min(HOOK_ATTEMPTS.min).max(HOOK_ATTEMPTS.max).optional(),
+});
+export type AppHook = z.infer<typeof AppHook>;
+
+export const AppHooks = z.strictObject({
+  /** Once, after the whole cluster is first configured. */
+  postProvision: AppHook.optional(),
+  /** Before teardown on delete; never holds it longer than its attempts' timeouts. */
+  preTerminate: AppHook.optional(),
+});
+export type AppHooks = z.infer<typeof AppHooks>;
+
+/**
+ * The order roles are handled in (docs/adr/0053). `provision` and `terminate` are stages (roles
+ * of a stage together; roles no stage names form the last); `grow` is the roles' turns in a resize.
+ */
+export const RoleOrder = z.strictObject({
+  provision: z.array(z.array(RoleId)).optional(),
+  terminate: z.array(z.array(RoleId)).optional(),
+  grow: z.array(RoleId).optional(),
+});
+export type RoleOrder = z.infer<typeof RoleOrder>;
 
 const knob = (k: { min: number; max: number; default: number; int?: boolean }) =>
   (k.int === false ? z.number() : z.number().int()).min(k.min).max(k.max).default(k.default);
@@ -172,6 +202,10 @@ export const KdAppSpec = z
     actions: z.array(AppAction).optional(),
     /** How an upgrade to this version rolls (docs/adr/0037). */
     upgrade: UpgradePolicy.optional(),
+    /** Cluster hooks (docs/adr/0053). */
+    hooks: AppHooks.optional(),
+    /** Role order for create, delete and resize (docs/adr/0053); absent: all roles together at create, app order after. */
+    roleOrder: RoleOrder.optional(),
   })
   .superRefine((spec, ctx) => {
     for (const issue of appSpecIssues(spec)) ctx.addIssue({ code: 'custom', ...issue });

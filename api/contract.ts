@@ -15,16 +15,29 @@ export * from './light-check.ts';
 export * from './messages.ts';
 export * from './catalog.ts';
 export * from './actions.ts';
+export * from './hooks.ts';
 export * from './search-attributes.ts';
 export * from './rolling.ts';
 export type { EventName, Resources, ScriptEvent } from './common.ts';
-export type { ActionParam, AppAction, AppRole, AppService, ConfigPackage, KdAppSpec, RetryKnobs } from './app.ts';
+export type {
+  ActionParam,
+  AppAction,
+  AppHook,
+  AppHooks,
+  AppRole,
+  AppService,
+  ConfigPackage,
+  KdAppSpec,
+  RetryKnobs,
+  RoleOrder,
+} from './app.ts';
 export type { ClusterRole, EnvVar, KdClusterSpec } from './cluster.ts';
 export type {
   ActionStatus,
   MemberActionResult,
   ClusterPhase,
   ClusterStatus,
+  HookStatus,
   MemberState,
   MemberStatus,
   Rejection,

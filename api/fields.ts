@@ -7,9 +7,20 @@
 
 /**
  * The lifecycle events a startscript receives: KubeDirector's three, then kdflow's rolling
- * operations (docs/adr/0037), which a role gets only when its eventList names them.
+ * operations (docs/adr/0037) and cluster hooks (docs/adr/0053), which a role gets only when its
+ * eventList names them. Appended only: packed state indexes events by position.
  */
-export const EVENTS = ['configure', 'addnodes', 'delnodes', 'upgrade', 'rollback', 'reconfigure', 'restart'] as const;
+export const EVENTS = [
+  'configure',
+  'addnodes',
+  'delnodes',
+  'upgrade',
+  'rollback',
+  'reconfigure',
+  'restart',
+  'postprovision',
+  'preterminate',
+] as const;
 
 /** A role without an eventList gets KubeDirector's events: its scripts were not written for kdflow's. */
 export const DEFAULT_EVENTS = ['configure', 'addnodes', 'delnodes'] as const;
@@ -202,6 +213,12 @@ export const ACTION_PARAM_NAME: Pattern = {
 /** A parameter value goes into one argv word: printable, one line, bounded. */
 export const ACTION_PARAM_VALUE_MAX = 1024;
 export const ACTION_TIMEOUT = { min: 1, max: 86_400 } as const;
+
+/** Cluster hooks (docs/adr/0053): the app field's name, the event it runs, and its bounds. */
+export const HOOKS = { postProvision: 'postprovision', preTerminate: 'preterminate' } as const;
+export const HOOK_TIMEOUT = { min: 1, max: 86_400, default: 300 } as const;
+/** Runs of a hook at most (its retries bounded): a preTerminate never holds a delete longer than attempts × timeout. */
+export const HOOK_ATTEMPTS = { min: 1, max: 10, default: 1 } as const;
 /** Actions a cluster keeps queued, and finished ones it remembers in status. */
 export const ACTIONS_QUEUED_MAX = 16;
 export const ACTIONS_KEPT = 5;

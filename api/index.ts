@@ -11,6 +11,7 @@ export * from './validate.ts';
 export * from './messages.ts';
 export * from './catalog.ts';
 export * from './actions.ts';
+export * from './hooks.ts';
 export * from './configmeta.ts';
 export * from './search-attributes.ts';
 export * from './cr-status.ts';

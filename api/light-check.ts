@@ -14,12 +14,15 @@
 import type {
   ActionParam,
   AppAction,
+  AppHook,
+  AppHooks,
   AppRole,
   AppService,
   ConfigPackage,
   KdAppSpec,
   RetryKnobs,
   UpgradePolicy,
+  RoleOrder,
 } from './app.ts';
 import { parseCardinality } from './cardinality.ts';
 import type { BlockStorage, ClusterRole, FileInjection, KdClusterSpec, MemberSecret } from './cluster.ts';
@@ -45,6 +48,8 @@ import {
   ENV_NAME_PATTERN,
   ENV_VALUE_MAX,
   EVENTS,
+  HOOK_ATTEMPTS,
+  HOOK_TIMEOUT,
   MEMBERS_RULES,
   NAMING_SCHEMES,
   PERSIST_DIR_DOTDOT,
@@ -394,6 +399,17 @@ const appAction = strict<AppAction>({
     ),
   ),
 });
+const appHook = strict<AppHook>({
+  role: roleId,
+  timeoutSeconds: optional(number({ int: true, min: HOOK_TIMEOUT.min, max: HOOK_TIMEOUT.max })),
+  attempts: optional(number({ int: true, min: HOOK_ATTEMPTS.min, max: HOOK_ATTEMPTS.max })),
+});
+const appHooks = strict<AppHooks>({ postProvision: optional(appHook), preTerminate: optional(appHook) });
+const roleOrder = strict<RoleOrder>({
+  provision: optional(array(array(roleId))),
+  terminate: optional(array(array(roleId))),
+  grow: optional(array(roleId)),
+});
 const appSpecShape = strict<KdAppSpec>({
   label: strict<KdAppSpec['label']>({
     name: string(nonEmpty('label.name must not be empty')),
@@ -447,6 +463,8 @@ const appSpecShape = strict<KdAppSpec>({
       maxUnavailable: optional(number({ int: true, min: MAX_UNAVAILABLE.min, max: MAX_UNAVAILABLE.max })),
     }),
   ),
+  hooks: optional(appHooks),
+  roleOrder: optional(roleOrder),
 });
 
 /** A shape, then its cross-field rules (only on a value whose fields are right, as zod runs superRefine). */

@@ -78,6 +78,11 @@ export interface MemberDownReport {
   observer?: string;
 }
 
+/** `kdflow delete NAME [--skip-hooks]`: absent (as the shim and older clients send it) runs the preTerminate hook. */
+export interface DeleteRequest {
+  skipHooks?: boolean;
+}
+
 export interface Accepted {
   generation: number;
 }
@@ -85,7 +90,7 @@ export interface Accepted {
 // Signals are fire-and-forget (the shim uses them); updates answer with the generation or a rejection (the CLI uses them).
 export const resizeSignal = defineSignal<[ResizeRequest]>('resize');
 export const specChangeSignal = defineSignal<[SpecChange]>('specChange');
-export const deleteSignal = defineSignal<[]>('delete');
+export const deleteSignal = defineSignal<[DeleteRequest?]>('delete');
 export const retrySignal = defineSignal<[RetryRequest]>('retry');
 /** From the workers' heal watches, never from users: the workflow de-duplicates and checks it. */
 export const memberDownSignal = defineSignal<[MemberDownReport]>('memberDown');

@@ -10,6 +10,7 @@ import { cardinalityViolation, parseCardinality } from './cardinality.ts';
 import type { KdClusterSpec } from './cluster.ts';
 import type { EventName } from './common.ts';
 import { ACTION_PARAM_VALUE_MAX, DEFAULT_EVENTS, EVENTS, MAX_MEMBERS, oversize } from './fields.ts';
+import { hookSpecIssues } from './hooks.ts';
 import { kubeDirectorRefusals } from './kubedirector-fields.ts';
 import { quantityValue } from './configmeta.ts';
 import { dnsName, memberName } from './names.ts';
@@ -137,6 +138,7 @@ export function appSpecIssues(spec: KdAppSpec): RuleIssue[] {
     else if (roleOrder.indexOf(r) !== i) issues.push({ path: at, message: `role "${r}" is listed twice` });
   });
   issues.push(...actionSpecIssues(spec));
+  issues.push(...hookSpecIssues(spec));
   issues.push(...kubeDirectorRefusals('app', spec));
   const big = oversize(spec, 'the app spec');
   if (big) issues.push(big);

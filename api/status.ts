@@ -128,6 +128,14 @@ export const RolloutStatusSchema = z.object({
   cancelled: z.boolean().optional(),
 });
 
+/** How a cluster hook's last run went (docs/adr/0053). */
+export const HookStatus = z.object({
+  state: z.enum(['succeeded', 'failed', 'skipped']),
+  member: z.string().optional(),
+  ...runOutcome,
+});
+export type HookStatus = z.infer<typeof HookStatus>;
+
 export const ClusterStatus = z.object({
   name: z.string(),
   namespace: z.string(),
@@ -149,6 +157,8 @@ export const ClusterStatus = z.object({
   actions: z.array(ActionStatus).optional(),
   /** How the runtime keeps members, as its last launch said (the local runtime: containment and member network, docs/adr/0046). */
   runtime: z.string().optional(),
+  /** Cluster hooks that ran: postProvision, and preTerminate in a deleted cluster's final status. */
+  hooks: z.object({ postProvision: HookStatus.optional(), preTerminate: HookStatus.optional() }).optional(),
 });
 export type ClusterStatus = z.infer<typeof ClusterStatus>;
 

@@ -2,6 +2,7 @@ import { persistDirNotes } from '../api/persist-dirs.ts';
 import type { ClusterStatus } from '../api/index.ts';
 import type { Manifest } from '../api/manifest.ts';
 import { rolloutLine } from '../api/rolling.ts';
+import { hookLines } from '../api/hooks.ts';
 
 /** Each column's width: its widest cell or header. */
 export function columnWidths(header: string[], rows: string[][]): number[] {
@@ -96,10 +97,13 @@ export function clusterLine(s: ClusterStatus, facts?: ClusterFacts): string {
   const rejection = s.lastRejection ? `\nlast rejected change: ${s.lastRejection.reason}` : '';
   const heal = s.lastHeal ? `\nlast heal: ${s.lastHeal}` : '';
   const rollout = s.rollout ? `\n${rolloutLine(s.rollout)}` : '';
+  const hooks = hookLines(s)
+    .map((line) => `\nhook ${line}`)
+    .join('');
   const notes = [...(s.runtime ? [`runtime: ${s.runtime}`] : []), ...(facts?.notes ?? []).map((n) => `note: ${n}`)]
     .map((line) => `\n${line}`)
     .join('');
-  return `cluster ${s.namespace}/${s.name} (${app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}${rollout}${rejection}${heal}${notes}`;
+  return `cluster ${s.namespace}/${s.name} (${app}): ${s.phase}, generation ${s.observedGeneration}/${s.generation}${s.operation ? `, running: ${s.operation}` : ''}${rollout}${rejection}${heal}${hooks}${notes}`;
 }
 
 export function renderMembers(s: ClusterStatus, facts?: ClusterFacts): string {

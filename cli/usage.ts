@@ -3,6 +3,7 @@
  * it takes and the words its arguments may be. `--help`, `kdflow help COMMAND`, the flag checks and
  * `kdflow completion` are all read from here, so they cannot drift apart.
  */
+import { EVENTS } from '../api/fields.ts';
 
 export interface FlagSpec {
   short?: string;
@@ -28,7 +29,7 @@ export const FLAGS = {
   timeout: { value: 'DURATION', help: 'how long to wait, such as 90s, 5m (default 120s)' },
   event: {
     value: 'EVENT',
-    choices: ['configure', 'addnodes', 'delnodes', 'upgrade', 'rollback', 'reconfigure', 'restart'],
+    choices: EVENTS,
     help: 'whose output to show (default configure)',
   },
   tail: { value: 'N', help: 'show the last N lines of each file (default 100)' },
@@ -52,6 +53,7 @@ export const FLAGS = {
   role: { value: 'ROLE', help: "restart, action: only this role's members" },
   param: { short: 'p', value: 'KEY=VALUE', multiple: true, help: 'action: a parameter (again for each one)' },
   'no-wait': { help: 'action: return once the action is queued, with its id' },
+  'skip-hooks': { help: "delete: do not run the app's preTerminate hook" },
   help: { short: 'h', help: 'show this help' },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -138,10 +140,14 @@ export const COMMAND_SPECS: ReadonlyMap<string, CommandSpec> = new Map<string, C
   [
     'delete',
     {
-      synopsis: ['delete NAME'],
+      synopsis: ['delete NAME [--skip-hooks]'],
       summary: 'tear a cluster down',
-      details: ['kdflow wait NAME --for deleted waits until it is gone.'],
-      flags: [],
+      details: [
+        'kdflow wait NAME --for deleted waits until it is gone.',
+        "The app's preTerminate hook runs first, bounded by its timeout and attempts; the teardown goes on",
+        'whatever it did, its result in the final status. --skip-hooks skips it.',
+      ],
+      flags: ['skip-hooks'],
       maxArgs: 1,
     },
   ],

@@ -64,6 +64,8 @@ import {
   type HealPolicy,
   type HealState,
 } from './heal.ts';
+import { runHook } from './hook-steps.ts';
+import { hookPlanLines, hookRun, nextPostProvision, retriedHooks, teardownPlan, type HookState } from './hooks.ts';
 import { shortError, type Desired, type Member, type Step } from './model.ts';
 import { isLive } from './plan.ts';
 import type { Rollout } from './plan-rolling.ts';
@@ -83,7 +85,7 @@ import { listed, teardownSummary } from './summaries.ts';
 import { wakeIssue, woke, wokenOf, type WokenTokens } from './tokens.ts';
 
 /** Everything the workflow knows. Plain JSON; O(1) per member. */
-interface ClusterState extends HealState, ActionState {
+interface ClusterState extends HealState, ActionState, HookState {
   desired: Desired;
   members: Member[];
   observedGeneration: number;
@@ -152,6 +154,7 @@ export async function clusterWorkflow(
   const heartbeatTimeoutSeconds = options.heartbeatTimeoutSeconds ?? DEFAULT_HEARTBEAT_TIMEOUT_SECONDS;
   const heals = healPolicy(options.heal);
   let deleting = false;
+  let skipHooks = false;
   let deleted = false;
   let step: Step | undefined;
   let operation: wf.CancellationScope | undefined;
@@ -177,6 +180,7 @@ export async function clusterWorkflow(
         lastError: state.lastError,
         rollout: rolling.status(),
         rollingStep: rolling.operation(),
+        hooks: state.hooks,
       },
       request,
     );
@@ -264,11 +268,16 @@ export async function clusterWorkflow(
     const desired = { ...state.desired, spec: checked.spec, generation: state.desired.generation + 1 };
     // A new appVersion comes alone (api/rules.ts appVersionChangeIssues): its plan is the upgrade's.
     const upgrading = target !== undefined && checked.spec.appVersion !== state.desired.app.version;
+    const steps = plan(desired, state.members);
     return {
       generation: desired.generation,
       steps: upgrading
         ? rolling.plannedUpgrade(target)
-        : [...plan(desired, state.members).map(describeStep), ...rolling.plannedReconfigure(checked.spec)],
+        : [
+            ...steps.map(describeStep),
+            ...rolling.plannedReconfigure(checked.spec),
+            ...hookPlanLines(applyOutcome, desired, state.members, steps, state),
+          ],
     };
   };
 
@@ -313,7 +322,8 @@ export async function clusterWorkflow(
     if (hasConnections(state.desired.spec)) connectionsDue = true;
   });
   wf.setHandler(topologyQuery, () => topologyOf(state.desired, clusterId, state.members));
-  wf.setHandler(deleteSignal, () => {
+  wf.setHandler(deleteSignal, (request) => {
+    if (request?.skipHooks === true) skipHooks = true;
     deleting = true;
     operation?.cancel();
   });
@@ -376,6 +386,25 @@ export async function clusterWorkflow(
     step = undefined;
   };
 
+  // postProvision: once, after the whole cluster is first configured (docs/adr/0053).
+  const runPostProvision = async () => {
+    const due = nextPostProvision(state.desired, state.members, state);
+    if (!due) return;
+    state.seq += 1;
+    publish();
+    const run = await runHook(due, {
+      desired: state.desired,
+      members: state.members,
+      seq: state.seq,
+      heartbeatTimeoutSeconds,
+    });
+    state.hooks = { ...state.hooks, postProvision: run };
+    // A failure leaves the cluster configured, with the error in sight until `kdflow retry` runs it again.
+    if (run.error) state.lastError = run.error;
+    else if (state.lastError?.startsWith('postProvision ')) state.lastError = undefined;
+    publish();
+  };
+
   // Custom actions run once the lifecycle has nothing left to do, one at a time (docs/adr/0050).
   const runActions = async () => {
     for (let record = nextQueuedAction(state); record; record = nextQueuedAction(state)) {
@@ -428,7 +457,8 @@ export async function clusterWorkflow(
     state.retries.length > 0 ||
     healDue(state, Date.now()) ||
     nextQueuedAction(state) !== undefined ||
-    nextStep(state.desired, state.members) !== undefined;
+    nextStep(state.desired, state.members) !== undefined ||
+    nextPostProvision(state.desired, state.members, state) !== undefined;
   const historyTooLong = () =>
     wf.workflowInfo().continueAsNewSuggested ||
     (options.maxHistoryEvents !== undefined && wf.workflowInfo().historyLength > options.maxHistoryEvents);
@@ -507,6 +537,7 @@ export async function clusterWorkflow(
       const dead = await probeForRetry(asked);
       for (const member of retries) state.members = requestRetry(state.members, member ?? undefined, dead);
       state.heals = forgetHeals(state, retries);
+      state.hooks = retriedHooks(state, retries);
     }
     // Self-healing: the due reports are checked with the runtime, and the members found dead re-created.
     const now = Date.now();
@@ -548,6 +579,7 @@ export async function clusterWorkflow(
     try {
       await operation.run(async () => {
         await runOperation(desired);
+        await runPostProvision();
         await runActions();
       });
       if (!stopAfterStep) {
@@ -564,23 +596,55 @@ export async function clusterWorkflow(
     }
   }
 
-  // --- delete: nothing may interrupt teardown ---
+  // --- delete: nothing may interrupt teardown; preTerminate first, bounded, then each terminate stage ---
   await wf.CancellationScope.nonCancellable(async () => {
+    const plan = teardownPlan(state.desired, state.members, skipHooks);
     state.members = markDeleting(
       state.members,
       state.members.map((m) => m.name),
     );
     publish();
-    await removal(heartbeatTimeoutSeconds).teardownCluster.executeWithOptions(
-      { summary: teardownSummary(input.name, state.members.length) },
-      [
-        {
-          namespace: input.namespace,
-          cluster: input.name,
-          members: state.members.map((m) => target(state.desired, m)),
-        },
-      ],
-    );
+    const byName = new Map(state.members.map((m) => [m.name, m]));
+    const targets = (names: string[]) =>
+      names.flatMap((n) => (byName.has(n) ? [target(state.desired, byName.get(n) as Member)] : []));
+    for (const part of plan) {
+      if (part.kind === 'skipHook') {
+        const now = Date.now();
+        state.hooks = {
+          ...state.hooks,
+          preTerminate: hookRun(
+            undefined,
+            { exitCode: null, attempts: 0, startedAt: now, finishedAt: now },
+            part.reason,
+            true,
+          ),
+        };
+      } else if (part.kind === 'hook') {
+        state.seq += 1;
+        // The run's member is still there: it is marked deleting, not removed, until its stage goes.
+        const run = await runHook(part.step, {
+          desired: state.desired,
+          members: state.members,
+          seq: state.seq,
+          heartbeatTimeoutSeconds,
+        });
+        state.hooks = { ...state.hooks, preTerminate: run };
+        // The teardown goes on whatever the hook did; its failure stays in the final status.
+        if (run.error) state.lastError = run.error;
+      } else if (part.kind === 'remove') {
+        await removal(heartbeatTimeoutSeconds).removeMembers.executeWithOptions(
+          { summary: `remove ${listed(part.members)} (terminate order)` },
+          [{ members: targets(part.members) }],
+        );
+        state.members = state.members.filter((m) => !part.members.includes(m.name));
+      } else {
+        await removal(heartbeatTimeoutSeconds).teardownCluster.executeWithOptions(
+          { summary: teardownSummary(input.name, part.members.length) },
+          [{ namespace: input.namespace, cluster: input.name, members: targets(part.members) }],
+        );
+      }
+      if (part.kind !== 'teardown') publish();
+    }
   });
   state.members = [];
   deleted = true;

@@ -8,6 +8,8 @@ import {
   desiredMembers,
   effectiveRole,
   fromRanges,
+  growOrder,
+  provisionStages,
   memberName,
   mergeRanges,
   toRanges,
@@ -70,8 +72,10 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
 
   // Launch: every role's members are created as one batch, so one configmeta describes them all
   // before any script runs, and they learn of each other from it rather than from --addnodes.
+  // With a provision order (docs/adr/0053), that is the first stage's roles; later stages grow in.
+  const stages = provisionStages(desired.app);
   if (members.length === 0) {
-    const everyone = desired.app.roles.flatMap(({ id }) =>
+    const everyone = (stages[0] ?? []).flatMap((id) =>
       Array.from({ length: counts.get(id) ?? 0 }, (_, ordinal) => ({
         name: memberName(desired.name, id, ordinal),
         role: id,
@@ -87,7 +91,19 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
       };
   }
 
-  for (const [roleIndex, { id: role }] of desired.app.roles.entries()) {
+  // A role of a later provision stage is created once every member of the stages before it is configured.
+  const stageOf = (role: string) => stages.findIndex((stage) => stage.includes(role));
+  const stageReady = (stage: number) =>
+    stages
+      .slice(0, stage)
+      .flat()
+      .every((r) => {
+        const theirs = ofRole(r);
+        return theirs.length >= (counts.get(r) ?? 0) && theirs.every((m) => m.state === 'configured');
+      });
+
+  // Each role's turn, in the app's grow order (its role order unless it declares one).
+  for (const [roleIndex, role] of growOrder(desired.app).entries()) {
     const want = counts.get(role) ?? 0;
     const mine = ofRole(role);
 
@@ -121,9 +137,20 @@ export function nextStep(desired: Desired, members: Member[]): Step | undefined 
         missing.push({ name: memberName(desired.name, role, ordinal), role, ordinal });
     }
     const unlaunched = mine.filter((m) => m.state === 'creating' && !m.launched);
+    const stage = stageOf(role);
+    if (mine.length === 0 && missing.length > 0 && stage > 0) {
+      if (!stageReady(stage)) continue;
+      // A later provision stage is one batch: every role of it without members yet, launched together.
+      for (const other of stages[stage] ?? [])
+        if (other !== role && ofRole(other).length === 0)
+          for (let ordinal = 0; ordinal < (counts.get(other) ?? 0); ordinal++)
+            missing.push({ name: memberName(desired.name, other, ordinal), role: other, ordinal });
+    }
     if (missing.length > 0 || unlaunched.length > 0) {
       // Each role's growth is its own batch, so a later role's new members are announced to this one's.
-      const batch = desired.generation * BATCHES_PER_GENERATION + 1 + roleIndex;
+      // With a role order, a gated stage may launch after a later turn: batches must still follow launch order.
+      const turn = desired.generation * BATCHES_PER_GENERATION + 1 + roleIndex;
+      const batch = desired.app.roleOrder ? Math.max(turn, 1 + Math.max(0, ...members.map((m) => m.batch))) : turn;
       const launching = [...unlaunched.map(({ name, ordinal }) => ({ name, role, ordinal })), ...missing];
       return {
         kind: 'launchMembers',

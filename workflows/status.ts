@@ -6,10 +6,12 @@ import {
   desiredMembers,
   memberFqdn,
   memberName,
+  hookLines,
   rolloutLine,
   scriptRunId,
   type ClusterPhase,
   type ClusterStatus,
+  type HookStatus,
   type ScriptEvent,
   type MemberStatus,
   type Rejection,
@@ -19,6 +21,7 @@ import {
 } from '../api/contract.ts';
 import { actionStatus, memberActionResult, type ActionRecord, type MemberActionRow } from './actions.ts';
 import type { HealRecord } from './heal.ts';
+import type { HookRun, HookState } from './hooks.ts';
 import type { Desired, Member, Step } from './model.ts';
 import { isLive } from './plan.ts';
 import { aboutText, listed } from './summaries.ts';
@@ -43,6 +46,8 @@ export interface StatusInput {
   rollout?: RolloutStatus;
   rollingStep?: string;
   runtime?: string;
+  /** Cluster hooks' last runs (docs/adr/0053). */
+  hooks?: HookState['hooks'];
 }
 
 export function clusterPhase(
@@ -178,6 +183,19 @@ export function buildStatus(s: StatusInput, request: StatusRequest = {}): Cluste
     ...(s.lastHeal ? { lastHeal: s.lastHeal } : {}),
     ...(s.actions && s.actions.length > 0 ? { actions: s.actions.map(actionStatus) } : {}),
     ...(s.runtime ? { runtime: s.runtime } : {}),
+    ...(s.hooks && Object.keys(s.hooks).length > 0 ? { hooks: hooksStatus(s.hooks) } : {}),
+  };
+}
+
+function hooksStatus(hooks: NonNullable<HookState['hooks']>): NonNullable<ClusterStatus['hooks']> {
+  const one = (run: HookRun): HookStatus => ({
+    ...run,
+    startedAt: new Date(run.startedAt).toISOString(),
+    finishedAt: new Date(run.finishedAt).toISOString(),
+  });
+  return {
+    ...(hooks.postProvision ? { postProvision: one(hooks.postProvision) } : {}),
+    ...(hooks.preTerminate ? { preTerminate: one(hooks.preTerminate) } : {}),
   };
 }
 
@@ -200,6 +218,7 @@ export function currentDetails(s: ClusterStatus): string {
   if (s.rollout) lines.push(`${s.rollout.kind}: ${cell(rolloutLine(s.rollout))}`, '');
   if (s.lastError) lines.push(`Last error: ${cell(s.lastError)}`, '');
   if (s.lastHeal) lines.push(`Last heal: ${cell(s.lastHeal)}`, '');
+  for (const hook of hookLines(s)) lines.push(`Hook ${cell(hook)}`, '');
   for (const a of s.actions ?? [])
     lines.push(
       `Action ${cell(a.id)}: ${a.state}, ${a.succeeded} ok and ${a.failed} failed of ${a.targets}${a.failures[0] ? ` — ${cell(a.failures[0])}` : ''}`,

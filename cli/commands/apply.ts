@@ -25,7 +25,8 @@ import type { Manifest } from '../../api/manifest.ts';
 import { memberNameCollisionIssues } from '../../lib/member-name-check.ts';
 import { localPackageIssues } from '../../lib/package-url.ts';
 import { describeStep } from '../../workflows/status.ts';
-import { plan } from '../../workflows/plan.ts';
+import { applyOutcome, plan } from '../../workflows/plan.ts';
+import { hookPlanLines } from '../../workflows/hooks.ts';
 import type { CliContext } from '../context.ts';
 import { readManifests } from '../files.ts';
 import { printWarnings } from '../render.ts';
@@ -195,7 +196,9 @@ export async function planCommand(ctx: CliContext, _args: string[], flags: { fil
       const app = (await ctx.catalog.get(namespace, m.value.spec.app, version, field)).app;
       const issues = [...newClusterIssues(name, m.value.spec, app), ...runtimeIssues(m.value.spec)];
       if (issues.length > 0) throw new ValidationError(issues, name);
-      steps = plan({ namespace, name, app, spec: m.value.spec, generation: 1 }, []).map(describeStep);
+      const desired = { namespace, name, app, spec: m.value.spec, generation: 1 };
+      const planned = plan(desired, []);
+      steps = [...planned.map(describeStep), ...hookPlanLines(applyOutcome, desired, [], planned, {})];
     }
     ctx.out(
       `cluster/${name}: ${steps.length === 0 ? 'no change' : `${steps.length} step(s), assuming every script succeeds`}`,

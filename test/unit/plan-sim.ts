@@ -15,9 +15,11 @@ import {
   KdClusterSpec,
   desiredMembers,
   effectiveRole,
+  growOrder,
   fromRanges,
   memberFqdn,
   memberName,
+  provisionStages,
   scriptArgv,
   toRanges,
   type EventName,
@@ -278,9 +280,15 @@ export class Sim {
         if (this.members.length === 0) {
           expect(step.batch, where).toBe(base);
         } else {
+          // One role, or the roles of a later provision stage (docs/adr/0053); numbered by the first's grow turn.
           const roles = [...new Set(step.members.map((m) => m.role))];
-          expect(roles, `a growth launches one role: ${where}`).toHaveLength(1);
-          expect(step.batch, where).toBe(base + 1 + this.desired.app.roles.findIndex((r) => r.id === roles[0]));
+          const stage = provisionStages(this.desired.app).find((st) => st.includes(roles[0] ?? ''));
+          if (roles.length > 1)
+            expect(stage, `a growth launches one role or one stage: ${where}`).toEqual(expect.arrayContaining(roles));
+          const turn = base + 1 + growOrder(this.desired.app).indexOf(roles[0] ?? '');
+          // With a role order, batches follow launch order: after every batch launched before.
+          const after = Math.max(turn, 1 + Math.max(0, ...this.members.map((m) => m.batch)));
+          expect(step.batch, where).toBe(this.desired.app.roleOrder ? after : turn);
         }
         // v3: the members it rewrites are the ones v2's writeConfigmeta right after would; never while members leave.
         for (const n of step.refresh ?? []) {

@@ -345,7 +345,8 @@ describe('KdApp', () => {
       name: 'an unknown event in a role eventList',
       mutate: (m) => void (m.spec.roles[2].eventList = ['configure', 'reboot']),
       path: 'spec.roles[2].eventList[1]',
-      message: /^got "reboot"; expected one of configure, addnodes, delnodes, upgrade, rollback, reconfigure, restart$/,
+      message:
+        /^got "reboot"; expected one of configure, addnodes, delnodes, upgrade, rollback, reconfigure, restart, postprovision, preterminate$/,
     },
     {
       name: 'an unknown event in defaultEventList',
@@ -1620,7 +1621,8 @@ describe('issues name the value the user wrote', () => {
       name: 'an unknown event',
       mutate: (m) => void (m.spec.roles[1].eventList = ['configure', 'reboot']),
       path: 'spec.roles[1].eventList[1]',
-      message: 'got "reboot"; expected one of configure, addnodes, delnodes, upgrade, rollback, reconfigure, restart',
+      message:
+        'got "reboot"; expected one of configure, addnodes, delnodes, upgrade, rollback, reconfigure, restart, postprovision, preterminate',
     },
     {
       name: 'a wrong literal',

@@ -4,6 +4,7 @@ import { afterAll, beforeAll } from 'vitest';
 import type { Activities } from '../activities/index.ts';
 import type { LocalRuntime } from '../runtimes/local.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
+import { lateBound } from './late-bound.ts';
 import { TemporalEnv, type InProcessWorker } from './temporal.ts';
 
 /** A test file's world: the environment, one in-process worker on `taskQueue`, and the runtime it uses. */
@@ -66,10 +67,5 @@ export function useHarness(options: HarnessOptions = {}): Harness {
   afterAll(async () => {
     await harness?.teardown();
   });
-  return new Proxy({} as Harness, {
-    get: (_target, key) => {
-      if (!harness) throw new Error('the test harness is used before beforeAll started it');
-      return Reflect.get(harness, key);
-    },
-  });
+  return lateBound('the test harness', () => harness);
 }

@@ -1,10 +1,11 @@
 /** A test file's harness on the one environment (testing/temporal.ts): vitest's hooks start and end it. */
 import type { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { Activities } from '../activities/index.ts';
 import type { LocalRuntime } from '../runtimes/local.ts';
 import type { Runtime } from '../runtimes/runtime.ts';
-import { TemporalEnv, type InProcessWorker } from './temporal.ts';
+import { lateBound } from './late-bound.ts';
+import { TemporalEnv, type InProcessWorker, type WorkerBinary } from './temporal.ts';
 
 /** A test file's world: the environment, one in-process worker on `taskQueue`, and the runtime it uses. */
 export interface Harness<R extends Runtime = LocalRuntime> {
@@ -66,10 +67,34 @@ export function useHarness(options: HarnessOptions = {}): Harness {
   afterAll(async () => {
     await harness?.teardown();
   });
-  return new Proxy({} as Harness, {
-    get: (_target, key) => {
-      if (!harness) throw new Error('the test harness is used before beforeAll started it');
-      return Reflect.get(harness, key);
-    },
+  return lateBound('the test harness', () => harness);
+}
+
+/**
+ * One harness per test file whose clusters only real worker binaries serve, each in a process of its
+ * own so that kill -9 is a real crash: `startWorker()` starts one, and a test's are killed after it.
+ */
+export function useWorkerBinaries(): { h: Harness; startWorker(): Promise<WorkerBinary> } {
+  let harness: Harness | undefined;
+  const workers: WorkerBinary[] = [];
+  beforeAll(async () => {
+    harness = await startHarness();
+    // Only the out-of-process workers serve this file's clusters.
+    await harness.stopWorker();
   });
+  afterEach(async () => {
+    for (const worker of workers.splice(0)) await worker.kill();
+  });
+  afterAll(async () => {
+    await harness?.teardown();
+  });
+  const h = lateBound('the test harness', () => harness);
+  return {
+    h,
+    async startWorker() {
+      const worker = await h.env.startWorkerBinary();
+      workers.push(worker);
+      return worker;
+    },
+  };
 }

@@ -19,7 +19,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TASK_QUEUE, clusterWorkflowId } from '../../api/index.ts';
 import { main as kdflow } from '../../cli/main.ts';
@@ -27,11 +26,11 @@ import { EncryptionCodec, ENCRYPTED_ENCODING, clientDataConverter } from '../../
 import { freePort } from '../../lib/free-port.ts';
 import { ensureTemporalCli, startDevServer, type DevServer } from '../../lib/temporal-server.ts';
 import { expectAbsent, foundIn } from '../support/absence.ts';
+import { CHROMIUM, useChromium } from '../../testing/browser.ts';
 
 const execFileAsync = promisify(execFile);
 const utf8 = (bytes: Uint8Array | null | undefined) => Buffer.from(bytes ?? new Uint8Array()).toString();
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const CHROMIUM = process.env.KDFLOW_CHROMIUM ?? '/usr/bin/chromium';
 const SECRET = 'hunter2';
 const CANARY = `canary-${randomBytes(6).toString('hex')}`;
 // Only in a failure that workflow code raises (its input refused, naming the value).
@@ -340,21 +339,7 @@ describe('with a payload key', () => {
 });
 
 describe.skipIf(!existsSync(CHROMIUM))(`the Web UI in Chromium (${CHROMIUM}) with the codec endpoint`, () => {
-  let context: BrowserContext;
-  let profile: string;
-  beforeAll(async () => {
-    profile = await mkdtemp(path.join(os.tmpdir(), 'kdflow-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'],
-      viewport: { width: 1440, height: 1300 },
-    });
-  });
-  afterAll(async () => {
-    await context?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
-  });
+  const context = useChromium();
 
   it('shows the env value decoded, through the codec server', async () => {
     const page = context.pages()[0] ?? (await context.newPage());

@@ -11,15 +11,15 @@ import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterWorkflowId, resizeSignal } from '../../api/index.ts';
 import { main as kdflow } from '../../cli/main.ts';
 import { freePort } from '../../lib/free-port.ts';
 import { startDevServer, type DevServer } from '../../lib/temporal-server.ts';
+import { CHROMIUM, useChromium } from '../../testing/browser.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const CHROMIUM = process.env.KDFLOW_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = path.join(REPO, 'test', '.tmp', 'web-ui');
 const WORKFLOW_ID = clusterWorkflowId('default', 'analytics');
 
@@ -108,35 +108,13 @@ describe('worker telemetry', () => {
 });
 
 describe.skipIf(!existsSync(CHROMIUM))(`the Web UI in Chromium (${CHROMIUM})`, () => {
-  let context: BrowserContext;
+  const context = useChromium({ args: ['--disable-quic', '--disable-component-update'], timezoneId: 'UTC' });
   let page: Page;
-  let profile: string;
 
   beforeAll(async () => {
-    profile = await mkdtemp(path.join(os.tmpdir(), 'kdflow-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1440, height: 1300 },
-      timezoneId: 'UTC',
-    });
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(30_000);
     await mkdir(SHOTS, { recursive: true });
-  });
-
-  afterAll(async () => {
-    await context?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
   });
 
   const shoot = async (name: string) => {

@@ -5,32 +5,13 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deleteSignal } from '../../api/index.ts';
 import { settled, startCluster, waitForStatus } from '../support/cluster.ts';
 import { expectEachOnceInOrder, rolloutEnded, twoVersions, upgrade } from '../support/rolling.ts';
-import { startHarness, type Harness } from '../../testing/harness.ts';
-import type { WorkerBinary } from '../../testing/temporal.ts';
+import { useWorkerBinaries } from '../../testing/harness.ts';
 
-let h: Harness;
-const workers: WorkerBinary[] = [];
-async function startWorker(): Promise<WorkerBinary> {
-  const worker = await h.env.startWorkerBinary();
-  workers.push(worker);
-  return worker;
-}
-
-beforeAll(async () => {
-  h = await startHarness();
-  // Only the out-of-process workers serve this file's clusters.
-  await h.stopWorker();
-});
-afterEach(async () => {
-  for (const worker of workers.splice(0)) await worker.kill();
-});
-afterAll(async () => {
-  await h?.teardown();
-});
+const { h, startWorker } = useWorkerBinaries();
 
 const held = (event: string, suffix: string, release: string) =>
   `[[ "$1" == ${event} && "$KDFLOW_MEMBER_ROOT" == *-${suffix} ]] && { until [ -e ${release} ]; do sleep 0.1; done; }`;

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deleteSignal, resizeUpdate } from '../../api/index.ts';
 import {
   eventsLog,
@@ -11,21 +11,13 @@ import {
   waitForStatus,
   writePackage,
 } from '../support/cluster.ts';
-import { startHarness, type Harness } from '../../testing/harness.ts';
-import type { WorkerBinary } from '../../testing/temporal.ts';
+import { useWorkerBinaries } from '../../testing/harness.ts';
 import type { ClusterOptions } from '../../workflows/cluster.ts';
 
 // temporal.api.enums.v1.PendingActivityState
 const PENDING_ACTIVITY_CANCEL_REQUESTED = 3;
-let h: Harness;
 /** Real worker binaries in their own processes, so that kill -9 is a real crash. */
-const workers: WorkerBinary[] = [];
-
-async function startWorker(): Promise<WorkerBinary> {
-  const worker = await h.env.startWorkerBinary();
-  workers.push(worker);
-  return worker;
-}
+const { h, startWorker } = useWorkerBinaries();
 
 /** A crash test's heartbeat timeout: short, so that a lost activity the takeover does not retry is retried soon. */
 const CRASH_HEARTBEAT: ClusterOptions = { heartbeatTimeoutSeconds: 5 };
@@ -49,18 +41,6 @@ async function growing(name: string, options: ClusterOptions = CRASH_HEARTBEAT, 
   await waitForStatus(handle, (s) => (s.operation ?? '').startsWith('configure'));
   return { handle, worker, release: () => writeFile(release, '') };
 }
-
-beforeAll(async () => {
-  h = await startHarness();
-  // Only the out-of-process workers serve this file's clusters.
-  await h.stopWorker();
-});
-afterEach(async () => {
-  for (const worker of workers.splice(0)) await worker.kill();
-});
-afterAll(async () => {
-  await h?.teardown();
-});
 
 describe('a worker killed mid-grow', () => {
   it('converges after a restart, and no script runs twice to completion', async () => {

@@ -5,54 +5,32 @@
  * the ConfigMap sends --reconnect; a file injection (over http) is in place before --configure; the
  * Pod carries the role's labels, annotations and Secret volume.
  */
-import { CoreV1Api } from '@kubernetes/client-node';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KdClusterSpec, clusterStartOptions, type ClusterInput } from '../../api/index.ts';
-import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
 import type { clusterWorkflow } from '../../workflows/cluster.ts';
 import { memberStates, settled, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
-import { startHarness, type Harness } from '../../testing/harness.ts';
-import {
-  eventually,
-  kubectl,
-  serviceAccountKubeConfig,
-  startKubeHarness,
-  type KubeHarness,
-} from '../../testing/kube/harness.ts';
+import { eventually } from '../../testing/kube/harness.ts';
+import { KUBE_SKIPPED, useKubeTestEnv } from '../../testing/kube/env.ts';
 
 const NS = 'kdextras';
-const skip = process.env.KDFLOW_SKIP_K8S === '1';
-let kube: KubeHarness;
-let h: Harness<KubernetesRuntime>;
-let core: CoreV1Api;
+const skip = KUBE_SKIPPED;
+const { harness: h, core } = useKubeTestEnv({ namespace: NS });
 let files: Server;
 
 beforeAll(async () => {
   if (skip) return;
-  kube = await startKubeHarness();
-  core = kube.kc.makeApiClient(CoreV1Api);
-  await kubectl(kube, ['apply', '-f', 'crds/deploy/worker-rbac.yaml']);
-  await kubectl(kube, ['create', 'namespace', NS]);
-  await eventually(
-    'the default service account in the test namespace',
-    async () => (await core.readNamespacedServiceAccount({ namespace: NS, name: 'default' })).metadata,
-  );
-  const runtimeKc = await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-worker');
-  h = await startHarness(() => new KubernetesRuntime(runtimeKc, { problemGraceSeconds: 2 }));
   // The file a role injects, served over http as a catalog's would be.
   files = createServer((req, res) => {
     if (req.url === '/tools/greet.txt') res.end('hello-from-injection\n');
     else res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
-}, 900_000);
+});
 
-afterAll(async () => {
+afterAll(() => {
   files?.close();
-  await h?.teardown();
-  await kube?.stop();
 });
 
 const target = (name: string) => ({ namespace: NS, cluster: 'kx', name, role: 'controller', ordinal: 0, fqdn: '' });

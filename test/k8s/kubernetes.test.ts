@@ -3,54 +3,25 @@
  * controller manager and kwok node, a real Temporal dev server and worker. The worker talks to the
  * API as the least-privilege ServiceAccount from crds/deploy/worker-rbac.yaml.
  */
-import { CoreV1Api, Watch, type V1Pod } from '@kubernetes/client-node';
+import { Watch, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  KdClusterSpec,
-  clusterStartOptions,
-  deleteSignal,
-  resizeUpdate,
-  statusQuery,
-  type ClusterInput,
-  type ClusterStatus,
-  type KdAppSpec,
-} from '../../api/index.ts';
+import { deleteSignal, resizeUpdate, statusQuery, type ClusterStatus } from '../../api/index.ts';
 import { scriptHistory } from '../../lib/script-history.ts';
-import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
 import { processesWhere } from '../../runtimes/processes.ts';
 import { runScript } from '../../runtimes/script/protocol.ts';
-import type { MemberTarget } from '../../runtimes/runtime.ts';
-import type { clusterWorkflow } from '../../workflows/cluster.ts';
 import { memberStates, settled, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
 import { togetherScript } from '../support/together.ts';
-import { startHarness, type Harness } from '../../testing/harness.ts';
-import {
-  eventually,
-  kubectl,
-  serviceAccountKubeConfig,
-  startKubeHarness,
-  type KubeHarness,
-} from '../../testing/kube/harness.ts';
+import { eventually } from '../../testing/kube/harness.ts';
+import { KUBE_SKIPPED, memberTarget, useKubeTestEnv } from '../../testing/kube/env.ts';
 
 const NS = 'kdtest';
 const fqdn = (member: string, cluster: string) => `${member}.${cluster}.${NS}.svc.cluster.local`;
 
-let kube: KubeHarness;
-let h: Harness<KubernetesRuntime>;
-let core: CoreV1Api;
+const skip = KUBE_SKIPPED;
+const { kube, harness: h, core, startCluster: startKubeCluster, podEvents } = useKubeTestEnv({ namespace: NS });
 let stopWatch: AbortController | undefined;
 /** When each pod was first seen going (deletionTimestamp set, or gone), by the API's own events. */
 const goingAt = new Map<string, number>();
-
-async function startKubeCluster(name: string, app: KdAppSpec, roles: object[], more: object = {}) {
-  const spec = KdClusterSpec.parse({ app: 'testapp', roles, ...more });
-  const input: ClusterInput = { namespace: NS, name, appName: 'testapp', app, spec };
-  return h.env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', {
-    taskQueue: h.taskQueue,
-    args: [input],
-    ...clusterStartOptions(input),
-  });
-}
 
 /**
  * Records when each pod is first seen going. The client ends a watch that idles for a while, so it
@@ -81,19 +52,7 @@ async function watchPods(): Promise<void> {
   }
 }
 
-const target = (cluster: string, name: string): MemberTarget => ({
-  namespace: NS,
-  cluster,
-  name,
-  role: '',
-  ordinal: 0,
-  fqdn: '',
-});
-
-async function podEvents(cluster: string, member: string): Promise<string[]> {
-  const text = (await h.runtime.readGuestFile(target(cluster, member), '/opt/guestconfig/events.log')) ?? '';
-  return text.split('\n').filter(Boolean);
-}
+const target = (cluster: string, name: string) => memberTarget(NS, cluster, name);
 
 /** A sleep no other process runs, so its processes can be found by argv. */
 const sleepMark = () => `${100_000 + Math.floor(Math.random() * 800_000)}.${Date.now() % 10_000}`;
@@ -102,28 +61,13 @@ const withMarker = (mark: string) => processesWhere((p) => p.argv[0] === 'sleep'
 
 const names = (items: { metadata?: { name?: string } }[]) => items.map((i) => i.metadata?.name ?? '').sort();
 
-const skip = process.env.KDFLOW_SKIP_K8S === '1';
-
 beforeAll(async () => {
-  if (skip) return;
-  kube = await startKubeHarness();
-  core = kube.kc.makeApiClient(CoreV1Api);
-  await kubectl(kube, ['apply', '-f', 'crds/deploy/worker-rbac.yaml']);
-  await kubectl(kube, ['create', 'namespace', NS]);
-  await eventually(
-    'the default service account in the test namespace',
-    async () => (await core.readNamespacedServiceAccount({ namespace: NS, name: 'default' })).metadata,
-  );
-  await watchPods();
-  const runtimeKc = await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-worker');
-  h = await startHarness(() => new KubernetesRuntime(runtimeKc, { problemGraceSeconds: 2 }));
-}, 900_000);
+  if (!skip) await watchPods();
+});
 
-afterAll(async () => {
+afterAll(() => {
   watching = false;
   stopWatch?.abort();
-  await h?.teardown();
-  await kube?.stop();
 });
 
 describe.skipIf(skip)('the Kubernetes runtime on a real API server', () => {

@@ -3,8 +3,7 @@
  * kwok node (testing/kube/harness.ts): each member's pod is re-created with the new version's image,
  * under its own name and on its own PVC, and the new startscript runs --upgrade in it.
  */
-import { CoreV1Api } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   EVENTS,
   KdClusterSpec,
@@ -14,53 +13,16 @@ import {
   type ClusterStatus,
   type KdAppSpec,
 } from '../../api/index.ts';
-import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
-import type { MemberTarget } from '../../runtimes/runtime.ts';
 import type { clusterWorkflow } from '../../workflows/cluster.ts';
 import { settled, testApp, waitForStatus, writePackage } from '../support/cluster.ts';
 import { rollingRuns, upgrade } from '../support/rolling.ts';
-import { startHarness, type Harness } from '../../testing/harness.ts';
-import {
-  eventually,
-  kubectl,
-  serviceAccountKubeConfig,
-  startKubeHarness,
-  type KubeHarness,
-} from '../../testing/kube/harness.ts';
+import type { Harness } from '../../testing/harness.ts';
+import { KUBE_SKIPPED, memberTarget, useKubeTestEnv } from '../../testing/kube/env.ts';
 
 const NS = 'kdroll';
-let kube: KubeHarness;
-let h: Harness<KubernetesRuntime>;
-let core: CoreV1Api;
-const skip = process.env.KDFLOW_SKIP_K8S === '1';
-
-beforeAll(async () => {
-  if (skip) return;
-  kube = await startKubeHarness();
-  core = kube.kc.makeApiClient(CoreV1Api);
-  await kubectl(kube, ['apply', '-f', 'crds/deploy/worker-rbac.yaml']);
-  await kubectl(kube, ['create', 'namespace', NS]);
-  await eventually(
-    'the default service account in the test namespace',
-    async () => (await core.readNamespacedServiceAccount({ namespace: NS, name: 'default' })).metadata,
-  );
-  const runtimeKc = await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-worker');
-  h = await startHarness(() => new KubernetesRuntime(runtimeKc, { problemGraceSeconds: 2 }));
-}, 900_000);
-
-afterAll(async () => {
-  await h?.teardown();
-  await kube?.stop();
-});
-
-const target = (name: string): MemberTarget => ({
-  namespace: NS,
-  cluster: 'kup',
-  name,
-  role: '',
-  ordinal: 0,
-  fqdn: '',
-});
+const skip = KUBE_SKIPPED;
+const { harness: h, core } = useKubeTestEnv({ namespace: NS });
+const target = (name: string) => memberTarget(NS, 'kup', name);
 
 describe.skipIf(skip)('a rolling upgrade on Kubernetes', () => {
   it('re-creates each pod with the new image, same name, same PVC, and runs the new startscript --upgrade', async () => {

@@ -4,85 +4,24 @@
  * their files on the host (testing/kube/harness.ts), so a deleted pod's files survive it like a
  * volume; the second test removes them too, for a member whose volume was lost.
  */
-import { CoreV1Api } from '@kubernetes/client-node';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  KdClusterSpec,
-  clusterStartOptions,
-  deleteSignal,
-  type ClusterInput,
-  type ClusterStatus,
-  type KdAppSpec,
-} from '../../api/index.ts';
-import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
-import type { MemberTarget } from '../../runtimes/runtime.ts';
-import type { clusterWorkflow } from '../../workflows/cluster.ts';
-import { startHarness, type Harness } from '../../testing/harness.ts';
-import {
-  eventually,
-  kubectl,
-  serviceAccountKubeConfig,
-  startKubeHarness,
-  type KubeHarness,
-} from '../../testing/kube/harness.ts';
+import { describe, expect, it } from 'vitest';
+import { deleteSignal, type ClusterStatus } from '../../api/index.ts';
+import { kubectl } from '../../testing/kube/harness.ts';
+import { KUBE_SKIPPED, useKubeTestEnv } from '../../testing/kube/env.ts';
 import { testApp, waitForStatus, writePackage } from '../support/cluster.ts';
 
 const NS = 'kdheal';
-const skip = process.env.KDFLOW_SKIP_K8S === '1';
-let kube: KubeHarness;
-let h: Harness<KubernetesRuntime>;
-let core: CoreV1Api;
+const skip = KUBE_SKIPPED;
+const { kube, harness: h, core, startCluster: startKubeCluster, podEvents } = useKubeTestEnv({ namespace: NS });
 
-beforeAll(async () => {
-  if (skip) return;
-  kube = await startKubeHarness();
-  core = kube.kc.makeApiClient(CoreV1Api);
-  await kubectl(kube, ['apply', '-f', 'crds/deploy/worker-rbac.yaml']);
-  await kubectl(kube, ['create', 'namespace', NS]);
-  await eventually(
-    'the default service account in the test namespace',
-    async () => (await core.readNamespacedServiceAccount({ namespace: NS, name: 'default' })).metadata,
-  );
-  // The worker as the least-privilege ServiceAccount: its pod watch over every namespace is allowed by that ClusterRole.
-  const runtimeKc = await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-worker');
-  h = await startHarness(() => new KubernetesRuntime(runtimeKc, { problemGraceSeconds: 2 }));
-}, 900_000);
-
-afterAll(async () => {
-  await h?.teardown();
-  await kube?.stop();
-});
-
-async function startKubeCluster(name: string, app: KdAppSpec, roles: object[]) {
-  const spec = KdClusterSpec.parse({ app: 'testapp', roles });
-  const input: ClusterInput = { namespace: NS, name, appName: 'testapp', app, spec };
-  return h.env.client.workflow.start<typeof clusterWorkflow>('clusterWorkflow', {
-    taskQueue: h.taskQueue,
-    args: [input],
-    ...clusterStartOptions(input),
-  });
-}
-
-const target = (cluster: string, name: string): MemberTarget => ({
-  namespace: NS,
-  cluster,
-  name,
-  role: '',
-  ordinal: 0,
-  fqdn: '',
-});
 const configureRun = (s: ClusterStatus, name: string) =>
   s.roles
     .flatMap((r) => r.members)
     .find((m) => m.name === name)
     ?.events.find((e) => e.event === 'configure')?.runId;
 const podUid = async (name: string) => (await core.readNamespacedPod({ namespace: NS, name })).metadata?.uid;
-async function podEvents(cluster: string, member: string): Promise<string[]> {
-  const text = (await h.runtime.readGuestFile(target(cluster, member), '/opt/guestconfig/events.log')) ?? '';
-  return text.split('\n').filter(Boolean);
-}
 
 describe.skipIf(skip)('self-healing members on the Kubernetes runtime', () => {
   it('a pod deleted with kubectl comes back by the restart rule, with no kdflow command', async () => {

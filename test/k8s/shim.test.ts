@@ -6,10 +6,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CoreV1Api } from '@kubernetes/client-node';
 import { Client } from '@temporalio/client';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   clusterWorkflowId,
   runActionUpdate,
@@ -18,28 +17,30 @@ import {
   type KdActionCrStatus,
 } from '../../api/index.ts';
 import { AppCatalog, sdkCatalogTransport } from '../../lib/app-catalog.ts';
-import { KubernetesRuntime } from '../../runtimes/kubernetes/runtime.ts';
 import { Shim } from '../../shim/shim.ts';
 import { writePackage } from '../support/cluster.ts';
 import { rollingRuns } from '../support/rolling.ts';
-import { startHarness, type Harness } from '../../testing/harness.ts';
-import {
-  eventually,
-  kubectl,
-  serviceAccountKubeConfig,
-  startKubeHarness,
-  type KubeHarness,
-} from '../../testing/kube/harness.ts';
+import type { Harness } from '../../testing/harness.ts';
+import { eventually, serviceAccountKubeConfig } from '../../testing/kube/harness.ts';
+import { KUBE_SKIPPED, useKubeTestEnv } from '../../testing/kube/env.ts';
 
 const NS = 'kdshim';
 /** A hang guard for a whole lifecycle on a starved machine, not a time anyone should wait: each step has its own. */
 const LONG = 600_000;
-const skip = process.env.KDFLOW_SKIP_K8S === '1';
-let kube: KubeHarness;
-let h: Harness<KubernetesRuntime>;
-let core: CoreV1Api;
+const skip = KUBE_SKIPPED;
+const {
+  kube,
+  harness: h,
+  core,
+  kubectl: k,
+  podEvents: clusterPodEvents,
+} = useKubeTestEnv({
+  namespace: NS,
+  crds: true,
+  manifests: ['crds/deploy/shim-rbac.yaml'],
+  problemGraceSeconds: 5,
+});
 const shims: Shim[] = [];
-const k = (...args: string[]) => kubectl(kube, args);
 /** `kubectl patch` of KdCluster sc: each [role index, members] pair set in one JSON patch. */
 const patchMembers = (...roles: [number, number][]) =>
   k(
@@ -123,54 +124,16 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-const member = (name: string) => ({ namespace: NS, cluster: 'sc', name, role: '', ordinal: 0, fqdn: '' });
-async function podEvents(name: string): Promise<string[]> {
-  return ((await h.runtime.readGuestFile(member(name), '/opt/guestconfig/events.log')) ?? '')
-    .split('\n')
-    .filter(Boolean);
-}
+const podEvents = (name: string) => clusterPodEvents('sc', name);
 const crStatus = async (name = 'sc') =>
   JSON.parse(await k('get', 'kdc', name, '-n', NS, '-o', 'json')).status as Record<string, unknown> & {
     conditions?: { type: string; status: string; reason: string; message: string }[];
   };
 const fqdn = (m: string) => `${m}.sc.${NS}.svc.cluster.local`;
 
-beforeAll(async () => {
-  if (skip) return;
-  kube = await startKubeHarness();
-  core = kube.kc.makeApiClient(CoreV1Api);
-  await k(
-    'apply',
-    '-f',
-    'crds/kdapps.kdflow.dev.yaml',
-    '-f',
-    'crds/kdclusters.kdflow.dev.yaml',
-    '-f',
-    'crds/kdactions.kdflow.dev.yaml',
-  );
-  await k(
-    'wait',
-    '--for=condition=Established',
-    'crd/kdapps.kdflow.dev',
-    'crd/kdclusters.kdflow.dev',
-    'crd/kdactions.kdflow.dev',
-    '--timeout=60s',
-  );
-  await k('apply', '-f', 'crds/deploy/worker-rbac.yaml', '-f', 'crds/deploy/shim-rbac.yaml');
-  await k('create', 'namespace', NS);
-  await eventually(
-    'the default service account',
-    async () => (await core.readNamespacedServiceAccount({ namespace: NS, name: 'default' })).metadata,
-  );
-  const workerKc = await serviceAccountKubeConfig(kube, 'kdflow-system', 'kdflow-worker');
-  h = await startHarness(() => new KubernetesRuntime(workerKc, { problemGraceSeconds: 5 }));
-}, 900_000);
-
 afterAll(async () => {
   for (const child of processes) child.kill('SIGTERM');
   for (const shim of shims) await shim.stop();
-  await h?.teardown();
-  await kube?.stop();
 });
 
 describe.skipIf(skip)('the CRD shim with kubectl', () => {
@@ -571,10 +534,7 @@ spec: {cluster: ac, action: compact, params: ${params}}
           metadata: { uid: string; ownerReferences?: { kind: string; name: string }[] };
           status: KdActionCrStatus;
         };
-      const guestEvents = async (name: string) =>
-        ((await h.runtime.readGuestFile({ ...member(name), cluster: 'ac' }, '/opt/guestconfig/events.log')) ?? '')
-          .split('\n')
-          .filter(Boolean);
+      const guestEvents = (name: string) => clusterPodEvents('ac', name);
       const argv = '--action compact --param level=high --param files=3';
 
       // YAML's own integer for an integer parameter: the object is what a user writes.

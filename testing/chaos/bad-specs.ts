@@ -143,6 +143,30 @@ const roles = (doc: Json) => doc.spec.roles as Json[];
 // Over the 256 KiB a spec may hold, under the 2 MiB Temporal refuses: the workflow must see it and say no.
 const HUGE = 'x'.repeat(1024 * 1024);
 
+/** A cluster whose metadata `key` is `value`, offered to the workflow as a new cluster: both refusals say `why`. */
+const badMetadata = (key: 'name' | 'namespace', what: string, value: string, why: string) =>
+  cluster(
+    `${key} ${what}`,
+    new RegExp(`metadata\\.${key}: metadata\\.${key} ${why}`),
+    (d) => (d.metadata[key] = value),
+    'start',
+    new RegExp(`${key}: ${key} ${why}`),
+  );
+const NOT_A_SUBDOMAIN = 'must be a DNS-1123 subdomain';
+const NOT_A_LABEL = 'must be a DNS-1123 label';
+
+/** A worker whose one env variable is named `name`. */
+const badEnvName = (what: string, name: string, value = '1') =>
+  cluster(
+    `env name ${what}`,
+    /spec\.roles\[1\]\.env\[0\]\.name: env name must be/,
+    (d) => (roles(d)[1]!.env = [{ name, value }]),
+  );
+
+/** An app whose first role's cardinality is `value`. */
+const badCardinality = (what: string, value: unknown, field = /spec\.roles\[0\]\.cardinality: cardinality must be/) =>
+  app(`cardinality ${what}`, field, (d) => (d.spec.roles[0].cardinality = value));
+
 const CASES: ((good: KdAppSpec) => BadSpec)[] = [
   // --- cluster: member counts ---
   cluster(
@@ -224,26 +248,10 @@ const CASES: ((good: KdAppSpec) => BadSpec)[] = [
     /spec\.roles\[1\]\.env\[0\]\.name: env name must be a shell-style identifier/,
     (d) => (roles(d)[1]!.env = [{ name: 'X;rm -rf /', value: '1' }]),
   ),
-  cluster(
-    'env name with $(…)',
-    /spec\.roles\[1\]\.env\[0\]\.name: env name must be/,
-    (d) => (roles(d)[1]!.env = [{ name: '$(id)', value: '1' }]),
-  ),
-  cluster(
-    'env name with a space',
-    /spec\.roles\[1\]\.env\[0\]\.name: env name must be/,
-    (d) => (roles(d)[1]!.env = [{ name: 'A B', value: '1' }]),
-  ),
-  cluster(
-    'env name starting with a digit',
-    /spec\.roles\[1\]\.env\[0\]\.name: env name must be/,
-    (d) => (roles(d)[1]!.env = [{ name: '1X', value: '1' }]),
-  ),
-  cluster(
-    'env name LD_PRELOAD=… trick',
-    /spec\.roles\[1\]\.env\[0\]\.name: env name must be/,
-    (d) => (roles(d)[1]!.env = [{ name: 'LD_PRELOAD=/tmp/x.so', value: '' }]),
-  ),
+  badEnvName('with $(…)', '$(id)'),
+  badEnvName('with a space', 'A B'),
+  badEnvName('starting with a digit', '1X'),
+  badEnvName('LD_PRELOAD=… trick', 'LD_PRELOAD=/tmp/x.so', ''),
   cluster(
     'env value over 32 KiB',
     /spec\.roles\[1\]\.env\[0\]\.value: env value must be at most 32 KiB/,
@@ -287,75 +295,21 @@ const CASES: ((good: KdAppSpec) => BadSpec)[] = [
     (d) => ((d.metadata.name = TARGET), (roles(d)[0]!.members = 3)),
   ),
   // --- cluster: names (the workflow is offered them as a new cluster) ---
-  cluster(
-    'name with capitals',
-    /metadata\.name: metadata\.name must be a DNS-1123 subdomain/,
-    (d) => (d.metadata.name = 'Fresh'),
-    'start',
-    /name: name must be a DNS-1123 subdomain/,
-  ),
-  cluster(
-    'name with $(…)',
-    /metadata\.name: metadata\.name must be a DNS-1123 subdomain/,
-    (d) => (d.metadata.name = 'x$(touch /tmp/kdflow-pwned)'),
-    'start',
-    /name: name must be a DNS-1123 subdomain/,
-  ),
-  cluster(
-    'name with ;',
-    /metadata\.name: metadata\.name must be a DNS-1123 subdomain/,
-    (d) => (d.metadata.name = 'a;rm -rf ~'),
-    'start',
-    /name: name must be a DNS-1123 subdomain/,
-  ),
-  cluster(
-    'name with ../',
-    /metadata\.name: metadata\.name must be a DNS-1123 subdomain/,
-    (d) => (d.metadata.name = '../../etc'),
-    'start',
-    /name: name must be a DNS-1123 subdomain/,
-  ),
-  cluster(
-    'name with a backtick',
-    /metadata\.name: metadata\.name must be a DNS-1123 subdomain/,
-    (d) => (d.metadata.name = 'a`id`'),
-    'start',
-    /name: name must be a DNS-1123 subdomain/,
-  ),
-  cluster(
-    'name of 64 characters',
-    /metadata\.name: metadata\.name must be at most 63 characters/,
-    (d) => (d.metadata.name = 'a'.repeat(64)),
-    'start',
-    /name: name must be at most 63 characters/,
-  ),
+  badMetadata('name', 'with capitals', 'Fresh', NOT_A_SUBDOMAIN),
+  badMetadata('name', 'with $(…)', 'x$(touch /tmp/kdflow-pwned)', NOT_A_SUBDOMAIN),
+  badMetadata('name', 'with ;', 'a;rm -rf ~', NOT_A_SUBDOMAIN),
+  badMetadata('name', 'with ../', '../../etc', NOT_A_SUBDOMAIN),
+  badMetadata('name', 'with a backtick', 'a`id`', NOT_A_SUBDOMAIN),
+  badMetadata('name', 'of 64 characters', 'a'.repeat(64), 'must be at most 63 characters'),
   cluster(
     'name whose member names pass 63',
     /spec\.roles\[0\]\.id: member name ".*" is longer than 63 characters/,
     (d) => (d.metadata.name = 'c'.repeat(55)),
     'start',
   ),
-  cluster(
-    'name empty',
-    /metadata\.name: metadata\.name must not be empty/,
-    (d) => (d.metadata.name = ''),
-    'start',
-    /name: name must not be empty/,
-  ),
-  cluster(
-    'namespace with ../',
-    /metadata\.namespace: metadata\.namespace must be a DNS-1123 label/,
-    (d) => (d.metadata.namespace = '../../tmp'),
-    'start',
-    /namespace: namespace must be a DNS-1123 label/,
-  ),
-  cluster(
-    'namespace with a space',
-    /metadata\.namespace: metadata\.namespace must be a DNS-1123 label/,
-    (d) => (d.metadata.namespace = 'kube system'),
-    'start',
-    /namespace: namespace must be a DNS-1123 label/,
-  ),
+  badMetadata('name', 'empty', '', 'must not be empty'),
+  badMetadata('namespace', 'with ../', '../../tmp', NOT_A_LABEL),
+  badMetadata('namespace', 'with a space', 'kube system', NOT_A_LABEL),
   cluster(
     'a 1 MiB pod label',
     /spec\.roles\[1\]\.podLabels\.blob: the cluster spec is \d+ KiB, more than the 256 KiB allowed/,
@@ -364,26 +318,10 @@ const CASES: ((good: KdAppSpec) => BadSpec)[] = [
   // --- apps ---
   app('app without roles', /spec\.roles: an app needs at least one role/, (d) => (d.spec.roles = [])),
   app('app roles not a list', /spec\.roles: .*expected array/, (d) => (d.spec.roles = { controller: '1' })),
-  app(
-    'cardinality a word',
-    /spec\.roles\[0\]\.cardinality: cardinality must be "N" or "N\+"/,
-    (d) => (d.spec.roles[0].cardinality = 'two'),
-  ),
-  app(
-    'cardinality negative',
-    /spec\.roles\[0\]\.cardinality: cardinality must be/,
-    (d) => (d.spec.roles[0].cardinality = '-1'),
-  ),
-  app(
-    'cardinality huge',
-    /spec\.roles\[0\]\.cardinality: cardinality must be/,
-    (d) => (d.spec.roles[0].cardinality = '99999'),
-  ),
-  app(
-    'cardinality a number',
-    /spec\.roles\[0\]\.cardinality: .*expected string/,
-    (d) => (d.spec.roles[0].cardinality = 1),
-  ),
+  badCardinality('a word', 'two', /spec\.roles\[0\]\.cardinality: cardinality must be "N" or "N\+"/),
+  badCardinality('negative', '-1'),
+  badCardinality('huge', '99999'),
+  badCardinality('a number', 1, /spec\.roles\[0\]\.cardinality: .*expected string/),
   app(
     'duplicate role ids',
     /spec\.roles\[1\]\.id: duplicate role id "controller"/,

@@ -258,7 +258,7 @@ describe('kdflow CLI: names, help and messages', () => {
     const result = await kdflow(home, 'app', 'validate', '-f', file);
     expect([result.code, result.stderr]).toEqual([
       1,
-      `kdflow: ${file}: spec.roles[0].eventList[1]: got "reboot"; expected one of configure, addnodes, delnodes, upgrade, rollback, reconfigure, restart\n`,
+      `kdflow: ${file}: spec.roles[0].eventList[1]: got "reboot"; expected one of configure, addnodes, delnodes, upgrade, rollback, reconfigure, restart, postprovision, preterminate\n`,
     ]);
   });
 

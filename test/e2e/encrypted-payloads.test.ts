@@ -84,8 +84,27 @@ beforeAll(async () => {
   home = await mkdtemp(path.join(os.tmpdir(), 'kdflow-codec-e2e-'));
   const keyFile = path.join(home, 'payload-keys');
   await writeFile(keyFile, `# current key first\n${KEY_ID}:${KEY.toString('base64')}\n`, { mode: 0o600 });
-  const [port, uiPort, codecPort] = [await freePort(), await freePort(), await freePort()];
-  codecUrl = `http://127.0.0.1:${codecPort}`;
+  const [port, uiPort] = [await freePort(), await freePort()];
+  const keyEnv = { KDFLOW_HOME: home, KDFLOW_CODEC_KEY_FILE: keyFile };
+  // The codec server binds a port of its own choosing first (no window for another process to take
+  // a port picked ahead), and the dev server's Web UI is then pointed at the URL it printed.
+  codecServer = spawn(
+    process.execPath,
+    [
+      path.join(REPO, 'cli', 'main.ts'),
+      'codec-server',
+      '--listen',
+      '127.0.0.1:0',
+      '--origin',
+      `http://127.0.0.1:${uiPort}`,
+    ],
+    { cwd: REPO, env: { ...process.env, ...keyEnv }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  codecServer.stderr?.on('data', (chunk) => {
+    codecLog += String(chunk);
+  });
+  const listening = await lineFrom(codecServer, /^kdflow codec server on /);
+  codecUrl = /^kdflow codec server on (\S+)/.exec(listening)?.[1] ?? '';
   server = await startDevServer({
     port,
     uiPort,
@@ -93,7 +112,8 @@ beforeAll(async () => {
     logFile: path.join(home, 'temporal.log'),
     extraArgs: ['--ui-codec-endpoint', codecUrl],
   });
-  const env = { TEMPORAL_ADDRESS: server.address, KDFLOW_HOME: home, KDFLOW_CODEC_KEY_FILE: keyFile };
+  expect(server.uiUrl).toBe(`http://127.0.0.1:${uiPort}`);
+  const env = { TEMPORAL_ADDRESS: server.address, ...keyEnv };
   Object.assign(process.env, env);
   delete process.env.KDFLOW_CODEC_KEYS;
   worker = spawn(process.execPath, [path.join(REPO, 'worker', 'main.ts')], {
@@ -104,15 +124,6 @@ beforeAll(async () => {
   worker.stderr?.on('data', (chunk) => {
     workerLog += String(chunk);
   });
-  codecServer = spawn(
-    process.execPath,
-    [path.join(REPO, 'cli', 'main.ts'), 'codec-server', '--listen', `127.0.0.1:${codecPort}`, '--origin', server.uiUrl],
-    { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  codecServer.stderr?.on('data', (chunk) => {
-    codecLog += String(chunk);
-  });
-  const listening = lineFrom(codecServer, /^kdflow codec server on /);
 
   // An app whose startscript prints a plain-named env value, and fails its first configure on each
   // member with that value as its last line: script output and a failure message, both in history.
@@ -164,7 +175,6 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  await listening;
   await cli('app', 'apply', '-f', path.join(app, 'app.yaml'));
   await cli('apply', '-f', path.join(app, 'cluster.yaml'));
   await cli('wait', CLUSTER, '--for', 'configured', '--timeout', '120s');
